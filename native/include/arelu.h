@@ -1,0 +1,142 @@
+/*
+ * AReLU fused kernels: a small C ABI over raw buffers.
+ *
+ * This header deliberately includes no libtorch header. The library built from it is loaded
+ * into JVMs that run bytedeco's libtorch, whose C++ headers we do not have; a C ABI over
+ * pointers, sizes, scalars and a CUDA stream is the only interface that is safe across
+ * libtorch versions.
+ *
+ * Semantics (the reference is relu(x) * b - relu(-x) * a, a = clamp(alpha, 0.01, 0.99),
+ * b = 1 + sigmoid(beta); callers pass the effective scales a ("neg") and b ("pos")):
+ *   forward   y  = x * b  for x > 0,   x * a  for x < 0,   x (a signed zero) for x == 0, NaN for NaN.
+ *   backward  gx = g * ((x > 0 || x is NaN) ? b : 0) + g * ((x < 0 || x is NaN) ? a : 0)
+ *             (the reference's ReLU backward lets NaN through on both branches, so do we);
+ *             neg_sum = sum of g * x over elements with x < 0 or NaN   (d loss / d a)
+ *             pos_sum = sum of g * x over elements with x > 0 or NaN   (d loss / d b)
+ *   The caller turns the sums into parameter gradients: grad_alpha = neg_sum if alpha lies in
+ *   [0.01, 0.99] (torch.clamp passes the gradient at the bounds) else 0; grad_beta =
+ *   pos_sum * sigmoid(beta) * (1 - sigmoid(beta)).
+ *
+ * Buffers are contiguous. "Channel-wise" functions view them as (outer, channels, inner)
+ * row-major, with one scale per channel, as PReLU does for dimension 1 of an NCHW tensor.
+ * Output buffers may alias the matching input (y == x, grad_in == grad_out) for in-place use.
+ * grad_in may be NULL when only the parameter sums are wanted.
+ *
+ * CPU reductions are deterministic: the buffer is cut into fixed chunks whose size does not
+ * depend on the thread count, each chunk is summed in double in index order, and chunk sums are
+ * added in chunk order. The same input gives bit-identical sums for any num_threads.
+ *
+ * num_threads <= 0 means "one thread". The Java and C++ callers pass libtorch's intra-op
+ * thread count. OpenMP comes from the libgomp that libtorch already loaded.
+ *
+ * Every function returns ARELU_OK or an error code; arelu_error_string names it.
+ */
+#ifndef ARELU_H
+#define ARELU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ARELU_API __declspec(dllexport)
+#else
+#define ARELU_API __attribute__((visibility("default")))
+#endif
+
+#define ARELU_ABI_VERSION 1
+
+enum arelu_status {
+  ARELU_OK = 0,
+  ARELU_ERR_NULL_POINTER = 1,   /* a required pointer is NULL while the size is positive */
+  ARELU_ERR_BAD_SIZE = 2,       /* a negative size, or outer * channels * inner overflows */
+  ARELU_ERR_WORKSPACE = 3,      /* CUDA workspace smaller than arelu_cuda_workspace_bytes */
+  ARELU_ERR_CUDA = 4,           /* a CUDA launch or runtime call failed */
+  ARELU_ERR_NO_CUDA = 5         /* the library was built without CUDA */
+};
+
+/* ABI version of the loaded library; callers refuse a library whose version differs. */
+ARELU_API int arelu_abi_version(void);
+/* Static, human-readable text for a status code. */
+ARELU_API const char* arelu_error_string(int status);
+
+/* ---------------------------------------------------------------- CPU: scalar scales */
+ARELU_API int arelu_forward_f32(const float* x, float* y, int64_t n,
+                                float neg_scale, float pos_scale, int num_threads);
+ARELU_API int arelu_forward_f64(const double* x, double* y, int64_t n,
+                                double neg_scale, double pos_scale, int num_threads);
+
+ARELU_API int arelu_backward_f32(const float* grad_out, const float* x, float* grad_in, int64_t n,
+                                 float neg_scale, float pos_scale,
+                                 double* neg_sum, double* pos_sum, int num_threads);
+ARELU_API int arelu_backward_f64(const double* grad_out, const double* x, double* grad_in, int64_t n,
+                                 double neg_scale, double pos_scale,
+                                 double* neg_sum, double* pos_sum, int num_threads);
+
+/* ---------------------------------------------------------------- CPU: one scale per channel */
+/* neg_scale, pos_scale: [channels]; neg_sum, pos_sum: [channels] doubles written by backward. */
+ARELU_API int arelu_forward_channels_f32(const float* x, float* y,
+                                         int64_t outer, int64_t channels, int64_t inner,
+                                         const float* neg_scale, const float* pos_scale, int num_threads);
+ARELU_API int arelu_forward_channels_f64(const double* x, double* y,
+                                         int64_t outer, int64_t channels, int64_t inner,
+                                         const double* neg_scale, const double* pos_scale, int num_threads);
+
+ARELU_API int arelu_backward_channels_f32(const float* grad_out, const float* x, float* grad_in,
+                                          int64_t outer, int64_t channels, int64_t inner,
+                                          const float* neg_scale, const float* pos_scale,
+                                          double* neg_sum, double* pos_sum, int num_threads);
+ARELU_API int arelu_backward_channels_f64(const double* grad_out, const double* x, double* grad_in,
+                                          int64_t outer, int64_t channels, int64_t inner,
+                                          const double* neg_scale, const double* pos_scale,
+                                          double* neg_sum, double* pos_sum, int num_threads);
+
+/* ---------------------------------------------------------------- CUDA
+ * Declared in every build; a library built without nvcc answers ARELU_ERR_NO_CUDA.
+ * All pointers are device pointers; stream is a cudaStream_t (NULL: the legacy default stream).
+ * Kernels are only enqueued: nothing synchronizes, nothing allocates. Backward needs a device
+ * workspace of at least arelu_cuda_workspace_bytes(n, channels) bytes (channels = 1 for the scalar
+ * form) for its deterministic two-stage reduction; the sums land in device doubles
+ * neg_sum[channels], pos_sum[channels]. Channel-wise scales are device arrays of the element type.
+ */
+ARELU_API int arelu_cuda_available(void);
+ARELU_API size_t arelu_cuda_workspace_bytes(int64_t n, int64_t channels);
+
+ARELU_API int arelu_cuda_forward_f32(const float* x, float* y, int64_t n,
+                                     float neg_scale, float pos_scale, void* stream);
+ARELU_API int arelu_cuda_forward_f64(const double* x, double* y, int64_t n,
+                                     double neg_scale, double pos_scale, void* stream);
+ARELU_API int arelu_cuda_backward_f32(const float* grad_out, const float* x, float* grad_in, int64_t n,
+                                      float neg_scale, float pos_scale,
+                                      double* neg_sum, double* pos_sum,
+                                      void* workspace, size_t workspace_bytes, void* stream);
+ARELU_API int arelu_cuda_backward_f64(const double* grad_out, const double* x, double* grad_in, int64_t n,
+                                      double neg_scale, double pos_scale,
+                                      double* neg_sum, double* pos_sum,
+                                      void* workspace, size_t workspace_bytes, void* stream);
+
+ARELU_API int arelu_cuda_forward_channels_f32(const float* x, float* y,
+                                              int64_t outer, int64_t channels, int64_t inner,
+                                              const float* neg_scale, const float* pos_scale, void* stream);
+ARELU_API int arelu_cuda_forward_channels_f64(const double* x, double* y,
+                                              int64_t outer, int64_t channels, int64_t inner,
+                                              const double* neg_scale, const double* pos_scale, void* stream);
+ARELU_API int arelu_cuda_backward_channels_f32(const float* grad_out, const float* x, float* grad_in,
+                                               int64_t outer, int64_t channels, int64_t inner,
+                                               const float* neg_scale, const float* pos_scale,
+                                               double* neg_sum, double* pos_sum,
+                                               void* workspace, size_t workspace_bytes, void* stream);
+ARELU_API int arelu_cuda_backward_channels_f64(const double* grad_out, const double* x, double* grad_in,
+                                               int64_t outer, int64_t channels, int64_t inner,
+                                               const double* neg_scale, const double* pos_scale,
+                                               double* neg_sum, double* pos_sum,
+                                               void* workspace, size_t workspace_bytes, void* stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARELU_H */
