@@ -1,0 +1,97 @@
+package io.github.arelu;
+
+import org.bytedeco.pytorch.DimnameListOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Attention-based rectified linear unit (Chen et al., "AReLU: Attention-based Rectified Linear Unit") as a
+ * bytedeco PyTorch module:
+ *
+ * <pre>
+ *   f(x) = (1 + sigmoid(beta)) * x   for x &gt; 0
+ *          clamp(alpha, 0.01, 0.99) * x   for x &lt; 0
+ * </pre>
+ *
+ * <p>{@code alpha} and {@code beta} are learnable parameters registered under those names, so
+ * {@code parameters()}, {@code named_parameters()}, optimizers, {@code to(...)} and
+ * {@code save}/{@code load} see them like any libtorch parameter. The scalar form (the paper's) holds one
+ * value of each, stored as a tensor of shape {@code [1]}; the channel-wise form holds one per channel of
+ * dimension 1, like PReLU's {@code num_parameters}.
+ *
+ * <p>Gradients follow the reference implementation {@code relu(x) * b - relu(-x) * a}: the gradient with
+ * respect to {@code x} is 0 at exactly {@code x == 0}, and alpha receives no gradient while it lies outside
+ * [0.01, 0.99]. See {@link AReLUFunctional#arelu} for how the forward pass is computed.
+ */
+public class AReLU extends org.bytedeco.pytorch.Module {
+
+    /** The paper's initial alpha. */
+    public static final double DEFAULT_ALPHA = 0.90;
+    /** The paper's initial beta. */
+    public static final double DEFAULT_BETA = 2.0;
+
+    // Shallow copies made right after registration: the Tensor that register_parameter returns points
+    // into the module's parameter list and dangles once another parameter is registered. A shallow copy
+    // shares the TensorImpl, which to(), load() and optimizer steps update in place.
+    private final Tensor alpha;
+    private final Tensor beta;
+    private final long numParameters;
+
+    /** The paper's AReLU: one alpha (0.90) and one beta (2.0) for the whole layer. */
+    public AReLU() {
+        this(1, DEFAULT_ALPHA, DEFAULT_BETA);
+    }
+
+    /** One alpha and one beta for the whole layer, with the given initial values. */
+    public AReLU(double alpha, double beta) {
+        this(1, alpha, beta);
+    }
+
+    /**
+     * One alpha and one beta per channel of dimension 1 when {@code numParameters > 1} (like
+     * {@code PReLU(num_parameters)}); {@code numParameters == 1} is the paper's scalar form.
+     */
+    public AReLU(long numParameters, double alpha, double beta) {
+        super("AReLU");
+        if (numParameters < 1) {
+            throw new IllegalArgumentException("AReLU needs numParameters >= 1, got " + numParameters);
+        }
+        if (!Double.isFinite(alpha) || !Double.isFinite(beta)) {
+            throw new IllegalArgumentException("AReLU needs finite initial alpha and beta, got alpha="
+                    + alpha + ", beta=" + beta);
+        }
+        this.numParameters = numParameters;
+        TensorOptions options = new TensorOptions(torch.ScalarType.Float);
+        this.alpha = new Tensor(register_parameter("alpha", torch.full(new long[] {numParameters},
+                new Scalar(alpha), new DimnameListOptional(), options)));
+        this.beta = new Tensor(register_parameter("beta", torch.full(new long[] {numParameters},
+                new Scalar(beta), new DimnameListOptional(), options)));
+    }
+
+    /** A channel-wise AReLU with the paper's initial values for each of {@code channels} channels. */
+    public static AReLU channelwise(long channels) {
+        return new AReLU(channels, DEFAULT_ALPHA, DEFAULT_BETA);
+    }
+
+    /** Applies AReLU element-wise; see the class documentation. */
+    public Tensor forward(Tensor input) {
+        return AReLUFunctional.arelu(input, alpha, beta);
+    }
+
+    /** The raw (unclamped) alpha parameter, shape {@code [numParameters]}. */
+    public Tensor alpha() {
+        return alpha;
+    }
+
+    /** The raw beta parameter, shape {@code [numParameters]}. */
+    public Tensor beta() {
+        return beta;
+    }
+
+    /** 1 for the paper's scalar form, the channel count for the channel-wise form. */
+    public long numParameters() {
+        return numParameters;
+    }
+}

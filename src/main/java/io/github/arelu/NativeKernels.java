@@ -1,0 +1,203 @@
+package io.github.arelu;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.File;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Downcall handles for the C ABI of {@code native/include/arelu.h}, bound with java.lang.foreign.
+ *
+ * <p>The library ships in the jar under {@code io/github/arelu/<platform>/libarelu.so} and is extracted
+ * through JavaCPP's Loader cache, the same cache bytedeco's own libraries use. libtorch is loaded first:
+ * our library needs {@code libgomp.so.1}, and the dynamic linker then reuses the OpenMP runtime libtorch
+ * already loaded instead of starting a second one. The system property {@code arelu.library.path} points
+ * at another build of the library (for native development).
+ */
+final class NativeKernels {
+
+    private static final System.Logger LOG = System.getLogger("io.github.arelu");
+    private static final int ABI_VERSION = 1;
+
+    /** Why the kernels could not load, or null when they did. */
+    private static final String UNAVAILABLE_REASON;
+    private static final NativeKernels INSTANCE;
+
+    static {
+        NativeKernels kernels = null;
+        String reason = null;
+        try {
+            kernels = new NativeKernels(locateLibrary());
+        } catch (Throwable e) {
+            reason = e.getMessage() != null ? e.getMessage() : e.toString();
+        }
+        INSTANCE = kernels;
+        UNAVAILABLE_REASON = reason;
+        if (kernels == null) {
+            LOG.log(System.Logger.Level.WARNING, "AReLU fused native kernels are unavailable ({0}); "
+                    + "AReLU uses the composed libtorch path instead", reason);
+        }
+    }
+
+    final MethodHandle forwardF32;
+    final MethodHandle forwardF64;
+    final MethodHandle backwardF32;
+    final MethodHandle backwardF64;
+    final MethodHandle forwardChannelsF32;
+    final MethodHandle forwardChannelsF64;
+    final MethodHandle backwardChannelsF32;
+    final MethodHandle backwardChannelsF64;
+    final MethodHandle cudaForwardF32;
+    final MethodHandle cudaForwardF64;
+    final MethodHandle cudaBackwardF32;
+    final MethodHandle cudaBackwardF64;
+    final MethodHandle cudaForwardChannelsF32;
+    final MethodHandle cudaForwardChannelsF64;
+    final MethodHandle cudaBackwardChannelsF32;
+    final MethodHandle cudaBackwardChannelsF64;
+    final MethodHandle cudaWorkspaceBytes;
+    private final MethodHandle errorString;
+    private final boolean cudaAvailable;
+
+    private NativeKernels(Path library) throws Throwable {
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup symbols = SymbolLookup.libraryLookup(library, Arena.global());
+        Binder bind = (name, descriptor) -> linker.downcallHandle(symbols.find(name).orElseThrow(
+                () -> new UnsatisfiedLinkError("symbol " + name + " missing from " + library)), descriptor);
+
+        int version = (int) bind.handle("arelu_abi_version", FunctionDescriptor.of(JAVA_INT)).invokeExact();
+        if (version != ABI_VERSION) {
+            throw new UnsatisfiedLinkError(library + " has ABI version " + version + ", expected " + ABI_VERSION);
+        }
+        errorString = bind.handle("arelu_error_string", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+        forwardF32 = bind.handle("arelu_forward_f32", scalarForward(JAVA_FLOAT, JAVA_INT));
+        forwardF64 = bind.handle("arelu_forward_f64", scalarForward(JAVA_DOUBLE, JAVA_INT));
+        backwardF32 = bind.handle("arelu_backward_f32", scalarBackward(JAVA_FLOAT, JAVA_INT));
+        backwardF64 = bind.handle("arelu_backward_f64", scalarBackward(JAVA_DOUBLE, JAVA_INT));
+        forwardChannelsF32 = bind.handle("arelu_forward_channels_f32", channelsForward(JAVA_INT));
+        forwardChannelsF64 = bind.handle("arelu_forward_channels_f64", channelsForward(JAVA_INT));
+        backwardChannelsF32 = bind.handle("arelu_backward_channels_f32", channelsBackward(JAVA_INT));
+        backwardChannelsF64 = bind.handle("arelu_backward_channels_f64", channelsBackward(JAVA_INT));
+
+        // CUDA entry points exist in every build; a build without nvcc answers ARELU_ERR_NO_CUDA.
+        cudaForwardF32 = bind.handle("arelu_cuda_forward_f32", scalarForward(JAVA_FLOAT, ADDRESS));
+        cudaForwardF64 = bind.handle("arelu_cuda_forward_f64", scalarForward(JAVA_DOUBLE, ADDRESS));
+        cudaBackwardF32 = bind.handle("arelu_cuda_backward_f32", cudaScalarBackward(JAVA_FLOAT));
+        cudaBackwardF64 = bind.handle("arelu_cuda_backward_f64", cudaScalarBackward(JAVA_DOUBLE));
+        cudaForwardChannelsF32 = bind.handle("arelu_cuda_forward_channels_f32", channelsForward(ADDRESS));
+        cudaForwardChannelsF64 = bind.handle("arelu_cuda_forward_channels_f64", channelsForward(ADDRESS));
+        cudaBackwardChannelsF32 = bind.handle("arelu_cuda_backward_channels_f32", cudaChannelsBackward());
+        cudaBackwardChannelsF64 = bind.handle("arelu_cuda_backward_channels_f64", cudaChannelsBackward());
+        cudaWorkspaceBytes = bind.handle("arelu_cuda_workspace_bytes",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        cudaAvailable = (int) bind.handle("arelu_cuda_available", FunctionDescriptor.of(JAVA_INT))
+                .invokeExact() == 1;
+    }
+
+    @FunctionalInterface
+    private interface Binder {
+        MethodHandle handle(String name, FunctionDescriptor descriptor);
+    }
+
+    // (x, y, n, neg, pos, threads-or-stream)
+    private static FunctionDescriptor scalarForward(ValueLayout scale, ValueLayout last) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, scale, scale, last);
+    }
+
+    // (grad_out, x, grad_in, n, neg, pos, neg_sum, pos_sum, threads)
+    private static FunctionDescriptor scalarBackward(ValueLayout scale, ValueLayout last) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, scale, scale,
+                ADDRESS, ADDRESS, last);
+    }
+
+    // (grad_out, x, grad_in, n, neg, pos, neg_sum, pos_sum, workspace, workspace_bytes, stream)
+    private static FunctionDescriptor cudaScalarBackward(ValueLayout scale) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, scale, scale,
+                ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+    }
+
+    // (x, y, outer, channels, inner, neg*, pos*, threads-or-stream)
+    private static FunctionDescriptor channelsForward(ValueLayout last) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                ADDRESS, ADDRESS, last);
+    }
+
+    // (grad_out, x, grad_in, outer, channels, inner, neg*, pos*, neg_sum, pos_sum, threads)
+    private static FunctionDescriptor channelsBackward(ValueLayout last) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, last);
+    }
+
+    // (grad_out, x, grad_in, outer, channels, inner, neg*, pos*, neg_sum, pos_sum, workspace, bytes, stream)
+    private static FunctionDescriptor cudaChannelsBackward() {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+    }
+
+    private static Path locateLibrary() throws Exception {
+        String override = System.getProperty("arelu.library.path");
+        // libtorch first, so that its libgomp.so.1 is the one our library binds to.
+        Loader.load(torch.class);
+        if (override != null && !override.isBlank()) {
+            File file = new File(override);
+            if (!file.isFile()) {
+                throw new IllegalStateException("arelu.library.path=" + override + " is not a file");
+            }
+            return file.toPath().toAbsolutePath();
+        }
+        String platform = Loader.getPlatform();
+        String resource = platform + "/" + System.mapLibraryName("arelu");
+        if (NativeKernels.class.getResource(resource) == null) {
+            throw new IllegalStateException("no native library for platform " + platform + " in the jar (looked for "
+                    + "io/github/arelu/" + resource + ")");
+        }
+        File file = Loader.cacheResource(NativeKernels.class, resource);
+        if (file == null) {
+            throw new IllegalStateException("JavaCPP could not extract io/github/arelu/" + resource);
+        }
+        return file.toPath();
+    }
+
+    /** The loaded kernels, or null when they are unavailable (the reason is logged once). */
+    static NativeKernels instance() {
+        return INSTANCE;
+    }
+
+    /** Why the kernels are unavailable, or null. */
+    static String unavailableReason() {
+        return UNAVAILABLE_REASON;
+    }
+
+    boolean cudaAvailable() {
+        return cudaAvailable;
+    }
+
+    /** Throws an exception naming the failed call and the library's own message for a non-zero status. */
+    void check(int status, String call) {
+        if (status != 0) {
+            String message;
+            try {
+                MemorySegment text = (MemorySegment) errorString.invokeExact(status);
+                message = text.reinterpret(4096).getString(0);
+            } catch (Throwable e) {
+                message = "status " + status;
+            }
+            throw new IllegalStateException(call + " failed: " + message + " (status " + status + ")");
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package io.github.arelu;
+
+import static io.github.arelu.Tensors.assertClose;
+import static io.github.arelu.Tensors.reference;
+import static io.github.arelu.Tensors.value;
+import static io.github.arelu.Tensors.values;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Adam;
+import org.bytedeco.pytorch.AdamOptions;
+import org.bytedeco.pytorch.InputArchive;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.SGD;
+import org.bytedeco.pytorch.SGDOptions;
+import org.bytedeco.pytorch.SequentialImpl;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The module in models, optimizers, dtype conversion and checkpoints. */
+class AReLUModuleTest {
+
+    private PointerScope scope;
+
+    @BeforeEach
+    void openScope() {
+        torch.manual_seed(7);
+        scope = new PointerScope();
+    }
+
+    @AfterEach
+    void closeScope() {
+        scope.close();
+    }
+
+    /** A small Java model with AReLU as a named submodule between two Linear layers. */
+    static final class Net extends Module {
+        final LinearImpl fc1;
+        final AReLU act;
+        final LinearImpl fc2;
+
+        Net() {
+            fc1 = register_module("fc1", new LinearImpl(4, 8));
+            act = register_module("act", new AReLU());
+            fc2 = register_module("fc2", new LinearImpl(8, 1));
+        }
+
+        Tensor forward(Tensor x) {
+            return fc2.forward(act.forward(fc1.forward(x)));
+        }
+    }
+
+    @Test
+    void defaultsAndParameterNames() {
+        AReLU arelu = new AReLU();
+        StringTensorDict named = arelu.named_parameters();
+        assertEquals(2, named.size());
+        assertEquals(0.90, value(named.get("alpha")), 1e-7);
+        assertEquals(2.0, value(named.get("beta")), 1e-7);
+        assertTrue(named.get("alpha").requires_grad() && named.get("beta").requires_grad());
+        assertEquals(ScalarType.Float, arelu.alpha().scalar_type().intern());
+
+        AReLU custom = new AReLU(0.25, -1.0);
+        assertEquals(0.25, value(custom.alpha()), 1e-7);
+        assertEquals(-1.0, value(custom.beta()), 1e-7);
+
+        AReLU channels = AReLU.channelwise(3);
+        assertEquals(3, channels.numParameters());
+        assertArrayEquals(new double[] {0.9, 0.9, 0.9}, values(channels.alpha()), 1e-7);
+        assertThrows(IllegalArgumentException.class, () -> new AReLU(0, 0.9, 2.0));
+        assertThrows(IllegalArgumentException.class, () -> new AReLU(Double.NaN, 2.0));
+
+        Net net = new Net();
+        StringTensorDict all = net.named_parameters();
+        assertTrue(all.contains("act.alpha") && all.contains("act.beta"), "nested names act.alpha and act.beta");
+    }
+
+    @Test
+    void forwardEqualsReferenceOnTheModuleParameters() {
+        AReLU arelu = new AReLU(0.3, 0.5);
+        Tensor x = torch.randn(new long[] {6, 5});
+        assertClose(values(reference(x, arelu.alpha(), arelu.beta())), values(arelu.forward(x)), 1e-6, 1e-7,
+                "module forward");
+    }
+
+    @Test
+    void sgdAndAdamStepsMoveAlphaAndBeta() {
+        for (int variant = 0; variant < 2; variant++) {
+            Net net = new Net();
+            Optimizer optimizer = variant == 0
+                    ? new SGD(net.parameters(), new SGDOptions(0.1))
+                    : new Adam(net.parameters(), new AdamOptions(0.05));
+            double alpha0 = value(net.act.alpha());
+            double beta0 = value(net.act.beta());
+            Tensor x = torch.randn(new long[] {32, 4});
+            Tensor target = torch.randn(new long[] {32, 1});
+            double firstLoss = Double.NaN;
+            double lastLoss = Double.NaN;
+            for (int step = 0; step < 20; step++) {
+                try (PointerScope stepScope = new PointerScope()) {
+                    optimizer.zero_grad();
+                    Tensor loss = net.forward(x).sub(target).pow(new org.bytedeco.pytorch.Scalar(2)).mean();
+                    loss.backward();
+                    optimizer.step();
+                    lastLoss = value(loss);
+                    if (step == 0) {
+                        firstLoss = lastLoss;
+                    }
+                }
+            }
+            String name = variant == 0 ? "SGD" : "Adam";
+            assertTrue(lastLoss < firstLoss, name + " lowers the loss: " + firstLoss + " -> " + lastLoss);
+            assertNotEquals(alpha0, value(net.act.alpha()), name + " moves alpha");
+            assertNotEquals(beta0, value(net.act.beta()), name + " moves beta");
+        }
+    }
+
+    @Test
+    void saveLoadRoundTripRestoresParametersExactly(@TempDir Path dir) throws Exception {
+        AReLU saved = AReLU.channelwise(3);
+        try (org.bytedeco.pytorch.NoGradGuard guard = new org.bytedeco.pytorch.NoGradGuard()) {
+            saved.alpha().copy_(Tensor.create(0.123f, 0.456f, 0.789f));
+            saved.beta().copy_(Tensor.create(-1.5f, 0.25f, 3.0f));
+        }
+        Path file = dir.resolve("arelu.pt");
+        OutputArchive out = new OutputArchive();
+        saved.save(out);
+        out.save_to(file.toString());
+        assertTrue(Files.size(file) > 0);
+
+        AReLU loaded = AReLU.channelwise(3);
+        InputArchive in = new InputArchive();
+        in.load_from(file.toString());
+        loaded.load(in);
+        assertArrayEquals(values(saved.alpha()), values(loaded.alpha()), 0.0);
+        assertArrayEquals(values(saved.beta()), values(loaded.beta()), 0.0);
+        Tensor x = torch.randn(new long[] {2, 3, 4});
+        assertArrayEquals(values(saved.forward(x)), values(loaded.forward(x)), 0.0);
+    }
+
+    @Test
+    void toDoubleConvertsParametersAndForwardRunsInDouble() {
+        Net net = new Net();
+        net.to(ScalarType.Double, false);
+        assertEquals(ScalarType.Double, net.act.alpha().scalar_type().intern());
+        assertEquals(ScalarType.Double, net.named_parameters().get("act.beta").scalar_type().intern());
+        Tensor x = torch.randn(new long[] {3, 4}, new TensorOptions(ScalarType.Double));
+        Tensor y = net.forward(x);
+        assertEquals(ScalarType.Double, y.scalar_type().intern());
+        y.sum().backward();
+        assertTrue(net.act.beta().grad().defined(), "gradient reaches beta after to(Double)");
+    }
+
+    @Test
+    void worksBesideSequentialContainers() {
+        // bytedeco 1.5.13's SequentialImpl only runs built-in modules in its forward chain; a Java module
+        // is registered as a named child (so parameters(), to() and save/load include it) and called
+        // between Sequential parts.
+        SequentialImpl features = new SequentialImpl();
+        features.push_back(new LinearImpl(4, 8));
+        AReLU act = features.register_module("arelu", new AReLU());
+        SequentialImpl head = new SequentialImpl();
+        head.push_back(new LinearImpl(8, 2));
+
+        StringTensorDict named = features.named_parameters();
+        assertTrue(named.contains("arelu.alpha") && named.contains("arelu.beta"), "Sequential sees AReLU's parameters");
+        SGD sgd = new SGD(features.parameters(), new SGDOptions(0.5));
+        double beta0 = value(act.beta());
+        Tensor x = torch.randn(new long[] {16, 4});
+        Tensor y = head.forward(act.forward(features.forward(x)));
+        assertEquals("[16, 2]", AReLUFunctional.shapeOf(y));
+        y.pow(new org.bytedeco.pytorch.Scalar(2)).mean().backward();
+        sgd.step();
+        assertNotEquals(beta0, value(act.beta()), "an optimizer over the Sequential's parameters moves beta");
+        features.to(ScalarType.Double, false);
+        assertEquals(ScalarType.Double, act.alpha().scalar_type().intern(), "Sequential.to converts AReLU");
+    }
+
+    @Test
+    void channelwiseModuleBroadcastsOverNchw() {
+        AReLU arelu = new AReLU(4, 0.5, 1.0);
+        try (org.bytedeco.pytorch.NoGradGuard guard = new org.bytedeco.pytorch.NoGradGuard()) {
+            arelu.alpha().copy_(Tensor.create(0.1f, 0.3f, 0.6f, 0.95f));
+            arelu.beta().copy_(Tensor.create(-2f, -0.5f, 0.5f, 2f));
+        }
+        Tensor x = torch.randn(new long[] {3, 4, 5, 6});
+        Tensor y = arelu.forward(x);
+        assertEquals("[3, 4, 5, 6]", AReLUFunctional.shapeOf(y));
+        assertClose(values(reference(x, arelu.alpha(), arelu.beta())), values(y), 1e-6, 1e-7, "NCHW channel-wise");
+        IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
+                () -> arelu.forward(torch.randn(new long[] {3, 5, 5, 6})));
+        assertTrue(wrong.getMessage().contains("4 channels") && wrong.getMessage().contains("[3, 5, 5, 6]"));
+    }
+}

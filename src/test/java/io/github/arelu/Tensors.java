@@ -1,0 +1,92 @@
+package io.github.arelu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Arrays;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/** Test helpers: the reference formula in bytedeco ops, and exact element access. */
+final class Tensors {
+
+    private Tensors() {
+    }
+
+    /**
+     * The paper's reference implementation, relu(x) * b - relu(-x) * a, from raw alpha and beta, so clamp's
+     * and sigmoid's gradients come from libtorch's autograd.
+     */
+    static Tensor reference(Tensor x, Tensor alpha, Tensor beta) {
+        Tensor a = torch.clamp(alpha, new ScalarOptional(new Scalar(0.01)), new ScalarOptional(new Scalar(0.99)));
+        Tensor b = torch.sigmoid(beta).add(new Scalar(1.0));
+        a = AReLUFunctional.broadcastable(a, x);
+        b = AReLUFunctional.broadcastable(b, x);
+        return torch.relu(x).mul(b).sub(torch.relu(x.neg()).mul(a));
+    }
+
+    static Tensor doubles(double... values) {
+        return Tensor.create(values).clone();
+    }
+
+    static Tensor parameter(double value, ScalarType dtype) {
+        return Tensor.create(new double[] {value}, 1).to(dtype).clone().requires_grad_(true);
+    }
+
+    static double[] values(Tensor t) {
+        Tensor c = t.detach().to(ScalarType.Double).contiguous().clone();
+        int n = (int) c.numel();
+        double[] out = new double[n];
+        DoublePointer p = c.data_ptr_double();
+        p.capacity(n);
+        p.get(out);
+        return out;
+    }
+
+    static double value(Tensor t) {
+        return t.detach().to(ScalarType.Double).item_double();
+    }
+
+    /** Elementwise closeness with relative tolerance; NaN matches NaN, infinities must match exactly. */
+    static void assertClose(double[] expected, double[] actual, double relTol, double absTol, String what) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            double e = expected[i];
+            double a = actual[i];
+            if (Double.isNaN(e) || Double.isNaN(a) || Double.isInfinite(e) || Double.isInfinite(a)) {
+                if (!(Double.compare(e, a) == 0 || (Double.isNaN(e) && Double.isNaN(a)))) {
+                    fail(what + "[" + i + "]: expected " + e + " got " + a);
+                }
+                continue;
+            }
+            double tol = Math.max(absTol, relTol * Math.abs(e));
+            if (Math.abs(e - a) > tol) {
+                fail(what + "[" + i + "]: expected " + e + " got " + a + " (diff " + Math.abs(e - a)
+                        + " > tol " + tol + ")\nexpected " + abbreviated(expected) + "\nactual   "
+                        + abbreviated(actual));
+            }
+        }
+    }
+
+    private static String abbreviated(double[] v) {
+        return v.length <= 16 ? Arrays.toString(v) : Arrays.toString(Arrays.copyOf(v, 16)) + "...";
+    }
+
+    static long residentBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+        throw new IllegalStateException("no VmRSS in /proc/self/status");
+    }
+}
