@@ -1,0 +1,236 @@
+package io.github.arelu;
+
+import static io.github.arelu.Tensors.assertClose;
+import static io.github.arelu.Tensors.doubles;
+import static io.github.arelu.Tensors.parameter;
+import static io.github.arelu.Tensors.reference;
+import static io.github.arelu.Tensors.value;
+import static io.github.arelu.Tensors.values;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The fused native kernels against the composed autograd path and the reference formula. */
+class FusedAReLUTest {
+
+    private PointerScope scope;
+
+    @BeforeAll
+    static void kernelsLoaded() {
+        // On linux-x86_64 the jar carries the library: its absence is a build error, not a skip.
+        assertTrue(FusedAReLU.isAvailable(), "native kernels did not load: " + NativeKernels.unavailableReason());
+    }
+
+    @BeforeEach
+    void openScope() {
+        torch.manual_seed(1234);
+        scope = new PointerScope();
+    }
+
+    @AfterEach
+    void closeScope() {
+        scope.close();
+    }
+
+    /** Reference autograd: [y, grad x, grad alpha, grad beta] for the loss sum(f(x) * g). */
+    private static double[][] referenceGradients(Tensor x, Tensor g, double alpha, double beta, ScalarType dtype) {
+        Tensor xr = x.detach().clone().requires_grad_(true);
+        Tensor a = parameter(alpha, dtype);
+        Tensor b = parameter(beta, dtype);
+        Tensor y = reference(xr, a, b);
+        y.backward(g, new org.bytedeco.pytorch.BoolOptional(), false, new org.bytedeco.pytorch.TensorArrayRefOptional());
+        return new double[][] {values(y), values(xr.grad()), values(a.grad()), values(b.grad())};
+    }
+
+    private static double[][] fusedGradients(Tensor x, Tensor g, double alpha, double beta, ScalarType dtype) {
+        Tensor a = parameter(alpha, dtype);
+        Tensor b = parameter(beta, dtype);
+        Tensor y = FusedAReLU.forward(x, a, b);
+        FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, a, b);
+        assertEquals(AReLUFunctional.shapeOf(a), AReLUFunctional.shapeOf(grads.alpha()));
+        assertEquals(dtype, grads.beta().scalar_type().intern());
+        return new double[][] {values(y), values(grads.input()), values(grads.alpha()), values(grads.beta())};
+    }
+
+    private static double absSum(Tensor g, Tensor x) {
+        return value(g.to(ScalarType.Double).mul(x.to(ScalarType.Double)).abs().sum());
+    }
+
+    @ParameterizedTest(name = "n={0}")
+    @ValueSource(ints = {0, 1, 7, 31, 1000, 65_537, 1_000_003, 10_000_000})
+    void float64MatchesReferenceForAllSizes(int n) {
+        TensorOptions f64 = new TensorOptions(ScalarType.Double);
+        Tensor x = torch.randn(new long[] {n}, f64);
+        Tensor g = torch.randn(new long[] {n}, f64);
+        double[][] expected = referenceGradients(x, g, 0.37, -0.8, ScalarType.Double);
+        double[][] actual = fusedGradients(x, g, 0.37, -0.8, ScalarType.Double);
+        assertClose(expected[0], actual[0], 1e-15, 0, "y");
+        assertClose(expected[1], actual[1], 1e-15, 0, "grad x");
+        // Sums are accumulated in another order: bound the difference by the sum of magnitudes.
+        double scale = Math.max(absSum(g, x), 1e-300);
+        assertEquals(expected[2][0], actual[2][0], 1e-13 * scale, "grad alpha");
+        assertEquals(expected[3][0], actual[3][0], 1e-13 * scale, "grad beta");
+    }
+
+    @ParameterizedTest(name = "n={0}")
+    @ValueSource(ints = {1, 17, 4099, 1_000_003})
+    void float32IsWithinAFewUlpsOfTheReference(int n) {
+        Tensor x = torch.randn(new long[] {n});
+        Tensor g = torch.randn(new long[] {n});
+        double[][] expected = referenceGradients(x, g, 0.9, 2.0, ScalarType.Float);
+        double[][] actual = fusedGradients(x, g, 0.9, 2.0, ScalarType.Float);
+        // The scales are formed in Java (clamp, 1 + sigmoid) and may differ from libtorch's float sigmoid by
+        // an ulp; each product then rounds once: a few float ulps in all.
+        assertClose(expected[0], actual[0], 4 * 0x1p-23, 1e-37, "y");
+        assertClose(expected[1], actual[1], 4 * 0x1p-23, 1e-37, "grad x");
+        double scale = absSum(g, x);
+        // libtorch sums in float; the kernels in double: compare against float's own error bound.
+        assertEquals(expected[2][0], actual[2][0], 1e-6 * scale + 1e-6, "grad alpha");
+        assertEquals(expected[3][0], actual[3][0], 1e-6 * scale + 1e-6, "grad beta");
+    }
+
+    @Test
+    void edgePointsFollowTheReferenceIncludingNaNAndInfinity() {
+        double[] xs = {0.0, -0.0, 1e-30, -1e-30, 1e6, -1e6, Double.NaN, Double.POSITIVE_INFINITY,
+            Double.NEGATIVE_INFINITY, 1.0, -1.0};
+        double[] gs = {1.0, 1.0, 2.0, 2.0, 0.5, 0.5, 1.0, 1.0, 1.0, -3.0, -3.0};
+        for (double alpha : new double[] {0.005, 0.01, 0.5, 0.99, 1.2}) {
+            double[][] expected = referenceGradients(doubles(xs), doubles(gs), alpha, 2.0, ScalarType.Double);
+            double[][] actual = fusedGradients(doubles(xs), doubles(gs), alpha, 2.0, ScalarType.Double);
+            assertClose(expected[0], actual[0], 1e-15, 0, "y at alpha " + alpha);
+            assertClose(expected[1], actual[1], 1e-15, 0, "grad x at alpha " + alpha);
+            assertClose(expected[2], actual[2], 1e-15, 0, "grad alpha at alpha " + alpha);
+            assertClose(expected[3], actual[3], 1e-15, 0, "grad beta at alpha " + alpha);
+            assertEquals(0.0, actual[1][0]);
+            assertEquals(0.0, actual[1][1]);
+        }
+    }
+
+    @Test
+    void backwardSumsAreBitIdenticalAcrossRunsAndThreadCounts() {
+        Tensor x = torch.randn(new long[] {3_000_017});
+        Tensor g = torch.randn(new long[] {3_000_017});
+        Tensor a = parameter(0.6, ScalarType.Float);
+        Tensor b = parameter(0.1, ScalarType.Float);
+        int threads = torch.get_num_threads();
+        try {
+            torch.set_num_threads(1);
+            FusedAReLU.Gradients one = FusedAReLU.backward(g, x, a, b);
+            torch.set_num_threads(2);
+            FusedAReLU.Gradients two = FusedAReLU.backward(g, x, a, b);
+            FusedAReLU.Gradients again = FusedAReLU.backward(g, x, a, b);
+            assertEquals(Double.doubleToRawLongBits(value(one.alpha())), Double.doubleToRawLongBits(value(two.alpha())));
+            assertEquals(Double.doubleToRawLongBits(value(one.beta())), Double.doubleToRawLongBits(value(two.beta())));
+            assertEquals(Double.doubleToRawLongBits(value(two.alpha())), Double.doubleToRawLongBits(value(again.alpha())));
+            assertEquals(Double.doubleToRawLongBits(value(two.beta())), Double.doubleToRawLongBits(value(again.beta())));
+            assertTrue(one.input().equal(two.input()), "grad input independent of threads");
+        } finally {
+            torch.set_num_threads(threads);
+        }
+    }
+
+    @Test
+    void channelwiseForwardAndBackwardMatchComposedAutograd() {
+        TensorOptions f64 = new TensorOptions(ScalarType.Double);
+        Tensor x = torch.randn(new long[] {4, 3, 9, 11}, f64);
+        Tensor g = torch.randn(new long[] {4, 3, 9, 11}, f64);
+        Tensor alpha = doubles(0.005, 0.5, 0.99).requires_grad_(true);
+        Tensor beta = doubles(-2.0, 0.0, 1.5).requires_grad_(true);
+        Tensor xr = x.clone().requires_grad_(true);
+        Tensor y = AReLUFunctional.areluComposed(xr, alpha, beta);
+        y.backward(g, new org.bytedeco.pytorch.BoolOptional(), false, new org.bytedeco.pytorch.TensorArrayRefOptional());
+
+        Tensor fused = FusedAReLU.forward(x, alpha, beta);
+        FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, alpha, beta);
+        assertClose(values(y), values(fused), 1e-15, 0, "y");
+        assertClose(values(xr.grad()), values(grads.input()), 1e-15, 0, "grad x");
+        assertClose(values(alpha.grad()), values(grads.alpha()), 1e-12, 1e-12, "grad alpha");
+        assertClose(values(beta.grad()), values(grads.beta()), 1e-12, 1e-12, "grad beta");
+        assertEquals(0.0, values(grads.alpha())[0], "alpha 0.005 is clamped");
+
+        Tensor x32 = x.to(ScalarType.Float);
+        Tensor y32 = FusedAReLU.forward(x32, alpha.to(ScalarType.Float), beta.to(ScalarType.Float));
+        assertClose(values(y), values(y32), 1e-6, 1e-6, "channel-wise float32");
+    }
+
+    @Test
+    void preallocatedInPlaceAndNonContiguousBuffers() {
+        Tensor a = doubles(0.25);
+        Tensor b = doubles(0.5);
+        Tensor x = torch.randn(new long[] {6, 10}, new TensorOptions(ScalarType.Double));
+        double[] expected = values(reference(x, a, b));
+
+        Tensor out = torch.empty_like(x);
+        assertSame(out, FusedAReLU.forward(x, a, b, out));
+        assertArrayEquals(expected, values(out), 0.0);
+
+        Tensor inPlace = x.clone();
+        FusedAReLU.forward(inPlace, a, b, inPlace);
+        assertArrayEquals(expected, values(inPlace), 0.0);
+
+        Tensor transposed = x.t();
+        assertClose(values(reference(transposed, a, b)), values(FusedAReLU.forward(transposed, a, b)), 0, 0,
+                "non-contiguous input");
+
+        Tensor g = torch.ones(new long[] {6, 10}, new TensorOptions(ScalarType.Double));
+        FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, a, b, g);
+        assertSame(g, grads.input(), "grad input written into the supplied buffer");
+
+        IllegalArgumentException wrongShape = assertThrows(IllegalArgumentException.class,
+                () -> FusedAReLU.forward(x, a, b, torch.empty(new long[] {60}, new TensorOptions(ScalarType.Double),
+                        new org.bytedeco.pytorch.MemoryFormatOptional())));
+        assertTrue(wrongShape.getMessage().contains("[6, 10]") && wrongShape.getMessage().contains("[60]"),
+                wrongShape.getMessage());
+        IllegalArgumentException strided = assertThrows(IllegalArgumentException.class,
+                () -> FusedAReLU.forward(transposed, a, b, torch.empty_like(x).t()));
+        assertTrue(strided.getMessage().contains("not contiguous"), strided.getMessage());
+    }
+
+    @Test
+    void unsupportedDtypesAreRejectedAndTheModuleFallsBack() {
+        Tensor half = torch.randn(new long[] {8}).to(ScalarType.Half);
+        Tensor a = doubles(0.9).to(ScalarType.Half);
+        Tensor b = doubles(2.0).to(ScalarType.Half);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> FusedAReLU.forward(half, a, b));
+        assertTrue(e.getMessage().contains("Half"), e.getMessage());
+        assertTrue(!FusedAReLU.supports(half));
+        try (NoGradGuard guard = new NoGradGuard()) {
+            assertEquals(ScalarType.Half, AReLUFunctional.arelu(half, a, b).scalar_type().intern(),
+                    "the module runs half precision through the composed path");
+        }
+    }
+
+    @Test
+    void moduleUsesTheFusedKernelWhenNoGradientIsNeeded() {
+        AReLU arelu = new AReLU(0.3, 1.0);
+        Tensor x = torch.randn(new long[] {1000});
+        Tensor fused = FusedAReLU.forward(x, arelu.alpha(), arelu.beta());
+        try (NoGradGuard guard = new NoGradGuard()) {
+            Tensor y = arelu.forward(x);
+            assertTrue(fused.equal(y), "no-grad forward is the fused forward");
+            assertTrue(!y.requires_grad());
+        }
+        Tensor y = arelu.forward(x);
+        assertTrue(y.requires_grad(), "with parameters requiring grad, the autograd path runs");
+        assertClose(values(fused), values(y), 4 * 0x1p-23, 1e-37, "both paths agree");
+        y.sum().backward();
+        assertTrue(Double.isFinite(value(arelu.beta().grad())));
+        assertTrue(value(arelu.alpha().grad().abs()) > 0);
+        assertEquals(ScalarType.Float, arelu.alpha().grad().scalar_type().intern());
+    }
+}
