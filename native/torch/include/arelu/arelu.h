@@ -1,0 +1,68 @@
+// AReLU (Chen et al., "AReLU: Attention-based Rectified Linear Unit") for libtorch C++.
+//
+//   f(x) = b * x for x > 0,  a * x for x < 0,  a = clamp(alpha, 0.01, 0.99),  b = 1 + sigmoid(beta)
+//
+// with the gradients of the reference composition relu(x) * b - relu(-x) * a: d f / d x is 0 at
+// exactly x == 0, and alpha gets no gradient while it lies outside [0.01, 0.99] (bounds included,
+// as torch.clamp does). Float and double tensors on the CPU (and on CUDA in a CUDA build) run the
+// fused kernels of native/include/arelu.h: one pass forward, one pass backward. Half and bfloat16
+// tensors, and devices without fused kernels, run the reference composition through libtorch ops.
+//
+// This library must run with exactly the libtorch it was compiled against (see README.md).
+#pragma once
+
+#include <torch/arg.h>
+#include <torch/nn/cloneable.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <ostream>
+
+namespace arelu {
+
+// Paper defaults.
+constexpr double kDefaultAlpha = 0.90;
+constexpr double kDefaultBeta = 2.0;
+// torch.clamp bounds of alpha.
+constexpr double kAlphaMin = 0.01;
+constexpr double kAlphaMax = 0.99;
+
+// AReLU of x with learnable alpha and beta (same dtype and device as x).
+// Scalar form: alpha and beta hold one element each (0-dim or any shape of one element).
+// Channel-wise form: alpha and beta are 1-D of size C == x.size(1), applied along dimension 1
+// (as PReLU's num_parameters does). Differentiable with respect to x, alpha and beta; gradients of
+// alpha and beta have their shapes and dtypes. Double backward (create_graph) is not supported.
+// Also registered with the dispatcher as the operator arelu::arelu(Tensor x, Tensor alpha, Tensor beta).
+torch::Tensor arelu(const torch::Tensor& x, const torch::Tensor& alpha, const torch::Tensor& beta);
+
+// True when this build calls the fused CUDA kernels on CUDA tensors and a CUDA device is usable.
+bool fused_cuda_available();
+
+struct AReLUOptions {
+  // 1: one alpha and one beta; C: one of each per channel of dimension 1.
+  AReLUOptions(int64_t num_parameters = 1) : num_parameters_(num_parameters) {}  // NOLINT: implicit like PReLUOptions
+  TORCH_ARG(int64_t, num_parameters);
+  TORCH_ARG(double, alpha) = kDefaultAlpha;
+  TORCH_ARG(double, beta) = kDefaultBeta;
+};
+
+// Module holding parameters "alpha" and "beta" of shape {num_parameters} (default dtype; move them
+// with to(dtype/device) like any module).
+class AReLUImpl : public torch::nn::Cloneable<AReLUImpl> {
+ public:
+  explicit AReLUImpl(const AReLUOptions& options_ = {});
+
+  torch::Tensor forward(const torch::Tensor& input);
+
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+
+  AReLUOptions options;
+  torch::Tensor alpha;
+  torch::Tensor beta;
+};
+
+TORCH_MODULE(AReLU);
+
+}  // namespace arelu

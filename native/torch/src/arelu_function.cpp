@@ -1,0 +1,317 @@
+// AReLU as a libtorch autograd function over the fused kernels of native/include/arelu.h, the
+// torch::nn module around it, and the dispatcher operator arelu::arelu.
+#include "arelu/arelu.h"
+
+#include "arelu_internal.h"
+
+#include <arelu.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/autograd.h>
+#include <torch/cuda.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
+namespace arelu {
+namespace detail {
+
+void check_status(int status, const char* what) {
+  TORCH_CHECK(status == ARELU_OK, "arelu: ", what, " failed: ", arelu_error_string(status), " (status ", status,
+              ")");
+}
+
+namespace {
+
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+bool fused_dtype(at::ScalarType t) { return t == at::kFloat || t == at::kDouble; }
+
+bool fused_device(const Tensor& x) {
+#ifdef ARELU_TORCH_WITH_CUDA
+  return x.is_cpu() || x.is_cuda();
+#else
+  return x.is_cpu();
+#endif
+}
+
+// Checks dtypes, devices and shapes; returns whether alpha and beta are channel-wise.
+bool validate(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  TORCH_CHECK(x.defined() && alpha.defined() && beta.defined(), "arelu: x, alpha and beta must be defined tensors");
+  const auto dtype = x.scalar_type();
+  TORCH_CHECK(fused_dtype(dtype) || dtype == at::kHalf || dtype == at::kBFloat16,
+              "arelu: expected an input of dtype Float, Double, Half or BFloat16, but got ", dtype);
+  for (const auto& p : {std::make_pair("alpha", &alpha), std::make_pair("beta", &beta)}) {
+    TORCH_CHECK(p.second->scalar_type() == dtype, "arelu: ", p.first, " must have the input's dtype ", dtype,
+                ", but has dtype ", p.second->scalar_type());
+    TORCH_CHECK(p.second->device() == x.device(), "arelu: ", p.first, " must be on the input's device ", x.device(),
+                ", but is on ", p.second->device());
+  }
+  TORCH_CHECK(alpha.numel() == beta.numel(), "arelu: alpha and beta must have the same number of elements, but have ",
+              alpha.numel(), " and ", beta.numel());
+  TORCH_CHECK(alpha.numel() >= 1, "arelu: alpha and beta must not be empty");
+  if (alpha.numel() == 1) {
+    return false;
+  }
+  const int64_t channels = alpha.numel();
+  TORCH_CHECK(alpha.dim() == 1 && beta.dim() == 1, "arelu: channel-wise alpha and beta must be 1-D, but have shapes ",
+              alpha.sizes(), " and ", beta.sizes());
+  TORCH_CHECK(x.dim() >= 2, "arelu: channel-wise alpha and beta have ", channels,
+              " channels, but the input of shape ", x.sizes(), " has no channel dimension (dimension 1), so 1 channel");
+  TORCH_CHECK(x.size(1) == channels, "arelu: channel-wise alpha and beta have ", channels,
+              " channels, but the input has ", x.size(1), " channels (dimension 1 of shape ", x.sizes(), ")");
+  return true;
+}
+
+// Shape {1, C, 1, ...} with x's rank, so that per-channel values broadcast along dimension 1.
+std::vector<int64_t> channel_shape(const Tensor& x, int64_t channels) {
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[1] = channels;
+  return shape;
+}
+
+// The reference relu(x) * b - relu(-x) * a through libtorch ops, for dtypes and devices without
+// fused kernels; libtorch's autograd differentiates it.
+Tensor reference(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool channelwise) {
+  Tensor a = alpha.clamp(kAlphaMin, kAlphaMax);
+  Tensor b = beta.sigmoid() + 1;
+  if (channelwise) {
+    const auto shape = channel_shape(x, alpha.numel());
+    a = a.reshape(shape);
+    b = b.reshape(shape);
+  } else {
+    // 0-dim, so the result keeps x's shape whatever the (one-element) shape of the parameters.
+    a = a.reshape({});
+    b = b.reshape({});
+  }
+  return at::relu(x) * b - at::relu(-x) * a;
+}
+
+int num_threads() { return at::get_num_threads(); }
+
+// Effective scales a = clamp(alpha), b = 1 + sigmoid(beta), in double.
+std::pair<double, double> scalar_scales(const Tensor& alpha, const Tensor& beta) {
+  double raw_alpha = 0.0;
+  double raw_beta = 0.0;
+  if (alpha.is_cpu()) {
+    raw_alpha = alpha.item<double>();
+    raw_beta = beta.item<double>();
+  } else {
+    // The scalar CUDA kernels take host scalars: read both in one device-to-host copy.
+    const Tensor host = at::stack({alpha.reshape({}), beta.reshape({})}).to(at::kCPU, at::kDouble);
+    raw_alpha = host[0].item<double>();
+    raw_beta = host[1].item<double>();
+  }
+  // std::clamp lets NaN through, as torch.clamp does.
+  const double a = std::clamp(raw_alpha, kAlphaMin, kAlphaMax);
+  const double b = 1.0 + 1.0 / (1.0 + std::exp(-raw_beta));
+  return {a, b};
+}
+
+// Launch parameters for x (contiguous). Scalar-form scales come from the callers.
+Scales make_scales(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool channelwise) {
+  Scales s;
+  s.channelwise = channelwise;
+  if (!channelwise) {
+    s.inner = x.numel();
+    return s;
+  }
+  s.outer = x.size(0);
+  s.channels = x.size(1);
+  for (int64_t d = 2; d < x.dim(); ++d) {
+    s.inner *= x.size(d);
+  }
+  s.neg_t = alpha.to(at::kDouble).clamp(kAlphaMin, kAlphaMax).to(x.scalar_type()).contiguous();
+  s.pos_t = (beta.to(at::kDouble).sigmoid() + 1).to(x.scalar_type()).contiguous();
+  return s;
+}
+
+int cpu_forward_call(const float* x, float* y, const Scales& s) {
+  return s.channelwise ? arelu_forward_channels_f32(x, y, s.outer, s.channels, s.inner, s.neg_t.data_ptr<float>(),
+                                                    s.pos_t.data_ptr<float>(), num_threads())
+                       : arelu_forward_f32(x, y, s.inner, static_cast<float>(s.neg), static_cast<float>(s.pos),
+                                           num_threads());
+}
+
+int cpu_forward_call(const double* x, double* y, const Scales& s) {
+  return s.channelwise ? arelu_forward_channels_f64(x, y, s.outer, s.channels, s.inner, s.neg_t.data_ptr<double>(),
+                                                    s.pos_t.data_ptr<double>(), num_threads())
+                       : arelu_forward_f64(x, y, s.inner, s.neg, s.pos, num_threads());
+}
+
+int cpu_backward_call(const float* g, const float* x, float* gi, const Scales& s, double* neg_sum, double* pos_sum) {
+  return s.channelwise
+             ? arelu_backward_channels_f32(g, x, gi, s.outer, s.channels, s.inner, s.neg_t.data_ptr<float>(),
+                                           s.pos_t.data_ptr<float>(), neg_sum, pos_sum, num_threads())
+             : arelu_backward_f32(g, x, gi, s.inner, static_cast<float>(s.neg), static_cast<float>(s.pos), neg_sum,
+                                  pos_sum, num_threads());
+}
+
+int cpu_backward_call(const double* g, const double* x, double* gi, const Scales& s, double* neg_sum,
+                      double* pos_sum) {
+  return s.channelwise
+             ? arelu_backward_channels_f64(g, x, gi, s.outer, s.channels, s.inner, s.neg_t.data_ptr<double>(),
+                                           s.pos_t.data_ptr<double>(), neg_sum, pos_sum, num_threads())
+             : arelu_backward_f64(g, x, gi, s.inner, s.neg, s.pos, neg_sum, pos_sum, num_threads());
+}
+
+template <typename T>
+void cpu_forward(const Tensor& x, const Tensor& y, const Scales& s) {
+  check_status(cpu_forward_call(x.data_ptr<T>(), y.data_ptr<T>(), s), "arelu_forward");
+}
+
+template <typename T>
+void cpu_backward(const Tensor& g, const Tensor& x, const Tensor& gi, const Scales& s, const Tensor& neg_sum,
+                  const Tensor& pos_sum) {
+  check_status(cpu_backward_call(g.data_ptr<T>(), x.data_ptr<T>(), gi.defined() ? gi.data_ptr<T>() : nullptr, s,
+                                 neg_sum.data_ptr<double>(), pos_sum.data_ptr<double>()),
+               "arelu_backward");
+}
+
+void run_forward(const Tensor& x, const Tensor& y, const Scales& s) {
+#ifdef ARELU_TORCH_WITH_CUDA
+  if (x.is_cuda()) {
+    cuda_forward(x, y, s);
+    return;
+  }
+#endif
+  if (x.scalar_type() == at::kFloat) {
+    cpu_forward<float>(x, y, s);
+  } else {
+    cpu_forward<double>(x, y, s);
+  }
+}
+
+void run_backward(const Tensor& g, const Tensor& x, const Tensor& gi, const Scales& s, const Tensor& neg_sum,
+                  const Tensor& pos_sum) {
+#ifdef ARELU_TORCH_WITH_CUDA
+  if (x.is_cuda()) {
+    cuda_backward(g, x, gi, s, neg_sum, pos_sum);
+    return;
+  }
+#endif
+  if (x.scalar_type() == at::kFloat) {
+    cpu_backward<float>(g, x, gi, s, neg_sum, pos_sum);
+  } else {
+    cpu_backward<double>(g, x, gi, s, neg_sum, pos_sum);
+  }
+}
+
+class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
+ public:
+  // x, alpha, beta are validated (float/double, one device, matching shapes) by arelu().
+  static Tensor forward(AutogradContext* ctx, Tensor x, Tensor alpha, Tensor beta) {
+    const bool channelwise = alpha.numel() > 1;
+    Tensor xc = x.contiguous();
+    Tensor y = at::empty(xc.sizes(), xc.options());
+    Scales s = make_scales(xc, alpha, beta, channelwise);
+    // The reference relu(x) * b - relu(-x) * a is NaN everywhere (0 * NaN included) once a or b is
+    // NaN, while the kernel keeps exact zeros; the masks below restore the reference.
+    Tensor poisoned;
+    if (channelwise) {
+      poisoned = at::isnan(s.neg_t).logical_or(at::isnan(s.pos_t));
+    } else {
+      std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
+      // Kept for backward, so a CUDA backward does not read the scalars from the device again.
+      ctx->saved_data["neg"] = s.neg;
+      ctx->saved_data["pos"] = s.pos;
+    }
+    if (xc.numel() > 0) {
+      run_forward(xc, y, s);
+      if (channelwise) {
+        if (poisoned.any().item<bool>()) {
+          y.masked_fill_(poisoned.reshape(channel_shape(xc, s.channels)), std::numeric_limits<double>::quiet_NaN());
+        }
+      } else if (std::isnan(s.neg) || std::isnan(s.pos)) {
+        y.fill_(std::numeric_limits<double>::quiet_NaN());
+      }
+    }
+    ctx->save_for_backward({xc, alpha, beta});
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    // The kernels are not differentiable; a silently wrong second derivative would be worse than this.
+    TORCH_CHECK(!at::GradMode::is_enabled(),
+                "arelu: double backward (create_graph=true) is not supported by the fused AReLU function");
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& x = saved[0];
+    const Tensor& alpha = saved[1];
+    const Tensor& beta = saved[2];
+    const bool channelwise = alpha.numel() > 1;
+    // Upstream gradients may be expanded or strided views (e.g. the gradient of a sum).
+    const Tensor g = grad_outputs[0].contiguous();
+
+    Scales s = make_scales(x, alpha, beta, channelwise);
+    if (!channelwise) {
+      s.neg = ctx->saved_data["neg"].toDouble();
+      s.pos = ctx->saved_data["pos"].toDouble();
+    }
+    Tensor grad_x = ctx->needs_input_grad(0) ? at::empty(x.sizes(), x.options()) : Tensor();
+    const auto sum_options = x.options().dtype(at::kDouble);
+    Tensor neg_sum = at::zeros({alpha.numel()}, sum_options);
+    Tensor pos_sum = at::zeros({alpha.numel()}, sum_options);
+    if (x.numel() > 0) {
+      run_backward(g, x, grad_x, s, neg_sum, pos_sum);
+    }
+    // d a / d alpha: 1 inside [0.01, 0.99], bounds included, compared in alpha's dtype as torch.clamp
+    // does; 0 outside and for NaN, even where the sum is NaN or infinite (a select, not a product).
+    const Tensor in_range = alpha.ge(kAlphaMin).logical_and(alpha.le(kAlphaMax));
+    const Tensor neg = neg_sum.reshape(alpha.sizes());
+    const Tensor grad_alpha = at::where(in_range, neg, at::zeros_like(neg)).to(alpha.scalar_type());
+    // d b / d beta = sigmoid'(beta), multiplied in the order of libtorch's sigmoid backward.
+    const Tensor sig = beta.to(at::kDouble).sigmoid();
+    const Tensor grad_beta = (pos_sum.reshape(beta.sizes()) * (1 - sig) * sig).to(beta.scalar_type());
+    return {grad_x, grad_alpha, grad_beta};
+  }
+};
+
+}  // namespace
+}  // namespace detail
+
+torch::Tensor arelu(const torch::Tensor& x, const torch::Tensor& alpha, const torch::Tensor& beta) {
+  const bool channelwise = detail::validate(x, alpha, beta);
+  if (detail::fused_dtype(x.scalar_type()) && detail::fused_device(x)) {
+    return detail::AReLUFunction::apply(x, alpha, beta);
+  }
+  return detail::reference(x, alpha, beta, channelwise);
+}
+
+bool fused_cuda_available() {
+#ifdef ARELU_TORCH_WITH_CUDA
+  return torch::cuda::is_available() && detail::cuda_kernels_available();
+#else
+  return false;
+#endif
+}
+
+AReLUImpl::AReLUImpl(const AReLUOptions& options_) : options(options_) { reset(); }
+
+void AReLUImpl::reset() {
+  TORCH_CHECK(options.num_parameters() >= 1, "arelu: AReLU needs num_parameters >= 1, got ",
+              options.num_parameters());
+  alpha = register_parameter("alpha", torch::full({options.num_parameters()}, options.alpha()));
+  beta = register_parameter("beta", torch::full({options.num_parameters()}, options.beta()));
+}
+
+torch::Tensor AReLUImpl::forward(const torch::Tensor& input) { return arelu(input, alpha, beta); }
+
+void AReLUImpl::pretty_print(std::ostream& stream) const {
+  stream << "arelu::AReLU(num_parameters=" << options.num_parameters() << ", alpha=" << options.alpha()
+         << ", beta=" << options.beta() << ")";
+}
+
+}  // namespace arelu
+
+// The operator arelu::arelu for dispatcher users (TorchScript, torch.ops after load_library). A
+// CompositeImplicitAutograd kernel: autograd comes from the autograd function it calls.
+TORCH_LIBRARY(arelu, m) { m.def("arelu(Tensor x, Tensor alpha, Tensor beta) -> Tensor"); }
+
+TORCH_LIBRARY_IMPL(arelu, CompositeImplicitAutograd, m) { m.impl("arelu", &arelu::arelu); }
