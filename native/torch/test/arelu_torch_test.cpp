@@ -1,0 +1,404 @@
+// Tests of arelu_torch against libtorch autograd of the reference composition
+// relu(x) * b - relu(-x) * a, a = clamp(alpha, 0.01, 0.99), b = 1 + sigmoid(beta).
+// Every test runs on the CPU and on CUDA; the CUDA instances skip where no CUDA device is usable.
+#include "arelu/arelu.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using torch::Tensor;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+using Fn = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>;
+
+// The reference, built from torch ops on the raw parameters so that clamp's and sigmoid's gradients
+// come from libtorch's autograd. Channel-wise parameters broadcast along dimension 1.
+Tensor reference(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  Tensor a = torch::clamp(alpha, 0.01, 0.99);
+  Tensor b = 1 + torch::sigmoid(beta);
+  if (alpha.numel() > 1) {
+    std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+    shape[1] = alpha.numel();
+    a = a.view(shape);
+    b = b.view(shape);
+  } else {
+    a = a.reshape({});
+    b = b.reshape({});
+  }
+  return torch::relu(x) * b - torch::relu(-x) * a;
+}
+
+Tensor fused(const Tensor& x, const Tensor& alpha, const Tensor& beta) { return arelu::arelu(x, alpha, beta); }
+
+struct Outcome {
+  Tensor y, grad_x, grad_alpha, grad_beta;
+};
+
+// Output and gradients of f on fresh leaves, with upstream gradient w.
+Outcome evaluate(const Fn& f, const Tensor& x, const Tensor& alpha, const Tensor& beta, const Tensor& w) {
+  Tensor xl = x.detach().clone().requires_grad_(true);
+  Tensor al = alpha.detach().clone().requires_grad_(true);
+  Tensor bl = beta.detach().clone().requires_grad_(true);
+  Tensor y = f(xl, al, bl);
+  y.backward(w);
+  return {y.detach(), xl.grad(), al.grad(), bl.grad()};
+}
+
+Tensor host(const Tensor& t) { return t.detach().to(torch::kCPU).to(torch::kDouble).contiguous(); }
+
+// NaN-aware closeness: equal values (infinities included), both NaN, or |a - e| <= atol + rtol * max(|a|, |e|).
+void expect_close(const Tensor& actual, const Tensor& expected, double rtol, double atol, const std::string& what) {
+  ASSERT_TRUE(actual.defined()) << what << ": undefined";
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+  const Tensor a = host(actual).reshape({-1});
+  const Tensor e = host(expected).reshape({-1});
+  const double* ap = a.data_ptr<double>();
+  const double* ep = e.data_ptr<double>();
+  int failures = 0;
+  for (int64_t i = 0; i < a.numel() && failures < 5; ++i) {
+    const double av = ap[i];
+    const double ev = ep[i];
+    const bool ok = (std::isnan(av) && std::isnan(ev)) || av == ev ||
+                    std::abs(av - ev) <= atol + rtol * std::max(std::abs(av), std::abs(ev));
+    if (!ok) {
+      ++failures;
+      ADD_FAILURE() << what << "[" << i << "]: got " << av << ", expected " << ev;
+    }
+  }
+}
+
+// Absolute tolerance for a sum of the products w * x: relative to the sum of their finite magnitudes.
+double sum_tolerance(const Tensor& w, const Tensor& x, double rtol) {
+  const Tensor terms = (host(w) * host(x)).abs();
+  return rtol * torch::where(torch::isfinite(terms), terms, torch::zeros_like(terms)).sum().item<double>() + 1e-300;
+}
+
+void expect_matches_reference(const Tensor& x, const Tensor& alpha, const Tensor& beta, const Tensor& w,
+                              const std::string& what, double rtol = 1e-12) {
+  const Outcome got = evaluate(fused, x, alpha, beta, w);
+  const Outcome want = evaluate(reference, x, alpha, beta, w);
+  const double atol = sum_tolerance(w, x, rtol);
+  expect_close(got.y, want.y, rtol, 0.0, what + " y");
+  expect_close(got.grad_x, want.grad_x, rtol, 0.0, what + " grad_x");
+  expect_close(got.grad_alpha, want.grad_alpha, rtol, atol, what + " grad_alpha");
+  expect_close(got.grad_beta, want.grad_beta, rtol, atol, what + " grad_beta");
+  EXPECT_EQ(got.grad_alpha.scalar_type(), alpha.scalar_type()) << what;
+  EXPECT_EQ(got.grad_beta.scalar_type(), beta.scalar_type()) << what;
+}
+
+// Runs f, expecting a c10::Error whose message contains every one of parts.
+void expect_error(const std::function<void()>& f, std::initializer_list<std::string> parts, const std::string& what) {
+  try {
+    f();
+    ADD_FAILURE() << what << ": no error";
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+    for (const auto& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos) << what << ": \"" << part << "\" not in: " << message;
+    }
+  }
+}
+
+std::string label(double alpha, double beta) {
+  std::ostringstream s;
+  s << "alpha=" << alpha << " beta=" << beta;
+  return s.str();
+}
+
+class AReLUTest : public ::testing::TestWithParam<torch::DeviceType> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == torch::kCUDA && !torch::cuda::is_available()) {
+      GTEST_SKIP() << "no CUDA device";
+    }
+    torch::manual_seed(0);
+  }
+
+  torch::TensorOptions f64() const { return torch::TensorOptions().dtype(torch::kDouble).device(GetParam()); }
+  torch::TensorOptions f32() const { return torch::TensorOptions().dtype(torch::kFloat).device(GetParam()); }
+  Tensor scalar(double v) const { return torch::full({}, v, f64()); }
+};
+
+TEST_P(AReLUTest, RandomDataMatchesReference) {
+  const std::vector<std::pair<double, double>> params = {{0.90, 2.0}, {0.3, -1.5}, {0.05, 0.0}};
+  for (const auto& [a, b] : params) {
+    const Tensor x = torch::randn({37, 53}, f64()) * 3;
+    const Tensor w = torch::randn({37, 53}, f64());
+    expect_matches_reference(x, scalar(a), scalar(b), w, "0-dim " + label(a, b));
+    expect_matches_reference(x, torch::full({1}, a, f64()), torch::full({1}, b, f64()), w, "shape {1} " + label(a, b));
+  }
+}
+
+TEST_P(AReLUTest, EdgePointsMatchReference) {
+  const Tensor x = torch::tensor({0.0, -0.0, 1e-30, -1e-30, 1e6, -1e6, 1.0, -1.0, 2.5, -2.5}, f64());
+  const Tensor w = torch::randn({x.numel()}, f64());
+  for (double a : {0.005, 0.01, 0.5, 0.99, 1.2, kNaN, kInf, -kInf}) {
+    for (double b : {2.0, -3.0, 0.0, kNaN, kInf, -kInf}) {
+      expect_matches_reference(x, scalar(a), scalar(b), w, label(a, b));
+    }
+  }
+  // Non-finite inputs: NaN goes through both branches of the reference's backward.
+  for (const auto& values : {std::vector<double>{kNaN, 1.0, -1.0, 0.0}, std::vector<double>{kInf, -kInf, 2.0, -2.0}}) {
+    const Tensor xs = torch::tensor(values, f64());
+    const Tensor ws = torch::randn({xs.numel()}, f64());
+    for (double a : {0.01, 0.5, 1.2}) {
+      expect_matches_reference(xs, scalar(a), scalar(2.0), ws, "non-finite x, " + label(a, 2.0));
+    }
+  }
+}
+
+TEST_P(AReLUTest, CentralFiniteDifferences) {
+  // x kept away from 0, where AReLU has a kink; alpha inside (0.01, 0.99), where the clamp is the identity.
+  const Tensor sign = torch::randint(0, 2, {3, 4}, f64()) * 2 - 1;
+  const Tensor x = sign * (0.2 + torch::rand({3, 4}, f64()) * 1.8);
+  const Tensor w = torch::randn({3, 4}, f64());
+  for (const bool channelwise : {false, true}) {
+    const Tensor alpha = channelwise ? torch::tensor({0.4, 0.2, 0.7, 0.95}, f64()) : scalar(0.4);
+    const Tensor beta = channelwise ? torch::tensor({0.7, -1.0, 2.0, 0.0}, f64()) : scalar(0.7);
+    const Outcome got = evaluate(fused, x, alpha, beta, w);
+    const double h = 1e-6;
+    // d/dt of sum(w * arelu(...)) with element i of `which` moved by t.
+    auto check = [&](int which, const Tensor& analytic, const std::string& name) {
+      const Tensor base[3] = {x, alpha, beta};
+      const Tensor flat_grad = host(analytic).reshape({-1});
+      for (int64_t i = 0; i < base[which].numel(); ++i) {
+        double loss[2];
+        for (int side = 0; side < 2; ++side) {
+          Tensor moved[3] = {base[0].clone(), base[1].clone(), base[2].clone()};
+          moved[which].view({-1})[i] += side == 0 ? h : -h;
+          torch::NoGradGuard no_grad;
+          loss[side] = (arelu::arelu(moved[0], moved[1], moved[2]) * w).sum().item<double>();
+        }
+        const double numeric = (loss[0] - loss[1]) / (2 * h);
+        const double exact = flat_grad[i].item<double>();
+        EXPECT_NEAR(numeric, exact, 1e-6 * std::max(1.0, std::abs(exact)))
+            << name << "[" << i << "]" << (channelwise ? " channel-wise" : "");
+      }
+    };
+    check(0, got.grad_x, "x");
+    check(1, got.grad_alpha, "alpha");
+    check(2, got.grad_beta, "beta");
+  }
+}
+
+TEST_P(AReLUTest, Float32CloseToFloat64) {
+  const Tensor x = torch::randn({64, 33}, f64()) * 2;
+  const Tensor w = torch::randn({64, 33}, f64());
+  for (const bool channelwise : {false, true}) {
+    const Tensor alpha = channelwise ? torch::rand({33}, f64()) : scalar(0.9);
+    const Tensor beta = channelwise ? torch::randn({33}, f64()) : scalar(2.0);
+    const Outcome d = evaluate(fused, x, alpha, beta, w);
+    const Outcome f = evaluate(fused, x.to(torch::kFloat), alpha.to(torch::kFloat), beta.to(torch::kFloat),
+                               w.to(torch::kFloat));
+    EXPECT_EQ(f.y.scalar_type(), torch::kFloat);
+    EXPECT_EQ(f.grad_alpha.scalar_type(), torch::kFloat);
+    const std::string what = channelwise ? "channel-wise float32" : "float32";
+    expect_close(f.y, d.y, 1e-6, 1e-7, what + " y");
+    expect_close(f.grad_x, d.grad_x, 1e-6, 1e-7, what + " grad_x");
+    const double atol = sum_tolerance(w, x, 1e-6);
+    expect_close(f.grad_alpha, d.grad_alpha, 1e-5, atol, what + " grad_alpha");
+    expect_close(f.grad_beta, d.grad_beta, 1e-5, atol, what + " grad_beta");
+  }
+}
+
+TEST_P(AReLUTest, EmptyAndZeroDimTensors) {
+  for (const auto& shape : {std::vector<int64_t>{0}, std::vector<int64_t>{3, 0}, std::vector<int64_t>{0, 4, 2}}) {
+    const Tensor x = torch::randn(shape, f64());
+    const Outcome got = evaluate(fused, x, scalar(0.9), scalar(2.0), torch::ones(shape, f64()));
+    EXPECT_EQ(got.y.sizes(), x.sizes());
+    EXPECT_EQ(got.grad_x.sizes(), x.sizes());
+    EXPECT_EQ(got.grad_alpha.item<double>(), 0.0);
+    EXPECT_EQ(got.grad_beta.item<double>(), 0.0);
+  }
+  const Tensor empty_batch = torch::randn({0, 3, 2}, f64());
+  const Outcome ch = evaluate(fused, empty_batch, torch::full({3}, 0.5, f64()), torch::full({3}, 1.0, f64()),
+                              torch::ones({0, 3, 2}, f64()));
+  expect_close(ch.grad_alpha, torch::zeros({3}, f64()), 0, 0, "empty channel-wise grad_alpha");
+  for (double v : {-2.5, 0.0, 1.5}) {
+    const Tensor x = torch::full({}, v, f64());
+    expect_matches_reference(x, scalar(0.9), scalar(2.0), torch::full({}, 0.75, f64()), "0-dim x=" + std::to_string(v));
+    EXPECT_EQ(arelu::arelu(x, torch::full({1}, 0.9, f64()), torch::full({1}, 2.0, f64())).dim(), 0);
+  }
+}
+
+TEST_P(AReLUTest, NonContiguousInputAndGradient) {
+  const Tensor base = torch::randn({20, 30}, f64());
+  const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> views = {
+      {"transposed", [](const Tensor& t) { return t.t(); }},
+      {"strided", [](const Tensor& t) { return t.slice(1, 0, 30, 3); }},
+      {"expanded", [](const Tensor& t) { return t.select(0, 0).unsqueeze(0).expand({4, 30}); }}};
+  for (const auto& [name, view] : views) {
+    Tensor got_base = base.clone().requires_grad_(true);
+    Tensor want_base = base.clone().requires_grad_(true);
+    const Tensor alpha = scalar(0.4);
+    const Tensor beta = scalar(-0.5);
+    const Tensor got = arelu::arelu(view(got_base), alpha, beta);
+    const Tensor want = reference(view(want_base), alpha, beta);
+    ASSERT_FALSE(view(base).is_contiguous()) << name;
+    expect_close(got, want, 1e-12, 0, name + " y");
+    // A transposed upstream gradient, and through sum() an expanded one.
+    const Tensor w = torch::randn({got.size(1), got.size(0)}, f64()).t();
+    (got * w).sum().backward();
+    (want * w).sum().backward();
+    expect_close(got_base.grad(), want_base.grad(), 1e-12, 0, name + " grad");
+  }
+}
+
+TEST_P(AReLUTest, ChannelwiseMatchesReference) {
+  const Tensor alpha = torch::tensor({0.005, 0.01, 0.5, 0.99, 1.2}, f64());
+  const Tensor beta = torch::tensor({2.0, -1.0, 0.0, 3.5, -0.5}, f64());
+  for (const auto& shape : {std::vector<int64_t>{3, 5, 4, 6}, std::vector<int64_t>{7, 5}, std::vector<int64_t>{2, 5, 9}}) {
+    const Tensor x = torch::randn(shape, f64()) * 2;
+    x.view({-1})[0] = 0.0;
+    const Tensor w = torch::randn(shape, f64());
+    expect_matches_reference(x, alpha, beta, w, "channel-wise rank " + std::to_string(shape.size()));
+  }
+  const Tensor x = torch::randn({2, 3, 4}, f64());
+  expect_matches_reference(x, torch::tensor({0.5, kNaN, 0.2}, f64()), torch::tensor({1.0, 2.0, kInf}, f64()),
+                           torch::randn({2, 3, 4}, f64()), "channel-wise with NaN alpha");
+}
+
+TEST_P(AReLUTest, BFloat16AndHalfUseTheReference) {
+  std::vector<torch::ScalarType> types = {torch::kBFloat16};
+  if (GetParam() == torch::kCUDA) {
+    types.push_back(torch::kHalf);  // libtorch 1.13 lacks some Half kernels on the CPU
+  }
+  for (const auto type : types) {
+    const auto options = torch::TensorOptions().dtype(type).device(GetParam());
+    const Tensor x = torch::randn({8, 5}, options);
+    const Tensor alpha = torch::full({}, 0.9, options);
+    const Tensor beta = torch::full({}, 2.0, options);
+    const Tensor w = torch::randn({8, 5}, options);
+    const Outcome got = evaluate(fused, x, alpha, beta, w);
+    const Outcome want = evaluate(reference, x, alpha, beta, w);
+    EXPECT_EQ(got.y.scalar_type(), type);
+    EXPECT_EQ(got.grad_alpha.scalar_type(), type);
+    expect_close(got.y, want.y, 0, 0, "low precision y");
+    expect_close(got.grad_x, want.grad_x, 0, 0, "low precision grad_x");
+  }
+}
+
+TEST_P(AReLUTest, ClearErrors) {
+  const auto device = GetParam();
+  for (const auto& [type, name] : {std::make_pair(torch::kLong, "Long"), std::make_pair(torch::kInt, "Int"),
+                                   std::make_pair(torch::kBool, "Bool"), std::make_pair(torch::kByte, "Byte")}) {
+    const auto options = torch::TensorOptions().dtype(type).device(device);
+    expect_error([&] { arelu::arelu(torch::ones({3}, options), torch::ones({}, options), torch::ones({}, options)); },
+                 {"Float, Double", name}, std::string("integer input ") + name);
+  }
+  const Tensor x = torch::randn({2, 4, 5}, f64());
+  expect_error([&] { arelu::arelu(x, torch::full({}, 0.9, f32()), scalar(2.0)); }, {"alpha", "Double", "Float"},
+               "alpha dtype");
+  expect_error([&] { arelu::arelu(x, scalar(0.9), torch::full({}, 2.0, f32())); }, {"beta", "Double", "Float"},
+               "beta dtype");
+  expect_error([&] { arelu::arelu(x, torch::full({3}, 0.9, f64()), torch::full({3}, 2.0, f64())); },
+               {"3 channels", "4 channels"}, "channel count");
+  expect_error([&] { arelu::arelu(x, torch::full({4}, 0.9, f64()), scalar(2.0)); }, {"4", "1"},
+               "alpha and beta sizes");
+  expect_error([&] { arelu::arelu(torch::randn({4}, f64()), torch::full({4}, 0.9, f64()), torch::full({4}, 2.0, f64())); },
+               {"4 channels", "no channel dimension"}, "1-D input, channel-wise parameters");
+  if (device == torch::kCUDA) {
+    expect_error([&] { arelu::arelu(x, torch::full({}, 0.9, torch::kDouble), scalar(2.0)); }, {"alpha", "cpu", "cuda"},
+                 "alpha device");
+  }
+}
+
+TEST_P(AReLUTest, DoubleBackwardIsRefused) {
+  const Tensor x = torch::randn({5}, f64()).requires_grad_(true);
+  const Tensor y = arelu::arelu(x, scalar(0.9), scalar(2.0)).sum();
+  expect_error([&] { torch::autograd::grad({y}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true); },
+               {"double backward"}, "create_graph");
+}
+
+TEST_P(AReLUTest, DispatcherOperator) {
+  const auto op = c10::Dispatcher::singleton()
+                      .findSchemaOrThrow("arelu::arelu", "")
+                      .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  const Fn via_dispatcher = [&op](const Tensor& x, const Tensor& a, const Tensor& b) { return op.call(x, a, b); };
+  const Tensor x = torch::randn({6, 7}, f64());
+  const Tensor w = torch::randn({6, 7}, f64());
+  const Outcome got = evaluate(via_dispatcher, x, scalar(0.3), scalar(1.0), w);
+  const Outcome want = evaluate(reference, x, scalar(0.3), scalar(1.0), w);
+  expect_close(got.y, want.y, 1e-12, 0, "operator y");
+  expect_close(got.grad_x, want.grad_x, 1e-12, 0, "operator grad_x");
+  expect_close(got.grad_alpha, want.grad_alpha, 1e-12, sum_tolerance(w, x, 1e-12), "operator grad_alpha");
+  expect_close(got.grad_beta, want.grad_beta, 1e-12, sum_tolerance(w, x, 1e-12), "operator grad_beta");
+}
+
+TEST_P(AReLUTest, ModuleParametersAndOptions) {
+  arelu::AReLU act;
+  const auto params = act->named_parameters();
+  ASSERT_TRUE(params.contains("alpha"));
+  ASSERT_TRUE(params.contains("beta"));
+  EXPECT_EQ(params.size(), 2u);
+  EXPECT_DOUBLE_EQ(act->alpha.item<double>(), static_cast<float>(0.90));
+  EXPECT_DOUBLE_EQ(act->beta.item<double>(), 2.0);
+
+  arelu::AReLU channels(arelu::AReLUOptions(4).alpha(0.5).beta(1.0));
+  channels->to(GetParam(), torch::kDouble);
+  EXPECT_EQ(channels->alpha.sizes(), torch::IntArrayRef({4}));
+  EXPECT_EQ(channels->alpha.scalar_type(), torch::kDouble);
+  const Tensor x = torch::randn({2, 4, 3}, f64());
+  expect_close(channels(x), reference(x, channels->alpha, channels->beta), 1e-12, 0, "channel-wise module");
+
+  const auto copy = std::dynamic_pointer_cast<arelu::AReLUImpl>(channels->clone());
+  ASSERT_TRUE(copy);
+  torch::NoGradGuard no_grad;
+  copy->alpha.fill_(0.25);
+  EXPECT_EQ(channels->alpha[0].item<double>(), 0.5) << "clone shares parameters";
+  std::ostringstream printed;
+  printed << *channels;
+  EXPECT_NE(printed.str().find("num_parameters=4"), std::string::npos) << printed.str();
+}
+
+TEST_P(AReLUTest, TinyNetworkTrains) {
+  torch::nn::Sequential net(torch::nn::Linear(6, 16), arelu::AReLU(), torch::nn::Linear(16, 1));
+  net->to(GetParam());
+  const Tensor inputs = torch::randn({64, 6}, f32());
+  const Tensor targets = torch::sin(inputs.sum(1, /*keepdim=*/true));
+  auto act = net->ptr<arelu::AReLUImpl>(1);
+  const Tensor alpha0 = act->alpha.detach().clone();
+  const Tensor beta0 = act->beta.detach().clone();
+  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.05));
+  double first = 0.0;
+  double last = 0.0;
+  for (int step = 0; step < 30; ++step) {
+    sgd.zero_grad();
+    const Tensor loss = torch::mse_loss(net->forward(inputs), targets);
+    loss.backward();
+    sgd.step();
+    (step == 0 ? first : last) = loss.item<double>();
+  }
+  EXPECT_LT(last, 0.9 * first) << "first " << first << ", last " << last;
+  EXPECT_GT((act->alpha - alpha0).abs().item<double>(), 1e-6) << "alpha did not move";
+  EXPECT_GT((act->beta - beta0).abs().item<double>(), 1e-6) << "beta did not move";
+}
+
+TEST_P(AReLUTest, FusedCudaKernelsWhenRequired) {
+  // gpu-check-torch.sh sets this, so a GPU build that silently fell back to the reference fails there.
+  if (GetParam() != torch::kCUDA || std::getenv("ARELU_REQUIRE_FUSED_CUDA") == nullptr) {
+    GTEST_SKIP() << "fused CUDA kernels not required";
+  }
+  EXPECT_TRUE(arelu::fused_cuda_available());
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, AReLUTest, ::testing::Values(torch::kCPU, torch::kCUDA),
+                         [](const ::testing::TestParamInfo<torch::DeviceType>& info) {
+                           return info.param == torch::kCUDA ? std::string("CUDA") : std::string("CPU");
+                         });
+
+}  // namespace
