@@ -123,6 +123,10 @@ class AReLUTest : public ::testing::TestWithParam<torch::DeviceType> {
  protected:
   void SetUp() override {
     if (GetParam() == torch::kCUDA && !torch::cuda::is_available()) {
+      // gpu-check-torch.sh sets ARELU_REQUIRE_FUSED_CUDA, so that a GPU run cannot pass by skipping.
+      if (std::getenv("ARELU_REQUIRE_FUSED_CUDA") != nullptr) {
+        GTEST_FAIL() << "ARELU_REQUIRE_FUSED_CUDA is set but libtorch sees no CUDA device";
+      }
       GTEST_SKIP() << "no CUDA device";
     }
     torch::manual_seed(0);
@@ -389,7 +393,7 @@ TEST_P(AReLUTest, TinyNetworkTrains) {
 }
 
 TEST_P(AReLUTest, FusedCudaKernelsWhenRequired) {
-  // gpu-check-torch.sh sets this, so a GPU build that silently fell back to the reference fails there.
+  // A GPU build that silently fell back to the reference composition fails here.
   if (GetParam() != torch::kCUDA || std::getenv("ARELU_REQUIRE_FUSED_CUDA") == nullptr) {
     GTEST_SKIP() << "fused CUDA kernels not required";
   }

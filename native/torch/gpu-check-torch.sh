@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# On the GPU machine: builds native/ (kernels with CUDA, sm_90) and native/torch against the PyTorch
+# installed for python3, then runs the tests, with the CUDA instances of the native/torch tests
+# required to use the fused CUDA kernels. Run from the repository root:
+#   bash native/torch/gpu-check-torch.sh
+# Exits non-zero if anything fails, including a build that came out without CUDA.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+python="${PYTHON:-python3}"
+prefix="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+torch_cuda="$("$python" -c 'import torch; print(torch.version.cuda or "")')"
+if [ -z "$torch_cuda" ]; then
+  echo "gpu-check-torch: the PyTorch of $python is not a CUDA build" >&2
+  exit 1
+fi
+echo "gpu-check-torch: PyTorch $("$python" -c 'import torch; print(torch.__version__)') (CUDA $torch_cuda) at $prefix" >&2
+
+build=build/native-torch-gpu
+# Without it libtorch's CMake compiles a probe program to detect the architecture; H200 is sm_90.
+export TORCH_CUDA_ARCH_LIST=9.0
+cmake -S native -B "$build" -DCMAKE_BUILD_TYPE=Release -DARELU_BUILD_TORCH=ON \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$prefix"
+if ! grep -q '^ARELU_TORCH_WITH_CUDA:INTERNAL=ON$' "$build/CMakeCache.txt"; then
+  echo "gpu-check-torch: native/torch was configured without CUDA (no CUDA language or a CPU libtorch)" >&2
+  exit 1
+fi
+cmake --build "$build" -j "$(nproc)"
+if ! ctest --test-dir "$build" -N -R '^torch\.' | grep -q 'Total Tests: [1-9]'; then
+  echo "gpu-check-torch: no native/torch tests were built (is GoogleTest installed?)" >&2
+  exit 1
+fi
+ARELU_REQUIRE_FUSED_CUDA=1 ctest --test-dir "$build" --output-on-failure --no-tests=error
