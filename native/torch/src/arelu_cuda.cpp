@@ -50,7 +50,7 @@ const T* scale_ptr(const at::Tensor& t) {
 
 template <typename T>
 void forward_typed(const at::Tensor& x, const at::Tensor& y, const Scales& s) {
-  void* stream = c10::cuda::getCurrentCUDAStream(x.get_device()).stream();
+  void* stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
   check_status(forward_call(x.data_ptr<T>(), y.data_ptr<T>(), s, scale_ptr<T>(s.neg_t), scale_ptr<T>(s.pos_t), stream),
                "arelu_cuda_forward");
 }
@@ -61,7 +61,7 @@ void backward_typed(const at::Tensor& g, const at::Tensor& x, const at::Tensor& 
   const int64_t n = x.numel();
   const size_t bytes = arelu_cuda_workspace_bytes(n, s.channelwise ? s.channels : 1);
   at::Tensor workspace = at::empty({static_cast<int64_t>(bytes)}, x.options().dtype(at::kByte));
-  void* stream = c10::cuda::getCurrentCUDAStream(x.get_device()).stream();
+  void* stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
   check_status(backward_call(g.data_ptr<T>(), x.data_ptr<T>(), gi.defined() ? gi.data_ptr<T>() : nullptr, s,
                              scale_ptr<T>(s.neg_t), scale_ptr<T>(s.pos_t), neg_sum.data_ptr<double>(),
                              pos_sum.data_ptr<double>(), workspace.data_ptr(), bytes, stream),
