@@ -145,6 +145,11 @@ TEST_P(AReLUTest, RandomDataMatchesReference) {
     expect_matches_reference(x, scalar(a), scalar(b), w, "0-dim " + label(a, b));
     expect_matches_reference(x, torch::full({1}, a, f64()), torch::full({1}, b, f64()), w, "shape {1} " + label(a, b));
   }
+  // Large enough for the kernels' parallel, chunked reductions.
+  const Tensor x = torch::randn({3, 8, 120, 110}, f64());
+  const Tensor w = torch::randn({3, 8, 120, 110}, f64());
+  expect_matches_reference(x, scalar(0.7), scalar(0.5), w, "large scalar-form");
+  expect_matches_reference(x, torch::rand({8}, f64()), torch::randn({8}, f64()), w, "large channel-wise");
 }
 
 TEST_P(AReLUTest, EdgePointsMatchReference) {
