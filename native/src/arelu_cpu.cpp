@@ -1,0 +1,416 @@
+// CPU kernels of the C ABI in arelu.h: one pass forward, one pass backward (input gradient and both
+// parameter sums together).
+//
+// Determinism: every reduction is defined by the shape alone. A buffer is cut into chunks of kChunk
+// elements; a chunk is summed in double with kLanes interleaved accumulators combined in a fixed tree;
+// chunk sums are folded left to right. Threads only decide who computes which chunk, never the order
+// of the additions, so the sums are bit-identical for any thread count.
+#include "arelu.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace {
+
+// Reduction chunk; a constant so that chunk boundaries never depend on the thread count.
+constexpr int64_t kChunk = 32768;
+// Below this many elements a parallel region costs more than it saves.
+constexpr int64_t kParallelMin = 65536;
+// Independent accumulators per chunk: break the serial dependence of a double sum so that the adds
+// vectorize and pipeline, while keeping one fixed order.
+constexpr int kLanes = 8;
+// Chunk sums are collected on the stack this many chunks at a time (one parallel region per wave),
+// so a reduction never allocates.
+constexpr int64_t kWave = 512;
+
+struct Sums {
+  double neg;
+  double pos;
+};
+
+int threads_for(int64_t n, int64_t units, int num_threads) {
+  if (num_threads <= 1 || n < kParallelMin) return 1;
+  return static_cast<int>(std::min<int64_t>(num_threads, units));
+}
+
+template <class T>
+inline T forward1(T x, T a, T b) {
+  // Both products first, then selects: the compiler turns this into blends (a conditional multiply
+  // would be kept as a branch, since it may raise a floating-point exception). x == 0 keeps its signed
+  // zero; NaN stays NaN through x * b.
+  const T xa = x * a;
+  const T xb = x * b;
+  const T neg = x < T(0) ? xa : x;
+  return x > T(0) ? xb : neg;
+}
+
+// y == x is handled by a separate loop over one pointer: the compiler then knows the dependence
+// distance is zero and vectorizes without the runtime overlap check that the in-place case would fail.
+template <class T>
+void forward_range(const T* x, T* y, int64_t m, T a, T b) {
+  if (x == y) {
+    for (int64_t i = 0; i < m; ++i) y[i] = forward1(y[i], a, b);
+  } else {
+    for (int64_t i = 0; i < m; ++i) y[i] = forward1(x[i], a, b);
+  }
+}
+
+// Gradient and the two product terms of one element. ReLU's backward lets NaN through on both
+// branches, so "neg" means x < 0 or NaN and "pos" means x > 0 or NaN; the gradient terms are selected
+// (not multiplied by 0/1), so an infinite g at x == 0 gives 0 as the reference's threshold_backward does.
+template <class T>
+inline T backward1(T g, T x, T a, T b, double& pn, double& pp) {
+  const bool neg = !(x >= T(0));
+  const bool pos = !(x <= T(0));
+  const double p = static_cast<double>(g) * static_cast<double>(x);
+  const T gb = g * b;
+  const T ga = g * a;
+  pn = neg ? p : 0.0;
+  pp = pos ? p : 0.0;
+  return (pos ? gb : T(0)) + (neg ? ga : T(0));
+}
+
+// Where the input gradient goes; three policies so each loop sees exactly its aliasing.
+template <class T>
+struct NoGrad {
+  const T* g;
+  T load(int64_t i) const { return g[i]; }
+  void store(int64_t, T) const {}
+  NoGrad at(int64_t off) const { return {g + off}; }
+};
+template <class T>
+struct SeparateGrad {
+  const T* g;
+  T* gi;
+  T load(int64_t i) const { return g[i]; }
+  void store(int64_t i, T v) const { gi[i] = v; }
+  SeparateGrad at(int64_t off) const { return {g + off, gi + off}; }
+};
+template <class T>
+struct InPlaceGrad {
+  T* g;
+  T load(int64_t i) const { return g[i]; }
+  void store(int64_t i, T v) const { g[i] = v; }
+  InPlaceGrad at(int64_t off) const { return {g + off}; }
+};
+
+// One piece (at most a chunk): element i goes to lane i % kLanes, lanes are combined in a fixed tree.
+template <class T, class IO>
+Sums backward_piece(IO io, const T* x, int64_t m, T a, T b) {
+  double ns[kLanes] = {};
+  double ps[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= m; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) {
+      double pn, pp;
+      io.store(i + j, backward1(io.load(i + j), x[i + j], a, b, pn, pp));
+      ns[j] += pn;
+      ps[j] += pp;
+    }
+  }
+  for (int j = 0; i < m; ++i, ++j) {
+    double pn, pp;
+    io.store(i, backward1(io.load(i), x[i], a, b, pn, pp));
+    ns[j] += pn;
+    ps[j] += pp;
+  }
+  static_assert(kLanes == 8, "the combining tree below is written for 8 lanes");
+  return {((ns[0] + ns[1]) + (ns[2] + ns[3])) + ((ns[4] + ns[5]) + (ns[6] + ns[7])),
+          ((ps[0] + ps[1]) + (ps[2] + ps[3])) + ((ps[4] + ps[5]) + (ps[6] + ps[7]))};
+}
+
+// ---------------------------------------------------------------- scalar scales
+
+template <class T>
+void forward_flat(const T* x, T* y, int64_t n, T a, T b, int num_threads) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const int nt = threads_for(n, chunks, num_threads);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t begin = c * kChunk;
+    forward_range(x + begin, y + begin, std::min(kChunk, n - begin), a, b);
+  }
+}
+
+template <class T, class IO>
+Sums backward_flat(IO io, const T* x, int64_t n, T a, T b, int num_threads) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  Sums total{0.0, 0.0};
+  Sums part[kWave];
+  for (int64_t w0 = 0; w0 < chunks; w0 += kWave) {
+    const int64_t wc = std::min(kWave, chunks - w0);
+    const int nt = threads_for(n, wc, num_threads);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t c = 0; c < wc; ++c) {
+      const int64_t begin = (w0 + c) * kChunk;
+      part[c] = backward_piece(io.at(begin), x + begin, std::min(kChunk, n - begin), a, b);
+    }
+    for (int64_t c = 0; c < wc; ++c) {
+      total.neg += part[c].neg;
+      total.pos += part[c].pos;
+    }
+  }
+  return total;
+}
+
+template <class T>
+int forward_scalar(const T* x, T* y, int64_t n, T a, T b, int num_threads) {
+  if (n < 0) return ARELU_ERR_BAD_SIZE;
+  if (n == 0) return ARELU_OK;
+  if (x == nullptr || y == nullptr) return ARELU_ERR_NULL_POINTER;
+  forward_flat(x, y, n, a, b, num_threads);
+  return ARELU_OK;
+}
+
+template <class T>
+int backward_scalar(const T* g, const T* x, T* gi, int64_t n, T a, T b, double* neg_sum, double* pos_sum,
+                    int num_threads) {
+  if (n < 0) return ARELU_ERR_BAD_SIZE;
+  if (neg_sum == nullptr || pos_sum == nullptr) return ARELU_ERR_NULL_POINTER;
+  if (n > 0 && (g == nullptr || x == nullptr)) return ARELU_ERR_NULL_POINTER;
+  Sums s{0.0, 0.0};
+  if (n > 0) {
+    if (gi == nullptr) {
+      s = backward_flat(NoGrad<T>{g}, x, n, a, b, num_threads);
+    } else if (gi == g) {
+      s = backward_flat(InPlaceGrad<T>{gi}, x, n, a, b, num_threads);
+    } else {
+      s = backward_flat(SeparateGrad<T>{g, gi}, x, n, a, b, num_threads);
+    }
+  }
+  *neg_sum = s.neg;
+  *pos_sum = s.pos;
+  return ARELU_OK;
+}
+
+// ---------------------------------------------------------------- one scale per channel
+//
+// The buffer is (outer, channels, inner); row r = o * channels + c covers [r * inner, (r + 1) * inner).
+// Pieces are the intersections of rows with the flat chunk grid. Per channel:
+//   row_sum(o, c) = left fold of its pieces' sums,  sum_c = left fold over o of row_sum(o, c).
+// Two schedules compute exactly these values (see backward_channels).
+
+struct Shape {
+  int64_t outer, channels, inner, n;
+};
+
+// Calls f(begin, end, row) for each piece of the flat range [begin, end), in order.
+template <class F>
+void for_each_piece(const Shape& s, int64_t begin, int64_t end, F f) {
+  int64_t row = begin / s.inner;
+  int64_t pos = begin;
+  while (pos < end) {
+    const int64_t stop = std::min(end, (row + 1) * s.inner);
+    f(pos, stop, row);
+    pos = stop;
+    ++row;
+  }
+}
+
+template <class T>
+void forward_channels_impl(const T* x, T* y, const Shape& s, const T* a, const T* b, int num_threads) {
+  const int64_t chunks = (s.n + kChunk - 1) / kChunk;
+  const int nt = threads_for(s.n, chunks, num_threads);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t begin = c * kChunk;
+    for_each_piece(s, begin, std::min(s.n, begin + kChunk), [&](int64_t p0, int64_t p1, int64_t row) {
+      const int64_t ch = row % s.channels;
+      forward_range(x + p0, y + p0, p1 - p0, a[ch], b[ch]);
+    });
+  }
+}
+
+// Schedule A, for any shape: threads own contiguous channel ranges and walk o in order, so each
+// channel's fold happens in one thread; the running sums live in the caller's output arrays.
+template <class T, class IO>
+void backward_by_channel(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
+                         double* pos_sum, int nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int t = 0; t < nt; ++t) {
+    const int64_t c0 = s.channels * t / nt;
+    const int64_t c1 = s.channels * (t + 1) / nt;
+    for (int64_t c = c0; c < c1; ++c) neg_sum[c] = pos_sum[c] = 0.0;
+    for (int64_t o = 0; o < s.outer; ++o) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t row_begin = (o * s.channels + c) * s.inner;
+        Sums row{0.0, 0.0};
+        // Split the row where the flat chunk grid cuts it.
+        for (int64_t p0 = row_begin, end = row_begin + s.inner; p0 < end;) {
+          const int64_t p1 = std::min(end, (p0 / kChunk + 1) * kChunk);
+          const Sums p = backward_piece(io.at(p0), x + p0, p1 - p0, a[c], b[c]);
+          row.neg += p.neg;
+          row.pos += p.pos;
+          p0 = p1;
+        }
+        neg_sum[c] += row.neg;
+        pos_sum[c] += row.pos;
+      }
+    }
+  }
+}
+
+// A chunk meets at most this many rows when rows are at least kLongRow long.
+constexpr int64_t kLongRow = 4096;
+constexpr int kMaxPieces = static_cast<int>(kChunk / kLongRow) + 2;
+constexpr int64_t kChannelWave = 64;
+
+// Schedule B, for long rows (inner >= kLongRow): flat chunks in parallel, piece sums buffered per
+// wave, then one in-order pass folds pieces into rows and rows into channels. Balanced even when
+// there are fewer channels than threads.
+template <class T, class IO>
+void backward_by_chunk(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
+                       double* pos_sum, int num_threads) {
+  struct ChunkPieces {
+    int count;
+    Sums sum[kMaxPieces];
+    int64_t row[kMaxPieces];
+    bool ends_row[kMaxPieces];
+  };
+  ChunkPieces part[kChannelWave];
+  for (int64_t c = 0; c < s.channels; ++c) neg_sum[c] = pos_sum[c] = 0.0;
+  const int64_t chunks = (s.n + kChunk - 1) / kChunk;
+  Sums row_acc{0.0, 0.0};
+  for (int64_t w0 = 0; w0 < chunks; w0 += kChannelWave) {
+    const int64_t wc = std::min(kChannelWave, chunks - w0);
+    const int nt = threads_for(s.n, wc, num_threads);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < wc; ++k) {
+      const int64_t begin = (w0 + k) * kChunk;
+      ChunkPieces& cp = part[k];
+      cp.count = 0;
+      for_each_piece(s, begin, std::min(s.n, begin + kChunk), [&](int64_t p0, int64_t p1, int64_t row) {
+        const int64_t ch = row % s.channels;
+        cp.sum[cp.count] = backward_piece(io.at(p0), x + p0, p1 - p0, a[ch], b[ch]);
+        cp.row[cp.count] = row;
+        cp.ends_row[cp.count] = p1 == (row + 1) * s.inner;
+        ++cp.count;
+      });
+    }
+    for (int64_t k = 0; k < wc; ++k) {
+      const ChunkPieces& cp = part[k];
+      for (int i = 0; i < cp.count; ++i) {
+        row_acc.neg += cp.sum[i].neg;
+        row_acc.pos += cp.sum[i].pos;
+        if (cp.ends_row[i]) {
+          const int64_t ch = cp.row[i] % s.channels;
+          neg_sum[ch] += row_acc.neg;
+          pos_sum[ch] += row_acc.pos;
+          row_acc = {0.0, 0.0};
+        }
+      }
+    }
+  }
+}
+
+template <class T, class IO>
+void backward_channels_impl(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
+                            double* pos_sum, int num_threads) {
+  const int nt = threads_for(s.n, s.channels, num_threads);
+  if (num_threads > 1 && s.n >= kParallelMin && s.inner >= kLongRow) {
+    backward_by_chunk(io, x, s, a, b, neg_sum, pos_sum, num_threads);
+  } else {
+    backward_by_channel(io, x, s, a, b, neg_sum, pos_sum, nt);
+  }
+}
+
+int make_shape(int64_t outer, int64_t channels, int64_t inner, Shape& s) {
+  if (outer < 0 || channels < 0 || inner < 0) return ARELU_ERR_BAD_SIZE;
+  int64_t oc, n;
+  if (__builtin_mul_overflow(outer, channels, &oc) || __builtin_mul_overflow(oc, inner, &n)) {
+    return ARELU_ERR_BAD_SIZE;
+  }
+  s = {outer, channels, inner, n};
+  return ARELU_OK;
+}
+
+template <class T>
+int forward_channels(const T* x, T* y, int64_t outer, int64_t channels, int64_t inner, const T* a, const T* b,
+                     int num_threads) {
+  Shape s;
+  if (const int st = make_shape(outer, channels, inner, s)) return st;
+  if (s.n == 0) return ARELU_OK;
+  if (x == nullptr || y == nullptr || a == nullptr || b == nullptr) return ARELU_ERR_NULL_POINTER;
+  forward_channels_impl(x, y, s, a, b, num_threads);
+  return ARELU_OK;
+}
+
+template <class T>
+int backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t channels, int64_t inner, const T* a,
+                      const T* b, double* neg_sum, double* pos_sum, int num_threads) {
+  Shape s;
+  if (const int st = make_shape(outer, channels, inner, s)) return st;
+  if (channels > 0 && (neg_sum == nullptr || pos_sum == nullptr)) return ARELU_ERR_NULL_POINTER;
+  if (s.n == 0) {
+    for (int64_t c = 0; c < channels; ++c) neg_sum[c] = pos_sum[c] = 0.0;
+    return ARELU_OK;
+  }
+  if (g == nullptr || x == nullptr || a == nullptr || b == nullptr) return ARELU_ERR_NULL_POINTER;
+  if (gi == nullptr) {
+    backward_channels_impl(NoGrad<T>{g}, x, s, a, b, neg_sum, pos_sum, num_threads);
+  } else if (gi == g) {
+    backward_channels_impl(InPlaceGrad<T>{gi}, x, s, a, b, neg_sum, pos_sum, num_threads);
+  } else {
+    backward_channels_impl(SeparateGrad<T>{g, gi}, x, s, a, b, neg_sum, pos_sum, num_threads);
+  }
+  return ARELU_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int arelu_abi_version(void) { return ARELU_ABI_VERSION; }
+
+const char* arelu_error_string(int status) {
+  switch (status) {
+    case ARELU_OK: return "ok";
+    case ARELU_ERR_NULL_POINTER: return "a required pointer is NULL";
+    case ARELU_ERR_BAD_SIZE: return "negative size, or outer * channels * inner overflows";
+    case ARELU_ERR_WORKSPACE: return "CUDA workspace smaller than arelu_cuda_workspace_bytes";
+    case ARELU_ERR_CUDA: return "a CUDA launch or runtime call failed";
+    case ARELU_ERR_NO_CUDA: return "the library was built without CUDA";
+    default: return "unknown arelu status";
+  }
+}
+
+int arelu_forward_f32(const float* x, float* y, int64_t n, float neg_scale, float pos_scale, int num_threads) {
+  return forward_scalar(x, y, n, neg_scale, pos_scale, num_threads);
+}
+int arelu_forward_f64(const double* x, double* y, int64_t n, double neg_scale, double pos_scale,
+                      int num_threads) {
+  return forward_scalar(x, y, n, neg_scale, pos_scale, num_threads);
+}
+
+int arelu_backward_f32(const float* grad_out, const float* x, float* grad_in, int64_t n, float neg_scale,
+                       float pos_scale, double* neg_sum, double* pos_sum, int num_threads) {
+  return backward_scalar(grad_out, x, grad_in, n, neg_scale, pos_scale, neg_sum, pos_sum, num_threads);
+}
+int arelu_backward_f64(const double* grad_out, const double* x, double* grad_in, int64_t n, double neg_scale,
+                       double pos_scale, double* neg_sum, double* pos_sum, int num_threads) {
+  return backward_scalar(grad_out, x, grad_in, n, neg_scale, pos_scale, neg_sum, pos_sum, num_threads);
+}
+
+int arelu_forward_channels_f32(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,
+                               const float* neg_scale, const float* pos_scale, int num_threads) {
+  return forward_channels(x, y, outer, channels, inner, neg_scale, pos_scale, num_threads);
+}
+int arelu_forward_channels_f64(const double* x, double* y, int64_t outer, int64_t channels, int64_t inner,
+                               const double* neg_scale, const double* pos_scale, int num_threads) {
+  return forward_channels(x, y, outer, channels, inner, neg_scale, pos_scale, num_threads);
+}
+
+int arelu_backward_channels_f32(const float* grad_out, const float* x, float* grad_in, int64_t outer,
+                                int64_t channels, int64_t inner, const float* neg_scale, const float* pos_scale,
+                                double* neg_sum, double* pos_sum, int num_threads) {
+  return backward_channels(grad_out, x, grad_in, outer, channels, inner, neg_scale, pos_scale, neg_sum, pos_sum,
+                           num_threads);
+}
+int arelu_backward_channels_f64(const double* grad_out, const double* x, double* grad_in, int64_t outer,
+                                int64_t channels, int64_t inner, const double* neg_scale,
+                                const double* pos_scale, double* neg_sum, double* pos_sum, int num_threads) {
+  return backward_channels(grad_out, x, grad_in, outer, channels, inner, neg_scale, pos_scale, neg_sum, pos_sum,
+                           num_threads);
+}
+
+}  // extern "C"

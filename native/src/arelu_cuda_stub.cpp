@@ -1,0 +1,37 @@
+// CUDA entry points of a library built without nvcc: every call reports ARELU_ERR_NO_CUDA, so callers
+// can link one ABI and decide at run time.
+#include "arelu.h"
+
+extern "C" {
+
+int arelu_cuda_available(void) { return 0; }
+size_t arelu_cuda_workspace_bytes(int64_t, int64_t) { return 0; }
+
+int arelu_cuda_forward_f32(const float*, float*, int64_t, float, float, void*) { return ARELU_ERR_NO_CUDA; }
+int arelu_cuda_forward_f64(const double*, double*, int64_t, double, double, void*) { return ARELU_ERR_NO_CUDA; }
+int arelu_cuda_backward_f32(const float*, const float*, float*, int64_t, float, float, double*, double*, void*,
+                            size_t, void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+int arelu_cuda_backward_f64(const double*, const double*, double*, int64_t, double, double, double*, double*,
+                            void*, size_t, void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+int arelu_cuda_forward_channels_f32(const float*, float*, int64_t, int64_t, int64_t, const float*, const float*,
+                                    void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+int arelu_cuda_forward_channels_f64(const double*, double*, int64_t, int64_t, int64_t, const double*,
+                                    const double*, void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+int arelu_cuda_backward_channels_f32(const float*, const float*, float*, int64_t, int64_t, int64_t, const float*,
+                                     const float*, double*, double*, void*, size_t, void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+int arelu_cuda_backward_channels_f64(const double*, const double*, double*, int64_t, int64_t, int64_t,
+                                     const double*, const double*, double*, double*, void*, size_t, void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+
+}  // extern "C"

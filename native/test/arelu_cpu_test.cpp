@@ -1,0 +1,412 @@
+// CPU kernels against a plain double-precision loop of the semantics in arelu.h.
+#include "arelu.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace {
+
+constexpr double kA = 0.3;   // a = clamp(alpha, 0.01, 0.99)
+constexpr double kB = 1.7;   // b = 1 + sigmoid(beta)
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+const double kInf = std::numeric_limits<double>::infinity();
+
+double ref_forward(double x, double a, double b) { return x > 0 ? x * b : (x < 0 ? x * a : x); }
+
+struct RefBackward {
+  std::vector<double> gi;
+  double neg = 0.0, pos = 0.0;
+};
+
+// The semantics of arelu.h with one element at a time, in index order.
+RefBackward ref_backward(const std::vector<double>& g, const std::vector<double>& x, double a, double b) {
+  RefBackward r;
+  r.gi.resize(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const bool neg = x[i] < 0 || std::isnan(x[i]);
+    const bool pos = x[i] > 0 || std::isnan(x[i]);
+    r.gi[i] = (pos ? g[i] * b : 0.0) + (neg ? g[i] * a : 0.0);
+    if (neg) r.neg += g[i] * x[i];
+    if (pos) r.pos += g[i] * x[i];
+  }
+  return r;
+}
+
+// |sum - ref| within rounding of a sum of |terms| (summation order differs from the reference).
+void expect_sum_near(double got, double want, double abs_terms) {
+  if (std::isnan(want)) {
+    EXPECT_TRUE(std::isnan(got)) << got;
+    return;
+  }
+  if (std::isinf(want)) {
+    EXPECT_EQ(got, want);
+    return;
+  }
+  EXPECT_NEAR(got, want, 1e-13 * abs_terms + 1e-300);
+}
+
+bool same_value(double got, double want) { return (std::isnan(got) && std::isnan(want)) || got == want; }
+
+bool bits_equal(double u, double v) { return std::memcmp(&u, &v, sizeof u) == 0; }
+
+const std::vector<double> kEdges = {0.0, -0.0, 1e-30, -1e-30, 1e6, -1e6, kNaN, kInf, -kInf, 1.0, -1.0};
+
+// Random data with the edge points scattered in (only when there is room).
+std::vector<double> make_data(size_t n, uint32_t seed, bool with_edges) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> dist(0.0, 2.0);
+  std::vector<double> v(n);
+  for (auto& e : v) e = dist(rng);
+  if (with_edges && n >= kEdges.size()) {
+    for (size_t k = 0; k < kEdges.size(); ++k) v[(k * 7919 + seed) % n] = kEdges[k];
+  }
+  return v;
+}
+
+template <class T>
+std::vector<T> cast(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+template <class T>
+std::vector<double> widen(const std::vector<T>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+template <class T>
+int fwd(const T* x, T* y, int64_t n, T a, T b, int nt);
+template <>
+int fwd<float>(const float* x, float* y, int64_t n, float a, float b, int nt) {
+  return arelu_forward_f32(x, y, n, a, b, nt);
+}
+template <>
+int fwd<double>(const double* x, double* y, int64_t n, double a, double b, int nt) {
+  return arelu_forward_f64(x, y, n, a, b, nt);
+}
+template <class T>
+int bwd(const T* g, const T* x, T* gi, int64_t n, T a, T b, double* ns, double* ps, int nt);
+template <>
+int bwd<float>(const float* g, const float* x, float* gi, int64_t n, float a, float b, double* ns, double* ps,
+               int nt) {
+  return arelu_backward_f32(g, x, gi, n, a, b, ns, ps, nt);
+}
+template <>
+int bwd<double>(const double* g, const double* x, double* gi, int64_t n, double a, double b, double* ns,
+                double* ps, int nt) {
+  return arelu_backward_f64(g, x, gi, n, a, b, ns, ps, nt);
+}
+template <class T>
+int fwd_ch(const T* x, T* y, int64_t o, int64_t c, int64_t i, const T* a, const T* b, int nt);
+template <>
+int fwd_ch<float>(const float* x, float* y, int64_t o, int64_t c, int64_t i, const float* a, const float* b,
+                  int nt) {
+  return arelu_forward_channels_f32(x, y, o, c, i, a, b, nt);
+}
+template <>
+int fwd_ch<double>(const double* x, double* y, int64_t o, int64_t c, int64_t i, const double* a, const double* b,
+                   int nt) {
+  return arelu_forward_channels_f64(x, y, o, c, i, a, b, nt);
+}
+template <class T>
+int bwd_ch(const T* g, const T* x, T* gi, int64_t o, int64_t c, int64_t i, const T* a, const T* b, double* ns,
+           double* ps, int nt);
+template <>
+int bwd_ch<float>(const float* g, const float* x, float* gi, int64_t o, int64_t c, int64_t i, const float* a,
+                  const float* b, double* ns, double* ps, int nt) {
+  return arelu_backward_channels_f32(g, x, gi, o, c, i, a, b, ns, ps, nt);
+}
+template <>
+int bwd_ch<double>(const double* g, const double* x, double* gi, int64_t o, int64_t c, int64_t i,
+                   const double* a, const double* b, double* ns, double* ps, int nt) {
+  return arelu_backward_channels_f64(g, x, gi, o, c, i, a, b, ns, ps, nt);
+}
+
+template <class T>
+class AreluCpu : public ::testing::Test {};
+using Types = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(AreluCpu, Types);
+
+// The input gradient: exact, except where x is NaN and float rounds g*b and g*a separately.
+template <class T>
+void expect_grad(const std::vector<T>& got, const RefBackward& want, const std::vector<double>& x) {
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double w = static_cast<double>(static_cast<T>(want.gi[i]));
+    if (std::isnan(x[i]) && !std::isnan(w) && !std::isinf(w)) {
+      ASSERT_NEAR(got[i], w, 1e-6 * std::fabs(w)) << "i=" << i;
+    } else {
+      ASSERT_TRUE(same_value(got[i], w)) << "i=" << i << " got " << got[i] << " want " << w;
+    }
+  }
+}
+
+TYPED_TEST(AreluCpu, ScalarMatchesReference) {
+  using T = TypeParam;
+  const T a = static_cast<T>(kA), b = static_cast<T>(kB);
+  for (int64_t n : {0, 1, 7, 31, 1000003}) {
+    for (int nt : {1, 2, 3}) {
+      SCOPED_TRACE("n=" + std::to_string(n) + " threads=" + std::to_string(nt));
+      const std::vector<T> x = cast<T>(make_data(n, 1, true));
+      const std::vector<T> g = cast<T>(make_data(n, 2, false));
+      const std::vector<double> xd = widen(x), gd = widen(g);
+
+      std::vector<T> y(n);
+      ASSERT_EQ(fwd<T>(x.data(), y.data(), n, a, b, nt), ARELU_OK);
+      for (int64_t i = 0; i < n; ++i) {
+        const double w = static_cast<double>(static_cast<T>(ref_forward(xd[i], a, b)));
+        ASSERT_TRUE(same_value(y[i], w) && std::signbit(y[i]) == std::signbit(w)) << i << ": " << xd[i];
+      }
+
+      const RefBackward ref = ref_backward(gd, xd, a, b);
+      double abs_terms = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (std::isfinite(gd[i] * xd[i])) abs_terms += std::fabs(gd[i] * xd[i]);
+      }
+      std::vector<T> gi(n);
+      double ns = -1, ps = -1;
+      ASSERT_EQ(bwd<T>(g.data(), x.data(), gi.data(), n, a, b, &ns, &ps, nt), ARELU_OK);
+      expect_grad(gi, ref, xd);
+      expect_sum_near(ns, ref.neg, abs_terms);
+      expect_sum_near(ps, ref.pos, abs_terms);
+    }
+  }
+}
+
+TYPED_TEST(AreluCpu, SumsWithoutNaNAreFinite) {
+  using T = TypeParam;
+  const std::vector<T> x = cast<T>(make_data(100000, 3, false));
+  const std::vector<T> g = cast<T>(make_data(100000, 4, false));
+  const RefBackward ref = ref_backward(widen(g), widen(x), kA, kB);
+  double abs_terms = 0.0;
+  for (size_t i = 0; i < x.size(); ++i) abs_terms += std::fabs(double(g[i]) * double(x[i]));
+  double ns, ps;
+  ASSERT_EQ(bwd<T>(g.data(), x.data(), nullptr, x.size(), T(kA), T(kB), &ns, &ps, 2), ARELU_OK);
+  expect_sum_near(ns, ref.neg, abs_terms);
+  expect_sum_near(ps, ref.pos, abs_terms);
+  EXPECT_TRUE(std::isfinite(ns) && std::isfinite(ps));
+}
+
+TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
+  using T = TypeParam;
+  const T a = T(kA), b = T(kB);
+  for (double xv : kEdges) {
+    for (double gv : {1.0, -2.5, 0.0, kInf, kNaN}) {
+      const T x = T(xv), g = T(gv);
+      T y, gi;
+      double ns, ps;
+      ASSERT_EQ(fwd<T>(&x, &y, 1, a, b, 1), ARELU_OK);
+      const double wy = ref_forward(xv, a, b);
+      EXPECT_TRUE(same_value(y, T(wy)) && std::signbit(y) == std::signbit(T(wy))) << xv;
+      ASSERT_EQ(bwd<T>(&g, &x, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+      const RefBackward r = ref_backward({double(g)}, {double(x)}, a, b);
+      EXPECT_TRUE(same_value(gi, T(r.gi[0])) || std::fabs(gi - T(r.gi[0])) <= 1e-6 * std::fabs(gi))
+          << "x=" << xv << " g=" << gv << " gi=" << gi << " want " << r.gi[0];
+      EXPECT_TRUE(same_value(ns, r.neg)) << "x=" << xv << " g=" << gv;
+      EXPECT_TRUE(same_value(ps, r.pos)) << "x=" << xv << " g=" << gv;
+    }
+  }
+  // The cases the header spells out.
+  const T nan = T(kNaN), zero = T(0), inf = T(kInf), one = T(1);
+  T gi;
+  double ns, ps;
+  ASSERT_EQ(bwd<T>(&one, &nan, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+  EXPECT_EQ(gi, one * b + one * a);  // NaN passes through both branches
+  EXPECT_TRUE(std::isnan(ns) && std::isnan(ps));
+  ASSERT_EQ(bwd<T>(&inf, &zero, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+  EXPECT_EQ(gi, T(0));  // selected, not multiplied: no Inf * 0
+  EXPECT_EQ(ns, 0.0);
+  EXPECT_EQ(ps, 0.0);
+}
+
+TYPED_TEST(AreluCpu, InPlaceAndNullGradIn) {
+  using T = TypeParam;
+  const int64_t n = 200003;
+  const std::vector<T> x = cast<T>(make_data(n, 5, true));
+  const std::vector<T> g = cast<T>(make_data(n, 6, false));
+  for (int nt : {1, 3}) {
+    std::vector<T> y(n);
+    ASSERT_EQ(fwd<T>(x.data(), y.data(), n, T(kA), T(kB), nt), ARELU_OK);
+    std::vector<T> inplace = x;
+    ASSERT_EQ(fwd<T>(inplace.data(), inplace.data(), n, T(kA), T(kB), nt), ARELU_OK);
+    ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
+
+    std::vector<T> gi(n);
+    double ns, ps, ns2, ps2, ns3, ps3;
+    ASSERT_EQ(bwd<T>(g.data(), x.data(), gi.data(), n, T(kA), T(kB), &ns, &ps, nt), ARELU_OK);
+    std::vector<T> gio = g;
+    ASSERT_EQ(bwd<T>(gio.data(), x.data(), gio.data(), n, T(kA), T(kB), &ns2, &ps2, nt), ARELU_OK);
+    ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
+    ASSERT_EQ(bwd<T>(g.data(), x.data(), nullptr, n, T(kA), T(kB), &ns3, &ps3, nt), ARELU_OK);
+    EXPECT_TRUE(bits_equal(ns, ns2) && bits_equal(ns, ns3));
+    EXPECT_TRUE(bits_equal(ps, ps2) && bits_equal(ps, ps3));
+  }
+}
+
+struct Dims {
+  int64_t outer, channels, inner;
+};
+
+// Shapes for both schedules of the channel-wise backward (long rows with few channels, short rows,
+// inner == 1, outer == 1) and rows that straddle chunk boundaries.
+const std::vector<Dims> kShapes = {{1, 3, 1000},  {5, 4, 1},      {2, 3, 70000}, {1, 1, 100000}, {3, 64, 1000},
+                                   {1000, 17, 7}, {4, 2, 40000},  {1, 5, 33000}, {70000, 3, 1},  {2, 1, 1},
+                                   {3, 7, 5000},  {1, 200000, 1}, {0, 3, 5},     {3, 0, 5},      {3, 2, 0}};
+
+TYPED_TEST(AreluCpu, ChannelsMatchReference) {
+  using T = TypeParam;
+  for (const Dims& d : kShapes) {
+    const int64_t n = d.outer * d.channels * d.inner;
+    const std::vector<T> x = cast<T>(make_data(n, 7, true));
+    const std::vector<T> g = cast<T>(make_data(n, 8, false));
+    std::vector<T> a(d.channels), b(d.channels);
+    for (int64_t c = 0; c < d.channels; ++c) {
+      a[c] = T(0.01 + 0.98 * c / (d.channels + 1.0));
+      b[c] = T(1.0 + 0.9 * (c + 1.0) / (d.channels + 1.0));
+    }
+    // Per-channel reference: the channel's elements in index order.
+    std::vector<RefBackward> ref(d.channels);
+    std::vector<double> abs_terms(d.channels, 0.0);
+    std::vector<double> want_y(n), want_gi(n);
+    for (int64_t c = 0; c < d.channels; ++c) {
+      std::vector<double> gc, xc;
+      for (int64_t o = 0; o < d.outer; ++o) {
+        for (int64_t k = 0; k < d.inner; ++k) {
+          const int64_t i = (o * d.channels + c) * d.inner + k;
+          gc.push_back(g[i]);
+          xc.push_back(x[i]);
+          want_y[i] = ref_forward(x[i], a[c], b[c]);
+          if (std::isfinite(double(g[i]) * x[i])) abs_terms[c] += std::fabs(double(g[i]) * x[i]);
+        }
+      }
+      ref[c] = ref_backward(gc, xc, a[c], b[c]);
+      size_t j = 0;
+      for (int64_t o = 0; o < d.outer; ++o) {
+        for (int64_t k = 0; k < d.inner; ++k) want_gi[(o * d.channels + c) * d.inner + k] = ref[c].gi[j++];
+      }
+    }
+    std::vector<double> first_ns, first_ps;
+    for (int nt : {1, 2, 3}) {
+      SCOPED_TRACE("shape " + std::to_string(d.outer) + "x" + std::to_string(d.channels) + "x" +
+                   std::to_string(d.inner) + " threads=" + std::to_string(nt));
+      std::vector<T> y(n);
+      ASSERT_EQ(fwd_ch<T>(x.data(), y.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt), ARELU_OK);
+      for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_value(y[i], T(want_y[i]))) << i;
+      std::vector<T> inplace = x;
+      ASSERT_EQ(fwd_ch<T>(inplace.data(), inplace.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt),
+                ARELU_OK);
+      ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
+
+      std::vector<T> gi(n);
+      std::vector<double> ns(d.channels, -7), ps(d.channels, -7);
+      ASSERT_EQ(bwd_ch<T>(g.data(), x.data(), gi.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
+                          ns.data(), ps.data(), nt),
+                ARELU_OK);
+      RefBackward flat;
+      flat.gi = want_gi;
+      expect_grad(gi, flat, widen(x));
+      for (int64_t c = 0; c < d.channels; ++c) {
+        expect_sum_near(ns[c], ref[c].neg, abs_terms[c]);
+        expect_sum_near(ps[c], ref[c].pos, abs_terms[c]);
+      }
+      // In place and without grad_in: same gradient, same sums to the bit.
+      std::vector<T> gio = g;
+      std::vector<double> ns2(d.channels), ps2(d.channels), ns3(d.channels), ps3(d.channels);
+      ASSERT_EQ(bwd_ch<T>(gio.data(), x.data(), gio.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
+                          ns2.data(), ps2.data(), nt),
+                ARELU_OK);
+      ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
+      ASSERT_EQ(bwd_ch<T>(g.data(), x.data(), nullptr, d.outer, d.channels, d.inner, a.data(), b.data(),
+                          ns3.data(), ps3.data(), nt),
+                ARELU_OK);
+      for (int64_t c = 0; c < d.channels; ++c) {
+        ASSERT_TRUE(bits_equal(ns[c], ns2[c]) && bits_equal(ns[c], ns3[c])) << c;
+        ASSERT_TRUE(bits_equal(ps[c], ps2[c]) && bits_equal(ps[c], ps3[c])) << c;
+      }
+      // Any thread count: the same bits.
+      if (first_ns.empty()) {
+        first_ns = ns;
+        first_ps = ps;
+      }
+      for (int64_t c = 0; c < d.channels; ++c) {
+        ASSERT_TRUE(bits_equal(ns[c], first_ns[c]) && bits_equal(ps[c], first_ps[c])) << c;
+      }
+    }
+  }
+}
+
+TEST(AreluCpuDeterminism, SumsBitIdenticalAcrossThreadsAndRuns) {
+  const int64_t n = 10000019;
+  const std::vector<float> x = cast<float>(make_data(n, 11, false));
+  const std::vector<float> g = cast<float>(make_data(n, 12, false));
+  const std::vector<double> xd = make_data(n, 13, false), gd = make_data(n, 14, false);
+  double ns0, ps0, ns0d, ps0d;
+  ASSERT_EQ(arelu_backward_f32(g.data(), x.data(), nullptr, n, 0.3f, 1.7f, &ns0, &ps0, 1), ARELU_OK);
+  ASSERT_EQ(arelu_backward_f64(gd.data(), xd.data(), nullptr, n, 0.3, 1.7, &ns0d, &ps0d, 1), ARELU_OK);
+  for (int nt : {1, 2, 3, 2, 3}) {
+    double ns, ps;
+    ASSERT_EQ(arelu_backward_f32(g.data(), x.data(), nullptr, n, 0.3f, 1.7f, &ns, &ps, nt), ARELU_OK);
+    EXPECT_TRUE(bits_equal(ns, ns0) && bits_equal(ps, ps0)) << nt;
+    ASSERT_EQ(arelu_backward_f64(gd.data(), xd.data(), nullptr, n, 0.3, 1.7, &ns, &ps, nt), ARELU_OK);
+    EXPECT_TRUE(bits_equal(ns, ns0d) && bits_equal(ps, ps0d)) << nt;
+  }
+  // Channel-wise, once through each schedule (few long rows; many short rows).
+  for (const Dims d : {Dims{4, 3, n / 12}, Dims{n / 30, 30, 1}}) {
+    const int64_t m = d.outer * d.channels * d.inner;
+    const std::vector<float> a(d.channels, 0.2f), b(d.channels, 1.6f);
+    std::vector<double> ns0c(d.channels), ps0c(d.channels), ns(d.channels), ps(d.channels);
+    ASSERT_EQ(arelu_backward_channels_f32(g.data(), x.data(), nullptr, d.outer, d.channels, d.inner, a.data(),
+                                          b.data(), ns0c.data(), ps0c.data(), 1),
+              ARELU_OK);
+    ASSERT_LE(m, n);
+    for (int nt : {2, 3, 3}) {
+      ASSERT_EQ(arelu_backward_channels_f32(g.data(), x.data(), nullptr, d.outer, d.channels, d.inner, a.data(),
+                                            b.data(), ns.data(), ps.data(), nt),
+                ARELU_OK);
+      for (int64_t c = 0; c < d.channels; ++c) {
+        EXPECT_TRUE(bits_equal(ns[c], ns0c[c]) && bits_equal(ps[c], ps0c[c])) << nt << " channel " << c;
+      }
+    }
+  }
+}
+
+TEST(AreluCpuErrors, StatusCodes) {
+  float x = 1, y, g = 1, gi;
+  double ns = 5, ps = 5;
+  const float a = 0.3f, b = 1.7f;
+  EXPECT_EQ(arelu_forward_f32(&x, &y, -1, a, b, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu_forward_f32(nullptr, &y, 1, a, b, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu_forward_f32(&x, nullptr, 1, a, b, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu_forward_f32(nullptr, nullptr, 0, a, b, 1), ARELU_OK);
+  EXPECT_EQ(arelu_forward_f64(nullptr, nullptr, -3, 0.3, 1.7, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu_backward_f32(&g, &x, &gi, -1, a, b, &ns, &ps, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu_backward_f32(nullptr, &x, &gi, 1, a, b, &ns, &ps, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu_backward_f32(&g, nullptr, &gi, 1, a, b, &ns, &ps, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu_backward_f32(&g, &x, &gi, 1, a, b, nullptr, &ps, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu_backward_f32(&g, &x, &gi, 1, a, b, &ns, nullptr, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu_backward_f64(nullptr, nullptr, nullptr, 0, 0.3, 1.7, &ns, &ps, 4), ARELU_OK);
+  EXPECT_EQ(ns, 0.0);
+  EXPECT_EQ(ps, 0.0);
+
+  const int64_t big = std::numeric_limits<int64_t>::max() / 2;
+  EXPECT_EQ(arelu_forward_channels_f32(&x, &y, big, 3, 1, &a, &b, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu_forward_channels_f32(&x, &y, 1, 1, -1, &a, &b, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu_forward_channels_f32(&x, &y, 1, -1, 1, &a, &b, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu_forward_channels_f32(&x, &y, 1, 1, 1, nullptr, &b, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu_backward_channels_f32(&g, &x, &gi, 2, big, 2, &a, &b, &ns, &ps, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu_backward_channels_f32(&g, &x, &gi, 1, 1, 1, &a, nullptr, &ns, &ps, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu_backward_channels_f32(&g, &x, &gi, 1, 1, 1, &a, &b, nullptr, &ps, 1), ARELU_ERR_NULL_POINTER);
+  double ns2[2] = {5, 5}, ps2[2] = {5, 5};
+  EXPECT_EQ(arelu_backward_channels_f64(nullptr, nullptr, nullptr, 0, 2, 8, nullptr, nullptr, ns2, ps2, 1),
+            ARELU_OK);
+  EXPECT_EQ(ns2[0], 0.0);
+  EXPECT_EQ(ps2[1], 0.0);
+
+  EXPECT_EQ(arelu_abi_version(), ARELU_ABI_VERSION);
+  for (int s = 0; s <= 6; ++s) EXPECT_NE(arelu_error_string(s), nullptr);
+}
+
+}  // namespace
