@@ -134,7 +134,9 @@ public final class FusedAReLU {
             // in alpha's own dtype as torch.clamp does. d b / d beta = sigmoid(beta) * (1 - sigmoid(beta)).
             Tensor inRange = alpha.ge(new Scalar(AReLUFunctional.ALPHA_MIN))
                     .logical_and(alpha.le(new Scalar(AReLUFunctional.ALPHA_MAX)));
-            Tensor gradAlpha = negSum.reshape(alpha.sizes()).mul(inRange).to(AReLUFunctional.dtype(alpha));
+            // where, not a product: a clamped alpha gets exactly 0 even when the sum is NaN, as with torch.clamp.
+            Tensor gradAlpha = torch.where(inRange.reshape(-1), negSum, new Scalar(0.0)).reshape(alpha.sizes())
+                    .to(AReLUFunctional.dtype(alpha));
             Tensor sigmoid = torch.sigmoid(beta.to(ScalarType.Double));
             Tensor gradBeta = posSum.reshape(beta.sizes()).mul(sigmoid).mul(sigmoid.neg().add(new Scalar(1.0)))
                     .to(AReLUFunctional.dtype(beta));

@@ -42,6 +42,9 @@ final class Tensors {
         Tensor c = t.detach().to(ScalarType.Double).contiguous().clone();
         int n = (int) c.numel();
         double[] out = new double[n];
+        if (n == 0) {
+            return out;
+        }
         DoublePointer p = c.data_ptr_double();
         p.capacity(n);
         p.get(out);
