@@ -1,0 +1,398 @@
+// GPU check of the CUDA kernels, without libtorch: every kernel against the CPU kernels on random and
+// edge data, determinism of the sums over repeated runs, then bandwidth at 2^28 float32 elements
+// against a device-to-device cudaMemcpy. Exits non-zero on any failure. Run by gpu-check.sh.
+#include "arelu.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+int failures = 0;
+
+void fail(const std::string& what) {
+  std::printf("FAIL: %s\n", what.c_str());
+  ++failures;
+}
+
+#define CUDA_OK(call)                                                                              \
+  do {                                                                                             \
+    const cudaError_t e_ = (call);                                                                 \
+    if (e_ != cudaSuccess) {                                                                       \
+      std::printf("CUDA error %s at %s:%d: %s\n", cudaGetErrorString(e_), __FILE__, __LINE__, #call); \
+      std::exit(2);                                                                                \
+    }                                                                                              \
+  } while (0)
+
+#define ARELU_OK_OR_FAIL(call)                                                             \
+  do {                                                                                     \
+    const int s_ = (call);                                                                 \
+    if (s_ != ARELU_OK) fail(std::string(#call) + " -> " + arelu_error_string(s_));        \
+  } while (0)
+
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+bool bits_equal(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// Device buffer of T with one spare element in front, so tests can use a misaligned start.
+template <class T>
+struct Dev {
+  T* base = nullptr;
+  size_t n = 0;
+  explicit Dev(size_t count) : n(count) { CUDA_OK(cudaMalloc(&base, (count + 1) * sizeof(T) + 16)); }
+  ~Dev() { cudaFree(base); }
+  T* at(bool misaligned) { return base + (misaligned ? 1 : 0); }
+};
+
+template <class T>
+std::vector<T> data(size_t n, unsigned seed, bool edges) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> dist(0.0, 2.0);
+  std::vector<T> v(n);
+  for (auto& e : v) e = static_cast<T>(dist(rng));
+  const double inf = std::numeric_limits<double>::infinity();
+  const double edge[] = {0.0, -0.0, 1e-30, -1e-30, 1e6, -1e6, std::nan(""), inf, -inf};
+  if (edges && n >= 9) {
+    for (size_t k = 0; k < 9; ++k) v[(k * 7919 + seed) % n] = static_cast<T>(edge[k]);
+  }
+  return v;
+}
+
+template <class T>
+void upload(T* dst, const std::vector<T>& src) {
+  CUDA_OK(cudaMemcpy(dst, src.data(), src.size() * sizeof(T), cudaMemcpyHostToDevice));
+}
+template <class T>
+std::vector<T> download(const T* src, size_t n) {
+  std::vector<T> v(n);
+  CUDA_OK(cudaMemcpy(v.data(), src, n * sizeof(T), cudaMemcpyDeviceToHost));
+  return v;
+}
+
+// Sums of the GPU and the CPU (different order, both in double): within rounding of the |terms|.
+void check_sum(const char* what, double gpu, double cpu, double abs_terms) {
+  if (std::isnan(cpu) || std::isinf(cpu)) {
+    if (!same(gpu, cpu)) fail(std::string(what) + ": " + std::to_string(gpu) + " vs " + std::to_string(cpu));
+  } else if (std::fabs(gpu - cpu) > 1e-12 * abs_terms + 1e-300) {
+    fail(std::string(what) + ": " + std::to_string(gpu) + " vs " + std::to_string(cpu));
+  }
+}
+
+template <class T>
+struct Api;
+template <>
+struct Api<float> {
+  static constexpr const char* name = "f32";
+  static int fwd(const float* x, float* y, int64_t n, float a, float b) { return arelu_forward_f32(x, y, n, a, b, 4); }
+  static int bwd(const float* g, const float* x, float* gi, int64_t n, float a, float b, double* ns, double* ps) {
+    return arelu_backward_f32(g, x, gi, n, a, b, ns, ps, 4);
+  }
+  static int cfwd(const float* x, float* y, int64_t o, int64_t c, int64_t i, const float* a, const float* b) {
+    return arelu_forward_channels_f32(x, y, o, c, i, a, b, 4);
+  }
+  static int cbwd(const float* g, const float* x, float* gi, int64_t o, int64_t c, int64_t i, const float* a,
+                  const float* b, double* ns, double* ps) {
+    return arelu_backward_channels_f32(g, x, gi, o, c, i, a, b, ns, ps, 4);
+  }
+  static int dfwd(const float* x, float* y, int64_t n, float a, float b) {
+    return arelu_cuda_forward_f32(x, y, n, a, b, nullptr);
+  }
+  static int dbwd(const float* g, const float* x, float* gi, int64_t n, float a, float b, double* ns, double* ps,
+                  void* ws, size_t wb) {
+    return arelu_cuda_backward_f32(g, x, gi, n, a, b, ns, ps, ws, wb, nullptr);
+  }
+  static int dcfwd(const float* x, float* y, int64_t o, int64_t c, int64_t i, const float* a, const float* b) {
+    return arelu_cuda_forward_channels_f32(x, y, o, c, i, a, b, nullptr);
+  }
+  static int dcbwd(const float* g, const float* x, float* gi, int64_t o, int64_t c, int64_t i, const float* a,
+                   const float* b, double* ns, double* ps, void* ws, size_t wb) {
+    return arelu_cuda_backward_channels_f32(g, x, gi, o, c, i, a, b, ns, ps, ws, wb, nullptr);
+  }
+};
+template <>
+struct Api<double> {
+  static constexpr const char* name = "f64";
+  static int fwd(const double* x, double* y, int64_t n, double a, double b) {
+    return arelu_forward_f64(x, y, n, a, b, 4);
+  }
+  static int bwd(const double* g, const double* x, double* gi, int64_t n, double a, double b, double* ns,
+                 double* ps) {
+    return arelu_backward_f64(g, x, gi, n, a, b, ns, ps, 4);
+  }
+  static int cfwd(const double* x, double* y, int64_t o, int64_t c, int64_t i, const double* a, const double* b) {
+    return arelu_forward_channels_f64(x, y, o, c, i, a, b, 4);
+  }
+  static int cbwd(const double* g, const double* x, double* gi, int64_t o, int64_t c, int64_t i, const double* a,
+                  const double* b, double* ns, double* ps) {
+    return arelu_backward_channels_f64(g, x, gi, o, c, i, a, b, ns, ps, 4);
+  }
+  static int dfwd(const double* x, double* y, int64_t n, double a, double b) {
+    return arelu_cuda_forward_f64(x, y, n, a, b, nullptr);
+  }
+  static int dbwd(const double* g, const double* x, double* gi, int64_t n, double a, double b, double* ns,
+                  double* ps, void* ws, size_t wb) {
+    return arelu_cuda_backward_f64(g, x, gi, n, a, b, ns, ps, ws, wb, nullptr);
+  }
+  static int dcfwd(const double* x, double* y, int64_t o, int64_t c, int64_t i, const double* a,
+                   const double* b) {
+    return arelu_cuda_forward_channels_f64(x, y, o, c, i, a, b, nullptr);
+  }
+  static int dcbwd(const double* g, const double* x, double* gi, int64_t o, int64_t c, int64_t i, const double* a,
+                   const double* b, double* ns, double* ps, void* ws, size_t wb) {
+    return arelu_cuda_backward_channels_f64(g, x, gi, o, c, i, a, b, ns, ps, ws, wb, nullptr);
+  }
+};
+
+// Element-wise results must equal the CPU kernels': the same operations in the same precision.
+template <class T>
+void check_elements(const std::string& what, const std::vector<T>& gpu, const std::vector<T>& cpu) {
+  for (size_t i = 0; i < gpu.size(); ++i) {
+    if (!same(gpu[i], cpu[i])) {
+      fail(what + " at " + std::to_string(i) + ": " + std::to_string(gpu[i]) + " vs " + std::to_string(cpu[i]));
+      return;
+    }
+  }
+}
+
+template <class T>
+double abs_terms(const std::vector<T>& g, const std::vector<T>& x) {
+  double s = 0.0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double p = std::fabs(double(g[i]) * double(x[i]));
+    if (std::isfinite(p)) s += p;
+  }
+  return s;
+}
+
+template <class T>
+void check_scalar(int64_t n, bool edges, bool misaligned) {
+  using A = Api<T>;
+  const std::string tag = std::string(A::name) + " n=" + std::to_string(n) + (edges ? " edges" : "") +
+                          (misaligned ? " misaligned" : "");
+  const T a = T(0.3), b = T(1.7);
+  const std::vector<T> x = data<T>(n, 1, edges), g = data<T>(n, 2, false);
+  Dev<T> dx(n), dy(n), dg(n);
+  upload(dx.at(misaligned), x);
+  upload(dg.at(misaligned), g);
+
+  std::vector<T> y(n);
+  ARELU_OK_OR_FAIL(A::fwd(x.data(), y.data(), n, a, b));
+  ARELU_OK_OR_FAIL(A::dfwd(dx.at(misaligned), dy.at(misaligned), n, a, b));
+  CUDA_OK(cudaDeviceSynchronize());
+  check_elements("forward " + tag, download(dy.at(misaligned), n), y);
+
+  std::vector<T> gi(n);
+  double ns, ps;
+  ARELU_OK_OR_FAIL(A::bwd(g.data(), x.data(), gi.data(), n, a, b, &ns, &ps));
+  const size_t wb = arelu_cuda_workspace_bytes(n, 1);
+  void* ws = nullptr;
+  if (wb > 0) CUDA_OK(cudaMalloc(&ws, wb));
+  double* dsums;
+  CUDA_OK(cudaMalloc(&dsums, 2 * sizeof(double)));
+  double first[2] = {0, 0};
+  for (int rep = 0; rep < 5; ++rep) {
+    ARELU_OK_OR_FAIL(A::dbwd(dg.at(misaligned), dx.at(misaligned), dy.at(misaligned), n, a, b, dsums, dsums + 1,
+                             ws, wb));
+    CUDA_OK(cudaDeviceSynchronize());
+    double s[2];
+    CUDA_OK(cudaMemcpy(s, dsums, sizeof s, cudaMemcpyDeviceToHost));
+    if (rep == 0) {
+      std::memcpy(first, s, sizeof s);
+      check_elements("backward grad_in " + tag, download(dy.at(misaligned), n), gi);
+      const double t = abs_terms(g, x);
+      check_sum(("neg_sum " + tag).c_str(), s[0], ns, t);
+      check_sum(("pos_sum " + tag).c_str(), s[1], ps, t);
+    } else if (!bits_equal(s[0], first[0]) || !bits_equal(s[1], first[1])) {
+      fail("backward sums not deterministic, " + tag);
+    }
+  }
+  // In place, and without grad_in: same sums to the bit.
+  ARELU_OK_OR_FAIL(A::dbwd(dg.at(misaligned), dx.at(misaligned), nullptr, n, a, b, dsums, dsums + 1, ws, wb));
+  double s[2];
+  CUDA_OK(cudaMemcpy(s, dsums, sizeof s, cudaMemcpyDeviceToHost));
+  if (!bits_equal(s[0], first[0]) || !bits_equal(s[1], first[1])) fail("sums without grad_in differ, " + tag);
+  ARELU_OK_OR_FAIL(A::dbwd(dg.at(misaligned), dx.at(misaligned), dg.at(misaligned), n, a, b, dsums, dsums + 1, ws,
+                           wb));
+  CUDA_OK(cudaMemcpy(s, dsums, sizeof s, cudaMemcpyDeviceToHost));
+  if (!bits_equal(s[0], first[0]) || !bits_equal(s[1], first[1])) fail("sums in place differ, " + tag);
+  check_elements("backward in place " + tag, download(dg.at(misaligned), n), gi);
+  if (wb > 0 && A::dbwd(dg.at(misaligned), dx.at(misaligned), nullptr, n, a, b, dsums, dsums + 1, ws, wb - 1) !=
+                    ARELU_ERR_WORKSPACE) {
+    fail("short workspace not reported, " + tag);
+  }
+  cudaFree(dsums);
+  cudaFree(ws);
+}
+
+template <class T>
+void check_channels(int64_t outer, int64_t channels, int64_t inner) {
+  using A = Api<T>;
+  const std::string tag = std::string(A::name) + " channels " + std::to_string(outer) + "x" +
+                          std::to_string(channels) + "x" + std::to_string(inner);
+  const int64_t n = outer * channels * inner;
+  const std::vector<T> x = data<T>(n, 3, false), g = data<T>(n, 4, false);
+  std::vector<T> a(channels), b(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    a[c] = T(0.01 + 0.98 * c / (channels + 1.0));
+    b[c] = T(1.0 + 0.9 * (c + 1.0) / (channels + 1.0));
+  }
+  Dev<T> dx(n), dy(n), dg(n), da(channels), db(channels);
+  upload(dx.at(false), x);
+  upload(dg.at(false), g);
+  upload(da.at(false), a);
+  upload(db.at(false), b);
+
+  std::vector<T> y(n);
+  ARELU_OK_OR_FAIL(A::cfwd(x.data(), y.data(), outer, channels, inner, a.data(), b.data()));
+  ARELU_OK_OR_FAIL(A::dcfwd(dx.at(false), dy.at(false), outer, channels, inner, da.at(false), db.at(false)));
+  CUDA_OK(cudaDeviceSynchronize());
+  check_elements("forward " + tag, download(dy.at(false), n), y);
+
+  std::vector<T> gi(n);
+  std::vector<double> ns(channels), ps(channels);
+  ARELU_OK_OR_FAIL(A::cbwd(g.data(), x.data(), gi.data(), outer, channels, inner, a.data(), b.data(), ns.data(),
+                           ps.data()));
+  const size_t wb = arelu_cuda_workspace_bytes(n, channels);
+  void* ws = nullptr;
+  if (wb > 0) CUDA_OK(cudaMalloc(&ws, wb));
+  double* dsums;
+  CUDA_OK(cudaMalloc(&dsums, 2 * channels * sizeof(double)));
+  std::vector<double> first;
+  for (int rep = 0; rep < 3; ++rep) {
+    ARELU_OK_OR_FAIL(A::dcbwd(dg.at(false), dx.at(false), dy.at(false), outer, channels, inner, da.at(false),
+                              db.at(false), dsums, dsums + channels, ws, wb));
+    CUDA_OK(cudaDeviceSynchronize());
+    const std::vector<double> s = download(dsums, 2 * channels);
+    if (rep == 0) {
+      first = s;
+      check_elements("backward grad_in " + tag, download(dy.at(false), n), gi);
+      // Per-channel |terms| for the tolerance.
+      std::vector<double> t(channels, 0.0);
+      for (int64_t i = 0; i < n; ++i) t[(i / inner) % channels] += std::fabs(double(g[i]) * double(x[i]));
+      for (int64_t c = 0; c < channels; ++c) {
+        check_sum(("neg_sum " + tag).c_str(), s[c], ns[c], t[c]);
+        check_sum(("pos_sum " + tag).c_str(), s[channels + c], ps[c], t[c]);
+      }
+    } else {
+      for (size_t k = 0; k < s.size(); ++k) {
+        if (!bits_equal(s[k], first[k])) {
+          fail("channel sums not deterministic, " + tag);
+          break;
+        }
+      }
+    }
+  }
+  cudaFree(dsums);
+  cudaFree(ws);
+}
+
+float median_ms(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Median time of `reps` runs of f, timed with events on the default stream.
+template <class F>
+float time_ms(F f, int reps) {
+  cudaEvent_t start, stop;
+  CUDA_OK(cudaEventCreate(&start));
+  CUDA_OK(cudaEventCreate(&stop));
+  f();  // warm-up
+  std::vector<float> ms;
+  for (int r = 0; r < reps; ++r) {
+    CUDA_OK(cudaEventRecord(start));
+    f();
+    CUDA_OK(cudaEventRecord(stop));
+    CUDA_OK(cudaEventSynchronize(stop));
+    float t;
+    CUDA_OK(cudaEventElapsedTime(&t, start, stop));
+    ms.push_back(t);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return median_ms(ms);
+}
+
+void bandwidth() {
+  const int64_t n = int64_t(1) << 28;
+  const size_t bytes = n * sizeof(float);
+  float *x, *y, *g;
+  CUDA_OK(cudaMalloc(&x, bytes));
+  CUDA_OK(cudaMalloc(&y, bytes));
+  CUDA_OK(cudaMalloc(&g, bytes));
+  const std::vector<float> chunk = data<float>(1 << 20, 5, false);
+  for (int64_t off = 0; off < n; off += chunk.size()) upload(x + off, chunk);
+  CUDA_OK(cudaMemcpy(g, x, bytes, cudaMemcpyDeviceToDevice));
+  const size_t wb = arelu_cuda_workspace_bytes(n, 1);
+  void* ws;
+  double* sums;
+  CUDA_OK(cudaMalloc(&ws, wb));
+  CUDA_OK(cudaMalloc(&sums, 2 * sizeof(double)));
+  const int reps = 20;
+  const float copy = time_ms([&] { CUDA_OK(cudaMemcpyAsync(y, x, bytes, cudaMemcpyDeviceToDevice)); }, reps);
+  const float fwd = time_ms([&] { ARELU_OK_OR_FAIL(arelu_cuda_forward_f32(x, y, n, 0.3f, 1.7f, nullptr)); }, reps);
+  const float bwd = time_ms(
+      [&] {
+        ARELU_OK_OR_FAIL(arelu_cuda_backward_f32(g, x, y, n, 0.3f, 1.7f, sums, sums + 1, ws, wb, nullptr));
+      },
+      reps);
+  const float bwd_sums = time_ms(
+      [&] {
+        ARELU_OK_OR_FAIL(arelu_cuda_backward_f32(g, x, nullptr, n, 0.3f, 1.7f, sums, sums + 1, ws, wb, nullptr));
+      },
+      reps);
+  // Bytes that must cross HBM: copy and forward read n and write n, backward reads 2n and writes n.
+  const double gb = 1e-9 * bytes;
+  const double copy_bw = 2 * gb / (copy * 1e-3);
+  const double fwd_bw = 2 * gb / (fwd * 1e-3);
+  const double bwd_bw = 3 * gb / (bwd * 1e-3);
+  const double bwd_sums_bw = 2 * gb / (bwd_sums * 1e-3);
+  std::printf("bandwidth at 2^28 float32, median of %d runs:\n", reps);
+  std::printf("  cudaMemcpy D2D          %8.3f ms  %7.1f GB/s\n", copy, copy_bw);
+  std::printf("  forward                 %8.3f ms  %7.1f GB/s  (%.2f of copy)\n", fwd, fwd_bw, fwd_bw / copy_bw);
+  std::printf("  backward (grad_in+sums) %8.3f ms  %7.1f GB/s  (%.2f of copy)\n", bwd, bwd_bw, bwd_bw / copy_bw);
+  std::printf("  backward (sums only)    %8.3f ms  %7.1f GB/s  (%.2f of copy)\n", bwd_sums, bwd_sums_bw,
+              bwd_sums_bw / copy_bw);
+  cudaFree(x);
+  cudaFree(y);
+  cudaFree(g);
+  cudaFree(ws);
+  cudaFree(sums);
+}
+
+}  // namespace
+
+int main() {
+  if (!arelu_cuda_available()) {
+    std::printf("FAIL: arelu_cuda_available() == 0: no CUDA device\n");
+    return 1;
+  }
+  cudaDeviceProp prop;
+  CUDA_OK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
+
+  for (int64_t n : {0, 1, 7, 31, 1000, 1000003, 3000001}) {
+    for (bool misaligned : {false, true}) {
+      check_scalar<float>(n, true, misaligned);
+      check_scalar<float>(n, false, misaligned);
+      check_scalar<double>(n, true, misaligned);
+      check_scalar<double>(n, false, misaligned);
+    }
+  }
+  const int64_t shapes[][3] = {{1, 3, 1000},  {5, 4, 1},  {2, 3, 70000}, {1, 1, 100000}, {32, 64, 3136},
+                               {1000, 17, 7}, {1, 5000, 3}, {70000, 3, 1}, {2, 1, 1},      {0, 3, 5}};
+  for (const auto& s : shapes) {
+    check_channels<float>(s[0], s[1], s[2]);
+    check_channels<double>(s[0], s[1], s[2]);
+  }
+  std::printf("correctness: %s\n", failures == 0 ? "all checks passed" : "FAILURES");
+  bandwidth();
+  return failures == 0 ? 0 : 1;
+}
