@@ -19,7 +19,7 @@ echo "gpu-check-torch: PyTorch $("$python" -c 'import torch; print(torch.__versi
 build=build/native-torch-gpu
 # Without it libtorch's CMake compiles a probe program to detect the architecture; H200 is sm_90.
 export TORCH_CUDA_ARCH_LIST=9.0
-cmake -S native -B "$build" -DCMAKE_BUILD_TYPE=Release -DARELU_BUILD_TORCH=ON \
+cmake -S native -B "$build" -DCMAKE_BUILD_TYPE=Release -DARELU_BUILD_TORCH=ON -DARELU_WITH_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$prefix"
 if ! grep -q '^ARELU_TORCH_WITH_CUDA:INTERNAL=ON$' "$build/CMakeCache.txt"; then
   echo "gpu-check-torch: native/torch was configured without CUDA (no CUDA language or a CPU libtorch)" >&2
