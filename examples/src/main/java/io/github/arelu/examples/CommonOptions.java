@@ -1,0 +1,92 @@
+package io.github.arelu.examples;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+import org.bytedeco.pytorch.global.torch;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** Options that the comparison and the transfer example share; checked by {@link #activations()}. */
+public final class CommonOptions {
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "directory with MNIST-format IDX files, gzipped or "
+            + "not (default: ${DEFAULT-VALUE}, from Debian's " + MnistData.DEBIAN_PACKAGE + ")")
+    Path data = MnistData.DEFAULT_DIRECTORY;
+
+    @Option(names = "--net", paramLabel = "NET", description = "ConvMNIST or LinearMNIST (default: ${DEFAULT-VALUE})")
+    MnistNetwork.Kind network = MnistNetwork.Kind.ConvMNIST;
+
+    @Option(names = "--optimizer", paramLabel = "OPT", description = "SGD (momentum 0.9) or Adam (default: ${DEFAULT-VALUE})")
+    Trainer.OptimizerKind optimizer = Trainer.OptimizerKind.SGD;
+
+    @Option(names = "--runs", paramLabel = "N", description = "runs per activation, seeds SEED, SEED+1, ... (default: ${DEFAULT-VALUE})")
+    int runs = 1;
+
+    @Option(names = "--seed", paramLabel = "SEED", description = "seed of the first run (default: ${DEFAULT-VALUE})")
+    long seed = 42;
+
+    @Option(names = "--batch-size", paramLabel = "N", description = "training mini-batch size (default: ${DEFAULT-VALUE})")
+    int batchSize = 128;
+
+    @Option(names = "--train-limit", paramLabel = "N", description = "train on the first N training images only (default: all)")
+    int trainLimit = 0;
+
+    @Option(names = "--test-limit", paramLabel = "N", description = "evaluate on the first N test images only (default: all)")
+    int testLimit = 0;
+
+    /** Validates the shared numbers and parses {@code activationList}; errors end in picocli's usage message. */
+    List<ActivationSpec<?>> validate(String activationList) {
+        requireAtLeast("--runs", runs, 1);
+        requireAtLeast("--batch-size", batchSize, 1);
+        requireAtLeast("--train-limit", trainLimit, 0);
+        requireAtLeast("--test-limit", testLimit, 0);
+        try {
+            return ActivationSpec.parseList(activationList);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(command.commandLine(), "Invalid value for option '--activations': " + e.getMessage());
+        }
+    }
+
+    void requireAtLeast(String option, long value, long minimum) {
+        if (value < minimum) {
+            throw new ParameterException(command.commandLine(),
+                    "Invalid value for option '" + option + "': " + value + " (must be at least " + minimum + ")");
+        }
+    }
+
+    void requirePositiveFinite(String option, double value) {
+        if (!(value > 0) || Double.isInfinite(value)) {
+            throw new ParameterException(command.commandLine(),
+                    "Invalid value for option '" + option + "': " + value + " (must be a positive number)");
+        }
+    }
+
+    /** Loads {@code --data} with {@code --train-limit} and {@code --test-limit} applied. */
+    MnistData[] loadData() throws IOException {
+        MnistData[] trainAndTest = MnistData.loadTrainAndTest(data);
+        return new MnistData[] {
+            trainLimit > 0 ? trainAndTest[0].firstN(trainLimit) : trainAndTest[0],
+            testLimit > 0 ? trainAndTest[1].firstN(testLimit) : trainAndTest[1]};
+    }
+
+    String describeTraining() {
+        String optimizerText = optimizer == Trainer.OptimizerKind.SGD ? "SGD (momentum 0.9)" : "Adam";
+        return String.format(Locale.ROOT, "%s, %s, batch %d, %d run(s) from seed %d, %d torch thread(s); inputs "
+                + "scaled to [0,1] then normalized with MNIST's mean %.4f and std %.4f", network, optimizerText,
+                batchSize, runs, seed, torch.get_num_threads(), TensorData.MEAN, TensorData.STD);
+    }
+
+    /** Prints why the data set could not be read (no usage message: the options were fine); returns exit code 1. */
+    int reportDataError(IOException e) {
+        command.commandLine().getErr().println(command.name() + ": cannot read the data set: " + e.getMessage());
+        return 1;
+    }
+}

@@ -1,0 +1,126 @@
+package io.github.arelu.examples;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * The paper's activation comparison: trains one network per activation (and run) with the same seeds and
+ * reports test accuracy after the first epoch and the best over all epochs.
+ */
+@Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Trains ConvMNIST or LinearMNIST with each activation and compares test accuracy, "
+                + "following the protocol of the AReLU paper's code (NLL loss, batch 128).")
+public final class CompareCommand implements Callable<Integer> {
+
+    @Mixin
+    CommonOptions common;
+
+    @Option(names = "--activations", paramLabel = "LIST", description = "comma-separated activations, or 'all' "
+            + "(default: ${DEFAULT-VALUE}); known: AReLU, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, CELU, SELU, "
+            + "GELU, Sigmoid, Tanh, Softplus, SiLU (Swish), Mish")
+    String activations = ActivationSpec.DEFAULT_SELECTION;
+
+    @Option(names = "--lr", paramLabel = "RATE", description = "learning rate (default: ${DEFAULT-VALUE})")
+    double learningRate = 1e-4;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "epochs per run (default: ${DEFAULT-VALUE})")
+    int epochs = 2;
+
+    @Option(names = "--json-out", paramLabel = "FILE", description = "write the summary as JSON")
+    Path jsonOut;
+
+    @Option(names = "--csv-out", paramLabel = "FILE", description = "write per-epoch results as CSV")
+    Path csvOut;
+
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "write a PNG chart of test accuracy per epoch")
+    Path plot;
+
+    private final ProgressBar progress;
+
+    public CompareCommand() {
+        this(ProgressBar.onStandardError());
+    }
+
+    CompareCommand(ProgressBar progress) {
+        this.progress = progress;
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        List<ActivationSpec<?>> selected = common.validate(activations);
+        common.requirePositiveFinite("--lr", learningRate);
+        common.requireAtLeast("--epochs", epochs, 1);
+        PrintWriter out = common.command.commandLine().getOut();
+        MnistData[] data;
+        try {
+            data = common.loadData();
+        } catch (IOException e) {
+            return common.reportDataError(e);
+        }
+        long start = System.nanoTime();
+        List<ActivationResult> results = compare(selected, data[0], data[1], out);
+        out.printf(Locale.ROOT, "%nData: %s, %d training and %d test images. %s, lr %s, %d epoch(s).%n",
+                common.data, data[0].count(), data[1].count(), common.describeTraining(), learningRate, epochs);
+        Reports.printTable(results, out);
+        out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
+        writeOutputs(results, data[0].count());
+        out.flush();
+        return 0;
+    }
+
+    /** Runs every activation {@code runs} times; run r of every activation uses seed {@code seed + r}. */
+    List<ActivationResult> compare(List<ActivationSpec<?>> selected, MnistData train, MnistData test, PrintWriter out) {
+        TensorData trainTensors = TensorData.of(train, MnistData.CLASSES);
+        TensorData testTensors = TensorData.of(test, MnistData.CLASSES);
+        Trainer trainer = new Trainer(common.batchSize, progress);
+        List<ActivationResult> results = new ArrayList<>();
+        for (ActivationSpec<?> activation : selected) {
+            List<Trainer.History> runs = new ArrayList<>();
+            for (int run = 0; run < common.runs; run++) {
+                long runSeed = common.seed + run;
+                MnistNetwork network = Trainer.newNetwork(common.network, activation, MnistData.CLASSES, runSeed);
+                String label = String.format("%-9s run %d/%d", activation.name(), run + 1, common.runs);
+                runs.add(trainer.fit(network, common.optimizer, learningRate, epochs, trainTensors, testTensors,
+                        new Random(runSeed), label));
+            }
+            results.add(new ActivationResult(activation.name(), runs));
+        }
+        return results;
+    }
+
+    private void writeOutputs(List<ActivationResult> results, int trainCount) throws IOException {
+        if (jsonOut != null) {
+            Files.writeString(jsonOut, Reports.toJson(results));
+        }
+        if (csvOut != null) {
+            Files.writeString(csvOut, Reports.toCsv(results));
+        }
+        if (plot != null) {
+            String title = String.format(Locale.ROOT, "%s, %s lr %s, %d training images, %d run(s)", common.network,
+                    common.optimizer, learningRate, trainCount, common.runs);
+            Reports.writeChart(results, title, plot);
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(commandLine(new CompareCommand()).execute(args));
+    }
+
+    /** The command line as main runs it: enum values match case-insensitively (convmnist, sgd, adam). */
+    static CommandLine commandLine(Object command) {
+        System.setProperty("java.awt.headless", "true");
+        return new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true);
+    }
+}

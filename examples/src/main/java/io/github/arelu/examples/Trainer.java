@@ -1,0 +1,170 @@
+package io.github.arelu.examples;
+
+import java.util.Random;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Adam;
+import org.bytedeco.pytorch.AdamOptions;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.SGD;
+import org.bytedeco.pytorch.SGDOptions;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Trains and evaluates {@link MnistNetwork}s the way the paper's code does: mini-batches of shuffled
+ * training images, NLL loss on log-softmax outputs, and a pass over the test set after every epoch.
+ *
+ * <p>Everything random is seeded: libtorch's global generator (weight initialization, RReLU's slopes) by
+ * {@link #newNetwork} and the batch order by the {@link Random} the caller passes, so a seed gives the same
+ * result on the CPU every time.
+ */
+public final class Trainer {
+
+    /** SGD uses momentum 0.9 like the paper's code; Adam uses libtorch's defaults. */
+    public enum OptimizerKind {
+        SGD, Adam;
+
+        static final double SGD_MOMENTUM = 0.9;
+
+        public Optimizer create(MnistNetwork network, double learningRate) {
+            return switch (this) {
+                case SGD -> {
+                    SGDOptions options = new SGDOptions(learningRate);
+                    options.momentum().put(SGD_MOMENTUM);
+                    yield new SGD(network.parameters(), options);
+                }
+                case Adam -> new Adam(network.parameters(), new AdamOptions(learningRate));
+            };
+        }
+    }
+
+    /** Per-epoch record of one training run; accuracies are percentages on the test set. */
+    public record History(double[] trainLoss, double[] testAccuracy, double imagesPerSecond, double seconds) {
+
+        public double firstEpochAccuracy() {
+            return testAccuracy[0];
+        }
+
+        public double bestAccuracy() {
+            double best = Double.NEGATIVE_INFINITY;
+            for (double accuracy : testAccuracy) {
+                best = Math.max(best, accuracy);
+            }
+            return best;
+        }
+
+        public double finalLoss() {
+            return trainLoss[trainLoss.length - 1];
+        }
+    }
+
+    private static final int EVALUATION_BATCH = 1000;
+
+    static {
+        // libtorch's oneDNN (MKL-DNN) convolutions in bytedeco's 2.10.0 CPU build turned ConvMNIST's loss
+        // into NaN in about half of the processes on our 2-core CI machine, at random steps; libtorch's own
+        // convolutions never did, and are deterministic.
+        torch.globalContext().setUserEnabledMkldnn(false);
+    }
+
+    private final int batchSize;
+    private final ProgressBar progress;
+
+    public Trainer(int batchSize, ProgressBar progress) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
+        }
+        this.batchSize = batchSize;
+        this.progress = progress;
+    }
+
+    /** A network whose initial weights depend only on {@code seed}, {@code kind} and {@code classes}. */
+    public static MnistNetwork newNetwork(MnistNetwork.Kind kind, ActivationSpec<?> activation, int classes, long seed) {
+        torch.manual_seed(seed);
+        return kind.create(activation, classes);
+    }
+
+    /**
+     * Trains {@code network} for {@code epochs} epochs with a new optimizer at {@code learningRate},
+     * evaluating on {@code test} after each.
+     */
+    public History fit(MnistNetwork network, OptimizerKind optimizerKind, double learningRate, int epochs,
+            TensorData train, TensorData test, Random shuffle, String label) {
+        Optimizer optimizer = optimizerKind.create(network, learningRate);
+        double[] losses = new double[epochs];
+        double[] accuracies = new double[epochs];
+        double throughputSum = 0;
+        long start = System.nanoTime();
+        for (int epoch = 0; epoch < epochs; epoch++) {
+            progress.start(label + " epoch " + (epoch + 1) + "/" + epochs, train.count());
+            losses[epoch] = trainEpoch(network, optimizer, train, shuffle);
+            accuracies[epoch] = accuracy(network, test);
+            throughputSum += progress.finish(train.count(),
+                    String.format("loss %.4f, test accuracy %.2f %%", losses[epoch], accuracies[epoch]));
+        }
+        return new History(losses, accuracies, throughputSum / epochs, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** One pass over {@code train} in a shuffled order; returns the mean training loss per image. */
+    double trainEpoch(MnistNetwork network, Optimizer optimizer, TensorData train, Random shuffle) {
+        network.train(true);
+        int count = train.count();
+        double lossSum = 0;
+        try (PointerScope epochScope = new PointerScope()) {
+            Tensor order = Tensor.create(shuffledIndices(count, shuffle), count);
+            for (int start = 0; start < count; start += batchSize) {
+                int size = Math.min(batchSize, count - start);
+                // Each step's tensors are freed at once; left to the GC they pile up and slow libtorch down.
+                try (PointerScope stepScope = new PointerScope()) {
+                    Tensor batch = order.narrow(0, start, size);
+                    Tensor images = train.images().index_select(0, batch);
+                    Tensor labels = train.labels().index_select(0, batch);
+                    optimizer.zero_grad();
+                    Tensor loss = torch.nll_loss(network.forward(images), labels);
+                    loss.backward();
+                    optimizer.step();
+                    lossSum += loss.item_double() * size;
+                }
+                progress.update(start + size, lossSum / (start + size));
+            }
+        }
+        return lossSum / count;
+    }
+
+    /** Percentage of {@code test} that {@code network} classifies correctly, in eval mode without gradients. */
+    public static double accuracy(MnistNetwork network, TensorData test) {
+        network.eval();
+        long correct = 0;
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            for (int start = 0; start < test.count(); start += EVALUATION_BATCH) {
+                int size = Math.min(EVALUATION_BATCH, test.count() - start);
+                try (PointerScope batchScope = new PointerScope()) {
+                    Tensor predictions = network.forward(test.images().narrow(0, start, size)).argmax(
+                            new LongOptional(1), false);
+                    correct += predictions.eq(test.labels().narrow(0, start, size)).sum().item_long();
+                }
+            }
+        } finally {
+            network.train(true);
+        }
+        return 100.0 * correct / test.count();
+    }
+
+    /** A permutation of {@code 0 .. count - 1} drawn from {@code random} (Fisher-Yates). */
+    static long[] shuffledIndices(int count, Random random) {
+        long[] indices = new long[count];
+        for (int i = 0; i < count; i++) {
+            indices[i] = i;
+        }
+        for (int i = count - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            long swap = indices[i];
+            indices[i] = indices[j];
+            indices[j] = swap;
+        }
+        return indices;
+    }
+}
