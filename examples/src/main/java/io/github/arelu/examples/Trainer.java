@@ -66,8 +66,10 @@ public final class Trainer {
     static {
         // libtorch's oneDNN (MKL-DNN) convolutions in bytedeco's 2.10.0 CPU build turned ConvMNIST's loss
         // into NaN in about half of the processes on our 2-core CI machine, at random steps; libtorch's own
-        // convolutions never did, and are deterministic.
+        // convolutions never did, and are deterministic. NNPACK, which libtorch tries next, does not run on
+        // this CPU and would log a warning on every convolution.
         torch.globalContext().setUserEnabledMkldnn(false);
+        torch.globalContext().setUserEnabledNNPACK(false);
     }
 
     private final int batchSize;
