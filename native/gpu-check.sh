@@ -20,9 +20,12 @@ fi
 ctest --test-dir "$build" --output-on-failure --no-tests=error
 "$build/arelu_cuda_check"
 
-# ---- libtorch op (native/torch) -------------------------------------------------------------------
-# Place for the torch op's CUDA tests, to run when `python3 -c 'import torch'` works
-# (see native/torch/gpu-check-torch.sh).
-# ---- end libtorch op ---------------------------------------------------------------------------------
+# ---- libtorch op (native/torch): its GoogleTest suite on CUDA tensors, against the machine's PyTorch.
+if python3 -c 'import torch' 2>/dev/null; then
+  bash native/torch/gpu-check-torch.sh
+else
+  echo "gpu-check: no PyTorch for python3 here; the libtorch op's CUDA tests did not run" >&2
+  exit 1
+fi
 
 echo "gpu-check: all passed"
