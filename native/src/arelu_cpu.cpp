@@ -9,10 +9,16 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ARELU_X86_DISPATCH 1
 #endif
 
 namespace {
@@ -33,6 +39,31 @@ struct Sums {
   double pos;
 };
 
+// ---------------------------------------------------------------- ISA dispatch
+//
+// x86-64: the hot loops have an AVX2 version (function-level target attribute, no -march flag) chosen at
+// run time when the CPU and OS support AVX2, else the SSE2 baseline. Both use the same lanes, the same
+// per-lane order and the same combining tree, and every product is rounded once, so the two give the same
+// bits. ARELU_DISABLE_AVX2=1 in the environment (read once, at load) forces the SSE2 path.
+#if defined(ARELU_X86_DISPATCH)
+bool detect_avx2() {
+  const char* off = std::getenv("ARELU_DISABLE_AVX2");
+  if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
+  __builtin_cpu_init();  // may run from a static initializer, before libgcc's own
+  return __builtin_cpu_supports("avx2") != 0;  // checks the OS saves the ymm state, too
+}
+const bool g_have_avx2 = detect_avx2();
+// Tests switch paths through arelu::detail::set_avx2_enabled; 1 = as detected.
+int g_avx2_allowed = 1;
+inline bool use_avx2() { return g_have_avx2 && g_avx2_allowed != 0; }
+#endif
+
+// When both operands of an addition are NaN, x86 returns the first one's, and the compiler may swap the
+// operands of a commutative add (it does, differently per instantiation and per ISA); only the sign and
+// payload of a NaN sum can differ that way, never whether it is NaN. So NaN sums are returned as the one
+// canonical quiet NaN, which keeps "bit-identical" true for NaN results too.
+inline double canonical(double v) { return v != v ? std::numeric_limits<double>::quiet_NaN() : v; }
+
 int threads_for(int64_t n, int64_t units, int num_threads) {
   if (num_threads <= 1 || n < kParallelMin) return 1;
   return static_cast<int>(std::min<int64_t>(num_threads, units));
@@ -52,12 +83,33 @@ inline T forward1(T x, T a, T b) {
 // y == x is handled by a separate loop over one pointer: the compiler then knows the dependence
 // distance is zero and vectorizes without the runtime overlap check that the in-place case would fail.
 template <class T>
-void forward_range(const T* x, T* y, int64_t m, T a, T b) {
+void forward_range_base(const T* x, T* y, int64_t m, T a, T b) {
   if (x == y) {
     for (int64_t i = 0; i < m; ++i) y[i] = forward1(y[i], a, b);
   } else {
     for (int64_t i = 0; i < m; ++i) y[i] = forward1(x[i], a, b);
   }
+}
+
+#if defined(ARELU_X86_DISPATCH)
+// The same loops compiled for AVX2 (8 floats / 4 doubles per vector). One multiply per element either
+// way, so the results are the same bits. No FMA in the target: nothing can be contracted.
+template <class T>
+__attribute__((target("avx2"))) void forward_range_avx2(const T* x, T* y, int64_t m, T a, T b) {
+  if (x == y) {
+    for (int64_t i = 0; i < m; ++i) y[i] = forward1(y[i], a, b);
+  } else {
+    for (int64_t i = 0; i < m; ++i) y[i] = forward1(x[i], a, b);
+  }
+}
+#endif
+
+template <class T>
+void forward_range(const T* x, T* y, int64_t m, T a, T b) {
+#if defined(ARELU_X86_DISPATCH)
+  if (use_avx2()) return forward_range_avx2(x, y, m, a, b);
+#endif
+  forward_range_base(x, y, m, a, b);
 }
 
 // Gradient and the two product terms of one element. ReLU's backward lets NaN through on both
@@ -151,7 +203,7 @@ inline void step(const double* g, const double* x, double* out, double a, double
 }
 
 template <class T, class IO>
-int64_t backward_steps(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
+int64_t backward_steps_sse2(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
   __m128d neg[kLanes / 2], pos[kLanes / 2];
   for (int k = 0; k < kLanes / 2; ++k) neg[k] = pos[k] = _mm_setzero_pd();
   int64_t i = 0;
@@ -161,6 +213,82 @@ int64_t backward_steps(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
     _mm_storeu_pd(lanes.pos + 2 * k, pos[k]);
   }
   return i;
+}
+
+#if defined(ARELU_X86_DISPATCH)
+// AVX2: lanes 0-3 and 4-7 of each side are one ymm register each, so a step is the SSE2 step with the
+// pairs of xmm operations fused; every value, and every addition into every lane, is the same. Each step
+// adds once into each of the 4 accumulators, whose add latency is hidden by the step's other work.
+#define ARELU_AVX2 __attribute__((target("avx2"), always_inline))
+ARELU_AVX2 inline void add_lanes_avx2(__m256d& neg, __m256d& pos, __m256d g, __m256d x) {
+  const __m256d zero = _mm256_setzero_pd();
+  const __m256d p = _mm256_mul_pd(g, x);
+  neg = _mm256_add_pd(neg, _mm256_and_pd(p, _mm256_cmp_pd(x, zero, _CMP_NGE_UQ)));
+  pos = _mm256_add_pd(pos, _mm256_and_pd(p, _mm256_cmp_pd(x, zero, _CMP_NLE_UQ)));
+}
+
+ARELU_AVX2 inline void step_avx2(const float* g, const float* x, float* out, __m256 av, __m256 bv, __m256d* neg,
+                                 __m256d* pos) {
+  // Widening straight from memory (vcvtps2pd ymm, m128) costs no shuffle for the upper half;
+  // these loads come before the store below, which may overwrite g (in place).
+  add_lanes_avx2(neg[0], pos[0], _mm256_cvtps_pd(_mm_loadu_ps(g)), _mm256_cvtps_pd(_mm_loadu_ps(x)));
+  add_lanes_avx2(neg[1], pos[1], _mm256_cvtps_pd(_mm_loadu_ps(g + 4)), _mm256_cvtps_pd(_mm_loadu_ps(x + 4)));
+  if (out != nullptr) {
+    const __m256 xv = _mm256_loadu_ps(x);
+    const __m256 gv = _mm256_loadu_ps(g);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 gb = _mm256_and_ps(_mm256_mul_ps(gv, bv), _mm256_cmp_ps(xv, zero, _CMP_NLE_UQ));
+    const __m256 ga = _mm256_and_ps(_mm256_mul_ps(gv, av), _mm256_cmp_ps(xv, zero, _CMP_NGE_UQ));
+    _mm256_storeu_ps(out, _mm256_add_ps(gb, ga));
+  }
+}
+
+ARELU_AVX2 inline void step_avx2(const double* g, const double* x, double* out, __m256d av, __m256d bv,
+                                 __m256d* neg, __m256d* pos) {
+  const __m256d zero = _mm256_setzero_pd();
+  for (int h = 0; h < 2; ++h) {
+    const __m256d xv = _mm256_loadu_pd(x + 4 * h);
+    const __m256d gv = _mm256_loadu_pd(g + 4 * h);
+    const __m256d mneg = _mm256_cmp_pd(xv, zero, _CMP_NGE_UQ);
+    const __m256d mpos = _mm256_cmp_pd(xv, zero, _CMP_NLE_UQ);
+    if (out != nullptr) {
+      const __m256d gb = _mm256_and_pd(_mm256_mul_pd(gv, bv), mpos);
+      const __m256d ga = _mm256_and_pd(_mm256_mul_pd(gv, av), mneg);
+      _mm256_storeu_pd(out + 4 * h, _mm256_add_pd(gb, ga));
+    }
+    const __m256d p = _mm256_mul_pd(gv, xv);
+    neg[h] = _mm256_add_pd(neg[h], _mm256_and_pd(p, mneg));
+    pos[h] = _mm256_add_pd(pos[h], _mm256_and_pd(p, mpos));
+  }
+}
+
+ARELU_AVX2 inline __m256 splat_avx2(float v) { return _mm256_set1_ps(v); }
+ARELU_AVX2 inline __m256d splat_avx2(double v) { return _mm256_set1_pd(v); }
+
+template <class T, class IO>
+__attribute__((target("avx2"))) int64_t backward_steps_avx2(IO io, const T* x, int64_t m, T a, T b,
+                                                            Lanes& lanes) {
+  __m256d neg[kLanes / 4], pos[kLanes / 4];
+  for (int k = 0; k < kLanes / 4; ++k) neg[k] = pos[k] = _mm256_setzero_pd();
+  const auto av = splat_avx2(a);
+  const auto bv = splat_avx2(b);
+  int64_t i = 0;
+  for (; i + kLanes <= m; i += kLanes) step_avx2(io.g + i, x + i, io.out(i), av, bv, neg, pos);
+  for (int k = 0; k < kLanes / 4; ++k) {
+    _mm256_storeu_pd(lanes.neg + 4 * k, neg[k]);
+    _mm256_storeu_pd(lanes.pos + 4 * k, pos[k]);
+  }
+  return i;
+}
+#undef ARELU_AVX2
+#endif
+
+template <class T, class IO>
+int64_t backward_steps(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
+#if defined(ARELU_X86_DISPATCH)
+  if (use_avx2()) return backward_steps_avx2(io, x, m, a, b, lanes);
+#endif
+  return backward_steps_sse2(io, x, m, a, b, lanes);
 }
 #else
 // Other targets: the same lanes in plain code, left to the compiler.
@@ -255,8 +383,8 @@ int backward_scalar(const T* g, const T* x, T* gi, int64_t n, T a, T b, double* 
       s = backward_flat(SeparateGrad<T>{g, gi}, x, n, a, b, num_threads);
     }
   }
-  *neg_sum = s.neg;
-  *pos_sum = s.pos;
+  *neg_sum = canonical(s.neg);
+  *pos_sum = canonical(s.pos);
   return ARELU_OK;
 }
 
@@ -430,10 +558,28 @@ int backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t chan
   } else {
     backward_channels_impl(SeparateGrad<T>{g, gi}, x, s, a, b, neg_sum, pos_sum, num_threads);
   }
+  for (int64_t c = 0; c < channels; ++c) {
+    neg_sum[c] = canonical(neg_sum[c]);
+    pos_sum[c] = canonical(pos_sum[c]);
+  }
   return ARELU_OK;
 }
 
 }  // namespace
+
+namespace arelu::detail {
+// For the tests only (hidden, not in the C ABI nor in libarelu.so's exports): enabled = false forces the
+// SSE2 path, true restores the detected one. Returns whether the AVX2 path is available on this machine.
+bool set_avx2_enabled(bool enabled) {
+#if defined(ARELU_X86_DISPATCH)
+  g_avx2_allowed = enabled ? 1 : 0;
+  return g_have_avx2;
+#else
+  (void)enabled;
+  return false;
+#endif
+}
+}  // namespace arelu::detail
 
 extern "C" {
 

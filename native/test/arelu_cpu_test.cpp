@@ -10,6 +10,12 @@
 #include <random>
 #include <vector>
 
+// Hidden test hook in arelu_cpu.cpp (not part of the C ABI): false forces the SSE2 path, true restores
+// the detected one; returns whether this machine has the AVX2 path.
+namespace arelu::detail {
+bool set_avx2_enabled(bool enabled);
+}
+
 namespace {
 
 constexpr double kA = 0.3;   // a = clamp(alpha, 0.01, 0.99)
@@ -408,5 +414,96 @@ TEST(AreluCpuErrors, StatusCodes) {
   EXPECT_EQ(arelu_abi_version(), ARELU_ABI_VERSION);
   for (int s = 0; s <= 6; ++s) EXPECT_NE(arelu_error_string(s), nullptr);
 }
+
+// The AVX2 path (when the CPU has it) and the SSE2 fallback give the same bits: grad_in (separate, in
+// place, absent), both sums, scalar and channel-wise, forward too, on data with NaN, infinities and zeros,
+// at lengths that exercise the step tails and several chunks.
+template <class T>
+void check_isa_paths_identical() {
+  std::mt19937 rng(1234);
+  std::normal_distribution<double> d(0.0, 2.0);
+  std::uniform_int_distribution<int> pick(0, 39);
+  const T specials[] = {T(0), -T(0), std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                        -std::numeric_limits<T>::infinity(), std::numeric_limits<T>::denorm_min(),
+                        std::numeric_limits<T>::max(), T(1e-30)};
+  auto draw = [&]() {
+    const int k = pick(rng);
+    return k < 8 ? specials[k] : static_cast<T>(d(rng));
+  };
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{13}, int64_t{1000}, int64_t{70001},
+                    int64_t{300007}}) {
+    std::vector<T> g(n), x(n);
+    for (int64_t i = 0; i < n; ++i) {
+      g[i] = draw();
+      x[i] = draw();
+    }
+    const T a = T(0.3), b = T(1.7);
+    struct Out {
+      std::vector<T> gi, gip, y;
+      double ns, ps, ns0, ps0, ns2, ps2;
+      std::vector<double> cn, cp;
+    };
+    auto run = [&](bool avx2) {
+      arelu::detail::set_avx2_enabled(avx2);
+      Out o;
+      o.gi.assign(n, T(0));
+      o.gip = g;
+      o.y.assign(n, T(0));
+      const std::vector<T> av = {T(0.1), T(0.5), T(0.9)}, bv = {T(1.2), T(1.5), T(1.9)};
+      o.cn.assign(3, 0.0);
+      o.cp.assign(3, 0.0);
+      if constexpr (sizeof(T) == 4) {
+        EXPECT_EQ(arelu_backward_f32(g.data(), x.data(), o.gi.data(), n, a, b, &o.ns, &o.ps, 2), ARELU_OK);
+        EXPECT_EQ(arelu_backward_f32(o.gip.data(), x.data(), o.gip.data(), n, a, b, &o.ns2, &o.ps2, 1), ARELU_OK);
+        EXPECT_EQ(arelu_backward_f32(g.data(), x.data(), nullptr, n, a, b, &o.ns0, &o.ps0, 2), ARELU_OK);
+        EXPECT_EQ(arelu_forward_f32(x.data(), o.y.data(), n, a, b, 2), ARELU_OK);
+      } else {
+        EXPECT_EQ(arelu_backward_f64(g.data(), x.data(), o.gi.data(), n, a, b, &o.ns, &o.ps, 2), ARELU_OK);
+        EXPECT_EQ(arelu_backward_f64(o.gip.data(), x.data(), o.gip.data(), n, a, b, &o.ns2, &o.ps2, 1), ARELU_OK);
+        EXPECT_EQ(arelu_backward_f64(g.data(), x.data(), nullptr, n, a, b, &o.ns0, &o.ps0, 2), ARELU_OK);
+        EXPECT_EQ(arelu_forward_f64(x.data(), o.y.data(), n, a, b, 2), ARELU_OK);
+      }
+      const int64_t inner = n / 3;
+      if (inner > 0) {
+        std::vector<T> gc(inner * 3);
+        if constexpr (sizeof(T) == 4) {
+          EXPECT_EQ(arelu_backward_channels_f32(g.data(), x.data(), gc.data(), 1, 3, inner, av.data(), bv.data(),
+                                                o.cn.data(), o.cp.data(), 2), ARELU_OK);
+        } else {
+          EXPECT_EQ(arelu_backward_channels_f64(g.data(), x.data(), gc.data(), 1, 3, inner, av.data(), bv.data(),
+                                                o.cn.data(), o.cp.data(), 2), ARELU_OK);
+        }
+        o.y.insert(o.y.end(), gc.begin(), gc.end());
+      }
+      return o;
+    };
+    const Out sse = run(false);
+    const bool have_avx2 = arelu::detail::set_avx2_enabled(true);
+    const Out avx = run(true);
+    if (!have_avx2) GTEST_SKIP() << "no AVX2 on this CPU: only the SSE2 path exists";
+    auto same = [](const auto& u, const auto& v) {
+      return u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(u[0])) == 0;
+    };
+    auto bits = [](double v) {
+      uint64_t u;
+      std::memcpy(&u, &v, 8);
+      return u;
+    };
+    EXPECT_TRUE(same(sse.gi, avx.gi)) << "n=" << n;
+    EXPECT_TRUE(same(sse.gip, avx.gip)) << "n=" << n;
+    EXPECT_TRUE(same(sse.y, avx.y)) << "n=" << n;
+    EXPECT_TRUE(same(sse.cn, avx.cn)) << "n=" << n;
+    EXPECT_TRUE(same(sse.cp, avx.cp)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ns), bits(avx.ns)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ps), bits(avx.ps)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ns0), bits(avx.ns0)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ps0), bits(avx.ps0)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ns2), bits(avx.ns2)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ps2), bits(avx.ps2)) << "n=" << n;
+  }
+}
+
+TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(); }
+TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(); }
 
 }  // namespace
