@@ -1,6 +1,8 @@
 package io.github.arelu;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.reflect.Method;
 
@@ -119,36 +121,55 @@ public final class FusedAReLU {
             Tensor g = gradOutput.contiguous();
             Tensor gradInput = gradInputOut != null ? checkOutput(gradInputOut, input, "gradInputOut")
                     : torch.empty_like(x);
+            Tensor gradIn = gradInputOut != null ? gradInputOut : AReLUFunctional.escape(scope, gradInput);
             long channels = alpha.numel();
-            TensorOptions sumOptions = new TensorOptions(ScalarType.Double).device(new org.bytedeco.pytorch.DeviceOptional(input.device()));
+            if (channels == 1 && x.is_cpu()) {
+                // The common case without tensor ops for two numbers: each small libtorch op costs
+                // microseconds, more than the whole kernel on a 64K-element tensor.
+                double[] sums = new double[2];
+                if (x.numel() > 0) {
+                    backwardScalarCpu(kernels, g, x, gradInput, alpha, beta, sums);
+                }
+                double rawAlpha = scalarValue(alpha);
+                // torch.clamp passes the gradient inside [0.01, 0.99], bounds included, compared in alpha's
+                // own dtype; selected, not multiplied, so a clamped alpha gets 0 even for a NaN sum.
+                boolean inRange = AReLUFunctional.dtype(alpha) == ScalarType.Float
+                        ? (float) rawAlpha >= (float) AReLUFunctional.ALPHA_MIN
+                                && (float) rawAlpha <= (float) AReLUFunctional.ALPHA_MAX
+                        : rawAlpha >= AReLUFunctional.ALPHA_MIN && rawAlpha <= AReLUFunctional.ALPHA_MAX;
+                double sigmoid = 1.0 / (1.0 + Math.exp(-scalarValue(beta)));
+                Tensor gradAlpha = filledLike(alpha, inRange ? sums[0] : 0.0);
+                Tensor gradBeta = filledLike(beta, sums[1] * sigmoid * (1.0 - sigmoid));
+                return new Gradients(gradIn, AReLUFunctional.escape(scope, gradAlpha),
+                        AReLUFunctional.escape(scope, gradBeta));
+            }
+            TensorOptions sumOptions = new TensorOptions(ScalarType.Double)
+                    .device(new org.bytedeco.pytorch.DeviceOptional(input.device()));
             Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
             Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
             if (x.numel() > 0) {
                 if (channels == 1) {
-                    backwardScalar(kernels, g, x, gradInput, alpha, beta, negSum, posSum);
+                    backwardScalarCuda(kernels, g, x, gradInput, alpha, beta, negSum, posSum);
                 } else {
                     backwardChannels(kernels, g, x, gradInput, alpha, beta, negSum, posSum);
                 }
             }
-            // d a / d alpha is 1 inside [0.01, 0.99], bounds included (torch.clamp's rule), else 0; compared
-            // in alpha's own dtype as torch.clamp does. d b / d beta = sigmoid(beta) * (1 - sigmoid(beta)).
+            // The same rules as above, with tensor ops on the parameters' device.
             Tensor inRange = alpha.ge(new Scalar(AReLUFunctional.ALPHA_MIN))
                     .logical_and(alpha.le(new Scalar(AReLUFunctional.ALPHA_MAX)));
-            // where, not a product: a clamped alpha gets exactly 0 even when the sum is NaN, as with torch.clamp.
             Tensor gradAlpha = torch.where(inRange.reshape(-1), negSum, new Scalar(0.0)).reshape(alpha.sizes())
                     .to(AReLUFunctional.dtype(alpha));
             Tensor sigmoid = torch.sigmoid(beta.to(ScalarType.Double));
             Tensor gradBeta = posSum.reshape(beta.sizes()).mul(sigmoid).mul(sigmoid.neg().add(new Scalar(1.0)))
                     .to(AReLUFunctional.dtype(beta));
-            Tensor gradIn = gradInputOut != null ? gradInputOut : AReLUFunctional.escape(scope, gradInput);
             return new Gradients(gradIn, AReLUFunctional.escape(scope, gradAlpha),
                     AReLUFunctional.escape(scope, gradBeta));
         }
     }
 
     private static void forwardScalar(NativeKernels k, Tensor x, Tensor y, Tensor alpha, Tensor beta) {
-        double rawAlpha = alpha.item_double();
-        double rawBeta = beta.item_double();
+        double rawAlpha = scalarValue(alpha);
+        double rawBeta = scalarValue(beta);
         boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
         MemorySegment in = address(x);
         MemorySegment out = address(y);
@@ -200,37 +221,52 @@ public final class FusedAReLU {
         }
     }
 
-    private static void backwardScalar(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, Tensor alpha,
-            Tensor beta, Tensor negSum, Tensor posSum) {
-        double rawAlpha = alpha.item_double();
-        double rawBeta = beta.item_double();
+    private static void backwardScalarCpu(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, Tensor alpha,
+            Tensor beta, double[] sums) {
+        double rawAlpha = scalarValue(alpha);
+        double rawBeta = scalarValue(beta);
         boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
         long n = x.numel();
-        try {
-            int status;
-            if (x.is_cuda()) {
-                Tensor workspace = cudaWorkspace(k, x, n, 1);
-                MemorySegment stream = CudaStreams.current(x);
-                status = f32
-                        ? (int) k.cudaBackwardF32.invokeExact(address(g), address(x), address(gradInput), n,
-                                negScaleF32(rawAlpha), posScaleF32(rawBeta), address(negSum), address(posSum),
-                                address(workspace), workspace.numel(), stream)
-                        : (int) k.cudaBackwardF64.invokeExact(address(g), address(x), address(gradInput), n,
-                                negScale(rawAlpha), posScale(rawBeta), address(negSum), address(posSum),
-                                address(workspace), workspace.numel(), stream);
-            } else {
-                int threads = torch.get_num_threads();
-                status = f32
-                        ? (int) k.backwardF32.invokeExact(address(g), address(x), address(gradInput), n,
-                                negScaleF32(rawAlpha), posScaleF32(rawBeta), address(negSum), address(posSum), threads)
-                        : (int) k.backwardF64.invokeExact(address(g), address(x), address(gradInput), n,
-                                negScale(rawAlpha), posScale(rawBeta), address(negSum), address(posSum), threads);
-            }
+        int threads = torch.get_num_threads();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment negSum = arena.allocate(ValueLayout.JAVA_DOUBLE);
+            MemorySegment posSum = arena.allocate(ValueLayout.JAVA_DOUBLE);
+            int status = f32
+                    ? (int) k.backwardF32.invokeExact(address(g), address(x), address(gradInput), n,
+                            negScaleF32(rawAlpha), posScaleF32(rawBeta), negSum, posSum, threads)
+                    : (int) k.backwardF64.invokeExact(address(g), address(x), address(gradInput), n,
+                            negScale(rawAlpha), posScale(rawBeta), negSum, posSum, threads);
             k.check(status, "arelu backward");
+            sums[0] = negSum.get(ValueLayout.JAVA_DOUBLE, 0);
+            sums[1] = posSum.get(ValueLayout.JAVA_DOUBLE, 0);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {
             throw new IllegalStateException("arelu backward failed", e);
+        }
+    }
+
+    private static void backwardScalarCuda(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, Tensor alpha,
+            Tensor beta, Tensor negSum, Tensor posSum) {
+        double rawAlpha = scalarValue(alpha);
+        double rawBeta = scalarValue(beta);
+        boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
+        long n = x.numel();
+        try {
+            Tensor workspace = cudaWorkspace(k, x, n, 1);
+            MemorySegment stream = CudaStreams.current(x);
+            int status = f32
+                    ? (int) k.cudaBackwardF32.invokeExact(address(g), address(x), address(gradInput), n,
+                            negScaleF32(rawAlpha), posScaleF32(rawBeta), address(negSum), address(posSum),
+                            address(workspace), workspace.numel(), stream)
+                    : (int) k.cudaBackwardF64.invokeExact(address(g), address(x), address(gradInput), n,
+                            negScale(rawAlpha), posScale(rawBeta), address(negSum), address(posSum),
+                            address(workspace), workspace.numel(), stream);
+            k.check(status, "arelu CUDA backward");
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("arelu CUDA backward failed", e);
         }
     }
 
@@ -293,6 +329,29 @@ public final class FusedAReLU {
         long bytes = (long) k.cudaWorkspaceBytes.invokeExact(n, channels);
         TensorOptions options = new TensorOptions(ScalarType.Byte).device(new org.bytedeco.pytorch.DeviceOptional(x.device()));
         return torch.empty(new long[] {Math.max(bytes, 1)}, options, new MemoryFormatOptional());
+    }
+
+    /**
+     * The value of a one-element parameter. On the CPU it is read straight from its memory: item() goes
+     * through libtorch's dispatcher, which costs more than the fused kernel on small tensors.
+     */
+    private static double scalarValue(Tensor parameter) {
+        if (parameter.is_cpu() && parameter.is_contiguous()) {
+            MemorySegment value = address(parameter).reinterpret(Double.BYTES);
+            return AReLUFunctional.dtype(parameter) == ScalarType.Float
+                    ? value.get(ValueLayout.JAVA_FLOAT, 0)
+                    : value.get(ValueLayout.JAVA_DOUBLE, 0);
+        }
+        return parameter.item_double();
+    }
+
+    private static Tensor filledLike(Tensor parameter, double value) {
+        long[] shape = new long[(int) parameter.dim()];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = parameter.size(i);
+        }
+        return torch.full(shape, new Scalar(value), new org.bytedeco.pytorch.DimnameListOptional(),
+                new TensorOptions(AReLUFunctional.dtype(parameter)));
     }
 
     private static MemorySegment address(Tensor t) {
