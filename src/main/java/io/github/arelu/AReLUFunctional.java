@@ -51,7 +51,7 @@ public final class AReLUFunctional {
         boolean gradientNeeded = GradMode.is_enabled()
                 && (input.requires_grad() || alpha.requires_grad() || beta.requires_grad());
         if (!gradientNeeded && FusedAReLU.supports(input)) {
-            return FusedAReLU.forward(input, alpha, beta);
+            return FusedAReLU.forwardChecked(input, alpha, beta, null);
         }
         return areluComposed(input, alpha, beta);
     }
@@ -139,7 +139,10 @@ public final class AReLUFunctional {
                     + " but the input has dtype " + dtype(input)
                     + "; convert the module with to(" + dtype(input) + ") or the input");
         }
-        if (!parameter.device().equals(input.device())) {
+        // Both on the CPU is the common case and needs no Device objects (each is a native allocation).
+        boolean sameDevice = parameter.is_cpu() && input.is_cpu()
+                || !parameter.is_cpu() && !input.is_cpu() && parameter.device().equals(input.device());
+        if (!sameDevice) {
             throw new IllegalArgumentException("AReLU parameter " + name + " is on device "
                     + parameter.device().str().getString() + " but the input is on device "
                     + input.device().str().getString() + "; move the module or the input");
@@ -151,7 +154,31 @@ public final class AReLUFunctional {
      * values it gets from native code, so only interned constants compare with == and equals.
      */
     static ScalarType dtype(Tensor tensor) {
-        return tensor.scalar_type().intern();
+        // A table instead of intern(), which copies values() on every call: dtype is asked on every forward.
+        return DTYPES[tensor.scalar_type().value & 0xff];
+    }
+
+    private static final ScalarType[] DTYPES = new ScalarType[256];
+
+    static {
+        for (ScalarType t : ScalarType.values()) {
+            if (DTYPES[t.value & 0xff] == null) {
+                DTYPES[t.value & 0xff] = t;
+            }
+        }
+    }
+
+    static boolean sameShape(Tensor a, Tensor b) {
+        long dims = a.dim();
+        if (b.dim() != dims) {
+            return false;
+        }
+        for (int i = 0; i < dims; i++) {
+            if (a.size(i) != b.size(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static String shapeOf(Tensor tensor) {

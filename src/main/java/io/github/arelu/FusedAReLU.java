@@ -80,6 +80,11 @@ public final class FusedAReLU {
      */
     public static Tensor forward(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         AReLUFunctional.checkArguments(input, alpha, beta);
+        return forwardChecked(input, alpha, beta, out);
+    }
+
+    /** {@link #forward(Tensor, Tensor, Tensor, Tensor)} for arguments already checked by checkArguments. */
+    static Tensor forwardChecked(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         NativeKernels kernels = requireKernels(input);
         try (PointerScope scope = new PointerScope()) {
             Tensor x = input.contiguous();
@@ -111,8 +116,10 @@ public final class FusedAReLU {
         if (gradOutput == null || !gradOutput.defined()) {
             throw new IllegalArgumentException("AReLU backward needs a defined gradOutput");
         }
-        if (AReLUFunctional.dtype(gradOutput) != AReLUFunctional.dtype(input) || !gradOutput.device().equals(input.device())
-                || !AReLUFunctional.shapeOf(gradOutput).equals(AReLUFunctional.shapeOf(input))) {
+        boolean sameDevice = gradOutput.is_cpu() && input.is_cpu()
+                || !gradOutput.is_cpu() && !input.is_cpu() && gradOutput.device().equals(input.device());
+        if (AReLUFunctional.dtype(gradOutput) != AReLUFunctional.dtype(input) || !sameDevice
+                || !AReLUFunctional.sameShape(gradOutput, input)) {
             throw new IllegalArgumentException("AReLU backward: gradOutput must match the input, got "
                     + describe(gradOutput) + " for input " + describe(input));
         }
@@ -381,9 +388,10 @@ public final class FusedAReLU {
     }
 
     private static Tensor checkOutput(Tensor out, Tensor input, String name) {
+        boolean sameDevice = out.defined() && (out.is_cpu() && input.is_cpu()
+                || !out.is_cpu() && !input.is_cpu() && out.device().equals(input.device()));
         if (!out.defined() || !out.is_contiguous() || AReLUFunctional.dtype(out) != AReLUFunctional.dtype(input)
-                || !out.device().equals(input.device())
-                || !AReLUFunctional.shapeOf(out).equals(AReLUFunctional.shapeOf(input))) {
+                || !sameDevice || !AReLUFunctional.sameShape(out, input)) {
             throw new IllegalArgumentException("AReLU " + name + " must be a contiguous tensor of the input's shape, "
                     + "dtype and device: expected " + describe(input) + " (contiguous), got " + describe(out)
                     + (out.defined() && !out.is_contiguous() ? " (not contiguous)" : ""));
