@@ -53,7 +53,7 @@ public final class AReLUFunctional {
         if (!gradientNeeded && FusedAReLU.supports(input)) {
             return FusedAReLU.forwardChecked(input, alpha, beta, null);
         }
-        return areluComposed(input, alpha, beta);
+        return composedChecked(input, alpha, beta);
     }
 
     /**
@@ -69,6 +69,10 @@ public final class AReLUFunctional {
      */
     public static Tensor areluComposed(Tensor input, Tensor alpha, Tensor beta) {
         checkArguments(input, alpha, beta);
+        return composedChecked(input, alpha, beta);
+    }
+
+    private static Tensor composedChecked(Tensor input, Tensor alpha, Tensor beta) {
         try (PointerScope scope = new PointerScope()) {
             // Scalars are made per call inside the scope: a static native object would be freed by whatever
             // PointerScope happened to be open when this class was initialized.

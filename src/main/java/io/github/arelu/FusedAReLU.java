@@ -133,18 +133,19 @@ public final class FusedAReLU {
             if (channels == 1 && x.is_cpu()) {
                 // The common case without tensor ops for two numbers: each small libtorch op costs
                 // microseconds, more than the whole kernel on a 64K-element tensor.
+                double rawAlpha = scalarValue(alpha);
+                double rawBeta = scalarValue(beta);
                 double[] sums = new double[2];
                 if (x.numel() > 0) {
-                    backwardScalarCpu(kernels, g, x, gradInput, alpha, beta, sums);
+                    backwardScalarCpu(kernels, g, x, gradInput, rawAlpha, rawBeta, sums);
                 }
-                double rawAlpha = scalarValue(alpha);
                 // torch.clamp passes the gradient inside [0.01, 0.99], bounds included, compared in alpha's
                 // own dtype; selected, not multiplied, so a clamped alpha gets 0 even for a NaN sum.
                 boolean inRange = AReLUFunctional.dtype(alpha) == ScalarType.Float
                         ? (float) rawAlpha >= (float) AReLUFunctional.ALPHA_MIN
                                 && (float) rawAlpha <= (float) AReLUFunctional.ALPHA_MAX
                         : rawAlpha >= AReLUFunctional.ALPHA_MIN && rawAlpha <= AReLUFunctional.ALPHA_MAX;
-                double sigmoid = 1.0 / (1.0 + Math.exp(-scalarValue(beta)));
+                double sigmoid = 1.0 / (1.0 + Math.exp(-rawBeta));
                 Tensor gradAlpha = filledLike(alpha, inRange ? sums[0] : 0.0);
                 Tensor gradBeta = filledLike(beta, sums[1] * sigmoid * (1.0 - sigmoid));
                 return new Gradients(gradIn, AReLUFunctional.escape(scope, gradAlpha),
@@ -181,24 +182,16 @@ public final class FusedAReLU {
         MemorySegment in = address(x);
         MemorySegment out = address(y);
         long n = x.numel();
-        try {
-            int status;
-            if (x.is_cuda()) {
-                MemorySegment stream = CudaStreams.current(x);
-                status = f32
-                        ? (int) k.cudaForwardF32.invokeExact(in, out, n, negScaleF32(rawAlpha), posScaleF32(rawBeta), stream)
-                        : (int) k.cudaForwardF64.invokeExact(in, out, n, negScale(rawAlpha), posScale(rawBeta), stream);
-            } else {
-                int threads = torch.get_num_threads();
-                status = f32
-                        ? (int) k.forwardF32.invokeExact(in, out, n, negScaleF32(rawAlpha), posScaleF32(rawBeta), threads)
-                        : (int) k.forwardF64.invokeExact(in, out, n, negScale(rawAlpha), posScale(rawBeta), threads);
-            }
-            k.check(status, "arelu forward");
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("arelu forward failed", e);
+        if (x.is_cuda()) {
+            MemorySegment stream = CudaStreams.current(x);
+            call(k, "arelu CUDA forward", () -> f32
+                    ? (int) k.cudaForwardF32.invokeExact(in, out, n, negScaleF32(rawAlpha), posScaleF32(rawBeta), stream)
+                    : (int) k.cudaForwardF64.invokeExact(in, out, n, negScale(rawAlpha), posScale(rawBeta), stream));
+        } else {
+            int threads = torch.get_num_threads();
+            call(k, "arelu forward", () -> f32
+                    ? (int) k.forwardF32.invokeExact(in, out, n, negScaleF32(rawAlpha), posScaleF32(rawBeta), threads)
+                    : (int) k.forwardF64.invokeExact(in, out, n, negScale(rawAlpha), posScale(rawBeta), threads));
         }
     }
 
@@ -209,47 +202,34 @@ public final class FusedAReLU {
         long channels = x.size(1);
         long inner = x.numel() / (outer * channels);
         boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
-        try {
-            int status;
-            if (x.is_cuda()) {
-                MethodHandle h = f32 ? k.cudaForwardChannelsF32 : k.cudaForwardChannelsF64;
-                status = (int) h.invokeExact(address(x), address(y), outer, channels, inner, address(neg),
-                        address(pos), CudaStreams.current(x));
-            } else {
-                MethodHandle h = f32 ? k.forwardChannelsF32 : k.forwardChannelsF64;
-                status = (int) h.invokeExact(address(x), address(y), outer, channels, inner, address(neg),
-                        address(pos), torch.get_num_threads());
-            }
-            k.check(status, "arelu channel-wise forward");
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("arelu channel-wise forward failed", e);
+        if (x.is_cuda()) {
+            MethodHandle h = f32 ? k.cudaForwardChannelsF32 : k.cudaForwardChannelsF64;
+            MemorySegment stream = CudaStreams.current(x);
+            call(k, "arelu CUDA channel-wise forward", () -> (int) h.invokeExact(address(x), address(y), outer,
+                    channels, inner, address(neg), address(pos), stream));
+        } else {
+            MethodHandle h = f32 ? k.forwardChannelsF32 : k.forwardChannelsF64;
+            int threads = torch.get_num_threads();
+            call(k, "arelu channel-wise forward", () -> (int) h.invokeExact(address(x), address(y), outer,
+                    channels, inner, address(neg), address(pos), threads));
         }
     }
 
-    private static void backwardScalarCpu(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, Tensor alpha,
-            Tensor beta, double[] sums) {
-        double rawAlpha = scalarValue(alpha);
-        double rawBeta = scalarValue(beta);
+    private static void backwardScalarCpu(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, double rawAlpha,
+            double rawBeta, double[] sums) {
         boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
         long n = x.numel();
         int threads = torch.get_num_threads();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment negSum = arena.allocate(ValueLayout.JAVA_DOUBLE);
             MemorySegment posSum = arena.allocate(ValueLayout.JAVA_DOUBLE);
-            int status = f32
+            call(k, "arelu backward", () -> f32
                     ? (int) k.backwardF32.invokeExact(address(g), address(x), address(gradInput), n,
                             negScaleF32(rawAlpha), posScaleF32(rawBeta), negSum, posSum, threads)
                     : (int) k.backwardF64.invokeExact(address(g), address(x), address(gradInput), n,
-                            negScale(rawAlpha), posScale(rawBeta), negSum, posSum, threads);
-            k.check(status, "arelu backward");
+                            negScale(rawAlpha), posScale(rawBeta), negSum, posSum, threads));
             sums[0] = negSum.get(ValueLayout.JAVA_DOUBLE, 0);
             sums[1] = posSum.get(ValueLayout.JAVA_DOUBLE, 0);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("arelu backward failed", e);
         }
     }
 
@@ -259,22 +239,15 @@ public final class FusedAReLU {
         double rawBeta = scalarValue(beta);
         boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
         long n = x.numel();
-        try {
-            Tensor workspace = cudaWorkspace(k, x, n, 1);
-            MemorySegment stream = CudaStreams.current(x);
-            int status = f32
-                    ? (int) k.cudaBackwardF32.invokeExact(address(g), address(x), address(gradInput), n,
-                            negScaleF32(rawAlpha), posScaleF32(rawBeta), address(negSum), address(posSum),
-                            address(workspace), workspace.numel(), stream)
-                    : (int) k.cudaBackwardF64.invokeExact(address(g), address(x), address(gradInput), n,
-                            negScale(rawAlpha), posScale(rawBeta), address(negSum), address(posSum),
-                            address(workspace), workspace.numel(), stream);
-            k.check(status, "arelu CUDA backward");
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("arelu CUDA backward failed", e);
-        }
+        Tensor workspace = cudaWorkspace(k, x, n, 1);
+        MemorySegment stream = CudaStreams.current(x);
+        call(k, "arelu CUDA backward", () -> f32
+                ? (int) k.cudaBackwardF32.invokeExact(address(g), address(x), address(gradInput), n,
+                        negScaleF32(rawAlpha), posScaleF32(rawBeta), address(negSum), address(posSum),
+                        address(workspace), workspace.numel(), stream)
+                : (int) k.cudaBackwardF64.invokeExact(address(g), address(x), address(gradInput), n,
+                        negScale(rawAlpha), posScale(rawBeta), address(negSum), address(posSum),
+                        address(workspace), workspace.numel(), stream));
     }
 
     private static void backwardChannels(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, Tensor alpha,
@@ -285,25 +258,39 @@ public final class FusedAReLU {
         long channels = x.size(1);
         long inner = x.numel() / (outer * channels);
         boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
+        if (x.is_cuda()) {
+            Tensor workspace = cudaWorkspace(k, x, x.numel(), channels);
+            MethodHandle h = f32 ? k.cudaBackwardChannelsF32 : k.cudaBackwardChannelsF64;
+            MemorySegment stream = CudaStreams.current(x);
+            call(k, "arelu CUDA channel-wise backward", () -> (int) h.invokeExact(address(g), address(x),
+                    address(gradInput), outer, channels, inner, address(neg), address(pos), address(negSum),
+                    address(posSum), address(workspace), workspace.numel(), stream));
+        } else {
+            MethodHandle h = f32 ? k.backwardChannelsF32 : k.backwardChannelsF64;
+            int threads = torch.get_num_threads();
+            call(k, "arelu channel-wise backward", () -> (int) h.invokeExact(address(g), address(x),
+                    address(gradInput), outer, channels, inner, address(neg), address(pos), address(negSum),
+                    address(posSum), threads));
+        }
+    }
+
+    /** One kernel launch: returns the C ABI's status. */
+    @FunctionalInterface
+    private interface NativeCall {
+        int run() throws Throwable;
+    }
+
+    /** Runs a kernel launch; a non-zero status or a failure of the downcall becomes an exception naming it. */
+    private static void call(NativeKernels k, String name, NativeCall launch) {
+        int status;
         try {
-            int status;
-            if (x.is_cuda()) {
-                Tensor workspace = cudaWorkspace(k, x, x.numel(), channels);
-                MethodHandle h = f32 ? k.cudaBackwardChannelsF32 : k.cudaBackwardChannelsF64;
-                status = (int) h.invokeExact(address(g), address(x), address(gradInput), outer, channels, inner,
-                        address(neg), address(pos), address(negSum), address(posSum), address(workspace),
-                        workspace.numel(), CudaStreams.current(x));
-            } else {
-                MethodHandle h = f32 ? k.backwardChannelsF32 : k.backwardChannelsF64;
-                status = (int) h.invokeExact(address(g), address(x), address(gradInput), outer, channels, inner,
-                        address(neg), address(pos), address(negSum), address(posSum), torch.get_num_threads());
-            }
-            k.check(status, "arelu channel-wise backward");
+            status = launch.run();
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {
-            throw new IllegalStateException("arelu channel-wise backward failed", e);
+            throw new IllegalStateException(name + " failed", e);
         }
+        k.check(status, name);
     }
 
     // The scales in the kernel's element type, rounded as libtorch rounds them: clamp is exact in any type;
@@ -332,8 +319,13 @@ public final class FusedAReLU {
         return torch.sigmoid(beta).add(new Scalar(1.0)).reshape(-1).contiguous();
     }
 
-    private static Tensor cudaWorkspace(NativeKernels k, Tensor x, long n, long channels) throws Throwable {
-        long bytes = (long) k.cudaWorkspaceBytes.invokeExact(n, channels);
+    private static Tensor cudaWorkspace(NativeKernels k, Tensor x, long n, long channels) {
+        long bytes;
+        try {
+            bytes = (long) k.cudaWorkspaceBytes.invokeExact(n, channels);
+        } catch (Throwable e) {
+            throw new IllegalStateException("arelu_cuda_workspace_bytes failed", e);
+        }
         TensorOptions options = new TensorOptions(ScalarType.Byte).device(new org.bytedeco.pytorch.DeviceOptional(x.device()));
         return torch.empty(new long[] {Math.max(bytes, 1)}, options, new MemoryFormatOptional());
     }
