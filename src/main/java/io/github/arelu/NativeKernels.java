@@ -17,7 +17,6 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
 
 import org.bytedeco.javacpp.Loader;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * Downcall handles for the C ABI of {@code native/include/arelu.h}, bound with java.lang.foreign.
@@ -152,7 +151,7 @@ final class NativeKernels {
     private static Path locateLibrary() throws Exception {
         String override = System.getProperty("arelu.library.path");
         // libtorch first, so that its libgomp.so.1 is the one our library binds to.
-        Loader.load(torch.class);
+        LibTorch.load();
         if (override != null && !override.isBlank()) {
             File file = new File(override);
             if (!file.isFile()) {

@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
+import io.github.arelu.LibTorch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -115,6 +116,8 @@ public final class CompareCommand implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        // Before any bytedeco class: safe on machines with a system libtorch and an empty JavaCPP cache.
+        LibTorch.load();
         System.exit(commandLine(new CompareCommand()).execute(args));
     }
 

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
+import io.github.arelu.LibTorch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -131,6 +132,8 @@ public final class TransferCommand implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        // Before any bytedeco class: safe on machines with a system libtorch and an empty JavaCPP cache.
+        LibTorch.load();
         System.exit(CompareCommand.commandLine(new TransferCommand()).execute(args));
     }
 }

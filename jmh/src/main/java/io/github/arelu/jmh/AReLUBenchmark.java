@@ -5,6 +5,7 @@ import java.util.concurrent.TimeUnit;
 import io.github.arelu.AReLUFunctional;
 import io.github.arelu.FusedAReLU;
 
+import io.github.arelu.LibTorch;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.GradMode;
@@ -62,6 +63,7 @@ public class AReLUBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
+        LibTorch.load();
         torch.set_num_threads(2);
         torch.manual_seed(0);
         stateScope = new PointerScope();
