@@ -1,0 +1,136 @@
+package io.github.arelu.autograd;
+
+import java.util.Arrays;
+
+import org.bytedeco.pytorch.Node;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * What one call of a {@link JavaFunction} keeps for its backward: saved tensors, and which inputs need a
+ * gradient. Made by {@link JavaFunction#apply}; handed to {@code forward} and, for the same call, to
+ * {@code backward}.
+ *
+ * <p>Saved tensors follow libtorch's rules for saved variables: they are kept until the graph is released
+ * (a backward without {@code retain_graph}, or the graph dropped), reading them after that fails with
+ * libtorch's "backward through the graph a second time" error, and reading one that was modified in place
+ * after it was saved fails with libtorch's "modified by an inplace operation" error, never with wrong
+ * gradients.
+ */
+public final class FunctionContext {
+
+    private static final Tensor[] NONE = new Tensor[0];
+
+    static final String GRAPH_RELEASED = "Trying to backward through the graph a second time (or directly "
+            + "access saved tensors after they have already been freed). Saved intermediate values of the graph "
+            + "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+            + "backward through the graph a second time or if you need to access saved tensors after calling "
+            + "backward.";
+
+    private final String functionName;
+    private final boolean[] inputRequiresGrad;
+    private final boolean recording;
+    private Tensor[] saved = NONE;
+    private long[] savedVersions;
+    private boolean released;
+    /** The graph node, without ownership (a raw pointer): set once wired, used only while it runs. */
+    private Node node;
+
+    FunctionContext(String functionName, boolean[] inputRequiresGrad, boolean recording) {
+        this.functionName = functionName;
+        this.inputRequiresGrad = inputRequiresGrad;
+        this.recording = recording;
+    }
+
+    /**
+     * Keeps {@code tensors} (usually inputs) for backward, in this order. Call it from {@code forward}. The
+     * tensors are kept as they are, graph history included, so a backward under {@code create_graph} can
+     * differentiate through them. Keep outputs out of it: a saved output would hold the node that owns it
+     * and never be released. Nothing is kept when no gradient will be computed.
+     */
+    public void saveForBackward(Tensor... tensors) {
+        if (!recording) {
+            return;
+        }
+        synchronized (this) {
+            releaseSaved();
+            saved = new Tensor[tensors.length];
+            savedVersions = new long[tensors.length];
+            for (int i = 0; i < tensors.length; i++) {
+                if (tensors[i] == null || !tensors[i].defined()) {
+                    throw new IllegalArgumentException(functionName + ": saved tensor " + i + " is null or undefined");
+                }
+                saved[i] = Scopes.retained(new Tensor(tensors[i]));
+                savedVersions[i] = tensors[i]._version();
+            }
+        }
+    }
+
+    /**
+     * The tensors given to {@link #saveForBackward}, for use during backward. The handles belong to this
+     * context; do not close them.
+     *
+     * @throws RuntimeException with libtorch's message when the graph was released, or when a saved tensor
+     *     was modified in place after it was saved
+     */
+    public synchronized Tensor[] savedTensors() {
+        if (released) {
+            throw new RuntimeException(GRAPH_RELEASED);
+        }
+        for (int i = 0; i < saved.length; i++) {
+            long version = saved[i]._version();
+            if (version != savedVersions[i]) {
+                throw new RuntimeException("one of the variables needed for gradient computation has been modified "
+                        + "by an inplace operation: [" + TensorInfo.describe(saved[i]) + "], which is saved tensor " + i
+                        + " of " + functionName + ", is at version " + version + "; expected version "
+                        + savedVersions[i] + " instead.");
+            }
+        }
+        return saved.clone();
+    }
+
+    /**
+     * Whether the gradient of input {@code index} is wanted. During backward this follows the running
+     * backward call: false for inputs that do not require grad and for inputs that {@code torch::autograd::grad}
+     * was not asked about, so backward can skip them. During forward it says whether the input requires grad.
+     */
+    public boolean needsInputGrad(int index) {
+        if (index < 0 || index >= inputRequiresGrad.length) {
+            throw new IndexOutOfBoundsException(functionName + " has " + inputRequiresGrad.length
+                    + " inputs, asked about input " + index);
+        }
+        Node running = node;
+        return running != null ? running.task_should_compute_output(index) : inputRequiresGrad[index];
+    }
+
+    /** The number of inputs of this call. */
+    public int inputCount() {
+        return inputRequiresGrad.length;
+    }
+
+    boolean isRecording() {
+        return recording;
+    }
+
+    void attach(Node rawNode) {
+        node = rawNode;
+    }
+
+    /** Frees the saved tensors, as libtorch frees saved variables when the graph is released. */
+    synchronized void release() {
+        released = true;
+        releaseSaved();
+    }
+
+    private void releaseSaved() {
+        for (Tensor t : saved) {
+            t.releaseReference();
+        }
+        saved = NONE;
+    }
+
+    @Override
+    public String toString() {
+        return "FunctionContext[" + functionName + ", inputs requiring grad " + Arrays.toString(inputRequiresGrad)
+                + ", " + saved.length + " saved" + (released ? ", released" : "") + "]";
+    }
+}

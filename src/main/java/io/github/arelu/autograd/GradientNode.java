@@ -1,0 +1,257 @@
+package io.github.arelu.autograd;
+
+import java.util.Arrays;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Edge;
+import org.bytedeco.pytorch.EdgeVector;
+import org.bytedeco.pytorch.FunctionPostHook;
+import org.bytedeco.pytorch.FunctionPreHook;
+import org.bytedeco.pytorch.Node;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * One call of a {@link JavaFunction} as a node of libtorch's autograd graph, and the record that keeps what
+ * that node needs from Java while it lives.
+ *
+ * <p>How the node is made (bytedeco cannot subclass libtorch's {@code Node}): a "carrier" node is taken
+ * from {@code cat} over {@code n + 1} copies of a zero-element tensor, so it has {@code n + 1} next edges;
+ * its input metadata is cleared, its first {@code n} next edges are pointed at the inputs' gradient edges,
+ * and {@code create_gradient_edge} makes it the {@code grad_fn} of each output. The last next edge leads to
+ * the two sentinels of {@link LiveNodes}. During backward, libtorch runs for this node:
+ * <ol>
+ *   <li>our pre-hook, which receives the outputs' gradients, runs the Java backward, keeps the input
+ *       gradients for step 3, and hands the carrier an undefined gradient;</li>
+ *   <li>the carrier's own backward, which for an undefined gradient returns undefined gradients (libtorch
+ *       checks those against the next edges, and undefined ones always pass);</li>
+ *   <li>our post-hook, which writes the input gradients into libtorch's output list (so that list holds
+ *       the only reference, and AccumulateGrad may take the tensor without copying it).</li>
+ * </ol>
+ * libtorch does not check what post-hooks return, so step 1 checks every gradient's shape, dtype and device.
+ */
+final class GradientNode {
+
+    /** Input gradients from a pre-hook to the post-hook of the same node run; both run on one thread. */
+    private static final ThreadLocal<Tensor[]> PENDING = new ThreadLocal<>();
+    /** What the pre-hook hands the carrier: one undefined gradient. Never freed, only copied from. */
+    private static final TensorVector ONE_UNDEFINED;
+
+    static {
+        try (PointerScope scope = new PointerScope()) {
+            ONE_UNDEFINED = Scopes.retained(new TensorVector(new Tensor()));
+        }
+    }
+
+    private final JavaFunction function;
+    private final FunctionContext context;
+    private final Meta[] inputs;
+    private final Meta[] outputs;
+    /** The C++ hooks call these through JavaCPP's weak references: held here until the node dies. */
+    private FunctionPreHook preHook;
+    private FunctionPostHook postHook;
+    private volatile long nodeAddress;
+
+    private GradientNode(JavaFunction function, FunctionContext context, Meta[] inputs, Meta[] outputs) {
+        this.function = function;
+        this.context = context;
+        this.inputs = inputs;
+        this.outputs = outputs;
+    }
+
+    /** Makes the node of one call and wires it between {@code inputs} and {@code outputs}. */
+    static void wire(JavaFunction function, FunctionContext context, Tensor[] inputs, Tensor[] outputs) {
+        GradientNode record = new GradientNode(function, context, Meta.of(inputs), Meta.of(outputs));
+        long key = LiveNodes.register(record);
+        int n = inputs.length;
+        try (PointerScope scope = new PointerScope()) {
+            // Saved by mul (as "other", since the lifetime sentinel requires grad), which points at the lifetime
+            // sentinel's AccumulateGrad: the node behind the carrier's last edge holds both.
+            Tensor sentinels = LiveNodes.lifetimeSentinel(key).mul(LiveNodes.savedSentinel(key));
+            Tensor[] parts = new Tensor[n + 1];
+            Arrays.fill(parts, sentinels);
+            Node node = torch.cat(new TensorVector(parts)).grad_fn();
+
+            EdgeVector edges = new EdgeVector(n + 1);
+            for (int i = 0; i < n; i++) {
+                edges.put(i, gradientEdge(inputs[i]));
+            }
+            edges.put(n, node.next_edge(n));
+            node.clear_input_metadata();
+            node.set_next_edges(edges);
+            for (Tensor output : outputs) {
+                torch.create_gradient_edge(output, node);
+            }
+            record.preHook = new PreHook(record);
+            record.postHook = new PostHook(record);
+            node.add_pre_hook(record.preHook);
+            node.add_post_hook(record.postHook);
+            record.nodeAddress = node.address();
+            context.attach(new Node(node));
+            LiveNodes.indexNode(node.address(), record);
+        }
+    }
+
+    /**
+     * The edge along which a tensor's gradient flows: invalid when it needs none, its grad_fn for a result of
+     * an operation, and its AccumulateGrad for a leaf (made by libtorch on first use, hence the view).
+     */
+    private static Edge gradientEdge(Tensor tensor) {
+        if (!tensor.requires_grad()) {
+            return new Edge();
+        }
+        Node gradFn = tensor.grad_fn();
+        if (gradFn != null && !gradFn.isNull()) {
+            return new Edge(gradFn, (int) tensor.output_nr());
+        }
+        return tensor.view_as(tensor).grad_fn().next_edge(0);
+    }
+
+    JavaFunction function() {
+        return function;
+    }
+
+    long nodeAddress() {
+        return nodeAddress;
+    }
+
+    void releaseSaved() {
+        context.release();
+    }
+
+    /** The node died: nothing of this call is needed any more. */
+    void releaseAll() {
+        context.release();
+        preHook = null;
+        postHook = null;
+    }
+
+    /** Step 1: the Java backward, run when the outputs' gradients arrive. */
+    private void runBackward(TensorVector gradients) {
+        releasePending();
+        Tensor[] keep = new Tensor[inputs.length];
+        try (PointerScope scope = new PointerScope()) {
+            Tensor[] gradOutputs = new Tensor[outputs.length];
+            for (int i = 0; i < gradOutputs.length; i++) {
+                Tensor g = gradients.get(i);
+                // Unused outputs get no gradient from libtorch; backward sees zeros, as in PyTorch.
+                gradOutputs[i] = g.defined() ? g : outputs[i].zeros();
+            }
+            Tensor[] result = function.backward(context, gradOutputs);
+            if (result == null || result.length != inputs.length) {
+                throw new IllegalStateException(function.name() + ".backward returned "
+                        + (result == null ? "null" : result.length + " gradients") + " for " + inputs.length
+                        + " inputs");
+            }
+            for (int i = 0; i < result.length; i++) {
+                if (result[i] != null && result[i].defined() && context.needsInputGrad(i)) {
+                    inputs[i].check(result[i], function.name(), i);
+                    // Our own handle: the result may point into memory that is freed when this hook returns.
+                    keep[i] = Scopes.retained(new Tensor(result[i]));
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            release(keep);
+            throw e;
+        }
+        PENDING.set(keep);
+    }
+
+    /** Step 3: hands the input gradients to libtorch. */
+    private static TensorVector deliver(TensorVector carrierOutputs) {
+        Tensor[] keep = PENDING.get();
+        PENDING.remove();
+        if (keep == null) {
+            throw new IllegalStateException("JavaFunction post-hook ran without its pre-hook");
+        }
+        for (int i = 0; i < keep.length; i++) {
+            if (keep[i] != null) {
+                carrierOutputs.put(i, keep[i]);
+            }
+        }
+        release(keep);
+        return carrierOutputs;
+    }
+
+    /** Gradients left by a pre-hook whose node then failed before its post-hook ran. */
+    private static void releasePending() {
+        Tensor[] stale = PENDING.get();
+        if (stale != null) {
+            PENDING.remove();
+            release(stale);
+        }
+    }
+
+    private static void release(Tensor[] handles) {
+        for (Tensor t : handles) {
+            if (t != null) {
+                t.releaseReference();
+            }
+        }
+    }
+
+    private static final class PreHook extends FunctionPreHook {
+        private final GradientNode record;
+
+        PreHook(GradientNode record) {
+            this.record = record;
+        }
+
+        @Override
+        public TensorVector apply(TensorVector gradients) {
+            try {
+                record.runBackward(gradients);
+            } catch (RuntimeException e) {
+                // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
+                throw new RuntimeException(record.function.name() + " backward failed: " + e.getMessage(), e);
+            }
+            return ONE_UNDEFINED;
+        }
+    }
+
+    private static final class PostHook extends FunctionPostHook {
+        private final GradientNode record;
+
+        PostHook(GradientNode record) {
+            this.record = record;
+        }
+
+        @Override
+        public TensorVector apply(TensorVector carrierOutputs, TensorVector carrierInputs) {
+            return deliver(carrierOutputs);
+        }
+    }
+
+    /** What libtorch would check of a gradient: shape, dtype, device. Kept instead of the tensor itself. */
+    private record Meta(long[] shape, ScalarType dtype, String device) {
+
+        static Meta[] of(Tensor[] tensors) {
+            Meta[] meta = new Meta[tensors.length];
+            for (int i = 0; i < tensors.length; i++) {
+                meta[i] = new Meta(TensorInfo.shape(tensors[i]), TensorInfo.dtype(tensors[i]),
+                        TensorInfo.device(tensors[i]));
+            }
+            return meta;
+        }
+
+        void check(Tensor gradient, String function, int index) {
+            if (!Arrays.equals(shape, TensorInfo.shape(gradient)) || TensorInfo.dtype(gradient) != dtype
+                    || !device.equals(TensorInfo.device(gradient))) {
+                throw new IllegalStateException(function + ".backward returned an invalid gradient for input "
+                        + index + ": expected " + dtype + Arrays.toString(shape) + " on " + device + ", got "
+                        + TensorInfo.describe(gradient));
+            }
+        }
+
+        Tensor zeros() {
+            TensorOptions options = new TensorOptions(dtype);
+            if (!device.equals("cpu")) {
+                options = options.device(new org.bytedeco.pytorch.DeviceOptional(new org.bytedeco.pytorch.Device(device)));
+            }
+            return torch.zeros(shape, options);
+        }
+    }
+}

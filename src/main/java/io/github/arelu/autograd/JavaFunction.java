@@ -1,0 +1,150 @@
+package io.github.arelu.autograd;
+
+import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.Node;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * An autograd function written in Java, for bytedeco's libtorch: the counterpart of PyTorch's
+ * {@code torch.autograd.Function} and libtorch's {@code torch::autograd::Function}, which bytedeco cannot
+ * map. Subclass it, give it a {@link #forward} that computes the outputs without autograd (for instance
+ * with a fused native kernel) and a {@link #backward} that turns the outputs' gradients into the inputs'
+ * gradients; {@link #apply} then records one real node of libtorch's autograd graph per call, so
+ * {@code backward()}, {@code torch::autograd::grad}, optimizers and further operations see an ordinary
+ * graph.
+ *
+ * <pre>{@code
+ * final class Scale extends JavaFunction {                       // y = x * w, w of one element
+ *     protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+ *         ctx.saveForBackward(in[0], in[1]);
+ *         return new Tensor[] {in[0].mul(in[1])};
+ *     }
+ *     protected Tensor[] backward(FunctionContext ctx, Tensor... gradOut) {
+ *         Tensor[] saved = ctx.savedTensors();
+ *         return new Tensor[] {
+ *             ctx.needsInputGrad(0) ? gradOut[0].mul(saved[1]) : null,
+ *             ctx.needsInputGrad(1) ? gradOut[0].mul(saved[0]).sum().reshape(saved[1].sizes()) : null};
+ *     }
+ * }
+ * Tensor y = new Scale().apply(x, w)[0];
+ * }</pre>
+ *
+ * <p>Semantics are those of a built-in operation: leaf and non-leaf inputs, any subset requiring grad;
+ * {@code torch::autograd::grad} for some inputs only ({@link FunctionContext#needsInputGrad}); {@code
+ * retain_graph} and repeated backward (gradients accumulate); libtorch's errors for a second backward after
+ * the graph was released and for a saved tensor modified in place; an exception thrown by {@code backward}
+ * reaches the caller of {@code backward()} as a {@code RuntimeException} whose message names it, and the
+ * process goes on; under {@code create_graph} backward runs with grad mode on, so a backward written with
+ * differentiable operations on the saved tensors gives correct higher-order gradients. Without grad mode,
+ * or when no input requires grad, {@code apply} just runs {@code forward} and records nothing.
+ *
+ * <p>Lifetime: the node is owned by libtorch's graph like any other; the Java side of a call (this
+ * function, its {@link FunctionContext}, the hook objects) is held by a registry until libtorch destroys
+ * the node, and the saved tensors are freed when libtorch releases saved variables. See {@code LiveNodes}
+ * for how that is observed, and the package documentation for the limits.
+ */
+public abstract class JavaFunction {
+
+    /**
+     * Computes the outputs. Runs with grad mode off. Must return new floating-point tensors, none of them an
+     * input or a view of one; may save tensors for backward with {@link FunctionContext#saveForBackward}.
+     */
+    protected abstract Tensor[] forward(FunctionContext ctx, Tensor... inputs);
+
+    /**
+     * Computes one gradient per input from one gradient per output (zeros for outputs that received none),
+     * each shaped like its input, with its dtype and device; {@code null} or an undefined tensor for an input
+     * that gets no gradient. Runs with grad mode on exactly when the caller asked for {@code create_graph}:
+     * then compute with differentiable operations on {@link FunctionContext#savedTensors()} and the output
+     * gradients. Skip inputs for which {@link FunctionContext#needsInputGrad} is false.
+     */
+    protected abstract Tensor[] backward(FunctionContext ctx, Tensor... gradOutputs);
+
+    /** The name used in error messages; the class's simple name unless overridden. */
+    public String name() {
+        return getClass().getSimpleName();
+    }
+
+    /**
+     * Runs {@link #forward} and, when grad mode is on and an input requires grad, records the call as a node
+     * of libtorch's autograd graph whose backward is {@link #backward}.
+     *
+     * @throws IllegalArgumentException for a null or undefined input
+     * @throws IllegalStateException when forward returns no outputs, an undefined or non-floating-point
+     *     output, an output that is an input or shares its memory, or the same tensor twice
+     */
+    public final Tensor[] apply(Tensor... inputs) {
+        boolean[] requiresGrad = new boolean[inputs.length];
+        boolean anyRequiresGrad = false;
+        for (int i = 0; i < inputs.length; i++) {
+            if (inputs[i] == null || inputs[i].isNull() || !inputs[i].defined()) {
+                throw new IllegalArgumentException(name() + ": input " + i + " is null or undefined");
+            }
+            requiresGrad[i] = inputs[i].requires_grad();
+            anyRequiresGrad |= requiresGrad[i];
+        }
+        boolean gradMode = GradMode.is_enabled();
+        FunctionContext context = new FunctionContext(name(), requiresGrad, gradMode && anyRequiresGrad);
+        Tensor[] outputs;
+        GradMode.set_enabled(false);
+        try {
+            outputs = forward(context, inputs);
+        } finally {
+            GradMode.set_enabled(gradMode);
+        }
+        if (context.isRecording()) {
+            checkOutputs(outputs, inputs);
+            GradientNode.wire(this, context, inputs, outputs);
+        }
+        return outputs;
+    }
+
+    /**
+     * The function whose node produced {@code output} (its {@code grad_fn}), or null when {@code output} was
+     * not produced by a recorded {@link #apply}.
+     */
+    public static JavaFunction functionOf(Tensor output) {
+        Node gradFn = output.grad_fn();
+        if (gradFn == null || gradFn.isNull()) {
+            return null;
+        }
+        GradientNode record = LiveNodes.byNodeAddress(gradFn.address());
+        return record == null ? null : record.function();
+    }
+
+    /**
+     * How many nodes recorded by {@link #apply} libtorch still holds (in any thread). It drops to zero once
+     * every graph that contains one has been released, so tests and applications can check for leaks.
+     */
+    public static int liveNodeCount() {
+        return LiveNodes.count();
+    }
+
+    private void checkOutputs(Tensor[] outputs, Tensor[] inputs) {
+        if (outputs == null || outputs.length == 0) {
+            throw new IllegalStateException(name() + ".forward returned no outputs");
+        }
+        for (int i = 0; i < outputs.length; i++) {
+            Tensor out = outputs[i];
+            if (out == null || out.isNull() || !out.defined()) {
+                throw new IllegalStateException(name() + ".forward returned a null or undefined output " + i);
+            }
+            if (!out.is_floating_point() && !out.is_complex()) {
+                throw new IllegalStateException(name() + ".forward output " + i + " has dtype "
+                        + TensorInfo.dtype(out) + "; only floating-point and complex outputs can have gradients");
+            }
+            for (int j = 0; j < inputs.length; j++) {
+                if (out.is_alias_of(inputs[j])) {
+                    throw new IllegalStateException(name() + ".forward output " + i + " shares memory with input "
+                            + j + "; return new tensors (clone an input to pass it through)");
+                }
+            }
+            for (int j = 0; j < i; j++) {
+                if (out.is_same(outputs[j])) {
+                    throw new IllegalStateException(name() + ".forward returned the same tensor as outputs " + j
+                            + " and " + i);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package io.github.arelu.autograd;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.PointerConsumer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The graph nodes of {@link JavaFunction}s that are alive, and how we learn that libtorch dropped them.
+ *
+ * <p>A node owns its hooks in C++, but each hook calls a Java object that JavaCPP reaches only through a
+ * weak reference: the Java objects must stay strongly reachable for as long as the node may run, and no
+ * longer. libtorch gives no callback when a node dies, so each node carries two zero-element sentinel
+ * tensors made with {@code from_blob} over a fake address that encodes the node's key, whose storage
+ * deleter calls back into Java:
+ * <ul>
+ *   <li>the <em>lifetime</em> sentinel is held by an AccumulateGrad node that the carrier node points to,
+ *       so its storage dies exactly when the carrier node is destroyed: then the node's record (hooks, saved
+ *       tensors, function) is dropped;</li>
+ *   <li>the <em>saved</em> sentinel is a saved variable of that graph, released when libtorch releases saved
+ *       variables (a backward without {@code retain_graph}) or when the node dies: then the saved tensors are
+ *       freed, as libtorch frees its own.</li>
+ * </ul>
+ */
+final class LiveNodes {
+
+    private static final System.Logger LOG = System.getLogger("io.github.arelu.autograd");
+    private static final long SAVED_FLAG = 8;
+    private static final Map<Long, GradientNode> BY_KEY = new ConcurrentHashMap<>();
+    private static final Map<Long, GradientNode> BY_NODE_ADDRESS = new ConcurrentHashMap<>();
+    /** Keys are multiples of 16, so the fake addresses are aligned and the saved flag fits below. */
+    private static final AtomicLong NEXT_KEY = new AtomicLong(16);
+    /** One deleter for every sentinel: a JavaCPP callback is a scarce native trampoline. Never freed. */
+    private static final SentinelDeleter DELETER;
+
+    static {
+        try (PointerScope scope = new PointerScope()) {
+            DELETER = Scopes.retained(new SentinelDeleter());
+        }
+    }
+
+    private LiveNodes() {
+    }
+
+    /** Registers a record before its sentinels exist (the deleter may run as soon as they do); returns its key. */
+    static long register(GradientNode record) {
+        long key = NEXT_KEY.getAndAdd(16);
+        BY_KEY.put(key, record);
+        return key;
+    }
+
+    /** Makes the record findable from its libtorch node (for {@link JavaFunction#functionOf}). */
+    static void indexNode(long nodeAddress, GradientNode record) {
+        BY_NODE_ADDRESS.put(nodeAddress, record);
+    }
+
+    static GradientNode byNodeAddress(long nodeAddress) {
+        return BY_NODE_ADDRESS.get(nodeAddress);
+    }
+
+    static int count() {
+        return BY_KEY.size();
+    }
+
+    /** A zero-element float tensor requiring grad whose storage reports the node's death. */
+    static Tensor lifetimeSentinel(long key) {
+        return sentinel(key).requires_grad_(true);
+    }
+
+    /** A zero-element float tensor whose storage reports the release of the graph's saved variables. */
+    static Tensor savedSentinel(long key) {
+        return sentinel(key | SAVED_FLAG);
+    }
+
+    private static Tensor sentinel(long fakeAddress) {
+        // Never dereferenced: the tensor has no elements. Its only purpose is the deleter call.
+        Pointer data = new Pointer() {
+            {
+                address = fakeAddress;
+            }
+        };
+        return torch.from_blob(data, new long[] {0}, DELETER);
+    }
+
+    private static void storageFreed(long fakeAddress) {
+        long key = fakeAddress & ~(SAVED_FLAG | 7);
+        if ((fakeAddress & SAVED_FLAG) != 0) {
+            GradientNode record = BY_KEY.get(key);
+            if (record != null) {
+                record.releaseSaved();
+            }
+        } else {
+            GradientNode record = BY_KEY.remove(key);
+            if (record != null) {
+                BY_NODE_ADDRESS.remove(record.nodeAddress(), record);
+                record.releaseAll();
+            }
+        }
+    }
+
+    /** Runs inside libtorch's storage destructors: it must never throw (that would terminate the process). */
+    private static final class SentinelDeleter extends PointerConsumer {
+        @Override
+        public void call(Pointer data) {
+            try {
+                storageFreed(data.address());
+            } catch (Throwable e) {
+                LOG.log(System.Logger.Level.ERROR, "releasing a JavaFunction graph node failed", e);
+            }
+        }
+    }
+}

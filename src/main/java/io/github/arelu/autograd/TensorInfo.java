@@ -1,0 +1,76 @@
+package io.github.arelu.autograd;
+
+import java.util.Arrays;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * Facts about a tensor that library code asks often and cheaply: its dtype as a comparable enum constant,
+ * its shape, and a description for error messages.
+ */
+public final class TensorInfo {
+
+    private static final ScalarType[] DTYPES = new ScalarType[256];
+
+    static {
+        for (ScalarType t : ScalarType.values()) {
+            if (DTYPES[t.value & 0xff] == null) {
+                DTYPES[t.value & 0xff] = t;
+            }
+        }
+    }
+
+    private TensorInfo() {
+    }
+
+    /**
+     * The tensor's dtype as the canonical enum constant. JavaCPP hands out fresh ScalarType instances for
+     * values it gets from native code, so only canonical constants compare with {@code ==} and
+     * {@code equals}; a table instead of {@code intern()}, which copies {@code values()} on every call.
+     */
+    public static ScalarType dtype(Tensor tensor) {
+        return DTYPES[tensor.scalar_type().value & 0xff];
+    }
+
+    /** The tensor's sizes. */
+    public static long[] shape(Tensor tensor) {
+        long[] shape = new long[(int) tensor.dim()];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = tensor.size(i);
+        }
+        return shape;
+    }
+
+    /** Whether both tensors have the same sizes. */
+    public static boolean sameShape(Tensor a, Tensor b) {
+        long dims = a.dim();
+        if (b.dim() != dims) {
+            return false;
+        }
+        for (int i = 0; i < dims; i++) {
+            if (a.size(i) != b.size(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether both tensors live on the same device; CPU against CPU needs no native Device objects. */
+    public static boolean sameDevice(Tensor a, Tensor b) {
+        return a.is_cpu() && b.is_cpu() || !a.is_cpu() && !b.is_cpu() && a.device().equals(b.device());
+    }
+
+    /** The tensor's device as libtorch writes it ({@code cpu}, {@code cuda:0}). */
+    public static String device(Tensor tensor) {
+        return tensor.is_cpu() ? "cpu" : tensor.device().str().getString();
+    }
+
+    /** Dtype, shape and device, e.g. {@code Float[2, 3] on cpu}. */
+    public static String describe(Tensor tensor) {
+        if (tensor == null || !tensor.defined()) {
+            return "an undefined tensor";
+        }
+        return dtype(tensor) + Arrays.toString(shape(tensor)) + " on " + device(tensor);
+    }
+}

@@ -1,0 +1,293 @@
+package io.github.arelu.autograd;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The facility on a function that knows nothing of AReLU: {@code (x, w, c) -> (x * w + c, x * x)} with
+ * {@code w} and {@code c} of one element, checked in float64 against libtorch's autograd of the same
+ * operations (values and gradients equal to the last bit: the same operations in the same order).
+ */
+class JavaFunctionTest {
+
+    /** out0 = x * w + c, out1 = x * x; backward written with differentiable ops, so double backward works. */
+    static class AffineAndSquare extends JavaFunction {
+        final AtomicInteger backwardCalls = new AtomicInteger();
+        final List<Boolean> gradModeInBackward = new ArrayList<>();
+
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            ctx.saveForBackward(in[0], in[1]);
+            return new Tensor[] {in[0].mul(in[1]).add(in[2]), in[0].mul(in[0])};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            backwardCalls.incrementAndGet();
+            gradModeInBackward.add(GradMode.is_enabled());
+            Tensor[] saved = ctx.savedTensors();
+            Tensor x = saved[0];
+            Tensor w = saved[1];
+            return new Tensor[] {
+                ctx.needsInputGrad(0) ? g[0].mul(w).add(g[1].mul(x).mul(new Scalar(2.0))) : null,
+                ctx.needsInputGrad(1) ? g[0].mul(x).sum().reshape(1) : null,
+                ctx.needsInputGrad(2) ? g[0].sum().reshape(1) : null};
+        }
+    }
+
+    static Tensor[] reference(Tensor x, Tensor w, Tensor c) {
+        return new Tensor[] {x.mul(w).add(c), x.mul(x)};
+    }
+
+    private PointerScope scope;
+
+    @BeforeEach
+    void openScope() {
+        torch.manual_seed(7);
+        scope = new PointerScope();
+    }
+
+    @AfterEach
+    void closeScope() {
+        scope.close();
+    }
+
+    static Tensor doubles(double... values) {
+        return Tensor.create(values).clone();
+    }
+
+    static double[] values(Tensor t) {
+        Tensor c = t.detach().to(ScalarType.Double).contiguous().clone();
+        double[] out = new double[(int) c.numel()];
+        if (out.length > 0) {
+            DoublePointer p = c.data_ptr_double();
+            p.capacity(out.length);
+            p.get(out);
+        }
+        return out;
+    }
+
+    static void backward(Tensor loss, boolean retainGraph) {
+        loss.backward(new Tensor(), new BoolOptional(retainGraph), false, new TensorArrayRefOptional());
+    }
+
+    /** loss = sum(out0 * g0) + sum(out1 * g1), so each output gets a non-trivial gradient. */
+    static Tensor loss(Tensor[] outs, Tensor g0, Tensor g1) {
+        return outs[0].mul(g0).sum().add(outs[1].mul(g1).sum());
+    }
+
+    @Test
+    void gradientsMatchLibtorchForEveryCombinationOfInputsRequiringGrad() {
+        Tensor g0 = torch.randn(5).to(ScalarType.Double);
+        Tensor g1 = torch.randn(5).to(ScalarType.Double);
+        for (int mask = 0; mask < 8; mask++) {
+            for (boolean leafX : new boolean[] {true, false}) {
+                boolean[] requires = {(mask & 1) != 0, (mask & 2) != 0, (mask & 4) != 0};
+                Tensor[] ours = inputs(requires, leafX);
+                Tensor[] theirs = inputs(requires, leafX);
+                Tensor[] out = new AffineAndSquare().apply(ours[1], ours[2], ours[3]);
+                Tensor[] ref = reference(theirs[1], theirs[2], theirs[3]);
+                assertArrayEquals(values(ref[0]), values(out[0]));
+                assertArrayEquals(values(ref[1]), values(out[1]));
+                boolean anyGrad = requires[0] || requires[1] || requires[2];
+                assertEquals(anyGrad, out[0].requires_grad(), "mask " + mask);
+                if (!anyGrad) {
+                    assertNull(JavaFunction.functionOf(out[0]));
+                    continue;
+                }
+                assertTrue(JavaFunction.functionOf(out[0]) instanceof AffineAndSquare);
+                backward(loss(out, g0, g1), false);
+                backward(loss(ref, g0, g1), false);
+                for (int i = 0; i < 4; i++) {
+                    Tensor a = ours[i].grad();
+                    Tensor b = theirs[i].grad();
+                    assertEquals(b.defined(), a.defined(), "mask " + mask + " leafX " + leafX + " input " + i);
+                    if (b.defined()) {
+                        assertArrayEquals(values(b), values(a), "mask " + mask + " leafX " + leafX + " input " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    /** [root of x (or x itself), x, w, c]; a non-leaf x is root * 1.5 of a leaf root. */
+    private static Tensor[] inputs(boolean[] requires, boolean leafX) {
+        Tensor root = doubles(-2, -0.5, 0, 0.75, 3).requires_grad_(requires[0]);
+        Tensor x = leafX ? root : root.mul(new Scalar(1.5));
+        if (!leafX && requires[0]) {
+            x.retain_grad();
+        }
+        return new Tensor[] {root, x, doubles(0.8).requires_grad_(requires[1]), doubles(-0.3).requires_grad_(requires[2])};
+    }
+
+    @Test
+    void autogradGradForSomeInputsSkipsTheOthers() {
+        Tensor x = doubles(1, 2, 3).requires_grad_(true);
+        Tensor w = doubles(2).requires_grad_(true);
+        Tensor c = doubles(5).requires_grad_(true);
+        AffineAndSquare f = new AffineAndSquare();
+        Tensor[] out = f.apply(x, w, c);
+        Tensor loss = out[0].sum().add(out[1].sum());
+        TensorVector grads = torch.grad(new TensorVector(loss), new TensorVector(w), new TensorVector(),
+                new BoolOptional(false), false, false);
+        assertEquals(1, grads.size());
+        assertArrayEquals(new double[] {6}, values(grads.get(0)));
+        assertFalse(x.grad().defined(), "x was not asked for and must get no gradient");
+        assertEquals(1, f.backwardCalls.get());
+    }
+
+    @Test
+    void retainGraphAllowsASecondBackwardThatAccumulatesThenTheGraphIsReleased() {
+        Tensor x = doubles(1, -2).requires_grad_(true);
+        Tensor w = doubles(3).requires_grad_(true);
+        Tensor c = doubles(0).requires_grad_(true);
+        Tensor loss = new AffineAndSquare().apply(x, w, c)[0].sum();
+        backward(loss, true);
+        assertArrayEquals(new double[] {3, 3}, values(x.grad()));
+        backward(loss, false);
+        assertArrayEquals(new double[] {6, 6}, values(x.grad()));
+        assertArrayEquals(new double[] {-2}, values(w.grad()));
+        RuntimeException e = assertThrows(RuntimeException.class, () -> backward(loss, false));
+        assertTrue(e.getMessage().contains("backward through the graph a second time"), e.getMessage());
+        assertArrayEquals(new double[] {6, 6}, values(x.grad()), "a failed backward must not touch gradients");
+    }
+
+    @Test
+    void aSavedInputModifiedInPlaceAfterForwardIsAnError() {
+        Tensor x0 = doubles(1, 2).requires_grad_(true);
+        Tensor x = x0.mul(new Scalar(1.0));
+        Tensor w = doubles(3).requires_grad_(true);
+        Tensor loss = new AffineAndSquare().apply(x, w, doubles(0))[0].sum();
+        try (org.bytedeco.pytorch.NoGradGuard noGrad = new org.bytedeco.pytorch.NoGradGuard()) {
+            x.add_(new Scalar(1.0));
+        }
+        RuntimeException e = assertThrows(RuntimeException.class, () -> backward(loss, false));
+        assertTrue(e.getMessage().contains("modified by an inplace operation"), e.getMessage());
+        assertFalse(w.grad().defined());
+    }
+
+    @Test
+    void anExceptionInBackwardReachesTheCallerAndTheProcessGoesOn() {
+        JavaFunction failing = new AffineAndSquare() {
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                throw new IllegalStateException("deliberate failure in backward");
+            }
+        };
+        Tensor x = doubles(1, 2).requires_grad_(true);
+        Tensor loss = failing.apply(x, doubles(2), doubles(0))[0].sum();
+        RuntimeException e = assertThrows(RuntimeException.class, () -> backward(loss, false));
+        assertTrue(e.getMessage().contains("deliberate failure in backward"), e.getMessage());
+        Tensor again = new AffineAndSquare().apply(x, doubles(2), doubles(0))[0].sum();
+        backward(again, false);
+        assertArrayEquals(new double[] {2, 2}, values(x.grad()));
+    }
+
+    @Test
+    void aGradientOfTheWrongShapeIsReportedNotPassedOn() {
+        JavaFunction wrong = new AffineAndSquare() {
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                return new Tensor[] {g[0].sum(), null, null};
+            }
+        };
+        Tensor x = doubles(1, 2).requires_grad_(true);
+        Tensor loss = wrong.apply(x, doubles(2), doubles(0))[0].sum();
+        RuntimeException e = assertThrows(RuntimeException.class, () -> backward(loss, false));
+        assertTrue(e.getMessage().contains("invalid gradient for input 0"), e.getMessage());
+    }
+
+    @Test
+    void createGraphGivesSecondOrderGradients() {
+        Tensor g0 = doubles(0.5, -1, 2);
+        Tensor g1 = doubles(1, 0.25, -3);
+        double[][] results = new double[2][];
+        for (int k = 0; k < 2; k++) {
+            Tensor x = doubles(1, -2, 0.5).requires_grad_(true);
+            Tensor w = doubles(1.5).requires_grad_(true);
+            Tensor c = doubles(0.1).requires_grad_(true);
+            AffineAndSquare f = new AffineAndSquare();
+            Tensor[] out = k == 0 ? f.apply(x, w, c) : reference(x, w, c);
+            Tensor loss = loss(out, g0, g1);
+            TensorVector first = torch.grad(new TensorVector(loss), new TensorVector(x, w), new TensorVector(),
+                    new BoolOptional(true), true, false);
+            // d/dx and d/dw of sum(dloss/dx^2) + dloss/dw: exercises x*x's and x*w's second derivatives.
+            Tensor second = first.get(0).pow(new Scalar(2.0)).sum().add(first.get(1).sum());
+            TensorVector grads = torch.grad(new TensorVector(second), new TensorVector(x, w), new TensorVector(),
+                    new BoolOptional(false), false, false);
+            results[k] = concat(values(grads.get(0)), values(grads.get(1)));
+            if (k == 0) {
+                assertEquals(List.of(true), f.gradModeInBackward, "backward runs with grad mode on under create_graph");
+            }
+        }
+        assertArrayEquals(results[1], results[0], 1e-12);
+    }
+
+    private static double[] concat(double[] a, double[] b) {
+        double[] r = new double[a.length + b.length];
+        System.arraycopy(a, 0, r, 0, a.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
+    void forwardMustReturnNewTensors() {
+        JavaFunction passThrough = new AffineAndSquare() {
+            @Override
+            protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+                return new Tensor[] {in[0]};
+            }
+        };
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> passThrough.apply(doubles(1).requires_grad_(true), doubles(1), doubles(1)));
+        assertTrue(e.getMessage().contains("shares memory with input 0"), e.getMessage());
+    }
+
+    @Test
+    void droppedGraphsReleaseTheirNodesAndGcPressureDoesNotBreakLiveOnes() throws Exception {
+        int before = JavaFunction.liveNodeCount();
+        Tensor x = doubles(1, 2, 3).requires_grad_(true);
+        Tensor kept;
+        try (PointerScope step = new PointerScope()) {
+            for (int i = 0; i < 1000; i++) {
+                try (PointerScope dropped = new PointerScope()) {
+                    new AffineAndSquare().apply(x, doubles(2), doubles(1));
+                }
+            }
+            kept = new AffineAndSquare().apply(x, doubles(2), doubles(1))[0].sum();
+            step.detach(kept.retainReference());
+        }
+        assertEquals(before + 1, JavaFunction.liveNodeCount(), "1000 dropped graphs, one kept");
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        backward(kept, false);
+        assertArrayEquals(new double[] {2, 2, 2}, values(x.grad()));
+        kept.releaseReference();
+        assertEquals(before, JavaFunction.liveNodeCount());
+    }
+}
