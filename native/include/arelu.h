@@ -8,7 +8,8 @@
  *
  * Semantics (the reference is relu(x) * b - relu(-x) * a, a = clamp(alpha, 0.01, 0.99),
  * b = 1 + sigmoid(beta); callers pass the effective scales a ("neg") and b ("pos")):
- *   forward   y  = x * b  for x > 0,   x * a  for x < 0,   x (a signed zero) for x == 0, NaN for NaN.
+ *   forward   y  = x * b  for x > 0,   x * a  for x < 0,   x (a signed zero) for x == 0, NaN for NaN;
+ *             every y is NaN when a or b is NaN (the reference's 0 * NaN is NaN).
  *   backward  gx = ((x > 0 || x is NaN) ? g * b : 0) + ((x < 0 || x is NaN) ? g * a : 0)
  *             (terms selected, not multiplied by 0/1, so an infinite g at x == 0 gives 0 as the
  *             reference's ReLU backward does; that backward lets NaN through on both branches, so do we);

@@ -106,6 +106,13 @@ __attribute__((target("avx2"))) void forward_range_avx2(const T* x, T* y, int64_
 
 template <class T>
 void forward_range(const T* x, T* y, int64_t m, T a, T b) {
+  // The reference relu(x) * b - relu(-x) * a is NaN everywhere once a or b is NaN (0 * NaN included),
+  // which the selects of forward1 would not give at x == 0 nor on the other side of 0. The scales are
+  // uniform over the range, so one test here keeps the loops below free of it.
+  if (a != a || b != b) {
+    std::fill(y, y + m, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
 #if defined(ARELU_X86_DISPATCH)
   if (use_avx2()) return forward_range_avx2(x, y, m, a, b);
 #endif

@@ -45,6 +45,8 @@ __device__ __forceinline__ double lane(const double2& v, int k) { return (&v.x)[
 
 template <class T>
 __device__ __forceinline__ T forward1(T x, T a, T b) {
+  // A NaN scale makes every output NaN, as in the reference (0 * NaN); uniform across a warp.
+  if (a != a || b != b) return a + b;
   const T neg = x < T(0) ? x * a : x;
   return x > T(0) ? x * b : neg;
 }

@@ -228,6 +228,42 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
   EXPECT_EQ(ps, 0.0);
 }
 
+// The reference relu(x) * b - relu(-x) * a with a NaN scale: NaN for every x, 0 and both signs included
+// (0 * NaN is NaN). Scalar and channel-wise (only the NaN channel), sizes that cover the parallel and
+// vector paths, and y == x.
+TYPED_TEST(AreluCpu, NaNScaleMakesEveryOutputNaN) {
+  using T = TypeParam;
+  const T nan = T(kNaN), a = T(kA), b = T(kB);
+  for (int64_t n : {int64_t(1), int64_t(7), int64_t(65537)}) {
+    std::vector<T> x(n);
+    for (int64_t i = 0; i < n; ++i) x[i] = T((i % 3) - 1);  // -1, 0, 1, ...
+    for (int nt : {1, 2}) {
+      for (const auto& [na, nb] : {std::pair<T, T>{nan, b}, std::pair<T, T>{a, nan}, std::pair<T, T>{nan, nan}}) {
+        std::vector<T> y(n, T(7));
+        ASSERT_EQ(fwd<T>(x.data(), y.data(), n, na, nb, nt), ARELU_OK);
+        for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(y[i])) << "n=" << n << " i=" << i;
+        std::vector<T> inplace = x;
+        ASSERT_EQ(fwd<T>(inplace.data(), inplace.data(), n, na, nb, nt), ARELU_OK);
+        for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(inplace[i])) << "in place, i=" << i;
+      }
+    }
+  }
+  // Channel-wise: channel 1 of 3 has a NaN alpha, the others are finite and follow the usual rule.
+  const int64_t outer = 2, channels = 3, inner = 5, n = outer * channels * inner;
+  std::vector<T> x(n), y(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = T((i % 3) - 1);
+  const T as[] = {a, nan, a}, bs[] = {b, b, b};
+  ASSERT_EQ(fwd_ch<T>(x.data(), y.data(), outer, channels, inner, as, bs, 2), ARELU_OK);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = (i / inner) % channels;
+    if (c == 1) {
+      ASSERT_TRUE(std::isnan(y[i])) << "i=" << i;
+    } else {
+      ASSERT_TRUE(same_value(y[i], T(ref_forward(x[i], a, b)))) << "i=" << i;
+    }
+  }
+}
+
 TYPED_TEST(AreluCpu, InPlaceAndNullGradIn) {
   using T = TypeParam;
   const int64_t n = 200003;

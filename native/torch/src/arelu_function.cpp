@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <utility>
 #include <vector>
 
@@ -212,26 +211,15 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     Tensor xc = x.contiguous();
     Tensor y = at::empty(xc.sizes(), xc.options());
     Scales s = make_scales(xc, alpha, beta, channelwise);
-    // The reference relu(x) * b - relu(-x) * a is NaN everywhere (0 * NaN included) once a or b is
-    // NaN, while the kernel keeps exact zeros; the masks below restore the reference.
-    Tensor poisoned;
-    if (channelwise) {
-      poisoned = at::isnan(s.neg_t).logical_or(at::isnan(s.pos_t));
-    } else {
+    if (!channelwise) {
       std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
       // Kept for backward, so a CUDA backward does not read the scalars from the device again.
       ctx->saved_data["neg"] = s.neg;
       ctx->saved_data["pos"] = s.pos;
     }
+    // The kernels give the reference's NaN everywhere when a scale is NaN (arelu.h).
     if (xc.numel() > 0) {
       run_forward(xc, y, s);
-      if (channelwise) {
-        if (poisoned.any().item<bool>()) {
-          y.masked_fill_(poisoned.reshape(channel_shape(xc, s.channels)), std::numeric_limits<double>::quiet_NaN());
-        }
-      } else if (std::isnan(s.neg) || std::isnan(s.pos)) {
-        y.fill_(std::numeric_limits<double>::quiet_NaN());
-      }
     }
     ctx->save_for_backward({xc, alpha, beta});
     return y;
