@@ -28,8 +28,9 @@ constexpr int64_t kChunk = 32768;
 // Below this many elements a parallel region costs more than it saves.
 constexpr int64_t kParallelMin = 65536;
 // Independent accumulators per chunk: break the serial dependence of a double sum so that the adds
-// vectorize and pipeline, while keeping one fixed order.
-constexpr int kLanes = 8;
+// vectorize and pipeline, while keeping one fixed order. 16: each lane then gets one add per 16 elements,
+// which hides the add latency even when a step handles 16 floats at once (AVX-512).
+constexpr int kLanes = 16;
 // Chunk sums are collected on the stack this many chunks at a time (one parallel region per wave),
 // so a reduction never allocates.
 constexpr int64_t kWave = 512;
@@ -41,21 +42,28 @@ struct Sums {
 
 // ---------------------------------------------------------------- ISA dispatch
 //
-// x86-64: the hot loops have an AVX2 version (function-level target attribute, no -march flag) chosen at
-// run time when the CPU and OS support AVX2, else the SSE2 baseline. Both use the same lanes, the same
-// per-lane order and the same combining tree, and every product is rounded once, so the two give the same
-// bits. ARELU_DISABLE_AVX2=1 in the environment (read once, at load) forces the SSE2 path.
+// x86-64: the hot loops have AVX2 and AVX-512 versions (function-level target attributes, no -march flag),
+// chosen at run time by what the CPU and OS support, else the SSE2 baseline runs. All of them use the same
+// lanes, the same per-lane order and the same combining tree, and every product is rounded once, so they
+// give the same bits. In the environment (read once, at load) ARELU_DISABLE_AVX512=1 stops at AVX2 and
+// ARELU_DISABLE_AVX2=1 forces SSE2.
 #if defined(ARELU_X86_DISPATCH)
-bool detect_avx2() {
-  const char* off = std::getenv("ARELU_DISABLE_AVX2");
-  if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
-  __builtin_cpu_init();  // may run from a static initializer, before libgcc's own
-  return __builtin_cpu_supports("avx2") != 0;  // checks the OS saves the ymm state, too
+enum Isa { kSse2 = 0, kAvx2 = 1, kAvx512 = 2 };
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
 }
-const bool g_have_avx2 = detect_avx2();
-// Tests switch paths through arelu::detail::set_avx2_enabled; 1 = as detected.
-int g_avx2_allowed = 1;
-inline bool use_avx2() { return g_have_avx2 && g_avx2_allowed != 0; }
+int detect_isa() {
+  __builtin_cpu_init();  // may run from a static initializer, before libgcc's own
+  // __builtin_cpu_supports also checks that the OS saves the ymm / zmm state.
+  if (env_set("ARELU_DISABLE_AVX2") || __builtin_cpu_supports("avx2") == 0) return kSse2;
+  if (env_set("ARELU_DISABLE_AVX512") || __builtin_cpu_supports("avx512f") == 0) return kAvx2;
+  return kAvx512;
+}
+const int g_detected_isa = detect_isa();
+// Tests cap the level through arelu::detail::set_max_isa.
+int g_max_isa = kAvx512;
+inline int isa() { return g_detected_isa < g_max_isa ? g_detected_isa : g_max_isa; }
 #endif
 
 // When both operands of an addition are NaN, x86 returns the first one's, and the compiler may swap the
@@ -92,8 +100,9 @@ void forward_range_base(const T* x, T* y, int64_t m, T a, T b) {
 }
 
 #if defined(ARELU_X86_DISPATCH)
-// The same loops compiled for AVX2 (8 floats / 4 doubles per vector). One multiply per element either
-// way, so the results are the same bits. No FMA in the target: nothing can be contracted.
+// The same loops compiled for AVX2 (8 floats / 4 doubles per vector), and written for AVX-512. One
+// multiply per element either way, so the results are the same bits. No FMA in the targets: nothing can be
+// contracted.
 template <class T>
 __attribute__((target("avx2"))) void forward_range_avx2(const T* x, T* y, int64_t m, T a, T b) {
   if (x == y) {
@@ -101,6 +110,37 @@ __attribute__((target("avx2"))) void forward_range_avx2(const T* x, T* y, int64_
   } else {
     for (int64_t i = 0; i < m; ++i) y[i] = forward1(x[i], a, b);
   }
+}
+
+// AVX-512: the selects of forward1 as masked multiplies, 16 floats / 8 doubles per vector. x itself where
+// no mask is set (0, NaN), x * a and x * b where they are: the same single products as forward1.
+__attribute__((target("avx512f"))) inline void forward_vec_avx512(const float* x, float* y, int64_t i, __m512 av,
+                                                                  __m512 bv) {
+  const __m512 xv = _mm512_loadu_ps(x + i);
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 r = _mm512_mask_mul_ps(xv, _mm512_cmp_ps_mask(xv, zero, _CMP_LT_OQ), xv, av);
+  r = _mm512_mask_mul_ps(r, _mm512_cmp_ps_mask(xv, zero, _CMP_GT_OQ), xv, bv);
+  _mm512_storeu_ps(y + i, r);
+}
+__attribute__((target("avx512f"))) inline void forward_vec_avx512(const double* x, double* y, int64_t i, __m512d av,
+                                                                  __m512d bv) {
+  const __m512d xv = _mm512_loadu_pd(x + i);
+  const __m512d zero = _mm512_setzero_pd();
+  __m512d r = _mm512_mask_mul_pd(xv, _mm512_cmp_pd_mask(xv, zero, _CMP_LT_OQ), xv, av);
+  r = _mm512_mask_mul_pd(r, _mm512_cmp_pd_mask(xv, zero, _CMP_GT_OQ), xv, bv);
+  _mm512_storeu_pd(y + i, r);
+}
+__attribute__((target("avx512f"))) inline __m512 splat_avx512(float v) { return _mm512_set1_ps(v); }
+__attribute__((target("avx512f"))) inline __m512d splat_avx512(double v) { return _mm512_set1_pd(v); }
+
+template <class T>
+__attribute__((target("avx512f"))) void forward_range_avx512(const T* x, T* y, int64_t m, T a, T b) {
+  constexpr int64_t w = 64 / sizeof(T);
+  const auto av = splat_avx512(a);
+  const auto bv = splat_avx512(b);
+  int64_t i = 0;
+  for (; i + w <= m; i += w) forward_vec_avx512(x, y, i, av, bv);  // y == x is fine: load before store
+  for (; i < m; ++i) y[i] = forward1(x[i], a, b);
 }
 #endif
 
@@ -114,7 +154,11 @@ void forward_range(const T* x, T* y, int64_t m, T a, T b) {
     return;
   }
 #if defined(ARELU_X86_DISPATCH)
-  if (use_avx2()) return forward_range_avx2(x, y, m, a, b);
+  switch (isa()) {
+    case kAvx512: return forward_range_avx512(x, y, m, a, b);
+    case kAvx2: return forward_range_avx2(x, y, m, a, b);
+    default: break;
+  }
 #endif
   forward_range_base(x, y, m, a, b);
 }
@@ -172,6 +216,7 @@ struct Lanes {
 // gcc does not vectorize the lane-wise double sums with their selects by itself; it falls back to
 // scalar cmov code at a fifth of memory bandwidth. Masks from the "not >=" / "not <=" compares are
 // all-ones exactly where backward1 selects (NaN included), and and-ing with them selects +0 otherwise.
+// Lanes 2k and 2k + 1 of a side are accumulator k (8 xmm registers a side).
 inline void add_lanes(__m128d& neg, __m128d& pos, __m128d g, __m128d x) {
   const __m128d zero = _mm_setzero_pd();
   const __m128d p = _mm_mul_pd(g, x);
@@ -180,7 +225,7 @@ inline void add_lanes(__m128d& neg, __m128d& pos, __m128d g, __m128d x) {
 }
 
 inline void step(const float* g, const float* x, float* out, float a, float b, __m128d* neg, __m128d* pos) {
-  for (int h = 0; h < 2; ++h) {
+  for (int h = 0; h < kLanes / 4; ++h) {
     const __m128 xv = _mm_loadu_ps(x + 4 * h);
     const __m128 gv = _mm_loadu_ps(g + 4 * h);
     if (out != nullptr) {
@@ -196,7 +241,7 @@ inline void step(const float* g, const float* x, float* out, float a, float b, _
 }
 
 inline void step(const double* g, const double* x, double* out, double a, double b, __m128d* neg, __m128d* pos) {
-  for (int h = 0; h < 4; ++h) {
+  for (int h = 0; h < kLanes / 2; ++h) {
     const __m128d xv = _mm_loadu_pd(x + 2 * h);
     const __m128d gv = _mm_loadu_pd(g + 2 * h);
     if (out != nullptr) {
@@ -223,9 +268,8 @@ int64_t backward_steps_sse2(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes
 }
 
 #if defined(ARELU_X86_DISPATCH)
-// AVX2: lanes 0-3 and 4-7 of each side are one ymm register each, so a step is the SSE2 step with the
-// pairs of xmm operations fused; every value, and every addition into every lane, is the same. Each step
-// adds once into each of the 4 accumulators, whose add latency is hidden by the step's other work.
+// AVX2: lanes 4k..4k+3 of each side are ymm accumulator k (4 a side), so a step is the SSE2 step with the
+// pairs of xmm operations fused; every value, and every addition into every lane, is the same.
 #define ARELU_AVX2 __attribute__((target("avx2"), always_inline))
 ARELU_AVX2 inline void add_lanes_avx2(__m256d& neg, __m256d& pos, __m256d g, __m256d x) {
   const __m256d zero = _mm256_setzero_pd();
@@ -236,24 +280,28 @@ ARELU_AVX2 inline void add_lanes_avx2(__m256d& neg, __m256d& pos, __m256d g, __m
 
 ARELU_AVX2 inline void step_avx2(const float* g, const float* x, float* out, __m256 av, __m256 bv, __m256d* neg,
                                  __m256d* pos) {
-  // Widening straight from memory (vcvtps2pd ymm, m128) costs no shuffle for the upper half;
-  // these loads come before the store below, which may overwrite g (in place).
-  add_lanes_avx2(neg[0], pos[0], _mm256_cvtps_pd(_mm_loadu_ps(g)), _mm256_cvtps_pd(_mm_loadu_ps(x)));
-  add_lanes_avx2(neg[1], pos[1], _mm256_cvtps_pd(_mm_loadu_ps(g + 4)), _mm256_cvtps_pd(_mm_loadu_ps(x + 4)));
-  if (out != nullptr) {
-    const __m256 xv = _mm256_loadu_ps(x);
-    const __m256 gv = _mm256_loadu_ps(g);
-    const __m256 zero = _mm256_setzero_ps();
-    const __m256 gb = _mm256_and_ps(_mm256_mul_ps(gv, bv), _mm256_cmp_ps(xv, zero, _CMP_NLE_UQ));
-    const __m256 ga = _mm256_and_ps(_mm256_mul_ps(gv, av), _mm256_cmp_ps(xv, zero, _CMP_NGE_UQ));
-    _mm256_storeu_ps(out, _mm256_add_ps(gb, ga));
+  for (int h = 0; h < kLanes / 8; ++h) {
+    // Widening straight from memory (vcvtps2pd ymm, m128) costs no shuffle for the upper half;
+    // these loads come before the store below, which may overwrite g (in place).
+    add_lanes_avx2(neg[2 * h], pos[2 * h], _mm256_cvtps_pd(_mm_loadu_ps(g + 8 * h)),
+                   _mm256_cvtps_pd(_mm_loadu_ps(x + 8 * h)));
+    add_lanes_avx2(neg[2 * h + 1], pos[2 * h + 1], _mm256_cvtps_pd(_mm_loadu_ps(g + 8 * h + 4)),
+                   _mm256_cvtps_pd(_mm_loadu_ps(x + 8 * h + 4)));
+    if (out != nullptr) {
+      const __m256 xv = _mm256_loadu_ps(x + 8 * h);
+      const __m256 gv = _mm256_loadu_ps(g + 8 * h);
+      const __m256 zero = _mm256_setzero_ps();
+      const __m256 gb = _mm256_and_ps(_mm256_mul_ps(gv, bv), _mm256_cmp_ps(xv, zero, _CMP_NLE_UQ));
+      const __m256 ga = _mm256_and_ps(_mm256_mul_ps(gv, av), _mm256_cmp_ps(xv, zero, _CMP_NGE_UQ));
+      _mm256_storeu_ps(out + 8 * h, _mm256_add_ps(gb, ga));
+    }
   }
 }
 
 ARELU_AVX2 inline void step_avx2(const double* g, const double* x, double* out, __m256d av, __m256d bv,
                                  __m256d* neg, __m256d* pos) {
   const __m256d zero = _mm256_setzero_pd();
-  for (int h = 0; h < 2; ++h) {
+  for (int h = 0; h < kLanes / 4; ++h) {
     const __m256d xv = _mm256_loadu_pd(x + 4 * h);
     const __m256d gv = _mm256_loadu_pd(g + 4 * h);
     const __m256d mneg = _mm256_cmp_pd(xv, zero, _CMP_NGE_UQ);
@@ -288,12 +336,77 @@ __attribute__((target("avx2"))) int64_t backward_steps_avx2(IO io, const T* x, i
   return i;
 }
 #undef ARELU_AVX2
-#endif
+
+// AVX-512: lanes 8k..8k+7 of each side are zmm accumulator k (2 a side), selected with compare masks
+// instead of and-masks. Adding +0.0 to a lane (what the and-masks do where nothing is selected) leaves it
+// unchanged, as skipping the add does: a lane starts at +0.0, and a round-to-nearest sum is -0.0 only when
+// both addends are. So every lane sees the same additions, in the same order, as on the other paths.
+#define ARELU_AVX512 __attribute__((target("avx512f"), always_inline))
+ARELU_AVX512 inline void step_avx512(const float* g, const float* x, float* out, __m512 av, __m512 bv,
+                                     __m512d* neg, __m512d* pos) {
+  const __m512 xv = _mm512_loadu_ps(x);
+  const __m512 gv = _mm512_loadu_ps(g);
+  const __m512 zero = _mm512_setzero_ps();
+  const __mmask16 mneg = _mm512_cmp_ps_mask(xv, zero, _CMP_NGE_UQ);
+  const __mmask16 mpos = _mm512_cmp_ps_mask(xv, zero, _CMP_NLE_UQ);
+  for (int h = 0; h < 2; ++h) {
+    // float * float is exact in double: the same product as every other path.
+    const __m512d p = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(g + 8 * h)),
+                                    _mm512_cvtps_pd(_mm256_loadu_ps(x + 8 * h)));
+    neg[h] = _mm512_mask_add_pd(neg[h], static_cast<__mmask8>(mneg >> (8 * h)), neg[h], p);
+    pos[h] = _mm512_mask_add_pd(pos[h], static_cast<__mmask8>(mpos >> (8 * h)), pos[h], p);
+  }
+  if (out != nullptr) {
+    // gv was loaded before this store, which may overwrite g (in place).
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_maskz_mul_ps(mpos, gv, bv), _mm512_maskz_mul_ps(mneg, gv, av)));
+  }
+}
+
+ARELU_AVX512 inline void step_avx512(const double* g, const double* x, double* out, __m512d av, __m512d bv,
+                                     __m512d* neg, __m512d* pos) {
+  const __m512d zero = _mm512_setzero_pd();
+  for (int h = 0; h < 2; ++h) {
+    const __m512d xv = _mm512_loadu_pd(x + 8 * h);
+    const __m512d gv = _mm512_loadu_pd(g + 8 * h);
+    const __mmask8 mneg = _mm512_cmp_pd_mask(xv, zero, _CMP_NGE_UQ);
+    const __mmask8 mpos = _mm512_cmp_pd_mask(xv, zero, _CMP_NLE_UQ);
+    const __m512d p = _mm512_mul_pd(gv, xv);
+    neg[h] = _mm512_mask_add_pd(neg[h], mneg, neg[h], p);
+    pos[h] = _mm512_mask_add_pd(pos[h], mpos, pos[h], p);
+    if (out != nullptr) {
+      _mm512_storeu_pd(out + 8 * h,
+                       _mm512_add_pd(_mm512_maskz_mul_pd(mpos, gv, bv), _mm512_maskz_mul_pd(mneg, gv, av)));
+    }
+  }
+}
+
+template <class T, class IO>
+__attribute__((target("avx512f"))) int64_t backward_steps_avx512(IO io, const T* x, int64_t m, T a, T b,
+                                                                 Lanes& lanes) {
+  static_assert(kLanes == 16, "two zmm registers of doubles hold the 16 lanes");
+  __m512d neg[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  __m512d pos[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  const auto av = splat_avx512(a);
+  const auto bv = splat_avx512(b);
+  int64_t i = 0;
+  for (; i + kLanes <= m; i += kLanes) step_avx512(io.g + i, x + i, io.out(i), av, bv, neg, pos);
+  for (int k = 0; k < 2; ++k) {
+    _mm512_storeu_pd(lanes.neg + 8 * k, neg[k]);
+    _mm512_storeu_pd(lanes.pos + 8 * k, pos[k]);
+  }
+  return i;
+}
+#undef ARELU_AVX512
+#endif  // ARELU_X86_DISPATCH
 
 template <class T, class IO>
 int64_t backward_steps(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
 #if defined(ARELU_X86_DISPATCH)
-  if (use_avx2()) return backward_steps_avx2(io, x, m, a, b, lanes);
+  switch (isa()) {
+    case kAvx512: return backward_steps_avx512(io, x, m, a, b, lanes);
+    case kAvx2: return backward_steps_avx2(io, x, m, a, b, lanes);
+    default: break;
+  }
 #endif
   return backward_steps_sse2(io, x, m, a, b, lanes);
 }
@@ -314,6 +427,16 @@ int64_t backward_steps(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
 }
 #endif
 
+// The kLanes lane sums in a fixed pairwise tree.
+inline double combine(const double* v) {
+  static_assert(kLanes == 16, "the combining tree below is written for 16 lanes");
+  const double q0 = (v[0] + v[1]) + (v[2] + v[3]);
+  const double q1 = (v[4] + v[5]) + (v[6] + v[7]);
+  const double q2 = (v[8] + v[9]) + (v[10] + v[11]);
+  const double q3 = (v[12] + v[13]) + (v[14] + v[15]);
+  return (q0 + q1) + (q2 + q3);
+}
+
 // One piece (at most a chunk): whole steps of kLanes, the rest one by one into lanes 0.., then the
 // lanes combined in a fixed tree.
 template <class T, class IO>
@@ -326,9 +449,7 @@ Sums backward_piece(IO io, const T* x, int64_t m, T a, T b) {
     l.neg[j] += pn;
     l.pos[j] += pp;
   }
-  static_assert(kLanes == 8, "the combining tree below is written for 8 lanes");
-  return {((l.neg[0] + l.neg[1]) + (l.neg[2] + l.neg[3])) + ((l.neg[4] + l.neg[5]) + (l.neg[6] + l.neg[7])),
-          ((l.pos[0] + l.pos[1]) + (l.pos[2] + l.pos[3])) + ((l.pos[4] + l.pos[5]) + (l.pos[6] + l.pos[7]))};
+  return {combine(l.neg), combine(l.pos)};
 }
 
 // ---------------------------------------------------------------- scalar scales
@@ -575,15 +696,15 @@ int backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t chan
 }  // namespace
 
 namespace arelu::detail {
-// For the tests only (hidden, not in the C ABI nor in libarelu.so's exports): enabled = false forces the
-// SSE2 path, true restores the detected one. Returns whether the AVX2 path is available on this machine.
-bool set_avx2_enabled(bool enabled) {
+// For the tests only (hidden, not in the C ABI nor in libarelu.so's exports): caps the ISA level used
+// (0 SSE2, 1 AVX2, 2 AVX-512; 2 restores the detected one). Returns the level this machine has.
+int set_max_isa(int level) {
 #if defined(ARELU_X86_DISPATCH)
-  g_avx2_allowed = enabled ? 1 : 0;
-  return g_have_avx2;
+  g_max_isa = level;
+  return g_detected_isa;
 #else
-  (void)enabled;
-  return false;
+  (void)level;
+  return 0;
 #endif
 }
 }  // namespace arelu::detail

@@ -10,10 +10,10 @@
 #include <random>
 #include <vector>
 
-// Hidden test hook in arelu_cpu.cpp (not part of the C ABI): false forces the SSE2 path, true restores
-// the detected one; returns whether this machine has the AVX2 path.
+// Hidden test hook in arelu_cpu.cpp (not part of the C ABI): caps the ISA level (0 SSE2, 1 AVX2,
+// 2 AVX-512; 2 restores the detected one) and returns the level this machine has.
 namespace arelu::detail {
-bool set_avx2_enabled(bool enabled);
+int set_max_isa(int level);
 }
 
 namespace {
@@ -451,11 +451,11 @@ TEST(AreluCpuErrors, StatusCodes) {
   for (int s = 0; s <= 6; ++s) EXPECT_NE(arelu_error_string(s), nullptr);
 }
 
-// The AVX2 path (when the CPU has it) and the SSE2 fallback give the same bits: grad_in (separate, in
-// place, absent), both sums, scalar and channel-wise, forward too, on data with NaN, infinities and zeros,
-// at lengths that exercise the step tails and several chunks.
+// The AVX2 and AVX-512 paths (where the CPU has them) and the SSE2 fallback give the same bits: grad_in
+// (separate, in place, absent), both sums, scalar and channel-wise, forward too, on data with NaN,
+// infinities and zeros, at lengths that exercise the step tails and several chunks.
 template <class T>
-void check_isa_paths_identical() {
+void check_isa_paths_identical(int level) {
   std::mt19937 rng(1234);
   std::normal_distribution<double> d(0.0, 2.0);
   std::uniform_int_distribution<int> pick(0, 39);
@@ -466,8 +466,8 @@ void check_isa_paths_identical() {
     const int k = pick(rng);
     return k < 8 ? specials[k] : static_cast<T>(d(rng));
   };
-  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{13}, int64_t{1000}, int64_t{70001},
-                    int64_t{300007}}) {
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{13}, int64_t{16}, int64_t{23}, int64_t{31},
+                    int64_t{1000}, int64_t{70001}, int64_t{300007}}) {
     std::vector<T> g(n), x(n);
     for (int64_t i = 0; i < n; ++i) {
       g[i] = draw();
@@ -479,8 +479,8 @@ void check_isa_paths_identical() {
       double ns, ps, ns0, ps0, ns2, ps2;
       std::vector<double> cn, cp;
     };
-    auto run = [&](bool avx2) {
-      arelu::detail::set_avx2_enabled(avx2);
+    auto run = [&](int isa) {
+      arelu::detail::set_max_isa(isa);
       Out o;
       o.gi.assign(n, T(0));
       o.gip = g;
@@ -513,10 +513,11 @@ void check_isa_paths_identical() {
       }
       return o;
     };
-    const Out sse = run(false);
-    const bool have_avx2 = arelu::detail::set_avx2_enabled(true);
-    const Out avx = run(true);
-    if (!have_avx2) GTEST_SKIP() << "no AVX2 on this CPU: only the SSE2 path exists";
+    const Out sse = run(0);
+    const int detected = arelu::detail::set_max_isa(2);
+    if (detected < level) GTEST_SKIP() << "this CPU lacks ISA level " << level << " (has " << detected << ")";
+    const Out avx = run(level);
+    arelu::detail::set_max_isa(2);
     auto same = [](const auto& u, const auto& v) {
       return u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(u[0])) == 0;
     };
@@ -539,7 +540,9 @@ void check_isa_paths_identical() {
   }
 }
 
-TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(); }
-TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(); }
+TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(1); }
+TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(1); }
+TEST(AreluCpuIsa, Avx512AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(2); }
+TEST(AreluCpuIsa, Avx512AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(2); }
 
 }  // namespace
