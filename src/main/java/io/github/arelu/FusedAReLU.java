@@ -3,11 +3,11 @@ package io.github.arelu;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
-import java.lang.reflect.Method;
 
-import org.bytedeco.javacpp.Pointer;
+import io.github.arelu.autograd.Scopes;
+import io.github.arelu.autograd.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -16,9 +16,10 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * The fused AReLU kernels of {@code native/} on tensors: one pass forward, one pass backward (input
- * gradient and both parameter gradients together). These calls are not recorded by autograd; {@link AReLU}
- * and {@link AReLUFunctional#arelu} use the fused forward by themselves whenever no gradient is needed.
+ * The fused AReLU kernels of {@code native/} as operations on tensors: one pass forward, one pass backward
+ * (input gradient and both parameter gradients together). These operations are not recorded by autograd;
+ * {@link AReLU} and {@link AReLUFunctional#arelu} use them, recorded as one autograd node, whenever they
+ * can (see {@link AReLUPath}).
  *
  * <p>Supported: float32 and float64 tensors of any shape (non-contiguous inputs are made contiguous first),
  * on the CPU always when the native library loaded, and on CUDA when {@link #setCudaEnabled(boolean)
@@ -28,12 +29,27 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 public final class FusedAReLU {
 
-    /** Gradients of a loss with respect to the input, alpha and beta (shaped like each). */
+    /** Gradients of a loss with respect to the input, alpha and beta (shaped like each; input may be null). */
     public record Gradients(Tensor input, Tensor alpha, Tensor beta) {
     }
 
     private static volatile boolean cudaEnabled = Boolean.getBoolean("arelu.cuda.fused");
 
+    /** The backward kernel's two sums, per thread: an arena per call costs more than the kernel at 64K. */
+    private static final ThreadLocal<MemorySegment> SUMS =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 2));
+    // Read-only native objects shared by every call; retained, so no caller's PointerScope can free them.
+    private static final TensorOptions FLOAT_CPU;
+    private static final TensorOptions DOUBLE_CPU;
+    private static final MemoryFormatOptional NO_MEMORY_FORMAT;
+
+    static {
+        try (PointerScope scope = new PointerScope()) {
+            FLOAT_CPU = Scopes.retained(new TensorOptions(ScalarType.Float));
+            DOUBLE_CPU = Scopes.retained(new TensorOptions(ScalarType.Double));
+            NO_MEMORY_FORMAT = Scopes.retained(new MemoryFormatOptional());
+        }
+    }
 
     private FusedAReLU() {
     }
@@ -59,7 +75,7 @@ public final class FusedAReLU {
         if (kernels == null) {
             return false;
         }
-        ScalarType dtype = AReLUFunctional.dtype(input);
+        ScalarType dtype = TensorInfo.dtype(input);
         if (dtype != ScalarType.Float && dtype != ScalarType.Double) {
             return false;
         }
@@ -79,25 +95,11 @@ public final class FusedAReLU {
      * {@code input} itself for in-place use), or into a new tensor when {@code out} is null.
      */
     public static Tensor forward(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
-        AReLUFunctional.checkArguments(input, alpha, beta);
-        return forwardChecked(input, alpha, beta, out);
-    }
-
-    /** {@link #forward(Tensor, Tensor, Tensor, Tensor)} for arguments already checked by checkArguments. */
-    static Tensor forwardChecked(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
-        NativeKernels kernels = requireKernels(input);
-        try (PointerScope scope = new PointerScope()) {
-            Tensor x = input.contiguous();
-            Tensor y = out != null ? checkOutput(out, input, "out") : torch.empty_like(x);
-            if (x.numel() > 0) {
-                if (alpha.numel() == 1) {
-                    forwardScalar(kernels, x, y, alpha, beta);
-                } else {
-                    forwardChannels(kernels, x, y, alpha, beta);
-                }
-            }
-            return out != null ? out : AReLUFunctional.escape(scope, y);
+        AReLUArguments.check(input, alpha, beta);
+        if (out != null) {
+            AReLUArguments.checkOutput(out, input, "out");
         }
+        return forwardChecked(input, alpha, beta, out);
     }
 
     /** Fused backward: gradients for a given {@code gradOutput} of {@code arelu(input, alpha, beta)}. */
@@ -111,222 +113,159 @@ public final class FusedAReLU {
      */
     public static Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
             Tensor gradInputOut) {
-        AReLUFunctional.checkArguments(input, alpha, beta);
+        AReLUArguments.check(input, alpha, beta);
+        AReLUArguments.checkGradOutput(gradOutput, input);
+        if (gradInputOut != null) {
+            AReLUArguments.checkOutput(gradInputOut, input, "gradInputOut");
+        }
+        return backwardChecked(gradOutput, input, alpha, beta, gradInputOut, true);
+    }
+
+    /** {@link #forward(Tensor, Tensor, Tensor, Tensor)} on checked arguments. */
+    static Tensor forwardChecked(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         NativeKernels kernels = requireKernels(input);
-        if (gradOutput == null || !gradOutput.defined()) {
-            throw new IllegalArgumentException("AReLU backward needs a defined gradOutput");
-        }
-        boolean sameDevice = gradOutput.is_cpu() && input.is_cpu()
-                || !gradOutput.is_cpu() && !input.is_cpu() && gradOutput.device().equals(input.device());
-        if (AReLUFunctional.dtype(gradOutput) != AReLUFunctional.dtype(input) || !sameDevice
-                || !AReLUFunctional.sameShape(gradOutput, input)) {
-            throw new IllegalArgumentException("AReLU backward: gradOutput must match the input, got "
-                    + describe(gradOutput) + " for input " + describe(input));
-        }
         try (PointerScope scope = new PointerScope()) {
-            Tensor x = input.contiguous();
-            Tensor g = gradOutput.contiguous();
-            Tensor gradInput = gradInputOut != null ? checkOutput(gradInputOut, input, "gradInputOut")
-                    : torch.empty_like(x);
-            Tensor gradIn = gradInputOut != null ? gradInputOut : AReLUFunctional.escape(scope, gradInput);
-            long channels = alpha.numel();
-            if (channels == 1 && x.is_cpu()) {
+            Tensor x = contiguous(input);
+            Tensor y = out != null ? out : torch.empty_like(x);
+            if (x.numel() > 0) {
+                boolean f32 = TensorInfo.dtype(x) == ScalarType.Float;
+                if (alpha.numel() == 1) {
+                    double neg = negativeScale(scalarValue(alpha), f32);
+                    double pos = positiveScale(scalarValue(beta), f32);
+                    if (x.is_cuda()) {
+                        kernels.cudaForward(f32, address(x), address(y), x.numel(), neg, pos, CudaStreams.current(x));
+                    } else {
+                        kernels.forward(f32, address(x), address(y), x.numel(), neg, pos, torch.get_num_threads());
+                    }
+                } else {
+                    Tensor neg = channelScales(ComposedAReLU.negativeScale(alpha));
+                    Tensor pos = channelScales(ComposedAReLU.positiveScale(beta));
+                    long outer = x.size(0);
+                    long channels = x.size(1);
+                    long inner = x.numel() / (outer * channels);
+                    if (x.is_cuda()) {
+                        kernels.cudaForwardChannels(f32, address(x), address(y), outer, channels, inner, address(neg),
+                                address(pos), CudaStreams.current(x));
+                    } else {
+                        kernels.forwardChannels(f32, address(x), address(y), outer, channels, inner, address(neg),
+                                address(pos), torch.get_num_threads());
+                    }
+                }
+            }
+            return out != null ? out : Scopes.escape(scope, y);
+        }
+    }
+
+    /**
+     * {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor)} on checked arguments. Without
+     * {@code inputGradient} the kernel computes only the parameter sums and {@link Gradients#input()} is null.
+     */
+    static Gradients backwardChecked(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
+            Tensor gradInputOut, boolean inputGradient) {
+        NativeKernels kernels = requireKernels(input);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor x = contiguous(input);
+            Tensor g = contiguous(gradOutput);
+            Tensor gradInput = !inputGradient ? null : gradInputOut != null ? gradInputOut : torch.empty_like(x);
+            MemorySegment gradInputAddress = gradInput == null ? MemorySegment.NULL : address(gradInput);
+            boolean f32 = TensorInfo.dtype(x) == ScalarType.Float;
+            Tensor gradAlpha;
+            Tensor gradBeta;
+            if (alpha.numel() == 1 && x.is_cpu()) {
                 // The common case without tensor ops for two numbers: each small libtorch op costs
                 // microseconds, more than the whole kernel on a 64K-element tensor.
                 double rawAlpha = scalarValue(alpha);
                 double rawBeta = scalarValue(beta);
-                double[] sums = new double[2];
+                double negSum = 0;
+                double posSum = 0;
                 if (x.numel() > 0) {
-                    backwardScalarCpu(kernels, g, x, gradInput, rawAlpha, rawBeta, sums);
+                    MemorySegment sums = SUMS.get();
+                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(),
+                            negativeScale(rawAlpha, f32), positiveScale(rawBeta, f32), sums, torch.get_num_threads());
+                    negSum = sums.getAtIndex(ValueLayout.JAVA_DOUBLE, 0);
+                    posSum = sums.getAtIndex(ValueLayout.JAVA_DOUBLE, 1);
                 }
-                // torch.clamp passes the gradient inside [0.01, 0.99], bounds included, compared in alpha's
-                // own dtype; selected, not multiplied, so a clamped alpha gets 0 even for a NaN sum.
-                boolean inRange = AReLUFunctional.dtype(alpha) == ScalarType.Float
+                // torch.clamp passes the gradient inside [0.01, 0.99], bounds included, compared in alpha's own
+                // dtype; selected, not multiplied, so a clamped (or NaN) alpha gets 0 even for a NaN sum.
+                boolean inRange = f32
                         ? (float) rawAlpha >= (float) AReLUFunctional.ALPHA_MIN
                                 && (float) rawAlpha <= (float) AReLUFunctional.ALPHA_MAX
                         : rawAlpha >= AReLUFunctional.ALPHA_MIN && rawAlpha <= AReLUFunctional.ALPHA_MAX;
                 double sigmoid = 1.0 / (1.0 + Math.exp(-rawBeta));
-                Tensor gradAlpha = filledLike(alpha, inRange ? sums[0] : 0.0);
-                Tensor gradBeta = filledLike(beta, sums[1] * sigmoid * (1.0 - sigmoid));
-                return new Gradients(gradIn, AReLUFunctional.escape(scope, gradAlpha),
-                        AReLUFunctional.escape(scope, gradBeta));
-            }
-            TensorOptions sumOptions = new TensorOptions(ScalarType.Double)
-                    .device(new org.bytedeco.pytorch.DeviceOptional(input.device()));
-            Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
-            Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
-            if (x.numel() > 0) {
-                if (channels == 1) {
-                    backwardScalarCuda(kernels, g, x, gradInput, alpha, beta, negSum, posSum);
-                } else {
-                    backwardChannels(kernels, g, x, gradInput, alpha, beta, negSum, posSum);
+                gradAlpha = filledLike(alpha, inRange ? negSum : 0.0);
+                gradBeta = filledLike(beta, posSum * sigmoid * (1.0 - sigmoid));
+            } else {
+                long channels = alpha.numel();
+                TensorOptions sumOptions = new TensorOptions(ScalarType.Double).device(new DeviceOptional(x.device()));
+                Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
+                Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
+                if (x.numel() > 0) {
+                    deviceSumBackward(kernels, f32, g, x, gradInputAddress, alpha, beta, negSum, posSum);
                 }
+                // The same rules as above, with tensor ops on the parameters' device.
+                Tensor inRange = alpha.ge(new Scalar(AReLUFunctional.ALPHA_MIN))
+                        .logical_and(alpha.le(new Scalar(AReLUFunctional.ALPHA_MAX)));
+                gradAlpha = torch.where(inRange.reshape(-1), negSum, new Scalar(0.0)).reshape(alpha.sizes())
+                        .to(TensorInfo.dtype(alpha));
+                Tensor sigmoid = torch.sigmoid(beta.to(ScalarType.Double));
+                gradBeta = posSum.reshape(beta.sizes()).mul(sigmoid).mul(sigmoid.neg().add(new Scalar(1.0)))
+                        .to(TensorInfo.dtype(beta));
             }
-            // The same rules as above, with tensor ops on the parameters' device.
-            Tensor inRange = alpha.ge(new Scalar(AReLUFunctional.ALPHA_MIN))
-                    .logical_and(alpha.le(new Scalar(AReLUFunctional.ALPHA_MAX)));
-            Tensor gradAlpha = torch.where(inRange.reshape(-1), negSum, new Scalar(0.0)).reshape(alpha.sizes())
-                    .to(AReLUFunctional.dtype(alpha));
-            Tensor sigmoid = torch.sigmoid(beta.to(ScalarType.Double));
-            Tensor gradBeta = posSum.reshape(beta.sizes()).mul(sigmoid).mul(sigmoid.neg().add(new Scalar(1.0)))
-                    .to(AReLUFunctional.dtype(beta));
-            return new Gradients(gradIn, AReLUFunctional.escape(scope, gradAlpha),
-                    AReLUFunctional.escape(scope, gradBeta));
+            Tensor gradIn = gradInput == null ? null : gradInputOut != null ? gradInputOut : Scopes.escape(scope, gradInput);
+            return new Gradients(gradIn, Scopes.escape(scope, gradAlpha), Scopes.escape(scope, gradBeta));
         }
     }
 
-    private static void forwardScalar(NativeKernels k, Tensor x, Tensor y, Tensor alpha, Tensor beta) {
-        double rawAlpha = scalarValue(alpha);
-        double rawBeta = scalarValue(beta);
-        boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
-        MemorySegment in = address(x);
-        MemorySegment out = address(y);
-        long n = x.numel();
-        if (x.is_cuda()) {
-            MemorySegment stream = CudaStreams.current(x);
-            call(k, "arelu CUDA forward", () -> f32
-                    ? (int) k.cudaForwardF32.invokeExact(in, out, n, negScaleF32(rawAlpha), posScaleF32(rawBeta), stream)
-                    : (int) k.cudaForwardF64.invokeExact(in, out, n, negScale(rawAlpha), posScale(rawBeta), stream));
-        } else {
-            int threads = torch.get_num_threads();
-            call(k, "arelu forward", () -> f32
-                    ? (int) k.forwardF32.invokeExact(in, out, n, negScaleF32(rawAlpha), posScaleF32(rawBeta), threads)
-                    : (int) k.forwardF64.invokeExact(in, out, n, negScale(rawAlpha), posScale(rawBeta), threads));
+    /** The backward kernels whose sums land in tensors: channel-wise (CPU or CUDA), and scalar on CUDA. */
+    private static void deviceSumBackward(NativeKernels kernels, boolean f32, Tensor g, Tensor x,
+            MemorySegment gradIn, Tensor alpha, Tensor beta, Tensor negSum, Tensor posSum) {
+        long channels = alpha.numel();
+        if (channels == 1) {
+            // Scalar parameters on CUDA: host scales, device sums.
+            long n = x.numel();
+            Tensor workspace = cudaWorkspace(kernels, x, n, 1);
+            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, negativeScale(scalarValue(alpha), f32),
+                    positiveScale(scalarValue(beta), f32), address(negSum), address(posSum), address(workspace),
+                    workspace.numel(), CudaStreams.current(x));
+            return;
         }
-    }
-
-    private static void forwardChannels(NativeKernels k, Tensor x, Tensor y, Tensor alpha, Tensor beta) {
-        Tensor neg = channelNegScales(alpha);
-        Tensor pos = channelPosScales(beta);
+        Tensor neg = channelScales(ComposedAReLU.negativeScale(alpha));
+        Tensor pos = channelScales(ComposedAReLU.positiveScale(beta));
         long outer = x.size(0);
-        long channels = x.size(1);
         long inner = x.numel() / (outer * channels);
-        boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
         if (x.is_cuda()) {
-            MethodHandle h = f32 ? k.cudaForwardChannelsF32 : k.cudaForwardChannelsF64;
-            MemorySegment stream = CudaStreams.current(x);
-            call(k, "arelu CUDA channel-wise forward", () -> (int) h.invokeExact(address(x), address(y), outer,
-                    channels, inner, address(neg), address(pos), stream));
+            Tensor workspace = cudaWorkspace(kernels, x, x.numel(), channels);
+            kernels.cudaBackwardChannels(f32, address(g), address(x), gradIn, outer, channels, inner, address(neg),
+                    address(pos), address(negSum), address(posSum), address(workspace), workspace.numel(),
+                    CudaStreams.current(x));
         } else {
-            MethodHandle h = f32 ? k.forwardChannelsF32 : k.forwardChannelsF64;
-            int threads = torch.get_num_threads();
-            call(k, "arelu channel-wise forward", () -> (int) h.invokeExact(address(x), address(y), outer,
-                    channels, inner, address(neg), address(pos), threads));
+            kernels.backwardChannels(f32, address(g), address(x), gradIn, outer, channels, inner, address(neg),
+                    address(pos), address(negSum), address(posSum), torch.get_num_threads());
         }
     }
 
-    private static void backwardScalarCpu(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, double rawAlpha,
-            double rawBeta, double[] sums) {
-        boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
-        long n = x.numel();
-        int threads = torch.get_num_threads();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment negSum = arena.allocate(ValueLayout.JAVA_DOUBLE);
-            MemorySegment posSum = arena.allocate(ValueLayout.JAVA_DOUBLE);
-            call(k, "arelu backward", () -> f32
-                    ? (int) k.backwardF32.invokeExact(address(g), address(x), address(gradInput), n,
-                            negScaleF32(rawAlpha), posScaleF32(rawBeta), negSum, posSum, threads)
-                    : (int) k.backwardF64.invokeExact(address(g), address(x), address(gradInput), n,
-                            negScale(rawAlpha), posScale(rawBeta), negSum, posSum, threads));
-            sums[0] = negSum.get(ValueLayout.JAVA_DOUBLE, 0);
-            sums[1] = posSum.get(ValueLayout.JAVA_DOUBLE, 0);
-        }
+    /**
+     * a = clamp(alpha, 0.01, 0.99) in the kernel's element type: clamp is exact in any type, so clamping the
+     * float value gives libtorch's float result. NaN passes through (Math.min and max), as torch.clamp lets it.
+     */
+    static double negativeScale(double alpha, boolean f32) {
+        return f32 ? Math.min(Math.max((float) alpha, (float) AReLUFunctional.ALPHA_MIN), (float) AReLUFunctional.ALPHA_MAX)
+                : Math.min(Math.max(alpha, AReLUFunctional.ALPHA_MIN), AReLUFunctional.ALPHA_MAX);
     }
 
-    private static void backwardScalarCuda(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, Tensor alpha,
-            Tensor beta, Tensor negSum, Tensor posSum) {
-        double rawAlpha = scalarValue(alpha);
-        double rawBeta = scalarValue(beta);
-        boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
-        long n = x.numel();
-        Tensor workspace = cudaWorkspace(k, x, n, 1);
-        MemorySegment stream = CudaStreams.current(x);
-        call(k, "arelu CUDA backward", () -> f32
-                ? (int) k.cudaBackwardF32.invokeExact(address(g), address(x), address(gradInput), n,
-                        negScaleF32(rawAlpha), posScaleF32(rawBeta), address(negSum), address(posSum),
-                        address(workspace), workspace.numel(), stream)
-                : (int) k.cudaBackwardF64.invokeExact(address(g), address(x), address(gradInput), n,
-                        negScale(rawAlpha), posScale(rawBeta), address(negSum), address(posSum),
-                        address(workspace), workspace.numel(), stream));
+    /** b = 1 + sigmoid(beta), formed in the kernel's element type as libtorch forms it. */
+    static double positiveScale(double beta, boolean f32) {
+        double sigmoid = 1.0 / (1.0 + Math.exp(-beta));
+        return f32 ? 1.0f + (float) sigmoid : 1.0 + sigmoid;
     }
 
-    private static void backwardChannels(NativeKernels k, Tensor g, Tensor x, Tensor gradInput, Tensor alpha,
-            Tensor beta, Tensor negSum, Tensor posSum) {
-        Tensor neg = channelNegScales(alpha);
-        Tensor pos = channelPosScales(beta);
-        long outer = x.size(0);
-        long channels = x.size(1);
-        long inner = x.numel() / (outer * channels);
-        boolean f32 = AReLUFunctional.dtype(x) == ScalarType.Float;
-        if (x.is_cuda()) {
-            Tensor workspace = cudaWorkspace(k, x, x.numel(), channels);
-            MethodHandle h = f32 ? k.cudaBackwardChannelsF32 : k.cudaBackwardChannelsF64;
-            MemorySegment stream = CudaStreams.current(x);
-            call(k, "arelu CUDA channel-wise backward", () -> (int) h.invokeExact(address(g), address(x),
-                    address(gradInput), outer, channels, inner, address(neg), address(pos), address(negSum),
-                    address(posSum), address(workspace), workspace.numel(), stream));
-        } else {
-            MethodHandle h = f32 ? k.backwardChannelsF32 : k.backwardChannelsF64;
-            int threads = torch.get_num_threads();
-            call(k, "arelu channel-wise backward", () -> (int) h.invokeExact(address(g), address(x),
-                    address(gradInput), outer, channels, inner, address(neg), address(pos), address(negSum),
-                    address(posSum), threads));
-        }
+    private static Tensor channelScales(Tensor scales) {
+        return scales.reshape(-1).contiguous();
     }
 
-    /** One kernel launch: returns the C ABI's status. */
-    @FunctionalInterface
-    private interface NativeCall {
-        int run() throws Throwable;
-    }
-
-    /** Runs a kernel launch; a non-zero status or a failure of the downcall becomes an exception naming it. */
-    private static void call(NativeKernels k, String name, NativeCall launch) {
-        int status;
-        try {
-            status = launch.run();
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException(name + " failed", e);
-        }
-        k.check(status, name);
-    }
-
-    // The scales in the kernel's element type, rounded as libtorch rounds them: clamp is exact in any type;
-    // 1 + sigmoid(beta) is formed in the parameter's type.
-    private static double negScale(double alpha) {
-        return Math.min(Math.max(alpha, AReLUFunctional.ALPHA_MIN), AReLUFunctional.ALPHA_MAX);
-    }
-
-    private static double posScale(double beta) {
-        return 1.0 + 1.0 / (1.0 + Math.exp(-beta));
-    }
-
-    private static float negScaleF32(double alpha) {
-        return Math.min(Math.max((float) alpha, (float) AReLUFunctional.ALPHA_MIN), (float) AReLUFunctional.ALPHA_MAX);
-    }
-
-    private static float posScaleF32(double beta) {
-        return 1.0f + (float) (1.0 / (1.0 + Math.exp(-beta)));
-    }
-
-    private static Tensor channelNegScales(Tensor alpha) {
-        return AReLUFunctional.clampAlpha(alpha).reshape(-1).contiguous();
-    }
-
-    private static Tensor channelPosScales(Tensor beta) {
-        return torch.sigmoid(beta).add(new Scalar(1.0)).reshape(-1).contiguous();
-    }
-
-    private static Tensor cudaWorkspace(NativeKernels k, Tensor x, long n, long channels) {
-        long bytes;
-        try {
-            bytes = (long) k.cudaWorkspaceBytes.invokeExact(n, channels);
-        } catch (Throwable e) {
-            throw new IllegalStateException("arelu_cuda_workspace_bytes failed", e);
-        }
-        TensorOptions options = new TensorOptions(ScalarType.Byte).device(new org.bytedeco.pytorch.DeviceOptional(x.device()));
+    private static Tensor cudaWorkspace(NativeKernels kernels, Tensor x, long n, long channels) {
+        long bytes = kernels.cudaWorkspaceBytes(n, channels);
+        TensorOptions options = new TensorOptions(ScalarType.Byte).device(new DeviceOptional(x.device()));
         return torch.empty(new long[] {Math.max(bytes, 1)}, options, new MemoryFormatOptional());
     }
 
@@ -337,24 +276,39 @@ public final class FusedAReLU {
     private static double scalarValue(Tensor parameter) {
         if (parameter.is_cpu() && parameter.is_contiguous()) {
             MemorySegment value = address(parameter).reinterpret(Double.BYTES);
-            return AReLUFunctional.dtype(parameter) == ScalarType.Float
+            return TensorInfo.dtype(parameter) == ScalarType.Float
                     ? value.get(ValueLayout.JAVA_FLOAT, 0)
                     : value.get(ValueLayout.JAVA_DOUBLE, 0);
         }
         return parameter.item_double();
     }
 
+    /**
+     * A CPU tensor shaped like {@code parameter} holding {@code value} (the gradient of a one-element
+     * parameter): one allocation, written through its memory, where {@code torch.full} would cost four
+     * JavaCPP objects.
+     */
     private static Tensor filledLike(Tensor parameter, double value) {
-        long[] shape = new long[(int) parameter.dim()];
-        for (int i = 0; i < shape.length; i++) {
-            shape[i] = parameter.size(i);
+        boolean f32 = TensorInfo.dtype(parameter) == ScalarType.Float;
+        Tensor t = torch.empty(TensorInfo.shape(parameter), f32 ? FLOAT_CPU : DOUBLE_CPU, NO_MEMORY_FORMAT);
+        MemorySegment data = address(t).reinterpret(Double.BYTES);
+        if (f32) {
+            data.set(ValueLayout.JAVA_FLOAT, 0, (float) value);
+        } else {
+            data.set(ValueLayout.JAVA_DOUBLE, 0, value);
         }
-        return torch.full(shape, new Scalar(value), new org.bytedeco.pytorch.DimnameListOptional(),
-                new TensorOptions(AReLUFunctional.dtype(parameter)));
+        return t;
     }
 
+    /** A contiguous tensor with the same values: {@code tensor} itself when it already is (no new handle). */
+    private static Tensor contiguous(Tensor tensor) {
+        return tensor.is_contiguous() ? tensor : tensor.contiguous();
+    }
+
+    /** The tensor's data address; NULL for an empty tensor (whose data_ptr is null). */
     private static MemorySegment address(Tensor t) {
-        return MemorySegment.ofAddress(t.data_ptr().address());
+        org.bytedeco.javacpp.Pointer data = t.data_ptr();
+        return data == null ? MemorySegment.NULL : MemorySegment.ofAddress(data.address());
     }
 
     private static NativeKernels requireKernels(Tensor input) {
@@ -363,7 +317,7 @@ public final class FusedAReLU {
             throw new UnsupportedOperationException("AReLU fused kernels are unavailable: "
                     + NativeKernels.unavailableReason());
         }
-        ScalarType dtype = AReLUFunctional.dtype(input);
+        ScalarType dtype = TensorInfo.dtype(input);
         if (dtype != ScalarType.Float && dtype != ScalarType.Double) {
             throw new IllegalArgumentException("AReLU fused kernels support Float and Double inputs, got " + dtype);
         }
@@ -374,58 +328,8 @@ public final class FusedAReLU {
             }
         } else if (!input.is_cpu()) {
             throw new IllegalArgumentException("AReLU fused kernels run on CPU and CUDA tensors, got device "
-                    + input.device().str().getString());
+                    + TensorInfo.device(input));
         }
         return kernels;
-    }
-
-    private static Tensor checkOutput(Tensor out, Tensor input, String name) {
-        boolean sameDevice = out.defined() && (out.is_cpu() && input.is_cpu()
-                || !out.is_cpu() && !input.is_cpu() && out.device().equals(input.device()));
-        if (!out.defined() || !out.is_contiguous() || AReLUFunctional.dtype(out) != AReLUFunctional.dtype(input)
-                || !sameDevice || !AReLUFunctional.sameShape(out, input)) {
-            throw new IllegalArgumentException("AReLU " + name + " must be a contiguous tensor of the input's shape, "
-                    + "dtype and device: expected " + describe(input) + " (contiguous), got " + describe(out)
-                    + (out.defined() && !out.is_contiguous() ? " (not contiguous)" : ""));
-        }
-        return out;
-    }
-
-    private static String describe(Tensor t) {
-        return AReLUFunctional.dtype(t) + AReLUFunctional.shapeOf(t) + " on " + t.device().str().getString();
-    }
-
-    /** libtorch's current CUDA stream, reached by reflection: the CPU build of bytedeco lacks torch_cuda. */
-    private static final class CudaStreams {
-        private static final Method CURRENT_STREAM;
-        private static final Method CURRENT_DEVICE;
-        private static final Method AS_CUSTREAM;
-
-        static {
-            try {
-                Class<?> torchCuda = Class.forName("org.bytedeco.pytorch.global.torch_cuda");
-                CURRENT_STREAM = torchCuda.getMethod("getCurrentCUDAStream", byte.class);
-                CURRENT_DEVICE = torchCuda.getMethod("current_device");
-                AS_CUSTREAM = Class.forName("org.bytedeco.pytorch.cuda.CUDAStream").getMethod("asCUstream_st");
-            } catch (ReflectiveOperationException e) {
-                throw new ExceptionInInitializerError(e);
-            }
-        }
-
-        static MemorySegment current(Tensor x) {
-            byte device = x.device().index();
-            try {
-                byte current = (byte) CURRENT_DEVICE.invoke(null);
-                if (device != current) {
-                    throw new IllegalArgumentException("AReLU fused CUDA kernels run on the current device cuda:"
-                            + current + ", got a tensor on cuda:" + device + "; call torch_cuda.set_device first");
-                }
-                Object stream = CURRENT_STREAM.invoke(null, device);
-                Pointer handle = (Pointer) AS_CUSTREAM.invoke(stream);
-                return MemorySegment.ofAddress(handle == null ? 0 : handle.address());
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException("cannot reach libtorch's current CUDA stream", e);
-            }
-        }
     }
 }

@@ -19,13 +19,18 @@ import java.nio.file.Path;
 import org.bytedeco.javacpp.Loader;
 
 /**
- * Downcall handles for the C ABI of {@code native/include/arelu.h}, bound with java.lang.foreign.
+ * The C ABI of {@code native/include/arelu.h}, bound with java.lang.foreign: one typed method per kernel
+ * family, taking raw addresses, sizes and scales. A non-zero status becomes an exception naming the call
+ * and the library's own message; nothing else about method handles leaves this class.
  *
  * <p>The library ships in the jar under {@code io/github/arelu/<platform>/libarelu.so} and is extracted
  * through JavaCPP's Loader cache, the same cache bytedeco's own libraries use. libtorch is loaded first:
  * our library needs {@code libgomp.so.1}, and the dynamic linker then reuses the OpenMP runtime libtorch
  * already loaded instead of starting a second one. The system property {@code arelu.library.path} points
  * at another build of the library (for native development).
+ *
+ * <p>Scales are passed as doubles; for float32 kernels they must already be float values (FusedAReLU
+ * rounds them as libtorch does), so narrowing them here is exact.
  */
 final class NativeKernels {
 
@@ -52,23 +57,23 @@ final class NativeKernels {
         }
     }
 
-    final MethodHandle forwardF32;
-    final MethodHandle forwardF64;
-    final MethodHandle backwardF32;
-    final MethodHandle backwardF64;
-    final MethodHandle forwardChannelsF32;
-    final MethodHandle forwardChannelsF64;
-    final MethodHandle backwardChannelsF32;
-    final MethodHandle backwardChannelsF64;
-    final MethodHandle cudaForwardF32;
-    final MethodHandle cudaForwardF64;
-    final MethodHandle cudaBackwardF32;
-    final MethodHandle cudaBackwardF64;
-    final MethodHandle cudaForwardChannelsF32;
-    final MethodHandle cudaForwardChannelsF64;
-    final MethodHandle cudaBackwardChannelsF32;
-    final MethodHandle cudaBackwardChannelsF64;
-    final MethodHandle cudaWorkspaceBytes;
+    private final MethodHandle forwardF32;
+    private final MethodHandle forwardF64;
+    private final MethodHandle backwardF32;
+    private final MethodHandle backwardF64;
+    private final MethodHandle forwardChannelsF32;
+    private final MethodHandle forwardChannelsF64;
+    private final MethodHandle backwardChannelsF32;
+    private final MethodHandle backwardChannelsF64;
+    private final MethodHandle cudaForwardF32;
+    private final MethodHandle cudaForwardF64;
+    private final MethodHandle cudaBackwardF32;
+    private final MethodHandle cudaBackwardF64;
+    private final MethodHandle cudaForwardChannelsF32;
+    private final MethodHandle cudaForwardChannelsF64;
+    private final MethodHandle cudaBackwardChannelsF32;
+    private final MethodHandle cudaBackwardChannelsF64;
+    private final MethodHandle cudaWorkspaceBytes;
     private final MethodHandle errorString;
     private final boolean cudaAvailable;
 
@@ -86,12 +91,12 @@ final class NativeKernels {
 
         forwardF32 = bind.handle("arelu_forward_f32", scalarForward(JAVA_FLOAT, JAVA_INT));
         forwardF64 = bind.handle("arelu_forward_f64", scalarForward(JAVA_DOUBLE, JAVA_INT));
-        backwardF32 = bind.handle("arelu_backward_f32", scalarBackward(JAVA_FLOAT, JAVA_INT));
-        backwardF64 = bind.handle("arelu_backward_f64", scalarBackward(JAVA_DOUBLE, JAVA_INT));
+        backwardF32 = bind.handle("arelu_backward_f32", scalarBackward(JAVA_FLOAT));
+        backwardF64 = bind.handle("arelu_backward_f64", scalarBackward(JAVA_DOUBLE));
         forwardChannelsF32 = bind.handle("arelu_forward_channels_f32", channelsForward(JAVA_INT));
         forwardChannelsF64 = bind.handle("arelu_forward_channels_f64", channelsForward(JAVA_INT));
-        backwardChannelsF32 = bind.handle("arelu_backward_channels_f32", channelsBackward(JAVA_INT));
-        backwardChannelsF64 = bind.handle("arelu_backward_channels_f64", channelsBackward(JAVA_INT));
+        backwardChannelsF32 = bind.handle("arelu_backward_channels_f32", channelsBackward());
+        backwardChannelsF64 = bind.handle("arelu_backward_channels_f64", channelsBackward());
 
         // CUDA entry points exist in every build; a build without nvcc answers ARELU_ERR_NO_CUDA.
         cudaForwardF32 = bind.handle("arelu_cuda_forward_f32", scalarForward(JAVA_FLOAT, ADDRESS));
@@ -119,9 +124,9 @@ final class NativeKernels {
     }
 
     // (grad_out, x, grad_in, n, neg, pos, neg_sum, pos_sum, threads)
-    private static FunctionDescriptor scalarBackward(ValueLayout scale, ValueLayout last) {
+    private static FunctionDescriptor scalarBackward(ValueLayout scale) {
         return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, scale, scale,
-                ADDRESS, ADDRESS, last);
+                ADDRESS, ADDRESS, JAVA_INT);
     }
 
     // (grad_out, x, grad_in, n, neg, pos, neg_sum, pos_sum, workspace, workspace_bytes, stream)
@@ -137,9 +142,9 @@ final class NativeKernels {
     }
 
     // (grad_out, x, grad_in, outer, channels, inner, neg*, pos*, neg_sum, pos_sum, threads)
-    private static FunctionDescriptor channelsBackward(ValueLayout last) {
+    private static FunctionDescriptor channelsBackward() {
         return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-                ADDRESS, ADDRESS, ADDRESS, ADDRESS, last);
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT);
     }
 
     // (grad_out, x, grad_in, outer, channels, inner, neg*, pos*, neg_sum, pos_sum, workspace, bytes, stream)
@@ -182,12 +187,141 @@ final class NativeKernels {
         return UNAVAILABLE_REASON;
     }
 
+    /** Whether the library has CUDA kernels and sees a CUDA device. */
     boolean cudaAvailable() {
         return cudaAvailable;
     }
 
+    /** {@code arelu_forward_f32/f64}: y = AReLU(x) with scales neg (a) and pos (b). */
+    void forward(boolean f32, MemorySegment x, MemorySegment y, long n, double neg, double pos, int threads) {
+        int status;
+        try {
+            status = f32 ? (int) forwardF32.invokeExact(x, y, n, (float) neg, (float) pos, threads)
+                    : (int) forwardF64.invokeExact(x, y, n, neg, pos, threads);
+        } catch (Throwable e) {
+            throw failed("arelu forward", e);
+        }
+        check(status, "arelu forward");
+    }
+
+    /**
+     * {@code arelu_backward_f32/f64}: grad_in (may be {@link MemorySegment#NULL} for the sums only) and the
+     * sums of g * x over the negative and positive side, written to {@code sums[0]} and {@code sums[1]}.
+     */
+    void backward(boolean f32, MemorySegment g, MemorySegment x, MemorySegment gradIn, long n, double neg,
+            double pos, MemorySegment sums, int threads) {
+        MemorySegment negSum = sums;
+        MemorySegment posSum = sums.asSlice(Double.BYTES);
+        int status;
+        try {
+            status = f32 ? (int) backwardF32.invokeExact(g, x, gradIn, n, (float) neg, (float) pos, negSum, posSum,
+                            threads)
+                    : (int) backwardF64.invokeExact(g, x, gradIn, n, neg, pos, negSum, posSum, threads);
+        } catch (Throwable e) {
+            throw failed("arelu backward", e);
+        }
+        check(status, "arelu backward");
+    }
+
+    /** {@code arelu_forward_channels_*}: one scale pair per channel of an (outer, channels, inner) view. */
+    void forwardChannels(boolean f32, MemorySegment x, MemorySegment y, long outer, long channels, long inner,
+            MemorySegment neg, MemorySegment pos, int threads) {
+        MethodHandle h = f32 ? forwardChannelsF32 : forwardChannelsF64;
+        int status;
+        try {
+            status = (int) h.invokeExact(x, y, outer, channels, inner, neg, pos, threads);
+        } catch (Throwable e) {
+            throw failed("arelu channel-wise forward", e);
+        }
+        check(status, "arelu channel-wise forward");
+    }
+
+    /** {@code arelu_backward_channels_*}: grad_in (or NULL) and per-channel double sums. */
+    void backwardChannels(boolean f32, MemorySegment g, MemorySegment x, MemorySegment gradIn, long outer,
+            long channels, long inner, MemorySegment neg, MemorySegment pos, MemorySegment negSum,
+            MemorySegment posSum, int threads) {
+        MethodHandle h = f32 ? backwardChannelsF32 : backwardChannelsF64;
+        int status;
+        try {
+            status = (int) h.invokeExact(g, x, gradIn, outer, channels, inner, neg, pos, negSum, posSum, threads);
+        } catch (Throwable e) {
+            throw failed("arelu channel-wise backward", e);
+        }
+        check(status, "arelu channel-wise backward");
+    }
+
+    /** {@code arelu_cuda_forward_*} on {@code stream}. */
+    void cudaForward(boolean f32, MemorySegment x, MemorySegment y, long n, double neg, double pos,
+            MemorySegment stream) {
+        int status;
+        try {
+            status = f32 ? (int) cudaForwardF32.invokeExact(x, y, n, (float) neg, (float) pos, stream)
+                    : (int) cudaForwardF64.invokeExact(x, y, n, neg, pos, stream);
+        } catch (Throwable e) {
+            throw failed("arelu CUDA forward", e);
+        }
+        check(status, "arelu CUDA forward");
+    }
+
+    /** {@code arelu_cuda_backward_*} on {@code stream}; the sums land in device doubles. */
+    void cudaBackward(boolean f32, MemorySegment g, MemorySegment x, MemorySegment gradIn, long n, double neg,
+            double pos, MemorySegment negSum, MemorySegment posSum, MemorySegment workspace, long workspaceBytes,
+            MemorySegment stream) {
+        int status;
+        try {
+            status = f32 ? (int) cudaBackwardF32.invokeExact(g, x, gradIn, n, (float) neg, (float) pos, negSum,
+                            posSum, workspace, workspaceBytes, stream)
+                    : (int) cudaBackwardF64.invokeExact(g, x, gradIn, n, neg, pos, negSum, posSum, workspace,
+                            workspaceBytes, stream);
+        } catch (Throwable e) {
+            throw failed("arelu CUDA backward", e);
+        }
+        check(status, "arelu CUDA backward");
+    }
+
+    /** {@code arelu_cuda_forward_channels_*} on {@code stream}; scales are device arrays. */
+    void cudaForwardChannels(boolean f32, MemorySegment x, MemorySegment y, long outer, long channels, long inner,
+            MemorySegment neg, MemorySegment pos, MemorySegment stream) {
+        MethodHandle h = f32 ? cudaForwardChannelsF32 : cudaForwardChannelsF64;
+        int status;
+        try {
+            status = (int) h.invokeExact(x, y, outer, channels, inner, neg, pos, stream);
+        } catch (Throwable e) {
+            throw failed("arelu CUDA channel-wise forward", e);
+        }
+        check(status, "arelu CUDA channel-wise forward");
+    }
+
+    /** {@code arelu_cuda_backward_channels_*} on {@code stream}. */
+    void cudaBackwardChannels(boolean f32, MemorySegment g, MemorySegment x, MemorySegment gradIn, long outer,
+            long channels, long inner, MemorySegment neg, MemorySegment pos, MemorySegment negSum,
+            MemorySegment posSum, MemorySegment workspace, long workspaceBytes, MemorySegment stream) {
+        MethodHandle h = f32 ? cudaBackwardChannelsF32 : cudaBackwardChannelsF64;
+        int status;
+        try {
+            status = (int) h.invokeExact(g, x, gradIn, outer, channels, inner, neg, pos, negSum, posSum, workspace,
+                    workspaceBytes, stream);
+        } catch (Throwable e) {
+            throw failed("arelu CUDA channel-wise backward", e);
+        }
+        check(status, "arelu CUDA channel-wise backward");
+    }
+
+    /** Bytes of device workspace the CUDA backward needs for n elements in {@code channels} channels. */
+    long cudaWorkspaceBytes(long n, long channels) {
+        try {
+            return (long) cudaWorkspaceBytes.invokeExact(n, channels);
+        } catch (Throwable e) {
+            throw failed("arelu_cuda_workspace_bytes", e);
+        }
+    }
+
+    private static RuntimeException failed(String call, Throwable e) {
+        return e instanceof RuntimeException r ? r : new IllegalStateException(call + " failed", e);
+    }
+
     /** Throws an exception naming the failed call and the library's own message for a non-zero status. */
-    void check(int status, String call) {
+    private void check(int status, String call) {
         if (status != 0) {
             String message;
             try {

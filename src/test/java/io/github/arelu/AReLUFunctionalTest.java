@@ -153,13 +153,13 @@ class AReLUFunctionalTest {
 
         Tensor empty = torch.zeros(new long[] {0, 3}, new TensorOptions(ScalarType.Double));
         Tensor yEmpty = AReLUFunctional.arelu(empty, a, b);
-        assertEquals("[0, 3]", AReLUFunctional.shapeOf(yEmpty));
+        assertEquals("[0, 3]", AReLUArguments.shapeOf(yEmpty));
 
         Tensor base = torch.randn(new long[] {5, 7}, new TensorOptions(ScalarType.Double));
         Tensor transposed = base.t();
         assertTrue(!transposed.is_contiguous());
         Tensor y = AReLUFunctional.arelu(transposed, a, b);
-        assertEquals("[7, 5]", AReLUFunctional.shapeOf(y));
+        assertEquals("[7, 5]", AReLUArguments.shapeOf(y));
         assertClose(values(reference(transposed, a, b)), values(y), 1e-15, 0, "transposed");
         try (NoGradGuard guard = new NoGradGuard()) {
             assertClose(values(reference(transposed, a, b)), values(AReLUFunctional.arelu(transposed, a, b)),

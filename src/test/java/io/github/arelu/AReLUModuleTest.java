@@ -185,7 +185,7 @@ class AReLUModuleTest {
         double beta0 = value(act.beta());
         Tensor x = torch.randn(new long[] {16, 4});
         Tensor y = head.forward(act.forward(features.forward(x)));
-        assertEquals("[16, 2]", AReLUFunctional.shapeOf(y));
+        assertEquals("[16, 2]", AReLUArguments.shapeOf(y));
         y.pow(new org.bytedeco.pytorch.Scalar(2)).mean().backward();
         sgd.step();
         assertNotEquals(beta0, value(act.beta()), "an optimizer over the Sequential's parameters moves beta");
@@ -202,7 +202,7 @@ class AReLUModuleTest {
         }
         Tensor x = torch.randn(new long[] {3, 4, 5, 6});
         Tensor y = arelu.forward(x);
-        assertEquals("[3, 4, 5, 6]", AReLUFunctional.shapeOf(y));
+        assertEquals("[3, 4, 5, 6]", AReLUArguments.shapeOf(y));
         assertClose(values(reference(x, arelu.alpha(), arelu.beta())), values(y), 1e-6, 1e-7, "NCHW channel-wise");
         IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
                 () -> arelu.forward(torch.randn(new long[] {3, 5, 5, 6})));

@@ -62,7 +62,7 @@ class FusedAReLUTest {
         Tensor b = parameter(beta, dtype);
         Tensor y = FusedAReLU.forward(x, a, b);
         FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, a, b);
-        assertEquals(AReLUFunctional.shapeOf(a), AReLUFunctional.shapeOf(grads.alpha()));
+        assertEquals(AReLUArguments.shapeOf(a), AReLUArguments.shapeOf(grads.alpha()));
         assertEquals(dtype, grads.beta().scalar_type().intern());
         return new double[][] {values(y), values(grads.input()), values(grads.alpha()), values(grads.beta())};
     }

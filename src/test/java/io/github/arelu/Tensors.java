@@ -25,8 +25,8 @@ final class Tensors {
     static Tensor reference(Tensor x, Tensor alpha, Tensor beta) {
         Tensor a = torch.clamp(alpha, new ScalarOptional(new Scalar(0.01)), new ScalarOptional(new Scalar(0.99)));
         Tensor b = torch.sigmoid(beta).add(new Scalar(1.0));
-        a = AReLUFunctional.broadcastable(a, x);
-        b = AReLUFunctional.broadcastable(b, x);
+        a = ComposedAReLU.broadcastable(a, x);
+        b = ComposedAReLU.broadcastable(b, x);
         return torch.relu(x).mul(b).sub(torch.relu(x.neg()).mul(a));
     }
 
@@ -78,6 +78,19 @@ final class Tensors {
 
     private static String abbreviated(double[] v) {
         return v.length <= 16 ? Arrays.toString(v) : Arrays.toString(Arrays.copyOf(v, 16)) + "...";
+    }
+
+    /** Resident memory after a full GC, so garbage Java objects waiting for collection do not count. */
+    static long residentBytesAfterGc() {
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return residentBytes();
     }
 
     static long residentBytes() {

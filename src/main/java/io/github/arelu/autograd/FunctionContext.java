@@ -4,6 +4,7 @@ import java.util.Arrays;
 
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 
 /**
  * What one call of a {@link JavaFunction} keeps for its backward: saved tensors, and which inputs need a
@@ -29,7 +30,9 @@ public final class FunctionContext {
     private final String functionName;
     private final boolean[] inputRequiresGrad;
     private final boolean recording;
-    private Tensor[] saved = NONE;
+    /** The saved tensors, in one native vector: one JavaCPP allocation whatever their number. */
+    private TensorVector saved;
+    private Tensor[] savedView = NONE;
     private long[] savedVersions;
     private boolean released;
     /** The graph node, without ownership (a raw pointer): set once wired, used only while it runs. */
@@ -53,21 +56,24 @@ public final class FunctionContext {
         }
         synchronized (this) {
             releaseSaved();
-            saved = new Tensor[tensors.length];
-            savedVersions = new long[tensors.length];
             for (int i = 0; i < tensors.length; i++) {
-                if (tensors[i] == null || !tensors[i].defined()) {
+                if (tensors[i] == null || tensors[i].isNull() || !tensors[i].defined()) {
                     throw new IllegalArgumentException(functionName + ": saved tensor " + i + " is null or undefined");
                 }
-                saved[i] = Scopes.retained(new Tensor(tensors[i]));
-                savedVersions[i] = tensors[i]._version();
+            }
+            saved = Scopes.retained(new TensorVector(tensors));
+            savedView = new Tensor[tensors.length];
+            savedVersions = new long[tensors.length];
+            for (int i = 0; i < tensors.length; i++) {
+                savedView[i] = saved.get(i);
+                savedVersions[i] = savedView[i]._version();
             }
         }
     }
 
     /**
      * The tensors given to {@link #saveForBackward}, for use during backward. The handles belong to this
-     * context; do not close them.
+     * context and are valid until the graph is released; do not close them or keep them.
      *
      * @throws RuntimeException with libtorch's message when the graph was released, or when a saved tensor
      *     was modified in place after it was saved
@@ -76,16 +82,16 @@ public final class FunctionContext {
         if (released) {
             throw new RuntimeException(GRAPH_RELEASED);
         }
-        for (int i = 0; i < saved.length; i++) {
-            long version = saved[i]._version();
+        for (int i = 0; i < savedView.length; i++) {
+            long version = savedView[i]._version();
             if (version != savedVersions[i]) {
                 throw new RuntimeException("one of the variables needed for gradient computation has been modified "
-                        + "by an inplace operation: [" + TensorInfo.describe(saved[i]) + "], which is saved tensor " + i
-                        + " of " + functionName + ", is at version " + version + "; expected version "
+                        + "by an inplace operation: [" + TensorInfo.describe(savedView[i]) + "], which is saved tensor "
+                        + i + " of " + functionName + ", is at version " + version + "; expected version "
                         + savedVersions[i] + " instead.");
             }
         }
-        return saved.clone();
+        return savedView.clone();
     }
 
     /**
@@ -122,15 +128,16 @@ public final class FunctionContext {
     }
 
     private void releaseSaved() {
-        for (Tensor t : saved) {
-            t.releaseReference();
+        if (saved != null) {
+            savedView = NONE;
+            saved.releaseReference();
+            saved = null;
         }
-        saved = NONE;
     }
 
     @Override
     public String toString() {
         return "FunctionContext[" + functionName + ", inputs requiring grad " + Arrays.toString(inputRequiresGrad)
-                + ", " + saved.length + " saved" + (released ? ", released" : "") + "]";
+                + ", " + savedView.length + " saved" + (released ? ", released" : "") + "]";
     }
 }

@@ -4,7 +4,6 @@ import java.util.Arrays;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Edge;
-import org.bytedeco.pytorch.EdgeVector;
 import org.bytedeco.pytorch.FunctionPostHook;
 import org.bytedeco.pytorch.FunctionPreHook;
 import org.bytedeco.pytorch.Node;
@@ -19,10 +18,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * that node needs from Java while it lives.
  *
  * <p>How the node is made (bytedeco cannot subclass libtorch's {@code Node}): a "carrier" node is taken
- * from {@code cat} over {@code n + 1} copies of a zero-element tensor, so it has {@code n + 1} next edges;
- * its input metadata is cleared, its first {@code n} next edges are pointed at the inputs' gradient edges,
- * and {@code create_gradient_edge} makes it the {@code grad_fn} of each output. The last next edge leads to
- * the two sentinels of {@link LiveNodes}. During backward, libtorch runs for this node:
+ * from {@code cat} over {@code n + 1} tensors, so it has {@code n + 1} next edges; its first {@code n} next
+ * edges become the inputs' gradient edges, its input metadata is cleared, and {@code create_gradient_edge}
+ * makes it the {@code grad_fn} of each output. The last next edge leads to the two sentinels of
+ * {@link LiveNodes}. During backward, libtorch runs for this node:
  * <ol>
  *   <li>our pre-hook, which receives the outputs' gradients, runs the Java backward, keeps the input
  *       gradients for step 3, and hands the carrier an undefined gradient;</li>
@@ -36,7 +35,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 final class GradientNode {
 
     /** Input gradients from a pre-hook to the post-hook of the same node run; both run on one thread. */
-    private static final ThreadLocal<Tensor[]> PENDING = new ThreadLocal<>();
+    private static final ThreadLocal<TensorVector> PENDING = new ThreadLocal<>();
     /** What the pre-hook hands the carrier: one undefined gradient. Never freed, only copied from. */
     private static final TensorVector ONE_UNDEFINED;
 
@@ -62,26 +61,45 @@ final class GradientNode {
         this.outputs = outputs;
     }
 
+    /** Small leaves (parameters) whose gradient edge {@code cat} makes for free by taking them as inputs. */
+    private static final long SMALL_LEAF = 1024;
+
     /** Makes the node of one call and wires it between {@code inputs} and {@code outputs}. */
     static void wire(JavaFunction function, FunctionContext context, Tensor[] inputs, Tensor[] outputs) {
         GradientNode record = new GradientNode(function, context, Meta.of(inputs), Meta.of(outputs));
         long key = LiveNodes.register(record);
         int n = inputs.length;
         try (PointerScope scope = new PointerScope()) {
-            // Saved by mul (as "other", since the lifetime sentinel requires grad), which points at the lifetime
-            // sentinel's AccumulateGrad: the node behind the carrier's last edge holds both.
-            Tensor sentinels = LiveNodes.lifetimeSentinel(key).mul(LiveNodes.savedSentinel(key));
+            // mul saves the saved sentinel (as "other", since the lifetime sentinel requires grad) and points at
+            // the lifetime sentinel's AccumulateGrad: the node behind the carrier's last edge holds both.
+            Tensor savedSentinel = LiveNodes.savedSentinel(key);
+            Tensor sentinels = LiveNodes.lifetimeSentinel(key).mul(savedSentinel);
+            // cat's next edges are its inputs' gradient edges: a small CPU leaf is taken as it is (its edge is
+            // its AccumulateGrad, which would otherwise cost an extra operation to reach); an input without
+            // gradient is stood in for by a zero-element tensor without gradient (an invalid edge); the
+            // others get their edges set below.
             Tensor[] parts = new Tensor[n + 1];
-            Arrays.fill(parts, sentinels);
-            Node node = torch.cat(new TensorVector(parts)).grad_fn();
-
-            EdgeVector edges = new EdgeVector(n + 1);
+            boolean[] edgeFromCat = new boolean[n];
             for (int i = 0; i < n; i++) {
-                edges.put(i, gradientEdge(inputs[i]));
+                Tensor input = inputs[i];
+                if (!input.requires_grad()) {
+                    parts[i] = savedSentinel;
+                    edgeFromCat[i] = true;
+                } else if (input.is_leaf() && input.is_cpu() && input.dim() == 1 && input.numel() <= SMALL_LEAF) {
+                    parts[i] = input;
+                    edgeFromCat[i] = true;
+                } else {
+                    parts[i] = sentinels;
+                }
             }
-            edges.put(n, node.next_edge(n));
+            parts[n] = sentinels;
+            Node node = torch.cat(new TensorVector(parts)).grad_fn();
+            for (int i = 0; i < n; i++) {
+                if (!edgeFromCat[i]) {
+                    node.set_next_edge(i, gradientEdge(inputs[i]));
+                }
+            }
             node.clear_input_metadata();
-            node.set_next_edges(edges);
             for (Tensor output : outputs) {
                 torch.create_gradient_edge(output, node);
             }
@@ -96,13 +114,10 @@ final class GradientNode {
     }
 
     /**
-     * The edge along which a tensor's gradient flows: invalid when it needs none, its grad_fn for a result of
-     * an operation, and its AccumulateGrad for a leaf (made by libtorch on first use, hence the view).
+     * The edge along which a tensor that requires grad passes its gradient on: its grad_fn for a result of
+     * an operation, its AccumulateGrad for a leaf (made by libtorch on first use, hence the view).
      */
     private static Edge gradientEdge(Tensor tensor) {
-        if (!tensor.requires_grad()) {
-            return new Edge();
-        }
         Node gradFn = tensor.grad_fn();
         if (gradFn != null && !gradFn.isNull()) {
             return new Edge(gradFn, (int) tensor.output_nr());
@@ -132,7 +147,7 @@ final class GradientNode {
     /** Step 1: the Java backward, run when the outputs' gradients arrive. */
     private void runBackward(TensorVector gradients) {
         releasePending();
-        Tensor[] keep = new Tensor[inputs.length];
+        TensorVector keep;
         try (PointerScope scope = new PointerScope()) {
             Tensor[] gradOutputs = new Tensor[outputs.length];
             for (int i = 0; i < gradOutputs.length; i++) {
@@ -146,50 +161,44 @@ final class GradientNode {
                         + (result == null ? "null" : result.length + " gradients") + " for " + inputs.length
                         + " inputs");
             }
+            Tensor[] checked = new Tensor[result.length];
             for (int i = 0; i < result.length; i++) {
                 if (result[i] != null && result[i].defined() && context.needsInputGrad(i)) {
                     inputs[i].check(result[i], function.name(), i);
-                    // Our own handle: the result may point into memory that is freed when this hook returns.
-                    keep[i] = Scopes.retained(new Tensor(result[i]));
+                    checked[i] = result[i];
+                } else {
+                    checked[i] = new Tensor();
                 }
             }
-        } catch (RuntimeException | Error e) {
-            release(keep);
-            throw e;
+            // Our own references, in one vector: the results may point into memory freed when this hook returns.
+            keep = Scopes.retained(new TensorVector(checked));
         }
         PENDING.set(keep);
     }
 
     /** Step 3: hands the input gradients to libtorch. */
     private static TensorVector deliver(TensorVector carrierOutputs) {
-        Tensor[] keep = PENDING.get();
+        TensorVector keep = PENDING.get();
         PENDING.remove();
         if (keep == null) {
             throw new IllegalStateException("JavaFunction post-hook ran without its pre-hook");
         }
-        for (int i = 0; i < keep.length; i++) {
-            if (keep[i] != null) {
-                carrierOutputs.put(i, keep[i]);
+        for (int i = 0; i < keep.size(); i++) {
+            Tensor g = keep.get(i);
+            if (g.defined()) {
+                carrierOutputs.put(i, g);
             }
         }
-        release(keep);
+        keep.releaseReference();
         return carrierOutputs;
     }
 
     /** Gradients left by a pre-hook whose node then failed before its post-hook ran. */
     private static void releasePending() {
-        Tensor[] stale = PENDING.get();
+        TensorVector stale = PENDING.get();
         if (stale != null) {
             PENDING.remove();
-            release(stale);
-        }
-    }
-
-    private static void release(Tensor[] handles) {
-        for (Tensor t : handles) {
-            if (t != null) {
-                t.releaseReference();
-            }
+            stale.releaseReference();
         }
     }
 

@@ -1,0 +1,91 @@
+package io.github.arelu;
+
+import java.util.Arrays;
+
+import io.github.arelu.autograd.Scopes;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * AReLU from libtorch operations: the reference formula {@code relu(x) * b - relu(-x) * a} with
+ * {@code a = clamp(alpha, 0.01, 0.99)} and {@code b = 1 + sigmoid(beta)}, so values, NaN and infinity
+ * handling and gradients (of every order) are the reference's by construction. It serves where the fused
+ * kernels cannot (bfloat16, half, devices without fused kernels) and computes the fused node's backward
+ * under {@code create_graph}.
+ */
+final class ComposedAReLU {
+
+    private ComposedAReLU() {
+    }
+
+    /** The reference formula on checked arguments; intermediates are freed at once. */
+    static Tensor forward(Tensor x, Tensor alpha, Tensor beta) {
+        try (PointerScope scope = new PointerScope()) {
+            return Scopes.escape(scope, reference(x, alpha, beta));
+        }
+    }
+
+    private static Tensor reference(Tensor x, Tensor alpha, Tensor beta) {
+        Tensor a = broadcastable(negativeScale(alpha), x);
+        Tensor b = broadcastable(positiveScale(beta), x);
+        return torch.relu(x).mul(b).sub(torch.relu(x.neg()).mul(a));
+    }
+
+    /**
+     * The gradients of AReLU with respect to x, alpha and beta (null where {@code needed} is false) as
+     * differentiable functions of {@code gradOutput} and the inputs: libtorch's autograd of the reference
+     * formula with {@code create_graph}, for second-order gradients (meta-learning differentiates through
+     * inner updates).
+     */
+    static Tensor[] differentiableBackward(Tensor gradOutput, Tensor x, Tensor alpha, Tensor beta, boolean[] needed) {
+        Tensor[] inputs = {x, alpha, beta};
+        try (PointerScope scope = new PointerScope()) {
+            TensorVector wrt = new TensorVector();
+            for (int i = 0; i < 3; i++) {
+                if (needed[i]) {
+                    wrt.push_back(inputs[i]);
+                }
+            }
+            Tensor[] result = new Tensor[3];
+            if (wrt.size() == 0) {
+                return result;
+            }
+            TensorVector grads = torch.grad(new TensorVector(reference(x, alpha, beta)), wrt,
+                    new TensorVector(gradOutput), new BoolOptional(true), true, true);
+            for (int i = 0, k = 0; i < 3; i++) {
+                if (needed[i]) {
+                    Tensor g = grads.get(k++);
+                    result[i] = g.defined() ? Scopes.escape(scope, new Tensor(g)) : null;
+                }
+            }
+            return result;
+        }
+    }
+
+    /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */
+    static Tensor negativeScale(Tensor alpha) {
+        return torch.clamp(alpha, new ScalarOptional(new Scalar(AReLUFunctional.ALPHA_MIN)),
+                new ScalarOptional(new Scalar(AReLUFunctional.ALPHA_MAX)));
+    }
+
+    /** b = 1 + sigmoid(beta). */
+    static Tensor positiveScale(Tensor beta) {
+        return torch.sigmoid(beta).add(new Scalar(1.0));
+    }
+
+    /** The parameter view that broadcasts against {@code input}: 0-dim for one element, else [1, C, 1...]. */
+    static Tensor broadcastable(Tensor parameter, Tensor input) {
+        if (parameter.numel() == 1) {
+            return parameter.reshape();
+        }
+        long[] shape = new long[(int) input.dim()];
+        Arrays.fill(shape, 1);
+        shape[1] = parameter.numel();
+        return parameter.reshape(shape);
+    }
+}

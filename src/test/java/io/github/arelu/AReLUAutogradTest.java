@@ -1,0 +1,374 @@
+package io.github.arelu;
+
+import static io.github.arelu.Tensors.assertClose;
+import static io.github.arelu.Tensors.doubles;
+import static io.github.arelu.Tensors.parameter;
+import static io.github.arelu.Tensors.reference;
+import static io.github.arelu.Tensors.values;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.arelu.autograd.JavaFunction;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * AReLU's fused training path (one fused kernel pass each way, recorded as one autograd node) has the
+ * autograd semantics of a built-in operation: every case is checked in float64 against the composed path,
+ * the reference formula in libtorch operations.
+ */
+class AReLUAutogradTest {
+
+    private PointerScope scope;
+
+    @BeforeEach
+    void openScope() {
+        torch.manual_seed(2024);
+        scope = new PointerScope();
+    }
+
+    @AfterEach
+    void closeScope() {
+        scope.close();
+    }
+
+    private static Tensor randomDoubles(long... shape) {
+        return torch.randn(shape, new TensorOptions(ScalarType.Double)).mul(new Scalar(2.0));
+    }
+
+    private static void backward(Tensor loss, boolean retainGraph) {
+        loss.backward(new Tensor(), new BoolOptional(retainGraph), false, new TensorArrayRefOptional());
+    }
+
+    @Test
+    void thePathIsVisibleAndTheFusedNodeIsAReLUs() {
+        Tensor x = randomDoubles(4, 5).requires_grad_(true);
+        Tensor a = parameter(0.9, ScalarType.Double);
+        Tensor b = parameter(2.0, ScalarType.Double);
+        assertEquals(AReLUPath.FUSED_AUTOGRAD, AReLUFunctional.pathFor(x, a, b));
+        Tensor y = AReLUFunctional.arelu(x, a, b);
+        assertSame(FusedAReLUFunction.INSTANCE, JavaFunction.functionOf(y));
+        assertEquals("AReLU", JavaFunction.functionOf(y).name());
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            assertEquals(AReLUPath.FUSED_NO_GRAD, AReLUFunctional.pathFor(x, a, b));
+            assertFalse(AReLUFunctional.arelu(x, a, b).requires_grad());
+        }
+        Tensor plain = randomDoubles(3);
+        assertEquals(AReLUPath.FUSED_NO_GRAD, AReLUFunctional.pathFor(plain, doubles(0.9), doubles(2.0)));
+        for (ScalarType half : new ScalarType[] {ScalarType.Half, ScalarType.BFloat16}) {
+            Tensor h = x.detach().to(half).requires_grad_(true);
+            assertEquals(AReLUPath.COMPOSED, AReLUFunctional.pathFor(h, a.to(half), b.to(half)));
+            assertNull(JavaFunction.functionOf(AReLUFunctional.arelu(h, a.detach().to(half), b.detach().to(half))));
+        }
+        assertNull(JavaFunction.functionOf(AReLUFunctional.areluComposed(x, a, b)));
+    }
+
+    /** [y, grad of each of root, x, alpha, beta] for loss = sum(f(x) * w); undefined gradients as null. */
+    private static double[][] run(boolean fused, boolean[] requires, boolean leafX, Tensor xs, Tensor w,
+            double alpha, double beta) {
+        Tensor root = xs.clone().requires_grad_(requires[0]);
+        Tensor x = leafX ? root : root.mul(new Scalar(0.75));
+        if (!leafX && requires[0]) {
+            x.retain_grad();
+        }
+        Tensor a = doubles(alpha).requires_grad_(requires[1]);
+        Tensor b = doubles(beta).requires_grad_(requires[2]);
+        Tensor y = fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+        if (y.requires_grad()) {
+            backward(y.mul(w).sum(), false);
+        }
+        return new double[][] {values(y), grad(root), grad(x), grad(a), grad(b)};
+    }
+
+    private static double[] grad(Tensor t) {
+        Tensor g = t.grad();
+        return g.defined() ? values(g) : null;
+    }
+
+    @Test
+    void everyCombinationOfInputsRequiringGradLeafAndNonLeafMatchesTheComposedPath() {
+        Tensor xs = randomDoubles(6, 7);
+        Tensor w = randomDoubles(6, 7);
+        for (int mask = 0; mask < 8; mask++) {
+            for (boolean leafX : new boolean[] {true, false}) {
+                boolean[] requires = {(mask & 1) != 0, (mask & 2) != 0, (mask & 4) != 0};
+                double[][] fused = run(true, requires, leafX, xs, w, 0.4, -0.7);
+                double[][] composed = run(false, requires, leafX, xs, w, 0.4, -0.7);
+                String what = "mask " + mask + (leafX ? " leaf" : " non-leaf");
+                assertClose(composed[0], fused[0], 0, 0, what + " y");
+                for (int i = 1; i < 5; i++) {
+                    assertEquals(composed[i] == null, fused[i] == null, what + " gradient " + i + " defined");
+                    if (composed[i] != null) {
+                        // x's gradient is one product per element either way; parameter gradients are sums.
+                        double tolerance = i <= 2 ? 0 : 1e-13;
+                        assertClose(composed[i], fused[i], tolerance, 1e-300, what + " gradient " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void autogradGradForTheParametersOnlySkipsTheInputGradient() {
+        Tensor x = randomDoubles(50).requires_grad_(true);
+        Tensor a = parameter(0.3, ScalarType.Double);
+        Tensor b = parameter(1.0, ScalarType.Double);
+        Tensor loss = AReLUFunctional.arelu(x, a, b).pow(new Scalar(2.0)).sum();
+        TensorVector grads = torch.grad(new TensorVector(loss), new TensorVector(a, b), new TensorVector(),
+                new BoolOptional(false), false, false);
+        Tensor xr = x.detach().clone().requires_grad_(true);
+        Tensor ar = parameter(0.3, ScalarType.Double);
+        Tensor br = parameter(1.0, ScalarType.Double);
+        reference(xr, ar, br).pow(new Scalar(2.0)).sum().backward();
+        assertClose(values(ar.grad()), values(grads.get(0)), 1e-13, 0, "grad alpha");
+        assertClose(values(br.grad()), values(grads.get(1)), 1e-13, 0, "grad beta");
+        assertFalse(x.grad().defined(), "x was not asked for");
+    }
+
+    @Test
+    void retainGraphSecondBackwardAccumulatesAndAThirdFailsLikeLibtorch() {
+        for (boolean fused : new boolean[] {true, false}) {
+            Tensor x = randomDoubles(10).requires_grad_(true);
+            Tensor a = parameter(0.5, ScalarType.Double);
+            Tensor b = parameter(0.0, ScalarType.Double);
+            Tensor y = fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+            Tensor loss = y.sum();
+            backward(loss, true);
+            double[] once = values(x.grad());
+            double alphaOnce = values(a.grad())[0];
+            backward(loss, false);
+            double[] twice = values(x.grad());
+            for (int i = 0; i < once.length; i++) {
+                assertEquals(2 * once[i], twice[i], "accumulated gradient " + i);
+            }
+            assertEquals(2 * alphaOnce, values(a.grad())[0], 1e-15);
+            RuntimeException e = assertThrows(RuntimeException.class, () -> backward(loss, false));
+            assertTrue(e.getMessage().contains("backward through the graph a second time"),
+                    (fused ? "fused: " : "composed: ") + e.getMessage());
+            assertArrayEquals(twice, values(x.grad()), "the failed backward left the gradients alone");
+        }
+    }
+
+    /**
+     * The fused node saves x (its backward needs the signs and g * x): modifying x in place after forward
+     * fails like a built-in operation whose saved tensor changed. The reference formula saves only relu's
+     * outputs, so there the same program is correct and gets the gradient of the values x had.
+     */
+    @Test
+    void anInputModifiedInPlaceAfterForwardIsAnErrorNotAWrongGradient() {
+        double[][] composedGradient = new double[1][];
+        for (boolean fused : new boolean[] {true, false}) {
+            Tensor leaf = randomDoubles(8).requires_grad_(true);
+            Tensor x = leaf.mul(new Scalar(1.0));
+            Tensor a = parameter(0.5, ScalarType.Double);
+            Tensor b = parameter(0.0, ScalarType.Double);
+            Tensor y = fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+            x.mul_(new Scalar(-1.0));
+            if (fused) {
+                RuntimeException e = assertThrows(RuntimeException.class, () -> backward(y.sum(), false));
+                assertTrue(e.getMessage().contains("modified by an inplace operation"), e.getMessage());
+                assertFalse(a.grad().defined(), "no gradient from a failed backward");
+            } else {
+                backward(y.sum(), false);
+                composedGradient[0] = values(leaf.grad());
+                Tensor fresh = leaf.detach().clone().requires_grad_(true);
+                AReLUFunctional.areluComposed(fresh, a.detach(), b.detach()).sum().backward();
+                assertArrayEquals(values(fresh.grad()), composedGradient[0]);
+            }
+        }
+    }
+
+    @Test
+    void createGraphGivesTheComposedPathsSecondOrderGradients() {
+        Tensor xs = randomDoubles(5, 6);
+        Tensor w = randomDoubles(5, 6);
+        double[][] results = new double[2][];
+        for (int k = 0; k < 2; k++) {
+            Tensor x = xs.clone().requires_grad_(true);
+            Tensor a = parameter(0.3, ScalarType.Double);
+            Tensor b = parameter(0.8, ScalarType.Double);
+            Tensor y = k == 0 ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+            // y * y makes the loss's second derivatives non-trivial in x, alpha and beta.
+            Tensor loss = y.mul(y).mul(w).sum();
+            TensorVector first = torch.grad(new TensorVector(loss), new TensorVector(x, a, b), new TensorVector(),
+                    new BoolOptional(true), true, false);
+            Tensor penalty = first.get(0).pow(new Scalar(2.0)).sum().add(first.get(1).sum())
+                    .add(first.get(2).mul(first.get(2)).sum());
+            TensorVector second = torch.grad(new TensorVector(penalty), new TensorVector(x, a, b), new TensorVector(),
+                    new BoolOptional(false), false, false);
+            results[k] = concat(values(second.get(0)), values(second.get(1)), values(second.get(2)));
+        }
+        assertClose(results[1], results[0], 1e-12, 1e-300, "second-order gradients");
+    }
+
+    /**
+     * MAML's outer gradient differentiates through an inner SGD step: w' = w - lr * dL_train(w)/dw, then
+     * d L_test(w') / dw. With AReLU between two linear maps the inner gradient passes through AReLU's
+     * backward, so the outer one needs its second derivatives.
+     */
+    @Test
+    void mamlOuterGradientThroughAnInnerUpdateMatchesTheComposedPath() {
+        Tensor trainX = randomDoubles(16, 4);
+        Tensor trainY = randomDoubles(16, 1);
+        Tensor testX = randomDoubles(16, 4);
+        Tensor testY = randomDoubles(16, 1);
+        Tensor w1Init = randomDoubles(4, 8).mul(new Scalar(0.5));
+        Tensor w2Init = randomDoubles(8, 1).mul(new Scalar(0.5));
+        double[][] results = new double[2][];
+        for (int k = 0; k < 2; k++) {
+            boolean fused = k == 0;
+            Tensor w1 = w1Init.clone().requires_grad_(true);
+            Tensor w2 = w2Init.clone().requires_grad_(true);
+            Tensor a = parameter(0.2, ScalarType.Double);
+            Tensor b = parameter(0.5, ScalarType.Double);
+            Tensor trainLoss = mse(net(trainX, w1, w2, a, b, fused), trainY);
+            TensorVector g = torch.grad(new TensorVector(trainLoss), new TensorVector(w1, w2, a, b), new TensorVector(),
+                    new BoolOptional(true), true, false);
+            Scalar lr = new Scalar(0.1);
+            Tensor w1Adapted = w1.sub(g.get(0).mul(lr));
+            Tensor w2Adapted = w2.sub(g.get(1).mul(lr));
+            Tensor aAdapted = a.sub(g.get(2).mul(lr));
+            Tensor bAdapted = b.sub(g.get(3).mul(lr));
+            Tensor testLoss = mse(net(testX, w1Adapted, w2Adapted, aAdapted, bAdapted, fused), testY);
+            testLoss.backward();
+            results[k] = concat(values(w1.grad()), values(w2.grad()), values(a.grad()), values(b.grad()));
+        }
+        assertClose(results[1], results[0], 1e-12, 1e-300, "MAML outer gradients");
+    }
+
+    private static Tensor net(Tensor x, Tensor w1, Tensor w2, Tensor a, Tensor b, boolean fused) {
+        Tensor h = x.matmul(w1);
+        Tensor activated = fused ? AReLUFunctional.arelu(h, a, b) : AReLUFunctional.areluComposed(h, a, b);
+        return activated.matmul(w2);
+    }
+
+    private static Tensor mse(Tensor prediction, Tensor target) {
+        return prediction.sub(target).pow(new Scalar(2.0)).mean();
+    }
+
+    @Test
+    void channelwiseParametersMatchTheComposedPath() {
+        Tensor xs = randomDoubles(3, 4, 5);
+        Tensor w = randomDoubles(3, 4, 5);
+        double[] alphas = {0.005, 0.3, 0.99, 1.5};
+        double[] betas = {-1, 0, 2, 0.5};
+        double[][] results = new double[2][];
+        for (int k = 0; k < 2; k++) {
+            Tensor x = xs.clone().requires_grad_(true);
+            Tensor a = doubles(alphas).requires_grad_(true);
+            Tensor b = doubles(betas).requires_grad_(true);
+            Tensor y = k == 0 ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+            assertEquals(k == 0, JavaFunction.functionOf(y) != null);
+            backward(y.mul(w).sum(), false);
+            results[k] = concat(values(y), values(x.grad()), values(a.grad()), values(b.grad()));
+        }
+        assertClose(results[1], results[0], 1e-13, 1e-300, "channel-wise values and gradients");
+    }
+
+    @Test
+    void emptyZeroDimensionalAndNonContiguousInputs() {
+        Tensor a = parameter(0.6, ScalarType.Double);
+        Tensor b = parameter(-0.4, ScalarType.Double);
+        Tensor empty = torch.empty(new long[] {0, 3}, new TensorOptions(ScalarType.Double), new org.bytedeco.pytorch.MemoryFormatOptional()).requires_grad_(true);
+        Tensor yEmpty = AReLUFunctional.arelu(empty, a, b);
+        assertEquals("[0, 3]", AReLUArguments.shapeOf(yEmpty));
+        backward(yEmpty.sum(), false);
+        assertEquals("[0, 3]", AReLUArguments.shapeOf(empty.grad()));
+        assertArrayEquals(new double[] {0}, values(a.grad()));
+        assertArrayEquals(new double[] {0}, values(b.grad()));
+
+        for (boolean fused : new boolean[] {true, false}) {
+            Tensor scalar = doubles(-1.5).reshape().requires_grad_(true);
+            Tensor ap = parameter(0.6, ScalarType.Double);
+            Tensor bp = parameter(-0.4, ScalarType.Double);
+            Tensor y = fused ? AReLUFunctional.arelu(scalar, ap, bp) : AReLUFunctional.areluComposed(scalar, ap, bp);
+            assertEquals(0, y.dim());
+            backward(y, false);
+            assertArrayEquals(new double[] {0.6}, values(scalar.grad()), 1e-15);
+            assertArrayEquals(new double[] {-1.5}, values(ap.grad()), 1e-15);
+        }
+
+        Tensor base = randomDoubles(7, 5);
+        Tensor w = randomDoubles(5, 7);
+        double[][] results = new double[2][];
+        for (int k = 0; k < 2; k++) {
+            Tensor leaf = base.clone().requires_grad_(true);
+            Tensor transposed = leaf.t();
+            assertFalse(transposed.is_contiguous());
+            Tensor ap = parameter(0.6, ScalarType.Double);
+            Tensor bp = parameter(-0.4, ScalarType.Double);
+            Tensor y = k == 0 ? AReLUFunctional.arelu(transposed, ap, bp)
+                    : AReLUFunctional.areluComposed(transposed, ap, bp);
+            // A non-contiguous upstream gradient too (w's transpose).
+            backward(y.mul(w.t().contiguous().t()).sum(), false);
+            results[k] = concat(values(y), values(leaf.grad()), values(ap.grad()), values(bp.grad()));
+        }
+        assertClose(results[1], results[0], 1e-13, 1e-300, "non-contiguous");
+    }
+
+    /**
+     * One rule for NaN and infinity on every path, the reference formula's: a NaN scale makes every output
+     * NaN (0 * NaN), infinite inputs stay infinite, NaN inputs stay NaN.
+     */
+    @Test
+    void nanAndInfinityFollowTheReferenceOnEveryPath() {
+        double[][] cases = {{Double.NaN, 2.0}, {0.5, Double.NaN}, {Double.NaN, Double.NaN}};
+        for (ScalarType dtype : new ScalarType[] {ScalarType.Double, ScalarType.Float}) {
+            for (double[] scales : cases) {
+                Tensor x = doubles(0, 1, -1, -0.0, Double.POSITIVE_INFINITY).to(dtype);
+                Tensor a = doubles(scales[0]).to(dtype);
+                Tensor b = doubles(scales[1]).to(dtype);
+                double[] expected = values(reference(x, a, b));
+                for (double v : expected) {
+                    assertTrue(Double.isNaN(v), "the reference is all NaN for a NaN scale");
+                }
+                assertEveryPathGives(expected, x, a, b, dtype + " alpha=" + scales[0] + " beta=" + scales[1]);
+            }
+            Tensor x = doubles(Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, 0, 3).to(dtype);
+            Tensor a = doubles(0.2).to(dtype);
+            Tensor b = doubles(1.0).to(dtype);
+            assertEveryPathGives(values(reference(x, a, b)), x, a, b, dtype + " non-finite inputs");
+        }
+    }
+
+    private static void assertEveryPathGives(double[] expected, Tensor x, Tensor a, Tensor b, String what) {
+        assertClose(expected, values(AReLUFunctional.areluComposed(x, a, b)), 0, 0, what + ", composed");
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            assertEquals(AReLUPath.FUSED_NO_GRAD, AReLUFunctional.pathFor(x, a, b));
+            assertClose(expected, values(AReLUFunctional.arelu(x, a, b)), 0, 0, what + ", fused without grad");
+        }
+        Tensor xg = x.clone().requires_grad_(true);
+        assertEquals(AReLUPath.FUSED_AUTOGRAD, AReLUFunctional.pathFor(xg, a, b));
+        assertClose(expected, values(AReLUFunctional.arelu(xg, a, b)), 0, 0, what + ", fused with autograd");
+    }
+
+    private static double[] concat(double[]... parts) {
+        int n = 0;
+        for (double[] p : parts) {
+            n += p.length;
+        }
+        double[] r = new double[n];
+        int at = 0;
+        for (double[] p : parts) {
+            System.arraycopy(p, 0, r, at, p.length);
+            at += p.length;
+        }
+        return r;
+    }
+}
