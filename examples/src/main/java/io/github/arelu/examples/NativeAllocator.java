@@ -8,7 +8,7 @@ import java.util.stream.Stream;
 /**
  * Names the malloc this process runs on. libtorch's CPU allocator hands every tensor to malloc; under glibc's
  * malloc, big freed blocks go back to the kernel and the next training step faults their pages in again,
- * which made a 16M-element ReLU forward about 50 times slower than under tcmalloc. The launchers preload
+ * which made a 16M-element ReLU forward about 60 times slower than under tcmalloc here. The launchers preload
  * tcmalloc when it is installed, so the summaries say which one a run really had.
  */
 final class NativeAllocator {
