@@ -85,8 +85,9 @@ public class QuickStart {
         try (NoGradGuard noGrad = new NoGradGuard()) { // inference: no autograd graph
             Tensor trainedPredictions = net.forward(test[0]).argmax(new LongOptional(1), false);
             Tensor loadedPredictions = loaded.forward(test[0]).argmax(new LongOptional(1), false);
-            System.out.printf("trained: alpha %.6f, beta %.6f, test accuracy %.2f %%%n", net.arelu.alpha().item_double(),
-                    net.arelu.beta().item_double(), accuracy(trainedPredictions, test[1]));
+            System.out.printf("trained: alpha %.6f, beta %.6f, test accuracy %.2f %%%n",
+                    net.arelu.alpha().item_double(), net.arelu.beta().item_double(),
+                    accuracy(trainedPredictions, test[1]));
             System.out.printf("loaded:  alpha %.6f, beta %.6f, test accuracy %.2f %%, same predictions: %b (%s)%n",
                     loaded.arelu.alpha().item_double(), loaded.arelu.beta().item_double(),
                     accuracy(loadedPredictions, test[1]), loadedPredictions.equal(trainedPredictions), checkpoint);
