@@ -42,17 +42,29 @@ public final class CommonOptions {
     @Option(names = "--test-limit", paramLabel = "N", description = "evaluate on the first N test images only (default: all)")
     int testLimit = 0;
 
-    /** Validates the shared numbers and parses {@code activationList}; errors end in picocli's usage message. */
+    // libtorch starts with 1 thread on some machines (2-core VMs among them), so the default is explicit.
+    @Option(names = "--threads", paramLabel = "N", description = "libtorch threads (default: ${DEFAULT-VALUE}, "
+            + "this machine's cores)")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    /**
+     * Validates the shared numbers and parses {@code activationList}; errors end in picocli's usage message.
+     * Then gives libtorch {@code --threads} threads.
+     */
     List<ActivationSpec<?>> validate(String activationList) {
         requireAtLeast("--runs", runs, 1);
         requireAtLeast("--batch-size", batchSize, 1);
         requireAtLeast("--train-limit", trainLimit, 0);
         requireAtLeast("--test-limit", testLimit, 0);
+        requireAtLeast("--threads", threads, 1);
+        List<ActivationSpec<?>> activations;
         try {
-            return ActivationSpec.parseList(activationList);
+            activations = ActivationSpec.parseList(activationList);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(command.commandLine(), "Invalid value for option '--activations': " + e.getMessage());
         }
+        torch.set_num_threads(threads);
+        return activations;
     }
 
     void requireAtLeast(String option, long value, long minimum) {
@@ -79,9 +91,15 @@ public final class CommonOptions {
 
     String describeTraining() {
         String optimizerText = optimizer == Trainer.OptimizerKind.SGD ? "SGD (momentum 0.9)" : "Adam";
-        return String.format(Locale.ROOT, "%s, %s, batch %d, %d run(s) from seed %d, %d torch thread(s); inputs "
-                + "scaled to [0,1] then normalized with MNIST's mean %.4f and std %.4f", network, optimizerText,
-                batchSize, runs, seed, torch.get_num_threads(), TensorData.MEAN, TensorData.STD);
+        return String.format(Locale.ROOT, "%s, %s, batch %d, %d run(s) from seed %d; inputs scaled to [0,1] then "
+                + "normalized with MNIST's mean %.4f and std %.4f", network, optimizerText, batchSize, runs, seed,
+                TensorData.MEAN, TensorData.STD);
+    }
+
+    /** What the speed depends on: the thread count libtorch really has and the malloc in use. */
+    static String describeRuntime() {
+        return String.format(Locale.ROOT, "Threads: %d (libtorch). Memory allocator: %s.", torch.get_num_threads(),
+                NativeAllocator.inUse());
     }
 
     /** Prints why the data set could not be read (no usage message: the options were fine); returns exit code 1. */

@@ -72,8 +72,9 @@ public final class CompareCommand implements Callable<Integer> {
         }
         long start = System.nanoTime();
         List<ActivationResult> results = compare(selected, data[0], data[1], out);
-        out.printf(Locale.ROOT, "%nData: %s, %d training and %d test images. %s, lr %s, %d epoch(s).%n",
-                common.data, data[0].count(), data[1].count(), common.describeTraining(), learningRate, epochs);
+        out.printf(Locale.ROOT, "%nData: %s, %d training and %d test images. %s, lr %s, %d epoch(s).%n%s%n",
+                common.data, data[0].count(), data[1].count(), common.describeTraining(), learningRate, epochs,
+                CommonOptions.describeRuntime());
         Reports.printTable(results, out);
         out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
         writeOutputs(results, data[0].count());

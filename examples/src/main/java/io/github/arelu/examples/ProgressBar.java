@@ -57,18 +57,18 @@ public final class ProgressBar {
         out.flush();
     }
 
-    /** Ends the epoch's line with {@code summary} and returns the epoch's throughput. */
-    public double finish(int done, String summary) {
-        long now = System.nanoTime();
-        double throughput = imagesPerSecond(done, now);
+    /**
+     * Ends the epoch's line with the epoch's wall time (the test pass included), the training throughput the
+     * caller measured without it, and {@code summary}.
+     */
+    public void finish(int done, double trainingImagesPerSecond, String summary) {
         if (out != null) {
             // Clear the bar first: the summary may be shorter than what it replaces.
             String prefix = interactive ? "\r\033[K" : "";
-            out.printf("%s%s: %d images in %.1f s, %.0f img/s, %s%n", prefix, label, done,
-                    (now - startNanos) / 1e9, throughput, summary);
+            out.printf("%s%s: %d images in %.1f s, %.0f img/s training, %s%n", prefix, label, done,
+                    (System.nanoTime() - startNanos) / 1e9, trainingImagesPerSecond, summary);
             out.flush();
         }
-        return throughput;
     }
 
     private double imagesPerSecond(int done, long now) {

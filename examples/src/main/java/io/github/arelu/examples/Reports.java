@@ -36,8 +36,8 @@ public final class Reports {
 
     /**
      * JSON object keyed by activation name, each with {@code firstEpochMean}, {@code firstEpochStd},
-     * {@code bestMean}, {@code bestStd}, {@code finalLossMean}, {@code accuracyPerEpochMean} and the
-     * per-run histories.
+     * {@code bestMean}, {@code bestStd}, {@code finalLossMean}, {@code imagesPerSecondMean} (training
+     * throughput), {@code accuracyPerEpochMean} and the per-run histories.
      */
     public static String toJson(List<ActivationResult> results) {
         StringJoiner activations = new StringJoiner(",\n", "{\n", "\n}\n");
@@ -45,7 +45,8 @@ public final class Reports {
             StringJoiner runs = new StringJoiner(", ", "[", "]");
             for (Trainer.History run : result.runs()) {
                 runs.add("{\"testAccuracy\": " + jsonArray(run.testAccuracy()) + ", \"trainLoss\": "
-                        + jsonArray(run.trainLoss()) + ", \"seconds\": " + jsonNumber(run.seconds()) + "}");
+                        + jsonArray(run.trainLoss()) + ", \"imagesPerSecond\": " + jsonNumber(run.imagesPerSecond())
+                        + ", \"seconds\": " + jsonNumber(run.seconds()) + "}");
             }
             activations.add("  " + jsonString(result.activation()) + ": {"
                     + "\"firstEpochMean\": " + jsonNumber(result.firstEpochMean())
@@ -53,6 +54,7 @@ public final class Reports {
                     + ", \"bestMean\": " + jsonNumber(result.bestMean())
                     + ", \"bestStd\": " + jsonNumber(result.bestStd())
                     + ", \"finalLossMean\": " + jsonNumber(result.finalLossMean())
+                    + ", \"imagesPerSecondMean\": " + jsonNumber(result.imagesPerSecondMean())
                     + ", \"accuracyPerEpochMean\": " + jsonArray(result.accuracyPerEpochMean())
                     + ", \"runs\": " + runs + "}");
         }

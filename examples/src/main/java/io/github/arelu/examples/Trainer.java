@@ -41,7 +41,13 @@ public final class Trainer {
         }
     }
 
-    /** Per-epoch record of one training run; accuracies are percentages on the test set. */
+    /**
+     * Per-epoch record of one training run; accuracies are percentages on the test set.
+     *
+     * @param imagesPerSecond training images per second of training, averaged over epochs; the test pass
+     *     after each epoch is not part of it
+     * @param seconds wall time of the whole run, test passes included
+     */
     public record History(double[] trainLoss, double[] testAccuracy, double imagesPerSecond, double seconds) {
 
         public double firstEpochAccuracy() {
@@ -102,9 +108,12 @@ public final class Trainer {
         long start = System.nanoTime();
         for (int epoch = 0; epoch < epochs; epoch++) {
             progress.start(label + " epoch " + (epoch + 1) + "/" + epochs, train.count());
+            long trainingStart = System.nanoTime();
             losses[epoch] = trainEpoch(network, optimizer, train, shuffle);
+            double throughput = train.count() / ((System.nanoTime() - trainingStart) / 1e9);
             accuracies[epoch] = accuracy(network, test);
-            throughputSum += progress.finish(train.count(),
+            throughputSum += throughput;
+            progress.finish(train.count(), throughput,
                     String.format("loss %.4f, test accuracy %.2f %%", losses[epoch], accuracies[epoch]));
         }
         return new History(losses, accuracies, throughputSum / epochs, (System.nanoTime() - start) / 1e9);

@@ -102,9 +102,10 @@ public final class TransferCommand implements Callable<Integer> {
                     meanStd(pretrained), meanStd(before), meanStd(first), meanStd(best)));
         }
         out.printf(Locale.ROOT, "%nData: %s; pretraining on classes 0-4 (%d training, %d test images) at lr %s for %d "
-                        + "epoch(s), fine-tuning on classes 5-9 (%d training, %d test images) at lr %s for %d epoch(s). %s%n",
+                        + "epoch(s), fine-tuning on classes 5-9 (%d training, %d test images) at lr %s for %d epoch(s). %s.%n%s%n",
                 common.data, sourceTrain.count(), sourceTest.count(), pretrainLearningRate, pretrainEpochs,
-                targetTrain.count(), targetTest.count(), finetuneLearningRate, finetuneEpochs, common.describeTraining());
+                targetTrain.count(), targetTest.count(), finetuneLearningRate, finetuneEpochs, common.describeTraining(),
+                CommonOptions.describeRuntime());
         out.print(table);
         out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
         out.flush();

@@ -3,29 +3,54 @@ package io.github.arelu.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** Both commands reject bad arguments with picocli's usage message and exit code 2, before any training. */
+/**
+ * Both commands reject bad arguments with picocli's usage message and exit code 2, before any training; the
+ * thread count they give libtorch, and what their summaries say about it.
+ */
 class CommandLineTest {
 
     @TempDir
     Path emptyDirectory;
 
-    private record Outcome(int exitCode, String err) {
+    @TempDir
+    Path tinyDataSet;
+
+    /** The commands set libtorch's process-wide thread count; other tests in this JVM get it back. */
+    private int threadsBefore;
+
+    @BeforeEach
+    void rememberThreads() {
+        threadsBefore = torch.get_num_threads();
+    }
+
+    @AfterEach
+    void restoreThreads() {
+        torch.set_num_threads(threadsBefore);
+    }
+
+    private record Outcome(int exitCode, String out, String err) {
     }
 
     private static Outcome run(Object command, String... args) {
+        StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         CommandLine commandLine = CompareCommand.commandLine(command);
         commandLine.setErr(new PrintWriter(err, true));
-        commandLine.setOut(new PrintWriter(new StringWriter(), true));
-        return new Outcome(commandLine.execute(args), err.toString());
+        commandLine.setOut(new PrintWriter(out, true));
+        return new Outcome(commandLine.execute(args), out.toString(), err.toString());
     }
 
     @Test
@@ -41,7 +66,8 @@ class CommandLineTest {
     void badNumbersGetUsage() {
         String[][] badArguments = {
             {"--lr", "fast"}, {"--lr", "-0.1"}, {"--lr", "0"}, {"--epochs", "0"}, {"--epochs", "two"},
-            {"--runs", "0"}, {"--batch-size", "0"}, {"--train-limit", "-5"}, {"--seed", "1.5"}};
+            {"--runs", "0"}, {"--batch-size", "0"}, {"--train-limit", "-5"}, {"--seed", "1.5"},
+            {"--threads", "0"}, {"--threads", "-2"}, {"--threads", "all"}};
         for (String[] arguments : badArguments) {
             Outcome outcome = run(new CompareCommand(ProgressBar.silent()), arguments);
             assertEquals(2, outcome.exitCode(), String.join(" ", arguments));
@@ -77,5 +103,51 @@ class CommandLineTest {
         assertEquals(ActivationSpec.ALL.size(), ActivationSpec.parseList("all").size());
         assertEquals("SiLU", ActivationSpec.parseList("swish").getFirst().name());
         assertEquals("PReLU", ActivationSpec.parseList("arelu, prelu").get(1).name());
+    }
+
+    @Test
+    void threadsDefaultToTheMachinesCores() {
+        CompareCommand command = new CompareCommand(ProgressBar.silent());
+        CompareCommand.commandLine(command).parseArgs();
+        assertEquals(Runtime.getRuntime().availableProcessors(), command.common.threads);
+    }
+
+    @Test
+    void threadsReachLibtorchAndTheSummary() throws IOException {
+        writeTinyDataSet();
+        for (int threads : new int[] {1, 2}) {
+            Outcome outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                    "--threads", String.valueOf(threads), "--net", "LinearMNIST", "--activations", "AReLU",
+                    "--epochs", "1");
+            assertEquals(0, outcome.exitCode(), outcome.err());
+            assertEquals(threads, torch.get_num_threads());
+            assertTrue(outcome.out().contains("Threads: " + threads + " (libtorch). Memory allocator: "), outcome.out());
+        }
+    }
+
+    @Test
+    void transferSetsThreadsToo() {
+        // Options are checked and applied before the data set is read, so a missing one still sets them.
+        assertEquals(1, run(new TransferCommand(ProgressBar.silent()), "--data", emptyDirectory.toString(),
+                "--threads", "1").exitCode());
+        assertEquals(1, torch.get_num_threads());
+    }
+
+    /** 8 training and 4 test images of 28x28 pixels, labels 0-3 repeating. */
+    private void writeTinyDataSet() throws IOException {
+        for (String split : new String[] {"train", "t10k"}) {
+            int count = split.equals("train") ? 8 : 4;
+            byte[] pixels = new byte[count * 28 * 28];
+            byte[] labels = new byte[count];
+            for (int i = 0; i < pixels.length; i++) {
+                pixels[i] = (byte) (i * 7);
+            }
+            for (int i = 0; i < count; i++) {
+                labels[i] = (byte) (i % 4);
+            }
+            Files.write(tinyDataSet.resolve(split + "-images-idx3-ubyte"),
+                    IdxFileTest.idx(3, new int[] {count, 28, 28}, pixels));
+            Files.write(tinyDataSet.resolve(split + "-labels-idx1-ubyte"), IdxFileTest.idx(1, new int[] {count}, labels));
+        }
     }
 }

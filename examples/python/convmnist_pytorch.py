@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""ConvMNIST with PyTorch in Python, under the protocol of examples/bin/compare, for a speed comparison.
+
+The same network (3 x conv/max-pool/activation, 10/20/40 channels, kernels 5/5/3, linear 40 -> 10,
+log-softmax), NLL loss, SGD with momentum 0.9 (or Adam), batch 128, MNIST's normalization, seeds per run,
+test accuracy after every epoch. AReLU is the paper's official formula relu(x) * b - relu(-x) * a with
+a = clamp(alpha, 0.01, 0.99) and b = 1 + sigmoid(beta), alpha 0.9 and beta 2.0 as parameters.
+
+images/s counts training only: training images of an epoch over the time of its training steps, the test
+pass left out, averaged over epochs, as the Java side reports it. Initial weights and batch order are the
+Java side's too (libtorch's generator seeded and drawn in the same order; java.util.Random's shuffle
+re-implemented below), so the two sides differ only in their kernels' rounding.
+
+Needs PyTorch: on Debian `apt-get install python3-torch` (1.13), run with /usr/bin/python3.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import struct
+import sys
+import time
+from pathlib import Path
+
+PROGRAM = os.path.basename(sys.argv[0])
+DEBIAN_DATA_PACKAGE = "dataset-fashion-mnist"
+DEFAULT_DATA = Path("/usr/share/datasets/fashion-mnist")
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+EVALUATION_BATCH = 1000
+IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
+LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
+
+
+def import_torch():
+    """PyTorch, or an exit that says what is missing and how to get it."""
+    try:
+        import torch
+    except ImportError as error:
+        sys.exit(f"{PROGRAM}: PyTorch is not importable by {sys.executable} ({error}).\n"
+                 "On Debian: apt-get install python3-torch (PyTorch 1.13), then run this script with "
+                 "/usr/bin/python3, which is what examples/bin/compare-pytorch uses.")
+    return torch
+
+
+torch = import_torch()
+nn = torch.nn
+F = torch.nn.functional
+
+
+class AReLU(nn.Module):
+    """The paper's AReLU, as its public code computes it."""
+
+    def __init__(self, alpha=0.90, beta=2.0):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor([alpha]))
+        self.beta = nn.Parameter(torch.tensor([beta]))
+
+    def forward(self, x):
+        negative_scale = torch.clamp(self.alpha, min=0.01, max=0.99)
+        positive_scale = 1 + torch.sigmoid(self.beta)
+        return F.relu(x) * positive_scale - F.relu(-x) * negative_scale
+
+
+# The Java side's names (ActivationSpec), each with PyTorch's default options.
+ACTIVATIONS = {
+    "AReLU": AReLU, "ReLU": nn.ReLU, "ReLU6": nn.ReLU6, "LeakyReLU": nn.LeakyReLU, "PReLU": nn.PReLU,
+    "RReLU": nn.RReLU, "ELU": nn.ELU, "CELU": nn.CELU, "SELU": nn.SELU, "GELU": nn.GELU,
+    "Sigmoid": nn.Sigmoid, "Tanh": nn.Tanh, "Softplus": nn.Softplus, "SiLU": nn.SiLU, "Mish": nn.Mish,
+}
+
+
+class ConvMNIST(nn.Module):
+    """28 -> 24 -> 12, 12 -> 8 -> 4, 4 -> 2 -> 1: the last block leaves 40 features for the classifier."""
+
+    def __init__(self, activation, classes=10):
+        super().__init__()
+        # Made in forward order, as on the Java side, so a seed fixes the weights whatever the activation.
+        self.conv1 = nn.Conv2d(1, 10, 5)
+        self.activation1 = activation()
+        self.conv2 = nn.Conv2d(10, 20, 5)
+        self.activation2 = activation()
+        self.conv3 = nn.Conv2d(20, 40, 3)
+        self.activation3 = activation()
+        self.classifier = nn.Linear(40, classes)
+
+    def forward(self, images):
+        x = self.activation1(F.max_pool2d(self.conv1(images), 2))
+        x = self.activation2(F.max_pool2d(self.conv2(x), 2))
+        x = self.activation3(F.max_pool2d(self.conv3(x), 2))
+        return F.log_softmax(self.classifier(x.flatten(1)), dim=1)
+
+
+class JavaRandom:
+    """java.util.Random's generator (a 48-bit linear congruence) and nextInt(bound), as the Java side shuffles."""
+
+    MULTIPLIER = 0x5DEECE66D
+    MASK = (1 << 48) - 1
+
+    def __init__(self, seed):
+        self.state = (seed ^ self.MULTIPLIER) & self.MASK
+
+    def next31(self):
+        self.state = (self.state * self.MULTIPLIER + 0xB) & self.MASK
+        return self.state >> 17
+
+    def next_int(self, bound):
+        bits = self.next31()
+        if bound & (bound - 1) == 0:
+            return (bound * bits) >> 31
+        value = bits % bound
+        # Java retries while bits - value + bound - 1 overflows a signed 32-bit int.
+        while bits - value + bound - 1 >= 1 << 31:
+            bits = self.next31()
+            value = bits % bound
+        return value
+
+    def shuffled_indices(self, count):
+        """Trainer.shuffledIndices: Fisher-Yates from the end."""
+        indices = list(range(count))
+        for i in range(count - 1, 0, -1):
+            j = self.next_int(i + 1)
+            indices[i], indices[j] = indices[j], indices[i]
+        return torch.tensor(indices)
+
+
+def read_idx(directory, base_name, magic):
+    """The sizes and bytes of an unsigned-byte IDX file, gzipped (detected by content) or not."""
+    for name in (base_name, base_name + ".gz"):
+        path = directory / name
+        if path.is_file():
+            break
+    else:
+        sys.exit(f"{PROGRAM}: neither {base_name} nor {base_name}.gz is in {directory}. Install Fashion-MNIST "
+                 f"with 'apt-get install {DEBIAN_DATA_PACKAGE}' (it fills {DEFAULT_DATA}) or pass --data DIR "
+                 "with MNIST-format IDX files.")
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    dimensions = magic & 0xFF
+    header = 4 + 4 * dimensions
+    if len(data) < header or struct.unpack(">I", data[:4])[0] != magic:
+        sys.exit(f"{PROGRAM}: {path} is not an IDX file of unsigned bytes with {dimensions} dimension(s)")
+    sizes = struct.unpack(">" + "I" * dimensions, data[4:header])
+    count = 1
+    for size in sizes:
+        count *= size
+    if len(data) - header < count:
+        sys.exit(f"{PROGRAM}: {path} is truncated: {len(data) - header} of {count} data bytes")
+    return sizes, bytearray(data[header:header + count])
+
+
+def load_split(directory, prefix, limit):
+    """Normalized float32 images [N, 1, 28, 28] and int64 labels [N], the first `limit` only if > 0."""
+    sizes, pixels = read_idx(directory, f"{prefix}-images-idx3-ubyte", IMAGES_MAGIC)
+    (label_count,), labels = read_idx(directory, f"{prefix}-labels-idx1-ubyte", LABELS_MAGIC)
+    if sizes[0] != label_count:
+        sys.exit(f"{PROGRAM}: {prefix}: {sizes[0]} images but {label_count} labels in {directory}")
+    images = torch.frombuffer(pixels, dtype=torch.uint8).reshape(sizes[0], 1, sizes[1], sizes[2])
+    labels = torch.frombuffer(labels, dtype=torch.uint8).long()
+    if limit > 0:
+        images, labels = images[:limit], labels[:limit]
+    images = (images.float() / 255 - MNIST_MEAN) / MNIST_STD
+    return images.contiguous(), labels.contiguous()
+
+
+def accuracy(network, images, labels):
+    network.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(labels), EVALUATION_BATCH):
+            predicted = network(images[start:start + EVALUATION_BATCH]).argmax(1)
+            correct += (predicted == labels[start:start + EVALUATION_BATCH]).sum().item()
+    network.train()
+    return 100.0 * correct / len(labels)
+
+
+def train_run(activation_name, seed, args, train, test):
+    """One run: per-epoch training loss, test accuracy and training throughput."""
+    torch.manual_seed(seed)
+    network = ConvMNIST(ACTIVATIONS[activation_name])
+    if args.optimizer == "SGD":
+        optimizer = torch.optim.SGD(network.parameters(), lr=args.lr, momentum=0.9)
+    else:
+        optimizer = torch.optim.Adam(network.parameters(), lr=args.lr)
+    shuffle = JavaRandom(seed)
+    images, labels = train
+    count = len(labels)
+    history = {"trainLoss": [], "testAccuracy": [], "imagesPerSecond": []}
+    run_start = time.perf_counter()
+    for epoch in range(args.epochs):
+        order = shuffle.shuffled_indices(count)
+        loss_sum = 0.0
+        epoch_start = time.perf_counter()
+        for start in range(0, count, args.batch_size):
+            batch = order[start:start + args.batch_size]
+            optimizer.zero_grad()
+            loss = F.nll_loss(network(images[batch]), labels[batch])
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(batch)
+        training_seconds = time.perf_counter() - epoch_start
+        history["trainLoss"].append(loss_sum / count)
+        history["testAccuracy"].append(accuracy(network, *test))
+        history["imagesPerSecond"].append(count / training_seconds)
+        print(f"{activation_name:<9} seed {seed} epoch {epoch + 1}/{args.epochs}: {count} images, "
+              f"{history['imagesPerSecond'][-1]:.0f} img/s training, loss {history['trainLoss'][-1]:.4f}, "
+              f"test accuracy {history['testAccuracy'][-1]:.2f} %", file=sys.stderr, flush=True)
+    history["seconds"] = time.perf_counter() - run_start
+    return history
+
+
+def mean(values):
+    return sum(values) / len(values)
+
+
+def summarize(runs):
+    """The Java side's JSON fields (Reports.toJson), from a list of run histories."""
+    return {
+        "firstEpochMean": mean([run["testAccuracy"][0] for run in runs]),
+        "bestMean": mean([max(run["testAccuracy"]) for run in runs]),
+        "finalLossMean": mean([run["trainLoss"][-1] for run in runs]),
+        "imagesPerSecondMean": mean([mean(run["imagesPerSecond"]) for run in runs]),
+        "runs": runs,
+    }
+
+
+def allocator():
+    """The malloc this process runs on, from the libraries mapped into it."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError as error:
+        return f"unknown ({error})"
+    return "tcmalloc" if "libtcmalloc" in maps else "jemalloc" if "libjemalloc" in maps else "glibc malloc"
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"directory with MNIST-format IDX files, gzipped or not (default: {DEFAULT_DATA})")
+    parser.add_argument("--activations", default="AReLU,ReLU,PReLU",
+                        help="comma-separated, or 'all' (default: %(default)s); known: " + ", ".join(ACTIVATIONS))
+    parser.add_argument("--optimizer", choices=["SGD", "Adam"], default="SGD")
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=1, help="runs per activation, seeds SEED, SEED+1, ...")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--train-limit", type=int, default=0, help="first N training images only")
+    parser.add_argument("--test-limit", type=int, default=0, help="first N test images only")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="torch threads (default: %(default)s, this machine's cores)")
+    parser.add_argument("--no-mkldnn", action="store_true",
+                        help="switch oneDNN off, as the Java side does (its bytedeco build gave NaN losses)")
+    parser.add_argument("--json-out", type=Path, help="write the summary as JSON, in the Java side's fields")
+    args = parser.parse_args()
+    for name in ("epochs", "runs", "batch_size", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not args.lr > 0:
+        parser.error("--lr must be a positive number")
+    names = list(ACTIVATIONS) if args.activations == "all" else [n.strip() for n in args.activations.split(",")]
+    by_lower_case = {name.lower(): name for name in ACTIVATIONS}
+    unknown = [name for name in names if name.lower() not in by_lower_case]
+    if unknown:
+        parser.error(f"unknown activation(s) {', '.join(unknown)}; known: {', '.join(ACTIVATIONS)}")
+    args.activations = [by_lower_case[name.lower()] for name in names]
+    return args
+
+
+def main():
+    args = parse_arguments()
+    torch.set_num_threads(args.threads)
+    if args.no_mkldnn:
+        torch.backends.mkldnn.enabled = False
+    train = load_split(args.data, "train", args.train_limit)
+    test = load_split(args.data, "t10k", args.test_limit)
+    results = {}
+    for name in args.activations:
+        results[name] = summarize([train_run(name, args.seed + run, args, train, test) for run in range(args.runs)])
+
+    print(f"\nData: {args.data}, {len(train[1])} training and {len(test[1])} test images. ConvMNIST, "
+          f"{'SGD (momentum 0.9)' if args.optimizer == 'SGD' else 'Adam'}, batch {args.batch_size}, "
+          f"{args.runs} run(s) from seed {args.seed}, lr {args.lr}, {args.epochs} epoch(s).")
+    print(f"PyTorch {torch.__version__}, Python {sys.version.split()[0]}. Threads: {torch.get_num_threads()}. "
+          f"oneDNN: {'on' if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else 'off'}. "
+          f"Memory allocator: {allocator()}.")
+    print(f"{'activation':<10} | {'1st epoch acc (%)':>17} | {'best acc (%)':>12} | {'final loss':>10} | {'img/s':>7}")
+    for name, result in results.items():
+        print(f"{name:<10} | {result['firstEpochMean']:17.2f} | {result['bestMean']:12.2f} | "
+              f"{result['finalLossMean']:10.4f} | {result['imagesPerSecondMean']:7.0f}")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
