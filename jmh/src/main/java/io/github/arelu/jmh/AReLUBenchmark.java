@@ -2,15 +2,15 @@ package io.github.arelu.jmh;
 
 import java.util.concurrent.TimeUnit;
 
+import io.github.arelu.AReLU;
 import io.github.arelu.AReLUFunctional;
+import io.github.arelu.AReLUPath;
 import io.github.arelu.FusedAReLU;
-
 import io.github.arelu.LibTorch;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
-import org.bytedeco.pytorch.GradMode;
-import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.ScalarOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.PReLUImpl;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -29,37 +29,35 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * AReLU's implementations beside ReLU, PReLU and a plain copy, float32 on the CPU with 2 libtorch threads.
+ * AReLU's training path beside ReLU's, float32 on the CPU with 2 libtorch threads, each invocation in its
+ * own PointerScope as a training step.
  *
- * <p>Each invocation runs in its own PointerScope so its tensors are freed at once, as a training loop
- * does; "Into" variants write into a preallocated output. Names: {@code fwd*} forward only (grad mode
- * off), {@code bwd*} backward only, {@code fwdBwd*} forward and backward with autograd (or the fused
- * kernels' forward plus backward). The reference is {@code relu(x) * b - relu(-x) * a}; "composed" is the
- * library's training path; "fused" the native kernels.
+ * <p>{@code fwdBwd*}: forward and backward through libtorch's autograd with a given output gradient, the
+ * gradients reset afterwards (a training step after {@code zero_grad}): ReLU, PReLU, the AReLU module
+ * (its fused autograd node), and the reference formula {@code relu(x) * b - relu(-x) * a} in libtorch ops
+ * (AReLU's composed path). {@code fwdBwdKernels}: the fused kernels alone, forward and backward into
+ * preallocated buffers, so {@code fwdBwdModule - fwdBwdKernels} is what the autograd node costs per call.
+ * {@code fwd*}: forward only, grad mode off.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 10, time = 1)
+@Fork(1)
 public class AReLUBenchmark {
 
     @Param({"65536", "1048576", "16777216"})
     public int size;
 
+    private PointerScope stateScope;
     private Tensor x;
     private Tensor xGrad;
     private Tensor gradOut;
     private Tensor out;
     private Tensor gradIn;
-    private Tensor reluOut;
-    private Tensor alpha;
-    private Tensor beta;
-    private Tensor preluWeight;
-    private Tensor a;
-    private Tensor b;
-    private PointerScope stateScope;
+    private AReLU arelu;
+    private PReLUImpl prelu;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -72,16 +70,10 @@ public class AReLUBenchmark {
         gradOut = torch.randn(size);
         out = torch.empty_like(x);
         gradIn = torch.empty_like(x);
-        reluOut = torch.relu(x);
-        alpha = torch.full(new long[] {1}, new Scalar(0.9f), new org.bytedeco.pytorch.DimnameListOptional(),
-                new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Float)).requires_grad_(true);
-        beta = torch.full(new long[] {1}, new Scalar(2.0f), new org.bytedeco.pytorch.DimnameListOptional(),
-                new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Float)).requires_grad_(true);
-        preluWeight = alpha.detach().clone().requires_grad_(true);
-        a = torch.clamp(alpha, new ScalarOptional(new Scalar(0.01)), new ScalarOptional(new Scalar(0.99))).reshape();
-        b = torch.sigmoid(beta).add(new Scalar(1.0)).reshape();
-        if (!FusedAReLU.isAvailable()) {
-            throw new IllegalStateException("the fused kernels did not load: benchmarks would compare nothing");
+        arelu = new AReLU();
+        prelu = new PReLUImpl();
+        if (AReLUFunctional.pathFor(xGrad, arelu.alpha(), arelu.beta()) != AReLUPath.FUSED_AUTOGRAD) {
+            throw new IllegalStateException("the fused kernels did not load: the module would not be measured");
         }
     }
 
@@ -90,111 +82,16 @@ public class AReLUBenchmark {
         stateScope.close();
     }
 
+    /** Backward with the fixed output gradient, then the gradients dropped as zero_grad(set_to_none) does. */
     private void backward(Tensor y) {
         y.backward(gradOut, new BoolOptional(), false, new TensorArrayRefOptional());
-        // Drop the accumulated gradients, so the next backward allocates them instead of adding into them:
-        // an extra pass the measured op would not pay in a training step after zero_grad(true).
         xGrad.mutable_grad().reset();
-        alpha.mutable_grad().reset();
-        beta.mutable_grad().reset();
-        preluWeight.mutable_grad().reset();
+        arelu.alpha().mutable_grad().reset();
+        arelu.beta().mutable_grad().reset();
+        prelu.weight().mutable_grad().reset();
     }
 
-    // ---------------------------------------------------------------- bandwidth ceiling
-
-    @Benchmark
-    public void fwdCopy() {
-        try (PointerScope s = new PointerScope()) {
-            x.clone();
-        }
-    }
-
-    @Benchmark
-    public void fwdCopyInto() {
-        out.copy_(x);
-    }
-
-    // ---------------------------------------------------------------- forward, grad mode off
-
-    @Benchmark
-    public void fwdRelu() {
-        try (PointerScope s = new PointerScope()) {
-            torch.relu(x);
-        }
-    }
-
-    @Benchmark
-    public void fwdReluInto() {
-        // threshold_out is ReLU into a given buffer; bytedeco's relu_out allocated and copied (135 ms at 16M).
-        try (PointerScope s = new PointerScope()) {
-            torch.threshold_out(out, x, new Scalar(0.0), new Scalar(0.0));
-        }
-    }
-
-    @Benchmark
-    public void fwdPrelu() {
-        try (PointerScope s = new PointerScope()) {
-            withoutGrad(() -> torch.prelu(x, preluWeight));
-        }
-    }
-
-    @Benchmark
-    public void fwdReference() {
-        try (PointerScope s = new PointerScope()) {
-            withoutGrad(() -> torch.relu(x).mul(b).sub(torch.relu(x.neg()).mul(a)));
-        }
-    }
-
-    @Benchmark
-    public void fwdComposed() {
-        try (PointerScope s = new PointerScope()) {
-            withoutGrad(() -> AReLUFunctional.areluComposed(x, alpha, beta));
-        }
-    }
-
-    @Benchmark
-    public void fwdFused() {
-        try (PointerScope s = new PointerScope()) {
-            FusedAReLU.forward(x, alpha, beta);
-        }
-    }
-
-    @Benchmark
-    public void fwdFusedInto() {
-        FusedAReLU.forward(x, alpha, beta, out);
-    }
-
-    // ---------------------------------------------------------------- backward only
-
-    @Benchmark
-    public void bwdRelu() {
-        try (PointerScope s = new PointerScope()) {
-            torch.threshold_backward(gradOut, reluOut, new Scalar(0.0));
-        }
-    }
-
-    @Benchmark
-    public void bwdReluInto() {
-        try (PointerScope s = new PointerScope()) {
-            torch.threshold_backward_out(gradIn, gradOut, reluOut, new Scalar(0.0));
-        }
-    }
-
-    @Benchmark
-    public void bwdFused() {
-        try (PointerScope s = new PointerScope()) {
-            FusedAReLU.backward(gradOut, x, alpha, beta);
-        }
-    }
-
-    @Benchmark
-    public void bwdFusedInto() {
-        try (PointerScope s = new PointerScope()) {
-            FusedAReLU.backward(gradOut, x, alpha, beta, gradIn);
-        }
-    }
-
-    // ---------------------------------------------------------------- forward + backward
+    // ---------------------------------------------------------------- forward and backward
 
     @Benchmark
     public void fwdBwdRelu() {
@@ -204,51 +101,47 @@ public class AReLUBenchmark {
     }
 
     @Benchmark
-    public void fwdBwdPrelu() {
+    public void fwdBwdModule() {
         try (PointerScope s = new PointerScope()) {
-            backward(torch.prelu(xGrad, preluWeight));
+            backward(arelu.forward(xGrad));
         }
     }
 
     @Benchmark
-    public void fwdBwdReference() {
+    public void fwdBwdKernels() {
         try (PointerScope s = new PointerScope()) {
-            Tensor ca = torch.clamp(alpha, new ScalarOptional(new Scalar(0.01)), new ScalarOptional(new Scalar(0.99)));
-            Tensor cb = torch.sigmoid(beta).add(new Scalar(1.0));
-            backward(torch.relu(xGrad).mul(cb.reshape()).sub(torch.relu(xGrad.neg()).mul(ca.reshape())));
+            FusedAReLU.forward(x, arelu.alpha(), arelu.beta(), out);
+            FusedAReLU.backward(gradOut, x, arelu.alpha(), arelu.beta(), gradIn);
         }
     }
 
     @Benchmark
     public void fwdBwdComposed() {
         try (PointerScope s = new PointerScope()) {
-            backward(AReLUFunctional.areluComposed(xGrad, alpha, beta));
+            backward(AReLUFunctional.areluComposed(xGrad, arelu.alpha(), arelu.beta()));
         }
     }
 
     @Benchmark
-    public void fwdBwdFused() {
+    public void fwdBwdPrelu() {
         try (PointerScope s = new PointerScope()) {
-            FusedAReLU.forward(x, alpha, beta);
-            FusedAReLU.backward(gradOut, x, alpha, beta);
+            backward(prelu.forward(xGrad));
+        }
+    }
+
+    // ---------------------------------------------------------------- forward, grad mode off
+
+    @Benchmark
+    public void fwdRelu() {
+        try (PointerScope s = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            torch.relu(x);
         }
     }
 
     @Benchmark
-    public void fwdBwdFusedInto() {
-        try (PointerScope s = new PointerScope()) {
-            FusedAReLU.forward(x, alpha, beta, out);
-            FusedAReLU.backward(gradOut, x, alpha, beta, gradIn);
-        }
-    }
-
-    private static void withoutGrad(Runnable body) {
-        boolean enabled = GradMode.is_enabled();
-        GradMode.set_enabled(false);
-        try {
-            body.run();
-        } finally {
-            GradMode.set_enabled(enabled);
+    public void fwdModule() {
+        try (PointerScope s = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            arelu.forward(x);
         }
     }
 }
