@@ -3,6 +3,7 @@ package io.github.arelu.examples;
 import java.util.Random;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.openblas.presets.openblas_nolapack;
 import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
 import org.bytedeco.pytorch.LongOptional;
@@ -76,6 +77,10 @@ public final class Trainer {
         // this CPU and would log a warning on every convolution.
         torch.globalContext().setUserEnabledMkldnn(false);
         torch.globalContext().setUserEnabledNNPACK(false);
+        // libtorch already splits its work over its own OpenMP threads (--threads); OpenBLAS's threads on
+        // top oversubscribe the cores. On our 2-core machine one OpenBLAS thread made LinearMNIST about 15
+        // times faster (2540 -> 40196 images/s with ReLU) and ConvMNIST about 15 % faster.
+        openblas_nolapack.blas_set_num_threads(1);
     }
 
     private final int batchSize;
