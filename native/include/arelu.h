@@ -25,8 +25,9 @@
  * grad_in may be NULL when only the parameter sums are wanted.
  *
  * CPU reductions are deterministic: the buffer is cut into fixed chunks whose size does not
- * depend on the thread count, each chunk is summed in double in index order, and chunk sums are
- * added in chunk order. The same input gives bit-identical sums for any num_threads.
+ * depend on the thread count, each chunk is summed in double in one fixed order (16 interleaved
+ * lanes, a fixed combining tree), and chunk sums are added in chunk order. The same input gives
+ * bit-identical sums for any num_threads and on every instruction-set path.
  *
  * num_threads <= 0 means "one thread". The Java and C++ callers pass libtorch's intra-op
  * thread count. OpenMP comes from the libgomp that libtorch already loaded.
