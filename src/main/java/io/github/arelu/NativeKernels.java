@@ -194,14 +194,9 @@ final class NativeKernels {
 
     /** {@code arelu_forward_f32/f64}: y = AReLU(x) with scales neg (a) and pos (b). */
     void forward(boolean f32, MemorySegment x, MemorySegment y, long n, double neg, double pos, int threads) {
-        int status;
-        try {
-            status = f32 ? (int) forwardF32.invokeExact(x, y, n, (float) neg, (float) pos, threads)
-                    : (int) forwardF64.invokeExact(x, y, n, neg, pos, threads);
-        } catch (Throwable e) {
-            throw failed("arelu forward", e);
-        }
-        check(status, "arelu forward");
+        launch("arelu forward", () -> f32
+                ? (int) forwardF32.invokeExact(x, y, n, (float) neg, (float) pos, threads)
+                : (int) forwardF64.invokeExact(x, y, n, neg, pos, threads));
     }
 
     /**
@@ -212,28 +207,17 @@ final class NativeKernels {
             double pos, MemorySegment sums, int threads) {
         MemorySegment negSum = sums;
         MemorySegment posSum = sums.asSlice(Double.BYTES);
-        int status;
-        try {
-            status = f32 ? (int) backwardF32.invokeExact(g, x, gradIn, n, (float) neg, (float) pos, negSum, posSum,
-                            threads)
-                    : (int) backwardF64.invokeExact(g, x, gradIn, n, neg, pos, negSum, posSum, threads);
-        } catch (Throwable e) {
-            throw failed("arelu backward", e);
-        }
-        check(status, "arelu backward");
+        launch("arelu backward", () -> f32
+                ? (int) backwardF32.invokeExact(g, x, gradIn, n, (float) neg, (float) pos, negSum, posSum, threads)
+                : (int) backwardF64.invokeExact(g, x, gradIn, n, neg, pos, negSum, posSum, threads));
     }
 
     /** {@code arelu_forward_channels_*}: one scale pair per channel of an (outer, channels, inner) view. */
     void forwardChannels(boolean f32, MemorySegment x, MemorySegment y, long outer, long channels, long inner,
             MemorySegment neg, MemorySegment pos, int threads) {
         MethodHandle h = f32 ? forwardChannelsF32 : forwardChannelsF64;
-        int status;
-        try {
-            status = (int) h.invokeExact(x, y, outer, channels, inner, neg, pos, threads);
-        } catch (Throwable e) {
-            throw failed("arelu channel-wise forward", e);
-        }
-        check(status, "arelu channel-wise forward");
+        launch("arelu channel-wise forward",
+                () -> (int) h.invokeExact(x, y, outer, channels, inner, neg, pos, threads));
     }
 
     /** {@code arelu_backward_channels_*}: grad_in (or NULL) and per-channel double sums. */
@@ -241,55 +225,35 @@ final class NativeKernels {
             long channels, long inner, MemorySegment neg, MemorySegment pos, MemorySegment negSum,
             MemorySegment posSum, int threads) {
         MethodHandle h = f32 ? backwardChannelsF32 : backwardChannelsF64;
-        int status;
-        try {
-            status = (int) h.invokeExact(g, x, gradIn, outer, channels, inner, neg, pos, negSum, posSum, threads);
-        } catch (Throwable e) {
-            throw failed("arelu channel-wise backward", e);
-        }
-        check(status, "arelu channel-wise backward");
+        launch("arelu channel-wise backward",
+                () -> (int) h.invokeExact(g, x, gradIn, outer, channels, inner, neg, pos, negSum, posSum, threads));
     }
 
     /** {@code arelu_cuda_forward_*} on {@code stream}. */
     void cudaForward(boolean f32, MemorySegment x, MemorySegment y, long n, double neg, double pos,
             MemorySegment stream) {
-        int status;
-        try {
-            status = f32 ? (int) cudaForwardF32.invokeExact(x, y, n, (float) neg, (float) pos, stream)
-                    : (int) cudaForwardF64.invokeExact(x, y, n, neg, pos, stream);
-        } catch (Throwable e) {
-            throw failed("arelu CUDA forward", e);
-        }
-        check(status, "arelu CUDA forward");
+        launch("arelu CUDA forward", () -> f32
+                ? (int) cudaForwardF32.invokeExact(x, y, n, (float) neg, (float) pos, stream)
+                : (int) cudaForwardF64.invokeExact(x, y, n, neg, pos, stream));
     }
 
     /** {@code arelu_cuda_backward_*} on {@code stream}; the sums land in device doubles. */
     void cudaBackward(boolean f32, MemorySegment g, MemorySegment x, MemorySegment gradIn, long n, double neg,
             double pos, MemorySegment negSum, MemorySegment posSum, MemorySegment workspace, long workspaceBytes,
             MemorySegment stream) {
-        int status;
-        try {
-            status = f32 ? (int) cudaBackwardF32.invokeExact(g, x, gradIn, n, (float) neg, (float) pos, negSum,
-                            posSum, workspace, workspaceBytes, stream)
-                    : (int) cudaBackwardF64.invokeExact(g, x, gradIn, n, neg, pos, negSum, posSum, workspace,
-                            workspaceBytes, stream);
-        } catch (Throwable e) {
-            throw failed("arelu CUDA backward", e);
-        }
-        check(status, "arelu CUDA backward");
+        launch("arelu CUDA backward", () -> f32
+                ? (int) cudaBackwardF32.invokeExact(g, x, gradIn, n, (float) neg, (float) pos, negSum, posSum,
+                        workspace, workspaceBytes, stream)
+                : (int) cudaBackwardF64.invokeExact(g, x, gradIn, n, neg, pos, negSum, posSum, workspace,
+                        workspaceBytes, stream));
     }
 
     /** {@code arelu_cuda_forward_channels_*} on {@code stream}; scales are device arrays. */
     void cudaForwardChannels(boolean f32, MemorySegment x, MemorySegment y, long outer, long channels, long inner,
             MemorySegment neg, MemorySegment pos, MemorySegment stream) {
         MethodHandle h = f32 ? cudaForwardChannelsF32 : cudaForwardChannelsF64;
-        int status;
-        try {
-            status = (int) h.invokeExact(x, y, outer, channels, inner, neg, pos, stream);
-        } catch (Throwable e) {
-            throw failed("arelu CUDA channel-wise forward", e);
-        }
-        check(status, "arelu CUDA channel-wise forward");
+        launch("arelu CUDA channel-wise forward",
+                () -> (int) h.invokeExact(x, y, outer, channels, inner, neg, pos, stream));
     }
 
     /** {@code arelu_cuda_backward_channels_*} on {@code stream}. */
@@ -297,14 +261,8 @@ final class NativeKernels {
             long channels, long inner, MemorySegment neg, MemorySegment pos, MemorySegment negSum,
             MemorySegment posSum, MemorySegment workspace, long workspaceBytes, MemorySegment stream) {
         MethodHandle h = f32 ? cudaBackwardChannelsF32 : cudaBackwardChannelsF64;
-        int status;
-        try {
-            status = (int) h.invokeExact(g, x, gradIn, outer, channels, inner, neg, pos, negSum, posSum, workspace,
-                    workspaceBytes, stream);
-        } catch (Throwable e) {
-            throw failed("arelu CUDA channel-wise backward", e);
-        }
-        check(status, "arelu CUDA channel-wise backward");
+        launch("arelu CUDA channel-wise backward", () -> (int) h.invokeExact(g, x, gradIn, outer, channels, inner,
+                neg, pos, negSum, posSum, workspace, workspaceBytes, stream));
     }
 
     /** Bytes of device workspace the CUDA backward needs for n elements in {@code channels} channels. */
@@ -314,6 +272,23 @@ final class NativeKernels {
         } catch (Throwable e) {
             throw failed("arelu_cuda_workspace_bytes", e);
         }
+    }
+
+    /** One downcall, returning the C ABI's status. */
+    @FunctionalInterface
+    private interface Downcall {
+        int invoke() throws Throwable;
+    }
+
+    /** Runs a downcall; a failure of the call itself or a non-zero status becomes an exception naming it. */
+    private void launch(String call, Downcall downcall) {
+        int status;
+        try {
+            status = downcall.invoke();
+        } catch (Throwable e) {
+            throw failed(call, e);
+        }
+        check(status, call);
     }
 
     private static RuntimeException failed(String call, Throwable e) {

@@ -34,6 +34,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 final class GradientNode {
 
+    /** Small leaves (parameters) whose gradient edge {@code cat} makes for free by taking them as inputs. */
+    private static final long SMALL_LEAF = 1024;
+
     /** Input gradients from a pre-hook to the post-hook of the same node run; both run on one thread. */
     private static final ThreadLocal<TensorVector> PENDING = new ThreadLocal<>();
     /** What the pre-hook hands the carrier: one undefined gradient. Never freed, only copied from. */
@@ -60,9 +63,6 @@ final class GradientNode {
         this.inputs = inputs;
         this.outputs = outputs;
     }
-
-    /** Small leaves (parameters) whose gradient edge {@code cat} makes for free by taking them as inputs. */
-    private static final long SMALL_LEAF = 1024;
 
     /** Makes the node of one call and wires it between {@code inputs} and {@code outputs}. */
     static void wire(JavaFunction function, FunctionContext context, Tensor[] inputs, Tensor[] outputs) {
