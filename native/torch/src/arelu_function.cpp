@@ -221,19 +221,22 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     if (xc.numel() > 0) {
       run_forward(xc, y, s);
     }
-    ctx->save_for_backward({xc, alpha, beta});
+    // x itself, not its contiguous copy: under create_graph, backward differentiates through it.
+    ctx->save_for_backward({x, alpha, beta});
     return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    // The kernels are not differentiable; a silently wrong second derivative would be worse than this.
-    TORCH_CHECK(!at::GradMode::is_enabled(),
-                "arelu: double backward (create_graph=true) is not supported by the fused AReLU function");
     const auto saved = ctx->get_saved_variables();
-    const Tensor& x = saved[0];
+    const bool channelwise = saved[1].numel() > 1;
+    if (at::GradMode::is_enabled()) {
+      // create_graph: the gradients must themselves be differentiable, and the kernels are not. libtorch's
+      // autograd of the reference formula, on the saved (graph-connected) inputs, gives them exactly.
+      return differentiable_backward(ctx, grad_outputs[0], saved, channelwise);
+    }
+    const Tensor x = saved[0].contiguous();
     const Tensor& alpha = saved[1];
     const Tensor& beta = saved[2];
-    const bool channelwise = alpha.numel() > 1;
     // Upstream gradients may be expanded or strided views (e.g. the gradient of a sum).
     const Tensor g = grad_outputs[0].contiguous();
 
@@ -258,6 +261,24 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     const Tensor sig = beta.to(at::kDouble).sigmoid();
     const Tensor grad_beta = (pos_sum.reshape(beta.sizes()) * (1 - sig) * sig).to(beta.scalar_type());
     return {grad_x, grad_alpha, grad_beta};
+  }
+
+ private:
+  static variable_list differentiable_backward(AutogradContext* ctx, const Tensor& grad_output,
+                                               const variable_list& saved, bool channelwise) {
+    std::vector<Tensor> wrt;
+    for (size_t i = 0; i < 3; ++i) {
+      if (ctx->needs_input_grad(i)) wrt.push_back(saved[i]);
+    }
+    variable_list result(3);
+    if (wrt.empty()) return result;
+    const Tensor y = reference(saved[0], saved[1], saved[2], channelwise);
+    const variable_list grads = torch::autograd::grad({y}, wrt, {grad_output}, /*retain_graph=*/true,
+                                                      /*create_graph=*/true, /*allow_unused=*/true);
+    for (size_t i = 0, k = 0; i < 3; ++i) {
+      if (ctx->needs_input_grad(i)) result[i] = grads[k++];
+    }
+    return result;
   }
 };
 

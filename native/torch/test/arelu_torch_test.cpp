@@ -326,11 +326,30 @@ TEST_P(AReLUTest, ClearErrors) {
   }
 }
 
-TEST_P(AReLUTest, DoubleBackwardIsRefused) {
-  const Tensor x = torch::randn({5}, f64()).requires_grad_(true);
-  const Tensor y = arelu::arelu(x, scalar(0.9), scalar(2.0)).sum();
-  expect_error([&] { torch::autograd::grad({y}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true); },
-               {"double backward"}, "create_graph");
+// create_graph: second derivatives through the fused function equal those through the reference (its
+// backward then differentiates the reference formula), for x, alpha and beta, scalar and channel-wise.
+TEST_P(AReLUTest, SecondOrderGradientsMatchReference) {
+  for (const int64_t channels : {int64_t{1}, int64_t{3}}) {
+    const Tensor x0 = torch::randn({4, 3, 5}, f64()) * 2;
+    const Tensor w = torch::randn({4, 3, 5}, f64());
+    const Tensor a0 = channels == 1 ? torch::full({1}, 0.3, f64()) : torch::tensor({0.3, 0.005, 0.9}, f64());
+    const Tensor b0 = channels == 1 ? torch::full({1}, 0.8, f64()) : torch::tensor({0.8, -1.0, 2.0}, f64());
+    std::vector<Tensor> second[2];
+    for (int k = 0; k < 2; ++k) {
+      const Tensor x = x0.clone().requires_grad_(true);
+      const Tensor a = a0.clone().requires_grad_(true);
+      const Tensor b = b0.clone().requires_grad_(true);
+      const Tensor y = k == 0 ? arelu::arelu(x, a, b) : reference(x, a, b);
+      const Tensor loss = (y * y * w).sum();
+      const auto first = torch::autograd::grad({loss}, {x, a, b}, {}, /*retain_graph=*/true, /*create_graph=*/true);
+      const Tensor penalty = first[0].pow(2).sum() + first[1].sum() + (first[2] * first[2]).sum();
+      second[k] = torch::autograd::grad({penalty}, {x, a, b});
+    }
+    for (size_t i = 0; i < 3; ++i) {
+      expect_close(second[0][i], second[1][i], 1e-12, 1e-12, "second-order gradient " + std::to_string(i) +
+                   " with " + std::to_string(channels) + " channel(s)");
+    }
+  }
 }
 
 TEST_P(AReLUTest, DispatcherOperator) {
