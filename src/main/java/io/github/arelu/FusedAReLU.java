@@ -96,6 +96,7 @@ public final class FusedAReLU {
      */
     public static Tensor forward(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         AReLUArguments.check(input, alpha, beta);
+        requireKernels(input);
         if (out != null) {
             AReLUArguments.checkOutput(out, input, "out");
         }
@@ -114,6 +115,7 @@ public final class FusedAReLU {
     public static Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
             Tensor gradInputOut) {
         AReLUArguments.check(input, alpha, beta);
+        requireKernels(input);
         AReLUArguments.checkGradOutput(gradOutput, input);
         if (gradInputOut != null) {
             AReLUArguments.checkOutput(gradInputOut, input, "gradInputOut");
@@ -121,9 +123,13 @@ public final class FusedAReLU {
         return backwardChecked(gradOutput, input, alpha, beta, gradInputOut, true);
     }
 
-    /** {@link #forward(Tensor, Tensor, Tensor, Tensor)} on checked arguments. */
+    /**
+     * {@link #forward(Tensor, Tensor, Tensor, Tensor)} on checked arguments that the kernels serve (checked
+     * by {@link #requireKernels} or by {@link #supports}, through {@link AReLUPath}): not checked again on
+     * this hot path.
+     */
     static Tensor forwardChecked(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
-        NativeKernels kernels = requireKernels(input);
+        NativeKernels kernels = NativeKernels.instance();
         try (PointerScope scope = new PointerScope()) {
             Tensor x = contiguous(input);
             Tensor y = out != null ? out : torch.empty_like(x);
@@ -157,12 +163,13 @@ public final class FusedAReLU {
     }
 
     /**
-     * {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor)} on checked arguments. Without
-     * {@code inputGradient} the kernel computes only the parameter sums and {@link Gradients#input()} is null.
+     * {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor)} on checked arguments that the kernels serve,
+     * as for {@link #forwardChecked}. Without {@code inputGradient} the kernel computes only the parameter
+     * sums and {@link Gradients#input()} is null.
      */
     static Gradients backwardChecked(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
             Tensor gradInputOut, boolean inputGradient) {
-        NativeKernels kernels = requireKernels(input);
+        NativeKernels kernels = NativeKernels.instance();
         try (PointerScope scope = new PointerScope()) {
             Tensor x = contiguous(input);
             Tensor g = contiguous(gradOutput);
@@ -311,7 +318,8 @@ public final class FusedAReLU {
         return data == null ? MemorySegment.NULL : MemorySegment.ofAddress(data.address());
     }
 
-    private static NativeKernels requireKernels(Tensor input) {
+    /** Fails with a message naming the reason when the kernels cannot serve this input. */
+    private static void requireKernels(Tensor input) {
         NativeKernels kernels = NativeKernels.instance();
         if (kernels == null) {
             throw new UnsupportedOperationException("AReLU fused kernels are unavailable: "
@@ -330,6 +338,5 @@ public final class FusedAReLU {
             throw new IllegalArgumentException("AReLU fused kernels run on CPU and CUDA tensors, got device "
                     + TensorInfo.device(input));
         }
-        return kernels;
     }
 }
