@@ -20,11 +20,12 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <p>How the node is made (bytedeco cannot subclass libtorch's {@code Node}): a "carrier" node is taken
  * from {@code cat} over {@code n + 1} tensors, so it has {@code n + 1} next edges; its first {@code n} next
  * edges become the inputs' gradient edges, its input metadata is cleared, and {@code create_gradient_edge}
- * makes it the {@code grad_fn} of each output. The last next edge leads to the two sentinels of
+ * makes it the {@code grad_fn} of each output. The last next edge leads to the lifetime sentinel of
  * {@link LiveNodes}. During backward, libtorch runs for this node:
  * <ol>
  *   <li>our pre-hook, which receives the outputs' gradients, runs the Java backward, keeps the input
- *       gradients for step 3, and hands the carrier an undefined gradient;</li>
+ *       gradients for step 3, frees the saved tensors unless the graph is kept ({@code retain_graph}), and
+ *       hands the carrier an undefined gradient;</li>
  *   <li>the carrier's own backward, which for an undefined gradient returns undefined gradients (libtorch
  *       checks those against the next edges, and undefined ones always pass);</li>
  *   <li>our post-hook, which writes the input gradients into libtorch's output list (so that list holds
@@ -41,10 +42,16 @@ final class GradientNode {
     private static final ThreadLocal<TensorVector> PENDING = new ThreadLocal<>();
     /** What the pre-hook hands the carrier: one undefined gradient. Never freed, only copied from. */
     private static final TensorVector ONE_UNDEFINED;
+    /**
+     * What {@code cat} takes in place of an input whose edge is not cat's own: no elements and no gradient,
+     * so the edge is invalid until set. {@code cat} keeps only its size. Never freed.
+     */
+    private static final Tensor PLACEHOLDER;
 
     static {
         try (PointerScope scope = new PointerScope()) {
             ONE_UNDEFINED = Scopes.retained(new TensorVector(new Tensor()));
+            PLACEHOLDER = Scopes.retained(torch.empty(0));
         }
     }
 
@@ -70,29 +77,25 @@ final class GradientNode {
         long key = LiveNodes.register(record);
         int n = inputs.length;
         try (PointerScope scope = new PointerScope()) {
-            // mul saves the saved sentinel (as "other", since the lifetime sentinel requires grad) and points at
-            // the lifetime sentinel's AccumulateGrad: the node behind the carrier's last edge holds both.
-            Tensor savedSentinel = LiveNodes.savedSentinel(key);
-            Tensor sentinels = LiveNodes.lifetimeSentinel(key).mul(savedSentinel);
             // cat's next edges are its inputs' gradient edges: a small CPU leaf is taken as it is (its edge is
-            // its AccumulateGrad, which would otherwise cost an extra operation to reach); an input without
-            // gradient is stood in for by a zero-element tensor without gradient (an invalid edge); the
-            // others get their edges set below.
+            // its AccumulateGrad, which would otherwise cost an extra operation to reach); every other input
+            // is stood in for by the placeholder, whose edge is invalid, as an input without gradient needs,
+            // and is set below for the others. The last part, the lifetime sentinel, is a small leaf too.
             Tensor[] parts = new Tensor[n + 1];
             boolean[] edgeFromCat = new boolean[n];
             for (int i = 0; i < n; i++) {
                 Tensor input = inputs[i];
                 if (!input.requires_grad()) {
-                    parts[i] = savedSentinel;
+                    parts[i] = PLACEHOLDER;
                     edgeFromCat[i] = true;
                 } else if (input.is_leaf() && input.is_cpu() && input.dim() == 1 && input.numel() <= SMALL_LEAF) {
                     parts[i] = input;
                     edgeFromCat[i] = true;
                 } else {
-                    parts[i] = sentinels;
+                    parts[i] = PLACEHOLDER;
                 }
             }
-            parts[n] = sentinels;
+            parts[n] = LiveNodes.lifetimeSentinel(key);
             Node node = torch.cat(new TensorVector(parts)).grad_fn();
             for (int i = 0; i < n; i++) {
                 if (!edgeFromCat[i]) {
@@ -131,10 +134,6 @@ final class GradientNode {
 
     long nodeAddress() {
         return nodeAddress;
-    }
-
-    void releaseSaved() {
-        context.release();
     }
 
     /** The node died: nothing of this call is needed any more. */
@@ -213,6 +212,11 @@ final class GradientNode {
         public TensorVector apply(TensorVector gradients) {
             try {
                 record.runBackward(gradients);
+                // libtorch frees a node's saved variables right after its backward unless the graph is kept;
+                // the saved tensors follow the same rule (a second backward then fails as libtorch's does).
+                if (!torch.get_current_graph_task_keep_graph()) {
+                    record.context.release();
+                }
             } catch (RuntimeException e) {
                 // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
                 throw new RuntimeException(record.function.name() + " backward failed: " + e.getMessage(), e);

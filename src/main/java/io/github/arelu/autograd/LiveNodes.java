@@ -15,25 +15,18 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <p>A node owns its hooks in C++, but each hook calls a Java object that JavaCPP reaches only through a
  * weak reference: the Java objects must stay strongly reachable for as long as the node may run, and no
- * longer. libtorch gives no callback when a node dies, so each node carries two zero-element sentinel
- * tensors made with {@code from_blob} over a fake address that encodes the node's key, whose storage
- * deleter calls back into Java:
- * <ul>
- *   <li>the <em>lifetime</em> sentinel is held by an AccumulateGrad node that the carrier node points to,
- *       so its storage dies exactly when the carrier node is destroyed: then the node's record (hooks, saved
- *       tensors, function) is dropped;</li>
- *   <li>the <em>saved</em> sentinel is a saved variable of that graph, released when libtorch releases saved
- *       variables (a backward without {@code retain_graph}) or when the node dies: then the saved tensors are
- *       freed, as libtorch frees its own.</li>
- * </ul>
+ * longer. libtorch gives no callback when a node dies, so each node points at a <em>lifetime sentinel</em>:
+ * a zero-element leaf tensor made with {@code from_blob} over a fake address that encodes the node's key,
+ * whose storage deleter calls back into Java. The sentinel is held by its AccumulateGrad node, which the
+ * carrier node points to, so its storage dies exactly when the carrier node is destroyed: then the node's
+ * record (hooks, saved tensors, function) is dropped.
  */
 final class LiveNodes {
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu.autograd");
-    private static final long SAVED_FLAG = 8;
     private static final Map<Long, GradientNode> BY_KEY = new ConcurrentHashMap<>();
     private static final Map<Long, GradientNode> BY_NODE_ADDRESS = new ConcurrentHashMap<>();
-    /** Keys are multiples of 16, so the fake addresses are aligned and the saved flag fits below. */
+    /** Keys are multiples of 16, so the fake addresses look like aligned ones. */
     private static final AtomicLong NEXT_KEY = new AtomicLong(16);
     /** One deleter for every sentinel: a JavaCPP callback is a scarce native trampoline. Never freed. */
     private static final SentinelDeleter DELETER;
@@ -67,39 +60,22 @@ final class LiveNodes {
         return BY_KEY.size();
     }
 
-    /** A zero-element float tensor requiring grad whose storage reports the node's death. */
+    /** A zero-element float leaf requiring grad whose storage reports the death of the node that holds it. */
     static Tensor lifetimeSentinel(long key) {
-        return sentinel(key).requires_grad_(true);
-    }
-
-    /** A zero-element float tensor whose storage reports the release of the graph's saved variables. */
-    static Tensor savedSentinel(long key) {
-        return sentinel(key | SAVED_FLAG);
-    }
-
-    private static Tensor sentinel(long fakeAddress) {
         // Never dereferenced: the tensor has no elements. Its only purpose is the deleter call.
         Pointer data = new Pointer() {
             {
-                address = fakeAddress;
+                address = key;
             }
         };
-        return torch.from_blob(data, new long[] {0}, DELETER);
+        return torch.from_blob(data, new long[] {0}, DELETER).requires_grad_(true);
     }
 
-    private static void storageFreed(long fakeAddress) {
-        long key = fakeAddress & ~(SAVED_FLAG | 7);
-        if ((fakeAddress & SAVED_FLAG) != 0) {
-            GradientNode record = BY_KEY.get(key);
-            if (record != null) {
-                record.releaseSaved();
-            }
-        } else {
-            GradientNode record = BY_KEY.remove(key);
-            if (record != null) {
-                BY_NODE_ADDRESS.remove(record.nodeAddress(), record);
-                record.releaseAll();
-            }
+    private static void storageFreed(long key) {
+        GradientNode record = BY_KEY.remove(key);
+        if (record != null) {
+            BY_NODE_ADDRESS.remove(record.nodeAddress(), record);
+            record.releaseAll();
         }
     }
 
