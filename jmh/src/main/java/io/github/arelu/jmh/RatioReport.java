@@ -10,8 +10,8 @@ import java.util.TreeSet;
 
 /**
  * Reads JMH's CSV results and prints, as Markdown, the timing table, the ratios the project's speed targets
- * are stated in (each with its target per size and whether this run met it), and the autograd node's
- * per-call cost. Every ratio comes from one run.
+ * are stated in (each with its target per size and whether this run met it), the autograd node's per-call
+ * cost, and the training-step ratios of {@link TrainingStepBenchmark}. Every ratio comes from one run.
  */
 public final class RatioReport {
 
@@ -28,13 +28,17 @@ public final class RatioReport {
             new Target("PReLU fwd+bwd / ReLU fwd+bwd", "fwdBwdPrelu", "fwdBwdRelu", Map.of()),
             new Target("AReLU module forward, no grad / ReLU forward", "fwdModule", "fwdRelu", Map.of()));
 
+    /** End to end: AReLU's images/s at least this fraction of ReLU's. */
+    private static final double STEP_TARGET = 0.97;
+
     private RatioReport() {
     }
 
     public static void main(String[] args) throws IOException {
         Path csv = Path.of(args.length > 0 ? args[0] : "jmh/target/results.csv");
-        // benchmark -> size -> {microseconds, error}
+        // benchmark -> size -> {microseconds, error}; benchmarks without a size (the training step) apart
         Map<String, Map<Integer, double[]>> table = new LinkedHashMap<>();
+        Map<String, Double> steps = new LinkedHashMap<>();
         TreeSet<Integer> sizes = new TreeSet<>();
         List<String> lines = Files.readAllLines(csv);
         List<String> header = split(lines.get(0));
@@ -45,12 +49,27 @@ public final class RatioReport {
         for (String line : lines.subList(1, lines.size())) {
             List<String> cells = split(line);
             String name = cells.get(nameCol).substring(cells.get(nameCol).lastIndexOf('.') + 1);
+            double score = Double.parseDouble(cells.get(scoreCol));
+            if (sizeCol < 0 || cells.get(sizeCol).isEmpty()) {
+                steps.put(name, score);
+                continue;
+            }
             int size = Integer.parseInt(cells.get(sizeCol));
             sizes.add(size);
             table.computeIfAbsent(name, k -> new LinkedHashMap<>()).put(size, new double[] {
-                Double.parseDouble(cells.get(scoreCol)), parseOrNaN(cells.get(errorCol))});
+                score, parseOrNaN(cells.get(errorCol))});
         }
+        StringBuilder out = new StringBuilder();
+        if (!sizes.isEmpty()) {
+            out.append(sizeTables(table, sizes));
+        }
+        if (!steps.isEmpty()) {
+            out.append(sizes.isEmpty() ? "" : "\n").append(stepTable(steps));
+        }
+        System.out.print(out);
+    }
 
+    private static String sizeTables(Map<String, Map<Integer, double[]>> table, TreeSet<Integer> sizes) {
         StringBuilder out = new StringBuilder("| benchmark (us/op, +- 99.9% error) |");
         sizes.forEach(s -> out.append(' ').append(s).append(" |"));
         out.append("\n|---|").append("---:|".repeat(sizes.size())).append('\n');
@@ -94,7 +113,30 @@ public final class RatioReport {
                     : String.format(" %.1f |", module[0] - kernels[0]));
         }
         out.append('\n');
-        System.out.print(out);
+        return out.toString();
+    }
+
+    /**
+     * {@link TrainingStepBenchmark}: its score is the time of one invocation (one step of each network), its
+     * counters each network's summed milliseconds, so a network's share of the counters splits the score.
+     */
+    private static String stepTable(Map<String, Double> steps) {
+        String prefix = "reluAreluPreluSteps";
+        Double invocation = steps.get(prefix);
+        Double relu = steps.get(prefix + ":reluMs");
+        Double arelu = steps.get(prefix + ":areluMs");
+        Double prelu = steps.get(prefix + ":preluMs");
+        if (invocation == null || relu == null || arelu == null || prelu == null) {
+            return "";
+        }
+        double total = relu + arelu + prelu;
+        return String.format("""
+                | ConvMNIST training step, batch 128 (interleaved) | ReLU | AReLU | PReLU |
+                |---|---:|---:|---:|
+                | ms per step | %.2f | %.2f | %.2f |
+                | images/s / ReLU's images/s | 1.00 | %.3f (>= %.2f: %s) | %.3f |
+                """, invocation * relu / total, invocation * arelu / total, invocation * prelu / total,
+                relu / arelu, STEP_TARGET, relu / arelu >= STEP_TARGET ? "met" : "missed", relu / prelu);
     }
 
     private static double parseOrNaN(String s) {
