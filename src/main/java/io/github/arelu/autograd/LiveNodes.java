@@ -40,7 +40,7 @@ final class LiveNodes {
     private LiveNodes() {
     }
 
-    /** Registers a record before its sentinels exist (the deleter may run as soon as they do); returns its key. */
+    /** Registers a record before its sentinel exists (the deleter may run as soon as it does); returns its key. */
     static long register(GradientNode record) {
         long key = NEXT_KEY.getAndAdd(16);
         BY_KEY.put(key, record);

@@ -47,9 +47,13 @@ public final class CommonOptions {
             + "this machine's cores)")
     int threads = Runtime.getRuntime().availableProcessors();
 
+    @Option(names = "--onednn", description = "use libtorch's oneDNN convolutions: faster, but bytedeco's 2.10.0 build "
+            + "returns NaN from them on our test machine (see examples/README.md); off by default")
+    boolean oneDnn;
+
     /**
      * Validates the shared numbers and parses {@code activationList}; errors end in picocli's usage message.
-     * Then gives libtorch {@code --threads} threads.
+     * Then gives libtorch {@code --threads} threads and switches oneDNN as {@code --onednn} says.
      */
     List<ActivationSpec<?>> validate(String activationList) {
         requireAtLeast("--runs", runs, 1);
@@ -64,6 +68,7 @@ public final class CommonOptions {
             throw new ParameterException(command.commandLine(), "Invalid value for option '--activations': " + e.getMessage());
         }
         torch.set_num_threads(threads);
+        Trainer.setOneDnnEnabled(oneDnn);
         return activations;
     }
 
@@ -96,10 +101,11 @@ public final class CommonOptions {
                 TensorData.MEAN, TensorData.STD);
     }
 
-    /** What the speed depends on: the thread count libtorch really has and the malloc in use. */
+    /** What the speed depends on: the thread count libtorch really has, the malloc in use, the convolutions. */
     static String describeRuntime() {
-        return String.format(Locale.ROOT, "Threads: %d (libtorch). Memory allocator: %s.", torch.get_num_threads(),
-                NativeAllocator.inUse());
+        return String.format(Locale.ROOT, "Threads: %d (libtorch). Memory allocator: %s. Convolutions: %s.",
+                torch.get_num_threads(), NativeAllocator.inUse(),
+                Trainer.oneDnnEnabled() ? "oneDNN (--onednn)" : "libtorch's own (oneDNN off)");
     }
 
     /** Prints why the data set could not be read (no usage message: the options were fine); returns exit code 1. */

@@ -71,16 +71,28 @@ public final class Trainer {
     private static final int EVALUATION_BATCH = 1000;
 
     static {
-        // libtorch's oneDNN (MKL-DNN) convolutions in bytedeco's 2.10.0 CPU build turned ConvMNIST's loss
-        // into NaN in about half of the processes on our 2-core CI machine, at random steps; libtorch's own
-        // convolutions never did, and are deterministic. NNPACK, which libtorch tries next, does not run on
-        // this CPU and would log a warning on every convolution.
+        // libtorch's oneDNN (MKL-DNN) convolutions are off unless asked for (setOneDnnEnabled): in bytedeco's
+        // 2.10.0 CPU build they return NaN on our machine for ConvMNIST's third convolution (20 -> 40
+        // channels, 3x3 on 4x4), in the output channels of the last, partial block of 16, from finite inputs
+        // and weights, in some processes and not others. libtorch's own convolutions are exact and
+        // deterministic. NNPACK, which libtorch tries next, does not run on this CPU and would log a warning
+        // on every convolution.
         torch.globalContext().setUserEnabledMkldnn(false);
         torch.globalContext().setUserEnabledNNPACK(false);
         // libtorch already splits its work over its own OpenMP threads (--threads); OpenBLAS's threads on
         // top oversubscribe the cores. On our 2-core machine one OpenBLAS thread made LinearMNIST about 15
         // times faster (2540 -> 40196 images/s with ReLU) and ConvMNIST about 15 % faster.
         openblas_nolapack.blas_set_num_threads(1);
+    }
+
+    /** Switches libtorch's oneDNN convolutions on or off for this process (off by default, see above). */
+    public static void setOneDnnEnabled(boolean enabled) {
+        torch.globalContext().setUserEnabledMkldnn(enabled);
+    }
+
+    /** Whether libtorch's oneDNN convolutions are on. */
+    public static boolean oneDnnEnabled() {
+        return torch.globalContext().userEnabledMkldnn();
     }
 
     private final int batchSize;

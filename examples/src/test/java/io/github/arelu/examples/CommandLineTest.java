@@ -1,6 +1,7 @@
 package io.github.arelu.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -8,6 +9,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
@@ -37,8 +39,9 @@ class CommandLineTest {
     }
 
     @AfterEach
-    void restoreThreads() {
+    void restoreThreadsAndConvolutions() {
         torch.set_num_threads(threadsBefore);
+        Trainer.setOneDnnEnabled(false);
     }
 
     private record Outcome(int exitCode, String out, String err) {
@@ -123,6 +126,25 @@ class CommandLineTest {
             assertEquals(threads, torch.get_num_threads());
             assertTrue(outcome.out().contains("Threads: " + threads + " (libtorch). Memory allocator: "), outcome.out());
         }
+    }
+
+    @Test
+    void oneDnnIsOffUnlessAskedFor() throws IOException {
+        writeTinyDataSet();
+        String[] args = {"--data", tinyDataSet.toString(), "--net", "LinearMNIST", "--activations", "ReLU",
+            "--epochs", "1"};
+        Trainer.setOneDnnEnabled(true);
+        Outcome off = run(new CompareCommand(ProgressBar.silent()), args);
+        assertEquals(0, off.exitCode(), off.err());
+        assertFalse(Trainer.oneDnnEnabled());
+        assertTrue(off.out().contains("Convolutions: libtorch's own (oneDNN off)."), off.out());
+
+        String[] withOneDnn = Arrays.copyOf(args, args.length + 1);
+        withOneDnn[args.length] = "--onednn";
+        Outcome on = run(new CompareCommand(ProgressBar.silent()), withOneDnn);
+        assertEquals(0, on.exitCode(), on.err());
+        assertTrue(Trainer.oneDnnEnabled());
+        assertTrue(on.out().contains("Convolutions: oneDNN (--onednn)."), on.out());
     }
 
     @Test
