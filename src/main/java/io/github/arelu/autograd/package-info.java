@@ -17,9 +17,10 @@
  * <h2>Lifetime</h2>
  * The C++ hooks belong to the node and die with it. Their Java objects, the function and its
  * {@link io.github.arelu.autograd.FunctionContext} are held by a registry until libtorch destroys the node;
- * saved tensors are freed when libtorch releases the graph's saved variables (after a backward without
- * {@code retain_graph}) or destroys the node. Both moments are observed through the storage deleters of two
- * zero-element sentinel tensors that the node's graph holds (see {@code LiveNodes}). A graph dropped without
+ * saved tensors are freed when libtorch would free its own saved variables: right after the node's backward
+ * unless the graph is kept ({@code retain_graph}, which the pre-hook reads from libtorch's current graph task),
+ * or when the node is destroyed. The node's destruction is observed through the storage deleter of a
+ * zero-element sentinel tensor behind the node's last edge (see {@code LiveNodes}). A graph dropped without
  * backward, a module closed, {@code System.gc()} and several threads need nothing from the caller;
  * {@link io.github.arelu.autograd.JavaFunction#liveNodeCount()} shows how many nodes are alive.
  *
