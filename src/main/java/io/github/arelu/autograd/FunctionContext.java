@@ -2,6 +2,7 @@ package io.github.arelu.autograd;
 
 import java.util.Arrays;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -61,7 +62,11 @@ public final class FunctionContext {
                     throw new IllegalArgumentException(functionName + ": saved tensor " + i + " is null or undefined");
                 }
             }
-            saved = Scopes.retained(new TensorVector(tensors));
+            // Made in a scope of its own: in the caller's scope the vector would live until that scope
+            // closes, whenever the graph is released.
+            try (PointerScope scope = new PointerScope()) {
+                saved = Scopes.retained(new TensorVector(tensors));
+            }
             savedView = new Tensor[tensors.length];
             savedVersions = new long[tensors.length];
             for (int i = 0; i < tensors.length; i++) {

@@ -3,6 +3,7 @@ package io.github.arelu.autograd;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -172,6 +173,21 @@ class JavaFunctionTest {
         RuntimeException e = assertThrows(RuntimeException.class, () -> backward(loss, false));
         assertTrue(e.getMessage().contains("backward through the graph a second time"), e.getMessage());
         assertArrayEquals(new double[] {6, 6}, values(x.grad()), "a failed backward must not touch gradients");
+    }
+
+    /** Counted on x's TensorImpl: its Java handle, its AccumulateGrad (held by the graph) and the saved copy. */
+    @Test
+    void savedTensorsAreFreedByABackwardWithoutRetainGraphWhileTheGraphLives() {
+        Tensor x = doubles(1, -2).requires_grad_(true);
+        Tensor w = doubles(3).requires_grad_(true);
+        Tensor out = new AffineAndSquare().apply(x, w, doubles(0))[0];
+        Tensor loss = out.sum();
+        long whileSaved = x.use_count();
+        backward(loss, true);
+        assertEquals(whileSaved, x.use_count(), "retain_graph keeps the saved tensors");
+        backward(loss, false);
+        assertEquals(whileSaved - 1, x.use_count(), "the saved reference to x is gone after the last backward");
+        assertNotNull(JavaFunction.functionOf(out), "while the node itself still lives");
     }
 
     @Test
