@@ -82,11 +82,17 @@ public final class CompareCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Runs every activation {@code runs} times; run r of every activation uses seed {@code seed + r}. */
+    /**
+     * Runs every activation {@code runs} times, after a few untimed warm-up steps of each; run r of every
+     * activation uses seed {@code seed + r}.
+     */
     List<ActivationResult> compare(List<ActivationSpec<?>> selected, MnistData train, MnistData test, PrintWriter out) {
         TensorData trainTensors = TensorData.of(train, MnistData.CLASSES);
         TensorData testTensors = TensorData.of(test, MnistData.CLASSES);
         Trainer trainer = new Trainer(common.batchSize, progress);
+        for (ActivationSpec<?> activation : selected) {
+            trainer.warmUp(common.network, activation, trainTensors);
+        }
         List<ActivationResult> results = new ArrayList<>();
         for (ActivationSpec<?> activation : selected) {
             List<Trainer.History> runs = new ArrayList<>();
