@@ -40,8 +40,9 @@ import org.bytedeco.pytorch.Tensor;
  *
  * <p>Lifetime: the node is owned by libtorch's graph like any other; the Java side of a call (this
  * function, its {@link FunctionContext}, the hook objects) is held by a registry until libtorch destroys
- * the node, and the saved tensors are freed when libtorch releases saved variables. See {@code LiveNodes}
- * for how that is observed, and the package documentation for the limits.
+ * the node ({@code LiveNodes} observes that), and the saved tensors are freed when libtorch would free its
+ * own saved variables, right after the node's backward unless the graph is kept ({@code GradientNode}'s
+ * pre-hook). See the package documentation for the limits.
  */
 public abstract class JavaFunction {
 
