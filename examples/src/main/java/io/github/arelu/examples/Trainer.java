@@ -75,8 +75,8 @@ public final class Trainer {
     static {
         // libtorch's oneDNN (MKL-DNN) convolutions are off unless asked for (setOneDnnEnabled): in bytedeco's
         // 2.10.0 CPU build they return NaN on our machine for ConvMNIST's third convolution (20 -> 40
-        // channels, 3x3 on 4x4), in the output channels of the last, partial block of 16, from finite inputs
-        // and weights, in some processes and not others. libtorch's own convolutions are exact and
+        // channels, 3x3 on 4x4): whole output channels of NaN from finite inputs and weights, which ones and
+        // whether at all varying from process to process. libtorch's own convolutions are exact and
         // deterministic. NNPACK, which libtorch tries next, does not run on this CPU and would log a warning
         // on every convolution.
         torch.globalContext().setUserEnabledMkldnn(false);
