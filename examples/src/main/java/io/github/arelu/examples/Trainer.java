@@ -132,9 +132,7 @@ public final class Trainer {
             Tensor labels = train.labels().narrow(0, 0, size);
             for (int step = 0; step < WARM_UP_STEPS; step++) {
                 try (PointerScope stepScope = new PointerScope()) {
-                    optimizer.zero_grad();
-                    torch.nll_loss(network.forward(images), labels).backward();
-                    optimizer.step();
+                    step(network, optimizer, images, labels);
                 }
             }
         }
@@ -178,16 +176,21 @@ public final class Trainer {
                     Tensor batch = order.narrow(0, start, size);
                     Tensor images = train.images().index_select(0, batch);
                     Tensor labels = train.labels().index_select(0, batch);
-                    optimizer.zero_grad();
-                    Tensor loss = torch.nll_loss(network.forward(images), labels);
-                    loss.backward();
-                    optimizer.step();
-                    lossSum += loss.item_double() * size;
+                    lossSum += step(network, optimizer, images, labels).item_double() * size;
                 }
                 progress.update(start + size, lossSum / (start + size));
             }
         }
         return lossSum / count;
+    }
+
+    /** One SGD or Adam step on one batch; returns the batch's mean loss. */
+    private static Tensor step(MnistNetwork network, Optimizer optimizer, Tensor images, Tensor labels) {
+        optimizer.zero_grad();
+        Tensor loss = torch.nll_loss(network.forward(images), labels);
+        loss.backward();
+        optimizer.step();
+        return loss;
     }
 
     /** Percentage of {@code test} that {@code network} classifies correctly, in eval mode without gradients. */
