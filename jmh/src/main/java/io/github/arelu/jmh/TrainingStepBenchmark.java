@@ -2,6 +2,7 @@ package io.github.arelu.jmh;
 
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 
 import io.github.arelu.AReLU;
@@ -93,8 +94,8 @@ public class TrainingStepBenchmark {
         if (!FusedAReLU.supports(images)) {
             throw new IllegalStateException("the fused kernels did not load: AReLU's training path would not be measured");
         }
-        networks = List.of(new Network(ReluActivation::new), new Network(AReLUActivation::new),
-                new Network(PReLUActivation::new));
+        networks = List.of(new Network(Activation::relu), new Network(Activation::arelu),
+                new Network(Activation::prelu));
     }
 
     @TearDown(Level.Trial)
@@ -118,41 +119,21 @@ public class TrainingStepBenchmark {
         rotation = (rotation + 1) % 3;
     }
 
-    /** An activation module and its forward, so that each network registers its own parameters. */
-    private interface Activation extends UnaryOperator<Tensor> {
-        Module module();
-    }
+    /** An activation layer: its module (for the parameters, if any) and its forward. */
+    private record Activation(Module module, UnaryOperator<Tensor> forward) {
 
-    private record ReluActivation(Module module) implements Activation {
-        ReluActivation() {
-            this(new Module());
+        static Activation relu() {
+            return new Activation(new Module(), torch::relu);
         }
 
-        @Override
-        public Tensor apply(Tensor x) {
-            return torch.relu(x);
-        }
-    }
-
-    private record AReLUActivation(AReLU module) implements Activation {
-        AReLUActivation() {
-            this(new AReLU());
+        static Activation arelu() {
+            AReLU module = new AReLU();
+            return new Activation(module, module::forward);
         }
 
-        @Override
-        public Tensor apply(Tensor x) {
-            return module.forward(x);
-        }
-    }
-
-    private record PReLUActivation(PReLUImpl module) implements Activation {
-        PReLUActivation() {
-            this(new PReLUImpl());
-        }
-
-        @Override
-        public Tensor apply(Tensor x) {
-            return module.forward(x);
+        static Activation prelu() {
+            PReLUImpl module = new PReLUImpl();
+            return new Activation(module, module::forward);
         }
     }
 
@@ -165,7 +146,7 @@ public class TrainingStepBenchmark {
         private final Activation[] activations = new Activation[3];
         private final SGD optimizer;
 
-        Network(java.util.function.Supplier<Activation> activation) {
+        Network(Supplier<Activation> activation) {
             TensorVector parameters = new TensorVector();
             for (int i = 0; i < activations.length; i++) {
                 activations[i] = activation.get();
@@ -184,9 +165,9 @@ public class TrainingStepBenchmark {
         void step(Tensor images, Tensor labels) {
             try (PointerScope scope = new PointerScope()) {
                 optimizer.zero_grad();
-                Tensor x = activations[0].apply(maxPool2(conv1.forward(images)));
-                x = activations[1].apply(maxPool2(conv2.forward(x)));
-                x = activations[2].apply(maxPool2(conv3.forward(x)));
+                Tensor x = activations[0].forward().apply(maxPool2(conv1.forward(images)));
+                x = activations[1].forward().apply(maxPool2(conv2.forward(x)));
+                x = activations[2].forward().apply(maxPool2(conv3.forward(x)));
                 Tensor loss = torch.nll_loss(classifier.forward(x.flatten(1, -1)).log_softmax(1), labels);
                 loss.backward();
                 optimizer.step();
