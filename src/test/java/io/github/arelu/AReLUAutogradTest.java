@@ -1,6 +1,7 @@
 package io.github.arelu;
 
 import static io.github.arelu.Tensors.assertClose;
+import static io.github.arelu.Tensors.backward;
 import static io.github.arelu.Tensors.doubles;
 import static io.github.arelu.Tensors.parameter;
 import static io.github.arelu.Tensors.reference;
@@ -19,7 +20,6 @@ import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -50,10 +50,6 @@ class AReLUAutogradTest {
 
     private static Tensor randomDoubles(long... shape) {
         return torch.randn(shape, new TensorOptions(ScalarType.Double)).mul(new Scalar(2.0));
-    }
-
-    private static void backward(Tensor loss, boolean retainGraph) {
-        loss.backward(new Tensor(), new BoolOptional(retainGraph), false, new TensorArrayRefOptional());
     }
 
     @Test

@@ -6,14 +6,19 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.util.Arrays;
 
 import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
-/** Test helpers: the reference formula in bytedeco ops, and exact element access. */
-final class Tensors {
+/**
+ * Test helpers: the reference formula in bytedeco ops, exact element access, and a backward with or without
+ * {@code retain_graph}. Public for the tests of {@code io.github.arelu.autograd}.
+ */
+public final class Tensors {
 
     private Tensors() {
     }
@@ -30,7 +35,7 @@ final class Tensors {
         return torch.relu(x).mul(b).sub(torch.relu(x.neg()).mul(a));
     }
 
-    static Tensor doubles(double... values) {
+    public static Tensor doubles(double... values) {
         return Tensor.create(values).clone();
     }
 
@@ -38,7 +43,7 @@ final class Tensors {
         return Tensor.create(new double[] {value}, 1).to(dtype).clone().requires_grad_(true);
     }
 
-    static double[] values(Tensor t) {
+    public static double[] values(Tensor t) {
         Tensor c = t.detach().to(ScalarType.Double).contiguous().clone();
         int n = (int) c.numel();
         double[] out = new double[n];
@@ -49,6 +54,11 @@ final class Tensors {
         p.capacity(n);
         p.get(out);
         return out;
+    }
+
+    /** {@code loss.backward()} with the given {@code retain_graph}. */
+    public static void backward(Tensor loss, boolean retainGraph) {
+        loss.backward(new Tensor(), new BoolOptional(retainGraph), false, new TensorArrayRefOptional());
     }
 
     static double value(Tensor t) {

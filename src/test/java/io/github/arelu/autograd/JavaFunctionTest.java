@@ -1,5 +1,8 @@
 package io.github.arelu.autograd;
 
+import static io.github.arelu.Tensors.backward;
+import static io.github.arelu.Tensors.doubles;
+import static io.github.arelu.Tensors.values;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,13 +15,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -73,25 +74,6 @@ class JavaFunctionTest {
     @AfterEach
     void closeScope() {
         scope.close();
-    }
-
-    static Tensor doubles(double... values) {
-        return Tensor.create(values).clone();
-    }
-
-    static double[] values(Tensor t) {
-        Tensor c = t.detach().to(ScalarType.Double).contiguous().clone();
-        double[] out = new double[(int) c.numel()];
-        if (out.length > 0) {
-            DoublePointer p = c.data_ptr_double();
-            p.capacity(out.length);
-            p.get(out);
-        }
-        return out;
-    }
-
-    static void backward(Tensor loss, boolean retainGraph) {
-        loss.backward(new Tensor(), new BoolOptional(retainGraph), false, new TensorArrayRefOptional());
     }
 
     /** loss = sum(out0 * g0) + sum(out1 * g1), so each output gets a non-trivial gradient. */
