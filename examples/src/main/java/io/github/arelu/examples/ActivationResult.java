@@ -4,9 +4,8 @@ import java.util.List;
 import java.util.function.ToDoubleFunction;
 
 /**
- * All runs of one activation, summarized as the paper reports them: mean and standard deviation over runs.
- * Standard deviations are the population form (divide by the number of runs), NumPy's default, which the
- * paper's code uses; one run has a standard deviation of 0.
+ * All runs of one activation, summarized as the paper reports them: mean and (population) standard deviation
+ * over runs, see {@link Statistics}.
  */
 public record ActivationResult(String activation, List<Trainer.History> runs) {
 
@@ -40,22 +39,33 @@ public record ActivationResult(String activation, List<Trainer.History> runs) {
 
     /** Test accuracy after each epoch, averaged over runs. */
     public double[] accuracyPerEpochMean() {
+        return perEpoch(Statistics::mean);
+    }
+
+    /** The standard deviation over runs of the test accuracy after each epoch. */
+    public double[] accuracyPerEpochStd() {
+        return perEpoch(Statistics::std);
+    }
+
+    private double[] perEpoch(ToDoubleFunction<double[]> statistic) {
         int epochs = runs.getFirst().testAccuracy().length;
-        double[] means = new double[epochs];
+        double[] values = new double[epochs];
         for (int epoch = 0; epoch < epochs; epoch++) {
             int e = epoch;
-            means[epoch] = mean(history -> history.testAccuracy()[e]);
+            values[epoch] = statistic.applyAsDouble(values(history -> history.testAccuracy()[e]));
         }
-        return means;
+        return values;
     }
 
     private double mean(ToDoubleFunction<Trainer.History> metric) {
-        return runs.stream().mapToDouble(metric).average().orElse(Double.NaN);
+        return Statistics.mean(values(metric));
     }
 
     private double std(ToDoubleFunction<Trainer.History> metric) {
-        double mean = mean(metric);
-        double squares = runs.stream().mapToDouble(metric).map(value -> (value - mean) * (value - mean)).sum();
-        return Math.sqrt(squares / runs.size());
+        return Statistics.std(values(metric));
+    }
+
+    private double[] values(ToDoubleFunction<Trainer.History> metric) {
+        return runs.stream().mapToDouble(metric).toArray();
     }
 }

@@ -2,7 +2,6 @@ package io.github.arelu.examples;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -99,7 +98,8 @@ public final class TransferCommand implements Callable<Integer> {
                 best[run] = result.finetuning().bestAccuracy();
             }
             table.append(String.format(Locale.ROOT, "%-10s | %s | %s | %s | %s%n", activation.name(),
-                    meanStd(pretrained), meanStd(before), meanStd(first), meanStd(best)));
+                    Statistics.meanStd(pretrained), Statistics.meanStd(before), Statistics.meanStd(first),
+                    Statistics.meanStd(best)));
         }
         out.printf(Locale.ROOT, "%nData: %s; pretraining on classes 0-4 (%d training, %d test images) at lr %s for %d "
                         + "epoch(s), fine-tuning on classes 5-9 (%d training, %d test images) at lr %s for %d epoch(s). %s.%n%s%n",
@@ -126,12 +126,6 @@ public final class TransferCommand implements Callable<Integer> {
     }
 
     /** Mean +- population standard deviation, as in the comparison's table. */
-    private static String meanStd(double[] values) {
-        double mean = Arrays.stream(values).average().orElse(Double.NaN);
-        double variance = Arrays.stream(values).map(v -> (v - mean) * (v - mean)).sum() / values.length;
-        return String.format(Locale.ROOT, "%7.2f +- %-7.2f", mean, Math.sqrt(variance));
-    }
-
     public static void main(String[] args) {
         // Before any bytedeco class: safe on machines with a system libtorch and an empty JavaCPP cache.
         LibTorch.load();
