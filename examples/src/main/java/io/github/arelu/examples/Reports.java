@@ -1,10 +1,13 @@
 package io.github.arelu.examples;
 
+import java.awt.Color;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.StringJoiner;
@@ -12,6 +15,7 @@ import java.util.StringJoiner;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
@@ -37,10 +41,15 @@ public final class Reports {
     /**
      * JSON object keyed by activation name, each with {@code firstEpochMean}, {@code firstEpochStd},
      * {@code bestMean}, {@code bestStd}, {@code finalLossMean}, {@code imagesPerSecondMean} (training
-     * throughput), {@code accuracyPerEpochMean} and the per-run histories.
+     * throughput), {@code accuracyPerEpochMean}, {@code accuracyPerEpochStd} and the per-run histories.
      */
     public static String toJson(List<ActivationResult> results) {
-        StringJoiner activations = new StringJoiner(",\n", "{\n", "\n}\n");
+        return activationsJson(results) + "\n";
+    }
+
+    /** {@link #toJson}'s object without the final line break, to nest in a larger document. */
+    static String activationsJson(List<ActivationResult> results) {
+        StringJoiner activations = new StringJoiner(",\n", "{\n", "\n}");
         for (ActivationResult result : results) {
             StringJoiner runs = new StringJoiner(", ", "[", "]");
             for (Trainer.History run : result.runs()) {
@@ -56,6 +65,7 @@ public final class Reports {
                     + ", \"finalLossMean\": " + jsonNumber(result.finalLossMean())
                     + ", \"imagesPerSecondMean\": " + jsonNumber(result.imagesPerSecondMean())
                     + ", \"accuracyPerEpochMean\": " + jsonArray(result.accuracyPerEpochMean())
+                    + ", \"accuracyPerEpochStd\": " + jsonArray(result.accuracyPerEpochStd())
                     + ", \"runs\": " + runs + "}");
         }
         return activations.toString();
@@ -76,19 +86,55 @@ public final class Reports {
         return csv.toString();
     }
 
-    /** Mean test accuracy per epoch, one line per activation, as a PNG at exactly {@code file}. */
+    /**
+     * Mean test accuracy per epoch, one line per activation with a band of one standard deviation over runs
+     * around it, as a PNG at exactly {@code file}.
+     */
     public static void writeChart(List<ActivationResult> results, String title, Path file) throws IOException {
-        XYChart chart = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle("epoch")
-                .yAxisTitle("test accuracy (%)").build();
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
-        chart.getStyler().setXAxisDecimalPattern("0");
+        List<Band> bands = new ArrayList<>();
         for (ActivationResult result : results) {
             double[] accuracy = result.accuracyPerEpochMean();
-            double[] epochs = new double[accuracy.length];
-            for (int i = 0; i < epochs.length; i++) {
-                epochs[i] = i + 1;
+            bands.add(new Band(result.activation(), oneBased(accuracy.length), accuracy, result.accuracyPerEpochStd()));
+        }
+        writeBandChart(title, "epoch", "test accuracy (%)", bands, file);
+    }
+
+    /**
+     * One curve of a {@link #writeBandChart band chart}: {@code mean} at {@code x}, shaded {@code +- std}.
+     *
+     * @throws IllegalArgumentException when the three arrays differ in length
+     */
+    public record Band(String name, double[] x, double[] mean, double[] std) {
+        public Band {
+            if (x.length != mean.length || x.length != std.length) {
+                throw new IllegalArgumentException(name + ": " + x.length + " x values, " + mean.length
+                        + " means and " + std.length + " standard deviations");
             }
-            chart.addSeries(result.activation(), epochs, accuracy).setMarker(SeriesMarkers.CIRCLE);
+        }
+    }
+
+    /**
+     * A line per band through its means, with markers, and the area between mean - std and mean + std
+     * shaded in the line's colour (left out where every std is 0, e.g. a single run), as a PNG at exactly
+     * {@code file}.
+     */
+    public static void writeBandChart(String title, String xTitle, String yTitle, List<Band> bands, Path file)
+            throws IOException {
+        XYChart chart = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(xTitle)
+                .yAxisTitle(yTitle).build();
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+        chart.getStyler().setXAxisDecimalPattern("0");
+        Color[] palette = chart.getStyler().getSeriesColors();
+        for (int i = 0; i < bands.size(); i++) {
+            Band band = bands.get(i);
+            Color color = palette[i % palette.length];
+            if (Arrays.stream(band.std()).anyMatch(std -> std > 0)) {
+                addShadedBand(chart, band, new Color(color.getRed(), color.getGreen(), color.getBlue(), 48));
+            }
+            XYSeries line = chart.addSeries(band.name(), band.x(), band.mean());
+            line.setMarker(band.x().length > 40 ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
+            line.setLineColor(color);
+            line.setMarkerColor(color);
         }
         // Through a stream: saveBitmap(chart, name, format) appends ".png" to names that lack it.
         try (OutputStream out = Files.newOutputStream(file)) {
@@ -96,7 +142,35 @@ public final class Reports {
         }
     }
 
-    private static String jsonArray(double[] values) {
+    /** The band as one closed polygon: along mean + std forwards, back along mean - std. */
+    private static void addShadedBand(XYChart chart, Band band, Color fill) {
+        int n = band.x().length;
+        double[] xs = new double[2 * n];
+        double[] ys = new double[2 * n];
+        for (int i = 0; i < n; i++) {
+            xs[i] = band.x()[i];
+            ys[i] = band.mean()[i] + band.std()[i];
+            xs[2 * n - 1 - i] = band.x()[i];
+            ys[2 * n - 1 - i] = band.mean()[i] - band.std()[i];
+        }
+        XYSeries area = chart.addSeries(band.name() + " +- std", xs, ys);
+        area.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
+        area.setMarker(SeriesMarkers.NONE);
+        area.setFillColor(fill);
+        area.setLineColor(fill);
+        area.setShowInLegend(false);
+    }
+
+    /** {@code 1, 2, ..., count}: epochs or iterations as a chart's x values. */
+    static double[] oneBased(int count) {
+        double[] values = new double[count];
+        for (int i = 0; i < count; i++) {
+            values[i] = i + 1;
+        }
+        return values;
+    }
+
+    static String jsonArray(double[] values) {
         StringJoiner array = new StringJoiner(", ", "[", "]");
         for (double value : values) {
             array.add(jsonNumber(value));
@@ -105,11 +179,11 @@ public final class Reports {
     }
 
     /** JSON has no NaN or infinity (a diverged loss): those become null. */
-    private static String jsonNumber(double value) {
+    static String jsonNumber(double value) {
         return Double.isFinite(value) ? String.format(Locale.ROOT, "%.6g", value) : "null";
     }
 
-    private static String jsonString(String text) {
+    static String jsonString(String text) {
         return "\"" + text.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 }
