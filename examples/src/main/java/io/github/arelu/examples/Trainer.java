@@ -126,14 +126,59 @@ public final class Trainer {
         }
         try (PointerScope scope = new PointerScope()) {
             MnistNetwork network = kind.create(activation, train.classes());
+            repeatSteps(network, OptimizerKind.SGD.create(network, 1e-4), firstBatch(train), WARM_UP_STEPS);
+        }
+    }
+
+    /** Images per second of training steps and of evaluation, as {@link #measure} found them. */
+    public record Throughput(double training, double evaluation) {
+
+        /** Seconds of {@code epochs} epochs on {@code trainCount} images, each followed by a test pass. */
+        public double secondsFor(int epochs, int trainCount, int testCount) {
+            return epochs * (trainCount / training + testCount / evaluation);
+        }
+    }
+
+    /**
+     * How fast a throwaway network with {@code activation} trains and evaluates here: after a
+     * {@link #warmUp}, {@code timedSteps} steps on the first batch of {@code train}, then one evaluation
+     * pass over the first (up to) {@value #EVALUATION_BATCH} images of {@code test}. For telling the user
+     * how long an experiment will take before it starts; libtorch's generator is not reseeded, so call it
+     * before the seeded runs or accept that it draws from the generator.
+     */
+    public Throughput measure(MnistNetwork.Kind kind, ActivationSpec<?> activation, TensorData train, TensorData test,
+            int timedSteps) {
+        if (timedSteps < 1 || train.count() == 0 || test.count() == 0) {
+            throw new IllegalArgumentException("measuring needs at least one step, training and test images; got "
+                    + timedSteps + " steps, " + train.count() + " training and " + test.count() + " test images");
+        }
+        try (PointerScope scope = new PointerScope()) {
+            MnistNetwork network = kind.create(activation, train.classes());
             Optimizer optimizer = OptimizerKind.SGD.create(network, 1e-4);
-            int size = Math.min(batchSize, train.count());
-            Tensor images = train.images().narrow(0, 0, size);
-            Tensor labels = train.labels().narrow(0, 0, size);
-            for (int step = 0; step < WARM_UP_STEPS; step++) {
-                try (PointerScope stepScope = new PointerScope()) {
-                    step(network, optimizer, images, labels);
-                }
+            Tensor[] batch = firstBatch(train);
+            repeatSteps(network, optimizer, batch, WARM_UP_STEPS);
+            long start = System.nanoTime();
+            repeatSteps(network, optimizer, batch, timedSteps);
+            double training = (double) timedSteps * batch[1].size(0) / ((System.nanoTime() - start) / 1e9);
+            TensorData evaluationImages = new TensorData(test.images().narrow(0, 0, Math.min(EVALUATION_BATCH,
+                    test.count())), test.labels().narrow(0, 0, Math.min(EVALUATION_BATCH, test.count())), test.classes());
+            start = System.nanoTime();
+            accuracy(network, evaluationImages);
+            double evaluation = evaluationImages.count() / ((System.nanoTime() - start) / 1e9);
+            return new Throughput(training, evaluation);
+        }
+    }
+
+    /** Images and labels of the first mini-batch of {@code train}. */
+    private Tensor[] firstBatch(TensorData train) {
+        int size = Math.min(batchSize, train.count());
+        return new Tensor[] {train.images().narrow(0, 0, size), train.labels().narrow(0, 0, size)};
+    }
+
+    private static void repeatSteps(MnistNetwork network, Optimizer optimizer, Tensor[] batch, int steps) {
+        for (int step = 0; step < steps; step++) {
+            try (PointerScope stepScope = new PointerScope()) {
+                step(network, optimizer, batch[0], batch[1]);
             }
         }
     }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -157,19 +156,6 @@ class CommandLineTest {
 
     /** 8 training and 4 test images of 28x28 pixels, labels 0-3 repeating. */
     private void writeTinyDataSet() throws IOException {
-        for (String split : new String[] {"train", "t10k"}) {
-            int count = split.equals("train") ? 8 : 4;
-            byte[] pixels = new byte[count * 28 * 28];
-            byte[] labels = new byte[count];
-            for (int i = 0; i < pixels.length; i++) {
-                pixels[i] = (byte) (i * 7);
-            }
-            for (int i = 0; i < count; i++) {
-                labels[i] = (byte) (i % 4);
-            }
-            Files.write(tinyDataSet.resolve(split + "-images-idx3-ubyte"),
-                    IdxFileTest.idx(3, new int[] {count, 28, 28}, pixels));
-            Files.write(tinyDataSet.resolve(split + "-labels-idx1-ubyte"), IdxFileTest.idx(1, new int[] {count}, labels));
-        }
+        TinyDataSet.write(tinyDataSet, 8, 4, 4);
     }
 }
