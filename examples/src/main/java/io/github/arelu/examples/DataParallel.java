@@ -183,9 +183,11 @@ public final class DataParallel {
             }
         } else {
             String verdictKey = KEY_PREFIX + "verdict";
-            if (!awaitKey(store, verdictKey, timeout)) {
+            // Rank 0 waits up to the timeout for the last arrival before it decides: give it that and more.
+            Duration verdictTimeout = timeout.multipliedBy(2);
+            if (!awaitKey(store, verdictKey, verdictTimeout)) {
                 throw new DataParallelException("rank " + rank + " reached the master at " + master
-                        + " but rank 0 did not confirm the group within " + seconds(timeout));
+                        + " but rank 0 did not confirm the group within " + seconds(verdictTimeout));
             }
             String verdict = store.get_to_str(verdictKey);
             store.set(KEY_PREFIX + "verdict-read/" + store.add(KEY_PREFIX + "verdicts-read", 1), "");
