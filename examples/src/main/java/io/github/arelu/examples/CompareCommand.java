@@ -29,9 +29,6 @@ public final class CompareCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
-    @Mixin
-    DistributedOptions distributed;
-
     @Option(names = "--activations", paramLabel = "LIST", description = "comma-separated activations, or 'all' "
             + "(default: ${DEFAULT-VALUE}); known: AReLU, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, CELU, SELU, "
             + "GELU, Sigmoid, Tanh, Softplus, SiLU (Swish), Mish")
@@ -51,6 +48,9 @@ public final class CompareCommand implements Callable<Integer> {
 
     @Option(names = "--plot", paramLabel = "FILE.png", description = "write a PNG chart of test accuracy per epoch")
     Path plot;
+
+    @Mixin
+    DistributedOptions distributed;
 
     private final ProgressBar progress;
 
