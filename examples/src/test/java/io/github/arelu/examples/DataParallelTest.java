@@ -115,6 +115,16 @@ class DataParallelTest {
     }
 
     @Test
+    void localWorkersReportEveryRankThatFailed() {
+        Outcome outcome = run("--local-workers", "2", "--dist-timeout", "60", "--data",
+                directory.resolve("missing").toString());
+        assertEquals(1, outcome.exitCode(), outcome.err());
+        assertTrue(outcome.err().contains("[rank 1] compare: cannot read the data set"), outcome.err());
+        assertTrue(outcome.err().contains("worker rank 0 of 2 exited with code 1"), outcome.err());
+        assertTrue(outcome.err().contains("worker rank 1 of 2 exited with code 1"), outcome.err());
+    }
+
+    @Test
     void aWorkerThatDiesStopsTheOthers() throws Exception {
         assumeDataSet();
         String master = "127.0.0.1:" + freePort();
