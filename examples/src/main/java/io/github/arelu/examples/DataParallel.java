@@ -81,15 +81,14 @@ public final class DataParallel {
     public record Shard(int offset, int length) {
     }
 
-    private final TCPStore store;
     private final ProcessGroupGloo group;
     private final int rank;
     private final int worldSize;
     private final Duration timeout;
     private long allReduceNanos;
 
-    private DataParallel(TCPStore store, ProcessGroupGloo group, int rank, int worldSize, Duration timeout) {
-        this.store = store;
+    /** The group keeps the store (and with it, on rank 0, the store's server) alive as long as it lives. */
+    private DataParallel(ProcessGroupGloo group, int rank, int worldSize, Duration timeout) {
         this.group = group;
         this.rank = rank;
         this.worldSize = worldSize;
@@ -122,8 +121,7 @@ public final class DataParallel {
         ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(milliseconds(timeout));
         options.devices().push_back(glooDevice(glooInterface, masterAddress));
         try {
-            return new DataParallel(store, new ProcessGroupGloo(store, rank, worldSize, options), rank, worldSize,
-                    timeout);
+            return new DataParallel(new ProcessGroupGloo(store, rank, worldSize, options), rank, worldSize, timeout);
         } catch (RuntimeException e) {
             throw new DataParallelException("rank " + rank + ": gloo could not connect to the other ranks within "
                     + seconds(timeout) + ": " + firstLine(e), e);
