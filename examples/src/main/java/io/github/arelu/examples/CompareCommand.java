@@ -2,6 +2,7 @@ package io.github.arelu.examples;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -48,6 +49,9 @@ public final class CompareCommand implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "FILE.png", description = "write a PNG chart of test accuracy per epoch")
     Path plot;
 
+    @Mixin
+    DistributedOptions distributed;
+
     private final ProgressBar progress;
 
     public CompareCommand() {
@@ -63,7 +67,22 @@ public final class CompareCommand implements Callable<Integer> {
         List<ActivationSpec<?>> selected = common.validate(activations);
         common.requirePositiveFinite("--lr", learningRate);
         common.requireAtLeast("--epochs", epochs, 1);
-        PrintWriter out = common.command.commandLine().getOut();
+        distributed.validate();
+        if (distributed.startsLocalWorkers()) {
+            return distributed.runLocalWorkers(CompareCommand.class);
+        }
+        try {
+            return compareAndReport(selected);
+        } catch (DataParallelException e) {
+            return distributed.reportFailure(e);
+        }
+    }
+
+    /** Trains and reports, alone or as one rank of a data-parallel group; only rank 0 prints and writes files. */
+    private int compareAndReport(List<ActivationSpec<?>> selected) throws IOException {
+        DataParallel group = distributed.join();
+        boolean reporting = group == null || group.rank() == 0;
+        PrintWriter out = reporting ? common.command.commandLine().getOut() : new PrintWriter(Writer.nullWriter());
         MnistData[] data;
         try {
             data = common.loadData();
@@ -71,13 +90,25 @@ public final class CompareCommand implements Callable<Integer> {
             return common.reportDataError(e);
         }
         long start = System.nanoTime();
-        List<ActivationResult> results = compare(selected, data[0], data[1], out);
+        Trainer trainer = new Trainer(common.batchSize, reporting ? progress : ProgressBar.silent(), group);
+        List<ActivationResult> results = compare(selected, data[0], data[1], trainer);
+        if (group != null) {
+            group.barrier();
+        }
         out.printf(Locale.ROOT, "%nData: %s, %d training and %d test images. %s, lr %s, %d epoch(s).%n%s%n",
                 common.data, data[0].count(), data[1].count(), common.describeTraining(), learningRate, epochs,
                 CommonOptions.describeRuntime());
+        if (group != null) {
+            out.printf(Locale.ROOT, "Data parallel: %d processes (gloo), each on 1/%d of every batch; images/s "
+                    + "below are the group's. All-reduce: %.1f %% of rank 0's training time (waiting for the "
+                    + "slowest rank included).%n", group.worldSize(), group.worldSize(),
+                    100 * trainer.allReduceSeconds() / trainer.trainingSeconds());
+        }
         Reports.printTable(results, out);
         out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
-        writeOutputs(results, data[0].count());
+        if (reporting) {
+            writeOutputs(results, data[0].count());
+        }
         out.flush();
         return 0;
     }
@@ -86,10 +117,9 @@ public final class CompareCommand implements Callable<Integer> {
      * Runs every activation {@code runs} times, after a few untimed warm-up steps of each; run r of every
      * activation uses seed {@code seed + r}.
      */
-    List<ActivationResult> compare(List<ActivationSpec<?>> selected, MnistData train, MnistData test, PrintWriter out) {
+    List<ActivationResult> compare(List<ActivationSpec<?>> selected, MnistData train, MnistData test, Trainer trainer) {
         TensorData trainTensors = TensorData.of(train, MnistData.CLASSES);
         TensorData testTensors = TensorData.of(test, MnistData.CLASSES);
-        Trainer trainer = new Trainer(common.batchSize, progress);
         for (ActivationSpec<?> activation : selected) {
             trainer.warmUp(common.network, activation, trainTensors);
         }

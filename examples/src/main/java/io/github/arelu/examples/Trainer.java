@@ -11,6 +11,7 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.SGD;
 import org.bytedeco.pytorch.SGDOptions;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -99,13 +100,36 @@ public final class Trainer {
 
     private final int batchSize;
     private final ProgressBar progress;
+    /** The group this process trains in, each rank on its shard of every batch; null when training alone. */
+    private final DataParallel dataParallel;
+    private long trainingNanos;
+    private double allReduceSeconds;
 
     public Trainer(int batchSize, ProgressBar progress) {
+        this(batchSize, progress, null);
+    }
+
+    /**
+     * A trainer that is one rank of {@code dataParallel} (null: alone): every batch of {@code batchSize} is
+     * split over the ranks and their gradients summed, giving the update one process would make.
+     */
+    public Trainer(int batchSize, ProgressBar progress, DataParallel dataParallel) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
         }
         this.batchSize = batchSize;
         this.progress = progress;
+        this.dataParallel = dataParallel;
+    }
+
+    /** Seconds spent in training passes over all {@link #fit} calls so far, without the test passes. */
+    public double trainingSeconds() {
+        return trainingNanos / 1e9;
+    }
+
+    /** The part of {@link #trainingSeconds} spent all-reducing gradients (0 when training alone). */
+    public double allReduceSeconds() {
+        return allReduceSeconds;
     }
 
     /** A network whose initial weights depend only on {@code seed}, {@code kind} and {@code classes}. */
@@ -155,30 +179,40 @@ public final class Trainer {
         try (PointerScope scope = new PointerScope()) {
             MnistNetwork network = kind.create(activation, train.classes());
             Optimizer optimizer = OptimizerKind.SGD.create(network, 1e-4);
-            Tensor[] batch = firstBatch(train);
+            Batch batch = firstBatch(train);
             repeatSteps(network, optimizer, batch, WARM_UP_STEPS);
             long start = System.nanoTime();
             repeatSteps(network, optimizer, batch, timedSteps);
-            double training = (double) timedSteps * batch[1].size(0) / ((System.nanoTime() - start) / 1e9);
+            double training = (double) timedSteps * batch.size() / ((System.nanoTime() - start) / 1e9);
             TensorData evaluationImages = new TensorData(test.images().narrow(0, 0, Math.min(EVALUATION_BATCH,
                     test.count())), test.labels().narrow(0, 0, Math.min(EVALUATION_BATCH, test.count())), test.classes());
             start = System.nanoTime();
-            accuracy(network, evaluationImages);
+            evaluate(network, evaluationImages);
             double evaluation = evaluationImages.count() / ((System.nanoTime() - start) / 1e9);
             return new Throughput(training, evaluation);
         }
     }
 
-    /** Images and labels of the first mini-batch of {@code train}. */
-    private Tensor[] firstBatch(TensorData train) {
-        int size = Math.min(batchSize, train.count());
-        return new Tensor[] {train.images().narrow(0, 0, size), train.labels().narrow(0, 0, size)};
+    /**
+     * The first mini-batch of a data set, or this rank's shard of it.
+     *
+     * @param size the whole batch's size
+     * @param share the shard's part of the whole batch (1 when training alone)
+     */
+    private record Batch(Tensor images, Tensor labels, int size, double share) {
     }
 
-    private static void repeatSteps(MnistNetwork network, Optimizer optimizer, Tensor[] batch, int steps) {
+    private Batch firstBatch(TensorData train) {
+        int size = Math.min(batchSize, train.count());
+        DataParallel.Shard shard = shard(size);
+        return new Batch(train.images().narrow(0, shard.offset(), shard.length()),
+                train.labels().narrow(0, shard.offset(), shard.length()), size, (double) shard.length() / size);
+    }
+
+    private void repeatSteps(MnistNetwork network, Optimizer optimizer, Batch batch, int steps) {
         for (int step = 0; step < steps; step++) {
             try (PointerScope stepScope = new PointerScope()) {
-                step(network, optimizer, batch[0], batch[1]);
+                step(network, optimizer, batch.images(), batch.labels(), batch.share());
             }
         }
     }
@@ -189,6 +223,9 @@ public final class Trainer {
      */
     public History fit(MnistNetwork network, OptimizerKind optimizerKind, double learningRate, int epochs,
             TensorData train, TensorData test, Random shuffle, String label) {
+        if (dataParallel != null) {
+            dataParallel.broadcastParameters(network);
+        }
         Optimizer optimizer = optimizerKind.create(network, learningRate);
         double[] losses = new double[epochs];
         double[] accuracies = new double[epochs];
@@ -197,9 +234,13 @@ public final class Trainer {
         for (int epoch = 0; epoch < epochs; epoch++) {
             progress.start(label + " epoch " + (epoch + 1) + "/" + epochs, train.count());
             long trainingStart = System.nanoTime();
+            double allReduceBefore = dataParallel == null ? 0 : dataParallel.allReduceSeconds();
             losses[epoch] = trainEpoch(network, optimizer, train, shuffle);
-            double throughput = train.count() / ((System.nanoTime() - trainingStart) / 1e9);
-            accuracies[epoch] = accuracy(network, test);
+            long trainingTime = System.nanoTime() - trainingStart;
+            trainingNanos += trainingTime;
+            allReduceSeconds += dataParallel == null ? 0 : dataParallel.allReduceSeconds() - allReduceBefore;
+            double throughput = train.count() / (trainingTime / 1e9);
+            accuracies[epoch] = evaluate(network, test);
             throughputSum += throughput;
             progress.finish(train.count(), throughput,
                     String.format("loss %.4f, test accuracy %.2f %%", losses[epoch], accuracies[epoch]));
@@ -207,7 +248,11 @@ public final class Trainer {
         return new History(losses, accuracies, throughputSum / epochs, (System.nanoTime() - start) / 1e9);
     }
 
-    /** One pass over {@code train} in a shuffled order; returns the mean training loss per image. */
+    /**
+     * One pass over {@code train} in a shuffled order; returns the mean training loss per image. In a
+     * data-parallel group every rank draws the same order (the same seed) and trains on its shard of
+     * each batch.
+     */
     double trainEpoch(MnistNetwork network, Optimizer optimizer, TensorData train, Random shuffle) {
         network.train(true);
         int count = train.count();
@@ -218,10 +263,11 @@ public final class Trainer {
                 int size = Math.min(batchSize, count - start);
                 // Each step's tensors are freed at once; left to the GC they pile up and slow libtorch down.
                 try (PointerScope stepScope = new PointerScope()) {
-                    Tensor batch = order.narrow(0, start, size);
+                    DataParallel.Shard shard = shard(size);
+                    Tensor batch = order.narrow(0, start + shard.offset(), shard.length());
                     Tensor images = train.images().index_select(0, batch);
                     Tensor labels = train.labels().index_select(0, batch);
-                    lossSum += step(network, optimizer, images, labels).item_double() * size;
+                    lossSum += step(network, optimizer, images, labels, (double) shard.length() / size) * size;
                 }
                 progress.update(start + size, lossSum / (start + size));
             }
@@ -229,22 +275,50 @@ public final class Trainer {
         return lossSum / count;
     }
 
-    /** One SGD or Adam step on one batch; returns the batch's mean loss. */
-    private static Tensor step(MnistNetwork network, Optimizer optimizer, Tensor images, Tensor labels) {
+    /** The whole batch when training alone, else this rank's shard of it. */
+    private DataParallel.Shard shard(int size) {
+        return dataParallel == null ? new DataParallel.Shard(0, size) : dataParallel.shard(size);
+    }
+
+    /**
+     * One SGD or Adam step on one batch, or on this rank's shard of it, which is {@code share} of the batch;
+     * returns the whole batch's mean loss. A shard's mean loss is scaled by its share before the backward
+     * pass, so the sum over the ranks of the gradients is the gradient of the batch's mean loss.
+     */
+    private double step(MnistNetwork network, Optimizer optimizer, Tensor images, Tensor labels, double share) {
         optimizer.zero_grad();
-        Tensor loss = torch.nll_loss(network.forward(images), labels);
-        loss.backward();
+        // A shard is empty when a last batch has fewer images than there are ranks: no loss, zero gradients.
+        Tensor loss = images.size(0) == 0 ? null : torch.nll_loss(network.forward(images), labels);
+        if (loss != null) {
+            (share == 1 ? loss : loss.mul(new Scalar(share))).backward();
+        }
+        double batchLoss = dataParallel == null ? loss.item_double() : dataParallel.sumGradients(network, loss, share);
         optimizer.step();
-        return loss;
+        return batchLoss;
+    }
+
+    /** {@link #accuracy} on the whole of {@code test}; in a group each rank counts its shard of it. */
+    private double evaluate(MnistNetwork network, TensorData test) {
+        if (dataParallel == null) {
+            return accuracy(network, test);
+        }
+        DataParallel.Shard shard = dataParallel.shard(test.count());
+        long correct = dataParallel.sum(countCorrect(network, test, shard.offset(), shard.length()));
+        return 100.0 * correct / test.count();
     }
 
     /** Percentage of {@code test} that {@code network} classifies correctly, in eval mode without gradients. */
     public static double accuracy(MnistNetwork network, TensorData test) {
+        return 100.0 * countCorrect(network, test, 0, test.count()) / test.count();
+    }
+
+    /** How many of the {@code count} test images from {@code first} on {@code network} classifies correctly. */
+    private static long countCorrect(MnistNetwork network, TensorData test, int first, int count) {
         network.eval();
         long correct = 0;
         try (NoGradGuard noGrad = new NoGradGuard()) {
-            for (int start = 0; start < test.count(); start += EVALUATION_BATCH) {
-                int size = Math.min(EVALUATION_BATCH, test.count() - start);
+            for (int start = first; start < first + count; start += EVALUATION_BATCH) {
+                int size = Math.min(EVALUATION_BATCH, first + count - start);
                 try (PointerScope batchScope = new PointerScope()) {
                     Tensor predictions = network.forward(test.images().narrow(0, start, size)).argmax(
                             new LongOptional(1), false);
@@ -254,7 +328,7 @@ public final class Trainer {
         } finally {
             network.train(true);
         }
-        return 100.0 * correct / test.count();
+        return correct;
     }
 
     /** A permutation of {@code 0 .. count - 1} drawn from {@code random} (Fisher-Yates). */
