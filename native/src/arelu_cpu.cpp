@@ -6,6 +6,7 @@
 // chunk sums are folded left to right. Threads only decide who computes which chunk, never the order
 // of the additions, so the sums are bit-identical for any thread count.
 #include "arelu.h"
+#include "arelu_elements.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -35,10 +36,9 @@ constexpr int kLanes = 16;
 // so a reduction never allocates.
 constexpr int64_t kWave = 512;
 
-struct Sums {
-  double neg;
-  double pos;
-};
+using arelu::kernel::backward1;
+using arelu::kernel::forward1;
+using arelu::kernel::Sums;
 
 // ---------------------------------------------------------------- ISA dispatch
 //
@@ -75,17 +75,6 @@ inline double canonical(double v) { return v != v ? std::numeric_limits<double>:
 int threads_for(int64_t n, int64_t units, int num_threads) {
   if (num_threads <= 1 || n < kParallelMin) return 1;
   return static_cast<int>(std::min<int64_t>(num_threads, units));
-}
-
-template <class T>
-inline T forward1(T x, T a, T b) {
-  // Both products first, then selects: the compiler turns this into blends (a conditional multiply
-  // would be kept as a branch, since it may raise a floating-point exception). x == 0 keeps its signed
-  // zero; NaN stays NaN through x * b.
-  const T xa = x * a;
-  const T xb = x * b;
-  const T neg = x < T(0) ? xa : x;
-  return x > T(0) ? xb : neg;
 }
 
 // y == x is handled by a separate loop over one pointer: the compiler then knows the dependence
@@ -149,7 +138,7 @@ void forward_range(const T* x, T* y, int64_t m, T a, T b) {
   // The reference relu(x) * b - relu(-x) * a is NaN everywhere once a or b is NaN (0 * NaN included),
   // which the selects of forward1 would not give at x == 0 nor on the other side of 0. The scales are
   // uniform over the range, so one test here keeps the loops below free of it.
-  if (a != a || b != b) {
+  if (arelu::kernel::scales_make_output_nan(a, b)) {
     std::fill(y, y + m, std::numeric_limits<T>::quiet_NaN());
     return;
   }
@@ -161,21 +150,6 @@ void forward_range(const T* x, T* y, int64_t m, T a, T b) {
   }
 #endif
   forward_range_base(x, y, m, a, b);
-}
-
-// Gradient and the two product terms of one element. ReLU's backward lets NaN through on both
-// branches, so "neg" means x < 0 or NaN and "pos" means x > 0 or NaN; the gradient terms are selected
-// (not multiplied by 0/1), so an infinite g at x == 0 gives 0 as the reference's threshold_backward does.
-template <class T>
-inline T backward1(T g, T x, T a, T b, double& pn, double& pp) {
-  const bool neg = !(x >= T(0));
-  const bool pos = !(x <= T(0));
-  const double p = static_cast<double>(g) * static_cast<double>(x);
-  const T gb = g * b;
-  const T ga = g * a;
-  pn = neg ? p : 0.0;
-  pp = pos ? p : 0.0;
-  return (pos ? gb : T(0)) + (neg ? ga : T(0));
 }
 
 // Where the input gradient goes; three policies so each loop sees exactly its aliasing.
@@ -647,21 +621,11 @@ void backward_channels_impl(IO io, const T* x, const Shape& s, const T* a, const
   }
 }
 
-int make_shape(int64_t outer, int64_t channels, int64_t inner, Shape& s) {
-  if (outer < 0 || channels < 0 || inner < 0) return ARELU_ERR_BAD_SIZE;
-  int64_t oc, n;
-  if (__builtin_mul_overflow(outer, channels, &oc) || __builtin_mul_overflow(oc, inner, &n)) {
-    return ARELU_ERR_BAD_SIZE;
-  }
-  s = {outer, channels, inner, n};
-  return ARELU_OK;
-}
-
 template <class T>
 int forward_channels(const T* x, T* y, int64_t outer, int64_t channels, int64_t inner, const T* a, const T* b,
                      int num_threads) {
-  Shape s;
-  if (const int st = make_shape(outer, channels, inner, s)) return st;
+  Shape s{outer, channels, inner, 0};
+  if (const int st = arelu::kernel::check_shape(outer, channels, inner, s.n)) return st;
   if (s.n == 0) return ARELU_OK;
   if (x == nullptr || y == nullptr || a == nullptr || b == nullptr) return ARELU_ERR_NULL_POINTER;
   forward_channels_impl(x, y, s, a, b, num_threads);
@@ -671,8 +635,8 @@ int forward_channels(const T* x, T* y, int64_t outer, int64_t channels, int64_t 
 template <class T>
 int backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t channels, int64_t inner, const T* a,
                       const T* b, double* neg_sum, double* pos_sum, int num_threads) {
-  Shape s;
-  if (const int st = make_shape(outer, channels, inner, s)) return st;
+  Shape s{outer, channels, inner, 0};
+  if (const int st = arelu::kernel::check_shape(outer, channels, inner, s.n)) return st;
   if (channels > 0 && (neg_sum == nullptr || pos_sum == nullptr)) return ARELU_ERR_NULL_POINTER;
   if (s.n == 0) {
     for (int64_t c = 0; c < channels; ++c) neg_sum[c] = pos_sum[c] = 0.0;
@@ -689,6 +653,19 @@ int backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t chan
   for (int64_t c = 0; c < channels; ++c) {
     neg_sum[c] = canonical(neg_sum[c]);
     pos_sum[c] = canonical(pos_sum[c]);
+  }
+  return ARELU_OK;
+}
+
+template <class T>
+int parameter_gradients(const double* neg_sum, const double* pos_sum, const T* alpha, const T* beta, T* grad_alpha,
+                        T* grad_beta, int64_t channels) {
+  if (const int st = arelu::kernel::check_parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta,
+                                                              channels)) {
+    return st;
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    arelu::kernel::parameter_gradients1(neg_sum[c], pos_sum[c], alpha[c], beta[c], grad_alpha[c], grad_beta[c]);
   }
   return ARELU_OK;
 }
@@ -762,6 +739,15 @@ int arelu_backward_channels_f64(const double* grad_out, const double* x, double*
                                 const double* pos_scale, double* neg_sum, double* pos_sum, int num_threads) {
   return backward_channels(grad_out, x, grad_in, outer, channels, inner, neg_scale, pos_scale, neg_sum, pos_sum,
                            num_threads);
+}
+
+int arelu_parameter_gradients_f32(const double* neg_sum, const double* pos_sum, const float* alpha, const float* beta,
+                                  float* grad_alpha, float* grad_beta, int64_t channels) {
+  return parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels);
+}
+int arelu_parameter_gradients_f64(const double* neg_sum, const double* pos_sum, const double* alpha,
+                                  const double* beta, double* grad_alpha, double* grad_beta, int64_t channels) {
+  return parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels);
 }
 
 }  // extern "C"

@@ -1,5 +1,6 @@
 // CPU kernels against a plain double-precision loop of the semantics in arelu.h.
 #include "arelu.h"
+#include "arelu_typed.h"
 
 #include <gtest/gtest.h>
 
@@ -85,54 +86,6 @@ std::vector<double> widen(const std::vector<T>& v) {
 }
 
 template <class T>
-int fwd(const T* x, T* y, int64_t n, T a, T b, int nt);
-template <>
-int fwd<float>(const float* x, float* y, int64_t n, float a, float b, int nt) {
-  return arelu_forward_f32(x, y, n, a, b, nt);
-}
-template <>
-int fwd<double>(const double* x, double* y, int64_t n, double a, double b, int nt) {
-  return arelu_forward_f64(x, y, n, a, b, nt);
-}
-template <class T>
-int bwd(const T* g, const T* x, T* gi, int64_t n, T a, T b, double* ns, double* ps, int nt);
-template <>
-int bwd<float>(const float* g, const float* x, float* gi, int64_t n, float a, float b, double* ns, double* ps,
-               int nt) {
-  return arelu_backward_f32(g, x, gi, n, a, b, ns, ps, nt);
-}
-template <>
-int bwd<double>(const double* g, const double* x, double* gi, int64_t n, double a, double b, double* ns,
-                double* ps, int nt) {
-  return arelu_backward_f64(g, x, gi, n, a, b, ns, ps, nt);
-}
-template <class T>
-int fwd_ch(const T* x, T* y, int64_t o, int64_t c, int64_t i, const T* a, const T* b, int nt);
-template <>
-int fwd_ch<float>(const float* x, float* y, int64_t o, int64_t c, int64_t i, const float* a, const float* b,
-                  int nt) {
-  return arelu_forward_channels_f32(x, y, o, c, i, a, b, nt);
-}
-template <>
-int fwd_ch<double>(const double* x, double* y, int64_t o, int64_t c, int64_t i, const double* a, const double* b,
-                   int nt) {
-  return arelu_forward_channels_f64(x, y, o, c, i, a, b, nt);
-}
-template <class T>
-int bwd_ch(const T* g, const T* x, T* gi, int64_t o, int64_t c, int64_t i, const T* a, const T* b, double* ns,
-           double* ps, int nt);
-template <>
-int bwd_ch<float>(const float* g, const float* x, float* gi, int64_t o, int64_t c, int64_t i, const float* a,
-                  const float* b, double* ns, double* ps, int nt) {
-  return arelu_backward_channels_f32(g, x, gi, o, c, i, a, b, ns, ps, nt);
-}
-template <>
-int bwd_ch<double>(const double* g, const double* x, double* gi, int64_t o, int64_t c, int64_t i,
-                   const double* a, const double* b, double* ns, double* ps, int nt) {
-  return arelu_backward_channels_f64(g, x, gi, o, c, i, a, b, ns, ps, nt);
-}
-
-template <class T>
 class AreluCpu : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(AreluCpu, Types);
@@ -161,7 +114,7 @@ TYPED_TEST(AreluCpu, ScalarMatchesReference) {
       const std::vector<double> xd = widen(x), gd = widen(g);
 
       std::vector<T> y(n);
-      ASSERT_EQ(fwd<T>(x.data(), y.data(), n, a, b, nt), ARELU_OK);
+      ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, a, b, nt), ARELU_OK);
       for (int64_t i = 0; i < n; ++i) {
         const double w = static_cast<double>(static_cast<T>(ref_forward(xd[i], a, b)));
         ASSERT_TRUE(same_value(y[i], w) && std::signbit(y[i]) == std::signbit(w)) << i << ": " << xd[i];
@@ -174,7 +127,7 @@ TYPED_TEST(AreluCpu, ScalarMatchesReference) {
       }
       std::vector<T> gi(n);
       double ns = -1, ps = -1;
-      ASSERT_EQ(bwd<T>(g.data(), x.data(), gi.data(), n, a, b, &ns, &ps, nt), ARELU_OK);
+      ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi.data(), n, a, b, &ns, &ps, nt), ARELU_OK);
       expect_grad(gi, ref, xd);
       expect_sum_near(ns, ref.neg, abs_terms);
       expect_sum_near(ps, ref.pos, abs_terms);
@@ -190,7 +143,7 @@ TYPED_TEST(AreluCpu, SumsWithoutNaNAreFinite) {
   double abs_terms = 0.0;
   for (size_t i = 0; i < x.size(); ++i) abs_terms += std::fabs(double(g[i]) * double(x[i]));
   double ns, ps;
-  ASSERT_EQ(bwd<T>(g.data(), x.data(), nullptr, x.size(), T(kA), T(kB), &ns, &ps, 2), ARELU_OK);
+  ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), nullptr, x.size(), T(kA), T(kB), &ns, &ps, 2), ARELU_OK);
   expect_sum_near(ns, ref.neg, abs_terms);
   expect_sum_near(ps, ref.pos, abs_terms);
   EXPECT_TRUE(std::isfinite(ns) && std::isfinite(ps));
@@ -204,10 +157,10 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
       const T x = T(xv), g = T(gv);
       T y, gi;
       double ns, ps;
-      ASSERT_EQ(fwd<T>(&x, &y, 1, a, b, 1), ARELU_OK);
+      ASSERT_EQ(arelu::abi::forward(&x, &y, 1, a, b, 1), ARELU_OK);
       const double wy = ref_forward(xv, a, b);
       EXPECT_TRUE(same_value(y, T(wy)) && std::signbit(y) == std::signbit(T(wy))) << xv;
-      ASSERT_EQ(bwd<T>(&g, &x, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+      ASSERT_EQ(arelu::abi::backward(&g, &x, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
       const RefBackward r = ref_backward({double(g)}, {double(x)}, a, b);
       EXPECT_TRUE(same_value(gi, T(r.gi[0])) || std::fabs(gi - T(r.gi[0])) <= 1e-6 * std::fabs(gi))
           << "x=" << xv << " g=" << gv << " gi=" << gi << " want " << r.gi[0];
@@ -219,10 +172,10 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
   const T nan = T(kNaN), zero = T(0), inf = T(kInf), one = T(1);
   T gi;
   double ns, ps;
-  ASSERT_EQ(bwd<T>(&one, &nan, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+  ASSERT_EQ(arelu::abi::backward(&one, &nan, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
   EXPECT_EQ(gi, one * b + one * a);  // NaN passes through both branches
   EXPECT_TRUE(std::isnan(ns) && std::isnan(ps));
-  ASSERT_EQ(bwd<T>(&inf, &zero, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+  ASSERT_EQ(arelu::abi::backward(&inf, &zero, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
   EXPECT_EQ(gi, T(0));  // selected, not multiplied: no Inf * 0
   EXPECT_EQ(ns, 0.0);
   EXPECT_EQ(ps, 0.0);
@@ -240,10 +193,10 @@ TYPED_TEST(AreluCpu, NaNScaleMakesEveryOutputNaN) {
     for (int nt : {1, 2}) {
       for (const auto& [na, nb] : {std::pair<T, T>{nan, b}, std::pair<T, T>{a, nan}, std::pair<T, T>{nan, nan}}) {
         std::vector<T> y(n, T(7));
-        ASSERT_EQ(fwd<T>(x.data(), y.data(), n, na, nb, nt), ARELU_OK);
+        ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, na, nb, nt), ARELU_OK);
         for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(y[i])) << "n=" << n << " i=" << i;
         std::vector<T> inplace = x;
-        ASSERT_EQ(fwd<T>(inplace.data(), inplace.data(), n, na, nb, nt), ARELU_OK);
+        ASSERT_EQ(arelu::abi::forward(inplace.data(), inplace.data(), n, na, nb, nt), ARELU_OK);
         for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(inplace[i])) << "in place, i=" << i;
       }
     }
@@ -253,7 +206,7 @@ TYPED_TEST(AreluCpu, NaNScaleMakesEveryOutputNaN) {
   std::vector<T> x(n), y(n);
   for (int64_t i = 0; i < n; ++i) x[i] = T((i % 3) - 1);
   const T as[] = {a, nan, a}, bs[] = {b, b, b};
-  ASSERT_EQ(fwd_ch<T>(x.data(), y.data(), outer, channels, inner, as, bs, 2), ARELU_OK);
+  ASSERT_EQ(arelu::abi::forward_channels(x.data(), y.data(), outer, channels, inner, as, bs, 2), ARELU_OK);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t c = (i / inner) % channels;
     if (c == 1) {
@@ -271,18 +224,18 @@ TYPED_TEST(AreluCpu, InPlaceAndNullGradIn) {
   const std::vector<T> g = cast<T>(make_data(n, 6, false));
   for (int nt : {1, 3}) {
     std::vector<T> y(n);
-    ASSERT_EQ(fwd<T>(x.data(), y.data(), n, T(kA), T(kB), nt), ARELU_OK);
+    ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, T(kA), T(kB), nt), ARELU_OK);
     std::vector<T> inplace = x;
-    ASSERT_EQ(fwd<T>(inplace.data(), inplace.data(), n, T(kA), T(kB), nt), ARELU_OK);
+    ASSERT_EQ(arelu::abi::forward(inplace.data(), inplace.data(), n, T(kA), T(kB), nt), ARELU_OK);
     ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
 
     std::vector<T> gi(n);
     double ns, ps, ns2, ps2, ns3, ps3;
-    ASSERT_EQ(bwd<T>(g.data(), x.data(), gi.data(), n, T(kA), T(kB), &ns, &ps, nt), ARELU_OK);
+    ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi.data(), n, T(kA), T(kB), &ns, &ps, nt), ARELU_OK);
     std::vector<T> gio = g;
-    ASSERT_EQ(bwd<T>(gio.data(), x.data(), gio.data(), n, T(kA), T(kB), &ns2, &ps2, nt), ARELU_OK);
+    ASSERT_EQ(arelu::abi::backward(gio.data(), x.data(), gio.data(), n, T(kA), T(kB), &ns2, &ps2, nt), ARELU_OK);
     ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
-    ASSERT_EQ(bwd<T>(g.data(), x.data(), nullptr, n, T(kA), T(kB), &ns3, &ps3, nt), ARELU_OK);
+    ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), nullptr, n, T(kA), T(kB), &ns3, &ps3, nt), ARELU_OK);
     EXPECT_TRUE(bits_equal(ns, ns2) && bits_equal(ns, ns3));
     EXPECT_TRUE(bits_equal(ps, ps2) && bits_equal(ps, ps3));
   }
@@ -335,16 +288,16 @@ TYPED_TEST(AreluCpu, ChannelsMatchReference) {
       SCOPED_TRACE("shape " + std::to_string(d.outer) + "x" + std::to_string(d.channels) + "x" +
                    std::to_string(d.inner) + " threads=" + std::to_string(nt));
       std::vector<T> y(n);
-      ASSERT_EQ(fwd_ch<T>(x.data(), y.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt), ARELU_OK);
+      ASSERT_EQ(arelu::abi::forward_channels(x.data(), y.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt), ARELU_OK);
       for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_value(y[i], T(want_y[i]))) << i;
       std::vector<T> inplace = x;
-      ASSERT_EQ(fwd_ch<T>(inplace.data(), inplace.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt),
+      ASSERT_EQ(arelu::abi::forward_channels(inplace.data(), inplace.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt),
                 ARELU_OK);
       ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
 
       std::vector<T> gi(n);
       std::vector<double> ns(d.channels, -7), ps(d.channels, -7);
-      ASSERT_EQ(bwd_ch<T>(g.data(), x.data(), gi.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
+      ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gi.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
                           ns.data(), ps.data(), nt),
                 ARELU_OK);
       RefBackward flat;
@@ -357,11 +310,11 @@ TYPED_TEST(AreluCpu, ChannelsMatchReference) {
       // In place and without grad_in: same gradient, same sums to the bit.
       std::vector<T> gio = g;
       std::vector<double> ns2(d.channels), ps2(d.channels), ns3(d.channels), ps3(d.channels);
-      ASSERT_EQ(bwd_ch<T>(gio.data(), x.data(), gio.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
+      ASSERT_EQ(arelu::abi::backward_channels(gio.data(), x.data(), gio.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
                           ns2.data(), ps2.data(), nt),
                 ARELU_OK);
       ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
-      ASSERT_EQ(bwd_ch<T>(g.data(), x.data(), nullptr, d.outer, d.channels, d.inner, a.data(), b.data(),
+      ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), nullptr, d.outer, d.channels, d.inner, a.data(), b.data(),
                           ns3.data(), ps3.data(), nt),
                 ARELU_OK);
       for (int64_t c = 0; c < d.channels; ++c) {
@@ -544,5 +497,98 @@ TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF32) { check_isa_paths_identical<float>
 TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(1); }
 TEST(AreluCpuIsa, Avx512AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(2); }
 TEST(AreluCpuIsa, Avx512AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(2); }
+
+}  // namespace
+
+namespace {
+
+// arelu_parameter_gradients_*: one case of the definition in arelu.h, with the gradients it prescribes.
+struct ParameterCase {
+  const char* name;
+  double neg_sum, pos_sum, alpha, beta;
+  double want_grad_alpha;  // in double; compared after rounding to the element type
+  double want_grad_beta;   // NaN: want NaN
+};
+
+const double kSigmoid2 = 1.0 / (1.0 + std::exp(-2.0));
+
+const ParameterCase kParameterCases[] = {
+    {"inside", 1.5, 2.0, 0.5, 0.0, 1.5, 0.5},  // sigmoid'(0) = 1/4
+    {"lower_bound_passes", -3.0, 1.0, ARELU_ALPHA_MIN, 2.0, -3.0, (1.0 - kSigmoid2) * kSigmoid2},
+    {"upper_bound_passes", -3.0, -1.0, ARELU_ALPHA_MAX, 2.0, -3.0, -(1.0 - kSigmoid2) * kSigmoid2},
+    {"below_range", 4.0, 1.0, 0.005, 0.0, 0.0, 0.25},
+    {"above_range", 4.0, 1.0, 1.2, 0.0, 0.0, 0.25},
+    {"nan_alpha_gets_zero", 4.0, 1.0, kNaN, 0.0, 0.0, 0.25},
+    {"clamped_alpha_zero_even_for_nan_sum", kNaN, 1.0, 1.2, 0.0, 0.0, 0.25},
+    {"nan_sum_inside_stays_nan", kNaN, 1.0, 0.5, 0.0, kNaN, 0.25},
+    {"infinite_sum_inside", kInf, -kInf, 0.5, 0.0, kInf, -kInf},
+    {"nan_beta", 1.0, 1.0, 0.5, kNaN, 1.0, kNaN},
+    {"nan_pos_sum", 1.0, kNaN, 0.5, 1.0, 1.0, kNaN},
+};
+
+bool same_or_both_nan(double got, double want) { return std::isnan(want) ? std::isnan(got) : got == want; }
+
+class ParameterGradients : public ::testing::TestWithParam<ParameterCase> {
+ protected:
+  template <class T>
+  void check() {
+    const ParameterCase& p = GetParam();
+    const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
+    T ga = T(-7), gb = T(-7);
+    ASSERT_EQ(arelu::abi::parameter_gradients(&p.neg_sum, &p.pos_sum, &alpha, &beta, &ga, &gb, 1), ARELU_OK);
+    const T want_ga = static_cast<T>(p.want_grad_alpha);
+    EXPECT_TRUE(same_or_both_nan(ga, want_ga)) << ga << " want " << want_ga;
+    // sigmoid' in double, rounded once to T: the test's product may round the last double bit differently.
+    const T want_gb = static_cast<T>(p.want_grad_beta);
+    if (!std::isfinite(p.want_grad_beta)) {
+      EXPECT_TRUE(same_or_both_nan(gb, want_gb)) << gb << " want " << want_gb;
+    } else {
+      EXPECT_NEAR(gb, want_gb, 2 * std::numeric_limits<T>::epsilon() * std::fabs(want_gb)) << gb;
+    }
+  }
+};
+
+TEST_P(ParameterGradients, Float32) { check<float>(); }
+TEST_P(ParameterGradients, Float64) { check<double>(); }
+
+INSTANTIATE_TEST_SUITE_P(Cases, ParameterGradients, ::testing::ValuesIn(kParameterCases),
+                         [](const ::testing::TestParamInfo<ParameterCase>& info) { return info.param.name; });
+
+// The clamp-range test is made in alpha's own type, as torch.clamp compares: the float next to a bound,
+// outside it, gets no gradient although it is within float rounding of the bound.
+TEST(ParameterGradientsRange, BoundsComparedInTheElementType) {
+  const double ns = 2.0, ps = 0.0;
+  float ga, gb;
+  for (const float alpha : {std::nextafter(static_cast<float>(ARELU_ALPHA_MIN), 0.0f),
+                            std::nextafter(static_cast<float>(ARELU_ALPHA_MAX), 1.0f)}) {
+    ASSERT_EQ(arelu::abi::parameter_gradients(&ns, &ps, &alpha, &alpha, &ga, &gb, 1), ARELU_OK);
+    EXPECT_EQ(ga, 0.0f) << alpha;
+  }
+  for (const double alpha : {std::nextafter(ARELU_ALPHA_MIN, 0.0), std::nextafter(ARELU_ALPHA_MAX, 1.0)}) {
+    double gad, gbd;
+    ASSERT_EQ(arelu::abi::parameter_gradients(&ns, &ps, &alpha, &alpha, &gad, &gbd, 1), ARELU_OK);
+    EXPECT_EQ(gad, 0.0) << alpha;
+  }
+}
+
+// Channel-wise: each channel by its own pair, in one call; argument errors as everywhere in the ABI.
+TEST(ParameterGradientsChannels, EachChannelByItsOwnPairAndStatusCodes) {
+  const std::vector<double> ns = {1.0, 2.0, 3.0}, ps = {4.0, -4.0, 8.0};
+  const std::vector<double> alpha = {0.5, 1.5, 0.99}, beta = {0.0, 0.0, 0.0};
+  std::vector<double> ga(3, -7), gb(3, -7);
+  ASSERT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga.data(), gb.data(), 3),
+            ARELU_OK);
+  EXPECT_EQ(ga, (std::vector<double>{1.0, 0.0, 3.0}));
+  EXPECT_EQ(gb, (std::vector<double>{1.0, -1.0, 2.0}));
+  EXPECT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga.data(), gb.data(), -1),
+            ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu::abi::parameter_gradients(ns.data(), nullptr, alpha.data(), beta.data(), ga.data(), gb.data(), 1),
+            ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga.data(), nullptr, 1),
+            ARELU_ERR_NULL_POINTER);
+  const double* none = nullptr;
+  float* nothing = nullptr;
+  EXPECT_EQ(arelu_parameter_gradients_f32(none, none, nothing, nothing, nothing, nothing, 0), ARELU_OK);
+}
 
 }  // namespace

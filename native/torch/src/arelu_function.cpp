@@ -5,6 +5,7 @@
 #include "arelu_internal.h"
 
 #include <arelu.h>
+#include <arelu_typed.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -18,6 +19,10 @@
 #include <vector>
 
 namespace arelu {
+
+static_assert(kAlphaMin == ARELU_ALPHA_MIN && kAlphaMax == ARELU_ALPHA_MAX,
+              "the op's clamp bounds are the kernels' (arelu.h)");
+
 namespace detail {
 
 void check_status(int status, const char* what) {
@@ -132,46 +137,40 @@ Scales make_scales(const Tensor& x, const Tensor& alpha, const Tensor& beta, boo
   return s;
 }
 
-int cpu_forward_call(const float* x, float* y, const Scales& s) {
-  return s.channelwise ? arelu_forward_channels_f32(x, y, s.outer, s.channels, s.inner, s.neg_t.data_ptr<float>(),
-                                                    s.pos_t.data_ptr<float>(), num_threads())
-                       : arelu_forward_f32(x, y, s.inner, static_cast<float>(s.neg), static_cast<float>(s.pos),
-                                           num_threads());
-}
-
-int cpu_forward_call(const double* x, double* y, const Scales& s) {
-  return s.channelwise ? arelu_forward_channels_f64(x, y, s.outer, s.channels, s.inner, s.neg_t.data_ptr<double>(),
-                                                    s.pos_t.data_ptr<double>(), num_threads())
-                       : arelu_forward_f64(x, y, s.inner, s.neg, s.pos, num_threads());
-}
-
-int cpu_backward_call(const float* g, const float* x, float* gi, const Scales& s, double* neg_sum, double* pos_sum) {
-  return s.channelwise
-             ? arelu_backward_channels_f32(g, x, gi, s.outer, s.channels, s.inner, s.neg_t.data_ptr<float>(),
-                                           s.pos_t.data_ptr<float>(), neg_sum, pos_sum, num_threads())
-             : arelu_backward_f32(g, x, gi, s.inner, static_cast<float>(s.neg), static_cast<float>(s.pos), neg_sum,
-                                  pos_sum, num_threads());
-}
-
-int cpu_backward_call(const double* g, const double* x, double* gi, const Scales& s, double* neg_sum,
-                      double* pos_sum) {
-  return s.channelwise
-             ? arelu_backward_channels_f64(g, x, gi, s.outer, s.channels, s.inner, s.neg_t.data_ptr<double>(),
-                                           s.pos_t.data_ptr<double>(), neg_sum, pos_sum, num_threads())
-             : arelu_backward_f64(g, x, gi, s.inner, s.neg, s.pos, neg_sum, pos_sum, num_threads());
-}
-
 template <typename T>
 void cpu_forward(const Tensor& x, const Tensor& y, const Scales& s) {
-  check_status(cpu_forward_call(x.data_ptr<T>(), y.data_ptr<T>(), s), "arelu_forward");
+  const T* xp = x.data_ptr<T>();
+  T* yp = y.data_ptr<T>();
+  check_status(s.channelwise ? abi::forward_channels(xp, yp, s.outer, s.channels, s.inner, s.neg_t.data_ptr<T>(),
+                                                     s.pos_t.data_ptr<T>(), num_threads())
+                             : abi::forward(xp, yp, s.inner, static_cast<T>(s.neg), static_cast<T>(s.pos),
+                                            num_threads()),
+               "arelu_forward");
 }
 
 template <typename T>
 void cpu_backward(const Tensor& g, const Tensor& x, const Tensor& gi, const Scales& s, const Tensor& neg_sum,
                   const Tensor& pos_sum) {
-  check_status(cpu_backward_call(g.data_ptr<T>(), x.data_ptr<T>(), gi.defined() ? gi.data_ptr<T>() : nullptr, s,
-                                 neg_sum.data_ptr<double>(), pos_sum.data_ptr<double>()),
+  const T* gp = g.data_ptr<T>();
+  const T* xp = x.data_ptr<T>();
+  T* gip = gi.defined() ? gi.data_ptr<T>() : nullptr;
+  double* ns = neg_sum.data_ptr<double>();
+  double* ps = pos_sum.data_ptr<double>();
+  check_status(s.channelwise ? abi::backward_channels(gp, xp, gip, s.outer, s.channels, s.inner,
+                                                      s.neg_t.data_ptr<T>(), s.pos_t.data_ptr<T>(), ns, ps,
+                                                      num_threads())
+                             : abi::backward(gp, xp, gip, s.inner, static_cast<T>(s.neg), static_cast<T>(s.pos), ns,
+                                             ps, num_threads()),
                "arelu_backward");
+}
+
+template <typename T>
+void cpu_parameter_gradients(const Tensor& neg_sum, const Tensor& pos_sum, const Tensor& alpha, const Tensor& beta,
+                             const Tensor& grad_alpha, const Tensor& grad_beta) {
+  check_status(abi::parameter_gradients(neg_sum.data_ptr<double>(), pos_sum.data_ptr<double>(), alpha.data_ptr<T>(),
+                                        beta.data_ptr<T>(), grad_alpha.data_ptr<T>(), grad_beta.data_ptr<T>(),
+                                        alpha.numel()),
+               "arelu_parameter_gradients");
 }
 
 void run_forward(const Tensor& x, const Tensor& y, const Scales& s) {
@@ -200,6 +199,22 @@ void run_backward(const Tensor& g, const Tensor& x, const Tensor& gi, const Scal
     cpu_backward<float>(g, x, gi, s, neg_sum, pos_sum);
   } else {
     cpu_backward<double>(g, x, gi, s, neg_sum, pos_sum);
+  }
+}
+
+// All contiguous, alpha's dtype and device (sums: double).
+void run_parameter_gradients(const Tensor& neg_sum, const Tensor& pos_sum, const Tensor& alpha, const Tensor& beta,
+                             const Tensor& grad_alpha, const Tensor& grad_beta) {
+#ifdef ARELU_TORCH_WITH_CUDA
+  if (alpha.is_cuda()) {
+    cuda_parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
+    return;
+  }
+#endif
+  if (alpha.scalar_type() == at::kFloat) {
+    cpu_parameter_gradients<float>(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
+  } else {
+    cpu_parameter_gradients<double>(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
   }
 }
 
@@ -252,14 +267,12 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     if (x.numel() > 0) {
       run_backward(g, x, grad_x, s, neg_sum, pos_sum);
     }
-    // d a / d alpha: 1 inside [0.01, 0.99], bounds included, compared in alpha's dtype as torch.clamp
-    // does; 0 outside and for NaN, even where the sum is NaN or infinite (a select, not a product).
-    const Tensor in_range = alpha.ge(kAlphaMin).logical_and(alpha.le(kAlphaMax));
-    const Tensor neg = neg_sum.reshape(alpha.sizes());
-    const Tensor grad_alpha = at::where(in_range, neg, at::zeros_like(neg)).to(alpha.scalar_type());
-    // d b / d beta = sigmoid'(beta), multiplied in the order of libtorch's sigmoid backward.
-    const Tensor sig = beta.to(at::kDouble).sigmoid();
-    const Tensor grad_beta = (pos_sum.reshape(beta.sizes()) * (1 - sig) * sig).to(beta.scalar_type());
+    // The clamp-range select of alpha, sigmoid'(beta) and the NaN handling: the kernels' one definition.
+    const Tensor alpha_c = alpha.contiguous();
+    const Tensor beta_c = beta.contiguous();
+    Tensor grad_alpha = at::empty_like(alpha_c);
+    Tensor grad_beta = at::empty_like(beta_c);
+    run_parameter_gradients(neg_sum, pos_sum, alpha_c, beta_c, grad_alpha, grad_beta);
     return {grad_x, grad_alpha, grad_beta};
   }
 

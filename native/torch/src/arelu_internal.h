@@ -32,6 +32,9 @@ bool cuda_kernels_available();
 void cuda_forward(const at::Tensor& x, const at::Tensor& y, const Scales& s);
 void cuda_backward(const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& grad_in, const Scales& s,
                    const at::Tensor& neg_sum, const at::Tensor& pos_sum);
+// Parameter gradients from the backward sums (arelu_cuda_parameter_gradients_*), all contiguous on one device.
+void cuda_parameter_gradients(const at::Tensor& neg_sum, const at::Tensor& pos_sum, const at::Tensor& alpha,
+                              const at::Tensor& beta, const at::Tensor& grad_alpha, const at::Tensor& grad_beta);
 #endif
 
 }  // namespace detail

@@ -9,7 +9,6 @@ import io.github.arelu.autograd.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -35,9 +34,12 @@ public final class FusedAReLU {
 
     private static volatile boolean cudaEnabled = Boolean.getBoolean("arelu.cuda.fused");
 
-    /** The backward kernel's two sums, per thread: an arena per call costs more than the kernel at 64K. */
-    private static final ThreadLocal<MemorySegment> SUMS =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 2));
+    /**
+     * Per thread, the backward kernel's two sums (slots 0 and 1) and the raw alpha and beta in the element type
+     * (slots 2 and 3) for the parameter-gradient call: an arena per call costs more than the kernel at 64K.
+     */
+    private static final ThreadLocal<MemorySegment> SCRATCH =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 4));
     // Read-only native objects shared by every call; retained, so no caller's PointerScope can free them.
     private static final TensorOptions FLOAT_CPU;
     private static final TensorOptions DOUBLE_CPU;
@@ -183,24 +185,24 @@ public final class FusedAReLU {
                 // microseconds, more than the whole kernel on a 64K-element tensor.
                 double rawAlpha = scalarValue(alpha);
                 double rawBeta = scalarValue(beta);
-                double negSum = 0;
-                double posSum = 0;
+                MemorySegment scratch = SCRATCH.get();
+                MemorySegment negSum = scratch.asSlice(0, Double.BYTES);
+                MemorySegment posSum = scratch.asSlice(Double.BYTES, Double.BYTES);
                 if (x.numel() > 0) {
-                    MemorySegment sums = SUMS.get();
                     kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(),
-                            negativeScale(rawAlpha, f32), positiveScale(rawBeta, f32), sums, torch.get_num_threads());
-                    negSum = sums.getAtIndex(ValueLayout.JAVA_DOUBLE, 0);
-                    posSum = sums.getAtIndex(ValueLayout.JAVA_DOUBLE, 1);
+                            negativeScale(rawAlpha, f32), positiveScale(rawBeta, f32), scratch, torch.get_num_threads());
+                } else {
+                    negSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
+                    posSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
                 }
-                // torch.clamp passes the gradient inside [0.01, 0.99], bounds included, compared in alpha's own
-                // dtype; selected, not multiplied, so a clamped (or NaN) alpha gets 0 even for a NaN sum.
-                boolean inRange = f32
-                        ? (float) rawAlpha >= (float) AReLUFunctional.ALPHA_MIN
-                                && (float) rawAlpha <= (float) AReLUFunctional.ALPHA_MAX
-                        : rawAlpha >= AReLUFunctional.ALPHA_MIN && rawAlpha <= AReLUFunctional.ALPHA_MAX;
-                double sigmoid = 1.0 / (1.0 + Math.exp(-rawBeta));
-                gradAlpha = filledLike(alpha, inRange ? negSum : 0.0);
-                gradBeta = filledLike(beta, posSum * sigmoid * (1.0 - sigmoid));
+                MemorySegment alphaValue = scratch.asSlice(2 * Double.BYTES, Double.BYTES);
+                MemorySegment betaValue = scratch.asSlice(3 * Double.BYTES, Double.BYTES);
+                store(alphaValue, rawAlpha, f32);
+                store(betaValue, rawBeta, f32);
+                gradAlpha = emptyLike(alpha);
+                gradBeta = emptyLike(beta);
+                kernels.parameterGradients(f32, negSum, posSum, alphaValue, betaValue, address(gradAlpha),
+                        address(gradBeta), 1);
             } else {
                 long channels = alpha.numel();
                 TensorOptions sumOptions = new TensorOptions(ScalarType.Double).device(new DeviceOptional(x.device()));
@@ -209,14 +211,17 @@ public final class FusedAReLU {
                 if (x.numel() > 0) {
                     deviceSumBackward(kernels, f32, g, x, gradInputAddress, alpha, beta, negSum, posSum);
                 }
-                // The same rules as above, with tensor ops on the parameters' device.
-                Tensor inRange = alpha.ge(new Scalar(AReLUFunctional.ALPHA_MIN))
-                        .logical_and(alpha.le(new Scalar(AReLUFunctional.ALPHA_MAX)));
-                gradAlpha = torch.where(inRange.reshape(-1), negSum, new Scalar(0.0)).reshape(alpha.sizes())
-                        .to(TensorInfo.dtype(alpha));
-                Tensor sigmoid = torch.sigmoid(beta.to(ScalarType.Double));
-                gradBeta = posSum.reshape(beta.sizes()).mul(sigmoid).mul(sigmoid.neg().add(new Scalar(1.0)))
-                        .to(TensorInfo.dtype(beta));
+                Tensor alphaC = alpha.contiguous();
+                Tensor betaC = beta.contiguous();
+                gradAlpha = torch.empty_like(alphaC);
+                gradBeta = torch.empty_like(betaC);
+                if (x.is_cuda()) {
+                    kernels.cudaParameterGradients(f32, address(negSum), address(posSum), address(alphaC),
+                            address(betaC), address(gradAlpha), address(gradBeta), channels, CudaStreams.current(x));
+                } else {
+                    kernels.parameterGradients(f32, address(negSum), address(posSum), address(alphaC),
+                            address(betaC), address(gradAlpha), address(gradBeta), channels);
+                }
             }
             Tensor gradIn = gradInput == null ? null : gradInputOut != null ? gradInputOut : Scopes.escape(scope, gradInput);
             return new Gradients(gradIn, Scopes.escape(scope, gradAlpha), Scopes.escape(scope, gradBeta));
@@ -291,20 +296,21 @@ public final class FusedAReLU {
     }
 
     /**
-     * A CPU tensor shaped like {@code parameter} holding {@code value} (the gradient of a one-element
-     * parameter): one allocation, written through its memory, where {@code torch.full} would cost four
-     * JavaCPP objects.
+     * An uninitialized CPU tensor shaped like the one-element {@code parameter}, of its dtype, for its gradient:
+     * one allocation, where {@code torch.empty_like} would cost more JavaCPP objects.
      */
-    private static Tensor filledLike(Tensor parameter, double value) {
+    private static Tensor emptyLike(Tensor parameter) {
         boolean f32 = TensorInfo.dtype(parameter) == ScalarType.Float;
-        Tensor t = torch.empty(TensorInfo.shape(parameter), f32 ? FLOAT_CPU : DOUBLE_CPU, NO_MEMORY_FORMAT);
-        MemorySegment data = address(t).reinterpret(Double.BYTES);
+        return torch.empty(TensorInfo.shape(parameter), f32 ? FLOAT_CPU : DOUBLE_CPU, NO_MEMORY_FORMAT);
+    }
+
+    /** Writes {@code value} at the start of {@code slot} in the element type. */
+    private static void store(MemorySegment slot, double value, boolean f32) {
         if (f32) {
-            data.set(ValueLayout.JAVA_FLOAT, 0, (float) value);
+            slot.set(ValueLayout.JAVA_FLOAT, 0, (float) value);
         } else {
-            data.set(ValueLayout.JAVA_DOUBLE, 0, value);
+            slot.set(ValueLayout.JAVA_DOUBLE, 0, value);
         }
-        return t;
     }
 
     /** A contiguous tensor with the same values: {@code tensor} itself when it already is (no new handle). */

@@ -35,7 +35,7 @@ import org.bytedeco.javacpp.Loader;
 final class NativeKernels {
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu");
-    private static final int ABI_VERSION = 1;
+    private static final int ABI_VERSION = 2;
 
     /** Why the kernels could not load, or null when they did. */
     private static final String UNAVAILABLE_REASON;
@@ -73,6 +73,10 @@ final class NativeKernels {
     private final MethodHandle cudaForwardChannelsF64;
     private final MethodHandle cudaBackwardChannelsF32;
     private final MethodHandle cudaBackwardChannelsF64;
+    private final MethodHandle parameterGradientsF32;
+    private final MethodHandle parameterGradientsF64;
+    private final MethodHandle cudaParameterGradientsF32;
+    private final MethodHandle cudaParameterGradientsF64;
     private final MethodHandle cudaWorkspaceBytes;
     private final MethodHandle errorString;
     private final boolean cudaAvailable;
@@ -97,6 +101,8 @@ final class NativeKernels {
         forwardChannelsF64 = bind.handle("arelu_forward_channels_f64", channelsForward(JAVA_INT));
         backwardChannelsF32 = bind.handle("arelu_backward_channels_f32", channelsBackward());
         backwardChannelsF64 = bind.handle("arelu_backward_channels_f64", channelsBackward());
+        parameterGradientsF32 = bind.handle("arelu_parameter_gradients_f32", parameterGradients());
+        parameterGradientsF64 = bind.handle("arelu_parameter_gradients_f64", parameterGradients());
 
         // CUDA entry points exist in every build; a build without nvcc answers ARELU_ERR_NO_CUDA.
         cudaForwardF32 = bind.handle("arelu_cuda_forward_f32", scalarForward(JAVA_FLOAT, ADDRESS));
@@ -107,6 +113,8 @@ final class NativeKernels {
         cudaForwardChannelsF64 = bind.handle("arelu_cuda_forward_channels_f64", channelsForward(ADDRESS));
         cudaBackwardChannelsF32 = bind.handle("arelu_cuda_backward_channels_f32", cudaChannelsBackward());
         cudaBackwardChannelsF64 = bind.handle("arelu_cuda_backward_channels_f64", cudaChannelsBackward());
+        cudaParameterGradientsF32 = bind.handle("arelu_cuda_parameter_gradients_f32", parameterGradients(ADDRESS));
+        cudaParameterGradientsF64 = bind.handle("arelu_cuda_parameter_gradients_f64", parameterGradients(ADDRESS));
         cudaWorkspaceBytes = bind.handle("arelu_cuda_workspace_bytes",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
         cudaAvailable = (int) bind.handle("arelu_cuda_available", FunctionDescriptor.of(JAVA_INT))
@@ -151,6 +159,13 @@ final class NativeKernels {
     private static FunctionDescriptor cudaChannelsBackward() {
         return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+    }
+
+    // (neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels[, stream])
+    private static FunctionDescriptor parameterGradients(ValueLayout... stream) {
+        FunctionDescriptor cpu = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_LONG);
+        return cpu.appendArgumentLayouts(stream);
     }
 
     private static Path locateLibrary() throws Exception {
@@ -227,6 +242,27 @@ final class NativeKernels {
         MethodHandle h = f32 ? backwardChannelsF32 : backwardChannelsF64;
         launch("arelu channel-wise backward",
                 () -> (int) h.invokeExact(g, x, gradIn, outer, channels, inner, neg, pos, negSum, posSum, threads));
+    }
+
+    /**
+     * {@code arelu_parameter_gradients_*}: the gradients of {@code channels} raw alpha/beta pairs (host arrays of
+     * the element type) from the backward sums (host doubles): the clamp-range select, sigmoid'(beta) and the
+     * NaN rule, defined once in the library for every binding.
+     */
+    void parameterGradients(boolean f32, MemorySegment negSum, MemorySegment posSum, MemorySegment alpha,
+            MemorySegment beta, MemorySegment gradAlpha, MemorySegment gradBeta, long channels) {
+        MethodHandle h = f32 ? parameterGradientsF32 : parameterGradientsF64;
+        launch("arelu parameter gradients",
+                () -> (int) h.invokeExact(negSum, posSum, alpha, beta, gradAlpha, gradBeta, channels));
+    }
+
+    /** {@code arelu_cuda_parameter_gradients_*} on {@code stream}: {@link #parameterGradients} on device arrays. */
+    void cudaParameterGradients(boolean f32, MemorySegment negSum, MemorySegment posSum, MemorySegment alpha,
+            MemorySegment beta, MemorySegment gradAlpha, MemorySegment gradBeta, long channels,
+            MemorySegment stream) {
+        MethodHandle h = f32 ? cudaParameterGradientsF32 : cudaParameterGradientsF64;
+        launch("arelu CUDA parameter gradients",
+                () -> (int) h.invokeExact(negSum, posSum, alpha, beta, gradAlpha, gradBeta, channels, stream));
     }
 
     /** {@code arelu_cuda_forward_*} on {@code stream}. */

@@ -12,6 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.stream.Stream;
+
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -23,6 +25,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The fused native kernels against the composed autograd path and the reference formula. */
@@ -119,6 +123,55 @@ class FusedAReLUTest {
             assertEquals(0.0, actual[1][0]);
             assertEquals(0.0, actual[1][1]);
         }
+    }
+
+    /** NaN and clamped parameters, each with the input it is tested on, for both dtypes and both layouts. */
+    static Stream<Arguments> nanParameterCases() {
+        double[][] scales = {{Double.NaN, 2.0}, {0.5, Double.NaN}, {Double.NaN, Double.NaN}, {1.2, -1.0}};
+        Stream.Builder<Arguments> cases = Stream.builder();
+        for (ScalarType dtype : new ScalarType[] {ScalarType.Float, ScalarType.Double}) {
+            for (boolean channelwise : new boolean[] {false, true}) {
+                for (double[] s : scales) {
+                    cases.add(Arguments.of(s[0], s[1], dtype, channelwise));
+                }
+            }
+        }
+        return cases.build();
+    }
+
+    /**
+     * The parameter-gradient finish of the library (clamp-range select, sigmoid'(beta), NaN rule) reached
+     * through the binding, scalar and channel-wise, against libtorch's autograd of the reference: a NaN alpha
+     * or one outside [0.01, 0.99] gets 0 even where its sum is NaN (a NaN input), a NaN beta gets NaN.
+     */
+    @ParameterizedTest(name = "alpha={0} beta={1} {2} channel-wise={3}")
+    @MethodSource("nanParameterCases")
+    void nanAndClampedParametersGetTheReferenceGradients(double alpha, double beta, ScalarType dtype,
+            boolean channelwise) {
+        // A NaN input (NaN sums on both sides) only with finite parameters, so each NaN has one cause.
+        boolean nanInput = !Double.isNaN(alpha) && !Double.isNaN(beta);
+        Tensor x = doubles(-2.0, nanInput ? Double.NaN : -0.5, 0.0, 1.5, 4.0, 3.0).to(dtype).reshape(1, 2, 3);
+        Tensor g = doubles(1.0, -2.0, 3.0, 0.5, 1.0, -1.0).to(dtype).reshape(1, 2, 3);
+        Tensor a = (channelwise ? doubles(alpha, 0.3) : doubles(alpha)).to(dtype);
+        Tensor b = (channelwise ? doubles(beta, 0.7) : doubles(beta)).to(dtype);
+
+        Tensor xr = x.clone().requires_grad_(true);
+        Tensor ar = a.clone().requires_grad_(true);
+        Tensor br = b.clone().requires_grad_(true);
+        Tensor y = AReLUFunctional.areluComposed(xr, ar, br);
+        y.backward(g, new org.bytedeco.pytorch.BoolOptional(), false, new org.bytedeco.pytorch.TensorArrayRefOptional());
+
+        FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, a, b);
+        double tolerance = dtype == ScalarType.Float ? 1e-6 : 1e-15;
+        assertClose(values(y), values(FusedAReLU.forward(x, a, b)), tolerance, 0, "y");
+        assertClose(values(xr.grad()), values(grads.input()), tolerance, 0, "grad x");
+        assertClose(values(ar.grad()), values(grads.alpha()), tolerance, 0, "grad alpha");
+        assertClose(values(br.grad()), values(grads.beta()), tolerance, 0, "grad beta");
+        boolean alphaPasses = alpha >= AReLUFunctional.ALPHA_MIN && alpha <= AReLUFunctional.ALPHA_MAX;
+        assertEquals(alphaPasses, values(grads.alpha())[0] != 0.0,
+                "only an alpha inside [0.01, 0.99] gets a gradient; a NaN or clamped one 0, NaN sum or not");
+        assertEquals(Double.isNaN(beta) || nanInput, Double.isNaN(values(grads.beta())[0]),
+                "grad beta is NaN for a NaN beta or a NaN sum");
     }
 
     @Test
