@@ -26,6 +26,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Values and gradients of the functional form against the reference formula. */
 class AReLUFunctionalTest {
@@ -72,20 +73,19 @@ class AReLUFunctionalTest {
         assertEquals(clamped, actual[2][0] == 0.0, "alpha gets a gradient exactly when it is inside [0.01, 0.99]");
     }
 
-    @Test
-    void edgePointsMatchReferenceAndZeroHasZeroGradient() {
+    @ParameterizedTest(name = "alpha={0}")
+    @ValueSource(doubles = {0.005, 0.01, 0.9, 0.99, 1.2})
+    void edgePointsMatchReferenceAndZeroHasZeroGradient(double alpha) {
         double[] xs = {0.0, -0.0, 1e-30, -1e-30, 1e6, -1e6, 1.0, -1.0, Double.MIN_VALUE, -Double.MIN_VALUE};
         double[] ws = {1.5, -2.0, 0.5, 0.25, 1e-3, -1e-3, 1.0, 1.0, 3.0, 3.0};
-        for (double alpha : new double[] {0.005, 0.01, 0.9, 0.99, 1.2}) {
-            double[][] expected = gradients(REFERENCE, xs, ws, alpha, 2.0);
-            double[][] actual = gradients(LIBRARY, xs, ws, alpha, 2.0);
-            assertClose(expected[0], actual[0], 1e-15, 0, "y at alpha " + alpha);
-            assertClose(expected[1], actual[1], 1e-15, 0, "grad x at alpha " + alpha);
-            assertClose(expected[2], actual[2], 1e-12, 1e-300, "grad alpha at alpha " + alpha);
-            assertClose(expected[3], actual[3], 1e-12, 1e-300, "grad beta at alpha " + alpha);
-            assertEquals(0.0, actual[1][0], "gradient at +0");
-            assertEquals(0.0, actual[1][1], "gradient at -0");
-        }
+        double[][] expected = gradients(REFERENCE, xs, ws, alpha, 2.0);
+        double[][] actual = gradients(LIBRARY, xs, ws, alpha, 2.0);
+        assertClose(expected[0], actual[0], 1e-15, 0, "y");
+        assertClose(expected[1], actual[1], 1e-15, 0, "grad x");
+        assertClose(expected[2], actual[2], 1e-12, 1e-300, "grad alpha");
+        assertClose(expected[3], actual[3], 1e-12, 1e-300, "grad beta");
+        assertEquals(0.0, actual[1][0], "gradient at +0");
+        assertEquals(0.0, actual[1][1], "gradient at -0");
     }
 
     @Test

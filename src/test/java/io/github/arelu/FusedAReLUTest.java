@@ -75,9 +75,14 @@ class FusedAReLUTest {
         return value(g.to(ScalarType.Double).mul(x.to(ScalarType.Double)).abs().sum());
     }
 
+    /**
+     * The sizes that matter to the binding: empty (no data pointer), a few elements, and one above the kernels'
+     * parallel threshold (libtorch's thread count passed through). The size sweep up to 10^7 elements, thread
+     * counts and determinism are the native suite's (arelu_cpu_test: ScalarSizes, AreluCpuDeterminism).
+     */
     @ParameterizedTest(name = "n={0}")
-    @ValueSource(ints = {0, 1, 7, 31, 1000, 65_537, 1_000_003, 10_000_000})
-    void float64MatchesReferenceForAllSizes(int n) {
+    @ValueSource(ints = {0, 1, 7, 65_537})
+    void float64MatchesReferenceThroughTheBinding(int n) {
         TensorOptions f64 = new TensorOptions(ScalarType.Double);
         Tensor x = torch.randn(new long[] {n}, f64);
         Tensor g = torch.randn(new long[] {n}, f64);
@@ -92,7 +97,7 @@ class FusedAReLUTest {
     }
 
     @ParameterizedTest(name = "n={0}")
-    @ValueSource(ints = {1, 17, 4099, 1_000_003})
+    @ValueSource(ints = {1, 17, 65_537})
     void float32IsWithinAFewUlpsOfTheReference(int n) {
         Tensor x = torch.randn(new long[] {n});
         Tensor g = torch.randn(new long[] {n});
@@ -108,21 +113,20 @@ class FusedAReLUTest {
         assertEquals(expected[3][0], actual[3][0], 1e-6 * scale + 1e-6, "grad beta");
     }
 
-    @Test
-    void edgePointsFollowTheReferenceIncludingNaNAndInfinity() {
+    @ParameterizedTest(name = "alpha={0}")
+    @ValueSource(doubles = {0.005, 0.01, 0.5, 0.99, 1.2})
+    void edgePointsFollowTheReferenceIncludingNaNAndInfinity(double alpha) {
         double[] xs = {0.0, -0.0, 1e-30, -1e-30, 1e6, -1e6, Double.NaN, Double.POSITIVE_INFINITY,
             Double.NEGATIVE_INFINITY, 1.0, -1.0};
         double[] gs = {1.0, 1.0, 2.0, 2.0, 0.5, 0.5, 1.0, 1.0, 1.0, -3.0, -3.0};
-        for (double alpha : new double[] {0.005, 0.01, 0.5, 0.99, 1.2}) {
-            double[][] expected = referenceGradients(doubles(xs), doubles(gs), alpha, 2.0, ScalarType.Double);
-            double[][] actual = fusedGradients(doubles(xs), doubles(gs), alpha, 2.0, ScalarType.Double);
-            assertClose(expected[0], actual[0], 1e-15, 0, "y at alpha " + alpha);
-            assertClose(expected[1], actual[1], 1e-15, 0, "grad x at alpha " + alpha);
-            assertClose(expected[2], actual[2], 1e-15, 0, "grad alpha at alpha " + alpha);
-            assertClose(expected[3], actual[3], 1e-15, 0, "grad beta at alpha " + alpha);
-            assertEquals(0.0, actual[1][0]);
-            assertEquals(0.0, actual[1][1]);
-        }
+        double[][] expected = referenceGradients(doubles(xs), doubles(gs), alpha, 2.0, ScalarType.Double);
+        double[][] actual = fusedGradients(doubles(xs), doubles(gs), alpha, 2.0, ScalarType.Double);
+        assertClose(expected[0], actual[0], 1e-15, 0, "y");
+        assertClose(expected[1], actual[1], 1e-15, 0, "grad x");
+        assertClose(expected[2], actual[2], 1e-15, 0, "grad alpha");
+        assertClose(expected[3], actual[3], 1e-15, 0, "grad beta");
+        assertEquals(0.0, actual[1][0]);
+        assertEquals(0.0, actual[1][1]);
     }
 
     /** NaN and clamped parameters, each with the input it is tested on, for both dtypes and both layouts. */
@@ -172,29 +176,6 @@ class FusedAReLUTest {
                 "only an alpha inside [0.01, 0.99] gets a gradient; a NaN or clamped one 0, NaN sum or not");
         assertEquals(Double.isNaN(beta) || nanInput, Double.isNaN(values(grads.beta())[0]),
                 "grad beta is NaN for a NaN beta or a NaN sum");
-    }
-
-    @Test
-    void backwardSumsAreBitIdenticalAcrossRunsAndThreadCounts() {
-        Tensor x = torch.randn(new long[] {3_000_017});
-        Tensor g = torch.randn(new long[] {3_000_017});
-        Tensor a = parameter(0.6, ScalarType.Float);
-        Tensor b = parameter(0.1, ScalarType.Float);
-        int threads = torch.get_num_threads();
-        try {
-            torch.set_num_threads(1);
-            FusedAReLU.Gradients one = FusedAReLU.backward(g, x, a, b);
-            torch.set_num_threads(2);
-            FusedAReLU.Gradients two = FusedAReLU.backward(g, x, a, b);
-            FusedAReLU.Gradients again = FusedAReLU.backward(g, x, a, b);
-            assertEquals(Double.doubleToRawLongBits(value(one.alpha())), Double.doubleToRawLongBits(value(two.alpha())));
-            assertEquals(Double.doubleToRawLongBits(value(one.beta())), Double.doubleToRawLongBits(value(two.beta())));
-            assertEquals(Double.doubleToRawLongBits(value(two.alpha())), Double.doubleToRawLongBits(value(again.alpha())));
-            assertEquals(Double.doubleToRawLongBits(value(two.beta())), Double.doubleToRawLongBits(value(again.beta())));
-            assertTrue(one.input().equal(two.input()), "grad input independent of threads");
-        } finally {
-            torch.set_num_threads(threads);
-        }
     }
 
     @Test
