@@ -8,6 +8,7 @@
 
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
 
 namespace arelu {
 namespace detail {
@@ -64,6 +65,11 @@ void parameter_gradients_typed(const at::Tensor& neg_sum, const at::Tensor& pos_
                "arelu_cuda_parameter_gradients");
 }
 
+// The CUDA kernel of arelu::arelu.
+at::Tensor forward_cuda(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta) {
+  return backend_forward(x, alpha, beta, &cuda_forward);
+}
+
 }  // namespace
 
 bool cuda_kernels_available() { return arelu_cuda_available() != 0; }
@@ -100,3 +106,5 @@ void cuda_parameter_gradients(const at::Tensor& neg_sum, const at::Tensor& pos_s
 
 }  // namespace detail
 }  // namespace arelu
+
+TORCH_LIBRARY_IMPL(arelu, CUDA, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_cuda)); }

@@ -8,6 +8,8 @@
 #include <arelu_typed.h>
 
 #include <ATen/ATen.h>
+#include <ATen/core/LegacyTypeDispatch.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 #include <torch/cuda.h>
@@ -38,13 +40,7 @@ using torch::autograd::variable_list;
 
 bool fused_dtype(at::ScalarType t) { return t == at::kFloat || t == at::kDouble; }
 
-bool fused_device(const Tensor& x) {
-#ifdef ARELU_TORCH_WITH_CUDA
-  return x.is_cpu() || x.is_cuda();
-#else
-  return x.is_cpu();
-#endif
-}
+}  // namespace
 
 // Checks dtypes, devices and shapes; returns whether alpha and beta are channel-wise.
 bool validate(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
@@ -74,12 +70,16 @@ bool validate(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   return true;
 }
 
+namespace {
+
 // Shape {1, C, 1, ...} with x's rank, so that per-channel values broadcast along dimension 1.
 std::vector<int64_t> channel_shape(const Tensor& x, int64_t channels) {
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[1] = channels;
   return shape;
 }
+
+}  // namespace
 
 // The reference relu(x) * b - relu(-x) * a through libtorch ops, for dtypes and devices without
 // fused kernels; libtorch's autograd differentiates it.
@@ -97,6 +97,8 @@ Tensor reference(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool 
   }
   return at::relu(x) * b - at::relu(-x) * a;
 }
+
+namespace {
 
 int num_threads() { return at::get_num_threads(); }
 
@@ -173,13 +175,7 @@ void cpu_parameter_gradients(const Tensor& neg_sum, const Tensor& pos_sum, const
                "arelu_parameter_gradients");
 }
 
-void run_forward(const Tensor& x, const Tensor& y, const Scales& s) {
-#ifdef ARELU_TORCH_WITH_CUDA
-  if (x.is_cuda()) {
-    cuda_forward(x, y, s);
-    return;
-  }
-#endif
+void run_cpu_forward(const Tensor& x, const Tensor& y, const Scales& s) {
   if (x.scalar_type() == at::kFloat) {
     cpu_forward<float>(x, y, s);
   } else {
@@ -218,24 +214,32 @@ void run_parameter_gradients(const Tensor& neg_sum, const Tensor& pos_sum, const
   }
 }
 
+// The operator arelu::arelu, typed, for calls through the dispatcher.
+const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor&)>& op() {
+  static const auto handle = c10::Dispatcher::singleton()
+                                 .findSchemaOrThrow("arelu::arelu", "")
+                                 .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  return handle;
+}
+
+// Whether a fused kernel is registered for x's device: CPU always, CUDA in a CUDA build (arelu_cuda.cpp).
+bool fused_backend(const Tensor& x) {
+  return x.is_cpu() || (x.is_cuda() && op().hasKernelForDispatchKey(c10::DispatchKey::CUDA));
+}
+
+// Gradients of the right shapes and no data, for meta tensors (shape inference through autograd).
+variable_list meta_gradients(const AutogradContext* ctx, const variable_list& saved) {
+  return {ctx->needs_input_grad(0) ? at::empty_like(saved[0]) : Tensor(), at::empty_like(saved[1]),
+          at::empty_like(saved[2])};
+}
+
 class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
  public:
-  // x, alpha, beta are validated (float/double, one device, matching shapes) by arelu().
+  // x, alpha, beta are validated (float/double, one device, matching shapes) by the autograd kernel.
   static Tensor forward(AutogradContext* ctx, Tensor x, Tensor alpha, Tensor beta) {
-    const bool channelwise = alpha.numel() > 1;
-    Tensor xc = x.contiguous();
-    Tensor y = at::empty(xc.sizes(), xc.options());
-    Scales s = make_scales(xc, alpha, beta, channelwise);
-    if (!channelwise) {
-      std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
-      // Kept for backward, so a CUDA backward does not read the scalars from the device again.
-      ctx->saved_data["neg"] = s.neg;
-      ctx->saved_data["pos"] = s.pos;
-    }
-    // The kernels give the reference's NaN everywhere when a scale is NaN (arelu.h).
-    if (xc.numel() > 0) {
-      run_forward(xc, y, s);
-    }
+    // The backend kernel of x's device (CPU or CUDA), below autograd.
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    Tensor y = op().call(x, alpha, beta);
     // x itself, not its contiguous copy: under create_graph, backward differentiates through it.
     ctx->save_for_backward({x, alpha, beta});
     return y;
@@ -244,6 +248,9 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
     const bool channelwise = saved[1].numel() > 1;
+    if (saved[0].is_meta()) {
+      return meta_gradients(ctx, saved);
+    }
     if (at::GradMode::is_enabled()) {
       // create_graph: the gradients must themselves be differentiable, and the kernels are not. libtorch's
       // autograd of the reference formula, on the saved (graph-connected) inputs, gives them exactly.
@@ -257,8 +264,7 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
 
     Scales s = make_scales(x, alpha, beta, channelwise);
     if (!channelwise) {
-      s.neg = ctx->saved_data["neg"].toDouble();
-      s.pos = ctx->saved_data["pos"].toDouble();
+      std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
     }
     Tensor grad_x = ctx->needs_input_grad(0) ? at::empty(x.sizes(), x.options()) : Tensor();
     const auto sum_options = x.options().dtype(at::kDouble);
@@ -295,15 +301,55 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
   }
 };
 
+// The CPU kernel of arelu::arelu.
+Tensor forward_cpu(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  return backend_forward(x, alpha, beta, &run_cpu_forward);
+}
+
+// The Meta kernel: the checks and the output's shape, dtype and device, without data.
+Tensor forward_meta(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  validate(x, alpha, beta);
+  return at::empty(x.sizes(), x.options());
+}
+
+// The Autograd kernel: the fused function (one node, fused backward) where a fused kernel serves x, libtorch's
+// autograd of the reference composition elsewhere (half, bfloat16, devices without fused kernels). Meta tensors
+// of every dtype take the function too, so that they reach the Meta kernel (libtorch 1.13 has no Meta relu).
+Tensor forward_autograd(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  const bool channelwise = validate(x, alpha, beta);
+  if (x.is_meta() || (fused_dtype(x.scalar_type()) && fused_backend(x))) {
+    return AReLUFunction::apply(x, alpha, beta);
+  }
+  return reference(x, alpha, beta, channelwise);
+}
+
 }  // namespace
+
+Tensor backend_forward(const Tensor& x, const Tensor& alpha, const Tensor& beta, ForwardRunner run) {
+  const bool channelwise = validate(x, alpha, beta);
+  if (!fused_dtype(x.scalar_type())) {
+    // Reached below autograd (inference mode): the same reference composition as the Autograd kernel uses.
+    return reference(x, alpha, beta, channelwise);
+  }
+  const Tensor xc = x.contiguous();
+  Tensor y = at::empty(xc.sizes(), xc.options());
+  Scales s = make_scales(xc, alpha, beta, channelwise);
+  if (!channelwise) {
+    std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
+  }
+  // The kernels give the reference's NaN everywhere when a scale is NaN (arelu.h).
+  if (xc.numel() > 0) {
+    run(xc, y, s);
+  }
+  return y;
+}
+
 }  // namespace detail
 
 torch::Tensor arelu(const torch::Tensor& x, const torch::Tensor& alpha, const torch::Tensor& beta) {
-  const bool channelwise = detail::validate(x, alpha, beta);
-  if (detail::fused_dtype(x.scalar_type()) && detail::fused_device(x)) {
-    return detail::AReLUFunction::apply(x, alpha, beta);
-  }
-  return detail::reference(x, alpha, beta, channelwise);
+  // Named errors first: the dispatcher cannot route undefined tensors.
+  detail::validate(x, alpha, beta);
+  return detail::op().call(x, alpha, beta);
 }
 
 bool fused_cuda_available() {
@@ -332,8 +378,13 @@ void AReLUImpl::pretty_print(std::ostream& stream) const {
 
 }  // namespace arelu
 
-// The operator arelu::arelu for dispatcher users (TorchScript, torch.ops after load_library). A
-// CompositeImplicitAutograd kernel: autograd comes from the autograd function it calls.
+// The operator arelu::arelu for dispatcher users (TorchScript, torch.ops after load_library), registered as
+// PyTorch's extension guide does: one kernel per backend key (CPU here, CUDA in arelu_cuda.cpp, Meta for
+// shapes), and the autograd function for the Autograd key, which calls the backend kernel below autograd.
 TORCH_LIBRARY(arelu, m) { m.def("arelu(Tensor x, Tensor alpha, Tensor beta) -> Tensor"); }
 
-TORCH_LIBRARY_IMPL(arelu, CompositeImplicitAutograd, m) { m.impl("arelu", &arelu::arelu); }
+TORCH_LIBRARY_IMPL(arelu, CPU, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_cpu)); }
+
+TORCH_LIBRARY_IMPL(arelu, Meta, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_meta)); }
+
+TORCH_LIBRARY_IMPL(arelu, Autograd, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_autograd)); }

@@ -429,4 +429,109 @@ INSTANTIATE_TEST_SUITE_P(Devices, AReLUTest, ::testing::Values(torch::kCPU, torc
                            return info.param == torch::kCUDA ? std::string("CUDA") : std::string("CPU");
                          });
 
+// The dispatcher's op checks (torch.library.opcheck in Python; libtorch 1.13's C++ API has none), written
+// here for arelu::arelu on the CPU: its kernels per dispatch key, the Meta kernel against the real output,
+// the schema's promise (no input mutated, a new output), and autograd registered, for each kind of call.
+struct OpCase {
+  const char* name;
+  std::vector<int64_t> shape;
+  int64_t channels;  // 1: scalar parameters
+  torch::Dtype dtype;
+};
+
+class DispatcherOpCheck : public ::testing::TestWithParam<OpCase> {
+ protected:
+  static const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor&)>& op() {
+    static const auto handle = c10::Dispatcher::singleton()
+                                   .findSchemaOrThrow("arelu::arelu", "")
+                                   .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+    return handle;
+  }
+  Tensor x() const { return torch::randn(GetParam().shape, torch::kDouble).to(GetParam().dtype); }
+  Tensor alpha() const { return parameter(0.3, 0.7); }
+  Tensor beta() const { return parameter(-0.5, 1.5); }
+
+ private:
+  // One element, or `channels` values from `first` to `last`.
+  Tensor parameter(double first, double last) const {
+    const int64_t c = GetParam().channels;
+    const Tensor t = c == 1 ? torch::full({1}, first, torch::kDouble) : torch::linspace(first, last, c, torch::kDouble);
+    return t.to(GetParam().dtype);
+  }
+};
+
+TEST(DispatcherRegistration, KernelsPerDispatchKey) {
+  const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("arelu::arelu", "");
+  EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CPU));
+  EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::Meta));
+  EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::Autograd));
+  // Not one composite kernel with a device switch any more.
+  EXPECT_FALSE(op.hasKernelForDispatchKey(c10::DispatchKey::CompositeImplicitAutograd));
+  if (arelu::fused_cuda_available()) {
+    EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CUDA));
+  }
+}
+
+// Meta tensors give the real call's shape and dtype, below autograd (the Meta kernel) and through it.
+TEST_P(DispatcherOpCheck, MetaKernelMatchesTheRealOutput) {
+  const Tensor real = op().call(x(), alpha(), beta());
+  const auto meta = [](const Tensor& t) { return t.to(torch::kMeta); };
+  Tensor below, through;
+  {
+    c10::InferenceMode inference;
+    below = op().call(meta(x()), meta(alpha()), meta(beta()));
+  }
+  through = op().call(meta(x()), meta(alpha()), meta(beta()));
+  for (const Tensor& m : {below, through}) {
+    EXPECT_TRUE(m.is_meta());
+    EXPECT_EQ(m.sizes(), real.sizes());
+    EXPECT_EQ(m.scalar_type(), real.scalar_type());
+  }
+}
+
+// The schema promises new output and untouched inputs: no input is written, the output aliases none.
+TEST_P(DispatcherOpCheck, NoInputMutatedAndNoAliasing) {
+  const Tensor xs = x(), as = alpha(), bs = beta();
+  const Tensor x0 = xs.clone(), a0 = as.clone(), b0 = bs.clone();
+  const Tensor y = op().call(xs, as, bs);
+  EXPECT_TRUE(xs.equal(x0) && as.equal(a0) && bs.equal(b0));
+  if (y.numel() > 0) {
+    EXPECT_FALSE(y.is_alias_of(xs) || y.is_alias_of(as) || y.is_alias_of(bs));
+  }
+}
+
+// Autograd is registered (a grad_fn for inputs that require grad) and the backend kernel reached below it, in
+// inference mode, gives the same values.
+TEST_P(DispatcherOpCheck, AutogradRegisteredAndBackendKernelAgrees) {
+  const Tensor xs = x().requires_grad_(true);
+  const Tensor y = op().call(xs, alpha(), beta());
+  EXPECT_TRUE(y.requires_grad());
+  EXPECT_NE(y.grad_fn(), nullptr);
+  Tensor below;
+  {
+    c10::InferenceMode inference;
+    below = op().call(xs.detach(), alpha(), beta());
+  }
+  EXPECT_TRUE(below.equal(y.detach()));
+}
+
+// The Meta kernel checks as the others do: a channel count that does not match fails on meta tensors too.
+TEST(DispatcherMeta, WrongChannelCountFailsOnMeta) {
+  const auto op = c10::Dispatcher::singleton()
+                      .findSchemaOrThrow("arelu::arelu", "")
+                      .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  const auto meta = torch::TensorOptions().dtype(torch::kFloat).device(torch::kMeta);
+  c10::InferenceMode inference;
+  expect_error([&] { op.call(torch::empty({2, 4, 5}, meta), torch::empty({3}, meta), torch::empty({3}, meta)); },
+               {"3 channels", "4 channels"}, "meta channel count");
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, DispatcherOpCheck,
+                         ::testing::Values(OpCase{"ScalarFloat", {4, 3, 5}, 1, torch::kFloat},
+                                           OpCase{"ChannelwiseDouble", {2, 3, 4}, 3, torch::kDouble},
+                                           // The reference path (libtorch 1.13 lacks Half clamp on the CPU).
+                                           OpCase{"ScalarBFloat16", {6}, 1, torch::kBFloat16},
+                                           OpCase{"Empty", {0, 3}, 1, torch::kFloat}),
+                         [](const ::testing::TestParamInfo<OpCase>& info) { return std::string(info.param.name); });
+
 }  // namespace
