@@ -51,7 +51,7 @@ extern "C" {
 #define ARELU_API __attribute__((visibility("default")))
 #endif
 
-/* 2: arelu_parameter_gradients_* and arelu_cuda_parameter_gradients_* added. */
+/* 2: arelu_scales_*, arelu_parameter_gradients_* and their CUDA twins added. */
 #define ARELU_ABI_VERSION 2
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
@@ -102,6 +102,15 @@ ARELU_API int arelu_backward_channels_f64(const double* grad_out, const double* 
                                           int64_t outer, int64_t channels, int64_t inner,
                                           const double* neg_scale, const double* pos_scale,
                                           double* neg_sum, double* pos_sum, int num_threads);
+
+/* ---------------------------------------------------------------- CPU: effective scales
+ * The scales the kernels take, from the raw parameters, for `channels` pairs (1 for the scalar form), formed
+ * in the element type as libtorch forms them: neg = clamp(alpha, 0.01, 0.99) (NaN passes), pos = 1 +
+ * sigmoid(beta), the sigmoid in double rounded to the element type before the addition. Host pointers. */
+ARELU_API int arelu_scales_f32(const float* alpha, const float* beta, float* neg_scale, float* pos_scale,
+                               int64_t channels);
+ARELU_API int arelu_scales_f64(const double* alpha, const double* beta, double* neg_scale, double* pos_scale,
+                               int64_t channels);
 
 /* ---------------------------------------------------------------- CPU: parameter gradients
  * From the sums of a backward call to the gradients of the raw parameters, for `channels` pairs (1 for
@@ -154,6 +163,12 @@ ARELU_API int arelu_cuda_backward_channels_f64(const double* grad_out, const dou
                                                const double* neg_scale, const double* pos_scale,
                                                double* neg_sum, double* pos_sum,
                                                void* workspace, size_t workspace_bytes, void* stream);
+/* arelu_scales_* on device arrays, enqueued on stream. */
+ARELU_API int arelu_cuda_scales_f32(const float* alpha, const float* beta, float* neg_scale, float* pos_scale,
+                                    int64_t channels, void* stream);
+ARELU_API int arelu_cuda_scales_f64(const double* alpha, const double* beta, double* neg_scale, double* pos_scale,
+                                    int64_t channels, void* stream);
+
 /* arelu_parameter_gradients_* on device arrays, enqueued on stream. */
 ARELU_API int arelu_cuda_parameter_gradients_f32(const double* neg_sum, const double* pos_sum,
                                                  const float* alpha, const float* beta,

@@ -47,6 +47,13 @@ inline int backward_channels(const double* g, const double* x, double* gi, int64
   return arelu_backward_channels_f64(g, x, gi, outer, channels, inner, neg, pos, neg_sum, pos_sum, num_threads);
 }
 
+inline int scales(const float* alpha, const float* beta, float* neg, float* pos, int64_t channels) {
+  return arelu_scales_f32(alpha, beta, neg, pos, channels);
+}
+inline int scales(const double* alpha, const double* beta, double* neg, double* pos, int64_t channels) {
+  return arelu_scales_f64(alpha, beta, neg, pos, channels);
+}
+
 inline int parameter_gradients(const double* neg_sum, const double* pos_sum, const float* alpha, const float* beta,
                                float* grad_alpha, float* grad_beta, int64_t channels) {
   return arelu_parameter_gradients_f32(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels);
@@ -93,6 +100,15 @@ inline int cuda_backward_channels(const double* g, const double* x, double* gi, 
                                   double* pos_sum, void* workspace, size_t workspace_bytes, void* stream) {
   return arelu_cuda_backward_channels_f64(g, x, gi, outer, channels, inner, neg, pos, neg_sum, pos_sum, workspace,
                                           workspace_bytes, stream);
+}
+
+inline int cuda_scales(const float* alpha, const float* beta, float* neg, float* pos, int64_t channels,
+                       void* stream) {
+  return arelu_cuda_scales_f32(alpha, beta, neg, pos, channels, stream);
+}
+inline int cuda_scales(const double* alpha, const double* beta, double* neg, double* pos, int64_t channels,
+                       void* stream) {
+  return arelu_cuda_scales_f64(alpha, beta, neg, pos, channels, stream);
 }
 
 inline int cuda_parameter_gradients(const double* neg_sum, const double* pos_sum, const float* alpha,

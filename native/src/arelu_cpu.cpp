@@ -304,6 +304,13 @@ int backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t chan
 }
 
 template <class T>
+int scales(const T* alpha, const T* beta, T* neg, T* pos, int64_t channels) {
+  if (const int st = arelu::kernel::check_scales(alpha, beta, neg, pos, channels)) return st;
+  for (int64_t c = 0; c < channels; ++c) arelu::kernel::scales1(alpha[c], beta[c], neg[c], pos[c]);
+  return ARELU_OK;
+}
+
+template <class T>
 int parameter_gradients(const double* neg_sum, const double* pos_sum, const T* alpha, const T* beta, T* grad_alpha,
                         T* grad_beta, int64_t channels) {
   if (const int st = arelu::kernel::check_parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta,
@@ -358,6 +365,14 @@ int arelu_backward_channels_f64(const double* grad_out, const double* x, double*
                                 const double* pos_scale, double* neg_sum, double* pos_sum, int num_threads) {
   return backward_channels(grad_out, x, grad_in, outer, channels, inner, neg_scale, pos_scale, neg_sum, pos_sum,
                            num_threads);
+}
+
+int arelu_scales_f32(const float* alpha, const float* beta, float* neg_scale, float* pos_scale, int64_t channels) {
+  return scales(alpha, beta, neg_scale, pos_scale, channels);
+}
+int arelu_scales_f64(const double* alpha, const double* beta, double* neg_scale, double* pos_scale,
+                     int64_t channels) {
+  return scales(alpha, beta, neg_scale, pos_scale, channels);
 }
 
 int arelu_parameter_gradients_f32(const double* neg_sum, const double* pos_sum, const float* alpha, const float* beta,

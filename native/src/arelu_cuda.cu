@@ -328,6 +328,23 @@ int cuda_backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t
 }
 
 template <class T>
+__global__ void scales_kernel(const T* alpha, const T* beta, T* neg, T* pos, int64_t channels) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < channels; c += stride) {
+    arelu::kernel::scales1(alpha[c], beta[c], neg[c], pos[c]);
+  }
+}
+
+template <class T>
+int cuda_scales(const T* alpha, const T* beta, T* neg, T* pos, int64_t channels, void* stream) {
+  if (const int st = arelu::kernel::check_scales(alpha, beta, neg, pos, channels)) return st;
+  if (channels == 0) return ARELU_OK;
+  scales_kernel<T><<<grid_for(channels), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(alpha, beta, neg, pos,
+                                                                                           channels);
+  return launch_status();
+}
+
+template <class T>
 __global__ void parameter_gradients_kernel(const double* neg_sum, const double* pos_sum, const T* alpha,
                                            const T* beta, T* grad_alpha, T* grad_beta, int64_t channels) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -410,6 +427,14 @@ int arelu_cuda_backward_channels_f64(const double* grad_out, const double* x, do
                                 pos_sum, workspace, workspace_bytes, stream);
 }
 
+int arelu_cuda_scales_f32(const float* alpha, const float* beta, float* neg_scale, float* pos_scale,
+                          int64_t channels, void* stream) {
+  return cuda_scales(alpha, beta, neg_scale, pos_scale, channels, stream);
+}
+int arelu_cuda_scales_f64(const double* alpha, const double* beta, double* neg_scale, double* pos_scale,
+                          int64_t channels, void* stream) {
+  return cuda_scales(alpha, beta, neg_scale, pos_scale, channels, stream);
+}
 int arelu_cuda_parameter_gradients_f32(const double* neg_sum, const double* pos_sum, const float* alpha,
                                        const float* beta, float* grad_alpha, float* grad_beta, int64_t channels,
                                        void* stream) {

@@ -56,6 +56,17 @@ ARELU_ELEMENT T backward1(T g, T x, T a, T b, double& pn, double& pp) {
   return (pos ? gb : T(0)) + (neg ? ga : T(0));
 }
 
+// The effective scales of one parameter pair, formed in the element type as libtorch forms them for the
+// reference: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX) (exact in any type; NaN passes, as torch.clamp
+// lets it), b = 1 + sigmoid(beta) with the sigmoid computed in double and rounded to T before the T addition.
+template <class T>
+ARELU_ELEMENT void scales1(T alpha, T beta, T& neg, T& pos) {
+  const T lo = static_cast<T>(ARELU_ALPHA_MIN);
+  const T hi = static_cast<T>(ARELU_ALPHA_MAX);
+  neg = alpha < lo ? lo : (alpha > hi ? hi : alpha);
+  pos = T(1) + static_cast<T>(1.0 / (1.0 + exp(-static_cast<double>(beta))));
+}
+
 // The last step of the parameter gradients, from the backward sums of one scale pair (arelu.h):
 // d a / d alpha is 1 inside [ARELU_ALPHA_MIN, ARELU_ALPHA_MAX], bounds included, compared in alpha's own type
 // as torch.clamp does, and 0 outside and for NaN; selected, not multiplied, so a clamped alpha gets 0 even
@@ -76,6 +87,16 @@ inline int check_shape(int64_t outer, int64_t channels, int64_t inner, int64_t& 
   int64_t oc;
   if (__builtin_mul_overflow(outer, channels, &oc) || __builtin_mul_overflow(oc, inner, &n)) {
     return ARELU_ERR_BAD_SIZE;
+  }
+  return ARELU_OK;
+}
+
+// The argument checks of arelu_*scales_*.
+template <class T>
+int check_scales(const T* alpha, const T* beta, const T* neg, const T* pos, int64_t channels) {
+  if (channels < 0) return ARELU_ERR_BAD_SIZE;
+  if (channels > 0 && (alpha == nullptr || beta == nullptr || neg == nullptr || pos == nullptr)) {
+    return ARELU_ERR_NULL_POINTER;
   }
   return ARELU_OK;
 }

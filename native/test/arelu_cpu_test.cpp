@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -599,6 +600,59 @@ TEST_P(ParameterGradients, Float64) { check<double>(); }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ParameterGradients, ::testing::ValuesIn(kParameterCases),
                          [](const ::testing::TestParamInfo<ParameterCase>& info) { return info.param.name; });
+
+// arelu_scales_*: the effective scales as the reference forms them in the element type.
+struct ScaleCase {
+  const char* name;
+  double alpha, beta;
+};
+
+const ScaleCase kScaleCases[] = {
+    {"inside", 0.3, 0.0},        {"below", 0.001, 2.0},          {"above", 1.5, -2.0},
+    {"lower_bound", ARELU_ALPHA_MIN, 0.7}, {"upper_bound", ARELU_ALPHA_MAX, -0.7}, {"nan_alpha", kNaN, 1.0},
+    {"nan_beta", 0.5, kNaN},     {"large_beta", 0.5, 40.0},       {"negative_beta", 0.5, -40.0},
+    {"infinite_beta", 0.5, kInf},
+};
+
+class Scales : public ::testing::TestWithParam<ScaleCase> {
+ protected:
+  template <class T>
+  void check() {
+    const ScaleCase& c = GetParam();
+    const T alpha = static_cast<T>(c.alpha), beta = static_cast<T>(c.beta);
+    T neg = T(-7), pos = T(-7);
+    ASSERT_EQ(arelu::abi::scales(&alpha, &beta, &neg, &pos, 1), ARELU_OK);
+    // clamp in T, NaN passing through as torch.clamp lets it.
+    const T lo = static_cast<T>(ARELU_ALPHA_MIN), hi = static_cast<T>(ARELU_ALPHA_MAX);
+    const T want_neg = std::isnan(alpha) ? alpha : std::min(std::max(alpha, lo), hi);
+    EXPECT_TRUE(same_or_both_nan(neg, want_neg)) << neg << " want " << want_neg;
+    // 1 + sigmoid(beta): the sigmoid rounded to T, then the addition in T.
+    const T want_pos = T(1) + static_cast<T>(1.0 / (1.0 + std::exp(-static_cast<double>(beta))));
+    EXPECT_TRUE(same_or_both_nan(pos, want_pos)) << pos << " want " << want_pos;
+  }
+};
+
+TEST_P(Scales, Float32) { check<float>(); }
+TEST_P(Scales, Float64) { check<double>(); }
+
+INSTANTIATE_TEST_SUITE_P(Cases, Scales, ::testing::ValuesIn(kScaleCases),
+                         [](const ::testing::TestParamInfo<ScaleCase>& info) { return info.param.name; });
+
+// Values the rule fixes exactly, and the argument errors of the ABI.
+TEST(ScalesExact, KnownValuesAndStatusCodes) {
+  const float alpha[] = {0.5f, 2.0f}, beta[] = {0.0f, 40.0f};
+  float neg[2], pos[2];
+  ASSERT_EQ(arelu::abi::scales(alpha, beta, neg, pos, 2), ARELU_OK);
+  EXPECT_EQ(neg[0], 0.5f);
+  EXPECT_EQ(neg[1], static_cast<float>(ARELU_ALPHA_MAX));
+  EXPECT_EQ(pos[0], 1.5f);
+  EXPECT_EQ(pos[1], 2.0f);
+  EXPECT_EQ(arelu::abi::scales(alpha, beta, neg, pos, -1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu::abi::scales(alpha, nullptr, neg, pos, 1), ARELU_ERR_NULL_POINTER);
+  const double* none = nullptr;
+  double* nothing = nullptr;
+  EXPECT_EQ(arelu_scales_f64(none, none, nothing, nothing, 0), ARELU_OK);
+}
 
 // The clamp-range test is made in alpha's own type, as torch.clamp compares: the float next to a bound,
 // outside it, gets no gradient although it is within float rounding of the bound.

@@ -365,6 +365,30 @@ void check_parameter_gradients() {
   }
 }
 
+// The CUDA scales against the CPU ones: a equal, b within an ulp of T (the device's exp in the sigmoid).
+template <class T>
+void check_scales() {
+  const double nan = std::nan("");
+  const std::vector<T> alpha = {T(0.5), T(0.001), T(1.5), T(0.01), T(0.99), T(nan), T(0.3)};
+  const std::vector<T> beta = {T(0.0), T(2.0), T(-2.0), T(0.7), T(nan), T(40.0), T(-1.3)};
+  const size_t c = alpha.size();
+  std::vector<T> neg(c), pos(c);
+  ARELU_OK_OR_FAIL(arelu::abi::scales(alpha.data(), beta.data(), neg.data(), pos.data(), c));
+  Dev<T> da(c), db(c), dneg(c), dpos(c);
+  upload(da.at(false), alpha);
+  upload(db.at(false), beta);
+  ARELU_OK_OR_FAIL(arelu::abi::cuda_scales(da.at(false), db.at(false), dneg.at(false), dpos.at(false), c, nullptr));
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::string tag = std::string("scales ") + Api<T>::name;
+  check_elements(tag + " neg", download(dneg.at(false), c), neg);
+  const std::vector<T> gpu_pos = download(dpos.at(false), c);
+  for (size_t k = 0; k < c; ++k) {
+    const bool close = same(gpu_pos[k], pos[k]) ||
+                       std::fabs(double(gpu_pos[k]) - double(pos[k])) <= std::numeric_limits<T>::epsilon() * 2;
+    if (!close) fail(tag + " pos at " + std::to_string(k));
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -390,6 +414,8 @@ int main() {
     check_channels<float>(s[0], s[1], s[2]);
     check_channels<double>(s[0], s[1], s[2]);
   }
+  check_scales<float>();
+  check_scales<double>();
   check_parameter_gradients<float>();
   check_parameter_gradients<double>();
   std::printf("correctness: %s\n", failures == 0 ? "all checks passed" : "FAILURES");

@@ -56,6 +56,14 @@ void backward_typed(const at::Tensor& g, const at::Tensor& x, const at::Tensor& 
 }
 
 template <typename T>
+void scales_typed(const at::Tensor& alpha, const at::Tensor& beta, const at::Tensor& neg, const at::Tensor& pos) {
+  void* stream = c10::cuda::getCurrentCUDAStream(alpha.device().index()).stream();
+  check_status(abi::cuda_scales(alpha.data_ptr<T>(), beta.data_ptr<T>(), neg.data_ptr<T>(), pos.data_ptr<T>(),
+                                alpha.numel(), stream),
+               "arelu_cuda_scales");
+}
+
+template <typename T>
 void parameter_gradients_typed(const at::Tensor& neg_sum, const at::Tensor& pos_sum, const at::Tensor& alpha,
                                const at::Tensor& beta, const at::Tensor& grad_alpha, const at::Tensor& grad_beta) {
   void* stream = c10::cuda::getCurrentCUDAStream(alpha.device().index()).stream();
@@ -91,6 +99,15 @@ void cuda_backward(const at::Tensor& grad_out, const at::Tensor& x, const at::Te
     backward_typed<float>(grad_out, x, grad_in, s, neg_sum, pos_sum);
   } else {
     backward_typed<double>(grad_out, x, grad_in, s, neg_sum, pos_sum);
+  }
+}
+
+void cuda_scales(const at::Tensor& alpha, const at::Tensor& beta, const at::Tensor& neg, const at::Tensor& pos) {
+  c10::cuda::CUDAGuard guard(alpha.device());
+  if (alpha.scalar_type() == at::kFloat) {
+    scales_typed<float>(alpha, beta, neg, pos);
+  } else {
+    scales_typed<double>(alpha, beta, neg, pos);
   }
 }
 

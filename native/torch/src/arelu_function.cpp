@@ -15,8 +15,6 @@
 #include <torch/cuda.h>
 #include <torch/library.h>
 
-#include <algorithm>
-#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -102,7 +100,19 @@ namespace {
 
 int num_threads() { return at::get_num_threads(); }
 
-// Effective scales a = clamp(alpha), b = 1 + sigmoid(beta), in double.
+// The effective scales of one-element parameters, formed in T by the kernels' arelu_scales (the definition every
+// binding uses), returned as doubles that hold T values.
+template <typename T>
+std::pair<double, double> host_scales(double raw_alpha, double raw_beta) {
+  const T alpha = static_cast<T>(raw_alpha);
+  const T beta = static_cast<T>(raw_beta);
+  T neg;
+  T pos;
+  check_status(abi::scales(&alpha, &beta, &neg, &pos, 1), "arelu_scales");
+  return {neg, pos};
+}
+
+// Effective scales a = clamp(alpha), b = 1 + sigmoid(beta) of one-element parameters, read on the host.
 std::pair<double, double> scalar_scales(const Tensor& alpha, const Tensor& beta) {
   double raw_alpha = 0.0;
   double raw_beta = 0.0;
@@ -115,10 +125,30 @@ std::pair<double, double> scalar_scales(const Tensor& alpha, const Tensor& beta)
     raw_alpha = host[0].item<double>();
     raw_beta = host[1].item<double>();
   }
-  // std::clamp lets NaN through, as torch.clamp does.
-  const double a = std::clamp(raw_alpha, kAlphaMin, kAlphaMax);
-  const double b = 1.0 + 1.0 / (1.0 + std::exp(-raw_beta));
-  return {a, b};
+  return alpha.scalar_type() == at::kFloat ? host_scales<float>(raw_alpha, raw_beta)
+                                           : host_scales<double>(raw_alpha, raw_beta);
+}
+
+template <typename T>
+void cpu_scales(const Tensor& alpha, const Tensor& beta, const Tensor& neg, const Tensor& pos) {
+  check_status(abi::scales(alpha.data_ptr<T>(), beta.data_ptr<T>(), neg.data_ptr<T>(), pos.data_ptr<T>(),
+                           alpha.numel()),
+               "arelu_scales");
+}
+
+// Per-channel scales into neg and pos; all contiguous, alpha's dtype and device.
+void run_scales(const Tensor& alpha, const Tensor& beta, const Tensor& neg, const Tensor& pos) {
+#ifdef ARELU_TORCH_WITH_CUDA
+  if (alpha.is_cuda()) {
+    cuda_scales(alpha, beta, neg, pos);
+    return;
+  }
+#endif
+  if (alpha.scalar_type() == at::kFloat) {
+    cpu_scales<float>(alpha, beta, neg, pos);
+  } else {
+    cpu_scales<double>(alpha, beta, neg, pos);
+  }
 }
 
 // Launch parameters for x (contiguous). Scalar-form scales come from the callers.
@@ -134,8 +164,11 @@ Scales make_scales(const Tensor& x, const Tensor& alpha, const Tensor& beta, boo
   for (int64_t d = 2; d < x.dim(); ++d) {
     s.inner *= x.size(d);
   }
-  s.neg_t = alpha.to(at::kDouble).clamp(kAlphaMin, kAlphaMax).to(x.scalar_type()).contiguous();
-  s.pos_t = (beta.to(at::kDouble).sigmoid() + 1).to(x.scalar_type()).contiguous();
+  const Tensor alpha_c = alpha.contiguous();
+  const Tensor beta_c = beta.contiguous();
+  s.neg_t = at::empty_like(alpha_c);
+  s.pos_t = at::empty_like(beta_c);
+  run_scales(alpha_c, beta_c, s.neg_t, s.pos_t);
   return s;
 }
 

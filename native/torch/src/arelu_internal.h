@@ -46,6 +46,8 @@ bool cuda_kernels_available();
 void cuda_forward(const at::Tensor& x, const at::Tensor& y, const Scales& s);
 void cuda_backward(const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& grad_in, const Scales& s,
                    const at::Tensor& neg_sum, const at::Tensor& pos_sum);
+// Per-channel effective scales (arelu_cuda_scales_*), all contiguous on one device.
+void cuda_scales(const at::Tensor& alpha, const at::Tensor& beta, const at::Tensor& neg, const at::Tensor& pos);
 // Parameter gradients from the backward sums (arelu_cuda_parameter_gradients_*), all contiguous on one device.
 void cuda_parameter_gradients(const at::Tensor& neg_sum, const at::Tensor& pos_sum, const at::Tensor& alpha,
                               const at::Tensor& beta, const at::Tensor& grad_alpha, const at::Tensor& grad_beta);

@@ -35,11 +35,16 @@ public final class FusedAReLU {
     private static volatile boolean cudaEnabled = Boolean.getBoolean("arelu.cuda.fused");
 
     /**
-     * Per thread, the backward kernel's two sums (slots 0 and 1) and the raw alpha and beta in the element type
-     * (slots 2 and 3) for the parameter-gradient call: an arena per call costs more than the kernel at 64K.
+     * Per thread, the host arguments of the library's small calls, one double-sized slot each: the backward
+     * kernel's two sums (0, 1), the raw alpha and beta in the element type (2, 3) and the scales formed from them
+     * (4, 5). An arena per call costs more than the kernel at 64K.
      */
     private static final ThreadLocal<MemorySegment> SCRATCH =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 4));
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 6));
+
+    /** The effective scales a (neg) and b (pos) of one-element parameters, as values of the element type. */
+    private record ScalarScales(double neg, double pos) {
+    }
     // Read-only native objects shared by every call; retained, so no caller's PointerScope can free them.
     private static final TensorOptions FLOAT_CPU;
     private static final TensorOptions DOUBLE_CPU;
@@ -138,16 +143,18 @@ public final class FusedAReLU {
             if (x.numel() > 0) {
                 boolean f32 = TensorInfo.dtype(x) == ScalarType.Float;
                 if (alpha.numel() == 1) {
-                    double neg = negativeScale(scalarValue(alpha), f32);
-                    double pos = positiveScale(scalarValue(beta), f32);
+                    ScalarScales s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
                     if (x.is_cuda()) {
-                        kernels.cudaForward(f32, address(x), address(y), x.numel(), neg, pos, CudaStreams.current(x));
+                        kernels.cudaForward(f32, address(x), address(y), x.numel(), s.neg(), s.pos(),
+                                CudaStreams.current(x));
                     } else {
-                        kernels.forward(f32, address(x), address(y), x.numel(), neg, pos, torch.get_num_threads());
+                        kernels.forward(f32, address(x), address(y), x.numel(), s.neg(), s.pos(),
+                                torch.get_num_threads());
                     }
                 } else {
-                    Tensor neg = channelScales(ComposedAReLU.negativeScale(alpha));
-                    Tensor pos = channelScales(ComposedAReLU.positiveScale(beta));
+                    Tensor[] scales = channelScales(kernels, alpha, beta, x, f32);
+                    Tensor neg = scales[0];
+                    Tensor pos = scales[1];
                     long outer = x.size(0);
                     long channels = x.size(1);
                     long inner = x.numel() / (outer * channels);
@@ -189,8 +196,9 @@ public final class FusedAReLU {
                 MemorySegment negSum = scratch.asSlice(0, Double.BYTES);
                 MemorySegment posSum = scratch.asSlice(Double.BYTES, Double.BYTES);
                 if (x.numel() > 0) {
-                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(),
-                            negativeScale(rawAlpha, f32), positiveScale(rawBeta, f32), scratch, torch.get_num_threads());
+                    ScalarScales s = scalarScales(kernels, rawAlpha, rawBeta, f32);
+                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(), s.neg(), s.pos(),
+                            scratch, torch.get_num_threads());
                 } else {
                     negSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
                     posSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
@@ -236,13 +244,14 @@ public final class FusedAReLU {
             // Scalar parameters on CUDA: host scales, device sums.
             long n = x.numel();
             Tensor workspace = cudaWorkspace(kernels, x, n, 1);
-            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, negativeScale(scalarValue(alpha), f32),
-                    positiveScale(scalarValue(beta), f32), address(negSum), address(posSum), address(workspace),
-                    workspace.numel(), CudaStreams.current(x));
+            ScalarScales s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
+            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, s.neg(), s.pos(), address(negSum),
+                    address(posSum), address(workspace), workspace.numel(), CudaStreams.current(x));
             return;
         }
-        Tensor neg = channelScales(ComposedAReLU.negativeScale(alpha));
-        Tensor pos = channelScales(ComposedAReLU.positiveScale(beta));
+        Tensor[] scales = channelScales(kernels, alpha, beta, x, f32);
+        Tensor neg = scales[0];
+        Tensor pos = scales[1];
         long outer = x.size(0);
         long inner = x.numel() / (outer * channels);
         if (x.is_cuda()) {
@@ -257,22 +266,34 @@ public final class FusedAReLU {
     }
 
     /**
-     * a = clamp(alpha, 0.01, 0.99) in the kernel's element type: clamp is exact in any type, so clamping the
-     * float value gives libtorch's float result. NaN passes through (Math.min and max), as torch.clamp lets it.
+     * a = clamp(alpha, 0.01, 0.99) and b = 1 + sigmoid(beta) of one-element parameters, formed in the element
+     * type by the library's arelu_scales (the definition the C++ op uses too) on this thread's scratch slots.
      */
-    static double negativeScale(double alpha, boolean f32) {
-        return f32 ? Math.min(Math.max((float) alpha, (float) AReLUFunctional.ALPHA_MIN), (float) AReLUFunctional.ALPHA_MAX)
-                : Math.min(Math.max(alpha, AReLUFunctional.ALPHA_MIN), AReLUFunctional.ALPHA_MAX);
+    private static ScalarScales scalarScales(NativeKernels kernels, double rawAlpha, double rawBeta, boolean f32) {
+        MemorySegment scratch = SCRATCH.get();
+        MemorySegment alphaValue = scratch.asSlice(2 * Double.BYTES, Double.BYTES);
+        MemorySegment betaValue = scratch.asSlice(3 * Double.BYTES, Double.BYTES);
+        MemorySegment neg = scratch.asSlice(4 * Double.BYTES, Double.BYTES);
+        MemorySegment pos = scratch.asSlice(5 * Double.BYTES, Double.BYTES);
+        store(alphaValue, rawAlpha, f32);
+        store(betaValue, rawBeta, f32);
+        kernels.scales(f32, alphaValue, betaValue, neg, pos, 1);
+        return new ScalarScales(load(neg, f32), load(pos, f32));
     }
 
-    /** b = 1 + sigmoid(beta), formed in the kernel's element type as libtorch forms it. */
-    static double positiveScale(double beta, boolean f32) {
-        double sigmoid = 1.0 / (1.0 + Math.exp(-beta));
-        return f32 ? 1.0f + (float) sigmoid : 1.0 + sigmoid;
-    }
-
-    private static Tensor channelScales(Tensor scales) {
-        return scales.reshape(-1).contiguous();
+    /** Per-channel scales {a, b} as contiguous 1-D tensors on the parameters' device, by arelu_(cuda_)scales. */
+    private static Tensor[] channelScales(NativeKernels kernels, Tensor alpha, Tensor beta, Tensor x, boolean f32) {
+        Tensor alphaC = alpha.reshape(-1).contiguous();
+        Tensor betaC = beta.reshape(-1).contiguous();
+        Tensor neg = torch.empty_like(alphaC);
+        Tensor pos = torch.empty_like(betaC);
+        if (x.is_cuda()) {
+            kernels.cudaScales(f32, address(alphaC), address(betaC), address(neg), address(pos), alphaC.numel(),
+                    CudaStreams.current(x));
+        } else {
+            kernels.scales(f32, address(alphaC), address(betaC), address(neg), address(pos), alphaC.numel());
+        }
+        return new Tensor[] {neg, pos};
     }
 
     private static Tensor cudaWorkspace(NativeKernels kernels, Tensor x, long n, long channels) {
@@ -302,6 +323,11 @@ public final class FusedAReLU {
     private static Tensor emptyLike(Tensor parameter) {
         boolean f32 = TensorInfo.dtype(parameter) == ScalarType.Float;
         return torch.empty(TensorInfo.shape(parameter), f32 ? FLOAT_CPU : DOUBLE_CPU, NO_MEMORY_FORMAT);
+    }
+
+    /** The element-type value at the start of {@code slot}, widened. */
+    private static double load(MemorySegment slot, boolean f32) {
+        return f32 ? slot.get(ValueLayout.JAVA_FLOAT, 0) : slot.get(ValueLayout.JAVA_DOUBLE, 0);
     }
 
     /** Writes {@code value} at the start of {@code slot} in the element type. */

@@ -29,8 +29,8 @@ import org.bytedeco.javacpp.Loader;
  * already loaded instead of starting a second one. The system property {@code arelu.library.path} points
  * at another build of the library (for native development).
  *
- * <p>Scales are passed as doubles; for float32 kernels they must already be float values (FusedAReLU
- * rounds them as libtorch does), so narrowing them here is exact.
+ * <p>Scales are passed as doubles; for float32 kernels they must already be float values (formed by
+ * {@link #scales}), so narrowing them here is exact.
  */
 final class NativeKernels {
 
@@ -73,6 +73,10 @@ final class NativeKernels {
     private final MethodHandle cudaForwardChannelsF64;
     private final MethodHandle cudaBackwardChannelsF32;
     private final MethodHandle cudaBackwardChannelsF64;
+    private final MethodHandle scalesF32;
+    private final MethodHandle scalesF64;
+    private final MethodHandle cudaScalesF32;
+    private final MethodHandle cudaScalesF64;
     private final MethodHandle parameterGradientsF32;
     private final MethodHandle parameterGradientsF64;
     private final MethodHandle cudaParameterGradientsF32;
@@ -101,6 +105,8 @@ final class NativeKernels {
         forwardChannelsF64 = bind.handle("arelu_forward_channels_f64", channelsForward(JAVA_INT));
         backwardChannelsF32 = bind.handle("arelu_backward_channels_f32", channelsBackward());
         backwardChannelsF64 = bind.handle("arelu_backward_channels_f64", channelsBackward());
+        scalesF32 = bind.handle("arelu_scales_f32", scales());
+        scalesF64 = bind.handle("arelu_scales_f64", scales());
         parameterGradientsF32 = bind.handle("arelu_parameter_gradients_f32", parameterGradients());
         parameterGradientsF64 = bind.handle("arelu_parameter_gradients_f64", parameterGradients());
 
@@ -113,6 +119,8 @@ final class NativeKernels {
         cudaForwardChannelsF64 = bind.handle("arelu_cuda_forward_channels_f64", channelsForward(ADDRESS));
         cudaBackwardChannelsF32 = bind.handle("arelu_cuda_backward_channels_f32", cudaChannelsBackward());
         cudaBackwardChannelsF64 = bind.handle("arelu_cuda_backward_channels_f64", cudaChannelsBackward());
+        cudaScalesF32 = bind.handle("arelu_cuda_scales_f32", scales(ADDRESS));
+        cudaScalesF64 = bind.handle("arelu_cuda_scales_f64", scales(ADDRESS));
         cudaParameterGradientsF32 = bind.handle("arelu_cuda_parameter_gradients_f32", parameterGradients(ADDRESS));
         cudaParameterGradientsF64 = bind.handle("arelu_cuda_parameter_gradients_f64", parameterGradients(ADDRESS));
         cudaWorkspaceBytes = bind.handle("arelu_cuda_workspace_bytes",
@@ -159,6 +167,12 @@ final class NativeKernels {
     private static FunctionDescriptor cudaChannelsBackward() {
         return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+    }
+
+    // (alpha, beta, neg, pos, channels[, stream])
+    private static FunctionDescriptor scales(ValueLayout... stream) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
+                .appendArgumentLayouts(stream);
     }
 
     // (neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels[, stream])
@@ -242,6 +256,24 @@ final class NativeKernels {
         MethodHandle h = f32 ? backwardChannelsF32 : backwardChannelsF64;
         launch("arelu channel-wise backward",
                 () -> (int) h.invokeExact(g, x, gradIn, outer, channels, inner, neg, pos, negSum, posSum, threads));
+    }
+
+    /**
+     * {@code arelu_scales_*}: the effective scales a = clamp(alpha, 0.01, 0.99) and b = 1 + sigmoid(beta) of
+     * {@code channels} raw pairs (host arrays of the element type), formed in the element type as libtorch forms
+     * them; the definition every binding uses.
+     */
+    void scales(boolean f32, MemorySegment alpha, MemorySegment beta, MemorySegment neg, MemorySegment pos,
+            long channels) {
+        MethodHandle h = f32 ? scalesF32 : scalesF64;
+        launch("arelu scales", () -> (int) h.invokeExact(alpha, beta, neg, pos, channels));
+    }
+
+    /** {@code arelu_cuda_scales_*} on {@code stream}: {@link #scales} on device arrays. */
+    void cudaScales(boolean f32, MemorySegment alpha, MemorySegment beta, MemorySegment neg, MemorySegment pos,
+            long channels, MemorySegment stream) {
+        MethodHandle h = f32 ? cudaScalesF32 : cudaScalesF64;
+        launch("arelu CUDA scales", () -> (int) h.invokeExact(alpha, beta, neg, pos, channels, stream));
     }
 
     /**
