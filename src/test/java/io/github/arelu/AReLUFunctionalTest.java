@@ -26,6 +26,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Values and gradients of the functional form against the reference formula. */
@@ -167,24 +168,23 @@ class AReLUFunctionalTest {
         }
     }
 
-    @Test
-    void float32FollowsFloat64AndHalfTypesRunWhereLibtorchAllows() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = ScalarType.class, names = {"Float", "BFloat16", "Half"})
+    void float32FollowsFloat64AndHalfTypesRunWhereLibtorchAllows(ScalarType dtype) {
         Tensor x64 = torch.randn(new long[] {1000}, new TensorOptions(ScalarType.Double));
         double[] expected = values(reference(x64, doubles(0.9), doubles(2.0)));
-        for (ScalarType dtype : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16, ScalarType.Half}) {
-            Tensor x = x64.to(dtype);
-            Tensor a = parameter(0.9, dtype);
-            Tensor b = parameter(2.0, dtype);
-            Tensor y = AReLUFunctional.arelu(x, a, b);
-            assertEquals(dtype, y.scalar_type().intern());
-            double tol = dtype == ScalarType.Float ? 1e-6 : dtype == ScalarType.Half ? 2e-3 : 1.6e-2;
-            // The input itself was rounded to dtype, so compare with the reference on the rounded input.
-            assertClose(values(reference(x.to(ScalarType.Double), doubles(0.9), doubles(2.0))), values(y), tol,
-                    1e-6, "arelu in " + dtype);
-            assertClose(expected, values(y), 4 * tol, 1e-2, "arelu in " + dtype + " vs float64");
-            y.sum().backward();
-            assertTrue(Double.isFinite(value(b.grad())), "beta gradient in " + dtype);
-        }
+        Tensor x = x64.to(dtype);
+        Tensor a = parameter(0.9, dtype);
+        Tensor b = parameter(2.0, dtype);
+        Tensor y = AReLUFunctional.arelu(x, a, b);
+        assertEquals(dtype, y.scalar_type().intern());
+        double tol = dtype == ScalarType.Float ? 1e-6 : dtype == ScalarType.Half ? 2e-3 : 1.6e-2;
+        // The input itself was rounded to dtype, so compare with the reference on the rounded input.
+        assertClose(values(reference(x.to(ScalarType.Double), doubles(0.9), doubles(2.0))), values(y), tol,
+                1e-6, "arelu in " + dtype);
+        assertClose(expected, values(y), 4 * tol, 1e-2, "arelu in " + dtype + " vs float64");
+        y.sum().backward();
+        assertTrue(Double.isFinite(value(b.grad())), "beta gradient in " + dtype);
     }
 
     @Test
