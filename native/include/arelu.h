@@ -15,9 +15,10 @@
  *             reference's ReLU backward does; that backward lets NaN through on both branches, so do we);
  *             neg_sum = sum of g * x over elements with x < 0 or NaN   (d loss / d a)
  *             pos_sum = sum of g * x over elements with x > 0 or NaN   (d loss / d b)
- *   The caller turns the sums into parameter gradients: grad_alpha = neg_sum if alpha lies in
- *   [0.01, 0.99] (torch.clamp passes the gradient at the bounds) else 0; grad_beta =
- *   pos_sum * sigmoid(beta) * (1 - sigmoid(beta)).
+ *   arelu_parameter_gradients_* (and its CUDA twin) turn the sums into parameter gradients, the one
+ *   definition every binding uses: grad_alpha = neg_sum if alpha lies in [0.01, 0.99] (compared in
+ *   alpha's type; torch.clamp passes the gradient at the bounds) else 0, NaN alpha included;
+ *   grad_beta = pos_sum * (1 - sigmoid(beta)) * sigmoid(beta), in double, rounded to the element type.
  *
  * Buffers are contiguous. "Channel-wise" functions view them as (outer, channels, inner)
  * row-major, with one scale per channel, as PReLU does for dimension 1 of an NCHW tensor.
@@ -50,7 +51,12 @@ extern "C" {
 #define ARELU_API __attribute__((visibility("default")))
 #endif
 
-#define ARELU_ABI_VERSION 1
+/* 2: arelu_scales_*, arelu_parameter_gradients_* and their CUDA twins added. */
+#define ARELU_ABI_VERSION 2
+
+/* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
+#define ARELU_ALPHA_MIN 0.01
+#define ARELU_ALPHA_MAX 0.99
 
 enum arelu_status {
   ARELU_OK = 0,
@@ -97,6 +103,26 @@ ARELU_API int arelu_backward_channels_f64(const double* grad_out, const double* 
                                           const double* neg_scale, const double* pos_scale,
                                           double* neg_sum, double* pos_sum, int num_threads);
 
+/* ---------------------------------------------------------------- CPU: effective scales
+ * The scales the kernels take, from the raw parameters, for `channels` pairs (1 for the scalar form), formed
+ * in the element type as libtorch forms them: neg = clamp(alpha, 0.01, 0.99) (NaN passes), pos = 1 +
+ * sigmoid(beta), the sigmoid in double rounded to the element type before the addition. Host pointers. */
+ARELU_API int arelu_scales_f32(const float* alpha, const float* beta, float* neg_scale, float* pos_scale,
+                               int64_t channels);
+ARELU_API int arelu_scales_f64(const double* alpha, const double* beta, double* neg_scale, double* pos_scale,
+                               int64_t channels);
+
+/* ---------------------------------------------------------------- CPU: parameter gradients
+ * From the sums of a backward call to the gradients of the raw parameters, for `channels` pairs (1 for
+ * the scalar form): neg_sum, pos_sum [channels] doubles; alpha, beta, grad_alpha, grad_beta [channels]
+ * of the element type. Host pointers. */
+ARELU_API int arelu_parameter_gradients_f32(const double* neg_sum, const double* pos_sum,
+                                            const float* alpha, const float* beta,
+                                            float* grad_alpha, float* grad_beta, int64_t channels);
+ARELU_API int arelu_parameter_gradients_f64(const double* neg_sum, const double* pos_sum,
+                                            const double* alpha, const double* beta,
+                                            double* grad_alpha, double* grad_beta, int64_t channels);
+
 /* ---------------------------------------------------------------- CUDA
  * Declared in every build; a library built without nvcc answers ARELU_ERR_NO_CUDA.
  * All pointers are device pointers; stream is a cudaStream_t (NULL: the legacy default stream).
@@ -137,6 +163,21 @@ ARELU_API int arelu_cuda_backward_channels_f64(const double* grad_out, const dou
                                                const double* neg_scale, const double* pos_scale,
                                                double* neg_sum, double* pos_sum,
                                                void* workspace, size_t workspace_bytes, void* stream);
+/* arelu_scales_* on device arrays, enqueued on stream. */
+ARELU_API int arelu_cuda_scales_f32(const float* alpha, const float* beta, float* neg_scale, float* pos_scale,
+                                    int64_t channels, void* stream);
+ARELU_API int arelu_cuda_scales_f64(const double* alpha, const double* beta, double* neg_scale, double* pos_scale,
+                                    int64_t channels, void* stream);
+
+/* arelu_parameter_gradients_* on device arrays, enqueued on stream. */
+ARELU_API int arelu_cuda_parameter_gradients_f32(const double* neg_sum, const double* pos_sum,
+                                                 const float* alpha, const float* beta,
+                                                 float* grad_alpha, float* grad_beta, int64_t channels,
+                                                 void* stream);
+ARELU_API int arelu_cuda_parameter_gradients_f64(const double* neg_sum, const double* pos_sum,
+                                                 const double* alpha, const double* beta,
+                                                 double* grad_alpha, double* grad_beta, int64_t channels,
+                                                 void* stream);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 // partials in a fixed order. The sequence a thread visits does not depend on pointer alignment:
 // unaligned buffers take the same element order with scalar loads.
 #include "arelu.h"
+#include "arelu_elements.h"
 
 #include <cuda_runtime.h>
 
@@ -18,10 +19,7 @@ constexpr int kThreads = 256;        // threads per block of every kernel here
 constexpr int64_t kMaxBlocks = 2048; // enough resident threads to saturate HBM on sm_80/sm_90
 constexpr int kFinalThreads = 256;   // the single block of the second stage
 
-struct Sums {
-  double neg;
-  double pos;
-};
+using arelu::kernel::Sums;
 
 template <class T>
 struct Vec;
@@ -45,21 +43,18 @@ __device__ __forceinline__ double lane(const double2& v, int k) { return (&v.x)[
 
 template <class T>
 __device__ __forceinline__ T forward1(T x, T a, T b) {
-  // A NaN scale makes every output NaN, as in the reference (0 * NaN); uniform across a warp.
-  if (a != a || b != b) return a + b;
-  const T neg = x < T(0) ? x * a : x;
-  return x > T(0) ? x * b : neg;
+  // The NaN rule of arelu_elements.h; uniform across a warp.
+  if (arelu::kernel::scales_make_output_nan(a, b)) return a + b;
+  return arelu::kernel::forward1(x, a, b);
 }
 
-// Same element semantics as the CPU kernels: NaN counts on both sides, gradient terms are selected.
 template <class T>
 __device__ __forceinline__ T backward1(T g, T x, T a, T b, Sums& acc) {
-  const bool neg = !(x >= T(0));
-  const bool pos = !(x <= T(0));
-  const double p = static_cast<double>(g) * static_cast<double>(x);
-  acc.neg += neg ? p : 0.0;
-  acc.pos += pos ? p : 0.0;
-  return (pos ? g * b : T(0)) + (neg ? g * a : T(0));
+  double pn, pp;
+  const T r = arelu::kernel::backward1(g, x, a, b, pn, pp);
+  acc.neg += pn;
+  acc.pos += pp;
+  return r;
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
@@ -277,15 +272,6 @@ int64_t channel_slices(int64_t n, int64_t channels) {
   return slices > 0 ? slices : 1;
 }
 
-int check_shape(int64_t outer, int64_t channels, int64_t inner, int64_t& n) {
-  if (outer < 0 || channels < 0 || inner < 0) return ARELU_ERR_BAD_SIZE;
-  int64_t oc;
-  if (__builtin_mul_overflow(outer, channels, &oc) || __builtin_mul_overflow(oc, inner, &n)) {
-    return ARELU_ERR_BAD_SIZE;
-  }
-  return ARELU_OK;
-}
-
 // Grid for grid-stride loops over n items, in a 32-bit-safe unsigned.
 unsigned grid_for(int64_t n) { return static_cast<unsigned>(blocks_for(n > 0 ? n : 1)); }
 
@@ -293,7 +279,7 @@ template <class T>
 int cuda_forward_channels(const T* x, T* y, int64_t outer, int64_t channels, int64_t inner, const T* a,
                           const T* b, void* stream) {
   int64_t n;
-  if (const int st = check_shape(outer, channels, inner, n)) return st;
+  if (const int st = arelu::kernel::check_shape(outer, channels, inner, n)) return st;
   if (n == 0) return ARELU_OK;
   if (x == nullptr || y == nullptr || a == nullptr || b == nullptr) return ARELU_ERR_NULL_POINTER;
   cudaStream_t s = static_cast<cudaStream_t>(stream);
@@ -312,7 +298,7 @@ int cuda_backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t
                            const T* a, const T* b, double* neg_sum, double* pos_sum, void* workspace,
                            size_t workspace_bytes, void* stream) {
   int64_t n;
-  if (const int st = check_shape(outer, channels, inner, n)) return st;
+  if (const int st = arelu::kernel::check_shape(outer, channels, inner, n)) return st;
   if (channels == 0) return ARELU_OK;
   if (neg_sum == nullptr || pos_sum == nullptr) return ARELU_ERR_NULL_POINTER;
   if (n > 0 && (g == nullptr || x == nullptr || a == nullptr || b == nullptr)) return ARELU_ERR_NULL_POINTER;
@@ -338,6 +324,45 @@ int cuda_backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t
   }
   const unsigned fold_grid = static_cast<unsigned>(channels < (1 << 20) ? channels : (1 << 20));
   fold_partials<<<fold_grid, kFinalThreads, 0, s>>>(partials, slices, channels, neg_sum, pos_sum);
+  return launch_status();
+}
+
+template <class T>
+__global__ void scales_kernel(const T* alpha, const T* beta, T* neg, T* pos, int64_t channels) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < channels; c += stride) {
+    arelu::kernel::scales1(alpha[c], beta[c], neg[c], pos[c]);
+  }
+}
+
+template <class T>
+int cuda_scales(const T* alpha, const T* beta, T* neg, T* pos, int64_t channels, void* stream) {
+  if (const int st = arelu::kernel::check_scales(alpha, beta, neg, pos, channels)) return st;
+  if (channels == 0) return ARELU_OK;
+  scales_kernel<T><<<grid_for(channels), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(alpha, beta, neg, pos,
+                                                                                           channels);
+  return launch_status();
+}
+
+template <class T>
+__global__ void parameter_gradients_kernel(const double* neg_sum, const double* pos_sum, const T* alpha,
+                                           const T* beta, T* grad_alpha, T* grad_beta, int64_t channels) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < channels; c += stride) {
+    arelu::kernel::parameter_gradients1(neg_sum[c], pos_sum[c], alpha[c], beta[c], grad_alpha[c], grad_beta[c]);
+  }
+}
+
+template <class T>
+int cuda_parameter_gradients(const double* neg_sum, const double* pos_sum, const T* alpha, const T* beta,
+                             T* grad_alpha, T* grad_beta, int64_t channels, void* stream) {
+  if (const int st = arelu::kernel::check_parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta,
+                                                              channels)) {
+    return st;
+  }
+  if (channels == 0) return ARELU_OK;
+  parameter_gradients_kernel<T><<<grid_for(channels), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels);
   return launch_status();
 }
 
@@ -400,6 +425,25 @@ int arelu_cuda_backward_channels_f64(const double* grad_out, const double* x, do
                                      void* workspace, size_t workspace_bytes, void* stream) {
   return cuda_backward_channels(grad_out, x, grad_in, outer, channels, inner, neg_scale, pos_scale, neg_sum,
                                 pos_sum, workspace, workspace_bytes, stream);
+}
+
+int arelu_cuda_scales_f32(const float* alpha, const float* beta, float* neg_scale, float* pos_scale,
+                          int64_t channels, void* stream) {
+  return cuda_scales(alpha, beta, neg_scale, pos_scale, channels, stream);
+}
+int arelu_cuda_scales_f64(const double* alpha, const double* beta, double* neg_scale, double* pos_scale,
+                          int64_t channels, void* stream) {
+  return cuda_scales(alpha, beta, neg_scale, pos_scale, channels, stream);
+}
+int arelu_cuda_parameter_gradients_f32(const double* neg_sum, const double* pos_sum, const float* alpha,
+                                       const float* beta, float* grad_alpha, float* grad_beta, int64_t channels,
+                                       void* stream) {
+  return cuda_parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels, stream);
+}
+int arelu_cuda_parameter_gradients_f64(const double* neg_sum, const double* pos_sum, const double* alpha,
+                                       const double* beta, double* grad_alpha, double* grad_beta, int64_t channels,
+                                       void* stream) {
+  return cuda_parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels, stream);
 }
 
 }  // extern "C"

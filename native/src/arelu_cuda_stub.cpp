@@ -34,4 +34,17 @@ int arelu_cuda_backward_channels_f64(const double*, const double*, double*, int6
   return ARELU_ERR_NO_CUDA;
 }
 
+int arelu_cuda_scales_f32(const float*, const float*, float*, float*, int64_t, void*) { return ARELU_ERR_NO_CUDA; }
+int arelu_cuda_scales_f64(const double*, const double*, double*, double*, int64_t, void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+int arelu_cuda_parameter_gradients_f32(const double*, const double*, const float*, const float*, float*, float*,
+                                       int64_t, void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+int arelu_cuda_parameter_gradients_f64(const double*, const double*, const double*, const double*, double*,
+                                       double*, int64_t, void*) {
+  return ARELU_ERR_NO_CUDA;
+}
+
 }  // extern "C"

@@ -1,13 +1,17 @@
 // CPU kernels against a plain double-precision loop of the semantics in arelu.h.
 #include "arelu.h"
+#include "arelu_typed.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
+#include <tuple>
 #include <vector>
 
 // Hidden test hook in arelu_cpu.cpp (not part of the C ABI): caps the ISA level (0 SSE2, 1 AVX2,
@@ -85,54 +89,6 @@ std::vector<double> widen(const std::vector<T>& v) {
 }
 
 template <class T>
-int fwd(const T* x, T* y, int64_t n, T a, T b, int nt);
-template <>
-int fwd<float>(const float* x, float* y, int64_t n, float a, float b, int nt) {
-  return arelu_forward_f32(x, y, n, a, b, nt);
-}
-template <>
-int fwd<double>(const double* x, double* y, int64_t n, double a, double b, int nt) {
-  return arelu_forward_f64(x, y, n, a, b, nt);
-}
-template <class T>
-int bwd(const T* g, const T* x, T* gi, int64_t n, T a, T b, double* ns, double* ps, int nt);
-template <>
-int bwd<float>(const float* g, const float* x, float* gi, int64_t n, float a, float b, double* ns, double* ps,
-               int nt) {
-  return arelu_backward_f32(g, x, gi, n, a, b, ns, ps, nt);
-}
-template <>
-int bwd<double>(const double* g, const double* x, double* gi, int64_t n, double a, double b, double* ns,
-                double* ps, int nt) {
-  return arelu_backward_f64(g, x, gi, n, a, b, ns, ps, nt);
-}
-template <class T>
-int fwd_ch(const T* x, T* y, int64_t o, int64_t c, int64_t i, const T* a, const T* b, int nt);
-template <>
-int fwd_ch<float>(const float* x, float* y, int64_t o, int64_t c, int64_t i, const float* a, const float* b,
-                  int nt) {
-  return arelu_forward_channels_f32(x, y, o, c, i, a, b, nt);
-}
-template <>
-int fwd_ch<double>(const double* x, double* y, int64_t o, int64_t c, int64_t i, const double* a, const double* b,
-                   int nt) {
-  return arelu_forward_channels_f64(x, y, o, c, i, a, b, nt);
-}
-template <class T>
-int bwd_ch(const T* g, const T* x, T* gi, int64_t o, int64_t c, int64_t i, const T* a, const T* b, double* ns,
-           double* ps, int nt);
-template <>
-int bwd_ch<float>(const float* g, const float* x, float* gi, int64_t o, int64_t c, int64_t i, const float* a,
-                  const float* b, double* ns, double* ps, int nt) {
-  return arelu_backward_channels_f32(g, x, gi, o, c, i, a, b, ns, ps, nt);
-}
-template <>
-int bwd_ch<double>(const double* g, const double* x, double* gi, int64_t o, int64_t c, int64_t i,
-                   const double* a, const double* b, double* ns, double* ps, int nt) {
-  return arelu_backward_channels_f64(g, x, gi, o, c, i, a, b, ns, ps, nt);
-}
-
-template <class T>
 class AreluCpu : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(AreluCpu, Types);
@@ -150,37 +106,54 @@ void expect_grad(const std::vector<T>& got, const RefBackward& want, const std::
   }
 }
 
-TYPED_TEST(AreluCpu, ScalarMatchesReference) {
-  using T = TypeParam;
+// Forward and backward against the reference loop, for one size and thread count.
+template <class T>
+void check_scalar_matches_reference(int64_t n, int nt) {
   const T a = static_cast<T>(kA), b = static_cast<T>(kB);
-  for (int64_t n : {0, 1, 7, 31, 1000003}) {
-    for (int nt : {1, 2, 3}) {
-      SCOPED_TRACE("n=" + std::to_string(n) + " threads=" + std::to_string(nt));
-      const std::vector<T> x = cast<T>(make_data(n, 1, true));
-      const std::vector<T> g = cast<T>(make_data(n, 2, false));
-      const std::vector<double> xd = widen(x), gd = widen(g);
+  const std::vector<T> x = cast<T>(make_data(n, 1, true));
+  const std::vector<T> g = cast<T>(make_data(n, 2, false));
+  const std::vector<double> xd = widen(x), gd = widen(g);
 
-      std::vector<T> y(n);
-      ASSERT_EQ(fwd<T>(x.data(), y.data(), n, a, b, nt), ARELU_OK);
-      for (int64_t i = 0; i < n; ++i) {
-        const double w = static_cast<double>(static_cast<T>(ref_forward(xd[i], a, b)));
-        ASSERT_TRUE(same_value(y[i], w) && std::signbit(y[i]) == std::signbit(w)) << i << ": " << xd[i];
-      }
-
-      const RefBackward ref = ref_backward(gd, xd, a, b);
-      double abs_terms = 0.0;
-      for (int64_t i = 0; i < n; ++i) {
-        if (std::isfinite(gd[i] * xd[i])) abs_terms += std::fabs(gd[i] * xd[i]);
-      }
-      std::vector<T> gi(n);
-      double ns = -1, ps = -1;
-      ASSERT_EQ(bwd<T>(g.data(), x.data(), gi.data(), n, a, b, &ns, &ps, nt), ARELU_OK);
-      expect_grad(gi, ref, xd);
-      expect_sum_near(ns, ref.neg, abs_terms);
-      expect_sum_near(ps, ref.pos, abs_terms);
-    }
+  std::vector<T> y(n);
+  ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, a, b, nt), ARELU_OK);
+  for (int64_t i = 0; i < n; ++i) {
+    const double w = static_cast<double>(static_cast<T>(ref_forward(xd[i], a, b)));
+    ASSERT_TRUE(same_value(y[i], w) && std::signbit(y[i]) == std::signbit(w)) << i << ": " << xd[i];
   }
+
+  const RefBackward ref = ref_backward(gd, xd, a, b);
+  double abs_terms = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isfinite(gd[i] * xd[i])) abs_terms += std::fabs(gd[i] * xd[i]);
+  }
+  std::vector<T> gi(n);
+  double ns = -1, ps = -1;
+  ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi.data(), n, a, b, &ns, &ps, nt), ARELU_OK);
+  expect_grad(gi, ref, xd);
+  expect_sum_near(ns, ref.neg, abs_terms);
+  expect_sum_near(ps, ref.pos, abs_terms);
 }
+
+// (size, thread count): sizes 0 to 10^7 (the size sweep of this project lives here, not in the JVM tests).
+using SizeAndThreads = std::tuple<int64_t, int>;
+class ScalarSizes : public ::testing::TestWithParam<SizeAndThreads> {};
+
+TEST_P(ScalarSizes, Float32MatchesReference) {
+  check_scalar_matches_reference<float>(std::get<0>(GetParam()), std::get<1>(GetParam()));
+}
+TEST_P(ScalarSizes, Float64MatchesReference) {
+  check_scalar_matches_reference<double>(std::get<0>(GetParam()), std::get<1>(GetParam()));
+}
+
+std::string size_and_threads_name(const ::testing::TestParamInfo<SizeAndThreads>& info) {
+  return "n" + std::to_string(std::get<0>(info.param)) + "_threads" + std::to_string(std::get<1>(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Small, ScalarSizes,
+                         ::testing::Combine(::testing::Values<int64_t>(0, 1, 7, 31, 1000003), ::testing::Values(1, 2, 3)),
+                         size_and_threads_name);
+INSTANTIATE_TEST_SUITE_P(TenMillion, ScalarSizes, ::testing::Values(SizeAndThreads{10000019, 2}),
+                         size_and_threads_name);
 
 TYPED_TEST(AreluCpu, SumsWithoutNaNAreFinite) {
   using T = TypeParam;
@@ -190,7 +163,7 @@ TYPED_TEST(AreluCpu, SumsWithoutNaNAreFinite) {
   double abs_terms = 0.0;
   for (size_t i = 0; i < x.size(); ++i) abs_terms += std::fabs(double(g[i]) * double(x[i]));
   double ns, ps;
-  ASSERT_EQ(bwd<T>(g.data(), x.data(), nullptr, x.size(), T(kA), T(kB), &ns, &ps, 2), ARELU_OK);
+  ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), nullptr, x.size(), T(kA), T(kB), &ns, &ps, 2), ARELU_OK);
   expect_sum_near(ns, ref.neg, abs_terms);
   expect_sum_near(ps, ref.pos, abs_terms);
   EXPECT_TRUE(std::isfinite(ns) && std::isfinite(ps));
@@ -204,10 +177,10 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
       const T x = T(xv), g = T(gv);
       T y, gi;
       double ns, ps;
-      ASSERT_EQ(fwd<T>(&x, &y, 1, a, b, 1), ARELU_OK);
+      ASSERT_EQ(arelu::abi::forward(&x, &y, 1, a, b, 1), ARELU_OK);
       const double wy = ref_forward(xv, a, b);
       EXPECT_TRUE(same_value(y, T(wy)) && std::signbit(y) == std::signbit(T(wy))) << xv;
-      ASSERT_EQ(bwd<T>(&g, &x, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+      ASSERT_EQ(arelu::abi::backward(&g, &x, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
       const RefBackward r = ref_backward({double(g)}, {double(x)}, a, b);
       EXPECT_TRUE(same_value(gi, T(r.gi[0])) || std::fabs(gi - T(r.gi[0])) <= 1e-6 * std::fabs(gi))
           << "x=" << xv << " g=" << gv << " gi=" << gi << " want " << r.gi[0];
@@ -219,10 +192,10 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
   const T nan = T(kNaN), zero = T(0), inf = T(kInf), one = T(1);
   T gi;
   double ns, ps;
-  ASSERT_EQ(bwd<T>(&one, &nan, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+  ASSERT_EQ(arelu::abi::backward(&one, &nan, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
   EXPECT_EQ(gi, one * b + one * a);  // NaN passes through both branches
   EXPECT_TRUE(std::isnan(ns) && std::isnan(ps));
-  ASSERT_EQ(bwd<T>(&inf, &zero, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
+  ASSERT_EQ(arelu::abi::backward(&inf, &zero, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
   EXPECT_EQ(gi, T(0));  // selected, not multiplied: no Inf * 0
   EXPECT_EQ(ns, 0.0);
   EXPECT_EQ(ps, 0.0);
@@ -231,29 +204,42 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
 // The reference relu(x) * b - relu(-x) * a with a NaN scale: NaN for every x, 0 and both signs included
 // (0 * NaN is NaN). Scalar and channel-wise (only the NaN channel), sizes that cover the parallel and
 // vector paths, and y == x.
-TYPED_TEST(AreluCpu, NaNScaleMakesEveryOutputNaN) {
+template <class T>
+void check_nan_scales(int64_t n, int nt) {
+  const T nan = T(kNaN), a = T(kA), b = T(kB);
+  std::vector<T> x(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = T((i % 3) - 1);  // -1, 0, 1, ...
+  for (const auto& [na, nb] : {std::pair<T, T>{nan, b}, std::pair<T, T>{a, nan}, std::pair<T, T>{nan, nan}}) {
+    std::vector<T> y(n, T(7));
+    ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, na, nb, nt), ARELU_OK);
+    for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(y[i])) << "i=" << i;
+    std::vector<T> inplace = x;
+    ASSERT_EQ(arelu::abi::forward(inplace.data(), inplace.data(), n, na, nb, nt), ARELU_OK);
+    for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(inplace[i])) << "in place, i=" << i;
+  }
+}
+
+// The reference relu(x) * b - relu(-x) * a with a NaN scale: NaN for every x, 0 and both signs included
+// (0 * NaN is NaN), for alpha, beta or both NaN, in place too, at sizes that cover the parallel and vector
+// paths.
+class NaNScales : public ::testing::TestWithParam<SizeAndThreads> {};
+TEST_P(NaNScales, Float32EveryOutputNaN) { check_nan_scales<float>(std::get<0>(GetParam()), std::get<1>(GetParam())); }
+TEST_P(NaNScales, Float64EveryOutputNaN) {
+  check_nan_scales<double>(std::get<0>(GetParam()), std::get<1>(GetParam()));
+}
+INSTANTIATE_TEST_SUITE_P(AreluCpu, NaNScales,
+                         ::testing::Combine(::testing::Values<int64_t>(1, 7, 65537), ::testing::Values(1, 2)),
+                         size_and_threads_name);
+
+// Channel-wise: channel 1 of 3 has a NaN alpha, the others are finite and follow the usual rule.
+TYPED_TEST(AreluCpu, NaNScaleMakesItsChannelNaN) {
   using T = TypeParam;
   const T nan = T(kNaN), a = T(kA), b = T(kB);
-  for (int64_t n : {int64_t(1), int64_t(7), int64_t(65537)}) {
-    std::vector<T> x(n);
-    for (int64_t i = 0; i < n; ++i) x[i] = T((i % 3) - 1);  // -1, 0, 1, ...
-    for (int nt : {1, 2}) {
-      for (const auto& [na, nb] : {std::pair<T, T>{nan, b}, std::pair<T, T>{a, nan}, std::pair<T, T>{nan, nan}}) {
-        std::vector<T> y(n, T(7));
-        ASSERT_EQ(fwd<T>(x.data(), y.data(), n, na, nb, nt), ARELU_OK);
-        for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(y[i])) << "n=" << n << " i=" << i;
-        std::vector<T> inplace = x;
-        ASSERT_EQ(fwd<T>(inplace.data(), inplace.data(), n, na, nb, nt), ARELU_OK);
-        for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(inplace[i])) << "in place, i=" << i;
-      }
-    }
-  }
-  // Channel-wise: channel 1 of 3 has a NaN alpha, the others are finite and follow the usual rule.
   const int64_t outer = 2, channels = 3, inner = 5, n = outer * channels * inner;
   std::vector<T> x(n), y(n);
   for (int64_t i = 0; i < n; ++i) x[i] = T((i % 3) - 1);
   const T as[] = {a, nan, a}, bs[] = {b, b, b};
-  ASSERT_EQ(fwd_ch<T>(x.data(), y.data(), outer, channels, inner, as, bs, 2), ARELU_OK);
+  ASSERT_EQ(arelu::abi::forward_channels(x.data(), y.data(), outer, channels, inner, as, bs, 2), ARELU_OK);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t c = (i / inner) % channels;
     if (c == 1) {
@@ -264,29 +250,34 @@ TYPED_TEST(AreluCpu, NaNScaleMakesEveryOutputNaN) {
   }
 }
 
-TYPED_TEST(AreluCpu, InPlaceAndNullGradIn) {
-  using T = TypeParam;
+template <class T>
+void check_in_place_and_null_grad_in(int nt) {
   const int64_t n = 200003;
   const std::vector<T> x = cast<T>(make_data(n, 5, true));
   const std::vector<T> g = cast<T>(make_data(n, 6, false));
-  for (int nt : {1, 3}) {
-    std::vector<T> y(n);
-    ASSERT_EQ(fwd<T>(x.data(), y.data(), n, T(kA), T(kB), nt), ARELU_OK);
-    std::vector<T> inplace = x;
-    ASSERT_EQ(fwd<T>(inplace.data(), inplace.data(), n, T(kA), T(kB), nt), ARELU_OK);
-    ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
+  std::vector<T> y(n);
+  ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, T(kA), T(kB), nt), ARELU_OK);
+  std::vector<T> inplace = x;
+  ASSERT_EQ(arelu::abi::forward(inplace.data(), inplace.data(), n, T(kA), T(kB), nt), ARELU_OK);
+  ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
 
-    std::vector<T> gi(n);
-    double ns, ps, ns2, ps2, ns3, ps3;
-    ASSERT_EQ(bwd<T>(g.data(), x.data(), gi.data(), n, T(kA), T(kB), &ns, &ps, nt), ARELU_OK);
-    std::vector<T> gio = g;
-    ASSERT_EQ(bwd<T>(gio.data(), x.data(), gio.data(), n, T(kA), T(kB), &ns2, &ps2, nt), ARELU_OK);
-    ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
-    ASSERT_EQ(bwd<T>(g.data(), x.data(), nullptr, n, T(kA), T(kB), &ns3, &ps3, nt), ARELU_OK);
-    EXPECT_TRUE(bits_equal(ns, ns2) && bits_equal(ns, ns3));
-    EXPECT_TRUE(bits_equal(ps, ps2) && bits_equal(ps, ps3));
-  }
+  std::vector<T> gi(n);
+  double ns, ps, ns2, ps2, ns3, ps3;
+  ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi.data(), n, T(kA), T(kB), &ns, &ps, nt), ARELU_OK);
+  std::vector<T> gio = g;
+  ASSERT_EQ(arelu::abi::backward(gio.data(), x.data(), gio.data(), n, T(kA), T(kB), &ns2, &ps2, nt), ARELU_OK);
+  ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
+  ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), nullptr, n, T(kA), T(kB), &ns3, &ps3, nt), ARELU_OK);
+  EXPECT_TRUE(bits_equal(ns, ns2) && bits_equal(ns, ns3));
+  EXPECT_TRUE(bits_equal(ps, ps2) && bits_equal(ps, ps3));
 }
+
+// In place (y == x, grad_in == grad_out) and without grad_in: the same values, the same sums to the bit.
+class InPlace : public ::testing::TestWithParam<int> {};
+TEST_P(InPlace, Float32) { check_in_place_and_null_grad_in<float>(GetParam()); }
+TEST_P(InPlace, Float64) { check_in_place_and_null_grad_in<double>(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(AreluCpu, InPlace, ::testing::Values(1, 3),
+                         [](const ::testing::TestParamInfo<int>& info) { return "threads" + std::to_string(info.param); });
 
 struct Dims {
   int64_t outer, channels, inner;
@@ -298,87 +289,94 @@ const std::vector<Dims> kShapes = {{1, 3, 1000},  {5, 4, 1},      {2, 3, 70000},
                                    {1000, 17, 7}, {4, 2, 40000},  {1, 5, 33000}, {70000, 3, 1},  {2, 1, 1},
                                    {3, 7, 5000},  {1, 200000, 1}, {0, 3, 5},     {3, 0, 5},      {3, 2, 0}};
 
-TYPED_TEST(AreluCpu, ChannelsMatchReference) {
-  using T = TypeParam;
-  for (const Dims& d : kShapes) {
-    const int64_t n = d.outer * d.channels * d.inner;
-    const std::vector<T> x = cast<T>(make_data(n, 7, true));
-    const std::vector<T> g = cast<T>(make_data(n, 8, false));
-    std::vector<T> a(d.channels), b(d.channels);
-    for (int64_t c = 0; c < d.channels; ++c) {
-      a[c] = T(0.01 + 0.98 * c / (d.channels + 1.0));
-      b[c] = T(1.0 + 0.9 * (c + 1.0) / (d.channels + 1.0));
-    }
-    // Per-channel reference: the channel's elements in index order.
-    std::vector<RefBackward> ref(d.channels);
-    std::vector<double> abs_terms(d.channels, 0.0);
-    std::vector<double> want_y(n), want_gi(n);
-    for (int64_t c = 0; c < d.channels; ++c) {
-      std::vector<double> gc, xc;
-      for (int64_t o = 0; o < d.outer; ++o) {
-        for (int64_t k = 0; k < d.inner; ++k) {
-          const int64_t i = (o * d.channels + c) * d.inner + k;
-          gc.push_back(g[i]);
-          xc.push_back(x[i]);
-          want_y[i] = ref_forward(x[i], a[c], b[c]);
-          if (std::isfinite(double(g[i]) * x[i])) abs_terms[c] += std::fabs(double(g[i]) * x[i]);
-        }
-      }
-      ref[c] = ref_backward(gc, xc, a[c], b[c]);
-      size_t j = 0;
-      for (int64_t o = 0; o < d.outer; ++o) {
-        for (int64_t k = 0; k < d.inner; ++k) want_gi[(o * d.channels + c) * d.inner + k] = ref[c].gi[j++];
+template <class T>
+void check_channels_match_reference(const Dims& d) {
+  const int64_t n = d.outer * d.channels * d.inner;
+  const std::vector<T> x = cast<T>(make_data(n, 7, true));
+  const std::vector<T> g = cast<T>(make_data(n, 8, false));
+  std::vector<T> a(d.channels), b(d.channels);
+  for (int64_t c = 0; c < d.channels; ++c) {
+    a[c] = T(0.01 + 0.98 * c / (d.channels + 1.0));
+    b[c] = T(1.0 + 0.9 * (c + 1.0) / (d.channels + 1.0));
+  }
+  // Per-channel reference: the channel's elements in index order.
+  std::vector<RefBackward> ref(d.channels);
+  std::vector<double> abs_terms(d.channels, 0.0);
+  std::vector<double> want_y(n), want_gi(n);
+  for (int64_t c = 0; c < d.channels; ++c) {
+    std::vector<double> gc, xc;
+    for (int64_t o = 0; o < d.outer; ++o) {
+      for (int64_t k = 0; k < d.inner; ++k) {
+        const int64_t i = (o * d.channels + c) * d.inner + k;
+        gc.push_back(g[i]);
+        xc.push_back(x[i]);
+        want_y[i] = ref_forward(x[i], a[c], b[c]);
+        if (std::isfinite(double(g[i]) * x[i])) abs_terms[c] += std::fabs(double(g[i]) * x[i]);
       }
     }
-    std::vector<double> first_ns, first_ps;
-    for (int nt : {1, 2, 3}) {
-      SCOPED_TRACE("shape " + std::to_string(d.outer) + "x" + std::to_string(d.channels) + "x" +
-                   std::to_string(d.inner) + " threads=" + std::to_string(nt));
-      std::vector<T> y(n);
-      ASSERT_EQ(fwd_ch<T>(x.data(), y.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt), ARELU_OK);
-      for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_value(y[i], T(want_y[i]))) << i;
-      std::vector<T> inplace = x;
-      ASSERT_EQ(fwd_ch<T>(inplace.data(), inplace.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt),
-                ARELU_OK);
-      ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
+    ref[c] = ref_backward(gc, xc, a[c], b[c]);
+    size_t j = 0;
+    for (int64_t o = 0; o < d.outer; ++o) {
+      for (int64_t k = 0; k < d.inner; ++k) want_gi[(o * d.channels + c) * d.inner + k] = ref[c].gi[j++];
+    }
+  }
+  std::vector<double> first_ns, first_ps;
+  for (int nt : {1, 2, 3}) {
+    SCOPED_TRACE("shape " + std::to_string(d.outer) + "x" + std::to_string(d.channels) + "x" +
+                 std::to_string(d.inner) + " threads=" + std::to_string(nt));
+    std::vector<T> y(n);
+    ASSERT_EQ(arelu::abi::forward_channels(x.data(), y.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt), ARELU_OK);
+    for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_value(y[i], T(want_y[i]))) << i;
+    std::vector<T> inplace = x;
+    ASSERT_EQ(arelu::abi::forward_channels(inplace.data(), inplace.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt),
+              ARELU_OK);
+    ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
 
-      std::vector<T> gi(n);
-      std::vector<double> ns(d.channels, -7), ps(d.channels, -7);
-      ASSERT_EQ(bwd_ch<T>(g.data(), x.data(), gi.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
-                          ns.data(), ps.data(), nt),
-                ARELU_OK);
-      RefBackward flat;
-      flat.gi = want_gi;
-      expect_grad(gi, flat, widen(x));
-      for (int64_t c = 0; c < d.channels; ++c) {
-        expect_sum_near(ns[c], ref[c].neg, abs_terms[c]);
-        expect_sum_near(ps[c], ref[c].pos, abs_terms[c]);
-      }
-      // In place and without grad_in: same gradient, same sums to the bit.
-      std::vector<T> gio = g;
-      std::vector<double> ns2(d.channels), ps2(d.channels), ns3(d.channels), ps3(d.channels);
-      ASSERT_EQ(bwd_ch<T>(gio.data(), x.data(), gio.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
-                          ns2.data(), ps2.data(), nt),
-                ARELU_OK);
-      ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
-      ASSERT_EQ(bwd_ch<T>(g.data(), x.data(), nullptr, d.outer, d.channels, d.inner, a.data(), b.data(),
-                          ns3.data(), ps3.data(), nt),
-                ARELU_OK);
-      for (int64_t c = 0; c < d.channels; ++c) {
-        ASSERT_TRUE(bits_equal(ns[c], ns2[c]) && bits_equal(ns[c], ns3[c])) << c;
-        ASSERT_TRUE(bits_equal(ps[c], ps2[c]) && bits_equal(ps[c], ps3[c])) << c;
-      }
-      // Any thread count: the same bits.
-      if (first_ns.empty()) {
-        first_ns = ns;
-        first_ps = ps;
-      }
-      for (int64_t c = 0; c < d.channels; ++c) {
-        ASSERT_TRUE(bits_equal(ns[c], first_ns[c]) && bits_equal(ps[c], first_ps[c])) << c;
-      }
+    std::vector<T> gi(n);
+    std::vector<double> ns(d.channels, -7), ps(d.channels, -7);
+    ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gi.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
+                        ns.data(), ps.data(), nt),
+              ARELU_OK);
+    RefBackward flat;
+    flat.gi = want_gi;
+    expect_grad(gi, flat, widen(x));
+    for (int64_t c = 0; c < d.channels; ++c) {
+      expect_sum_near(ns[c], ref[c].neg, abs_terms[c]);
+      expect_sum_near(ps[c], ref[c].pos, abs_terms[c]);
+    }
+    // In place and without grad_in: same gradient, same sums to the bit.
+    std::vector<T> gio = g;
+    std::vector<double> ns2(d.channels), ps2(d.channels), ns3(d.channels), ps3(d.channels);
+    ASSERT_EQ(arelu::abi::backward_channels(gio.data(), x.data(), gio.data(), d.outer, d.channels, d.inner, a.data(), b.data(),
+                        ns2.data(), ps2.data(), nt),
+              ARELU_OK);
+    ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
+    ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), nullptr, d.outer, d.channels, d.inner, a.data(), b.data(),
+                        ns3.data(), ps3.data(), nt),
+              ARELU_OK);
+    for (int64_t c = 0; c < d.channels; ++c) {
+      ASSERT_TRUE(bits_equal(ns[c], ns2[c]) && bits_equal(ns[c], ns3[c])) << c;
+      ASSERT_TRUE(bits_equal(ps[c], ps2[c]) && bits_equal(ps[c], ps3[c])) << c;
+    }
+    // Any thread count: the same bits.
+    if (first_ns.empty()) {
+      first_ns = ns;
+      first_ps = ps;
+    }
+    for (int64_t c = 0; c < d.channels; ++c) {
+      ASSERT_TRUE(bits_equal(ns[c], first_ns[c]) && bits_equal(ps[c], first_ps[c])) << c;
     }
   }
 }
+
+class ChannelShapes : public ::testing::TestWithParam<Dims> {};
+TEST_P(ChannelShapes, Float32MatchesReference) { check_channels_match_reference<float>(GetParam()); }
+TEST_P(ChannelShapes, Float64MatchesReference) { check_channels_match_reference<double>(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(AreluCpu, ChannelShapes, ::testing::ValuesIn(kShapes),
+                         [](const ::testing::TestParamInfo<Dims>& info) {
+                           return std::to_string(info.param.outer) + "x" + std::to_string(info.param.channels) + "x" +
+                                  std::to_string(info.param.inner);
+                         });
 
 TEST(AreluCpuDeterminism, SumsBitIdenticalAcrossThreadsAndRuns) {
   const int64_t n = 10000019;
@@ -448,14 +446,25 @@ TEST(AreluCpuErrors, StatusCodes) {
   EXPECT_EQ(ps2[1], 0.0);
 
   EXPECT_EQ(arelu_abi_version(), ARELU_ABI_VERSION);
-  for (int s = 0; s <= 6; ++s) EXPECT_NE(arelu_error_string(s), nullptr);
+  // Every status has its own text, and only an unknown one gets the fallback.
+  const std::string unknown = arelu_error_string(-1);
+  EXPECT_EQ(unknown, arelu_error_string(ARELU_ERR_NO_CUDA + 1));
+  std::vector<std::string> texts;
+  for (int st = ARELU_OK; st <= ARELU_ERR_NO_CUDA; ++st) {
+    const std::string text = arelu_error_string(st);
+    EXPECT_NE(text, unknown) << "status " << st;
+    for (const std::string& other : texts) EXPECT_NE(text, other) << "status " << st;
+    texts.push_back(text);
+  }
+  EXPECT_EQ(std::string(arelu_error_string(ARELU_ERR_BAD_SIZE)),
+            "negative size, or outer * channels * inner overflows");
 }
 
 // The AVX2 and AVX-512 paths (where the CPU has them) and the SSE2 fallback give the same bits: grad_in
 // (separate, in place, absent), both sums, scalar and channel-wise, forward too, on data with NaN,
 // infinities and zeros, at lengths that exercise the step tails and several chunks.
 template <class T>
-void check_isa_paths_identical(int level) {
+void check_isa_paths_identical(int level, int64_t n) {
   std::mt19937 rng(1234);
   std::normal_distribution<double> d(0.0, 2.0);
   std::uniform_int_distribution<int> pick(0, 39);
@@ -466,83 +475,220 @@ void check_isa_paths_identical(int level) {
     const int k = pick(rng);
     return k < 8 ? specials[k] : static_cast<T>(d(rng));
   };
-  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{13}, int64_t{16}, int64_t{23}, int64_t{31},
-                    int64_t{1000}, int64_t{70001}, int64_t{300007}}) {
-    std::vector<T> g(n), x(n);
-    for (int64_t i = 0; i < n; ++i) {
-      g[i] = draw();
-      x[i] = draw();
+  std::vector<T> g(n), x(n);
+  for (int64_t i = 0; i < n; ++i) {
+    g[i] = draw();
+    x[i] = draw();
+  }
+  const T a = T(0.3), b = T(1.7);
+  struct Out {
+    std::vector<T> gi, gip, y;
+    double ns, ps, ns0, ps0, ns2, ps2;
+    std::vector<double> cn, cp;
+  };
+  auto run = [&](int isa) {
+    arelu::detail::set_max_isa(isa);
+    Out o;
+    o.gi.assign(n, T(0));
+    o.gip = g;
+    o.y.assign(n, T(0));
+    const std::vector<T> av = {T(0.1), T(0.5), T(0.9)}, bv = {T(1.2), T(1.5), T(1.9)};
+    o.cn.assign(3, 0.0);
+    o.cp.assign(3, 0.0);
+    EXPECT_EQ(arelu::abi::backward(g.data(), x.data(), o.gi.data(), n, a, b, &o.ns, &o.ps, 2), ARELU_OK);
+    EXPECT_EQ(arelu::abi::backward(o.gip.data(), x.data(), o.gip.data(), n, a, b, &o.ns2, &o.ps2, 1), ARELU_OK);
+    EXPECT_EQ(arelu::abi::backward(g.data(), x.data(), nullptr, n, a, b, &o.ns0, &o.ps0, 2), ARELU_OK);
+    EXPECT_EQ(arelu::abi::forward(x.data(), o.y.data(), n, a, b, 2), ARELU_OK);
+    const int64_t inner = n / 3;
+    if (inner > 0) {
+      std::vector<T> gc(inner * 3);
+      EXPECT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gc.data(), 1, 3, inner, av.data(), bv.data(),
+                                              o.cn.data(), o.cp.data(), 2),
+                ARELU_OK);
+      o.y.insert(o.y.end(), gc.begin(), gc.end());
     }
-    const T a = T(0.3), b = T(1.7);
-    struct Out {
-      std::vector<T> gi, gip, y;
-      double ns, ps, ns0, ps0, ns2, ps2;
-      std::vector<double> cn, cp;
-    };
-    auto run = [&](int isa) {
-      arelu::detail::set_max_isa(isa);
-      Out o;
-      o.gi.assign(n, T(0));
-      o.gip = g;
-      o.y.assign(n, T(0));
-      const std::vector<T> av = {T(0.1), T(0.5), T(0.9)}, bv = {T(1.2), T(1.5), T(1.9)};
-      o.cn.assign(3, 0.0);
-      o.cp.assign(3, 0.0);
-      if constexpr (sizeof(T) == 4) {
-        EXPECT_EQ(arelu_backward_f32(g.data(), x.data(), o.gi.data(), n, a, b, &o.ns, &o.ps, 2), ARELU_OK);
-        EXPECT_EQ(arelu_backward_f32(o.gip.data(), x.data(), o.gip.data(), n, a, b, &o.ns2, &o.ps2, 1), ARELU_OK);
-        EXPECT_EQ(arelu_backward_f32(g.data(), x.data(), nullptr, n, a, b, &o.ns0, &o.ps0, 2), ARELU_OK);
-        EXPECT_EQ(arelu_forward_f32(x.data(), o.y.data(), n, a, b, 2), ARELU_OK);
-      } else {
-        EXPECT_EQ(arelu_backward_f64(g.data(), x.data(), o.gi.data(), n, a, b, &o.ns, &o.ps, 2), ARELU_OK);
-        EXPECT_EQ(arelu_backward_f64(o.gip.data(), x.data(), o.gip.data(), n, a, b, &o.ns2, &o.ps2, 1), ARELU_OK);
-        EXPECT_EQ(arelu_backward_f64(g.data(), x.data(), nullptr, n, a, b, &o.ns0, &o.ps0, 2), ARELU_OK);
-        EXPECT_EQ(arelu_forward_f64(x.data(), o.y.data(), n, a, b, 2), ARELU_OK);
-      }
-      const int64_t inner = n / 3;
-      if (inner > 0) {
-        std::vector<T> gc(inner * 3);
-        if constexpr (sizeof(T) == 4) {
-          EXPECT_EQ(arelu_backward_channels_f32(g.data(), x.data(), gc.data(), 1, 3, inner, av.data(), bv.data(),
-                                                o.cn.data(), o.cp.data(), 2), ARELU_OK);
-        } else {
-          EXPECT_EQ(arelu_backward_channels_f64(g.data(), x.data(), gc.data(), 1, 3, inner, av.data(), bv.data(),
-                                                o.cn.data(), o.cp.data(), 2), ARELU_OK);
-        }
-        o.y.insert(o.y.end(), gc.begin(), gc.end());
-      }
-      return o;
-    };
-    const Out sse = run(0);
-    const int detected = arelu::detail::set_max_isa(2);
-    if (detected < level) GTEST_SKIP() << "this CPU lacks ISA level " << level << " (has " << detected << ")";
-    const Out avx = run(level);
-    arelu::detail::set_max_isa(2);
-    auto same = [](const auto& u, const auto& v) {
-      return u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(u[0])) == 0;
-    };
-    auto bits = [](double v) {
-      uint64_t u;
-      std::memcpy(&u, &v, 8);
-      return u;
-    };
-    EXPECT_TRUE(same(sse.gi, avx.gi)) << "n=" << n;
-    EXPECT_TRUE(same(sse.gip, avx.gip)) << "n=" << n;
-    EXPECT_TRUE(same(sse.y, avx.y)) << "n=" << n;
-    EXPECT_TRUE(same(sse.cn, avx.cn)) << "n=" << n;
-    EXPECT_TRUE(same(sse.cp, avx.cp)) << "n=" << n;
-    EXPECT_EQ(bits(sse.ns), bits(avx.ns)) << "n=" << n;
-    EXPECT_EQ(bits(sse.ps), bits(avx.ps)) << "n=" << n;
-    EXPECT_EQ(bits(sse.ns0), bits(avx.ns0)) << "n=" << n;
-    EXPECT_EQ(bits(sse.ps0), bits(avx.ps0)) << "n=" << n;
-    EXPECT_EQ(bits(sse.ns2), bits(avx.ns2)) << "n=" << n;
-    EXPECT_EQ(bits(sse.ps2), bits(avx.ps2)) << "n=" << n;
+    return o;
+  };
+  const Out sse = run(0);
+  const int detected = arelu::detail::set_max_isa(2);
+  if (detected < level) GTEST_SKIP() << "this CPU lacks ISA level " << level << " (has " << detected << ")";
+  const Out avx = run(level);
+  arelu::detail::set_max_isa(2);
+  auto same = [](const auto& u, const auto& v) {
+    return u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(u[0])) == 0;
+  };
+  auto bits = [](double v) {
+    uint64_t u;
+    std::memcpy(&u, &v, 8);
+    return u;
+  };
+  EXPECT_TRUE(same(sse.gi, avx.gi)) << "n=" << n;
+  EXPECT_TRUE(same(sse.gip, avx.gip)) << "n=" << n;
+  EXPECT_TRUE(same(sse.y, avx.y)) << "n=" << n;
+  EXPECT_TRUE(same(sse.cn, avx.cn)) << "n=" << n;
+  EXPECT_TRUE(same(sse.cp, avx.cp)) << "n=" << n;
+  EXPECT_EQ(bits(sse.ns), bits(avx.ns)) << "n=" << n;
+  EXPECT_EQ(bits(sse.ps), bits(avx.ps)) << "n=" << n;
+  EXPECT_EQ(bits(sse.ns0), bits(avx.ns0)) << "n=" << n;
+  EXPECT_EQ(bits(sse.ps0), bits(avx.ps0)) << "n=" << n;
+  EXPECT_EQ(bits(sse.ns2), bits(avx.ns2)) << "n=" << n;
+  EXPECT_EQ(bits(sse.ps2), bits(avx.ps2)) << "n=" << n;
+}
+
+// Lengths that exercise the step tails and several chunks.
+class IsaPaths : public ::testing::TestWithParam<int64_t> {};
+TEST_P(IsaPaths, Avx2AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(1, GetParam()); }
+TEST_P(IsaPaths, Avx2AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(1, GetParam()); }
+TEST_P(IsaPaths, Avx512AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(2, GetParam()); }
+TEST_P(IsaPaths, Avx512AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(2, GetParam()); }
+INSTANTIATE_TEST_SUITE_P(AreluCpuIsa, IsaPaths,
+                         ::testing::Values<int64_t>(1, 7, 8, 13, 16, 23, 31, 1000, 70001, 300007),
+                         [](const ::testing::TestParamInfo<int64_t>& info) { return "n" + std::to_string(info.param); });
+
+}  // namespace
+
+namespace {
+
+// arelu_parameter_gradients_*: one case of the definition in arelu.h, with the gradients it prescribes.
+struct ParameterCase {
+  const char* name;
+  double neg_sum, pos_sum, alpha, beta;
+  double want_grad_alpha;  // in double; compared after rounding to the element type
+  double want_grad_beta;   // NaN: want NaN
+};
+
+const double kSigmoid2 = 1.0 / (1.0 + std::exp(-2.0));
+
+const ParameterCase kParameterCases[] = {
+    {"inside", 1.5, 2.0, 0.5, 0.0, 1.5, 0.5},  // sigmoid'(0) = 1/4
+    {"lower_bound_passes", -3.0, 1.0, ARELU_ALPHA_MIN, 2.0, -3.0, (1.0 - kSigmoid2) * kSigmoid2},
+    {"upper_bound_passes", -3.0, -1.0, ARELU_ALPHA_MAX, 2.0, -3.0, -(1.0 - kSigmoid2) * kSigmoid2},
+    {"below_range", 4.0, 1.0, 0.005, 0.0, 0.0, 0.25},
+    {"above_range", 4.0, 1.0, 1.2, 0.0, 0.0, 0.25},
+    {"nan_alpha_gets_zero", 4.0, 1.0, kNaN, 0.0, 0.0, 0.25},
+    {"clamped_alpha_zero_even_for_nan_sum", kNaN, 1.0, 1.2, 0.0, 0.0, 0.25},
+    {"nan_sum_inside_stays_nan", kNaN, 1.0, 0.5, 0.0, kNaN, 0.25},
+    {"infinite_sum_inside", kInf, -kInf, 0.5, 0.0, kInf, -kInf},
+    {"nan_beta", 1.0, 1.0, 0.5, kNaN, 1.0, kNaN},
+    {"nan_pos_sum", 1.0, kNaN, 0.5, 1.0, 1.0, kNaN},
+};
+
+bool same_or_both_nan(double got, double want) { return std::isnan(want) ? std::isnan(got) : got == want; }
+
+class ParameterGradients : public ::testing::TestWithParam<ParameterCase> {
+ protected:
+  template <class T>
+  void check() {
+    const ParameterCase& p = GetParam();
+    const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
+    T ga = T(-7), gb = T(-7);
+    ASSERT_EQ(arelu::abi::parameter_gradients(&p.neg_sum, &p.pos_sum, &alpha, &beta, &ga, &gb, 1), ARELU_OK);
+    const T want_ga = static_cast<T>(p.want_grad_alpha);
+    EXPECT_TRUE(same_or_both_nan(ga, want_ga)) << ga << " want " << want_ga;
+    // sigmoid' in double, rounded once to T: the test's product may round the last double bit differently.
+    const T want_gb = static_cast<T>(p.want_grad_beta);
+    if (!std::isfinite(p.want_grad_beta)) {
+      EXPECT_TRUE(same_or_both_nan(gb, want_gb)) << gb << " want " << want_gb;
+    } else {
+      EXPECT_NEAR(gb, want_gb, 2 * std::numeric_limits<T>::epsilon() * std::fabs(want_gb)) << gb;
+    }
+  }
+};
+
+TEST_P(ParameterGradients, Float32) { check<float>(); }
+TEST_P(ParameterGradients, Float64) { check<double>(); }
+
+INSTANTIATE_TEST_SUITE_P(Cases, ParameterGradients, ::testing::ValuesIn(kParameterCases),
+                         [](const ::testing::TestParamInfo<ParameterCase>& info) { return info.param.name; });
+
+// arelu_scales_*: the effective scales as the reference forms them in the element type.
+struct ScaleCase {
+  const char* name;
+  double alpha, beta;
+};
+
+const ScaleCase kScaleCases[] = {
+    {"inside", 0.3, 0.0},        {"below", 0.001, 2.0},          {"above", 1.5, -2.0},
+    {"lower_bound", ARELU_ALPHA_MIN, 0.7}, {"upper_bound", ARELU_ALPHA_MAX, -0.7}, {"nan_alpha", kNaN, 1.0},
+    {"nan_beta", 0.5, kNaN},     {"large_beta", 0.5, 40.0},       {"negative_beta", 0.5, -40.0},
+    {"infinite_beta", 0.5, kInf},
+};
+
+class Scales : public ::testing::TestWithParam<ScaleCase> {
+ protected:
+  template <class T>
+  void check() {
+    const ScaleCase& c = GetParam();
+    const T alpha = static_cast<T>(c.alpha), beta = static_cast<T>(c.beta);
+    T neg = T(-7), pos = T(-7);
+    ASSERT_EQ(arelu::abi::scales(&alpha, &beta, &neg, &pos, 1), ARELU_OK);
+    // clamp in T, NaN passing through as torch.clamp lets it.
+    const T lo = static_cast<T>(ARELU_ALPHA_MIN), hi = static_cast<T>(ARELU_ALPHA_MAX);
+    const T want_neg = std::isnan(alpha) ? alpha : std::min(std::max(alpha, lo), hi);
+    EXPECT_TRUE(same_or_both_nan(neg, want_neg)) << neg << " want " << want_neg;
+    // 1 + sigmoid(beta): the sigmoid rounded to T, then the addition in T.
+    const T want_pos = T(1) + static_cast<T>(1.0 / (1.0 + std::exp(-static_cast<double>(beta))));
+    EXPECT_TRUE(same_or_both_nan(pos, want_pos)) << pos << " want " << want_pos;
+  }
+};
+
+TEST_P(Scales, Float32) { check<float>(); }
+TEST_P(Scales, Float64) { check<double>(); }
+
+INSTANTIATE_TEST_SUITE_P(Cases, Scales, ::testing::ValuesIn(kScaleCases),
+                         [](const ::testing::TestParamInfo<ScaleCase>& info) { return info.param.name; });
+
+// Values the rule fixes exactly, and the argument errors of the ABI.
+TEST(ScalesExact, KnownValuesAndStatusCodes) {
+  const float alpha[] = {0.5f, 2.0f}, beta[] = {0.0f, 40.0f};
+  float neg[2], pos[2];
+  ASSERT_EQ(arelu::abi::scales(alpha, beta, neg, pos, 2), ARELU_OK);
+  EXPECT_EQ(neg[0], 0.5f);
+  EXPECT_EQ(neg[1], static_cast<float>(ARELU_ALPHA_MAX));
+  EXPECT_EQ(pos[0], 1.5f);
+  EXPECT_EQ(pos[1], 2.0f);
+  EXPECT_EQ(arelu::abi::scales(alpha, beta, neg, pos, -1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu::abi::scales(alpha, nullptr, neg, pos, 1), ARELU_ERR_NULL_POINTER);
+  const double* none = nullptr;
+  double* nothing = nullptr;
+  EXPECT_EQ(arelu_scales_f64(none, none, nothing, nothing, 0), ARELU_OK);
+}
+
+// The clamp-range test is made in alpha's own type, as torch.clamp compares: the float next to a bound,
+// outside it, gets no gradient although it is within float rounding of the bound.
+TEST(ParameterGradientsRange, BoundsComparedInTheElementType) {
+  const double ns = 2.0, ps = 0.0;
+  float ga, gb;
+  for (const float alpha : {std::nextafter(static_cast<float>(ARELU_ALPHA_MIN), 0.0f),
+                            std::nextafter(static_cast<float>(ARELU_ALPHA_MAX), 1.0f)}) {
+    ASSERT_EQ(arelu::abi::parameter_gradients(&ns, &ps, &alpha, &alpha, &ga, &gb, 1), ARELU_OK);
+    EXPECT_EQ(ga, 0.0f) << alpha;
+  }
+  for (const double alpha : {std::nextafter(ARELU_ALPHA_MIN, 0.0), std::nextafter(ARELU_ALPHA_MAX, 1.0)}) {
+    double gad, gbd;
+    ASSERT_EQ(arelu::abi::parameter_gradients(&ns, &ps, &alpha, &alpha, &gad, &gbd, 1), ARELU_OK);
+    EXPECT_EQ(gad, 0.0) << alpha;
   }
 }
 
-TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(1); }
-TEST(AreluCpuIsa, Avx2AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(1); }
-TEST(AreluCpuIsa, Avx512AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(2); }
-TEST(AreluCpuIsa, Avx512AndSse2BitIdenticalF64) { check_isa_paths_identical<double>(2); }
+// Channel-wise: each channel by its own pair, in one call; argument errors as everywhere in the ABI.
+TEST(ParameterGradientsChannels, EachChannelByItsOwnPairAndStatusCodes) {
+  const std::vector<double> ns = {1.0, 2.0, 3.0}, ps = {4.0, -4.0, 8.0};
+  const std::vector<double> alpha = {0.5, 1.5, 0.99}, beta = {0.0, 0.0, 0.0};
+  std::vector<double> ga(3, -7), gb(3, -7);
+  ASSERT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga.data(), gb.data(), 3),
+            ARELU_OK);
+  EXPECT_EQ(ga, (std::vector<double>{1.0, 0.0, 3.0}));
+  EXPECT_EQ(gb, (std::vector<double>{1.0, -1.0, 2.0}));
+  EXPECT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga.data(), gb.data(), -1),
+            ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu::abi::parameter_gradients(ns.data(), nullptr, alpha.data(), beta.data(), ga.data(), gb.data(), 1),
+            ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga.data(), nullptr, 1),
+            ARELU_ERR_NULL_POINTER);
+  const double* none = nullptr;
+  float* nothing = nullptr;
+  EXPECT_EQ(arelu_parameter_gradients_f32(none, none, nothing, nothing, nothing, nothing, 0), ARELU_OK);
+}
 
 }  // namespace

@@ -2,6 +2,7 @@
 // edge data, determinism of the sums over repeated runs, then bandwidth at 2^28 float32 elements
 // against a device-to-device cudaMemcpy. Exits non-zero on any failure. Run by gpu-check.sh.
 #include "arelu.h"
+#include "arelu_typed.h"
 
 #include <cuda_runtime.h>
 
@@ -85,68 +86,32 @@ void check_sum(const char* what, double gpu, double cpu, double abs_terms) {
   }
 }
 
+// The calls of this check: the typed wrappers with its CPU thread count and the default stream bound.
 template <class T>
-struct Api;
-template <>
-struct Api<float> {
-  static constexpr const char* name = "f32";
-  static int fwd(const float* x, float* y, int64_t n, float a, float b) { return arelu_forward_f32(x, y, n, a, b, 4); }
-  static int bwd(const float* g, const float* x, float* gi, int64_t n, float a, float b, double* ns, double* ps) {
-    return arelu_backward_f32(g, x, gi, n, a, b, ns, ps, 4);
+struct Api {
+  static constexpr const char* name = sizeof(T) == sizeof(float) ? "f32" : "f64";
+  static constexpr int kCpuThreads = 4;
+  static int fwd(const T* x, T* y, int64_t n, T a, T b) { return arelu::abi::forward(x, y, n, a, b, kCpuThreads); }
+  static int bwd(const T* g, const T* x, T* gi, int64_t n, T a, T b, double* ns, double* ps) {
+    return arelu::abi::backward(g, x, gi, n, a, b, ns, ps, kCpuThreads);
   }
-  static int cfwd(const float* x, float* y, int64_t o, int64_t c, int64_t i, const float* a, const float* b) {
-    return arelu_forward_channels_f32(x, y, o, c, i, a, b, 4);
+  static int cfwd(const T* x, T* y, int64_t o, int64_t c, int64_t i, const T* a, const T* b) {
+    return arelu::abi::forward_channels(x, y, o, c, i, a, b, kCpuThreads);
   }
-  static int cbwd(const float* g, const float* x, float* gi, int64_t o, int64_t c, int64_t i, const float* a,
-                  const float* b, double* ns, double* ps) {
-    return arelu_backward_channels_f32(g, x, gi, o, c, i, a, b, ns, ps, 4);
+  static int cbwd(const T* g, const T* x, T* gi, int64_t o, int64_t c, int64_t i, const T* a, const T* b, double* ns,
+                  double* ps) {
+    return arelu::abi::backward_channels(g, x, gi, o, c, i, a, b, ns, ps, kCpuThreads);
   }
-  static int dfwd(const float* x, float* y, int64_t n, float a, float b) {
-    return arelu_cuda_forward_f32(x, y, n, a, b, nullptr);
+  static int dfwd(const T* x, T* y, int64_t n, T a, T b) { return arelu::abi::cuda_forward(x, y, n, a, b, nullptr); }
+  static int dbwd(const T* g, const T* x, T* gi, int64_t n, T a, T b, double* ns, double* ps, void* ws, size_t wb) {
+    return arelu::abi::cuda_backward(g, x, gi, n, a, b, ns, ps, ws, wb, nullptr);
   }
-  static int dbwd(const float* g, const float* x, float* gi, int64_t n, float a, float b, double* ns, double* ps,
-                  void* ws, size_t wb) {
-    return arelu_cuda_backward_f32(g, x, gi, n, a, b, ns, ps, ws, wb, nullptr);
+  static int dcfwd(const T* x, T* y, int64_t o, int64_t c, int64_t i, const T* a, const T* b) {
+    return arelu::abi::cuda_forward_channels(x, y, o, c, i, a, b, nullptr);
   }
-  static int dcfwd(const float* x, float* y, int64_t o, int64_t c, int64_t i, const float* a, const float* b) {
-    return arelu_cuda_forward_channels_f32(x, y, o, c, i, a, b, nullptr);
-  }
-  static int dcbwd(const float* g, const float* x, float* gi, int64_t o, int64_t c, int64_t i, const float* a,
-                   const float* b, double* ns, double* ps, void* ws, size_t wb) {
-    return arelu_cuda_backward_channels_f32(g, x, gi, o, c, i, a, b, ns, ps, ws, wb, nullptr);
-  }
-};
-template <>
-struct Api<double> {
-  static constexpr const char* name = "f64";
-  static int fwd(const double* x, double* y, int64_t n, double a, double b) {
-    return arelu_forward_f64(x, y, n, a, b, 4);
-  }
-  static int bwd(const double* g, const double* x, double* gi, int64_t n, double a, double b, double* ns,
-                 double* ps) {
-    return arelu_backward_f64(g, x, gi, n, a, b, ns, ps, 4);
-  }
-  static int cfwd(const double* x, double* y, int64_t o, int64_t c, int64_t i, const double* a, const double* b) {
-    return arelu_forward_channels_f64(x, y, o, c, i, a, b, 4);
-  }
-  static int cbwd(const double* g, const double* x, double* gi, int64_t o, int64_t c, int64_t i, const double* a,
-                  const double* b, double* ns, double* ps) {
-    return arelu_backward_channels_f64(g, x, gi, o, c, i, a, b, ns, ps, 4);
-  }
-  static int dfwd(const double* x, double* y, int64_t n, double a, double b) {
-    return arelu_cuda_forward_f64(x, y, n, a, b, nullptr);
-  }
-  static int dbwd(const double* g, const double* x, double* gi, int64_t n, double a, double b, double* ns,
-                  double* ps, void* ws, size_t wb) {
-    return arelu_cuda_backward_f64(g, x, gi, n, a, b, ns, ps, ws, wb, nullptr);
-  }
-  static int dcfwd(const double* x, double* y, int64_t o, int64_t c, int64_t i, const double* a,
-                   const double* b) {
-    return arelu_cuda_forward_channels_f64(x, y, o, c, i, a, b, nullptr);
-  }
-  static int dcbwd(const double* g, const double* x, double* gi, int64_t o, int64_t c, int64_t i, const double* a,
-                   const double* b, double* ns, double* ps, void* ws, size_t wb) {
-    return arelu_cuda_backward_channels_f64(g, x, gi, o, c, i, a, b, ns, ps, ws, wb, nullptr);
+  static int dcbwd(const T* g, const T* x, T* gi, int64_t o, int64_t c, int64_t i, const T* a, const T* b,
+                   double* ns, double* ps, void* ws, size_t wb) {
+    return arelu::abi::cuda_backward_channels(g, x, gi, o, c, i, a, b, ns, ps, ws, wb, nullptr);
   }
 };
 
@@ -367,6 +332,63 @@ void bandwidth() {
   cudaFree(sums);
 }
 
+// The CUDA parameter gradients against the CPU ones, which GoogleTest checks against their definition:
+// equal, but for the device's exp in sigmoid'(beta), within a few double ulps.
+template <class T>
+void check_parameter_gradients() {
+  const double nan = std::nan("");
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> neg_sum = {1.5, -2.0, nan, inf, 3.0, 0.25, -7.0};
+  const std::vector<double> pos_sum = {-0.5, 4.0, 2.0, nan, inf, 1.0, 0.0};
+  const std::vector<T> alpha = {T(0.5), T(0.01), T(0.005), T(0.99), T(1.2), T(nan), T(0.3)};
+  const std::vector<T> beta = {T(2.0), T(0.0), T(-3.0), T(nan), T(1.0), T(40.0), T(-1.0)};
+  const size_t c = alpha.size();
+  std::vector<T> ga(c), gb(c);
+  ARELU_OK_OR_FAIL(arelu::abi::parameter_gradients(neg_sum.data(), pos_sum.data(), alpha.data(), beta.data(),
+                                                   ga.data(), gb.data(), c));
+  Dev<double> dns(c), dps(c);
+  Dev<T> da(c), db(c), dga(c), dgb(c);
+  upload(dns.at(false), neg_sum);
+  upload(dps.at(false), pos_sum);
+  upload(da.at(false), alpha);
+  upload(db.at(false), beta);
+  ARELU_OK_OR_FAIL(arelu::abi::cuda_parameter_gradients(dns.at(false), dps.at(false), da.at(false), db.at(false),
+                                                        dga.at(false), dgb.at(false), c, nullptr));
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::string tag = std::string("parameter gradients ") + Api<T>::name;
+  check_elements(tag + " alpha", download(dga.at(false), c), ga);
+  const std::vector<T> gpu_gb = download(dgb.at(false), c);
+  for (size_t k = 0; k < c; ++k) {
+    const bool close = same(gpu_gb[k], gb[k]) || std::fabs(double(gpu_gb[k]) - double(gb[k])) <=
+                                                     4 * std::numeric_limits<T>::epsilon() * std::fabs(double(gb[k]));
+    if (!close) fail(tag + " beta at " + std::to_string(k));
+  }
+}
+
+// The CUDA scales against the CPU ones: a equal, b within an ulp of T (the device's exp in the sigmoid).
+template <class T>
+void check_scales() {
+  const double nan = std::nan("");
+  const std::vector<T> alpha = {T(0.5), T(0.001), T(1.5), T(0.01), T(0.99), T(nan), T(0.3)};
+  const std::vector<T> beta = {T(0.0), T(2.0), T(-2.0), T(0.7), T(nan), T(40.0), T(-1.3)};
+  const size_t c = alpha.size();
+  std::vector<T> neg(c), pos(c);
+  ARELU_OK_OR_FAIL(arelu::abi::scales(alpha.data(), beta.data(), neg.data(), pos.data(), c));
+  Dev<T> da(c), db(c), dneg(c), dpos(c);
+  upload(da.at(false), alpha);
+  upload(db.at(false), beta);
+  ARELU_OK_OR_FAIL(arelu::abi::cuda_scales(da.at(false), db.at(false), dneg.at(false), dpos.at(false), c, nullptr));
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::string tag = std::string("scales ") + Api<T>::name;
+  check_elements(tag + " neg", download(dneg.at(false), c), neg);
+  const std::vector<T> gpu_pos = download(dpos.at(false), c);
+  for (size_t k = 0; k < c; ++k) {
+    const bool close = same(gpu_pos[k], pos[k]) ||
+                       std::fabs(double(gpu_pos[k]) - double(pos[k])) <= std::numeric_limits<T>::epsilon() * 2;
+    if (!close) fail(tag + " pos at " + std::to_string(k));
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -392,6 +414,10 @@ int main() {
     check_channels<float>(s[0], s[1], s[2]);
     check_channels<double>(s[0], s[1], s[2]);
   }
+  check_scales<float>();
+  check_scales<double>();
+  check_parameter_gradients<float>();
+  check_parameter_gradients<double>();
   std::printf("correctness: %s\n", failures == 0 ? "all checks passed" : "FAILURES");
   bandwidth();
   return failures == 0 ? 0 : 1;

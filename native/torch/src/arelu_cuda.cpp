@@ -4,43 +4,30 @@
 #include "arelu_internal.h"
 
 #include <arelu.h>
+#include <arelu_typed.h>
 
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
 
 namespace arelu {
 namespace detail {
 namespace {
 
-int forward_call(const float* x, float* y, const Scales& s, const float* neg, const float* pos, void* stream) {
-  return s.channelwise
-             ? arelu_cuda_forward_channels_f32(x, y, s.outer, s.channels, s.inner, neg, pos, stream)
-             : arelu_cuda_forward_f32(x, y, s.outer * s.channels * s.inner, static_cast<float>(s.neg),
-                                      static_cast<float>(s.pos), stream);
+template <typename T>
+int forward_call(const T* x, T* y, const Scales& s, const T* neg, const T* pos, void* stream) {
+  return s.channelwise ? abi::cuda_forward_channels(x, y, s.outer, s.channels, s.inner, neg, pos, stream)
+                       : abi::cuda_forward(x, y, s.outer * s.channels * s.inner, static_cast<T>(s.neg),
+                                           static_cast<T>(s.pos), stream);
 }
 
-int forward_call(const double* x, double* y, const Scales& s, const double* neg, const double* pos, void* stream) {
-  return s.channelwise
-             ? arelu_cuda_forward_channels_f64(x, y, s.outer, s.channels, s.inner, neg, pos, stream)
-             : arelu_cuda_forward_f64(x, y, s.outer * s.channels * s.inner, s.neg, s.pos, stream);
-}
-
-int backward_call(const float* g, const float* x, float* gi, const Scales& s, const float* neg, const float* pos,
-                  double* neg_sum, double* pos_sum, void* ws, size_t ws_bytes, void* stream) {
-  return s.channelwise
-             ? arelu_cuda_backward_channels_f32(g, x, gi, s.outer, s.channels, s.inner, neg, pos, neg_sum, pos_sum,
-                                                ws, ws_bytes, stream)
-             : arelu_cuda_backward_f32(g, x, gi, s.outer * s.channels * s.inner, static_cast<float>(s.neg),
-                                       static_cast<float>(s.pos), neg_sum, pos_sum, ws, ws_bytes, stream);
-}
-
-int backward_call(const double* g, const double* x, double* gi, const Scales& s, const double* neg,
-                  const double* pos, double* neg_sum, double* pos_sum, void* ws, size_t ws_bytes, void* stream) {
-  return s.channelwise
-             ? arelu_cuda_backward_channels_f64(g, x, gi, s.outer, s.channels, s.inner, neg, pos, neg_sum, pos_sum,
-                                                ws, ws_bytes, stream)
-             : arelu_cuda_backward_f64(g, x, gi, s.outer * s.channels * s.inner, s.neg, s.pos, neg_sum, pos_sum, ws,
-                                       ws_bytes, stream);
+template <typename T>
+int backward_call(const T* g, const T* x, T* gi, const Scales& s, const T* neg, const T* pos, double* neg_sum,
+                  double* pos_sum, void* ws, size_t ws_bytes, void* stream) {
+  return s.channelwise ? abi::cuda_backward_channels(g, x, gi, s.outer, s.channels, s.inner, neg, pos, neg_sum,
+                                                     pos_sum, ws, ws_bytes, stream)
+                       : abi::cuda_backward(g, x, gi, s.outer * s.channels * s.inner, static_cast<T>(s.neg),
+                                            static_cast<T>(s.pos), neg_sum, pos_sum, ws, ws_bytes, stream);
 }
 
 template <typename T>
@@ -68,6 +55,29 @@ void backward_typed(const at::Tensor& g, const at::Tensor& x, const at::Tensor& 
                "arelu_cuda_backward");
 }
 
+template <typename T>
+void scales_typed(const at::Tensor& alpha, const at::Tensor& beta, const at::Tensor& neg, const at::Tensor& pos) {
+  void* stream = c10::cuda::getCurrentCUDAStream(alpha.device().index()).stream();
+  check_status(abi::cuda_scales(alpha.data_ptr<T>(), beta.data_ptr<T>(), neg.data_ptr<T>(), pos.data_ptr<T>(),
+                                alpha.numel(), stream),
+               "arelu_cuda_scales");
+}
+
+template <typename T>
+void parameter_gradients_typed(const at::Tensor& neg_sum, const at::Tensor& pos_sum, const at::Tensor& alpha,
+                               const at::Tensor& beta, const at::Tensor& grad_alpha, const at::Tensor& grad_beta) {
+  void* stream = c10::cuda::getCurrentCUDAStream(alpha.device().index()).stream();
+  check_status(abi::cuda_parameter_gradients(neg_sum.data_ptr<double>(), pos_sum.data_ptr<double>(),
+                                             alpha.data_ptr<T>(), beta.data_ptr<T>(), grad_alpha.data_ptr<T>(),
+                                             grad_beta.data_ptr<T>(), alpha.numel(), stream),
+               "arelu_cuda_parameter_gradients");
+}
+
+// The CUDA kernel of arelu::arelu.
+at::Tensor forward_cuda(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta) {
+  return backend_forward(x, alpha, beta, &cuda_forward);
+}
+
 }  // namespace
 
 bool cuda_kernels_available() { return arelu_cuda_available() != 0; }
@@ -92,5 +102,26 @@ void cuda_backward(const at::Tensor& grad_out, const at::Tensor& x, const at::Te
   }
 }
 
+void cuda_scales(const at::Tensor& alpha, const at::Tensor& beta, const at::Tensor& neg, const at::Tensor& pos) {
+  c10::cuda::CUDAGuard guard(alpha.device());
+  if (alpha.scalar_type() == at::kFloat) {
+    scales_typed<float>(alpha, beta, neg, pos);
+  } else {
+    scales_typed<double>(alpha, beta, neg, pos);
+  }
+}
+
+void cuda_parameter_gradients(const at::Tensor& neg_sum, const at::Tensor& pos_sum, const at::Tensor& alpha,
+                              const at::Tensor& beta, const at::Tensor& grad_alpha, const at::Tensor& grad_beta) {
+  c10::cuda::CUDAGuard guard(alpha.device());
+  if (alpha.scalar_type() == at::kFloat) {
+    parameter_gradients_typed<float>(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
+  } else {
+    parameter_gradients_typed<double>(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
+  }
+}
+
 }  // namespace detail
 }  // namespace arelu
+
+TORCH_LIBRARY_IMPL(arelu, CUDA, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_cuda)); }

@@ -5,19 +5,24 @@
 #include "arelu_internal.h"
 
 #include <arelu.h>
+#include <arelu_typed.h>
 
 #include <ATen/ATen.h>
+#include <ATen/core/LegacyTypeDispatch.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 #include <torch/cuda.h>
 #include <torch/library.h>
 
-#include <algorithm>
-#include <cmath>
 #include <utility>
 #include <vector>
 
 namespace arelu {
+
+static_assert(kAlphaMin == ARELU_ALPHA_MIN && kAlphaMax == ARELU_ALPHA_MAX,
+              "the op's clamp bounds are the kernels' (arelu.h)");
+
 namespace detail {
 
 void check_status(int status, const char* what) {
@@ -33,13 +38,7 @@ using torch::autograd::variable_list;
 
 bool fused_dtype(at::ScalarType t) { return t == at::kFloat || t == at::kDouble; }
 
-bool fused_device(const Tensor& x) {
-#ifdef ARELU_TORCH_WITH_CUDA
-  return x.is_cpu() || x.is_cuda();
-#else
-  return x.is_cpu();
-#endif
-}
+}  // namespace
 
 // Checks dtypes, devices and shapes; returns whether alpha and beta are channel-wise.
 bool validate(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
@@ -69,12 +68,16 @@ bool validate(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   return true;
 }
 
+namespace {
+
 // Shape {1, C, 1, ...} with x's rank, so that per-channel values broadcast along dimension 1.
 std::vector<int64_t> channel_shape(const Tensor& x, int64_t channels) {
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[1] = channels;
   return shape;
 }
+
+}  // namespace
 
 // The reference relu(x) * b - relu(-x) * a through libtorch ops, for dtypes and devices without
 // fused kernels; libtorch's autograd differentiates it.
@@ -93,9 +96,23 @@ Tensor reference(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool 
   return at::relu(x) * b - at::relu(-x) * a;
 }
 
+namespace {
+
 int num_threads() { return at::get_num_threads(); }
 
-// Effective scales a = clamp(alpha), b = 1 + sigmoid(beta), in double.
+// The effective scales of one-element parameters, formed in T by the kernels' arelu_scales (the definition every
+// binding uses), returned as doubles that hold T values.
+template <typename T>
+std::pair<double, double> host_scales(double raw_alpha, double raw_beta) {
+  const T alpha = static_cast<T>(raw_alpha);
+  const T beta = static_cast<T>(raw_beta);
+  T neg;
+  T pos;
+  check_status(abi::scales(&alpha, &beta, &neg, &pos, 1), "arelu_scales");
+  return {neg, pos};
+}
+
+// Effective scales a = clamp(alpha), b = 1 + sigmoid(beta) of one-element parameters, read on the host.
 std::pair<double, double> scalar_scales(const Tensor& alpha, const Tensor& beta) {
   double raw_alpha = 0.0;
   double raw_beta = 0.0;
@@ -108,10 +125,30 @@ std::pair<double, double> scalar_scales(const Tensor& alpha, const Tensor& beta)
     raw_alpha = host[0].item<double>();
     raw_beta = host[1].item<double>();
   }
-  // std::clamp lets NaN through, as torch.clamp does.
-  const double a = std::clamp(raw_alpha, kAlphaMin, kAlphaMax);
-  const double b = 1.0 + 1.0 / (1.0 + std::exp(-raw_beta));
-  return {a, b};
+  return alpha.scalar_type() == at::kFloat ? host_scales<float>(raw_alpha, raw_beta)
+                                           : host_scales<double>(raw_alpha, raw_beta);
+}
+
+template <typename T>
+void cpu_scales(const Tensor& alpha, const Tensor& beta, const Tensor& neg, const Tensor& pos) {
+  check_status(abi::scales(alpha.data_ptr<T>(), beta.data_ptr<T>(), neg.data_ptr<T>(), pos.data_ptr<T>(),
+                           alpha.numel()),
+               "arelu_scales");
+}
+
+// Per-channel scales into neg and pos; all contiguous, alpha's dtype and device.
+void run_scales(const Tensor& alpha, const Tensor& beta, const Tensor& neg, const Tensor& pos) {
+#ifdef ARELU_TORCH_WITH_CUDA
+  if (alpha.is_cuda()) {
+    cuda_scales(alpha, beta, neg, pos);
+    return;
+  }
+#endif
+  if (alpha.scalar_type() == at::kFloat) {
+    cpu_scales<float>(alpha, beta, neg, pos);
+  } else {
+    cpu_scales<double>(alpha, beta, neg, pos);
+  }
 }
 
 // Launch parameters for x (contiguous). Scalar-form scales come from the callers.
@@ -127,60 +164,51 @@ Scales make_scales(const Tensor& x, const Tensor& alpha, const Tensor& beta, boo
   for (int64_t d = 2; d < x.dim(); ++d) {
     s.inner *= x.size(d);
   }
-  s.neg_t = alpha.to(at::kDouble).clamp(kAlphaMin, kAlphaMax).to(x.scalar_type()).contiguous();
-  s.pos_t = (beta.to(at::kDouble).sigmoid() + 1).to(x.scalar_type()).contiguous();
+  const Tensor alpha_c = alpha.contiguous();
+  const Tensor beta_c = beta.contiguous();
+  s.neg_t = at::empty_like(alpha_c);
+  s.pos_t = at::empty_like(beta_c);
+  run_scales(alpha_c, beta_c, s.neg_t, s.pos_t);
   return s;
-}
-
-int cpu_forward_call(const float* x, float* y, const Scales& s) {
-  return s.channelwise ? arelu_forward_channels_f32(x, y, s.outer, s.channels, s.inner, s.neg_t.data_ptr<float>(),
-                                                    s.pos_t.data_ptr<float>(), num_threads())
-                       : arelu_forward_f32(x, y, s.inner, static_cast<float>(s.neg), static_cast<float>(s.pos),
-                                           num_threads());
-}
-
-int cpu_forward_call(const double* x, double* y, const Scales& s) {
-  return s.channelwise ? arelu_forward_channels_f64(x, y, s.outer, s.channels, s.inner, s.neg_t.data_ptr<double>(),
-                                                    s.pos_t.data_ptr<double>(), num_threads())
-                       : arelu_forward_f64(x, y, s.inner, s.neg, s.pos, num_threads());
-}
-
-int cpu_backward_call(const float* g, const float* x, float* gi, const Scales& s, double* neg_sum, double* pos_sum) {
-  return s.channelwise
-             ? arelu_backward_channels_f32(g, x, gi, s.outer, s.channels, s.inner, s.neg_t.data_ptr<float>(),
-                                           s.pos_t.data_ptr<float>(), neg_sum, pos_sum, num_threads())
-             : arelu_backward_f32(g, x, gi, s.inner, static_cast<float>(s.neg), static_cast<float>(s.pos), neg_sum,
-                                  pos_sum, num_threads());
-}
-
-int cpu_backward_call(const double* g, const double* x, double* gi, const Scales& s, double* neg_sum,
-                      double* pos_sum) {
-  return s.channelwise
-             ? arelu_backward_channels_f64(g, x, gi, s.outer, s.channels, s.inner, s.neg_t.data_ptr<double>(),
-                                           s.pos_t.data_ptr<double>(), neg_sum, pos_sum, num_threads())
-             : arelu_backward_f64(g, x, gi, s.inner, s.neg, s.pos, neg_sum, pos_sum, num_threads());
 }
 
 template <typename T>
 void cpu_forward(const Tensor& x, const Tensor& y, const Scales& s) {
-  check_status(cpu_forward_call(x.data_ptr<T>(), y.data_ptr<T>(), s), "arelu_forward");
+  const T* xp = x.data_ptr<T>();
+  T* yp = y.data_ptr<T>();
+  check_status(s.channelwise ? abi::forward_channels(xp, yp, s.outer, s.channels, s.inner, s.neg_t.data_ptr<T>(),
+                                                     s.pos_t.data_ptr<T>(), num_threads())
+                             : abi::forward(xp, yp, s.inner, static_cast<T>(s.neg), static_cast<T>(s.pos),
+                                            num_threads()),
+               "arelu_forward");
 }
 
 template <typename T>
 void cpu_backward(const Tensor& g, const Tensor& x, const Tensor& gi, const Scales& s, const Tensor& neg_sum,
                   const Tensor& pos_sum) {
-  check_status(cpu_backward_call(g.data_ptr<T>(), x.data_ptr<T>(), gi.defined() ? gi.data_ptr<T>() : nullptr, s,
-                                 neg_sum.data_ptr<double>(), pos_sum.data_ptr<double>()),
+  const T* gp = g.data_ptr<T>();
+  const T* xp = x.data_ptr<T>();
+  T* gip = gi.defined() ? gi.data_ptr<T>() : nullptr;
+  double* ns = neg_sum.data_ptr<double>();
+  double* ps = pos_sum.data_ptr<double>();
+  check_status(s.channelwise ? abi::backward_channels(gp, xp, gip, s.outer, s.channels, s.inner,
+                                                      s.neg_t.data_ptr<T>(), s.pos_t.data_ptr<T>(), ns, ps,
+                                                      num_threads())
+                             : abi::backward(gp, xp, gip, s.inner, static_cast<T>(s.neg), static_cast<T>(s.pos), ns,
+                                             ps, num_threads()),
                "arelu_backward");
 }
 
-void run_forward(const Tensor& x, const Tensor& y, const Scales& s) {
-#ifdef ARELU_TORCH_WITH_CUDA
-  if (x.is_cuda()) {
-    cuda_forward(x, y, s);
-    return;
-  }
-#endif
+template <typename T>
+void cpu_parameter_gradients(const Tensor& neg_sum, const Tensor& pos_sum, const Tensor& alpha, const Tensor& beta,
+                             const Tensor& grad_alpha, const Tensor& grad_beta) {
+  check_status(abi::parameter_gradients(neg_sum.data_ptr<double>(), pos_sum.data_ptr<double>(), alpha.data_ptr<T>(),
+                                        beta.data_ptr<T>(), grad_alpha.data_ptr<T>(), grad_beta.data_ptr<T>(),
+                                        alpha.numel()),
+               "arelu_parameter_gradients");
+}
+
+void run_cpu_forward(const Tensor& x, const Tensor& y, const Scales& s) {
   if (x.scalar_type() == at::kFloat) {
     cpu_forward<float>(x, y, s);
   } else {
@@ -203,24 +231,48 @@ void run_backward(const Tensor& g, const Tensor& x, const Tensor& gi, const Scal
   }
 }
 
+// All contiguous, alpha's dtype and device (sums: double).
+void run_parameter_gradients(const Tensor& neg_sum, const Tensor& pos_sum, const Tensor& alpha, const Tensor& beta,
+                             const Tensor& grad_alpha, const Tensor& grad_beta) {
+#ifdef ARELU_TORCH_WITH_CUDA
+  if (alpha.is_cuda()) {
+    cuda_parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
+    return;
+  }
+#endif
+  if (alpha.scalar_type() == at::kFloat) {
+    cpu_parameter_gradients<float>(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
+  } else {
+    cpu_parameter_gradients<double>(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
+  }
+}
+
+// The operator arelu::arelu, typed, for calls through the dispatcher.
+const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor&)>& op() {
+  static const auto handle = c10::Dispatcher::singleton()
+                                 .findSchemaOrThrow("arelu::arelu", "")
+                                 .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  return handle;
+}
+
+// Whether a fused kernel is registered for x's device: CPU always, CUDA in a CUDA build (arelu_cuda.cpp).
+bool fused_backend(const Tensor& x) {
+  return x.is_cpu() || (x.is_cuda() && op().hasKernelForDispatchKey(c10::DispatchKey::CUDA));
+}
+
+// Gradients of the right shapes and no data, for meta tensors (shape inference through autograd).
+variable_list meta_gradients(const AutogradContext* ctx, const variable_list& saved) {
+  return {ctx->needs_input_grad(0) ? at::empty_like(saved[0]) : Tensor(), at::empty_like(saved[1]),
+          at::empty_like(saved[2])};
+}
+
 class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
  public:
-  // x, alpha, beta are validated (float/double, one device, matching shapes) by arelu().
+  // x, alpha, beta are validated (float/double, one device, matching shapes) by the autograd kernel.
   static Tensor forward(AutogradContext* ctx, Tensor x, Tensor alpha, Tensor beta) {
-    const bool channelwise = alpha.numel() > 1;
-    Tensor xc = x.contiguous();
-    Tensor y = at::empty(xc.sizes(), xc.options());
-    Scales s = make_scales(xc, alpha, beta, channelwise);
-    if (!channelwise) {
-      std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
-      // Kept for backward, so a CUDA backward does not read the scalars from the device again.
-      ctx->saved_data["neg"] = s.neg;
-      ctx->saved_data["pos"] = s.pos;
-    }
-    // The kernels give the reference's NaN everywhere when a scale is NaN (arelu.h).
-    if (xc.numel() > 0) {
-      run_forward(xc, y, s);
-    }
+    // The backend kernel of x's device (CPU or CUDA), below autograd.
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    Tensor y = op().call(x, alpha, beta);
     // x itself, not its contiguous copy: under create_graph, backward differentiates through it.
     ctx->save_for_backward({x, alpha, beta});
     return y;
@@ -229,6 +281,9 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
     const bool channelwise = saved[1].numel() > 1;
+    if (saved[0].is_meta()) {
+      return meta_gradients(ctx, saved);
+    }
     if (at::GradMode::is_enabled()) {
       // create_graph: the gradients must themselves be differentiable, and the kernels are not. libtorch's
       // autograd of the reference formula, on the saved (graph-connected) inputs, gives them exactly.
@@ -242,8 +297,7 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
 
     Scales s = make_scales(x, alpha, beta, channelwise);
     if (!channelwise) {
-      s.neg = ctx->saved_data["neg"].toDouble();
-      s.pos = ctx->saved_data["pos"].toDouble();
+      std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
     }
     Tensor grad_x = ctx->needs_input_grad(0) ? at::empty(x.sizes(), x.options()) : Tensor();
     const auto sum_options = x.options().dtype(at::kDouble);
@@ -252,14 +306,12 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     if (x.numel() > 0) {
       run_backward(g, x, grad_x, s, neg_sum, pos_sum);
     }
-    // d a / d alpha: 1 inside [0.01, 0.99], bounds included, compared in alpha's dtype as torch.clamp
-    // does; 0 outside and for NaN, even where the sum is NaN or infinite (a select, not a product).
-    const Tensor in_range = alpha.ge(kAlphaMin).logical_and(alpha.le(kAlphaMax));
-    const Tensor neg = neg_sum.reshape(alpha.sizes());
-    const Tensor grad_alpha = at::where(in_range, neg, at::zeros_like(neg)).to(alpha.scalar_type());
-    // d b / d beta = sigmoid'(beta), multiplied in the order of libtorch's sigmoid backward.
-    const Tensor sig = beta.to(at::kDouble).sigmoid();
-    const Tensor grad_beta = (pos_sum.reshape(beta.sizes()) * (1 - sig) * sig).to(beta.scalar_type());
+    // The clamp-range select of alpha, sigmoid'(beta) and the NaN handling: the kernels' one definition.
+    const Tensor alpha_c = alpha.contiguous();
+    const Tensor beta_c = beta.contiguous();
+    Tensor grad_alpha = at::empty_like(alpha_c);
+    Tensor grad_beta = at::empty_like(beta_c);
+    run_parameter_gradients(neg_sum, pos_sum, alpha_c, beta_c, grad_alpha, grad_beta);
     return {grad_x, grad_alpha, grad_beta};
   }
 
@@ -282,15 +334,55 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
   }
 };
 
+// The CPU kernel of arelu::arelu.
+Tensor forward_cpu(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  return backend_forward(x, alpha, beta, &run_cpu_forward);
+}
+
+// The Meta kernel: the checks and the output's shape, dtype and device, without data.
+Tensor forward_meta(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  validate(x, alpha, beta);
+  return at::empty(x.sizes(), x.options());
+}
+
+// The Autograd kernel: the fused function (one node, fused backward) where a fused kernel serves x, libtorch's
+// autograd of the reference composition elsewhere (half, bfloat16, devices without fused kernels). Meta tensors
+// of every dtype take the function too, so that they reach the Meta kernel (libtorch 1.13 has no Meta relu).
+Tensor forward_autograd(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  const bool channelwise = validate(x, alpha, beta);
+  if (x.is_meta() || (fused_dtype(x.scalar_type()) && fused_backend(x))) {
+    return AReLUFunction::apply(x, alpha, beta);
+  }
+  return reference(x, alpha, beta, channelwise);
+}
+
 }  // namespace
+
+Tensor backend_forward(const Tensor& x, const Tensor& alpha, const Tensor& beta, ForwardRunner run) {
+  const bool channelwise = validate(x, alpha, beta);
+  if (!fused_dtype(x.scalar_type())) {
+    // Reached below autograd (inference mode): the same reference composition as the Autograd kernel uses.
+    return reference(x, alpha, beta, channelwise);
+  }
+  const Tensor xc = x.contiguous();
+  Tensor y = at::empty(xc.sizes(), xc.options());
+  Scales s = make_scales(xc, alpha, beta, channelwise);
+  if (!channelwise) {
+    std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
+  }
+  // The kernels give the reference's NaN everywhere when a scale is NaN (arelu.h).
+  if (xc.numel() > 0) {
+    run(xc, y, s);
+  }
+  return y;
+}
+
 }  // namespace detail
 
 torch::Tensor arelu(const torch::Tensor& x, const torch::Tensor& alpha, const torch::Tensor& beta) {
-  const bool channelwise = detail::validate(x, alpha, beta);
-  if (detail::fused_dtype(x.scalar_type()) && detail::fused_device(x)) {
-    return detail::AReLUFunction::apply(x, alpha, beta);
-  }
-  return detail::reference(x, alpha, beta, channelwise);
+  // Named errors first: the dispatcher cannot route undefined tensors.
+  detail::validate(x, alpha, beta);
+  return detail::op().call(x, alpha, beta);
 }
 
 bool fused_cuda_available() {
@@ -319,8 +411,13 @@ void AReLUImpl::pretty_print(std::ostream& stream) const {
 
 }  // namespace arelu
 
-// The operator arelu::arelu for dispatcher users (TorchScript, torch.ops after load_library). A
-// CompositeImplicitAutograd kernel: autograd comes from the autograd function it calls.
+// The operator arelu::arelu for dispatcher users (TorchScript, torch.ops after load_library), registered as
+// PyTorch's extension guide does: one kernel per backend key (CPU here, CUDA in arelu_cuda.cpp, Meta for
+// shapes), and the autograd function for the Autograd key, which calls the backend kernel below autograd.
 TORCH_LIBRARY(arelu, m) { m.def("arelu(Tensor x, Tensor alpha, Tensor beta) -> Tensor"); }
 
-TORCH_LIBRARY_IMPL(arelu, CompositeImplicitAutograd, m) { m.impl("arelu", &arelu::arelu); }
+TORCH_LIBRARY_IMPL(arelu, CPU, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_cpu)); }
+
+TORCH_LIBRARY_IMPL(arelu, Meta, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_meta)); }
+
+TORCH_LIBRARY_IMPL(arelu, Autograd, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_autograd)); }

@@ -25,6 +25,20 @@ struct Scales {
 // Throws a c10::Error naming the failed call unless status is ARELU_OK.
 void check_status(int status, const char* what);
 
+// Checks dtypes, devices and shapes (c10::Error naming the problem); returns whether alpha and beta are
+// channel-wise.
+bool validate(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta);
+
+// The reference relu(x) * b - relu(-x) * a through libtorch ops, for dtypes and devices without fused kernels.
+at::Tensor reference(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta, bool channelwise);
+
+// Runs a backend's fused forward kernel on contiguous x into y.
+using ForwardRunner = void (*)(const at::Tensor& x, const at::Tensor& y, const Scales& s);
+
+// The body of a backend kernel of arelu::arelu: checks, the reference for dtypes without fused kernels (half,
+// bfloat16: reached below autograd), else the scales and run on a contiguous x.
+at::Tensor backend_forward(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta, ForwardRunner run);
+
 #ifdef ARELU_TORCH_WITH_CUDA
 bool cuda_kernels_available();
 // All tensors contiguous, on one CUDA device, of x's dtype (sums: double, one per channel).
@@ -32,6 +46,11 @@ bool cuda_kernels_available();
 void cuda_forward(const at::Tensor& x, const at::Tensor& y, const Scales& s);
 void cuda_backward(const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& grad_in, const Scales& s,
                    const at::Tensor& neg_sum, const at::Tensor& pos_sum);
+// Per-channel effective scales (arelu_cuda_scales_*), all contiguous on one device.
+void cuda_scales(const at::Tensor& alpha, const at::Tensor& beta, const at::Tensor& neg, const at::Tensor& pos);
+// Parameter gradients from the backward sums (arelu_cuda_parameter_gradients_*), all contiguous on one device.
+void cuda_parameter_gradients(const at::Tensor& neg_sum, const at::Tensor& pos_sum, const at::Tensor& alpha,
+                              const at::Tensor& beta, const at::Tensor& grad_alpha, const at::Tensor& grad_beta);
 #endif
 
 }  // namespace detail

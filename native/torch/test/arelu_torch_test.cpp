@@ -14,6 +14,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -119,21 +120,39 @@ std::string label(double alpha, double beta) {
   return s.str();
 }
 
+// Skips a CUDA instance where libtorch sees no CUDA device, and seeds the generator.
+void prepare_device(torch::DeviceType device) {
+  if (device == torch::kCUDA && !torch::cuda::is_available()) {
+    // gpu-check-torch.sh sets ARELU_REQUIRE_FUSED_CUDA, so that a GPU run cannot pass by skipping.
+    if (std::getenv("ARELU_REQUIRE_FUSED_CUDA") != nullptr) {
+      GTEST_FAIL() << "ARELU_REQUIRE_FUSED_CUDA is set but libtorch sees no CUDA device";
+    }
+    GTEST_SKIP() << "no CUDA device";
+  }
+  torch::manual_seed(0);
+}
+
+torch::TensorOptions on(torch::DeviceType device, torch::Dtype dtype) {
+  return torch::TensorOptions().dtype(dtype).device(device);
+}
+
 class AReLUTest : public ::testing::TestWithParam<torch::DeviceType> {
  protected:
-  void SetUp() override {
-    if (GetParam() == torch::kCUDA && !torch::cuda::is_available()) {
-      // gpu-check-torch.sh sets ARELU_REQUIRE_FUSED_CUDA, so that a GPU run cannot pass by skipping.
-      if (std::getenv("ARELU_REQUIRE_FUSED_CUDA") != nullptr) {
-        GTEST_FAIL() << "ARELU_REQUIRE_FUSED_CUDA is set but libtorch sees no CUDA device";
-      }
-      GTEST_SKIP() << "no CUDA device";
-    }
-    torch::manual_seed(0);
-  }
+  void SetUp() override { prepare_device(GetParam()); }
 
-  torch::TensorOptions f64() const { return torch::TensorOptions().dtype(torch::kDouble).device(GetParam()); }
-  torch::TensorOptions f32() const { return torch::TensorOptions().dtype(torch::kFloat).device(GetParam()); }
+  torch::TensorOptions f64() const { return on(GetParam(), torch::kDouble); }
+  torch::TensorOptions f32() const { return on(GetParam(), torch::kFloat); }
+  Tensor scalar(double v) const { return torch::full({}, v, f64()); }
+};
+
+// The tests that hold for both parameter layouts, one instance per device and layout.
+class AReLULayoutTest : public ::testing::TestWithParam<std::tuple<torch::DeviceType, bool>> {
+ protected:
+  void SetUp() override { prepare_device(device()); }
+
+  torch::DeviceType device() const { return std::get<0>(GetParam()); }
+  bool channelwise() const { return std::get<1>(GetParam()); }
+  torch::TensorOptions f64() const { return on(device(), torch::kDouble); }
   Tensor scalar(double v) const { return torch::full({}, v, f64()); }
 };
 
@@ -170,58 +189,56 @@ TEST_P(AReLUTest, EdgePointsMatchReference) {
   }
 }
 
-TEST_P(AReLUTest, CentralFiniteDifferences) {
+TEST_P(AReLULayoutTest, CentralFiniteDifferences) {
   // x kept away from 0, where AReLU has a kink; alpha inside (0.01, 0.99), where the clamp is the identity.
   const Tensor sign = torch::randint(0, 2, {3, 4}, f64()) * 2 - 1;
   const Tensor x = sign * (0.2 + torch::rand({3, 4}, f64()) * 1.8);
   const Tensor w = torch::randn({3, 4}, f64());
-  for (const bool channelwise : {false, true}) {
-    const Tensor alpha = channelwise ? torch::tensor({0.4, 0.2, 0.7, 0.95}, f64()) : scalar(0.4);
-    const Tensor beta = channelwise ? torch::tensor({0.7, -1.0, 2.0, 0.0}, f64()) : scalar(0.7);
-    const Outcome got = evaluate(fused, x, alpha, beta, w);
-    const double h = 1e-6;
-    // d/dt of sum(w * arelu(...)) with element i of `which` moved by t.
-    auto check = [&](int which, const Tensor& analytic, const std::string& name) {
-      const Tensor base[3] = {x, alpha, beta};
-      const Tensor flat_grad = host(analytic).reshape({-1});
-      for (int64_t i = 0; i < base[which].numel(); ++i) {
-        double loss[2];
-        for (int side = 0; side < 2; ++side) {
-          Tensor moved[3] = {base[0].clone(), base[1].clone(), base[2].clone()};
-          moved[which].view({-1})[i] += side == 0 ? h : -h;
-          torch::NoGradGuard no_grad;
-          loss[side] = (arelu::arelu(moved[0], moved[1], moved[2]) * w).sum().item<double>();
-        }
-        const double numeric = (loss[0] - loss[1]) / (2 * h);
-        const double exact = flat_grad[i].item<double>();
-        EXPECT_NEAR(numeric, exact, 1e-6 * std::max(1.0, std::abs(exact)))
-            << name << "[" << i << "]" << (channelwise ? " channel-wise" : "");
+  const bool channelwise = this->channelwise();
+  const Tensor alpha = channelwise ? torch::tensor({0.4, 0.2, 0.7, 0.95}, f64()) : scalar(0.4);
+  const Tensor beta = channelwise ? torch::tensor({0.7, -1.0, 2.0, 0.0}, f64()) : scalar(0.7);
+  const Outcome got = evaluate(fused, x, alpha, beta, w);
+  const double h = 1e-6;
+  // d/dt of sum(w * arelu(...)) with element i of `which` moved by t.
+  auto check = [&](int which, const Tensor& analytic, const std::string& name) {
+    const Tensor base[3] = {x, alpha, beta};
+    const Tensor flat_grad = host(analytic).reshape({-1});
+    for (int64_t i = 0; i < base[which].numel(); ++i) {
+      double loss[2];
+      for (int side = 0; side < 2; ++side) {
+        Tensor moved[3] = {base[0].clone(), base[1].clone(), base[2].clone()};
+        moved[which].view({-1})[i] += side == 0 ? h : -h;
+        torch::NoGradGuard no_grad;
+        loss[side] = (arelu::arelu(moved[0], moved[1], moved[2]) * w).sum().item<double>();
       }
-    };
-    check(0, got.grad_x, "x");
-    check(1, got.grad_alpha, "alpha");
-    check(2, got.grad_beta, "beta");
-  }
+      const double numeric = (loss[0] - loss[1]) / (2 * h);
+      const double exact = flat_grad[i].item<double>();
+      EXPECT_NEAR(numeric, exact, 1e-6 * std::max(1.0, std::abs(exact)))
+          << name << "[" << i << "]" << (channelwise ? " channel-wise" : "");
+    }
+  };
+  check(0, got.grad_x, "x");
+  check(1, got.grad_alpha, "alpha");
+  check(2, got.grad_beta, "beta");
 }
 
-TEST_P(AReLUTest, Float32CloseToFloat64) {
+TEST_P(AReLULayoutTest, Float32CloseToFloat64) {
   const Tensor x = torch::randn({64, 33}, f64()) * 2;
   const Tensor w = torch::randn({64, 33}, f64());
-  for (const bool channelwise : {false, true}) {
-    const Tensor alpha = channelwise ? torch::rand({33}, f64()) : scalar(0.9);
-    const Tensor beta = channelwise ? torch::randn({33}, f64()) : scalar(2.0);
-    const Outcome d = evaluate(fused, x, alpha, beta, w);
-    const Outcome f = evaluate(fused, x.to(torch::kFloat), alpha.to(torch::kFloat), beta.to(torch::kFloat),
-                               w.to(torch::kFloat));
-    EXPECT_EQ(f.y.scalar_type(), torch::kFloat);
-    EXPECT_EQ(f.grad_alpha.scalar_type(), torch::kFloat);
-    const std::string what = channelwise ? "channel-wise float32" : "float32";
-    expect_close(f.y, d.y, 1e-6, 1e-7, what + " y");
-    expect_close(f.grad_x, d.grad_x, 1e-6, 1e-7, what + " grad_x");
-    const double atol = sum_tolerance(w, x, 1e-6);
-    expect_close(f.grad_alpha, d.grad_alpha, 1e-5, atol, what + " grad_alpha");
-    expect_close(f.grad_beta, d.grad_beta, 1e-5, atol, what + " grad_beta");
-  }
+  const bool channelwise = this->channelwise();
+  const Tensor alpha = channelwise ? torch::rand({33}, f64()) : scalar(0.9);
+  const Tensor beta = channelwise ? torch::randn({33}, f64()) : scalar(2.0);
+  const Outcome d = evaluate(fused, x, alpha, beta, w);
+  const Outcome f = evaluate(fused, x.to(torch::kFloat), alpha.to(torch::kFloat), beta.to(torch::kFloat),
+                             w.to(torch::kFloat));
+  EXPECT_EQ(f.y.scalar_type(), torch::kFloat);
+  EXPECT_EQ(f.grad_alpha.scalar_type(), torch::kFloat);
+  const std::string what = channelwise ? "channel-wise float32" : "float32";
+  expect_close(f.y, d.y, 1e-6, 1e-7, what + " y");
+  expect_close(f.grad_x, d.grad_x, 1e-6, 1e-7, what + " grad_x");
+  const double atol = sum_tolerance(w, x, 1e-6);
+  expect_close(f.grad_alpha, d.grad_alpha, 1e-5, atol, what + " grad_alpha");
+  expect_close(f.grad_beta, d.grad_beta, 1e-5, atol, what + " grad_beta");
 }
 
 TEST_P(AReLUTest, EmptyAndZeroDimTensors) {
@@ -328,27 +345,26 @@ TEST_P(AReLUTest, ClearErrors) {
 
 // create_graph: second derivatives through the fused function equal those through the reference (its
 // backward then differentiates the reference formula), for x, alpha and beta, scalar and channel-wise.
-TEST_P(AReLUTest, SecondOrderGradientsMatchReference) {
-  for (const int64_t channels : {int64_t{1}, int64_t{3}}) {
-    const Tensor x0 = torch::randn({4, 3, 5}, f64()) * 2;
-    const Tensor w = torch::randn({4, 3, 5}, f64());
-    const Tensor a0 = channels == 1 ? torch::full({1}, 0.3, f64()) : torch::tensor({0.3, 0.005, 0.9}, f64());
-    const Tensor b0 = channels == 1 ? torch::full({1}, 0.8, f64()) : torch::tensor({0.8, -1.0, 2.0}, f64());
-    std::vector<Tensor> second[2];
-    for (int k = 0; k < 2; ++k) {
-      const Tensor x = x0.clone().requires_grad_(true);
-      const Tensor a = a0.clone().requires_grad_(true);
-      const Tensor b = b0.clone().requires_grad_(true);
-      const Tensor y = k == 0 ? arelu::arelu(x, a, b) : reference(x, a, b);
-      const Tensor loss = (y * y * w).sum();
-      const auto first = torch::autograd::grad({loss}, {x, a, b}, {}, /*retain_graph=*/true, /*create_graph=*/true);
-      const Tensor penalty = first[0].pow(2).sum() + first[1].sum() + (first[2] * first[2]).sum();
-      second[k] = torch::autograd::grad({penalty}, {x, a, b});
-    }
-    for (size_t i = 0; i < 3; ++i) {
-      expect_close(second[0][i], second[1][i], 1e-12, 1e-12, "second-order gradient " + std::to_string(i) +
-                   " with " + std::to_string(channels) + " channel(s)");
-    }
+TEST_P(AReLULayoutTest, SecondOrderGradientsMatchReference) {
+  const int64_t channels = channelwise() ? 3 : 1;
+  const Tensor x0 = torch::randn({4, 3, 5}, f64()) * 2;
+  const Tensor w = torch::randn({4, 3, 5}, f64());
+  const Tensor a0 = channels == 1 ? torch::full({1}, 0.3, f64()) : torch::tensor({0.3, 0.005, 0.9}, f64());
+  const Tensor b0 = channels == 1 ? torch::full({1}, 0.8, f64()) : torch::tensor({0.8, -1.0, 2.0}, f64());
+  std::vector<Tensor> second[2];
+  for (int k = 0; k < 2; ++k) {
+    const Tensor x = x0.clone().requires_grad_(true);
+    const Tensor a = a0.clone().requires_grad_(true);
+    const Tensor b = b0.clone().requires_grad_(true);
+    const Tensor y = k == 0 ? arelu::arelu(x, a, b) : reference(x, a, b);
+    const Tensor loss = (y * y * w).sum();
+    const auto first = torch::autograd::grad({loss}, {x, a, b}, {}, /*retain_graph=*/true, /*create_graph=*/true);
+    const Tensor penalty = first[0].pow(2).sum() + first[1].sum() + (first[2] * first[2]).sum();
+    second[k] = torch::autograd::grad({penalty}, {x, a, b});
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    expect_close(second[0][i], second[1][i], 1e-12, 1e-12, "second-order gradient " + std::to_string(i) +
+                 " with " + std::to_string(channels) + " channel(s)");
   }
 }
 
@@ -428,5 +444,117 @@ INSTANTIATE_TEST_SUITE_P(Devices, AReLUTest, ::testing::Values(torch::kCPU, torc
                          [](const ::testing::TestParamInfo<torch::DeviceType>& info) {
                            return info.param == torch::kCUDA ? std::string("CUDA") : std::string("CPU");
                          });
+
+INSTANTIATE_TEST_SUITE_P(DevicesAndLayouts, AReLULayoutTest,
+                         ::testing::Combine(::testing::Values(torch::kCPU, torch::kCUDA), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<torch::DeviceType, bool>>& info) {
+                           return std::string(std::get<0>(info.param) == torch::kCUDA ? "CUDA" : "CPU") +
+                                  (std::get<1>(info.param) ? "_channelwise" : "_scalar");
+                         });
+
+// The dispatcher's op checks (torch.library.opcheck in Python; libtorch 1.13's C++ API has none), written
+// here for arelu::arelu on the CPU: its kernels per dispatch key, the Meta kernel against the real output,
+// the schema's promise (no input mutated, a new output), and autograd registered, for each kind of call.
+struct OpCase {
+  const char* name;
+  std::vector<int64_t> shape;
+  int64_t channels;  // 1: scalar parameters
+  torch::Dtype dtype;
+};
+
+class DispatcherOpCheck : public ::testing::TestWithParam<OpCase> {
+ protected:
+  static const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor&)>& op() {
+    static const auto handle = c10::Dispatcher::singleton()
+                                   .findSchemaOrThrow("arelu::arelu", "")
+                                   .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+    return handle;
+  }
+  Tensor x() const { return torch::randn(GetParam().shape, torch::kDouble).to(GetParam().dtype); }
+  Tensor alpha() const { return parameter(0.3, 0.7); }
+  Tensor beta() const { return parameter(-0.5, 1.5); }
+
+ private:
+  // One element, or `channels` values from `first` to `last`.
+  Tensor parameter(double first, double last) const {
+    const int64_t c = GetParam().channels;
+    const Tensor t = c == 1 ? torch::full({1}, first, torch::kDouble) : torch::linspace(first, last, c, torch::kDouble);
+    return t.to(GetParam().dtype);
+  }
+};
+
+TEST(DispatcherRegistration, KernelsPerDispatchKey) {
+  const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("arelu::arelu", "");
+  EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CPU));
+  EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::Meta));
+  EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::Autograd));
+  // Not one composite kernel with a device switch any more.
+  EXPECT_FALSE(op.hasKernelForDispatchKey(c10::DispatchKey::CompositeImplicitAutograd));
+  if (arelu::fused_cuda_available()) {
+    EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CUDA));
+  }
+}
+
+// Meta tensors give the real call's shape and dtype, below autograd (the Meta kernel) and through it.
+TEST_P(DispatcherOpCheck, MetaKernelMatchesTheRealOutput) {
+  const Tensor real = op().call(x(), alpha(), beta());
+  const auto meta = [](const Tensor& t) { return t.to(torch::kMeta); };
+  Tensor below, through;
+  {
+    c10::InferenceMode inference;
+    below = op().call(meta(x()), meta(alpha()), meta(beta()));
+  }
+  through = op().call(meta(x()), meta(alpha()), meta(beta()));
+  for (const Tensor& m : {below, through}) {
+    EXPECT_TRUE(m.is_meta());
+    EXPECT_EQ(m.sizes(), real.sizes());
+    EXPECT_EQ(m.scalar_type(), real.scalar_type());
+  }
+}
+
+// The schema promises new output and untouched inputs: no input is written, the output aliases none.
+TEST_P(DispatcherOpCheck, NoInputMutatedAndNoAliasing) {
+  const Tensor xs = x(), as = alpha(), bs = beta();
+  const Tensor x0 = xs.clone(), a0 = as.clone(), b0 = bs.clone();
+  const Tensor y = op().call(xs, as, bs);
+  EXPECT_TRUE(xs.equal(x0) && as.equal(a0) && bs.equal(b0));
+  if (y.numel() > 0) {
+    EXPECT_FALSE(y.is_alias_of(xs) || y.is_alias_of(as) || y.is_alias_of(bs));
+  }
+}
+
+// Autograd is registered (a grad_fn for inputs that require grad) and the backend kernel reached below it, in
+// inference mode, gives the same values.
+TEST_P(DispatcherOpCheck, AutogradRegisteredAndBackendKernelAgrees) {
+  const Tensor xs = x().requires_grad_(true);
+  const Tensor y = op().call(xs, alpha(), beta());
+  EXPECT_TRUE(y.requires_grad());
+  EXPECT_NE(y.grad_fn(), nullptr);
+  Tensor below;
+  {
+    c10::InferenceMode inference;
+    below = op().call(xs.detach(), alpha(), beta());
+  }
+  EXPECT_TRUE(below.equal(y.detach()));
+}
+
+// The Meta kernel checks as the others do: a channel count that does not match fails on meta tensors too.
+TEST(DispatcherMeta, WrongChannelCountFailsOnMeta) {
+  const auto op = c10::Dispatcher::singleton()
+                      .findSchemaOrThrow("arelu::arelu", "")
+                      .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  const auto meta = torch::TensorOptions().dtype(torch::kFloat).device(torch::kMeta);
+  c10::InferenceMode inference;
+  expect_error([&] { op.call(torch::empty({2, 4, 5}, meta), torch::empty({3}, meta), torch::empty({3}, meta)); },
+               {"3 channels", "4 channels"}, "meta channel count");
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, DispatcherOpCheck,
+                         ::testing::Values(OpCase{"ScalarFloat", {4, 3, 5}, 1, torch::kFloat},
+                                           OpCase{"ChannelwiseDouble", {2, 3, 4}, 3, torch::kDouble},
+                                           // The reference path (libtorch 1.13 lacks Half clamp on the CPU).
+                                           OpCase{"ScalarBFloat16", {6}, 1, torch::kBFloat16},
+                                           OpCase{"Empty", {0, 3}, 1, torch::kFloat}),
+                         [](const ::testing::TestParamInfo<OpCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -9,7 +9,6 @@ import io.github.arelu.autograd.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -35,9 +34,17 @@ public final class FusedAReLU {
 
     private static volatile boolean cudaEnabled = Boolean.getBoolean("arelu.cuda.fused");
 
-    /** The backward kernel's two sums, per thread: an arena per call costs more than the kernel at 64K. */
-    private static final ThreadLocal<MemorySegment> SUMS =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 2));
+    /**
+     * Per thread, the host arguments of the library's small calls, one double-sized slot each: the backward
+     * kernel's two sums (0, 1), the raw alpha and beta in the element type (2, 3) and the scales formed from them
+     * (4, 5). An arena per call costs more than the kernel at 64K.
+     */
+    private static final ThreadLocal<MemorySegment> SCRATCH =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 6));
+
+    /** The effective scales a (neg) and b (pos) of one-element parameters, as values of the element type. */
+    private record ScalarScales(double neg, double pos) {
+    }
     // Read-only native objects shared by every call; retained, so no caller's PointerScope can free them.
     private static final TensorOptions FLOAT_CPU;
     private static final TensorOptions DOUBLE_CPU;
@@ -136,16 +143,18 @@ public final class FusedAReLU {
             if (x.numel() > 0) {
                 boolean f32 = TensorInfo.dtype(x) == ScalarType.Float;
                 if (alpha.numel() == 1) {
-                    double neg = negativeScale(scalarValue(alpha), f32);
-                    double pos = positiveScale(scalarValue(beta), f32);
+                    ScalarScales s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
                     if (x.is_cuda()) {
-                        kernels.cudaForward(f32, address(x), address(y), x.numel(), neg, pos, CudaStreams.current(x));
+                        kernels.cudaForward(f32, address(x), address(y), x.numel(), s.neg(), s.pos(),
+                                CudaStreams.current(x));
                     } else {
-                        kernels.forward(f32, address(x), address(y), x.numel(), neg, pos, torch.get_num_threads());
+                        kernels.forward(f32, address(x), address(y), x.numel(), s.neg(), s.pos(),
+                                torch.get_num_threads());
                     }
                 } else {
-                    Tensor neg = channelScales(ComposedAReLU.negativeScale(alpha));
-                    Tensor pos = channelScales(ComposedAReLU.positiveScale(beta));
+                    Tensor[] scales = channelScales(kernels, alpha, beta, x, f32);
+                    Tensor neg = scales[0];
+                    Tensor pos = scales[1];
                     long outer = x.size(0);
                     long channels = x.size(1);
                     long inner = x.numel() / (outer * channels);
@@ -183,24 +192,25 @@ public final class FusedAReLU {
                 // microseconds, more than the whole kernel on a 64K-element tensor.
                 double rawAlpha = scalarValue(alpha);
                 double rawBeta = scalarValue(beta);
-                double negSum = 0;
-                double posSum = 0;
+                MemorySegment scratch = SCRATCH.get();
+                MemorySegment negSum = scratch.asSlice(0, Double.BYTES);
+                MemorySegment posSum = scratch.asSlice(Double.BYTES, Double.BYTES);
                 if (x.numel() > 0) {
-                    MemorySegment sums = SUMS.get();
-                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(),
-                            negativeScale(rawAlpha, f32), positiveScale(rawBeta, f32), sums, torch.get_num_threads());
-                    negSum = sums.getAtIndex(ValueLayout.JAVA_DOUBLE, 0);
-                    posSum = sums.getAtIndex(ValueLayout.JAVA_DOUBLE, 1);
+                    ScalarScales s = scalarScales(kernels, rawAlpha, rawBeta, f32);
+                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(), s.neg(), s.pos(),
+                            scratch, torch.get_num_threads());
+                } else {
+                    negSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
+                    posSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
                 }
-                // torch.clamp passes the gradient inside [0.01, 0.99], bounds included, compared in alpha's own
-                // dtype; selected, not multiplied, so a clamped (or NaN) alpha gets 0 even for a NaN sum.
-                boolean inRange = f32
-                        ? (float) rawAlpha >= (float) AReLUFunctional.ALPHA_MIN
-                                && (float) rawAlpha <= (float) AReLUFunctional.ALPHA_MAX
-                        : rawAlpha >= AReLUFunctional.ALPHA_MIN && rawAlpha <= AReLUFunctional.ALPHA_MAX;
-                double sigmoid = 1.0 / (1.0 + Math.exp(-rawBeta));
-                gradAlpha = filledLike(alpha, inRange ? negSum : 0.0);
-                gradBeta = filledLike(beta, posSum * sigmoid * (1.0 - sigmoid));
+                MemorySegment alphaValue = scratch.asSlice(2 * Double.BYTES, Double.BYTES);
+                MemorySegment betaValue = scratch.asSlice(3 * Double.BYTES, Double.BYTES);
+                store(alphaValue, rawAlpha, f32);
+                store(betaValue, rawBeta, f32);
+                gradAlpha = emptyLike(alpha);
+                gradBeta = emptyLike(beta);
+                kernels.parameterGradients(f32, negSum, posSum, alphaValue, betaValue, address(gradAlpha),
+                        address(gradBeta), 1);
             } else {
                 long channels = alpha.numel();
                 TensorOptions sumOptions = new TensorOptions(ScalarType.Double).device(new DeviceOptional(x.device()));
@@ -209,14 +219,17 @@ public final class FusedAReLU {
                 if (x.numel() > 0) {
                     deviceSumBackward(kernels, f32, g, x, gradInputAddress, alpha, beta, negSum, posSum);
                 }
-                // The same rules as above, with tensor ops on the parameters' device.
-                Tensor inRange = alpha.ge(new Scalar(AReLUFunctional.ALPHA_MIN))
-                        .logical_and(alpha.le(new Scalar(AReLUFunctional.ALPHA_MAX)));
-                gradAlpha = torch.where(inRange.reshape(-1), negSum, new Scalar(0.0)).reshape(alpha.sizes())
-                        .to(TensorInfo.dtype(alpha));
-                Tensor sigmoid = torch.sigmoid(beta.to(ScalarType.Double));
-                gradBeta = posSum.reshape(beta.sizes()).mul(sigmoid).mul(sigmoid.neg().add(new Scalar(1.0)))
-                        .to(TensorInfo.dtype(beta));
+                Tensor alphaC = alpha.contiguous();
+                Tensor betaC = beta.contiguous();
+                gradAlpha = torch.empty_like(alphaC);
+                gradBeta = torch.empty_like(betaC);
+                if (x.is_cuda()) {
+                    kernels.cudaParameterGradients(f32, address(negSum), address(posSum), address(alphaC),
+                            address(betaC), address(gradAlpha), address(gradBeta), channels, CudaStreams.current(x));
+                } else {
+                    kernels.parameterGradients(f32, address(negSum), address(posSum), address(alphaC),
+                            address(betaC), address(gradAlpha), address(gradBeta), channels);
+                }
             }
             Tensor gradIn = gradInput == null ? null : gradInputOut != null ? gradInputOut : Scopes.escape(scope, gradInput);
             return new Gradients(gradIn, Scopes.escape(scope, gradAlpha), Scopes.escape(scope, gradBeta));
@@ -231,13 +244,14 @@ public final class FusedAReLU {
             // Scalar parameters on CUDA: host scales, device sums.
             long n = x.numel();
             Tensor workspace = cudaWorkspace(kernels, x, n, 1);
-            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, negativeScale(scalarValue(alpha), f32),
-                    positiveScale(scalarValue(beta), f32), address(negSum), address(posSum), address(workspace),
-                    workspace.numel(), CudaStreams.current(x));
+            ScalarScales s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
+            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, s.neg(), s.pos(), address(negSum),
+                    address(posSum), address(workspace), workspace.numel(), CudaStreams.current(x));
             return;
         }
-        Tensor neg = channelScales(ComposedAReLU.negativeScale(alpha));
-        Tensor pos = channelScales(ComposedAReLU.positiveScale(beta));
+        Tensor[] scales = channelScales(kernels, alpha, beta, x, f32);
+        Tensor neg = scales[0];
+        Tensor pos = scales[1];
         long outer = x.size(0);
         long inner = x.numel() / (outer * channels);
         if (x.is_cuda()) {
@@ -252,22 +266,34 @@ public final class FusedAReLU {
     }
 
     /**
-     * a = clamp(alpha, 0.01, 0.99) in the kernel's element type: clamp is exact in any type, so clamping the
-     * float value gives libtorch's float result. NaN passes through (Math.min and max), as torch.clamp lets it.
+     * a = clamp(alpha, 0.01, 0.99) and b = 1 + sigmoid(beta) of one-element parameters, formed in the element
+     * type by the library's arelu_scales (the definition the C++ op uses too) on this thread's scratch slots.
      */
-    static double negativeScale(double alpha, boolean f32) {
-        return f32 ? Math.min(Math.max((float) alpha, (float) AReLUFunctional.ALPHA_MIN), (float) AReLUFunctional.ALPHA_MAX)
-                : Math.min(Math.max(alpha, AReLUFunctional.ALPHA_MIN), AReLUFunctional.ALPHA_MAX);
+    private static ScalarScales scalarScales(NativeKernels kernels, double rawAlpha, double rawBeta, boolean f32) {
+        MemorySegment scratch = SCRATCH.get();
+        MemorySegment alphaValue = scratch.asSlice(2 * Double.BYTES, Double.BYTES);
+        MemorySegment betaValue = scratch.asSlice(3 * Double.BYTES, Double.BYTES);
+        MemorySegment neg = scratch.asSlice(4 * Double.BYTES, Double.BYTES);
+        MemorySegment pos = scratch.asSlice(5 * Double.BYTES, Double.BYTES);
+        store(alphaValue, rawAlpha, f32);
+        store(betaValue, rawBeta, f32);
+        kernels.scales(f32, alphaValue, betaValue, neg, pos, 1);
+        return new ScalarScales(load(neg, f32), load(pos, f32));
     }
 
-    /** b = 1 + sigmoid(beta), formed in the kernel's element type as libtorch forms it. */
-    static double positiveScale(double beta, boolean f32) {
-        double sigmoid = 1.0 / (1.0 + Math.exp(-beta));
-        return f32 ? 1.0f + (float) sigmoid : 1.0 + sigmoid;
-    }
-
-    private static Tensor channelScales(Tensor scales) {
-        return scales.reshape(-1).contiguous();
+    /** Per-channel scales {a, b} as contiguous 1-D tensors on the parameters' device, by arelu_(cuda_)scales. */
+    private static Tensor[] channelScales(NativeKernels kernels, Tensor alpha, Tensor beta, Tensor x, boolean f32) {
+        Tensor alphaC = alpha.reshape(-1).contiguous();
+        Tensor betaC = beta.reshape(-1).contiguous();
+        Tensor neg = torch.empty_like(alphaC);
+        Tensor pos = torch.empty_like(betaC);
+        if (x.is_cuda()) {
+            kernels.cudaScales(f32, address(alphaC), address(betaC), address(neg), address(pos), alphaC.numel(),
+                    CudaStreams.current(x));
+        } else {
+            kernels.scales(f32, address(alphaC), address(betaC), address(neg), address(pos), alphaC.numel());
+        }
+        return new Tensor[] {neg, pos};
     }
 
     private static Tensor cudaWorkspace(NativeKernels kernels, Tensor x, long n, long channels) {
@@ -291,20 +317,26 @@ public final class FusedAReLU {
     }
 
     /**
-     * A CPU tensor shaped like {@code parameter} holding {@code value} (the gradient of a one-element
-     * parameter): one allocation, written through its memory, where {@code torch.full} would cost four
-     * JavaCPP objects.
+     * An uninitialized CPU tensor shaped like the one-element {@code parameter}, of its dtype, for its gradient:
+     * one allocation, where {@code torch.empty_like} would cost more JavaCPP objects.
      */
-    private static Tensor filledLike(Tensor parameter, double value) {
+    private static Tensor emptyLike(Tensor parameter) {
         boolean f32 = TensorInfo.dtype(parameter) == ScalarType.Float;
-        Tensor t = torch.empty(TensorInfo.shape(parameter), f32 ? FLOAT_CPU : DOUBLE_CPU, NO_MEMORY_FORMAT);
-        MemorySegment data = address(t).reinterpret(Double.BYTES);
+        return torch.empty(TensorInfo.shape(parameter), f32 ? FLOAT_CPU : DOUBLE_CPU, NO_MEMORY_FORMAT);
+    }
+
+    /** The element-type value at the start of {@code slot}, widened. */
+    private static double load(MemorySegment slot, boolean f32) {
+        return f32 ? slot.get(ValueLayout.JAVA_FLOAT, 0) : slot.get(ValueLayout.JAVA_DOUBLE, 0);
+    }
+
+    /** Writes {@code value} at the start of {@code slot} in the element type. */
+    private static void store(MemorySegment slot, double value, boolean f32) {
         if (f32) {
-            data.set(ValueLayout.JAVA_FLOAT, 0, (float) value);
+            slot.set(ValueLayout.JAVA_FLOAT, 0, (float) value);
         } else {
-            data.set(ValueLayout.JAVA_DOUBLE, 0, value);
+            slot.set(ValueLayout.JAVA_DOUBLE, 0, value);
         }
-        return t;
     }
 
     /** A contiguous tensor with the same values: {@code tensor} itself when it already is (no new handle). */

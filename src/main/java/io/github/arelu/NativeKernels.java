@@ -29,13 +29,13 @@ import org.bytedeco.javacpp.Loader;
  * already loaded instead of starting a second one. The system property {@code arelu.library.path} points
  * at another build of the library (for native development).
  *
- * <p>Scales are passed as doubles; for float32 kernels they must already be float values (FusedAReLU
- * rounds them as libtorch does), so narrowing them here is exact.
+ * <p>Scales are passed as doubles; for float32 kernels they must already be float values (formed by
+ * {@link #scales}), so narrowing them here is exact.
  */
 final class NativeKernels {
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu");
-    private static final int ABI_VERSION = 1;
+    private static final int ABI_VERSION = 2;
 
     /** Why the kernels could not load, or null when they did. */
     private static final String UNAVAILABLE_REASON;
@@ -73,6 +73,14 @@ final class NativeKernels {
     private final MethodHandle cudaForwardChannelsF64;
     private final MethodHandle cudaBackwardChannelsF32;
     private final MethodHandle cudaBackwardChannelsF64;
+    private final MethodHandle scalesF32;
+    private final MethodHandle scalesF64;
+    private final MethodHandle cudaScalesF32;
+    private final MethodHandle cudaScalesF64;
+    private final MethodHandle parameterGradientsF32;
+    private final MethodHandle parameterGradientsF64;
+    private final MethodHandle cudaParameterGradientsF32;
+    private final MethodHandle cudaParameterGradientsF64;
     private final MethodHandle cudaWorkspaceBytes;
     private final MethodHandle errorString;
     private final boolean cudaAvailable;
@@ -97,6 +105,10 @@ final class NativeKernels {
         forwardChannelsF64 = bind.handle("arelu_forward_channels_f64", channelsForward(JAVA_INT));
         backwardChannelsF32 = bind.handle("arelu_backward_channels_f32", channelsBackward());
         backwardChannelsF64 = bind.handle("arelu_backward_channels_f64", channelsBackward());
+        scalesF32 = bind.handle("arelu_scales_f32", scales());
+        scalesF64 = bind.handle("arelu_scales_f64", scales());
+        parameterGradientsF32 = bind.handle("arelu_parameter_gradients_f32", parameterGradients());
+        parameterGradientsF64 = bind.handle("arelu_parameter_gradients_f64", parameterGradients());
 
         // CUDA entry points exist in every build; a build without nvcc answers ARELU_ERR_NO_CUDA.
         cudaForwardF32 = bind.handle("arelu_cuda_forward_f32", scalarForward(JAVA_FLOAT, ADDRESS));
@@ -107,6 +119,10 @@ final class NativeKernels {
         cudaForwardChannelsF64 = bind.handle("arelu_cuda_forward_channels_f64", channelsForward(ADDRESS));
         cudaBackwardChannelsF32 = bind.handle("arelu_cuda_backward_channels_f32", cudaChannelsBackward());
         cudaBackwardChannelsF64 = bind.handle("arelu_cuda_backward_channels_f64", cudaChannelsBackward());
+        cudaScalesF32 = bind.handle("arelu_cuda_scales_f32", scales(ADDRESS));
+        cudaScalesF64 = bind.handle("arelu_cuda_scales_f64", scales(ADDRESS));
+        cudaParameterGradientsF32 = bind.handle("arelu_cuda_parameter_gradients_f32", parameterGradients(ADDRESS));
+        cudaParameterGradientsF64 = bind.handle("arelu_cuda_parameter_gradients_f64", parameterGradients(ADDRESS));
         cudaWorkspaceBytes = bind.handle("arelu_cuda_workspace_bytes",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
         cudaAvailable = (int) bind.handle("arelu_cuda_available", FunctionDescriptor.of(JAVA_INT))
@@ -151,6 +167,19 @@ final class NativeKernels {
     private static FunctionDescriptor cudaChannelsBackward() {
         return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+    }
+
+    // (alpha, beta, neg, pos, channels[, stream])
+    private static FunctionDescriptor scales(ValueLayout... stream) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
+                .appendArgumentLayouts(stream);
+    }
+
+    // (neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels[, stream])
+    private static FunctionDescriptor parameterGradients(ValueLayout... stream) {
+        FunctionDescriptor cpu = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_LONG);
+        return cpu.appendArgumentLayouts(stream);
     }
 
     private static Path locateLibrary() throws Exception {
@@ -227,6 +256,45 @@ final class NativeKernels {
         MethodHandle h = f32 ? backwardChannelsF32 : backwardChannelsF64;
         launch("arelu channel-wise backward",
                 () -> (int) h.invokeExact(g, x, gradIn, outer, channels, inner, neg, pos, negSum, posSum, threads));
+    }
+
+    /**
+     * {@code arelu_scales_*}: the effective scales a = clamp(alpha, 0.01, 0.99) and b = 1 + sigmoid(beta) of
+     * {@code channels} raw pairs (host arrays of the element type), formed in the element type as libtorch forms
+     * them; the definition every binding uses.
+     */
+    void scales(boolean f32, MemorySegment alpha, MemorySegment beta, MemorySegment neg, MemorySegment pos,
+            long channels) {
+        MethodHandle h = f32 ? scalesF32 : scalesF64;
+        launch("arelu scales", () -> (int) h.invokeExact(alpha, beta, neg, pos, channels));
+    }
+
+    /** {@code arelu_cuda_scales_*} on {@code stream}: {@link #scales} on device arrays. */
+    void cudaScales(boolean f32, MemorySegment alpha, MemorySegment beta, MemorySegment neg, MemorySegment pos,
+            long channels, MemorySegment stream) {
+        MethodHandle h = f32 ? cudaScalesF32 : cudaScalesF64;
+        launch("arelu CUDA scales", () -> (int) h.invokeExact(alpha, beta, neg, pos, channels, stream));
+    }
+
+    /**
+     * {@code arelu_parameter_gradients_*}: the gradients of {@code channels} raw alpha/beta pairs (host arrays of
+     * the element type) from the backward sums (host doubles): the clamp-range select, sigmoid'(beta) and the
+     * NaN rule, defined once in the library for every binding.
+     */
+    void parameterGradients(boolean f32, MemorySegment negSum, MemorySegment posSum, MemorySegment alpha,
+            MemorySegment beta, MemorySegment gradAlpha, MemorySegment gradBeta, long channels) {
+        MethodHandle h = f32 ? parameterGradientsF32 : parameterGradientsF64;
+        launch("arelu parameter gradients",
+                () -> (int) h.invokeExact(negSum, posSum, alpha, beta, gradAlpha, gradBeta, channels));
+    }
+
+    /** {@code arelu_cuda_parameter_gradients_*} on {@code stream}: {@link #parameterGradients} on device arrays. */
+    void cudaParameterGradients(boolean f32, MemorySegment negSum, MemorySegment posSum, MemorySegment alpha,
+            MemorySegment beta, MemorySegment gradAlpha, MemorySegment gradBeta, long channels,
+            MemorySegment stream) {
+        MethodHandle h = f32 ? cudaParameterGradientsF32 : cudaParameterGradientsF64;
+        launch("arelu CUDA parameter gradients",
+                () -> (int) h.invokeExact(negSum, posSum, alpha, beta, gradAlpha, gradBeta, channels, stream));
     }
 
     /** {@code arelu_cuda_forward_*} on {@code stream}. */

@@ -27,6 +27,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * AReLU's fused training path (one fused kernel pass each way, recorded as one autograd node) has the
@@ -322,25 +324,24 @@ class AReLUAutogradTest {
      * One rule for NaN and infinity on every path, the reference formula's: a NaN scale makes every output
      * NaN (0 * NaN), infinite inputs stay infinite, NaN inputs stay NaN.
      */
-    @Test
-    void nanAndInfinityFollowTheReferenceOnEveryPath() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = ScalarType.class, names = {"Double", "Float"})
+    void nanAndInfinityFollowTheReferenceOnEveryPath(ScalarType dtype) {
         double[][] cases = {{Double.NaN, 2.0}, {0.5, Double.NaN}, {Double.NaN, Double.NaN}};
-        for (ScalarType dtype : new ScalarType[] {ScalarType.Double, ScalarType.Float}) {
-            for (double[] scales : cases) {
-                Tensor x = doubles(0, 1, -1, -0.0, Double.POSITIVE_INFINITY).to(dtype);
-                Tensor a = doubles(scales[0]).to(dtype);
-                Tensor b = doubles(scales[1]).to(dtype);
-                double[] expected = values(reference(x, a, b));
-                for (double v : expected) {
-                    assertTrue(Double.isNaN(v), "the reference is all NaN for a NaN scale");
-                }
-                assertEveryPathGives(expected, x, a, b, dtype + " alpha=" + scales[0] + " beta=" + scales[1]);
+        for (double[] scales : cases) {
+            Tensor x = doubles(0, 1, -1, -0.0, Double.POSITIVE_INFINITY).to(dtype);
+            Tensor a = doubles(scales[0]).to(dtype);
+            Tensor b = doubles(scales[1]).to(dtype);
+            double[] expected = values(reference(x, a, b));
+            for (double v : expected) {
+                assertTrue(Double.isNaN(v), "the reference is all NaN for a NaN scale");
             }
-            Tensor x = doubles(Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, 0, 3).to(dtype);
-            Tensor a = doubles(0.2).to(dtype);
-            Tensor b = doubles(1.0).to(dtype);
-            assertEveryPathGives(values(reference(x, a, b)), x, a, b, dtype + " non-finite inputs");
+            assertEveryPathGives(expected, x, a, b, dtype + " alpha=" + scales[0] + " beta=" + scales[1]);
         }
+        Tensor x = doubles(Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, 0, 3).to(dtype);
+        Tensor a = doubles(0.2).to(dtype);
+        Tensor b = doubles(1.0).to(dtype);
+        assertEveryPathGives(values(reference(x, a, b)), x, a, b, dtype + " non-finite inputs");
     }
 
     private static void assertEveryPathGives(double[] expected, Tensor x, Tensor a, Tensor b, String what) {

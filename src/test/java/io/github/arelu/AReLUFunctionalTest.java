@@ -26,6 +26,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Values and gradients of the functional form against the reference formula. */
 class AReLUFunctionalTest {
@@ -72,20 +74,19 @@ class AReLUFunctionalTest {
         assertEquals(clamped, actual[2][0] == 0.0, "alpha gets a gradient exactly when it is inside [0.01, 0.99]");
     }
 
-    @Test
-    void edgePointsMatchReferenceAndZeroHasZeroGradient() {
+    @ParameterizedTest(name = "alpha={0}")
+    @ValueSource(doubles = {0.005, 0.01, 0.9, 0.99, 1.2})
+    void edgePointsMatchReferenceAndZeroHasZeroGradient(double alpha) {
         double[] xs = {0.0, -0.0, 1e-30, -1e-30, 1e6, -1e6, 1.0, -1.0, Double.MIN_VALUE, -Double.MIN_VALUE};
         double[] ws = {1.5, -2.0, 0.5, 0.25, 1e-3, -1e-3, 1.0, 1.0, 3.0, 3.0};
-        for (double alpha : new double[] {0.005, 0.01, 0.9, 0.99, 1.2}) {
-            double[][] expected = gradients(REFERENCE, xs, ws, alpha, 2.0);
-            double[][] actual = gradients(LIBRARY, xs, ws, alpha, 2.0);
-            assertClose(expected[0], actual[0], 1e-15, 0, "y at alpha " + alpha);
-            assertClose(expected[1], actual[1], 1e-15, 0, "grad x at alpha " + alpha);
-            assertClose(expected[2], actual[2], 1e-12, 1e-300, "grad alpha at alpha " + alpha);
-            assertClose(expected[3], actual[3], 1e-12, 1e-300, "grad beta at alpha " + alpha);
-            assertEquals(0.0, actual[1][0], "gradient at +0");
-            assertEquals(0.0, actual[1][1], "gradient at -0");
-        }
+        double[][] expected = gradients(REFERENCE, xs, ws, alpha, 2.0);
+        double[][] actual = gradients(LIBRARY, xs, ws, alpha, 2.0);
+        assertClose(expected[0], actual[0], 1e-15, 0, "y");
+        assertClose(expected[1], actual[1], 1e-15, 0, "grad x");
+        assertClose(expected[2], actual[2], 1e-12, 1e-300, "grad alpha");
+        assertClose(expected[3], actual[3], 1e-12, 1e-300, "grad beta");
+        assertEquals(0.0, actual[1][0], "gradient at +0");
+        assertEquals(0.0, actual[1][1], "gradient at -0");
     }
 
     @Test
@@ -167,24 +168,23 @@ class AReLUFunctionalTest {
         }
     }
 
-    @Test
-    void float32FollowsFloat64AndHalfTypesRunWhereLibtorchAllows() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = ScalarType.class, names = {"Float", "BFloat16", "Half"})
+    void float32FollowsFloat64AndHalfTypesRunWhereLibtorchAllows(ScalarType dtype) {
         Tensor x64 = torch.randn(new long[] {1000}, new TensorOptions(ScalarType.Double));
         double[] expected = values(reference(x64, doubles(0.9), doubles(2.0)));
-        for (ScalarType dtype : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16, ScalarType.Half}) {
-            Tensor x = x64.to(dtype);
-            Tensor a = parameter(0.9, dtype);
-            Tensor b = parameter(2.0, dtype);
-            Tensor y = AReLUFunctional.arelu(x, a, b);
-            assertEquals(dtype, y.scalar_type().intern());
-            double tol = dtype == ScalarType.Float ? 1e-6 : dtype == ScalarType.Half ? 2e-3 : 1.6e-2;
-            // The input itself was rounded to dtype, so compare with the reference on the rounded input.
-            assertClose(values(reference(x.to(ScalarType.Double), doubles(0.9), doubles(2.0))), values(y), tol,
-                    1e-6, "arelu in " + dtype);
-            assertClose(expected, values(y), 4 * tol, 1e-2, "arelu in " + dtype + " vs float64");
-            y.sum().backward();
-            assertTrue(Double.isFinite(value(b.grad())), "beta gradient in " + dtype);
-        }
+        Tensor x = x64.to(dtype);
+        Tensor a = parameter(0.9, dtype);
+        Tensor b = parameter(2.0, dtype);
+        Tensor y = AReLUFunctional.arelu(x, a, b);
+        assertEquals(dtype, y.scalar_type().intern());
+        double tol = dtype == ScalarType.Float ? 1e-6 : dtype == ScalarType.Half ? 2e-3 : 1.6e-2;
+        // The input itself was rounded to dtype, so compare with the reference on the rounded input.
+        assertClose(values(reference(x.to(ScalarType.Double), doubles(0.9), doubles(2.0))), values(y), tol,
+                1e-6, "arelu in " + dtype);
+        assertClose(expected, values(y), 4 * tol, 1e-2, "arelu in " + dtype + " vs float64");
+        y.sum().backward();
+        assertTrue(Double.isFinite(value(b.grad())), "beta gradient in " + dtype);
     }
 
     @Test

@@ -34,12 +34,13 @@ public final class LearningRateTableCommand implements Callable<Integer> {
 
     /**
      * Defaults that options given on the command line override. {@code paper}: the paper's protocol on the
-     * whole data set (5 runs, 20 epochs, lr 1e-2, 1e-4 and 1e-5). {@code quick}: the same cells with fewer
-     * runs and epochs on a sixth of the training images, which keeps the shape of the result (which
-     * activations learn at the small learning rates) in a fraction of the time.
+     * whole data set (5 runs, 20 epochs, lr 1e-2, 1e-4 and 1e-5). {@code quick}: the same cells with 2 runs
+     * of 8 epochs and half the test images, about a sixth of the time. It keeps every training image: at lr
+     * 1e-5 what separates the activations is how far they get in thousands of small steps, and a 10000-image
+     * subset (390 steps in 5 epochs) left AReLU at 16 % against 11-12 % for the others.
      */
     public enum Preset {
-        paper(5, 20, 0, 0), quick(3, 5, 10_000, 2_000);
+        paper(5, 20, 0, 0), quick(2, 8, 0, 5_000);
 
         final int runs;
         final int epochs;
@@ -64,8 +65,7 @@ public final class LearningRateTableCommand implements Callable<Integer> {
     CommonOptions common;
 
     @Option(names = "--preset", paramLabel = "NAME", description = "paper (5 runs, 20 epochs, all images) or quick "
-            + "(3 runs, 5 epochs, 10000 training and 2000 test images); other options override it "
-            + "(default: ${DEFAULT-VALUE})")
+            + "(2 runs, 8 epochs, 5000 test images); other options override it (default: ${DEFAULT-VALUE})")
     Preset preset = Preset.paper;
 
     @Option(names = "--learning-rates", paramLabel = "LIST", description = "comma-separated learning rates "

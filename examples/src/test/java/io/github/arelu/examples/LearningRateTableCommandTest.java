@@ -160,7 +160,7 @@ class LearningRateTableCommandTest {
         commandLine.setOut(new PrintWriter(stdout, true));
         assertEquals(0, commandLine.execute("--data", data.toString(), "--net", "LinearMNIST", "--preset", "quick",
                 "--threads", "1", "--out", out.toString(), "--estimate"));
-        assertTrue(stdout.toString().contains("3 learning rate(s) x 6 activation(s) x 3 run(s) of 5 epoch(s)"),
+        assertTrue(stdout.toString().contains("3 learning rate(s) x 6 activation(s) x 2 run(s) of 8 epoch(s)"),
                 stdout.toString());
         Outcome overridden = run("--preset", "quick", "--estimate");
         assertTrue(overridden.out().contains("2 learning rate(s) x 2 activation(s) x 2 run(s) of 2 epoch(s)"),

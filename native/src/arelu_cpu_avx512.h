@@ -1,0 +1,103 @@
+// The AVX-512 loops (16 floats / 8 doubles per vector), compiled with function-level target attributes and run
+// when the CPU and OS support AVX-512F (arelu_cpu_dispatch.h).
+#pragma once
+
+#include "arelu_cpu_simd.h"
+
+#if defined(ARELU_X86_DISPATCH)
+namespace arelu::cpu {
+
+// AVX-512: the selects of forward1 as masked multiplies, 16 floats / 8 doubles per vector. x itself where
+// no mask is set (0, NaN), x * a and x * b where they are: the same single products as forward1.
+__attribute__((target("avx512f"))) inline void forward_vec_avx512(const float* x, float* y, int64_t i, __m512 av,
+                                                                  __m512 bv) {
+  const __m512 xv = _mm512_loadu_ps(x + i);
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 r = _mm512_mask_mul_ps(xv, _mm512_cmp_ps_mask(xv, zero, _CMP_LT_OQ), xv, av);
+  r = _mm512_mask_mul_ps(r, _mm512_cmp_ps_mask(xv, zero, _CMP_GT_OQ), xv, bv);
+  _mm512_storeu_ps(y + i, r);
+}
+__attribute__((target("avx512f"))) inline void forward_vec_avx512(const double* x, double* y, int64_t i, __m512d av,
+                                                                  __m512d bv) {
+  const __m512d xv = _mm512_loadu_pd(x + i);
+  const __m512d zero = _mm512_setzero_pd();
+  __m512d r = _mm512_mask_mul_pd(xv, _mm512_cmp_pd_mask(xv, zero, _CMP_LT_OQ), xv, av);
+  r = _mm512_mask_mul_pd(r, _mm512_cmp_pd_mask(xv, zero, _CMP_GT_OQ), xv, bv);
+  _mm512_storeu_pd(y + i, r);
+}
+__attribute__((target("avx512f"))) inline __m512 splat_avx512(float v) { return _mm512_set1_ps(v); }
+__attribute__((target("avx512f"))) inline __m512d splat_avx512(double v) { return _mm512_set1_pd(v); }
+
+template <class T>
+__attribute__((target("avx512f"))) void forward_range_avx512(const T* x, T* y, int64_t m, T a, T b) {
+  constexpr int64_t w = 64 / sizeof(T);
+  const auto av = splat_avx512(a);
+  const auto bv = splat_avx512(b);
+  int64_t i = 0;
+  for (; i + w <= m; i += w) forward_vec_avx512(x, y, i, av, bv);  // y == x is fine: load before store
+  for (; i < m; ++i) y[i] = forward1(x[i], a, b);
+}
+
+// AVX-512: lanes 8k..8k+7 of each side are zmm accumulator k (2 a side), selected with compare masks
+// instead of and-masks. Adding +0.0 to a lane (what the and-masks do where nothing is selected) leaves it
+// unchanged, as skipping the add does: a lane starts at +0.0, and a round-to-nearest sum is -0.0 only when
+// both addends are. So every lane sees the same additions, in the same order, as on the other paths.
+#define ARELU_AVX512 __attribute__((target("avx512f"), always_inline))
+ARELU_AVX512 inline void step_avx512(const float* g, const float* x, float* out, __m512 av, __m512 bv,
+                                     __m512d* neg, __m512d* pos) {
+  const __m512 xv = _mm512_loadu_ps(x);
+  const __m512 gv = _mm512_loadu_ps(g);
+  const __m512 zero = _mm512_setzero_ps();
+  const __mmask16 mneg = _mm512_cmp_ps_mask(xv, zero, _CMP_NGE_UQ);
+  const __mmask16 mpos = _mm512_cmp_ps_mask(xv, zero, _CMP_NLE_UQ);
+  for (int h = 0; h < 2; ++h) {
+    // float * float is exact in double: the same product as every other path.
+    const __m512d p = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(g + 8 * h)),
+                                    _mm512_cvtps_pd(_mm256_loadu_ps(x + 8 * h)));
+    neg[h] = _mm512_mask_add_pd(neg[h], static_cast<__mmask8>(mneg >> (8 * h)), neg[h], p);
+    pos[h] = _mm512_mask_add_pd(pos[h], static_cast<__mmask8>(mpos >> (8 * h)), pos[h], p);
+  }
+  if (out != nullptr) {
+    // gv was loaded before this store, which may overwrite g (in place).
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_maskz_mul_ps(mpos, gv, bv), _mm512_maskz_mul_ps(mneg, gv, av)));
+  }
+}
+
+ARELU_AVX512 inline void step_avx512(const double* g, const double* x, double* out, __m512d av, __m512d bv,
+                                     __m512d* neg, __m512d* pos) {
+  const __m512d zero = _mm512_setzero_pd();
+  for (int h = 0; h < 2; ++h) {
+    const __m512d xv = _mm512_loadu_pd(x + 8 * h);
+    const __m512d gv = _mm512_loadu_pd(g + 8 * h);
+    const __mmask8 mneg = _mm512_cmp_pd_mask(xv, zero, _CMP_NGE_UQ);
+    const __mmask8 mpos = _mm512_cmp_pd_mask(xv, zero, _CMP_NLE_UQ);
+    const __m512d p = _mm512_mul_pd(gv, xv);
+    neg[h] = _mm512_mask_add_pd(neg[h], mneg, neg[h], p);
+    pos[h] = _mm512_mask_add_pd(pos[h], mpos, pos[h], p);
+    if (out != nullptr) {
+      _mm512_storeu_pd(out + 8 * h,
+                       _mm512_add_pd(_mm512_maskz_mul_pd(mpos, gv, bv), _mm512_maskz_mul_pd(mneg, gv, av)));
+    }
+  }
+}
+
+template <class T, class IO>
+__attribute__((target("avx512f"))) int64_t backward_steps_avx512(IO io, const T* x, int64_t m, T a, T b,
+                                                                 Lanes& lanes) {
+  static_assert(kLanes == 16, "two zmm registers of doubles hold the 16 lanes");
+  __m512d neg[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  __m512d pos[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  const auto av = splat_avx512(a);
+  const auto bv = splat_avx512(b);
+  int64_t i = 0;
+  for (; i + kLanes <= m; i += kLanes) step_avx512(io.g + i, x + i, io.out(i), av, bv, neg, pos);
+  for (int k = 0; k < 2; ++k) {
+    _mm512_storeu_pd(lanes.neg + 8 * k, neg[k]);
+    _mm512_storeu_pd(lanes.pos + 8 * k, pos[k]);
+  }
+  return i;
+}
+#undef ARELU_AVX512
+
+}  // namespace arelu::cpu
+#endif  // ARELU_X86_DISPATCH
