@@ -13,6 +13,7 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 
 import io.github.arelu.LibTorch;
+import org.bytedeco.javacpp.PointerScope;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -121,7 +122,8 @@ public final class LearningRateTableCommand implements Callable<Integer> {
                     RunStore.RunKey key = new RunStore.RunKey(rate, activation.name(), run);
                     try {
                         store.load(key).ifPresentOrElse(history -> done.put(key, history), () -> todo.add(key));
-                    } catch (RunStore.SetupMismatchException e) {
+                    } catch (IOException e) {
+                        // Another setup's results, or a damaged file: named, for the user to decide.
                         common.command.commandLine().getErr().println("lr-table: " + e.getMessage());
                         return 1;
                     }
@@ -213,6 +215,7 @@ public final class LearningRateTableCommand implements Callable<Integer> {
         setup.put("batchSize", Integer.toString(common.batchSize));
         setup.put("epochs", Integer.toString(epochs));
         setup.put("firstSeed", Long.toString(common.seed));
+        setup.put("convolutions", Trainer.oneDnnEnabled() ? "oneDNN" : "libtorch");
         return setup;
     }
 
@@ -228,11 +231,15 @@ public final class LearningRateTableCommand implements Callable<Integer> {
             ActivationSpec<?> activation = selected.stream().filter(a -> a.name().equals(key.activation())).findFirst()
                     .orElseThrow();
             long seed = common.seed + key.run();
-            MnistNetwork network = Trainer.newNetwork(common.network, activation, MnistData.CLASSES, seed);
             String label = String.format(Locale.ROOT, "lr %s %-9s run %d/%d", RunStore.formatLearningRate(
                     key.learningRate()), activation.name(), key.run() + 1, common.runs);
-            Trainer.History history = trainer.fit(network, common.optimizer, key.learningRate(), epochs, train, test,
-                    new Random(seed), label);
+            Trainer.History history;
+            // The network and its optimizer are freed with the run rather than left to the GC.
+            try (PointerScope scope = new PointerScope()) {
+                MnistNetwork network = Trainer.newNetwork(common.network, activation, MnistData.CLASSES, seed);
+                history = trainer.fit(network, common.optimizer, key.learningRate(), epochs, train, test,
+                        new Random(seed), label);
+            }
             store.save(key, history);
             done.put(key, history);
             double estimated = speed.get(key.activation()).secondsFor(epochs, train.count(), test.count());

@@ -51,10 +51,6 @@ public final class MetaLearner {
         }
     }
 
-    /** Query accuracy (%) of a batch of tasks after adaptation, and the mean query loss. */
-    public record Outcome(double queryAccuracy, double queryLoss) {
-    }
-
     private static final String[] SLOTS = {"activation1", "activation2", "activation3"};
 
     private final String activation;
@@ -77,56 +73,63 @@ public final class MetaLearner {
         this.activation = activation.name();
         this.adaptation = adaptation;
         network = Trainer.newNetwork(MnistNetwork.Kind.ConvMNIST, activation, ways, seed);
-        StringTensorDict parameters = network.named_parameters();
-        for (long i = 0; i < parameters.size(); i++) {
-            StringTensorDictItem item = parameters.get(i);
-            names.add(item.key().getString());
-            initialWeights.add(new Tensor(item.value()));
+        try (PointerScope scope = new PointerScope()) {
+            StringTensorDict parameters = network.named_parameters();
+            for (long i = 0; i < parameters.size(); i++) {
+                StringTensorDictItem item = parameters.get(i);
+                names.add(item.key().getString());
+                // Kept beyond the scope: the same parameters the module and the optimizer hold.
+                initialWeights.add(new Tensor(item.value()).retainReference());
+            }
         }
         metaOptimizer = new Adam(network.parameters(), new AdamOptions(metaLearningRate));
     }
 
     /**
      * One meta step: adapts to each task and backpropagates its query loss into the initial weights (one
-     * task's graph at a time, so memory stays that of one task), then one Adam step on their mean.
+     * task's graph at a time, so memory stays that of one task), then one Adam step on their mean. Returns
+     * the query accuracy (%) of the adapted networks on these tasks, before the step.
      */
-    public Outcome metaStep(List<TaskSampler.Task> tasks) {
+    public double metaStep(List<TaskSampler.Task> tasks) {
         metaOptimizer.zero_grad();
-        double correct = 0;
-        double queries = 0;
-        double lossSum = 0;
+        long correct = 0;
+        long queries = 0;
         for (TaskSampler.Task task : tasks) {
             try (PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> adapted = adapt(task, !adaptation.firstOrder());
                 Tensor logProbabilities = forward(task.queryImages(), adapted);
-                Tensor loss = torch.nll_loss(logProbabilities, task.queryLabels());
-                loss.div(new Scalar((double) tasks.size())).backward();
-                lossSum += loss.item_double();
+                torch.nll_loss(logProbabilities, task.queryLabels()).div(new Scalar((double) tasks.size())).backward();
                 correct += correct(logProbabilities, task.queryLabels());
                 queries += task.queryLabels().size(0);
             }
         }
         metaOptimizer.step();
-        return new Outcome(100 * correct / queries, lossSum / tasks.size());
+        return 100.0 * correct / queries;
     }
 
-    /** Query accuracy after adaptation on {@code tasks}, leaving the initial weights as they are. */
-    public Outcome evaluate(List<TaskSampler.Task> tasks) {
-        double correct = 0;
-        double queries = 0;
-        double lossSum = 0;
+    /** Query accuracy (%) after adaptation on {@code tasks}, leaving the initial weights as they are. */
+    public double evaluate(List<TaskSampler.Task> tasks) {
+        long correct = 0;
+        long queries = 0;
         for (TaskSampler.Task task : tasks) {
             try (PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> adapted = adapt(task, false);
                 try (NoGradGuard noGrad = new NoGradGuard()) {
-                    Tensor logProbabilities = forward(task.queryImages(), adapted);
-                    lossSum += torch.nll_loss(logProbabilities, task.queryLabels()).item_double();
-                    correct += correct(logProbabilities, task.queryLabels());
+                    correct += correct(forward(task.queryImages(), adapted), task.queryLabels());
                     queries += task.queryLabels().size(0);
                 }
             }
         }
-        return new Outcome(100 * correct / queries, lossSum / tasks.size());
+        return 100.0 * correct / queries;
+    }
+
+    /** The initial weights by name; after {@link #metaStep} their {@code grad()} holds the meta-gradient. */
+    Map<String, Tensor> initialWeights() {
+        Map<String, Tensor> weights = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            weights.put(names.get(i), initialWeights.get(i));
+        }
+        return weights;
     }
 
     /** Draws {@code count} tasks; the caller scopes their tensors. */
@@ -144,10 +147,7 @@ public final class MetaLearner {
      * constant, and the adapted weights depend on the initial ones only through {@code w - constant}.
      */
     Map<String, Tensor> adapt(TaskSampler.Task task, boolean differentiable) {
-        Map<String, Tensor> weights = new LinkedHashMap<>();
-        for (int i = 0; i < names.size(); i++) {
-            weights.put(names.get(i), initialWeights.get(i));
-        }
+        Map<String, Tensor> weights = initialWeights();
         Scalar learningRate = new Scalar(adaptation.learningRate());
         for (int step = 0; step < adaptation.steps(); step++) {
             Tensor loss = torch.nll_loss(forward(task.supportImages(), weights), task.supportLabels());

@@ -3,11 +3,15 @@ package io.github.arelu.examples;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.math.BigDecimal;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -54,10 +58,6 @@ public final class RunStore {
         this.setup = new LinkedHashMap<>(setup);
     }
 
-    public Path directory() {
-        return directory;
-    }
-
     /** {@code 0.0001} rather than {@code 1.0E-4}: for file names and tables. */
     public static String formatLearningRate(double learningRate) {
         return BigDecimal.valueOf(learningRate).stripTrailingZeros().toPlainString();
@@ -81,7 +81,7 @@ public final class RunStore {
             return Optional.empty();
         }
         Properties properties = new Properties();
-        try (Reader reader = Files.newBufferedReader(file)) {
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             properties.load(reader);
         }
         List<String> differences = new ArrayList<>();
@@ -119,8 +119,12 @@ public final class RunStore {
         properties.setProperty("imagesPerSecond", Double.toString(history.imagesPerSecond()));
         properties.setProperty("seconds", Double.toString(history.seconds()));
         Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
-        try (Writer writer = Files.newBufferedWriter(temporary)) {
+        try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING); Writer writer = Channels.newWriter(channel, StandardCharsets.UTF_8)) {
             properties.store(writer, "one finished run; delete it to run it again");
+            writer.flush();
+            // On disk before the rename, so a crash cannot leave an empty file under the final name.
+            channel.force(true);
         }
         try {
             Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

@@ -60,6 +60,10 @@ public final class TaskSampler {
         }
         byte[] labels = data.labels();
         for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] >= MnistData.CLASSES) {
+                throw new IllegalArgumentException("label " + Byte.toUnsignedInt(labels[i]) + " of image " + i
+                        + " is outside 0.." + (MnistData.CLASSES - 1));
+            }
             all.get(labels[i]).add(i);
         }
         for (int id = 0; id < all.size(); id++) {
@@ -72,10 +76,6 @@ public final class TaskSampler {
             throw new IllegalArgumentException(ways + "-way tasks with " + (shots + queries) + " images per class "
                     + "need " + ways + " classes with that many images; the data set has " + classIds.size());
         }
-    }
-
-    public int ways() {
-        return ways;
     }
 
     /** Draws the next task from {@code random}. */

@@ -145,6 +145,16 @@ class LearningRateTableCommandTest {
     }
 
     @Test
+    void aDamagedRunFileIsNamedNotSkipped() throws IOException {
+        assertEquals(0, run().exitCode());
+        Path damaged = new RunStore(out, Map.of()).fileOf(new RunStore.RunKey(1e-2, "ReLU", 0));
+        Files.writeString(damaged, Files.readString(damaged).replaceAll("(?m)^testAccuracy=.*$", ""));
+        Outcome outcome = run();
+        assertEquals(1, outcome.exitCode());
+        assertTrue(outcome.err().contains(damaged + " is not a complete run file"), outcome.err());
+    }
+
+    @Test
     void estimateTrainsNothing() {
         Outcome outcome = run("--estimate");
         assertEquals(0, outcome.exitCode(), outcome.err());
@@ -162,9 +172,10 @@ class LearningRateTableCommandTest {
                 "--threads", "1", "--out", out.toString(), "--estimate"));
         assertTrue(stdout.toString().contains("3 learning rate(s) x 6 activation(s) x 2 run(s) of 8 epoch(s)"),
                 stdout.toString());
-        Outcome overridden = run("--preset", "quick", "--estimate");
-        assertTrue(overridden.out().contains("2 learning rate(s) x 2 activation(s) x 2 run(s) of 2 epoch(s)"),
+        Outcome overridden = run("--preset", "quick", "--runs", "3", "--test-limit", "2", "--estimate");
+        assertTrue(overridden.out().contains("2 learning rate(s) x 2 activation(s) x 3 run(s) of 2 epoch(s)"),
                 overridden.out());
+        assertTrue(overridden.out().contains("8 training and 2 test images"), overridden.out());
     }
 
     @Test

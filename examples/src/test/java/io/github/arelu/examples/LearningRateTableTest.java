@@ -53,6 +53,12 @@ class LearningRateTableTest {
     }
 
     @Test
+    void jsonEscapesControlCharactersOfTheSetup() {
+        LearningRateTable table = new LearningRateTable("data in /tmp/a\tb \"x\"", TABLE.cells());
+        assertTrue(table.toJson().startsWith("{\"setup\": \"data in /tmp/a\\u0009b \\\"x\\\"\","), table.toJson());
+    }
+
+    @Test
     void everyLearningRateMustHaveTheSameActivations() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new LearningRateTable("x",
                 List.of(new LearningRateTable.Cell(1e-2, List.of(new ActivationResult("AReLU", List.of(run(1))))),

@@ -69,8 +69,64 @@ class MetaLearningTest {
             }
         }
         try (PointerScope scope = new PointerScope()) {
-            return learner.evaluate(MetaLearner.sample(test, 60, new Random(4))).queryAccuracy();
+            return learner.evaluate(MetaLearner.sample(test, 60, new Random(4)));
         }
+    }
+
+    /**
+     * With or without the data set: second-order MAML differentiates through the inner gradients (through
+     * each activation's backward, AReLU's fused node among them), so its meta-gradient differs from the
+     * first-order one, where those gradients are constants; both finite, for every activation here.
+     */
+    @Test
+    void secondOrderMetaGradientsDifferFromFirstOrderOnes() {
+        MnistData data = syntheticData();
+        TaskSampler sampler = new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 3, 2, 2);
+        for (String activation : MetaLearner.ACTIVATIONS) {
+            double[][] gradients = new double[2][];
+            for (int order = 0; order < 2; order++) {
+                MetaLearner learner = new MetaLearner(ActivationSpec.byName(activation), 3, 11,
+                        new MetaLearner.Adaptation(2, 0.5, order == 1), 0.005);
+                try (PointerScope scope = new PointerScope()) {
+                    learner.metaStep(MetaLearner.sample(sampler, 2, new Random(12)));
+                    gradients[order] = learner.initialWeights().values().stream()
+                            .flatMapToDouble(weight -> java.util.Arrays.stream(doubles(weight.grad()))).toArray();
+                }
+            }
+            for (double[] g : gradients) {
+                assertTrue(java.util.Arrays.stream(g).allMatch(Double::isFinite), activation + ": non-finite gradient");
+            }
+            double difference = 0;
+            double size = 0;
+            for (int i = 0; i < gradients[0].length; i++) {
+                difference = Math.max(difference, Math.abs(gradients[0][i] - gradients[1][i]));
+                size = Math.max(size, Math.abs(gradients[1][i]));
+            }
+            assertTrue(difference > 1e-3 * size, activation + ": second-order meta-gradient equals the first-order "
+                    + "one (largest difference " + difference + ", largest gradient " + size + ")");
+        }
+    }
+
+    /** 3 classes of 6 random-looking 28x28 images each. */
+    private static MnistData syntheticData() {
+        Random random = new Random(1);
+        byte[] pixels = new byte[18 * 28 * 28];
+        random.nextBytes(pixels);
+        byte[] labels = new byte[18];
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = (byte) (i % 3);
+        }
+        return new MnistData(pixels, labels, 28, 28);
+    }
+
+    private static double[] doubles(org.bytedeco.pytorch.Tensor tensor) {
+        org.bytedeco.pytorch.Tensor flat = tensor.to(org.bytedeco.pytorch.global.torch.ScalarType.Double).contiguous()
+                .reshape(-1);
+        double[] values = new double[(int) flat.numel()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = flat.get(i).item_double();
+        }
+        return values;
     }
 
     private record Outcome(int exitCode, String out, String err) {
@@ -103,6 +159,8 @@ class MetaLearningTest {
         assertEquals(2 * 2 * 2, csv.stream().skip(1).filter(line -> !line.endsWith(",")).count(), csv.toString());
         assertTrue(Files.readString(out.resolve("results.json")).contains("\"evaluatedSteps\": [2, 3]"));
         assertTrue(Files.size(out.resolve("query-accuracy.png")) > 0);
+        assertTrue(Files.size(out.resolve("train-query-accuracy.png")) > 0);
+        assertTrue(Files.readString(out.resolve("results.json")).contains("\"bestTrainMean\": "));
         assertTrue(Files.readString(out.resolve("table.md")).startsWith("# Meta learning"));
     }
 

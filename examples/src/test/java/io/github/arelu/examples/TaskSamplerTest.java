@@ -52,10 +52,10 @@ class TaskSamplerTest {
                     assertTrue(indices.add(task.queryIndices()[k]), "image in support and query, or twice");
                 }
                 // The images are those of the indices: the first pixel holds the index.
-                Tensor firstPixels = task.queryImages().flatten(1, -1).select(1, 0);
-                Tensor expected = tensors.images().flatten(1, -1).select(1, 0).index_select(0,
-                        Tensor.create(task.queryIndices(), task.queryIndices().length));
-                assertTrue(firstPixels.equal(expected));
+                assertTrue(firstPixels(task.queryImages()).equal(firstPixels(tensors.images()).index_select(0,
+                        Tensor.create(task.queryIndices(), task.queryIndices().length))));
+                assertTrue(firstPixels(task.supportImages()).equal(firstPixels(tensors.images()).index_select(0,
+                        Tensor.create(task.supportIndices(), task.supportIndices().length))));
                 for (int c : task.classes()) {
                     classesSeen.add(c);
                 }
@@ -83,6 +83,18 @@ class TaskSamplerTest {
         assertTrue(e.getMessage().contains("the data set has 9"), e.getMessage());
         assertThrows(IllegalArgumentException.class,
                 () -> new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 5, 0, 1));
+    }
+
+    @Test
+    void labelsOutsideTheClassesAreAnError() {
+        MnistData bad = new MnistData(new byte[4 * 4], new byte[] {0, 1, 12, 2}, 2, 2);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TaskSampler(bad, TensorData.of(bad, MnistData.CLASSES), 2, 1, 1));
+        assertTrue(e.getMessage().contains("label 12 of image 2"), e.getMessage());
+    }
+
+    private static Tensor firstPixels(Tensor images) {
+        return images.flatten(1, -1).select(1, 0);
     }
 
     private static long[] longs(Tensor tensor) {
