@@ -35,16 +35,55 @@ public final class FusedAReLU {
     private static volatile boolean cudaEnabled = Boolean.getBoolean("arelu.cuda.fused");
 
     /**
-     * Per thread, the host arguments of the library's small calls, one double-sized slot each: the backward
-     * kernel's two sums (0, 1), the raw alpha and beta in the element type (2, 3) and the scales formed from them
-     * (4, 5). An arena per call costs more than the kernel at 64K.
+     * Per thread, the host arguments of the library's small calls for one-element parameters, one double-sized
+     * slot each, sliced once: an arena (or even new slices) per call costs more than the kernel at 64K.
      */
-    private static final ThreadLocal<MemorySegment> SCRATCH =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 6));
+    private static final class Scratch {
+        /** The backward kernel's two sums, negative side then positive side. */
+        final MemorySegment sums;
+        final MemorySegment negSum;
+        final MemorySegment posSum;
+        /** The raw parameters in the element type, as {@link #setParameters} left them. */
+        final MemorySegment alpha;
+        final MemorySegment beta;
+        final MemorySegment neg;
+        final MemorySegment pos;
 
-    /** The effective scales a (neg) and b (pos) of one-element parameters, as values of the element type. */
-    private record ScalarScales(double neg, double pos) {
+        Scratch() {
+            MemorySegment all = Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 6);
+            sums = all.asSlice(0, 2 * Double.BYTES);
+            negSum = all.asSlice(0, Double.BYTES);
+            posSum = all.asSlice(Double.BYTES, Double.BYTES);
+            alpha = all.asSlice(2 * Double.BYTES, Double.BYTES);
+            beta = all.asSlice(3 * Double.BYTES, Double.BYTES);
+            neg = all.asSlice(4 * Double.BYTES, Double.BYTES);
+            pos = all.asSlice(5 * Double.BYTES, Double.BYTES);
+        }
+
+        void setParameters(double rawAlpha, double rawBeta, boolean f32) {
+            store(alpha, rawAlpha, f32);
+            store(beta, rawBeta, f32);
+        }
+
+        /**
+         * a = clamp(alpha, 0.01, 0.99) (into {@link #neg}) and b = 1 + sigmoid(beta) (into {@link #pos}) of the
+         * parameters {@link #setParameters} stored, formed in the element type by the library's arelu_scales,
+         * the definition the C++ op uses too.
+         */
+        void formScales(NativeKernels kernels, boolean f32) {
+            kernels.scales(f32, alpha, beta, neg, pos, 1);
+        }
+
+        double neg(boolean f32) {
+            return load(neg, f32);
+        }
+
+        double pos(boolean f32) {
+            return load(pos, f32);
+        }
     }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
     // Read-only native objects shared by every call; retained, so no caller's PointerScope can free them.
     private static final TensorOptions FLOAT_CPU;
     private static final TensorOptions DOUBLE_CPU;
@@ -143,12 +182,12 @@ public final class FusedAReLU {
             if (x.numel() > 0) {
                 boolean f32 = TensorInfo.dtype(x) == ScalarType.Float;
                 if (alpha.numel() == 1) {
-                    ScalarScales s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
+                    Scratch s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
                     if (x.is_cuda()) {
-                        kernels.cudaForward(f32, address(x), address(y), x.numel(), s.neg(), s.pos(),
+                        kernels.cudaForward(f32, address(x), address(y), x.numel(), s.neg(f32), s.pos(f32),
                                 CudaStreams.current(x));
                     } else {
-                        kernels.forward(f32, address(x), address(y), x.numel(), s.neg(), s.pos(),
+                        kernels.forward(f32, address(x), address(y), x.numel(), s.neg(f32), s.pos(f32),
                                 torch.get_num_threads());
                     }
                 } else {
@@ -190,26 +229,18 @@ public final class FusedAReLU {
             if (alpha.numel() == 1 && x.is_cpu()) {
                 // The common case without tensor ops for two numbers: each small libtorch op costs
                 // microseconds, more than the whole kernel on a 64K-element tensor.
-                double rawAlpha = scalarValue(alpha);
-                double rawBeta = scalarValue(beta);
-                MemorySegment scratch = SCRATCH.get();
-                MemorySegment negSum = scratch.asSlice(0, Double.BYTES);
-                MemorySegment posSum = scratch.asSlice(Double.BYTES, Double.BYTES);
+                Scratch s = SCRATCH.get();
+                s.setParameters(scalarValue(alpha), scalarValue(beta), f32);
                 if (x.numel() > 0) {
-                    ScalarScales s = scalarScales(kernels, rawAlpha, rawBeta, f32);
-                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(), s.neg(), s.pos(),
-                            scratch, torch.get_num_threads());
+                    s.formScales(kernels, f32);
+                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(), s.neg(f32),
+                            s.pos(f32), s.sums, torch.get_num_threads());
                 } else {
-                    negSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
-                    posSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
+                    s.sums.fill((byte) 0);
                 }
-                MemorySegment alphaValue = scratch.asSlice(2 * Double.BYTES, Double.BYTES);
-                MemorySegment betaValue = scratch.asSlice(3 * Double.BYTES, Double.BYTES);
-                store(alphaValue, rawAlpha, f32);
-                store(betaValue, rawBeta, f32);
                 gradAlpha = emptyLike(alpha);
                 gradBeta = emptyLike(beta);
-                kernels.parameterGradients(f32, negSum, posSum, alphaValue, betaValue, address(gradAlpha),
+                kernels.parameterGradients(f32, s.negSum, s.posSum, s.alpha, s.beta, address(gradAlpha),
                         address(gradBeta), 1);
             } else {
                 long channels = alpha.numel();
@@ -244,8 +275,8 @@ public final class FusedAReLU {
             // Scalar parameters on CUDA: host scales, device sums.
             long n = x.numel();
             Tensor workspace = cudaWorkspace(kernels, x, n, 1);
-            ScalarScales s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
-            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, s.neg(), s.pos(), address(negSum),
+            Scratch s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
+            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, s.neg(f32), s.pos(f32), address(negSum),
                     address(posSum), address(workspace), workspace.numel(), CudaStreams.current(x));
             return;
         }
@@ -265,20 +296,12 @@ public final class FusedAReLU {
         }
     }
 
-    /**
-     * a = clamp(alpha, 0.01, 0.99) and b = 1 + sigmoid(beta) of one-element parameters, formed in the element
-     * type by the library's arelu_scales (the definition the C++ op uses too) on this thread's scratch slots.
-     */
-    private static ScalarScales scalarScales(NativeKernels kernels, double rawAlpha, double rawBeta, boolean f32) {
-        MemorySegment scratch = SCRATCH.get();
-        MemorySegment alphaValue = scratch.asSlice(2 * Double.BYTES, Double.BYTES);
-        MemorySegment betaValue = scratch.asSlice(3 * Double.BYTES, Double.BYTES);
-        MemorySegment neg = scratch.asSlice(4 * Double.BYTES, Double.BYTES);
-        MemorySegment pos = scratch.asSlice(5 * Double.BYTES, Double.BYTES);
-        store(alphaValue, rawAlpha, f32);
-        store(betaValue, rawBeta, f32);
-        kernels.scales(f32, alphaValue, betaValue, neg, pos, 1);
-        return new ScalarScales(load(neg, f32), load(pos, f32));
+    /** This thread's scratch with the scales of one-element parameters formed (see {@link Scratch#formScales}). */
+    private static Scratch scalarScales(NativeKernels kernels, double rawAlpha, double rawBeta, boolean f32) {
+        Scratch s = SCRATCH.get();
+        s.setParameters(rawAlpha, rawBeta, f32);
+        s.formScales(kernels, f32);
+        return s;
     }
 
     /** Per-channel scales {a, b} as contiguous 1-D tensors on the parameters' device, by arelu_(cuda_)scales. */
