@@ -73,17 +73,11 @@ public final class CommonOptions {
     }
 
     void requireAtLeast(String option, long value, long minimum) {
-        if (value < minimum) {
-            throw new ParameterException(command.commandLine(),
-                    "Invalid value for option '" + option + "': " + value + " (must be at least " + minimum + ")");
-        }
+        OptionChecks.requireAtLeast(command.commandLine(), option, value, minimum);
     }
 
     void requirePositiveFinite(String option, double value) {
-        if (!(value > 0) || Double.isInfinite(value)) {
-            throw new ParameterException(command.commandLine(),
-                    "Invalid value for option '" + option + "': " + value + " (must be a positive number)");
-        }
+        OptionChecks.requirePositiveFinite(command.commandLine(), option, value);
     }
 
     /** Loads {@code --data} with {@code --train-limit} and {@code --test-limit} applied. */
@@ -95,9 +89,8 @@ public final class CommonOptions {
     }
 
     String describeTraining() {
-        String optimizerText = optimizer == Trainer.OptimizerKind.SGD ? "SGD (momentum 0.9)" : "Adam";
         return String.format(Locale.ROOT, "%s, %s, batch %d, %d run(s) from seed %d; inputs scaled to [0,1] then "
-                + "normalized with MNIST's mean %.4f and std %.4f", network, optimizerText, batchSize, runs, seed,
+                + "normalized with MNIST's mean %.4f and std %.4f", network, optimizer.description(), batchSize, runs, seed,
                 TensorData.MEAN, TensorData.STD);
     }
 

@@ -271,8 +271,7 @@ public final class LearningRateTableCommand implements Callable<Integer> {
             cells.add(new LearningRateTable.Cell(rate, results));
         }
         String description = String.format(Locale.ROOT, "%s, %s, batch %d, %d epoch(s), %d run(s) from seed %d, %d "
-                + "training and %d test images of %s", common.network, common.optimizer == Trainer.OptimizerKind.SGD
-                ? "SGD (momentum 0.9)" : "Adam", common.batchSize, epochs, common.runs, common.seed, train.count(),
+                + "training and %d test images of %s", common.network, common.optimizer.description(), common.batchSize, epochs, common.runs, common.seed, train.count(),
                 test.count(), common.data);
         LearningRateTable table = new LearningRateTable(description, cells);
         Files.createDirectories(out);

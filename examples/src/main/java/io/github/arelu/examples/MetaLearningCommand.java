@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.StringJoiner;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 
 import io.github.arelu.LibTorch;
@@ -143,10 +144,15 @@ public final class MetaLearningCommand implements Callable<Integer> {
 
         /** Training query accuracy at each meta step: mean or std over runs, as {@code statistic} says. */
         double[] perStep(ToDoubleFunction<double[]> statistic) {
-            double[] values = new double[runs.getFirst().trainQueryAccuracy().length];
+            return overRuns(Run::trainQueryAccuracy, statistic);
+        }
+
+        /** {@code statistic} over runs of each position of the series every run has. */
+        private double[] overRuns(Function<Run, double[]> series, ToDoubleFunction<double[]> statistic) {
+            double[] values = new double[series.apply(runs.getFirst()).length];
             for (int i = 0; i < values.length; i++) {
-                int step = i;
-                values[i] = statistic.applyAsDouble(runs.stream().mapToDouble(run -> run.trainQueryAccuracy()[step])
+                int position = i;
+                values[i] = statistic.applyAsDouble(runs.stream().mapToDouble(run -> series.apply(run)[position])
                         .toArray());
             }
             return values;
@@ -154,12 +160,7 @@ public final class MetaLearningCommand implements Callable<Integer> {
 
         /** Test query accuracy at each evaluated step: mean or std over runs, as {@code statistic} says. */
         double[] perEvaluation(ToDoubleFunction<double[]> statistic) {
-            double[] values = new double[runs.getFirst().testQueryAccuracy().length];
-            for (int i = 0; i < values.length; i++) {
-                int e = i;
-                values[i] = statistic.applyAsDouble(runs.stream().mapToDouble(run -> run.testQueryAccuracy()[e]).toArray());
-            }
-            return values;
+            return overRuns(Run::testQueryAccuracy, statistic);
         }
     }
 
@@ -192,10 +193,7 @@ public final class MetaLearningCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(command.commandLine(), "Invalid adaptation options: " + e.getMessage());
         }
-        if (!(metaLearningRate > 0) || Double.isInfinite(metaLearningRate)) {
-            throw new ParameterException(command.commandLine(), "Invalid value for option '--meta-lr': "
-                    + metaLearningRate + " (must be a positive number)");
-        }
+        OptionChecks.requirePositiveFinite(command.commandLine(), "--meta-lr", metaLearningRate);
         List<ActivationSpec<?>> selected = parseActivations();
         torch.set_num_threads(threads);
         PrintWriter console = command.commandLine().getOut();
@@ -309,10 +307,7 @@ public final class MetaLearningCommand implements Callable<Integer> {
     }
 
     private void requireAtLeast(String option, long value, long minimum) {
-        if (value < minimum) {
-            throw new ParameterException(command.commandLine(),
-                    "Invalid value for option '" + option + "': " + value + " (must be at least " + minimum + ")");
-        }
+        OptionChecks.requireAtLeast(command.commandLine(), option, value, minimum);
     }
 
     private String describe(MetaLearner.Adaptation adaptation, int queriesPerClass) {

@@ -31,6 +31,11 @@ public final class Trainer {
 
         static final double SGD_MOMENTUM = 0.9;
 
+        /** How summaries name it: {@code SGD (momentum 0.9)} or {@code Adam}. */
+        public String description() {
+            return this == SGD ? "SGD (momentum " + SGD_MOMENTUM + ")" : "Adam";
+        }
+
         public Optimizer create(MnistNetwork network, double learningRate) {
             return switch (this) {
                 case SGD -> {

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -15,7 +13,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Both commands reject bad arguments with picocli's usage message and exit code 2, before any training; the
@@ -43,21 +40,13 @@ class CommandLineTest {
         Trainer.setOneDnnEnabled(false);
     }
 
-    private record Outcome(int exitCode, String out, String err) {
-    }
-
-    private static Outcome run(Object command, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine commandLine = CompareCommand.commandLine(command);
-        commandLine.setErr(new PrintWriter(err, true));
-        commandLine.setOut(new PrintWriter(out, true));
-        return new Outcome(commandLine.execute(args), out.toString(), err.toString());
+    private static CommandRun run(Object command, String... args) {
+        return CommandRun.of(command, args);
     }
 
     @Test
     void unknownActivationGetsUsageAndTheKnownNames() {
-        Outcome outcome = run(new CompareCommand(ProgressBar.silent()), "--activations", "AReLU,Swoosh");
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--activations", "AReLU,Swoosh");
         assertEquals(2, outcome.exitCode());
         assertTrue(outcome.err().contains("unknown activation 'Swoosh'"), outcome.err());
         assertTrue(outcome.err().contains("known: AReLU, ReLU"), outcome.err());
@@ -71,7 +60,7 @@ class CommandLineTest {
             {"--runs", "0"}, {"--batch-size", "0"}, {"--train-limit", "-5"}, {"--seed", "1.5"},
             {"--threads", "0"}, {"--threads", "-2"}, {"--threads", "all"}};
         for (String[] arguments : badArguments) {
-            Outcome outcome = run(new CompareCommand(ProgressBar.silent()), arguments);
+            CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), arguments);
             assertEquals(2, outcome.exitCode(), String.join(" ", arguments));
             assertTrue(outcome.err().contains("Invalid value for option '" + arguments[0] + "'"), outcome.err());
             assertTrue(outcome.err().contains("Usage: compare"), outcome.err());
@@ -86,7 +75,7 @@ class CommandLineTest {
 
     @Test
     void transferChecksItsOptionsToo() {
-        Outcome outcome = run(new TransferCommand(ProgressBar.silent()), "--finetune-lr", "-1");
+        CommandRun outcome = run(new TransferCommand(ProgressBar.silent()), "--finetune-lr", "-1");
         assertEquals(2, outcome.exitCode());
         assertTrue(outcome.err().contains("Usage: transfer"), outcome.err());
         assertEquals(2, run(new TransferCommand(ProgressBar.silent()), "--activations", "all,ReLU").exitCode());
@@ -94,7 +83,7 @@ class CommandLineTest {
 
     @Test
     void missingDataSetExitsWithOneAndNamesThePackage() {
-        Outcome outcome = run(new CompareCommand(ProgressBar.silent()), "--data", emptyDirectory.toString());
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", emptyDirectory.toString());
         assertEquals(1, outcome.exitCode());
         assertTrue(outcome.err().contains("train-images-idx3-ubyte[.gz]"), outcome.err());
         assertTrue(outcome.err().contains("dataset-fashion-mnist"), outcome.err());
@@ -118,7 +107,7 @@ class CommandLineTest {
     void threadsReachLibtorchAndTheSummary() throws IOException {
         writeTinyDataSet();
         for (int threads : new int[] {1, 2}) {
-            Outcome outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+            CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
                     "--threads", String.valueOf(threads), "--net", "LinearMNIST", "--activations", "AReLU",
                     "--epochs", "1");
             assertEquals(0, outcome.exitCode(), outcome.err());
@@ -133,14 +122,14 @@ class CommandLineTest {
         String[] args = {"--data", tinyDataSet.toString(), "--net", "LinearMNIST", "--activations", "ReLU",
             "--epochs", "1"};
         Trainer.setOneDnnEnabled(true);
-        Outcome off = run(new CompareCommand(ProgressBar.silent()), args);
+        CommandRun off = run(new CompareCommand(ProgressBar.silent()), args);
         assertEquals(0, off.exitCode(), off.err());
         assertFalse(Trainer.oneDnnEnabled());
         assertTrue(off.out().contains("Convolutions: libtorch's own (oneDNN off)."), off.out());
 
         String[] withOneDnn = Arrays.copyOf(args, args.length + 1);
         withOneDnn[args.length] = "--onednn";
-        Outcome on = run(new CompareCommand(ProgressBar.silent()), withOneDnn);
+        CommandRun on = run(new CompareCommand(ProgressBar.silent()), withOneDnn);
         assertEquals(0, on.exitCode(), on.err());
         assertTrue(Trainer.oneDnnEnabled());
         assertTrue(on.out().contains("Convolutions: oneDNN (--onednn)."), on.out());

@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -29,7 +27,6 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Data-parallel training on c10d's gloo, on the loopback only: N processes reach one process's parameters,
@@ -94,10 +91,10 @@ class DataParallelTest {
             String[] common = {"--activations", "AReLU", "--train-limit", "601", "--test-limit", "100", "--epochs",
                 "2", "--lr", "0.05", "--threads", "1"};
             Path aloneJson = directory.resolve("alone.json");
-            Outcome alone = run(concat(common, "--json-out", aloneJson.toString()));
+            CommandRun alone = run(concat(common, "--json-out", aloneJson.toString()));
             assertEquals(0, alone.exitCode(), alone.err());
             Path togetherJson = directory.resolve("together.json");
-            Outcome together = run(concat(common, "--local-workers", "2", "--dist-timeout", "60", "--json-out",
+            CommandRun together = run(concat(common, "--local-workers", "2", "--dist-timeout", "60", "--json-out",
                     togetherJson.toString()));
             assertEquals(0, together.exitCode(), together.err());
             assertEquals(1, count(together.out(), "Wall time:"), together.out());
@@ -116,7 +113,7 @@ class DataParallelTest {
 
     @Test
     void localWorkersReportEveryRankThatFailed() {
-        Outcome outcome = run("--local-workers", "2", "--dist-timeout", "60", "--data",
+        CommandRun outcome = run("--local-workers", "2", "--dist-timeout", "60", "--data",
                 directory.resolve("missing").toString());
         assertEquals(1, outcome.exitCode(), outcome.err());
         assertTrue(outcome.err().contains("[rank 1] compare: cannot read the data set"), outcome.err());
@@ -204,7 +201,7 @@ class DataParallelTest {
             {"--master", "localhost"}, {"--master", "localhost:70000"}, {"--master", "localhost:port"},
             {"--local-workers", "-1"}, {"--dist-timeout", "0"}, {"--world-size", "2", "--local-workers", "2"}};
         for (String[] arguments : badArguments) {
-            Outcome outcome = run(arguments);
+            CommandRun outcome = run(arguments);
             assertEquals(2, outcome.exitCode(), String.join(" ", arguments));
             assertTrue(outcome.err().contains("Usage: compare"), outcome.err());
         }
@@ -239,16 +236,8 @@ class DataParallelTest {
                 LocalWorkers.workerArguments(List.of("--threads", "1", "--local-workers=2"), 0, 2, loopback(4000), true));
     }
 
-    private record Outcome(int exitCode, String out, String err) {
-    }
-
-    private static Outcome run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine commandLine = CompareCommand.commandLine(new CompareCommand(ProgressBar.silent()));
-        commandLine.setOut(new PrintWriter(out, true));
-        commandLine.setErr(new PrintWriter(err, true));
-        return new Outcome(commandLine.execute(args), out.toString(), err.toString());
+    private static CommandRun run(String... args) {
+        return CommandRun.of(new CompareCommand(ProgressBar.silent()), args);
     }
 
     /** Connects every {rank, world size} on its own thread; returns each one's failure message, in order. */

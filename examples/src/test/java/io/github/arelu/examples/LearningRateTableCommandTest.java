@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -22,7 +20,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The learning-rate table command end to end on a tiny data set (LinearMNIST, so it takes seconds): the files
@@ -51,14 +48,11 @@ class LearningRateTableCommandTest {
         torch.set_num_threads(threadsBefore);
     }
 
-    private record Outcome(int exitCode, String out, String err) {
-    }
-
     /**
      * Runs the command with two activations, two learning rates, 2 runs of 2 epochs; {@code options} (name
      * and value pairs, or a flag alone) replace those defaults or add to them.
      */
-    private Outcome run(String... options) {
+    private CommandRun run(String... options) {
         Map<String, String> chosen = new LinkedHashMap<>(Map.of("--data", data.toString(), "--net", "LinearMNIST",
                 "--activations", "AReLU,ReLU", "--learning-rates", "1e-2,1e-3", "--runs", "2", "--epochs", "2",
                 "--threads", "1", "--out", out.toString()));
@@ -73,12 +67,7 @@ class LearningRateTableCommandTest {
                 args.add(value);
             }
         });
-        StringWriter stdout = new StringWriter();
-        StringWriter stderr = new StringWriter();
-        CommandLine commandLine = CompareCommand.commandLine(new LearningRateTableCommand(ProgressBar.silent()));
-        commandLine.setOut(new PrintWriter(stdout, true));
-        commandLine.setErr(new PrintWriter(stderr, true));
-        return new Outcome(commandLine.execute(args.toArray(String[]::new)), stdout.toString(), stderr.toString());
+        return CommandRun.of(new LearningRateTableCommand(ProgressBar.silent()), args.toArray(String[]::new));
     }
 
     private Map<Path, FileTime> runFiles() throws IOException {
@@ -93,7 +82,7 @@ class LearningRateTableCommandTest {
 
     @Test
     void writesEveryRunTheTableJsonCsvAndAPlotPerLearningRate() throws IOException {
-        Outcome outcome = run();
+        CommandRun outcome = run();
         assertEquals(0, outcome.exitCode(), outcome.err());
         assertEquals(2 * 2 * 2, runFiles().size());
         for (String name : List.of("table.md", "results.json", "results.csv", "accuracy-lr-0.01.png",
@@ -116,7 +105,7 @@ class LearningRateTableCommandTest {
         Path unfinished = new RunStore(out, Map.of()).fileOf(new RunStore.RunKey(1e-3, "AReLU", 1));
         Files.delete(unfinished);
 
-        Outcome resumed = run();
+        CommandRun resumed = run();
         assertEquals(0, resumed.exitCode(), resumed.err());
         assertTrue(resumed.out().contains("= 8 runs, 7 already in"), resumed.out());
         assertTrue(resumed.out().contains("[1/1] lr 0.001 AReLU run 2/2"), resumed.out());
@@ -131,7 +120,7 @@ class LearningRateTableCommandTest {
         // Seeded runs: the rerun reproduces the lost one, so the table is the same.
         assertEquals(table, Files.readString(out.resolve("table.md")));
 
-        Outcome complete = run();
+        CommandRun complete = run();
         assertEquals(0, complete.exitCode(), complete.err());
         assertTrue(complete.out().contains("8 already in") && !complete.out().contains("Measured"), complete.out());
     }
@@ -139,7 +128,7 @@ class LearningRateTableCommandTest {
     @Test
     void resultsOfAnotherSetupAreRefused() throws IOException {
         assertEquals(0, run().exitCode());
-        Outcome outcome = run("--epochs", "3");
+        CommandRun outcome = run("--epochs", "3");
         assertEquals(1, outcome.exitCode());
         assertTrue(outcome.err().contains("epochs '2' there, '3' now"), outcome.err());
     }
@@ -149,14 +138,14 @@ class LearningRateTableCommandTest {
         assertEquals(0, run().exitCode());
         Path damaged = new RunStore(out, Map.of()).fileOf(new RunStore.RunKey(1e-2, "ReLU", 0));
         Files.writeString(damaged, Files.readString(damaged).replaceAll("(?m)^testAccuracy=.*$", ""));
-        Outcome outcome = run();
+        CommandRun outcome = run();
         assertEquals(1, outcome.exitCode());
         assertTrue(outcome.err().contains(damaged + " is not a complete run file"), outcome.err());
     }
 
     @Test
     void estimateTrainsNothing() {
-        Outcome outcome = run("--estimate");
+        CommandRun outcome = run("--estimate");
         assertEquals(0, outcome.exitCode(), outcome.err());
         assertTrue(outcome.out().contains("Time for the 8 run(s) left: about"), outcome.out());
         assertFalse(Files.exists(out.resolve("table.md")));
@@ -165,14 +154,11 @@ class LearningRateTableCommandTest {
 
     @Test
     void presetsGiveDefaultsThatOptionsOverride() {
-        StringWriter stdout = new StringWriter();
-        CommandLine commandLine = CompareCommand.commandLine(new LearningRateTableCommand(ProgressBar.silent()));
-        commandLine.setOut(new PrintWriter(stdout, true));
-        assertEquals(0, commandLine.execute("--data", data.toString(), "--net", "LinearMNIST", "--preset", "quick",
-                "--threads", "1", "--out", out.toString(), "--estimate"));
-        assertTrue(stdout.toString().contains("3 learning rate(s) x 6 activation(s) x 2 run(s) of 8 epoch(s)"),
-                stdout.toString());
-        Outcome overridden = run("--preset", "quick", "--runs", "3", "--test-limit", "2", "--estimate");
+        CommandRun quick = CommandRun.of(new LearningRateTableCommand(ProgressBar.silent()), "--data", data.toString(),
+                "--net", "LinearMNIST", "--preset", "quick", "--threads", "1", "--out", out.toString(), "--estimate");
+        assertEquals(0, quick.exitCode());
+        assertTrue(quick.out().contains("3 learning rate(s) x 6 activation(s) x 2 run(s) of 8 epoch(s)"), quick.out());
+        CommandRun overridden = run("--preset", "quick", "--runs", "3", "--test-limit", "2", "--estimate");
         assertTrue(overridden.out().contains("2 learning rate(s) x 2 activation(s) x 3 run(s) of 2 epoch(s)"),
                 overridden.out());
         assertTrue(overridden.out().contains("8 training and 2 test images"), overridden.out());
@@ -180,10 +166,10 @@ class LearningRateTableCommandTest {
 
     @Test
     void badLearningRatesGetUsage() {
-        Outcome notANumber = run("--learning-rates", "1e-2,fast");
+        CommandRun notANumber = run("--learning-rates", "1e-2,fast");
         assertEquals(2, notANumber.exitCode());
         assertTrue(notANumber.err().contains("'fast' is not a number"), notANumber.err());
-        Outcome twice = run("--learning-rates", "1e-2,0.01");
+        CommandRun twice = run("--learning-rates", "1e-2,0.01");
         assertEquals(2, twice.exitCode());
         assertTrue(twice.err().contains("listed twice"), twice.err());
         assertEquals(2, run("--learning-rates", "-1").exitCode());

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,7 +16,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** MAML through AReLU's fused autograd node: it learns on real data, and the command's outputs and checks. */
 class MetaLearningTest {
@@ -129,16 +126,8 @@ class MetaLearningTest {
         return values;
     }
 
-    private record Outcome(int exitCode, String out, String err) {
-    }
-
-    private static Outcome run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine commandLine = CompareCommand.commandLine(new MetaLearningCommand(null));
-        commandLine.setOut(new PrintWriter(out, true));
-        commandLine.setErr(new PrintWriter(err, true));
-        return new Outcome(commandLine.execute(args), out.toString(), err.toString());
+    private static CommandRun run(String... args) {
+        return CommandRun.of(new MetaLearningCommand(null), args);
     }
 
     @Test
@@ -147,7 +136,7 @@ class MetaLearningTest {
         Files.createDirectories(data);
         TinyDataSet.write(data, 40, 40, 4);
         Path out = work.resolve("maml");
-        Outcome outcome = run("--data", data.toString(), "--activations", "AReLU,PReLU", "--ways", "3",
+        CommandRun outcome = run("--data", data.toString(), "--activations", "AReLU,PReLU", "--ways", "3",
                 "--iterations", "3", "--eval-every", "2", "--tasks-per-step", "2", "--eval-tasks", "2", "--runs", "2",
                 "--first-order", "--out", out.toString());
         assertEquals(0, outcome.exitCode(), outcome.err());
@@ -166,13 +155,13 @@ class MetaLearningTest {
 
     @Test
     void activationsWithoutAFunctionalFormAndImpossibleTasksGetUsage() throws IOException {
-        Outcome selu = run("--activations", "AReLU,SELU");
+        CommandRun selu = run("--activations", "AReLU,SELU");
         assertEquals(2, selu.exitCode());
         assertTrue(selu.err().contains("meta learning supports AReLU, ReLU, PReLU, not SELU"), selu.err());
         Path data = work.resolve("data");
         Files.createDirectories(data);
         TinyDataSet.write(data, 8, 8, 4);
-        Outcome tooManyWays = run("--data", data.toString(), "--ways", "5");
+        CommandRun tooManyWays = run("--data", data.toString(), "--ways", "5");
         assertEquals(2, tooManyWays.exitCode());
         assertTrue(tooManyWays.err().contains("5-way tasks"), tooManyWays.err());
         assertEquals(2, run("--shots", "0").exitCode());
