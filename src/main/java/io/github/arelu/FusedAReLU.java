@@ -32,6 +32,15 @@ public final class FusedAReLU {
     public record Gradients(Tensor input, Tensor alpha, Tensor beta) {
     }
 
+    /**
+     * One-element parameters as the kernels take them: the raw values and the scales formed from them
+     * ({@code a = clamp(alpha, 0.01, 0.99)}, {@code b = 1 + sigmoid(beta)}), each a value of the element type.
+     * The training path forms them once in forward and hands them to backward, which then reads no parameter
+     * memory and forms nothing again.
+     */
+    record ScalarParameters(double alpha, double beta, double neg, double pos) {
+    }
+
     private static volatile boolean cudaEnabled = Boolean.getBoolean("arelu.cuda.fused");
 
     /**
@@ -175,6 +184,14 @@ public final class FusedAReLU {
      * this hot path.
      */
     static Tensor forwardChecked(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
+        return forwardChecked(input, alpha, beta, out, null);
+    }
+
+    /**
+     * {@link #forwardChecked(Tensor, Tensor, Tensor, Tensor)} with the one-element parameters already formed by
+     * {@link #scalarParameters}, or null to form them here (and for channel-wise parameters).
+     */
+    static Tensor forwardChecked(Tensor input, Tensor alpha, Tensor beta, Tensor out, ScalarParameters scalar) {
         NativeKernels kernels = NativeKernels.instance();
         try (PointerScope scope = new PointerScope()) {
             Tensor x = contiguous(input);
@@ -182,12 +199,12 @@ public final class FusedAReLU {
             if (x.numel() > 0) {
                 boolean f32 = TensorInfo.dtype(x) == ScalarType.Float;
                 if (alpha.numel() == 1) {
-                    Scratch s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
+                    ScalarParameters p = scalar != null ? scalar : scalarParameters(alpha, beta, f32);
                     if (x.is_cuda()) {
-                        kernels.cudaForward(f32, address(x), address(y), x.numel(), s.neg(f32), s.pos(f32),
+                        kernels.cudaForward(f32, address(x), address(y), x.numel(), p.neg(), p.pos(),
                                 CudaStreams.current(x));
                     } else {
-                        kernels.forward(f32, address(x), address(y), x.numel(), s.neg(f32), s.pos(f32),
+                        kernels.forward(f32, address(x), address(y), x.numel(), p.neg(), p.pos(),
                                 torch.get_num_threads());
                     }
                 } else {
@@ -217,6 +234,15 @@ public final class FusedAReLU {
      */
     static Gradients backwardChecked(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
             Tensor gradInputOut, boolean inputGradient) {
+        return backwardChecked(gradOutput, input, alpha, beta, gradInputOut, inputGradient, null);
+    }
+
+    /**
+     * {@link #backwardChecked(Tensor, Tensor, Tensor, Tensor, Tensor, boolean)} with the one-element parameters
+     * as forward formed them ({@link #scalarParameters}), or null to form them here.
+     */
+    static Gradients backwardChecked(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
+            Tensor gradInputOut, boolean inputGradient, ScalarParameters scalar) {
         NativeKernels kernels = NativeKernels.instance();
         try (PointerScope scope = new PointerScope()) {
             Tensor x = contiguous(input);
@@ -229,12 +255,12 @@ public final class FusedAReLU {
             if (alpha.numel() == 1 && x.is_cpu()) {
                 // The common case without tensor ops for two numbers: each small libtorch op costs
                 // microseconds, more than the whole kernel on a 64K-element tensor.
+                ScalarParameters p = scalar != null ? scalar : scalarParameters(alpha, beta, f32);
                 Scratch s = SCRATCH.get();
-                s.setParameters(scalarValue(alpha), scalarValue(beta), f32);
+                s.setParameters(p.alpha(), p.beta(), f32);
                 if (x.numel() > 0) {
-                    s.formScales(kernels, f32);
-                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(), s.neg(f32),
-                            s.pos(f32), s.sums, torch.get_num_threads());
+                    kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(), p.neg(), p.pos(),
+                            s.sums, torch.get_num_threads());
                 } else {
                     s.sums.fill((byte) 0);
                 }
@@ -248,7 +274,7 @@ public final class FusedAReLU {
                 Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
                 Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
                 if (x.numel() > 0) {
-                    deviceSumBackward(kernels, f32, g, x, gradInputAddress, alpha, beta, negSum, posSum);
+                    deviceSumBackward(kernels, f32, g, x, gradInputAddress, alpha, beta, negSum, posSum, scalar);
                 }
                 Tensor alphaC = alpha.contiguous();
                 Tensor betaC = beta.contiguous();
@@ -269,14 +295,14 @@ public final class FusedAReLU {
 
     /** The backward kernels whose sums land in tensors: channel-wise (CPU or CUDA), and scalar on CUDA. */
     private static void deviceSumBackward(NativeKernels kernels, boolean f32, Tensor g, Tensor x,
-            MemorySegment gradIn, Tensor alpha, Tensor beta, Tensor negSum, Tensor posSum) {
+            MemorySegment gradIn, Tensor alpha, Tensor beta, Tensor negSum, Tensor posSum, ScalarParameters scalar) {
         long channels = alpha.numel();
         if (channels == 1) {
             // Scalar parameters on CUDA: host scales, device sums.
             long n = x.numel();
             Tensor workspace = cudaWorkspace(kernels, x, n, 1);
-            Scratch s = scalarScales(kernels, scalarValue(alpha), scalarValue(beta), f32);
-            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, s.neg(f32), s.pos(f32), address(negSum),
+            ScalarParameters p = scalar != null ? scalar : scalarParameters(alpha, beta, f32);
+            kernels.cudaBackward(f32, address(g), address(x), gradIn, n, p.neg(), p.pos(), address(negSum),
                     address(posSum), address(workspace), workspace.numel(), CudaStreams.current(x));
             return;
         }
@@ -296,12 +322,15 @@ public final class FusedAReLU {
         }
     }
 
-    /** This thread's scratch with the scales of one-element parameters formed (see {@link Scratch#formScales}). */
-    private static Scratch scalarScales(NativeKernels kernels, double rawAlpha, double rawBeta, boolean f32) {
+    /**
+     * The one-element parameters' values and scales (see {@link Scratch#formScales}), for {@code f32} float32
+     * parameters or else float64 ones; the arguments must be checked ({@link AReLUArguments}).
+     */
+    static ScalarParameters scalarParameters(Tensor alpha, Tensor beta, boolean f32) {
         Scratch s = SCRATCH.get();
-        s.setParameters(rawAlpha, rawBeta, f32);
-        s.formScales(kernels, f32);
-        return s;
+        s.setParameters(scalarValue(alpha, f32), scalarValue(beta, f32), f32);
+        s.formScales(NativeKernels.instance(), f32);
+        return new ScalarParameters(load(s.alpha, f32), load(s.beta, f32), s.neg(f32), s.pos(f32));
     }
 
     /** Per-channel scales {a, b} as contiguous 1-D tensors on the parameters' device, by arelu_(cuda_)scales. */
@@ -329,12 +358,11 @@ public final class FusedAReLU {
      * The value of a one-element parameter. On the CPU it is read straight from its memory: item() goes
      * through libtorch's dispatcher, which costs more than the fused kernel on small tensors.
      */
-    private static double scalarValue(Tensor parameter) {
-        if (parameter.is_cpu() && parameter.is_contiguous()) {
+    private static double scalarValue(Tensor parameter, boolean f32) {
+        if (parameter.is_cpu()) {
+            // One element is contiguous whatever the shape and strides; data_ptr includes the storage offset.
             MemorySegment value = address(parameter).reinterpret(Double.BYTES);
-            return TensorInfo.dtype(parameter) == ScalarType.Float
-                    ? value.get(ValueLayout.JAVA_FLOAT, 0)
-                    : value.get(ValueLayout.JAVA_DOUBLE, 0);
+            return f32 ? value.get(ValueLayout.JAVA_FLOAT, 0) : value.get(ValueLayout.JAVA_DOUBLE, 0);
         }
         return parameter.item_double();
     }

@@ -2,8 +2,10 @@ package io.github.arelu;
 
 import io.github.arelu.autograd.FunctionContext;
 import io.github.arelu.autograd.JavaFunction;
+import io.github.arelu.autograd.TensorInfo;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * AReLU's training path: the fused forward kernel, recorded as one autograd node whose backward is the fused
@@ -18,6 +20,9 @@ final class FusedAReLUFunction extends JavaFunction {
 
     static final FusedAReLUFunction INSTANCE = new FusedAReLUFunction();
 
+    /** The key of forward's {@link FusedAReLU.ScalarParameters} (one-element parameters only) for backward. */
+    private static final String SCALAR_PARAMETERS = "scalarParameters";
+
     private FusedAReLUFunction() {
     }
 
@@ -29,7 +34,17 @@ final class FusedAReLUFunction extends JavaFunction {
     @Override
     protected Tensor[] forward(FunctionContext ctx, Tensor... inputs) {
         ctx.saveForBackward(inputs);
-        return new Tensor[] {FusedAReLU.forwardChecked(inputs[0], inputs[1], inputs[2], null)};
+        Tensor x = inputs[0];
+        Tensor alpha = inputs[1];
+        Tensor beta = inputs[2];
+        FusedAReLU.ScalarParameters scalar = null;
+        if (alpha.numel() == 1) {
+            scalar = FusedAReLU.scalarParameters(alpha, beta, TensorInfo.dtype(x) == ScalarType.Float);
+            // Backward uses the values forward used: an in-place change of alpha or beta in between fails
+            // there, through the saved tensors' version check.
+            ctx.savedData().put(SCALAR_PARAMETERS, scalar);
+        }
+        return new Tensor[] {FusedAReLU.forwardChecked(x, alpha, beta, null, scalar)};
     }
 
     @Override
@@ -39,8 +54,9 @@ final class FusedAReLUFunction extends JavaFunction {
         if (GradMode.is_enabled()) {
             return ComposedAReLU.differentiableBackward(gradOutputs[0], saved[0], saved[1], saved[2], needed);
         }
+        FusedAReLU.ScalarParameters scalar = (FusedAReLU.ScalarParameters) ctx.savedData().get(SCALAR_PARAMETERS);
         FusedAReLU.Gradients g = FusedAReLU.backwardChecked(gradOutputs[0], saved[0], saved[1], saved[2], null,
-                needed[0]);
+                needed[0], scalar);
         return new Tensor[] {g.input(), needed[1] ? g.alpha() : null, needed[2] ? g.beta() : null};
     }
 }

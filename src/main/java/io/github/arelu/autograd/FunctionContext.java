@@ -1,6 +1,8 @@
 package io.github.arelu.autograd;
 
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
@@ -35,6 +37,7 @@ public final class FunctionContext {
     private TensorVector saved;
     private Tensor[] savedView = NONE;
     private long[] savedVersions;
+    private Map<String, Object> savedData;
     private boolean released;
     /** The graph node, without ownership (a raw pointer): set once wired, used only while it runs. */
     private Node node;
@@ -97,6 +100,19 @@ public final class FunctionContext {
             }
         }
         return savedView.clone();
+    }
+
+    /**
+     * Values other than tensors that backward needs (scalars formed in forward, shapes, flags), by name: the
+     * counterpart of libtorch's {@code ctx->saved_data}. Put them in during {@code forward}, read them in
+     * {@code backward}; they live as long as this context. Tensors belong in {@link #saveForBackward}, which
+     * frees them with the graph and detects in-place changes.
+     */
+    public synchronized Map<String, Object> savedData() {
+        if (savedData == null) {
+            savedData = new HashMap<>();
+        }
+        return savedData;
     }
 
     /**

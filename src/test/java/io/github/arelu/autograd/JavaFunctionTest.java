@@ -141,6 +141,32 @@ class JavaFunctionTest {
         assertEquals(1, f.backwardCalls.get());
     }
 
+    /** y = x * k, with k read from the one-element s in forward and kept for backward as a Java value. */
+    static final class ScaleBySavedValue extends JavaFunction {
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            double k = in[1].item_double();
+            ctx.savedData().put("k", k);
+            return new Tensor[] {in[0].mul(new Scalar(k))};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            double k = (Double) ctx.savedData().get("k");
+            return new Tensor[] {g[0].mul(new Scalar(k)), null};
+        }
+    }
+
+    @Test
+    void savedDataCarriesForwardsValuesToBackwardPerCall() {
+        ScaleBySavedValue f = new ScaleBySavedValue();
+        Tensor x = doubles(1, -2).requires_grad_(true);
+        Tensor first = f.apply(x, doubles(3))[0];
+        Tensor second = f.apply(x, doubles(-5))[0];
+        backward(first.sum().add(second.sum()), false);
+        assertArrayEquals(new double[] {-2, -2}, values(x.grad()), "3 from the first call plus -5 from the second");
+    }
+
     @Test
     void retainGraphAllowsASecondBackwardThatAccumulatesThenTheGraphIsReleased() {
         Tensor x = doubles(1, -2).requires_grad_(true);
