@@ -73,7 +73,20 @@ int64_t backward_steps_base(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes
   return i;
 }
 #else
-
+// Other targets: the same lanes in plain code, left to the compiler.
+template <class T, class IO>
+int64_t backward_steps_base(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
+  int64_t i = 0;
+  for (; i + kLanes <= m; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) {
+      double pn, pp;
+      io.store(i + j, backward1(io.load(i + j), x[i + j], a, b, pn, pp));
+      lanes.neg[j] += pn;
+      lanes.pos[j] += pp;
+    }
+  }
+  return i;
+}
 #endif
 
 }  // namespace arelu::cpu
