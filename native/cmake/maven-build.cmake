@@ -13,6 +13,11 @@ foreach(arg SOURCE_DIR BINARY_DIR OUTPUT_DIR)
     message(FATAL_ERROR "maven-build.cmake needs -D${arg}=...")
   endif()
 endforeach()
+cmake_host_system_information(RESULT os QUERY OS_NAME)
+if(NOT os STREQUAL "Linux")
+  message(FATAL_ERROR "arelu: native/ builds libarelu.so for Linux only (it links with a GNU ld version script); "
+                      "on ${os}, build with -Darelu.native.skip=true: AReLU then takes the composed path")
+endif()
 
 # A build directory configured for another source tree (the project copied or moved, target/ included) keeps
 # that tree's absolute paths in its cache, and CMake refuses to configure it again: start it afresh.
@@ -46,14 +51,9 @@ execute_process(
   COMMAND "${CMAKE_COMMAND}" --build "${BINARY_DIR}" --target arelu --parallel ${JOBS}
   COMMAND_ERROR_IS_FATAL ANY)
 
-cmake_host_system_information(RESULT os QUERY OS_NAME)
-string(TOLOWER "${os}" os)
-if(os STREQUAL "darwin")
-  set(os macosx)
-endif()
 if(NOT PLATFORM)
-  # JavaCPP's names: os.name linux / mac os x / windows -> linux / macosx / windows; os.arch amd64 / x86_64 ->
-  # x86_64, aarch64 / arm64 -> arm64, i386..i686 / x86 -> x86, ppc64le and riscv64 as they are.
+  # JavaCPP's names: os.arch amd64 / x86_64 -> x86_64, aarch64 / arm64 -> arm64, i386..i686 / x86 -> x86,
+  # ppc64le and riscv64 as they are.
   cmake_host_system_information(RESULT arch QUERY OS_PLATFORM)
   string(TOLOWER "${arch}" arch)
   if(arch MATCHES "^(amd64|x86_64|x64)$")
@@ -63,15 +63,8 @@ if(NOT PLATFORM)
   elseif(arch MATCHES "^(i[3-6]86|x86)$")
     set(arch x86)
   endif()
-  set(PLATFORM "${os}-${arch}")
+  set(PLATFORM "linux-${arch}")
 endif()
-# The file name System.mapLibraryName("arelu") gives on this OS.
-if(os STREQUAL "macosx")
-  set(library "${BINARY_DIR}/libarelu.dylib")
-elseif(os STREQUAL "windows")
-  set(library "${BINARY_DIR}/arelu.dll")
-else()
-  set(library "${BINARY_DIR}/libarelu.so")
-endif()
+set(library "${BINARY_DIR}/libarelu.so")
 file(COPY "${library}" DESTINATION "${OUTPUT_DIR}/io/github/arelu/${PLATFORM}")
 message(STATUS "arelu: ${library} -> ${OUTPUT_DIR}/io/github/arelu/${PLATFORM}/")

@@ -7,8 +7,8 @@
 #if defined(ARELU_X86_DISPATCH)
 namespace arelu::cpu {
 
-// The same loops compiled for AVX2 (8 floats / 4 doubles per vector), and written for AVX-512. One
-// multiply per element either way, so the results are the same bits. No FMA in the targets: nothing can be
+// The same loops compiled for AVX2 (8 floats / 4 doubles per vector); arelu_cpu_avx512.h has the AVX-512 ones.
+// One multiply per element either way, so the results are the same bits. No FMA in the targets: nothing can be
 // contracted.
 template <class T>
 __attribute__((target("avx2"))) void forward_range_avx2(const T* x, T* y, int64_t m, T a, T b) {

@@ -14,7 +14,7 @@
 #include <tuple>
 #include <vector>
 
-// Hidden test hook in arelu_cpu.cpp (not part of the C ABI): caps the ISA level (0 SSE2, 1 AVX2,
+// Hidden test hook in arelu_cpu_dispatch.cpp (not part of the C ABI): caps the ISA level (0 SSE2, 1 AVX2,
 // 2 AVX-512; 2 restores the detected one) and returns the level this machine has.
 namespace arelu::detail {
 int set_max_isa(int level);

@@ -151,12 +151,13 @@ void run_scales(const Tensor& alpha, const Tensor& beta, const Tensor& neg, cons
   }
 }
 
-// Launch parameters for x (contiguous). Scalar-form scales come from the callers.
+// Launch parameters and scales for x (contiguous).
 Scales make_scales(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool channelwise) {
   Scales s;
   s.channelwise = channelwise;
   if (!channelwise) {
     s.inner = x.numel();
+    std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
     return s;
   }
   s.outer = x.size(0);
@@ -257,7 +258,10 @@ const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor
 
 // Whether a fused kernel is registered for x's device: CPU always, CUDA in a CUDA build (arelu_cuda.cpp).
 bool fused_backend(const Tensor& x) {
-  return x.is_cpu() || (x.is_cuda() && op().hasKernelForDispatchKey(c10::DispatchKey::CUDA));
+  if (x.is_cpu()) return true;
+  // Registered when the library loads, so asked once.
+  static const bool cuda_kernel = op().hasKernelForDispatchKey(c10::DispatchKey::CUDA);
+  return x.is_cuda() && cuda_kernel;
 }
 
 // Gradients of the right shapes and no data, for meta tensors (shape inference through autograd).
@@ -268,12 +272,14 @@ variable_list meta_gradients(const AutogradContext* ctx, const variable_list& sa
 
 class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
  public:
-  // x, alpha, beta are validated (float/double, one device, matching shapes) by the autograd kernel.
+  // x, alpha, beta are validated (one device, matching shapes; float/double, or meta tensors of any dtype) by
+  // the autograd kernel.
   static Tensor forward(AutogradContext* ctx, Tensor x, Tensor alpha, Tensor beta) {
     // The backend kernel of x's device (CPU or CUDA), below autograd.
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     Tensor y = op().call(x, alpha, beta);
-    // x itself, not its contiguous copy: under create_graph, backward differentiates through it.
+    // x itself, not the contiguous copy the backend kernel makes: under create_graph, backward differentiates
+    // through it.
     ctx->save_for_backward({x, alpha, beta});
     return y;
   }
@@ -295,10 +301,7 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     // Upstream gradients may be expanded or strided views (e.g. the gradient of a sum).
     const Tensor g = grad_outputs[0].contiguous();
 
-    Scales s = make_scales(x, alpha, beta, channelwise);
-    if (!channelwise) {
-      std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
-    }
+    const Scales s = make_scales(x, alpha, beta, channelwise);
     Tensor grad_x = ctx->needs_input_grad(0) ? at::empty(x.sizes(), x.options()) : Tensor();
     const auto sum_options = x.options().dtype(at::kDouble);
     Tensor neg_sum = at::zeros({alpha.numel()}, sum_options);
@@ -366,10 +369,7 @@ Tensor backend_forward(const Tensor& x, const Tensor& alpha, const Tensor& beta,
   }
   const Tensor xc = x.contiguous();
   Tensor y = at::empty(xc.sizes(), xc.options());
-  Scales s = make_scales(xc, alpha, beta, channelwise);
-  if (!channelwise) {
-    std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
-  }
+  const Scales s = make_scales(xc, alpha, beta, channelwise);
   // The kernels give the reference's NaN everywhere when a scale is NaN (arelu.h).
   if (xc.numel() > 0) {
     run(xc, y, s);

@@ -368,10 +368,16 @@ TEST_P(AReLULayoutTest, SecondOrderGradientsMatchReference) {
   }
 }
 
+// arelu::arelu from the dispatcher, typed.
+static const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor&)>& arelu_op() {
+  static const auto handle = c10::Dispatcher::singleton()
+                                 .findSchemaOrThrow("arelu::arelu", "")
+                                 .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  return handle;
+}
+
 TEST_P(AReLUTest, DispatcherOperator) {
-  const auto op = c10::Dispatcher::singleton()
-                      .findSchemaOrThrow("arelu::arelu", "")
-                      .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  const auto& op = arelu_op();
   const Fn via_dispatcher = [&op](const Tensor& x, const Tensor& a, const Tensor& b) { return op.call(x, a, b); };
   const Tensor x = torch::randn({6, 7}, f64());
   const Tensor w = torch::randn({6, 7}, f64());
@@ -465,10 +471,7 @@ struct OpCase {
 class DispatcherOpCheck : public ::testing::TestWithParam<OpCase> {
  protected:
   static const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor&)>& op() {
-    static const auto handle = c10::Dispatcher::singleton()
-                                   .findSchemaOrThrow("arelu::arelu", "")
-                                   .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
-    return handle;
+    return arelu_op();
   }
   Tensor x() const { return torch::randn(GetParam().shape, torch::kDouble).to(GetParam().dtype); }
   Tensor alpha() const { return parameter(0.3, 0.7); }
@@ -484,7 +487,7 @@ class DispatcherOpCheck : public ::testing::TestWithParam<OpCase> {
 };
 
 TEST(DispatcherRegistration, KernelsPerDispatchKey) {
-  const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("arelu::arelu", "");
+  const auto& op = arelu_op();
   EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CPU));
   EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::Meta));
   EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::Autograd));
@@ -540,9 +543,7 @@ TEST_P(DispatcherOpCheck, AutogradRegisteredAndBackendKernelAgrees) {
 
 // The Meta kernel checks as the others do: a channel count that does not match fails on meta tensors too.
 TEST(DispatcherMeta, WrongChannelCountFailsOnMeta) {
-  const auto op = c10::Dispatcher::singleton()
-                      .findSchemaOrThrow("arelu::arelu", "")
-                      .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  const auto& op = arelu_op();
   const auto meta = torch::TensorOptions().dtype(torch::kFloat).device(torch::kMeta);
   c10::InferenceMode inference;
   expect_error([&] { op.call(torch::empty({2, 4, 5}, meta), torch::empty({3}, meta), torch::empty({3}, meta)); },
