@@ -68,13 +68,13 @@ final class ComposedAReLU {
     }
 
     /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */
-    static Tensor negativeScale(Tensor alpha) {
+    private static Tensor negativeScale(Tensor alpha) {
         return torch.clamp(alpha, new ScalarOptional(new Scalar(AReLUFunctional.ALPHA_MIN)),
                 new ScalarOptional(new Scalar(AReLUFunctional.ALPHA_MAX)));
     }
 
     /** b = 1 + sigmoid(beta). */
-    static Tensor positiveScale(Tensor beta) {
+    private static Tensor positiveScale(Tensor beta) {
         return torch.sigmoid(beta).add(new Scalar(1.0));
     }
 

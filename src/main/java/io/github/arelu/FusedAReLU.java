@@ -35,8 +35,8 @@ public final class FusedAReLU {
     /**
      * One-element parameters as the kernels take them: the raw values and the scales formed from them
      * ({@code a = clamp(alpha, 0.01, 0.99)}, {@code b = 1 + sigmoid(beta)}), each a value of the element type.
-     * The training path forms them once in forward and hands them to backward, which then reads no parameter
-     * memory and forms nothing again.
+     * The training path forms them once in forward and hands them to backward, which on the CPU then reads no
+     * parameter memory and forms nothing again.
      */
     record ScalarParameters(double alpha, double beta, double neg, double pos) {
     }
@@ -49,18 +49,17 @@ public final class FusedAReLU {
      */
     private static final class Scratch {
         /** The backward kernel's two sums, negative side then positive side. */
-        final MemorySegment sums;
         final MemorySegment negSum;
         final MemorySegment posSum;
         /** The raw parameters in the element type, as {@link #setParameters} left them. */
         final MemorySegment alpha;
         final MemorySegment beta;
+        /** The scales a and b in the element type, as arelu_scales writes them. */
         final MemorySegment neg;
         final MemorySegment pos;
 
         Scratch() {
             MemorySegment all = Arena.ofAuto().allocate(ValueLayout.JAVA_DOUBLE, 6);
-            sums = all.asSlice(0, 2 * Double.BYTES);
             negSum = all.asSlice(0, Double.BYTES);
             posSum = all.asSlice(Double.BYTES, Double.BYTES);
             alpha = all.asSlice(2 * Double.BYTES, Double.BYTES);
@@ -72,23 +71,6 @@ public final class FusedAReLU {
         void setParameters(double rawAlpha, double rawBeta, boolean f32) {
             store(alpha, rawAlpha, f32);
             store(beta, rawBeta, f32);
-        }
-
-        /**
-         * a = clamp(alpha, 0.01, 0.99) (into {@link #neg}) and b = 1 + sigmoid(beta) (into {@link #pos}) of the
-         * parameters {@link #setParameters} stored, formed in the element type by the library's arelu_scales,
-         * the definition the C++ op uses too.
-         */
-        void formScales(NativeKernels kernels, boolean f32) {
-            kernels.scales(f32, alpha, beta, neg, pos, 1);
-        }
-
-        double neg(boolean f32) {
-            return load(neg, f32);
-        }
-
-        double pos(boolean f32) {
-            return load(pos, f32);
         }
     }
 
@@ -175,7 +157,7 @@ public final class FusedAReLU {
         if (gradInputOut != null) {
             AReLUArguments.checkOutput(gradInputOut, input, "gradInputOut");
         }
-        return backwardChecked(gradOutput, input, alpha, beta, gradInputOut, true);
+        return backwardChecked(gradOutput, input, alpha, beta, gradInputOut, true, null);
     }
 
     /**
@@ -208,7 +190,7 @@ public final class FusedAReLU {
                                 torch.get_num_threads());
                     }
                 } else {
-                    Tensor[] scales = channelScales(kernels, alpha, beta, x, f32);
+                    Tensor[] scales = channelScales(kernels, contiguous(alpha), contiguous(beta), x, f32);
                     Tensor neg = scales[0];
                     Tensor pos = scales[1];
                     long outer = x.size(0);
@@ -230,16 +212,8 @@ public final class FusedAReLU {
     /**
      * {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor)} on checked arguments that the kernels serve,
      * as for {@link #forwardChecked}. Without {@code inputGradient} the kernel computes only the parameter
-     * sums and {@link Gradients#input()} is null.
-     */
-    static Gradients backwardChecked(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
-            Tensor gradInputOut, boolean inputGradient) {
-        return backwardChecked(gradOutput, input, alpha, beta, gradInputOut, inputGradient, null);
-    }
-
-    /**
-     * {@link #backwardChecked(Tensor, Tensor, Tensor, Tensor, Tensor, boolean)} with the one-element parameters
-     * as forward formed them ({@link #scalarParameters}), or null to form them here.
+     * sums and {@link Gradients#input()} is null. {@code scalar}: the one-element parameters as forward formed
+     * them ({@link #scalarParameters}), or null to form them here (and for channel-wise parameters).
      */
     static Gradients backwardChecked(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
             Tensor gradInputOut, boolean inputGradient, ScalarParameters scalar) {
@@ -255,17 +229,23 @@ public final class FusedAReLU {
             if (alpha.numel() == 1 && x.is_cpu()) {
                 // The common case without tensor ops for two numbers: each small libtorch op costs
                 // microseconds, more than the whole kernel on a 64K-element tensor.
-                ScalarParameters p = scalar != null ? scalar : scalarParameters(alpha, beta, f32);
                 Scratch s = SCRATCH.get();
-                s.setParameters(p.alpha(), p.beta(), f32);
+                ScalarParameters p;
+                if (scalar != null) {
+                    p = scalar;
+                    s.setParameters(p.alpha(), p.beta(), f32);
+                } else {
+                    p = scalarParameters(alpha, beta, f32); // leaves the raw values in s
+                }
                 if (x.numel() > 0) {
                     kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(), p.neg(), p.pos(),
-                            s.sums, torch.get_num_threads());
+                            s.negSum, s.posSum, torch.get_num_threads());
                 } else {
-                    s.sums.fill((byte) 0);
+                    s.negSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
+                    s.posSum.set(ValueLayout.JAVA_DOUBLE, 0, 0.0);
                 }
-                gradAlpha = emptyLike(alpha);
-                gradBeta = emptyLike(beta);
+                gradAlpha = emptyLike(alpha, f32);
+                gradBeta = emptyLike(beta, f32);
                 kernels.parameterGradients(f32, s.negSum, s.posSum, s.alpha, s.beta, address(gradAlpha),
                         address(gradBeta), 1);
             } else {
@@ -273,11 +253,11 @@ public final class FusedAReLU {
                 TensorOptions sumOptions = new TensorOptions(ScalarType.Double).device(new DeviceOptional(x.device()));
                 Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
                 Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
+                Tensor alphaC = contiguous(alpha);
+                Tensor betaC = contiguous(beta);
                 if (x.numel() > 0) {
-                    deviceSumBackward(kernels, f32, g, x, gradInputAddress, alpha, beta, negSum, posSum, scalar);
+                    deviceSumBackward(kernels, f32, g, x, gradInputAddress, alphaC, betaC, negSum, posSum, scalar);
                 }
-                Tensor alphaC = alpha.contiguous();
-                Tensor betaC = beta.contiguous();
                 gradAlpha = torch.empty_like(alphaC);
                 gradBeta = torch.empty_like(betaC);
                 if (x.is_cuda()) {
@@ -293,7 +273,10 @@ public final class FusedAReLU {
         }
     }
 
-    /** The backward kernels whose sums land in tensors: channel-wise (CPU or CUDA), and scalar on CUDA. */
+    /**
+     * The backward kernels whose sums land in tensors: channel-wise (CPU or CUDA), and scalar on CUDA; alpha
+     * and beta contiguous.
+     */
     private static void deviceSumBackward(NativeKernels kernels, boolean f32, Tensor g, Tensor x,
             MemorySegment gradIn, Tensor alpha, Tensor beta, Tensor negSum, Tensor posSum, ScalarParameters scalar) {
         long channels = alpha.numel();
@@ -323,27 +306,30 @@ public final class FusedAReLU {
     }
 
     /**
-     * The one-element parameters' values and scales (see {@link Scratch#formScales}), for {@code f32} float32
-     * parameters or else float64 ones; the arguments must be checked ({@link AReLUArguments}).
+     * The one-element parameters' values and scales, for {@code f32} float32 parameters or else float64 ones;
+     * the arguments must be checked ({@link AReLUArguments}). The scales a = clamp(alpha, 0.01, 0.99) and
+     * b = 1 + sigmoid(beta) are formed in the element type by the library's arelu_scales, the definition the
+     * C++ op uses too. Leaves the raw values in this thread's scratch.
      */
     static ScalarParameters scalarParameters(Tensor alpha, Tensor beta, boolean f32) {
         Scratch s = SCRATCH.get();
         s.setParameters(scalarValue(alpha, f32), scalarValue(beta, f32), f32);
-        s.formScales(NativeKernels.instance(), f32);
-        return new ScalarParameters(load(s.alpha, f32), load(s.beta, f32), s.neg(f32), s.pos(f32));
+        NativeKernels.instance().scales(f32, s.alpha, s.beta, s.neg, s.pos, 1);
+        return new ScalarParameters(load(s.alpha, f32), load(s.beta, f32), load(s.neg, f32), load(s.pos, f32));
     }
 
-    /** Per-channel scales {a, b} as contiguous 1-D tensors on the parameters' device, by arelu_(cuda_)scales. */
+    /**
+     * Per-channel scales {a, b}, contiguous and shaped like the parameters, on their device, by
+     * arelu_(cuda_)scales; {@code alpha} and {@code beta} contiguous (the kernels read them as flat arrays).
+     */
     private static Tensor[] channelScales(NativeKernels kernels, Tensor alpha, Tensor beta, Tensor x, boolean f32) {
-        Tensor alphaC = alpha.reshape(-1).contiguous();
-        Tensor betaC = beta.reshape(-1).contiguous();
-        Tensor neg = torch.empty_like(alphaC);
-        Tensor pos = torch.empty_like(betaC);
+        Tensor neg = torch.empty_like(alpha);
+        Tensor pos = torch.empty_like(beta);
         if (x.is_cuda()) {
-            kernels.cudaScales(f32, address(alphaC), address(betaC), address(neg), address(pos), alphaC.numel(),
+            kernels.cudaScales(f32, address(alpha), address(beta), address(neg), address(pos), alpha.numel(),
                     CudaStreams.current(x));
         } else {
-            kernels.scales(f32, address(alphaC), address(betaC), address(neg), address(pos), alphaC.numel());
+            kernels.scales(f32, address(alpha), address(beta), address(neg), address(pos), alpha.numel());
         }
         return new Tensor[] {neg, pos};
     }
@@ -368,11 +354,11 @@ public final class FusedAReLU {
     }
 
     /**
-     * An uninitialized CPU tensor shaped like the one-element {@code parameter}, of its dtype, for its gradient:
-     * one allocation, where {@code torch.empty_like} would cost more JavaCPP objects.
+     * An uninitialized CPU tensor shaped like the one-element {@code parameter}, float32 when {@code f32}
+     * (its dtype, checked to be the input's) else float64, for its gradient: one allocation, where
+     * {@code torch.empty_like} would cost more JavaCPP objects.
      */
-    private static Tensor emptyLike(Tensor parameter) {
-        boolean f32 = TensorInfo.dtype(parameter) == ScalarType.Float;
+    private static Tensor emptyLike(Tensor parameter, boolean f32) {
         return torch.empty(TensorInfo.shape(parameter), f32 ? FLOAT_CPU : DOUBLE_CPU, NO_MEMORY_FORMAT);
     }
 

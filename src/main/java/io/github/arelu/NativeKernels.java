@@ -177,9 +177,8 @@ final class NativeKernels {
 
     // (neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels[, stream])
     private static FunctionDescriptor parameterGradients(ValueLayout... stream) {
-        FunctionDescriptor cpu = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-                JAVA_LONG);
-        return cpu.appendArgumentLayouts(stream);
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
+                .appendArgumentLayouts(stream);
     }
 
     private static Path locateLibrary() throws Exception {
@@ -230,12 +229,11 @@ final class NativeKernels {
 
     /**
      * {@code arelu_backward_f32/f64}: grad_in (may be {@link MemorySegment#NULL} for the sums only) and the
-     * sums of g * x over the negative and positive side, written to {@code sums[0]} and {@code sums[1]}.
+     * sums of g * x over the negative and positive side, each one double written to {@code negSum} and
+     * {@code posSum}.
      */
     void backward(boolean f32, MemorySegment g, MemorySegment x, MemorySegment gradIn, long n, double neg,
-            double pos, MemorySegment sums, int threads) {
-        MemorySegment negSum = sums;
-        MemorySegment posSum = sums.asSlice(Double.BYTES);
+            double pos, MemorySegment negSum, MemorySegment posSum, int threads) {
         launch("arelu backward", () -> f32
                 ? (int) backwardF32.invokeExact(g, x, gradIn, n, (float) neg, (float) pos, negSum, posSum, threads)
                 : (int) backwardF64.invokeExact(g, x, gradIn, n, neg, pos, negSum, posSum, threads));

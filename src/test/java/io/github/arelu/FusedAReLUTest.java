@@ -57,7 +57,7 @@ class FusedAReLUTest {
         Tensor a = parameter(alpha, dtype);
         Tensor b = parameter(beta, dtype);
         Tensor y = reference(xr, a, b);
-        y.backward(g, new org.bytedeco.pytorch.BoolOptional(), false, new org.bytedeco.pytorch.TensorArrayRefOptional());
+        Tensors.backward(y, g);
         return new double[][] {values(y), values(xr.grad()), values(a.grad()), values(b.grad())};
     }
 
@@ -163,7 +163,7 @@ class FusedAReLUTest {
         Tensor ar = a.clone().requires_grad_(true);
         Tensor br = b.clone().requires_grad_(true);
         Tensor y = AReLUFunctional.areluComposed(xr, ar, br);
-        y.backward(g, new org.bytedeco.pytorch.BoolOptional(), false, new org.bytedeco.pytorch.TensorArrayRefOptional());
+        Tensors.backward(y, g);
 
         FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, a, b);
         double tolerance = dtype == ScalarType.Float ? 1e-6 : 1e-15;
@@ -187,7 +187,7 @@ class FusedAReLUTest {
         Tensor beta = doubles(-2.0, 0.0, 1.5).requires_grad_(true);
         Tensor xr = x.clone().requires_grad_(true);
         Tensor y = AReLUFunctional.areluComposed(xr, alpha, beta);
-        y.backward(g, new org.bytedeco.pytorch.BoolOptional(), false, new org.bytedeco.pytorch.TensorArrayRefOptional());
+        Tensors.backward(y, g);
 
         Tensor fused = FusedAReLU.forward(x, alpha, beta);
         FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, alpha, beta);

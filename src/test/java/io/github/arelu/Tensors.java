@@ -61,6 +61,11 @@ public final class Tensors {
         loss.backward(new Tensor(), new BoolOptional(retainGraph), false, new TensorArrayRefOptional());
     }
 
+    /** {@code y.backward(gradient)}: backward from a non-scalar {@code y} with the given output gradient. */
+    public static void backward(Tensor y, Tensor gradient) {
+        y.backward(gradient, new BoolOptional(), false, new TensorArrayRefOptional());
+    }
+
     static double value(Tensor t) {
         return t.detach().to(ScalarType.Double).item_double();
     }

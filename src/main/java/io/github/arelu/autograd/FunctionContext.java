@@ -10,8 +10,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
 /**
- * What one call of a {@link JavaFunction} keeps for its backward: saved tensors, and which inputs need a
- * gradient. Made by {@link JavaFunction#apply}; handed to {@code forward} and, for the same call, to
+ * What one call of a {@link JavaFunction} keeps for its backward: saved tensors, other values
+ * ({@link #savedData}), and which inputs need a gradient. Made by {@link JavaFunction#apply}; handed to {@code forward} and, for the same call, to
  * {@code backward}.
  *
  * <p>Saved tensors follow libtorch's rules for saved variables: they are kept until the graph is released
