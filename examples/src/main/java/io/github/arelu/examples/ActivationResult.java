@@ -48,13 +48,7 @@ public record ActivationResult(String activation, List<Trainer.History> runs) {
     }
 
     private double[] perEpoch(ToDoubleFunction<double[]> statistic) {
-        int epochs = runs.getFirst().testAccuracy().length;
-        double[] values = new double[epochs];
-        for (int epoch = 0; epoch < epochs; epoch++) {
-            int e = epoch;
-            values[epoch] = statistic.applyAsDouble(values(history -> history.testAccuracy()[e]));
-        }
-        return values;
+        return Statistics.overRuns(runs.stream().map(Trainer.History::testAccuracy).toList(), statistic);
     }
 
     private double mean(ToDoubleFunction<Trainer.History> metric) {

@@ -8,10 +8,9 @@ import java.util.Locale;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** Options that the comparison and the transfer example share; checked by {@link #activations()}. */
+/** Options that compare, transfer and lr-table share; checked by {@link #validate(String)}. */
 public final class CommonOptions {
 
     @Spec(Spec.Target.MIXEE)
@@ -61,12 +60,8 @@ public final class CommonOptions {
         requireAtLeast("--train-limit", trainLimit, 0);
         requireAtLeast("--test-limit", testLimit, 0);
         requireAtLeast("--threads", threads, 1);
-        List<ActivationSpec<?>> activations;
-        try {
-            activations = ActivationSpec.parseList(activationList);
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(command.commandLine(), "Invalid value for option '--activations': " + e.getMessage());
-        }
+        List<ActivationSpec<?>> activations = OptionChecks.activations(command.commandLine(), "--activations",
+                activationList);
         torch.set_num_threads(threads);
         Trainer.setOneDnnEnabled(oneDnn);
         return activations;
@@ -103,6 +98,11 @@ public final class CommonOptions {
 
     /** Prints why the data set could not be read (no usage message: the options were fine); returns exit code 1. */
     int reportDataError(IOException e) {
+        return reportDataError(command, e);
+    }
+
+    /** Says on the command's error stream that the data set could not be read; returns the exit code, 1. */
+    static int reportDataError(CommandSpec command, IOException e) {
         command.commandLine().getErr().println(command.name() + ": cannot read the data set: " + e.getMessage());
         return 1;
     }

@@ -10,7 +10,6 @@ import java.util.Locale;
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.BroadcastOptions;
 import org.bytedeco.pytorch.ProcessGroupGloo;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.StringVector;
 import org.bytedeco.pytorch.TCPStore;
 import org.bytedeco.pytorch.TCPStoreOptions;
@@ -283,12 +282,13 @@ public final class DataParallel {
 
     /**
      * Replaces every parameter's gradient by its sum over the ranks and returns the global batch's loss.
-     * Each rank's gradients must come from its shard's loss times {@code share} (see the class comment);
-     * a rank without a shard passes a null {@code shardLoss} and zero (or no) gradients.
+     * Each rank's gradients must come from its shard's loss times its share of the batch (see the class
+     * comment); a rank without a shard passes a null {@code scaledShardLoss} and zero (or no) gradients.
      *
-     * @param shardLoss the mean loss over this rank's shard, unscaled; null when the shard is empty
+     * @param scaledShardLoss the mean loss over this rank's shard times its share, the loss its backward pass
+     *     ran on; null when the shard is empty
      */
-    public double sumGradients(MnistNetwork network, Tensor shardLoss, double share) {
+    public double sumGradients(MnistNetwork network, Tensor scaledShardLoss) {
         TensorVector parameters = network.parameters();
         TensorVector tensors = new TensorVector();
         for (long i = 0; i < parameters.size(); i++) {
@@ -299,7 +299,8 @@ public final class DataParallel {
             tensors.push_back(parameter.grad());
         }
         // The loss rides along in the same all-reduce: rank 0 reports the global batch's loss for free.
-        Tensor lossShare = shardLoss == null ? torch.zeros(1) : shardLoss.detach().mul(new Scalar(share)).view(1);
+        // A copy: the all-reduce writes into it, and the loss belongs to the graph.
+        Tensor lossShare = scaledShardLoss == null ? torch.zeros(1) : scaledShardLoss.detach().clone().view(1);
         tensors.push_back(lossShare);
         long start = System.nanoTime();
         wait(group.allreduce_coalesced(tensors), "the all-reduce of the gradients");

@@ -3,6 +3,7 @@ package io.github.arelu.examples;
 import java.io.PrintWriter;
 import java.time.Duration;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -49,32 +50,24 @@ public final class DistributedOptions {
 
     /** Checks the options together; errors end in picocli's usage message. */
     void validate() {
-        if (worldSize < 1) {
-            throw invalid("--world-size", worldSize, "must be at least 1");
-        }
+        CommandLine commandLine = command.commandLine();
+        OptionChecks.requireAtLeast(commandLine, "--world-size", worldSize, 1);
         if (rank < 0 || rank >= worldSize) {
-            throw invalid("--rank", rank, "must be 0 to --world-size - 1 = " + (worldSize - 1));
+            throw OptionChecks.invalid(commandLine, "--rank", rank + " (must be 0 to --world-size - 1 = "
+                    + (worldSize - 1) + ")");
         }
-        if (localWorkers < 0) {
-            throw invalid("--local-workers", localWorkers, "must be at least 0");
-        }
+        OptionChecks.requireAtLeast(commandLine, "--local-workers", localWorkers, 0);
         if (localWorkers > 0 && worldSize > 1) {
-            throw new ParameterException(command.commandLine(), "--local-workers starts its own ranks: give it "
+            throw new ParameterException(commandLine, "--local-workers starts its own ranks: give it "
                     + "without --world-size and --rank");
         }
-        if (!(timeoutSeconds > 0) || Double.isInfinite(timeoutSeconds)) {
-            throw invalid("--dist-timeout", timeoutSeconds, "must be a positive number of seconds");
-        }
+        OptionChecks.requirePositiveFinite(commandLine, "--dist-timeout", timeoutSeconds,
+                "a positive number of seconds");
         try {
             DataParallel.Master.parse(master);
         } catch (IllegalArgumentException e) {
-            throw invalid("--master", master, e.getMessage());
+            throw OptionChecks.invalid(commandLine, "--master", master + " (" + e.getMessage() + ")");
         }
-    }
-
-    private ParameterException invalid(String option, Object value, String why) {
-        return new ParameterException(command.commandLine(),
-                "Invalid value for option '" + option + "': " + value + " (" + why + ")");
     }
 
     boolean startsLocalWorkers() {

@@ -75,16 +75,7 @@ public record LearningRateTable(String description, List<Cell> cells) {
     public String toCsv() {
         StringBuilder csv = new StringBuilder("learning_rate,activation,run,epoch,train_loss,test_accuracy\n");
         for (Cell cell : cells) {
-            String rate = RunStore.formatLearningRate(cell.learningRate());
-            for (ActivationResult result : cell.results()) {
-                for (int run = 0; run < result.runs().size(); run++) {
-                    Trainer.History history = result.runs().get(run);
-                    for (int epoch = 0; epoch < history.testAccuracy().length; epoch++) {
-                        csv.append(String.format(Locale.ROOT, "%s,%s,%d,%d,%.6f,%.4f%n", rate, result.activation(),
-                                run + 1, epoch + 1, history.trainLoss()[epoch], history.testAccuracy()[epoch]));
-                    }
-                }
-            }
+            Reports.appendCsvRows(csv, RunStore.formatLearningRate(cell.learningRate()) + ",", cell.results());
         }
         return csv.toString();
     }

@@ -17,7 +17,6 @@ import org.bytedeco.javacpp.PointerScope;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 
 /**
  * The paper's learning-rate table: ConvMNIST trained with SGD (momentum 0.9) at several learning rates, each
@@ -137,8 +136,8 @@ public final class LearningRateTableCommand implements Callable<Integer> {
                 speed.put(activation.name(), trainer.measure(common.network, activation, train, test, TIMED_STEPS));
             }
         }
-        double estimate = todo.stream().mapToDouble(key -> speed.get(key.activation()).secondsFor(epochs, train.count(),
-                test.count())).sum();
+        double estimate = todo.stream().mapToDouble(key -> speed.get(key.activation()).secondsFor(epochs,
+                train.count(), test.count())).sum();
         console.printf(Locale.ROOT, "Learning-rate table: %d learning rate(s) x %d activation(s) x %d run(s) of %d "
                 + "epoch(s) = %d runs, %d already in %s.%n", rates.size(), selected.size(), common.runs, epochs,
                 rates.size() * selected.size() * common.runs, done.size(), out);
@@ -158,7 +157,7 @@ public final class LearningRateTableCommand implements Callable<Integer> {
         if (!todo.isEmpty()) {
             console.printf("Interrupt at any time: the same command resumes from the runs stored in %s.%n", out);
             console.flush();
-            runAll(todo, done, selected, trainer, train, test, store, speed, console);
+            runAll(todo, done, selected, trainer, train, test, store, speed, estimate, console);
         }
         writeResults(rates, selected, done, train, test, console);
         return 0;
@@ -191,13 +190,13 @@ public final class LearningRateTableCommand implements Callable<Integer> {
             try {
                 rate = Double.parseDouble(text.trim());
             } catch (NumberFormatException e) {
-                throw new ParameterException(common.command.commandLine(), "Invalid value for option "
-                        + "'--learning-rates': '" + text.trim() + "' is not a number");
+                throw OptionChecks.invalid(common.command.commandLine(), "--learning-rates",
+                        "'" + text.trim() + "' is not a number");
             }
             common.requirePositiveFinite("--learning-rates", rate);
             if (rates.contains(rate)) {
-                throw new ParameterException(common.command.commandLine(), "Invalid value for option "
-                        + "'--learning-rates': " + text.trim() + " is listed twice");
+                throw OptionChecks.invalid(common.command.commandLine(), "--learning-rates",
+                        text.trim() + " is listed twice");
             }
             rates.add(rate);
         }
@@ -221,11 +220,10 @@ public final class LearningRateTableCommand implements Callable<Integer> {
 
     private void runAll(List<RunStore.RunKey> todo, Map<RunStore.RunKey, Trainer.History> done,
             List<ActivationSpec<?>> selected, Trainer trainer, TensorData train, TensorData test, RunStore store,
-            Map<String, Trainer.Throughput> speed, PrintWriter console) throws IOException {
+            Map<String, Trainer.Throughput> speed, double estimate, PrintWriter console) throws IOException {
         double estimatedSoFar = 0;
         double actualSoFar = 0;
-        double estimatedLeft = todo.stream().mapToDouble(key -> speed.get(key.activation()).secondsFor(epochs,
-                train.count(), test.count())).sum();
+        double estimatedLeft = estimate;
         for (int i = 0; i < todo.size(); i++) {
             RunStore.RunKey key = todo.get(i);
             ActivationSpec<?> activation = selected.stream().filter(a -> a.name().equals(key.activation())).findFirst()
@@ -275,7 +273,8 @@ public final class LearningRateTableCommand implements Callable<Integer> {
                 test.count(), common.data);
         LearningRateTable table = new LearningRateTable(description, cells);
         Files.createDirectories(out);
-        Files.writeString(out.resolve("table.md"), table.toMarkdown());
+        String markdown = table.toMarkdown();
+        Files.writeString(out.resolve("table.md"), markdown);
         Files.writeString(out.resolve("results.json"), table.toJson());
         Files.writeString(out.resolve("results.csv"), table.toCsv());
         for (LearningRateTable.Cell cell : cells) {
@@ -284,7 +283,7 @@ public final class LearningRateTableCommand implements Callable<Integer> {
                     + "run(s)", common.network, rate, common.runs), out.resolve("accuracy-lr-" + rate + ".png"));
         }
         console.println();
-        console.print(table.toMarkdown());
+        console.print(markdown);
         console.printf("Written to %s: table.md, results.json, results.csv and accuracy-lr-*.png.%n", out);
         console.flush();
     }

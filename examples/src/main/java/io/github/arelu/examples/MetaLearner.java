@@ -1,6 +1,7 @@
 package io.github.arelu.examples;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,8 +56,8 @@ public final class MetaLearner {
 
     private final String activation;
     private final MnistNetwork network;
-    private final List<String> names = new ArrayList<>();
-    private final List<Tensor> initialWeights = new ArrayList<>();
+    /** The initial weights by name: the network's parameters, which the meta optimizer updates. */
+    private final Map<String, Tensor> initialWeights = new LinkedHashMap<>();
     private final Optimizer metaOptimizer;
     private final Adaptation adaptation;
 
@@ -66,10 +67,7 @@ public final class MetaLearner {
      * @throws IllegalArgumentException for an activation outside {@link #ACTIVATIONS}
      */
     public MetaLearner(ActivationSpec<?> activation, int ways, long seed, Adaptation adaptation, double metaLearningRate) {
-        if (!ACTIVATIONS.contains(activation.name())) {
-            throw new IllegalArgumentException("meta learning supports " + String.join(", ", ACTIVATIONS) + ", not "
-                    + activation.name());
-        }
+        requireSupported(activation);
         this.activation = activation.name();
         this.adaptation = adaptation;
         network = Trainer.newNetwork(MnistNetwork.Kind.ConvMNIST, activation, ways, seed);
@@ -77,12 +75,19 @@ public final class MetaLearner {
             StringTensorDict parameters = network.named_parameters();
             for (long i = 0; i < parameters.size(); i++) {
                 StringTensorDictItem item = parameters.get(i);
-                names.add(item.key().getString());
                 // Kept beyond the scope: the same parameters the module and the optimizer hold.
-                initialWeights.add(new Tensor(item.value()).retainReference());
+                initialWeights.put(item.key().getString(), new Tensor(item.value()).retainReference());
             }
         }
         metaOptimizer = new Adam(network.parameters(), new AdamOptions(metaLearningRate));
+    }
+
+    /** @throws IllegalArgumentException for an activation outside {@link #ACTIVATIONS}, naming them */
+    static void requireSupported(ActivationSpec<?> activation) {
+        if (!ACTIVATIONS.contains(activation.name())) {
+            throw new IllegalArgumentException("meta learning supports " + String.join(", ", ACTIVATIONS) + ", not "
+                    + activation.name());
+        }
     }
 
     /**
@@ -125,11 +130,7 @@ public final class MetaLearner {
 
     /** The initial weights by name; after {@link #metaStep} their {@code grad()} holds the meta-gradient. */
     Map<String, Tensor> initialWeights() {
-        Map<String, Tensor> weights = new LinkedHashMap<>();
-        for (int i = 0; i < names.size(); i++) {
-            weights.put(names.get(i), initialWeights.get(i));
-        }
-        return weights;
+        return Collections.unmodifiableMap(initialWeights);
     }
 
     /** Draws {@code count} tasks; the caller scopes their tensors. */

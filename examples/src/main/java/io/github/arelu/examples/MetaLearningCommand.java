@@ -11,7 +11,6 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.StringJoiner;
 import java.util.concurrent.Callable;
-import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 
 import io.github.arelu.LibTorch;
@@ -144,23 +143,12 @@ public final class MetaLearningCommand implements Callable<Integer> {
 
         /** Training query accuracy at each meta step: mean or std over runs, as {@code statistic} says. */
         double[] perStep(ToDoubleFunction<double[]> statistic) {
-            return overRuns(Run::trainQueryAccuracy, statistic);
-        }
-
-        /** {@code statistic} over runs of each position of the series every run has. */
-        private double[] overRuns(Function<Run, double[]> series, ToDoubleFunction<double[]> statistic) {
-            double[] values = new double[series.apply(runs.getFirst()).length];
-            for (int i = 0; i < values.length; i++) {
-                int position = i;
-                values[i] = statistic.applyAsDouble(runs.stream().mapToDouble(run -> series.apply(run)[position])
-                        .toArray());
-            }
-            return values;
+            return Statistics.overRuns(runs.stream().map(Run::trainQueryAccuracy).toList(), statistic);
         }
 
         /** Test query accuracy at each evaluated step: mean or std over runs, as {@code statistic} says. */
         double[] perEvaluation(ToDoubleFunction<double[]> statistic) {
-            return overRuns(Run::testQueryAccuracy, statistic);
+            return Statistics.overRuns(runs.stream().map(Run::testQueryAccuracy).toList(), statistic);
         }
     }
 
@@ -204,8 +192,7 @@ public final class MetaLearningCommand implements Callable<Integer> {
             train = trainAndTest[0];
             test = trainAndTest[1];
         } catch (IOException e) {
-            command.commandLine().getErr().println("maml: cannot read the data set: " + e.getMessage());
-            return 1;
+            return CommonOptions.reportDataError(command, e);
         }
         TensorData trainTensors = TensorData.of(train, MnistData.CLASSES);
         TensorData testTensors = TensorData.of(test, MnistData.CLASSES);
@@ -228,7 +215,8 @@ public final class MetaLearningCommand implements Callable<Integer> {
         }
         String description = describe(adaptation, queriesPerClass);
         Files.createDirectories(out);
-        Files.writeString(out.resolve("table.md"), toMarkdown(description, results));
+        String markdown = toMarkdown(description, results);
+        Files.writeString(out.resolve("table.md"), markdown);
         Files.writeString(out.resolve("results.json"), toJson(description, results));
         Files.writeString(out.resolve("results.csv"), toCsv(results));
         List<Reports.Band> testBands = new ArrayList<>();
@@ -247,7 +235,7 @@ public final class MetaLearningCommand implements Callable<Integer> {
                 + "of %d run(s)", task, runs), "meta step", "query accuracy (%)", trainBands,
                 out.resolve("train-query-accuracy.png"));
         console.println();
-        console.print(toMarkdown(description, results));
+        console.print(markdown);
         console.printf(Locale.ROOT, "Wall time: %.1f s. Written to %s: table.md, results.json, results.csv, "
                 + "query-accuracy.png, train-query-accuracy.png.%n", (System.nanoTime() - start) / 1e9, out);
         console.flush();
@@ -289,18 +277,13 @@ public final class MetaLearningCommand implements Callable<Integer> {
     }
 
     private List<ActivationSpec<?>> parseActivations() {
-        List<ActivationSpec<?>> selected;
-        try {
-            selected = ActivationSpec.parseList(activations);
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(command.commandLine(), "Invalid value for option '--activations': "
-                    + e.getMessage());
-        }
+        List<ActivationSpec<?>> selected = OptionChecks.activations(command.commandLine(), "--activations",
+                activations);
         for (ActivationSpec<?> activation : selected) {
-            if (!MetaLearner.ACTIVATIONS.contains(activation.name())) {
-                throw new ParameterException(command.commandLine(), "Invalid value for option '--activations': "
-                        + "meta learning supports " + String.join(", ", MetaLearner.ACTIVATIONS) + ", not "
-                        + activation.name());
+            try {
+                MetaLearner.requireSupported(activation);
+            } catch (IllegalArgumentException e) {
+                throw OptionChecks.invalid(command.commandLine(), "--activations", e.getMessage());
             }
         }
         return selected;

@@ -19,7 +19,10 @@ import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
-/** The comparison's outputs: console table, JSON, CSV and a PNG chart. Accuracies are percentages. */
+/**
+ * The commands' outputs: console table, JSON (and its string, number and array helpers), CSV, and PNG charts
+ * of means with std bands. Accuracies are percentages.
+ */
 public final class Reports {
 
     private Reports() {
@@ -74,16 +77,21 @@ public final class Reports {
     /** Long format, one line per activation, run and epoch: easy to load into any plotting tool. */
     public static String toCsv(List<ActivationResult> results) {
         StringBuilder csv = new StringBuilder("activation,run,epoch,train_loss,test_accuracy\n");
+        appendCsvRows(csv, "", results);
+        return csv.toString();
+    }
+
+    /** The rows of {@link #toCsv}, each after {@code prefix} (leading columns of the caller's own, or ""). */
+    static void appendCsvRows(StringBuilder csv, String prefix, List<ActivationResult> results) {
         for (ActivationResult result : results) {
             for (int run = 0; run < result.runs().size(); run++) {
                 Trainer.History history = result.runs().get(run);
                 for (int epoch = 0; epoch < history.testAccuracy().length; epoch++) {
-                    csv.append(String.format(Locale.ROOT, "%s,%d,%d,%.6f,%.4f%n", result.activation(), run + 1,
-                            epoch + 1, history.trainLoss()[epoch], history.testAccuracy()[epoch]));
+                    csv.append(prefix).append(String.format(Locale.ROOT, "%s,%d,%d,%.6f,%.4f%n", result.activation(),
+                            run + 1, epoch + 1, history.trainLoss()[epoch], history.testAccuracy()[epoch]));
                 }
             }
         }
-        return csv.toString();
     }
 
     /**
@@ -114,9 +122,9 @@ public final class Reports {
     }
 
     /**
-     * A line per band through its means, with markers, and the area between mean - std and mean + std
-     * shaded in the line's colour (left out where every std is 0, e.g. a single run), as a PNG at exactly
-     * {@code file}.
+     * A line per band through its means, with markers up to 40 points, and the area between mean - std and
+     * mean + std shaded in the line's colour (left out where every std is 0, e.g. a single run), as a PNG at
+     * exactly {@code file}.
      */
     public static void writeBandChart(String title, String xTitle, String yTitle, List<Band> bands, Path file)
             throws IOException {

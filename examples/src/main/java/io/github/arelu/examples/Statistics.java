@@ -1,7 +1,9 @@
 package io.github.arelu.examples;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.function.ToDoubleFunction;
 
 /**
  * Mean and standard deviation over runs, as the paper reports its results. The standard deviation is the
@@ -23,6 +25,19 @@ public final class Statistics {
         double mean = mean(values);
         double squares = Arrays.stream(values).map(value -> (value - mean) * (value - mean)).sum();
         return Math.sqrt(squares / values.length);
+    }
+
+    /**
+     * {@code statistic} over runs at each position of a series every run has (an epoch, a meta step):
+     * {@code series.get(run)[position]} for each run.
+     */
+    public static double[] overRuns(List<double[]> series, ToDoubleFunction<double[]> statistic) {
+        double[] values = new double[series.getFirst().length];
+        for (int i = 0; i < values.length; i++) {
+            int position = i;
+            values[i] = statistic.applyAsDouble(series.stream().mapToDouble(run -> run[position]).toArray());
+        }
+        return values;
     }
 
     /** {@code "mean +- std"} with two decimals, padded to line up in a console table. */

@@ -294,10 +294,11 @@ public final class Trainer {
         optimizer.zero_grad();
         // A shard is empty when a last batch has fewer images than there are ranks: no loss, zero gradients.
         Tensor loss = images.size(0) == 0 ? null : torch.nll_loss(network.forward(images), labels);
-        if (loss != null) {
-            (share == 1 ? loss : loss.mul(new Scalar(share))).backward();
+        Tensor scaledLoss = loss == null || share == 1 ? loss : loss.mul(new Scalar(share));
+        if (scaledLoss != null) {
+            scaledLoss.backward();
         }
-        double batchLoss = dataParallel == null ? loss.item_double() : dataParallel.sumGradients(network, loss, share);
+        double batchLoss = dataParallel == null ? loss.item_double() : dataParallel.sumGradients(network, scaledLoss);
         optimizer.step();
         return batchLoss;
     }

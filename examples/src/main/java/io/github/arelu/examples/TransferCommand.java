@@ -125,7 +125,6 @@ public final class TransferCommand implements Callable<Integer> {
         return new TransferRun(pretraining.testAccuracy()[pretrainEpochs - 1], beforeFinetuning, finetuning);
     }
 
-    /** Mean +- population standard deviation, as in the comparison's table. */
     public static void main(String[] args) {
         // Before any bytedeco class: safe on machines with a system libtorch and an empty JavaCPP cache.
         LibTorch.load();
