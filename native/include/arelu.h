@@ -8,13 +8,16 @@
  *
  * Semantics (the reference is relu(x) * b - relu(-x) * a, a = clamp(alpha, 0.01, 0.99),
  * b = 1 + sigmoid(beta); callers pass the effective scales a ("neg") and b ("pos")):
- *   forward   y  = x * b  for x > 0,   x * a  for x < 0,   x (a signed zero) for x == 0, NaN for NaN;
+ *   forward   y  = x * b  for x > 0,   x * a  for x < 0 (+0 where it underflows, as the reference's
+ *             0 * b - (-x) * a),   x (a signed zero) for x == 0, NaN for NaN;
  *             every y is NaN when a or b is NaN (the reference's 0 * NaN is NaN).
  *   backward  gx = ((x > 0 || x is NaN) ? g * b : 0) + ((x < 0 || x is NaN) ? g * a : 0)
  *             (terms selected, not multiplied by 0/1, so an infinite g at x == 0 gives 0 as the
  *             reference's ReLU backward does; that backward lets NaN through on both branches, so do we);
- *             neg_sum = sum of g * x over elements with x < 0 or NaN   (d loss / d a)
- *             pos_sum = sum of g * x over elements with x > 0 or NaN   (d loss / d b)
+ *             neg_sum = sum over all elements of g * (x if x < 0 or NaN, else 0)   (d loss / d a)
+ *             pos_sum = sum over all elements of g * (x if x > 0 or NaN, else 0)   (d loss / d b)
+ *             (the reference's g * relu(x) terms: a NaN or infinite g on the other side of 0, or at 0,
+ *             makes the sum NaN, as 0 * NaN and 0 * Inf are NaN)
  *   arelu_parameter_gradients_* (and its CUDA twin) turn the sums into parameter gradients, the one
  *   definition every binding uses: grad_alpha = neg_sum if alpha lies in [0.01, 0.99] (compared in
  *   alpha's type; torch.clamp passes the gradient at the bounds) else 0, NaN alpha included;

@@ -24,9 +24,8 @@ __attribute__((target("avx2"))) void forward_range_avx2(const T* x, T* y, int64_
 #define ARELU_AVX2 __attribute__((target("avx2"), always_inline))
 ARELU_AVX2 inline void add_lanes_avx2(__m256d& neg, __m256d& pos, __m256d g, __m256d x) {
   const __m256d zero = _mm256_setzero_pd();
-  const __m256d p = _mm256_mul_pd(g, x);
-  neg = _mm256_add_pd(neg, _mm256_and_pd(p, _mm256_cmp_pd(x, zero, _CMP_NGE_UQ)));
-  pos = _mm256_add_pd(pos, _mm256_and_pd(p, _mm256_cmp_pd(x, zero, _CMP_NLE_UQ)));
+  neg = _mm256_add_pd(neg, _mm256_mul_pd(g, _mm256_and_pd(x, _mm256_cmp_pd(x, zero, _CMP_NGE_UQ))));
+  pos = _mm256_add_pd(pos, _mm256_mul_pd(g, _mm256_and_pd(x, _mm256_cmp_pd(x, zero, _CMP_NLE_UQ))));
 }
 
 ARELU_AVX2 inline void step_avx2(const float* g, const float* x, float* out, __m256 av, __m256 bv, __m256d* neg,
@@ -62,9 +61,8 @@ ARELU_AVX2 inline void step_avx2(const double* g, const double* x, double* out, 
       const __m256d ga = _mm256_and_pd(_mm256_mul_pd(gv, av), mneg);
       _mm256_storeu_pd(out + 4 * h, _mm256_add_pd(gb, ga));
     }
-    const __m256d p = _mm256_mul_pd(gv, xv);
-    neg[h] = _mm256_add_pd(neg[h], _mm256_and_pd(p, mneg));
-    pos[h] = _mm256_add_pd(pos[h], _mm256_and_pd(p, mpos));
+    neg[h] = _mm256_add_pd(neg[h], _mm256_mul_pd(gv, _mm256_and_pd(xv, mneg)));
+    pos[h] = _mm256_add_pd(pos[h], _mm256_mul_pd(gv, _mm256_and_pd(xv, mpos)));
   }
 }
 

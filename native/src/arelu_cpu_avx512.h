@@ -8,12 +8,16 @@
 namespace arelu::cpu {
 
 // AVX-512: the selects of forward1 as masked multiplies, 16 floats / 8 doubles per vector. x itself where
-// no mask is set (0, NaN), x * a and x * b where they are: the same single products as forward1.
+// no mask is set (0, NaN), x * a and x * b where they are: the same single products as forward1. A product
+// x * a that underflowed to -0 becomes +0 through a masked add of +0 (forward1's select; intrinsics are
+// never contracted into a multiply-add).
 __attribute__((target("avx512f"))) inline void forward_vec_avx512(const float* x, float* y, int64_t i, __m512 av,
                                                                   __m512 bv) {
   const __m512 xv = _mm512_loadu_ps(x + i);
   const __m512 zero = _mm512_setzero_ps();
-  __m512 r = _mm512_mask_mul_ps(xv, _mm512_cmp_ps_mask(xv, zero, _CMP_LT_OQ), xv, av);
+  const auto lt = _mm512_cmp_ps_mask(xv, zero, _CMP_LT_OQ);
+  __m512 r = _mm512_mask_mul_ps(xv, lt, xv, av);
+  r = _mm512_mask_add_ps(r, lt, r, zero);
   r = _mm512_mask_mul_ps(r, _mm512_cmp_ps_mask(xv, zero, _CMP_GT_OQ), xv, bv);
   _mm512_storeu_ps(y + i, r);
 }
@@ -21,7 +25,9 @@ __attribute__((target("avx512f"))) inline void forward_vec_avx512(const double* 
                                                                   __m512d bv) {
   const __m512d xv = _mm512_loadu_pd(x + i);
   const __m512d zero = _mm512_setzero_pd();
-  __m512d r = _mm512_mask_mul_pd(xv, _mm512_cmp_pd_mask(xv, zero, _CMP_LT_OQ), xv, av);
+  const auto lt = _mm512_cmp_pd_mask(xv, zero, _CMP_LT_OQ);
+  __m512d r = _mm512_mask_mul_pd(xv, lt, xv, av);
+  r = _mm512_mask_add_pd(r, lt, r, zero);
   r = _mm512_mask_mul_pd(r, _mm512_cmp_pd_mask(xv, zero, _CMP_GT_OQ), xv, bv);
   _mm512_storeu_pd(y + i, r);
 }
@@ -38,10 +44,9 @@ __attribute__((target("avx512f"))) void forward_range_avx512(const T* x, T* y, i
   for (; i < m; ++i) y[i] = forward1(x[i], a, b);
 }
 
-// AVX-512: lanes 8k..8k+7 of each side are zmm accumulator k (2 a side), selected with compare masks
-// instead of and-masks. Adding +0.0 to a lane (what the and-masks do where nothing is selected) leaves it
-// unchanged, as skipping the add does: a lane starts at +0.0, and a round-to-nearest sum is -0.0 only when
-// both addends are. So every lane sees the same additions, in the same order, as on the other paths.
+// AVX-512: lanes 8k..8k+7 of each side are zmm accumulator k (2 a side); backward1's factor of x (x, or +0 on
+// the other side) is a zero-masked move instead of an and-mask. Each lane sees the same products and the
+// same additions, in the same order, as on the other paths.
 #define ARELU_AVX512 __attribute__((target("avx512f"), always_inline))
 ARELU_AVX512 inline void step_avx512(const float* g, const float* x, float* out, __m512 av, __m512 bv,
                                      __m512d* neg, __m512d* pos) {
@@ -52,10 +57,10 @@ ARELU_AVX512 inline void step_avx512(const float* g, const float* x, float* out,
   const __mmask16 mpos = _mm512_cmp_ps_mask(xv, zero, _CMP_NLE_UQ);
   for (int h = 0; h < 2; ++h) {
     // float * float is exact in double: the same product as every other path.
-    const __m512d p = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(g + 8 * h)),
-                                    _mm512_cvtps_pd(_mm256_loadu_ps(x + 8 * h)));
-    neg[h] = _mm512_mask_add_pd(neg[h], static_cast<__mmask8>(mneg >> (8 * h)), neg[h], p);
-    pos[h] = _mm512_mask_add_pd(pos[h], static_cast<__mmask8>(mpos >> (8 * h)), pos[h], p);
+    const __m512d gd = _mm512_cvtps_pd(_mm256_loadu_ps(g + 8 * h));
+    const __m512d xd = _mm512_cvtps_pd(_mm256_loadu_ps(x + 8 * h));
+    neg[h] = _mm512_add_pd(neg[h], _mm512_mul_pd(gd, _mm512_maskz_mov_pd(static_cast<__mmask8>(mneg >> (8 * h)), xd)));
+    pos[h] = _mm512_add_pd(pos[h], _mm512_mul_pd(gd, _mm512_maskz_mov_pd(static_cast<__mmask8>(mpos >> (8 * h)), xd)));
   }
   if (out != nullptr) {
     // gv was loaded before this store, which may overwrite g (in place).
@@ -71,9 +76,8 @@ ARELU_AVX512 inline void step_avx512(const double* g, const double* x, double* o
     const __m512d gv = _mm512_loadu_pd(g + 8 * h);
     const __mmask8 mneg = _mm512_cmp_pd_mask(xv, zero, _CMP_NGE_UQ);
     const __mmask8 mpos = _mm512_cmp_pd_mask(xv, zero, _CMP_NLE_UQ);
-    const __m512d p = _mm512_mul_pd(gv, xv);
-    neg[h] = _mm512_mask_add_pd(neg[h], mneg, neg[h], p);
-    pos[h] = _mm512_mask_add_pd(pos[h], mpos, pos[h], p);
+    neg[h] = _mm512_add_pd(neg[h], _mm512_mul_pd(gv, _mm512_maskz_mov_pd(mneg, xv)));
+    pos[h] = _mm512_add_pd(pos[h], _mm512_mul_pd(gv, _mm512_maskz_mov_pd(mpos, xv)));
     if (out != nullptr) {
       _mm512_storeu_pd(out + 8 * h,
                        _mm512_add_pd(_mm512_maskz_mul_pd(mpos, gv, bv), _mm512_maskz_mul_pd(mneg, gv, av)));

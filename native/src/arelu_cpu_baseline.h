@@ -21,13 +21,13 @@ void forward_range_base(const T* x, T* y, int64_t m, T a, T b) {
 // x86-64: the kLanes-element step written with SSE2 (the baseline of every x86-64 CPU, so no dispatch).
 // gcc does not vectorize the lane-wise double sums with their selects by itself; it falls back to
 // scalar cmov code at a fifth of memory bandwidth. Masks from the "not >=" / "not <=" compares are
-// all-ones exactly where backward1 selects (NaN included), and and-ing with them selects +0 otherwise.
+// all-ones exactly where backward1 selects (NaN included), and and-ing x with them gives backward1's factor
+// (x, or +0 on the other side) before the multiply by g.
 // Lanes 2k and 2k + 1 of a side are accumulator k (8 xmm registers a side).
 inline void add_lanes(__m128d& neg, __m128d& pos, __m128d g, __m128d x) {
   const __m128d zero = _mm_setzero_pd();
-  const __m128d p = _mm_mul_pd(g, x);
-  neg = _mm_add_pd(neg, _mm_and_pd(p, _mm_cmpnge_pd(x, zero)));
-  pos = _mm_add_pd(pos, _mm_and_pd(p, _mm_cmpnle_pd(x, zero)));
+  neg = _mm_add_pd(neg, _mm_mul_pd(g, _mm_and_pd(x, _mm_cmpnge_pd(x, zero))));
+  pos = _mm_add_pd(pos, _mm_mul_pd(g, _mm_and_pd(x, _mm_cmpnle_pd(x, zero))));
 }
 
 inline void step(const float* g, const float* x, float* out, float a, float b, __m128d* neg, __m128d* pos) {

@@ -32,27 +32,33 @@ ARELU_ELEMENT bool scales_make_output_nan(T a, T b) {
 
 // y for one element with non-NaN scales. Both products first, then selects: the compiler turns this into
 // blends (a conditional multiply would be kept as a branch, since it may raise a floating-point exception).
-// x == 0 keeps its signed zero; NaN stays NaN through x * b.
+// x == 0 keeps its signed zero; NaN stays NaN through x * b. For x < 0 the reference computes
+// 0 * b - (-x) * a, which is +0 where (-x) * a underflows, while x * a is -0 there: a zero product is selected
+// as +0 (a select, not "+ 0", which nvcc and FMA targets may contract into a multiply-add that keeps -0).
 template <class T>
 ARELU_ELEMENT T forward1(T x, T a, T b) {
   const T xa = x * a;
   const T xb = x * b;
-  const T neg = x < T(0) ? xa : x;
+  const T neg = x < T(0) ? (xa == T(0) ? T(0) : xa) : x;
   return x > T(0) ? xb : neg;
 }
 
 // Input gradient and the two product terms of one element. ReLU's backward lets NaN through on both
 // branches, so "neg" means x < 0 or NaN and "pos" means x > 0 or NaN; the gradient terms are selected
 // (not multiplied by 0/1), so an infinite g at x == 0 gives 0 as the reference's threshold_backward does.
+// The product terms are the reference's g * relu(x) and g * -relu(-x) for every element: x's factor is
+// selected (x or 0), then multiplied by g, so an infinite or NaN g on the other side of 0 (or at 0) makes
+// the sum NaN as the reference's 0 * Inf and 0 * NaN do. A finite g adds a zero there, which changes no sum.
 template <class T>
 ARELU_ELEMENT T backward1(T g, T x, T a, T b, double& pn, double& pp) {
   const bool neg = !(x >= T(0));
   const bool pos = !(x <= T(0));
-  const double p = static_cast<double>(g) * static_cast<double>(x);
+  const double gd = static_cast<double>(g);
+  const double xd = static_cast<double>(x);
   const T gb = g * b;
   const T ga = g * a;
-  pn = neg ? p : 0.0;
-  pp = pos ? p : 0.0;
+  pn = gd * (neg ? xd : 0.0);
+  pp = gd * (pos ? xd : 0.0);
   return (pos ? gb : T(0)) + (neg ? ga : T(0));
 }
 

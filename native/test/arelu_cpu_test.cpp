@@ -27,7 +27,7 @@ constexpr double kB = 1.7;   // b = 1 + sigmoid(beta)
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
-double ref_forward(double x, double a, double b) { return x > 0 ? x * b : (x < 0 ? x * a : x); }
+double ref_forward(double x, double a, double b) { return x > 0 ? x * b : (x < 0 ? 0.0 - (-x) * a : x); }
 
 struct RefBackward {
   std::vector<double> gi;
@@ -42,8 +42,8 @@ RefBackward ref_backward(const std::vector<double>& g, const std::vector<double>
     const bool neg = x[i] < 0 || std::isnan(x[i]);
     const bool pos = x[i] > 0 || std::isnan(x[i]);
     r.gi[i] = (pos ? g[i] * b : 0.0) + (neg ? g[i] * a : 0.0);
-    if (neg) r.neg += g[i] * x[i];
-    if (pos) r.pos += g[i] * x[i];
+    r.neg += g[i] * (neg ? x[i] : 0.0);
+    r.pos += g[i] * (pos ? x[i] : 0.0);
   }
   return r;
 }
@@ -197,8 +197,51 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
   EXPECT_TRUE(std::isnan(ns) && std::isnan(ps));
   ASSERT_EQ(arelu::abi::backward(&inf, &zero, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
   EXPECT_EQ(gi, T(0));  // selected, not multiplied: no Inf * 0
-  EXPECT_EQ(ns, 0.0);
-  EXPECT_EQ(ps, 0.0);
+  EXPECT_TRUE(std::isnan(ns) && std::isnan(ps));  // but the sums' terms are Inf * relu(0) = Inf * 0
+}
+
+// A non-finite upstream gradient reaches the sums as in the reference, which multiplies every g by relu(x) and
+// by relu(-x): NaN on the side where x's factor is 0 (0 * Inf and 0 * NaN), g * x on x's own side. One such g
+// among finite ones, at the start, middle and end of buffers that cover the SIMD steps, their tails and
+// several chunks.
+TYPED_TEST(AreluCpu, NonFiniteGradientReachesBothSumsAsInTheReference) {
+  using T = TypeParam;
+  for (int64_t n : {int64_t{1}, int64_t{16}, int64_t{37}, int64_t{70001}}) {
+    const std::vector<double> x0 = make_data(n, 5, false), g0 = make_data(n, 6, false);
+    for (double gv : {kNaN, kInf, -kInf}) {
+      for (double xv : {-1.5, 0.0, -0.0, 2.0, kNaN}) {
+        for (int64_t at : {int64_t{0}, n / 2, n - 1}) {
+          std::vector<T> x = cast<T>(x0), g = cast<T>(g0);
+          x[at] = T(xv);
+          g[at] = T(gv);
+          const RefBackward ref = ref_backward(widen(g), widen(x), kA, kB);
+          double abs_terms = 0.0;
+          for (int64_t i = 0; i < n; ++i) {
+            if (i != at) abs_terms += std::fabs(double(g[i]) * double(x[i]));
+          }
+          double ns, ps;
+          ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), nullptr, n, T(kA), T(kB), &ns, &ps, 2), ARELU_OK);
+          SCOPED_TRACE("n=" + std::to_string(n) + " g=" + std::to_string(gv) + " x=" + std::to_string(xv));
+          // Both sums are non-finite here: NaN on the far side (and at 0), +-Inf or NaN on x's own side.
+          EXPECT_FALSE(std::isfinite(ref.neg) || std::isfinite(ref.pos));
+          expect_sum_near(ns, ref.neg, abs_terms);
+          expect_sum_near(ps, ref.pos, abs_terms);
+        }
+      }
+    }
+  }
+}
+
+// The reference's y for x < 0 is 0 * b - (-x) * a: +0, not -0, where the product underflows.
+TYPED_TEST(AreluCpu, UnderflowingNegativeProductIsPlusZero) {
+  using T = TypeParam;
+  for (int64_t n : {int64_t{1}, int64_t{40}, int64_t{70001}}) {
+    std::vector<T> x(n, -std::numeric_limits<T>::denorm_min()), y(n, T(1));
+    ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, T(kA), T(kB), 2), ARELU_OK);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_TRUE(y[i] == T(0) && !std::signbit(y[i])) << "n=" << n << " i=" << i << " y=" << y[i];
+    }
+  }
 }
 
 // The reference relu(x) * b - relu(-x) * a with a NaN scale: NaN for every x, 0 and both signs included
