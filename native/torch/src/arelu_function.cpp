@@ -40,6 +40,19 @@ bool fused_dtype(at::ScalarType t) { return t == at::kFloat || t == at::kDouble;
 
 }  // namespace
 
+bool strided(const Tensor& x) { return x.layout() == at::kStrided && !x.is_nested(); }
+
+// The tensor's values in memory the kernels can read as they are: lazy negation applied (its memory holds the
+// negated values), efficient zero tensors (no memory) made real, and the elements dense in memory in some order
+// of dimensions (contiguous, channels_last, permuted), else copied to a contiguous tensor.
+Tensor dense(const Tensor& t) {
+  Tensor r = t.is_neg() ? t.resolve_neg() : t;
+  if (r._is_zerotensor()) {
+    r = at::zeros(r.sizes(), r.options());
+  }
+  return r.is_non_overlapping_and_dense() ? r : r.contiguous();
+}
+
 // Checks dtypes, devices and shapes; returns whether alpha and beta are channel-wise.
 bool validate(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   TORCH_CHECK(x.defined() && alpha.defined() && beta.defined(), "arelu: x, alpha and beta must be defined tensors");
@@ -51,6 +64,8 @@ bool validate(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
                 ", but has dtype ", p.second->scalar_type());
     TORCH_CHECK(p.second->device() == x.device(), "arelu: ", p.first, " must be on the input's device ", x.device(),
                 ", but is on ", p.second->device());
+    TORCH_CHECK(strided(*p.second), "arelu: ", p.first, " must be a strided (dense) tensor, but has layout ",
+                p.second->layout());
   }
   TORCH_CHECK(alpha.numel() == beta.numel(), "arelu: alpha and beta must have the same number of elements, but have ",
               alpha.numel(), " and ", beta.numel());
@@ -151,7 +166,9 @@ void run_scales(const Tensor& alpha, const Tensor& beta, const Tensor& neg, cons
   }
 }
 
-// Launch parameters and scales for x (contiguous).
+// Launch parameters and scales for x (dense, as dense() returns it); alpha and beta resolved by dense().
+// Channel-wise, the kernels view x's memory as (outer, channels, inner) with inner = x.stride(1): H * W
+// consecutive elements of one channel for NCHW, 1 for channels_last.
 Scales make_scales(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool channelwise) {
   Scales s;
   s.channelwise = channelwise;
@@ -160,11 +177,9 @@ Scales make_scales(const Tensor& x, const Tensor& alpha, const Tensor& beta, boo
     std::tie(s.neg, s.pos) = scalar_scales(alpha, beta);
     return s;
   }
-  s.outer = x.size(0);
   s.channels = x.size(1);
-  for (int64_t d = 2; d < x.dim(); ++d) {
-    s.inner *= x.size(d);
-  }
+  s.inner = x.numel() == 0 ? 1 : x.stride(1);
+  s.outer = x.numel() == 0 ? 0 : x.numel() / (s.channels * s.inner);
   const Tensor alpha_c = alpha.contiguous();
   const Tensor beta_c = beta.contiguous();
   s.neg_t = at::empty_like(alpha_c);
@@ -278,9 +293,11 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     // The backend kernel of x's device (CPU or CUDA), below autograd.
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     Tensor y = op().call(x, alpha, beta);
-    // x itself, not the contiguous copy the backend kernel makes: under create_graph, backward differentiates
-    // through it.
-    ctx->save_for_backward({x, alpha, beta});
+    // x itself, not the copy the backend kernel may make: under create_graph, backward differentiates through
+    // it. An inference tensor cannot be saved (it has no version counter); it requires no grad, so a copy
+    // serves.
+    const auto keep = [](const Tensor& t) { return t.is_inference() ? t.clone() : t; };
+    ctx->save_for_backward({keep(x), keep(alpha), keep(beta)});
     return y;
   }
 
@@ -295,14 +312,19 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
       // autograd of the reference formula, on the saved (graph-connected) inputs, gives them exactly.
       return differentiable_backward(ctx, grad_outputs[0], saved, channelwise);
     }
-    const Tensor x = saved[0].contiguous();
-    const Tensor& alpha = saved[1];
-    const Tensor& beta = saved[2];
-    // Upstream gradients may be expanded or strided views (e.g. the gradient of a sum).
-    const Tensor g = grad_outputs[0].contiguous();
+    const Tensor x = dense(saved[0]);
+    const Tensor alpha = dense(saved[1]);
+    const Tensor beta = dense(saved[2]);
+    // Upstream gradients may be expanded or strided views (e.g. the gradient of a sum), or dense in another
+    // order than x: the kernels walk g and x as one flat array each, so g takes x's layout.
+    Tensor g = dense(grad_outputs[0]);
+    if (g.strides() != x.strides()) {
+      g = at::empty_like(x).copy_(g);
+    }
 
     const Scales s = make_scales(x, alpha, beta, channelwise);
-    Tensor grad_x = ctx->needs_input_grad(0) ? at::empty(x.sizes(), x.options()) : Tensor();
+    // empty_like keeps x's (dense) strides: the input gradient is laid out as the input.
+    Tensor grad_x = ctx->needs_input_grad(0) ? at::empty_like(x) : Tensor();
     const auto sum_options = x.options().dtype(at::kDouble);
     Tensor neg_sum = at::zeros({alpha.numel()}, sum_options);
     Tensor pos_sum = at::zeros({alpha.numel()}, sum_options);
@@ -353,7 +375,7 @@ Tensor forward_meta(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
 // of every dtype take the function too, so that they reach the Meta kernel (libtorch 1.13 has no Meta relu).
 Tensor forward_autograd(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   const bool channelwise = validate(x, alpha, beta);
-  if (x.is_meta() || (fused_dtype(x.scalar_type()) && fused_backend(x))) {
+  if (x.is_meta() || (fused_dtype(x.scalar_type()) && fused_backend(x) && strided(x))) {
     return AReLUFunction::apply(x, alpha, beta);
   }
   return reference(x, alpha, beta, channelwise);
@@ -367,9 +389,10 @@ Tensor backend_forward(const Tensor& x, const Tensor& alpha, const Tensor& beta,
     // Reached below autograd (inference mode): the same reference composition as the Autograd kernel uses.
     return reference(x, alpha, beta, channelwise);
   }
-  const Tensor xc = x.contiguous();
-  Tensor y = at::empty(xc.sizes(), xc.options());
-  const Scales s = make_scales(xc, alpha, beta, channelwise);
+  const Tensor xc = dense(x);
+  // empty_like keeps a dense tensor's strides: a channels_last input gives a channels_last output.
+  Tensor y = at::empty_like(xc);
+  const Scales s = make_scales(xc, dense(alpha), dense(beta), channelwise);
   // The kernels give the reference's NaN everywhere when a scale is NaN (arelu.h).
   if (xc.numel() > 0) {
     run(xc, y, s);
@@ -381,7 +404,17 @@ Tensor backend_forward(const Tensor& x, const Tensor& alpha, const Tensor& beta,
 
 torch::Tensor arelu(const torch::Tensor& x, const torch::Tensor& alpha, const torch::Tensor& beta) {
   // Named errors first: the dispatcher cannot route undefined tensors.
-  detail::validate(x, alpha, beta);
+  const bool channelwise = detail::validate(x, alpha, beta);
+  if (!detail::strided(x)) {
+    // Sparse, MKL-DNN, nested: libtorch's own operations where they support the layout, else a named error.
+    try {
+      return detail::reference(x, alpha, beta, channelwise);
+    } catch (const c10::Error& e) {
+      TORCH_CHECK_VALUE(false, "arelu: inputs of layout ", x.layout(), (x.is_nested() ? " (nested)" : ""),
+                        " are not supported: libtorch's operations of the reference formula fail on them (",
+                        e.what_without_backtrace(), "); convert the input with to_dense()");
+    }
+  }
   return detail::op().call(x, alpha, beta);
 }
 

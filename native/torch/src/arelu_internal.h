@@ -29,14 +29,21 @@ void check_status(int status, const char* what);
 // channel-wise.
 bool validate(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta);
 
+// Whether the kernels can serve x's layout: strided (not sparse, MKL-DNN or nested).
+bool strided(const at::Tensor& x);
+
+// The tensor's values in memory the kernels can read as they are (lazy negation applied, efficient zero tensors
+// made real, elements dense in memory in some order of dimensions), itself when it already is.
+at::Tensor dense(const at::Tensor& t);
+
 // The reference relu(x) * b - relu(-x) * a through libtorch ops, for dtypes and devices without fused kernels.
 at::Tensor reference(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta, bool channelwise);
 
-// Runs a backend's fused forward kernel on contiguous x into y.
+// Runs a backend's fused forward kernel on dense x into y laid out like x.
 using ForwardRunner = void (*)(const at::Tensor& x, const at::Tensor& y, const Scales& s);
 
 // The body of a backend kernel of arelu::arelu: checks, the reference for dtypes without fused kernels (half,
-// bfloat16: reached below autograd), else the scales and run on a contiguous x.
+// bfloat16: reached below autograd), else the scales and run on x made dense().
 at::Tensor backend_forward(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta, ForwardRunner run);
 
 #ifdef ARELU_TORCH_WITH_CUDA

@@ -284,6 +284,125 @@ TEST_P(AReLUTest, NonContiguousInputAndGradient) {
   }
 }
 
+// Every input libtorch accepts gets the reference's answer: inputs and parameters that are lazily negated views,
+// non-finite upstream gradients, channels_last memory, inference tensors, and a product that underflows.
+TEST_P(AReLUTest, LazilyNegatedInputsAndParametersAreReadAsTheirValues) {
+  const Tensor base = torch::randn({6, 7}, f64()) * 2;
+  const Tensor alpha_stored = torch::full({1}, -0.4, f64());  // logically 0.4 as a negated view
+  for (bool negated_alpha : {false, true}) {
+    Tensor xl = base.clone().requires_grad_(true);
+    Tensor xr = base.clone().requires_grad_(true);
+    Tensor al = (negated_alpha ? alpha_stored : -alpha_stored).clone().requires_grad_(true);
+    Tensor ar = al.detach().clone().requires_grad_(true);
+    const Tensor bl = scalar(0.5);
+    const Tensor xn = xl._neg_view();
+    ASSERT_TRUE(xn.is_neg());
+    const Tensor an = negated_alpha ? al._neg_view() : al;
+    const Tensor arn = negated_alpha ? ar._neg_view() : ar;
+    const Tensor got = arelu::arelu(xn, an, bl);
+    const Tensor want = reference(xr._neg_view(), arn, bl);
+    const std::string what = negated_alpha ? "negated x and alpha" : "negated x";
+    expect_close(got, want, 1e-12, 0, what + " y");
+    const Tensor w = torch::randn({6, 7}, f64());
+    got.backward(w);
+    want.backward(w);
+    expect_close(xl.grad(), xr.grad(), 1e-12, 0, what + " grad_x");
+    expect_close(al.grad(), ar.grad(), 1e-12, 1e-12, what + " grad_alpha");
+  }
+}
+
+TEST_P(AReLUTest, NonFiniteUpstreamGradientsPropagateAsInTheReference) {
+  const Tensor x = torch::tensor({-1.5, 0.0, 2.0, -0.5, 3.0, -0.0}, f64());
+  for (double special : {kNaN, kInf, -kInf}) {
+    for (int64_t at = 0; at < x.numel(); ++at) {
+      Tensor w = torch::ones({x.numel()}, f64());
+      w[at] = special;
+      expect_matches_reference(x, scalar(0.3), scalar(1.0), w,
+                               "g=" + std::to_string(special) + " at x=" + std::to_string(x[at].item<double>()));
+      expect_matches_reference(x.reshape({1, 6}), torch::tensor({0.3}, f64()), torch::tensor({1.0}, f64()),
+                               w.reshape({1, 6}), "shape [1, 6] g=" + std::to_string(special));
+    }
+  }
+}
+
+TEST_P(AReLUTest, ChannelsLastStaysChannelsLast) {
+  const std::vector<std::pair<std::vector<int64_t>, c10::MemoryFormat>> cases = {
+      {{2, 3, 4, 5}, c10::MemoryFormat::ChannelsLast}, {{2, 3, 2, 4, 5}, c10::MemoryFormat::ChannelsLast3d}};
+  for (const auto& [shape, format] : cases) {
+    for (bool channelwise : {false, true}) {
+      const Tensor x = (torch::randn(shape, f64()) * 2).contiguous(format);
+      const Tensor alpha = channelwise ? torch::tensor({0.2, 0.5, 0.8}, f64()) : scalar(0.3);
+      const Tensor beta = channelwise ? torch::tensor({-1.0, 0.5, 2.0}, f64()) : scalar(1.0);
+      const Tensor w = torch::randn(shape, f64());
+      const std::string what = std::string(channelwise ? "channel-wise " : "scalar ") + c10::toString(format);
+      expect_matches_reference(x, alpha, beta, w, what);
+      Tensor xl = x.detach().clone().requires_grad_(true);
+      const Tensor y = arelu::arelu(xl, alpha, beta);
+      EXPECT_TRUE(y.is_contiguous(format)) << what << ": output strides " << y.strides();
+      y.backward(w.contiguous(format));
+      EXPECT_TRUE(xl.grad().is_contiguous(format)) << what << ": gradient strides " << xl.grad().strides();
+    }
+  }
+}
+
+TEST_P(AReLUTest, InferenceTensorInputTrainsTheParameters) {
+  Tensor x;
+  {
+    c10::InferenceMode guard;
+    x = torch::randn({5, 3}, f64()) * 2;
+  }
+  ASSERT_TRUE(x.is_inference());
+  const Tensor w = torch::randn({5, 3}, f64());
+  for (bool channelwise : {false, true}) {
+    const Tensor a0 = channelwise ? torch::tensor({0.2, 0.5, 0.8}, f64()) : torch::tensor({0.3}, f64());
+    const Tensor b0 = channelwise ? torch::tensor({-1.0, 0.5, 2.0}, f64()) : torch::tensor({1.0}, f64());
+    Tensor al = a0.clone().requires_grad_(true), bl = b0.clone().requires_grad_(true);
+    Tensor ar = a0.clone().requires_grad_(true), br = b0.clone().requires_grad_(true);
+    const Tensor got = arelu::arelu(x, al, bl);
+    const Tensor want = reference(x, ar, br);
+    expect_close(got, want, 1e-12, 0, "inference input y");
+    got.backward(w);
+    want.backward(w);
+    expect_close(al.grad(), ar.grad(), 1e-12, 1e-12, "inference input grad_alpha");
+    expect_close(bl.grad(), br.grad(), 1e-12, 1e-12, "inference input grad_beta");
+  }
+}
+
+TEST_P(AReLUTest, UnderflowingNegativeProductIsPlusZeroAsInTheReference) {
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    const double tiny = dtype == torch::kFloat ? std::numeric_limits<float>::denorm_min()
+                                               : std::numeric_limits<double>::denorm_min();
+    const Tensor x = torch::full({40}, -tiny, on(GetParam(), dtype));
+    const Tensor alpha = torch::full({1}, 0.3, on(GetParam(), dtype));
+    const Tensor beta = torch::full({1}, 1.0, on(GetParam(), dtype));
+    const Tensor got = host(arelu::arelu(x, alpha, beta));
+    const Tensor want = host(reference(x, alpha, beta));
+    EXPECT_TRUE(torch::equal(torch::signbit(got), torch::signbit(want))) << got << want;
+    EXPECT_FALSE(torch::signbit(got).any().item<bool>());
+  }
+}
+
+TEST_P(AReLUTest, SparseInputsTakeLibtorchsOperationsOrANamedError) {
+  const Tensor dense = torch::tensor({{0.0, -1.5, 0.0}, {2.0, 0.0, -0.5}}, f64());
+  const Tensor alpha = scalar(0.3);
+  const Tensor beta = scalar(1.0);
+  const Tensor want = reference(dense, alpha, beta);
+  const Tensor sparse = dense.to_sparse();
+  bool libtorch_supports = true;
+  try {
+    reference(sparse, alpha, beta);
+  } catch (const c10::Error&) {
+    libtorch_supports = false;
+  }
+  if (libtorch_supports) {
+    expect_close(arelu::arelu(sparse, alpha, beta).to_dense(), want, 1e-12, 0, "sparse COO y");
+  } else {
+    expect_error([&] { arelu::arelu(sparse, alpha, beta); }, {"layout", "to_dense()"}, "sparse COO");
+  }
+  expect_error([&] { arelu::arelu(dense, alpha.to_sparse(), beta); }, {"alpha", "strided", "layout"},
+               "sparse alpha");
+}
+
 TEST_P(AReLUTest, ChannelwiseMatchesReference) {
   const Tensor alpha = torch::tensor({0.005, 0.01, 0.5, 0.99, 1.2}, f64());
   const Tensor beta = torch::tensor({2.0, -1.0, 0.0, 3.5, -0.5}, f64());
