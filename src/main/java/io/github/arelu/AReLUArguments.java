@@ -4,6 +4,7 @@ import java.util.Arrays;
 
 import io.github.arelu.autograd.TensorInfo;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.Layout;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Every argument check of the AReLU API, in one place; messages name what was expected and what was found. */
@@ -16,8 +17,9 @@ final class AReLUArguments {
      * Validates an input and its parameters.
      *
      * @throws IllegalArgumentException for a null or undefined tensor, a non-floating-point input, parameters
-     *     of another dtype or device than the input, parameters whose element counts differ or are zero, or a
-     *     channel-wise parameter count that does not match {@code input.size(1)}
+     *     of another dtype or device than the input, parameters that are not strided (dense) tensors,
+     *     parameters whose element counts differ or are zero, or a channel-wise parameter count that does not
+     *     match {@code input.size(1)}
      */
     static void check(Tensor input, Tensor alpha, Tensor beta) {
         if (input == null || input.isNull() || !input.defined()) {
@@ -53,6 +55,10 @@ final class AReLUArguments {
     }
 
     private static void checkParameter(String name, Tensor parameter, Tensor input) {
+        if (!isStrided(parameter)) {
+            throw new IllegalArgumentException("AReLU parameter " + name + " has layout " + layoutName(parameter)
+                    + "; parameters must be strided (dense) tensors, convert it with to_dense()");
+        }
         ScalarType dtype = TensorInfo.dtype(input);
         if (TensorInfo.dtype(parameter) != dtype) {
             throw new IllegalArgumentException("AReLU parameter " + name + " has dtype " + TensorInfo.dtype(parameter)
@@ -78,19 +84,67 @@ final class AReLUArguments {
         }
     }
 
-    /** A caller-provided output buffer: contiguous, with the input's shape, dtype and device. */
+    /**
+     * A caller-provided output buffer the kernels write as one flat array: the input's shape, dtype and device,
+     * and the memory layout the kernels give the input (its own strides when it is dense in memory, else
+     * contiguous strides); plain memory, not a lazily negated view or an efficient zero tensor.
+     */
     static Tensor checkOutput(Tensor out, Tensor input, String name) {
-        boolean ok = out != null && !out.isNull() && out.defined() && out.is_contiguous()
-                && TensorInfo.dtype(out) == TensorInfo.dtype(input) && TensorInfo.sameDevice(out, input)
-                && TensorInfo.sameShape(out, input);
-        if (!ok) {
-            boolean strided = out != null && !out.isNull() && out.defined() && !out.is_contiguous();
-            throw new IllegalArgumentException("AReLU " + name + " must be a contiguous tensor of the input's shape, "
-                    + "dtype and device: expected " + TensorInfo.describe(input) + " (contiguous), got "
-                    + (out == null || out.isNull() ? "null" : TensorInfo.describe(out))
-                    + (strided ? " (not contiguous)" : ""));
+        if (out == null || out.isNull() || !out.defined()) {
+            throw new IllegalArgumentException("AReLU " + name + " must be a defined tensor, got "
+                    + (out == null || out.isNull() ? "null" : "an undefined tensor"));
+        }
+        if (TensorInfo.dtype(out) != TensorInfo.dtype(input) || !TensorInfo.sameDevice(out, input)
+                || !TensorInfo.sameShape(out, input)) {
+            throw new IllegalArgumentException("AReLU " + name + " must have the input's shape, dtype and device: "
+                    + "expected " + TensorInfo.describe(input) + ", got " + TensorInfo.describe(out));
+        }
+        if (!isStrided(out) || out.is_neg() || out._is_zerotensor()) {
+            throw new IllegalArgumentException("AReLU " + name + " must be a plain strided tensor, got "
+                    + (out.is_neg() ? "a lazily negated view (is_neg())" : out._is_zerotensor()
+                            ? "an efficient zero tensor" : "layout " + layoutName(out)));
+        }
+        boolean inputDense = input.is_contiguous() || input.is_non_overlapping_and_dense();
+        boolean laidOut = inputDense ? sameStrides(out, input) : out.is_contiguous();
+        if (!laidOut) {
+            throw new IllegalArgumentException("AReLU " + name + " must be laid out in memory as the kernels lay out "
+                    + "the input: " + (inputDense ? "with the input's strides " + strides(input)
+                    : "contiguous (the input is not dense in memory, so it is copied to a contiguous tensor)")
+                    + ", got strides " + strides(out));
         }
         return out;
+    }
+
+    /** Whether the tensor is an ordinary strided one: not sparse, MKL-DNN or nested. */
+    static boolean isStrided(Tensor tensor) {
+        return tensor.layout().value == Layout.Strided.value && !tensor.is_nested();
+    }
+
+    /** The tensor's layout as libtorch names it, nested tensors included. */
+    static String layoutName(Tensor tensor) {
+        return (tensor.is_nested() ? "nested " : "") + tensor.layout().intern();
+    }
+
+    /**
+     * Whether two tensors of one shape place every element at the same offset: equal strides in every
+     * dimension of more than one element (the stride of a dimension of size 1 is never used).
+     */
+    static boolean sameStrides(Tensor a, Tensor b) {
+        long dims = a.dim();
+        for (int i = 0; i < dims; i++) {
+            if (a.size(i) > 1 && a.stride(i) != b.stride(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String strides(Tensor tensor) {
+        long[] strides = new long[(int) tensor.dim()];
+        for (int i = 0; i < strides.length; i++) {
+            strides[i] = tensor.stride(i);
+        }
+        return Arrays.toString(strides);
     }
 
     static String shapeOf(Tensor tensor) {

@@ -23,10 +23,24 @@ final class ComposedAReLU {
     private ComposedAReLU() {
     }
 
-    /** The reference formula on checked arguments; intermediates are freed at once. */
+    /**
+     * The reference formula on checked arguments; intermediates are freed at once. Sparse and other
+     * non-strided inputs get the result of libtorch's operations on them where those support the layout.
+     *
+     * @throws IllegalArgumentException naming the layout when libtorch's operations do not support it
+     */
     static Tensor forward(Tensor x, Tensor alpha, Tensor beta) {
         try (PointerScope scope = new PointerScope()) {
             return Scopes.escape(scope, reference(x, alpha, beta));
+        } catch (RuntimeException e) {
+            if (AReLUArguments.isStrided(x)) {
+                throw e;
+            }
+            String cause = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+            throw new IllegalArgumentException("AReLU does not support inputs of layout " + AReLUArguments.layoutName(x)
+                    + " with " + (alpha.numel() == 1 ? "one-element" : "channel-wise") + " parameters: libtorch's "
+                    + "operations of the reference formula fail on it (" + cause + "); convert the input with "
+                    + "to_dense()", e);
         }
     }
 

@@ -20,11 +20,17 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * {@link AReLU} and {@link AReLUFunctional#arelu} use them, recorded as one autograd node, whenever they
  * can (see {@link AReLUPath}).
  *
- * <p>Supported: float32 and float64 tensors of any shape (non-contiguous inputs are made contiguous first),
- * on the CPU always when the native library loaded, and on CUDA when {@link #setCudaEnabled(boolean)
- * enabled} (or {@code -Darelu.cuda.fused=true}): the CUDA kernels run on libtorch's current CUDA stream of
- * the current device, and stay opt-in until they have been run from Java on a GPU. Parameters as in
- * {@link AReLUFunctional#arelu}: one element each, or one per channel of dimension 1.
+ * <p>Supported: strided float32 and float64 tensors of any shape, on the CPU always when the native library
+ * loaded, and on CUDA when {@link #setCudaEnabled(boolean) enabled} (or {@code -Darelu.cuda.fused=true}): the
+ * CUDA kernels run on libtorch's current CUDA stream of the current device, and stay opt-in until they have
+ * been run from Java on a GPU. Parameters as in {@link AReLUFunctional#arelu}: one element each, or one per
+ * channel of dimension 1.
+ *
+ * <p>The kernels run on a tensor's memory as it is whenever its elements are dense in it, in any order of
+ * dimensions (contiguous, {@code channels_last}, {@code channels_last_3d}, permuted), and write results laid
+ * out the same way, so a {@code channels_last} network stays {@code channels_last}; other inputs (slices with
+ * gaps, expanded tensors) are copied to a contiguous tensor first. libtorch's lazy negation ({@code is_neg()},
+ * e.g. {@code imag(z.conj())}) and efficient zero tensors are resolved before any memory is read.
  */
 public final class FusedAReLU {
 
@@ -106,7 +112,10 @@ public final class FusedAReLU {
         return cudaEnabled;
     }
 
-    /** Whether the fused kernels handle this input's device and dtype under the current settings. */
+    /**
+     * Whether the fused kernels handle this input's device, dtype and layout under the current settings:
+     * strided (not sparse, MKL-DNN or nested) float32 or float64, on the CPU or on CUDA when enabled.
+     */
     public static boolean supports(Tensor input) {
         NativeKernels kernels = NativeKernels.instance();
         if (kernels == null) {
@@ -114,6 +123,9 @@ public final class FusedAReLU {
         }
         ScalarType dtype = TensorInfo.dtype(input);
         if (dtype != ScalarType.Float && dtype != ScalarType.Double) {
+            return false;
+        }
+        if (!AReLUArguments.isStrided(input)) {
             return false;
         }
         if (input.is_cpu()) {
@@ -128,8 +140,10 @@ public final class FusedAReLU {
     }
 
     /**
-     * Fused forward into {@code out} (a contiguous tensor of the input's shape, dtype and device; it may be
-     * {@code input} itself for in-place use), or into a new tensor when {@code out} is null.
+     * Fused forward into {@code out}, or into a new tensor laid out like the input when {@code out} is null.
+     * {@code out} has the input's shape, dtype and device, and the input's strides when the input is dense in
+     * memory (contiguous, {@code channels_last}, any permutation), else contiguous strides; it may be
+     * {@code input} itself for in-place use.
      */
     public static Tensor forward(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         AReLUArguments.check(input, alpha, beta);
@@ -146,8 +160,9 @@ public final class FusedAReLU {
     }
 
     /**
-     * Fused backward writing the input gradient into {@code gradInputOut} (contiguous, shaped like the input;
-     * it may be {@code gradOutput} itself) or into a new tensor when it is null.
+     * Fused backward writing the input gradient into {@code gradInputOut} (laid out as {@code out} of
+     * {@link #forward(Tensor, Tensor, Tensor, Tensor)} must be; it may be {@code gradOutput} itself) or into a
+     * new tensor laid out like the input when it is null.
      */
     public static Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
             Tensor gradInputOut) {
@@ -176,7 +191,8 @@ public final class FusedAReLU {
     static Tensor forwardChecked(Tensor input, Tensor alpha, Tensor beta, Tensor out, ScalarParameters scalar) {
         NativeKernels kernels = NativeKernels.instance();
         try (PointerScope scope = new PointerScope()) {
-            Tensor x = contiguous(input);
+            Tensor x = dense(input);
+            // empty_like keeps a dense tensor's strides: y's elements lie in memory as x's do.
             Tensor y = out != null ? out : torch.empty_like(x);
             if (x.numel() > 0) {
                 boolean f32 = TensorInfo.dtype(x) == ScalarType.Float;
@@ -190,12 +206,12 @@ public final class FusedAReLU {
                                 torch.get_num_threads());
                     }
                 } else {
-                    Tensor[] scales = channelScales(kernels, contiguous(alpha), contiguous(beta), x, f32);
+                    Tensor[] scales = channelScales(kernels, flat(alpha), flat(beta), x, f32);
                     Tensor neg = scales[0];
                     Tensor pos = scales[1];
-                    long outer = x.size(0);
                     long channels = x.size(1);
-                    long inner = x.numel() / (outer * channels);
+                    long inner = channelStride(x);
+                    long outer = x.numel() / (channels * inner);
                     if (x.is_cuda()) {
                         kernels.cudaForwardChannels(f32, address(x), address(y), outer, channels, inner, address(neg),
                                 address(pos), CudaStreams.current(x));
@@ -219,8 +235,8 @@ public final class FusedAReLU {
             Tensor gradInputOut, boolean inputGradient, ScalarParameters scalar) {
         NativeKernels kernels = NativeKernels.instance();
         try (PointerScope scope = new PointerScope()) {
-            Tensor x = contiguous(input);
-            Tensor g = contiguous(gradOutput);
+            Tensor x = dense(input);
+            Tensor g = laidOutLike(gradOutput, x);
             Tensor gradInput = !inputGradient ? null : gradInputOut != null ? gradInputOut : torch.empty_like(x);
             MemorySegment gradInputAddress = gradInput == null ? MemorySegment.NULL : address(gradInput);
             boolean f32 = TensorInfo.dtype(x) == ScalarType.Float;
@@ -253,8 +269,8 @@ public final class FusedAReLU {
                 TensorOptions sumOptions = new TensorOptions(ScalarType.Double).device(new DeviceOptional(x.device()));
                 Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
                 Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
-                Tensor alphaC = contiguous(alpha);
-                Tensor betaC = contiguous(beta);
+                Tensor alphaC = flat(alpha);
+                Tensor betaC = flat(beta);
                 if (x.numel() > 0) {
                     deviceSumBackward(kernels, f32, g, x, gradInputAddress, alphaC, betaC, negSum, posSum, scalar);
                 }
@@ -274,8 +290,8 @@ public final class FusedAReLU {
     }
 
     /**
-     * The backward kernels whose sums land in tensors: channel-wise (CPU or CUDA), and scalar on CUDA; alpha
-     * and beta contiguous.
+     * The backward kernels whose sums land in tensors: channel-wise (CPU or CUDA), and scalar on CUDA; x and g
+     * dense and laid out alike, alpha and beta flat ({@link #flat}).
      */
     private static void deviceSumBackward(NativeKernels kernels, boolean f32, Tensor g, Tensor x,
             MemorySegment gradIn, Tensor alpha, Tensor beta, Tensor negSum, Tensor posSum, ScalarParameters scalar) {
@@ -292,8 +308,8 @@ public final class FusedAReLU {
         Tensor[] scales = channelScales(kernels, alpha, beta, x, f32);
         Tensor neg = scales[0];
         Tensor pos = scales[1];
-        long outer = x.size(0);
-        long inner = x.numel() / (outer * channels);
+        long inner = channelStride(x);
+        long outer = x.numel() / (channels * inner);
         if (x.is_cuda()) {
             Tensor workspace = cudaWorkspace(kernels, x, x.numel(), channels);
             kernels.cudaBackwardChannels(f32, address(g), address(x), gradIn, outer, channels, inner, address(neg),
@@ -342,15 +358,20 @@ public final class FusedAReLU {
 
     /**
      * The value of a one-element parameter. On the CPU it is read straight from its memory: item() goes
-     * through libtorch's dispatcher, which costs more than the fused kernel on small tensors.
+     * through libtorch's dispatcher, which costs more than the fused kernel on small tensors. A lazily negated
+     * parameter holds the negation of its value; an efficient zero tensor has no memory and is zero.
      */
     private static double scalarValue(Tensor parameter, boolean f32) {
+        if (parameter._is_zerotensor()) {
+            return 0.0;
+        }
         if (parameter.is_cpu()) {
             // One element is contiguous whatever the shape and strides; data_ptr includes the storage offset.
             MemorySegment value = address(parameter).reinterpret(Double.BYTES);
-            return f32 ? value.get(ValueLayout.JAVA_FLOAT, 0) : value.get(ValueLayout.JAVA_DOUBLE, 0);
+            double stored = f32 ? value.get(ValueLayout.JAVA_FLOAT, 0) : value.get(ValueLayout.JAVA_DOUBLE, 0);
+            return parameter.is_neg() ? -stored : stored;
         }
-        return parameter.item_double();
+        return dense(parameter).item_double();
     }
 
     /**
@@ -376,9 +397,48 @@ public final class FusedAReLU {
         }
     }
 
-    /** A contiguous tensor with the same values: {@code tensor} itself when it already is (no new handle). */
-    private static Tensor contiguous(Tensor tensor) {
-        return tensor.is_contiguous() ? tensor : tensor.contiguous();
+    /**
+     * The tensor's values in memory the kernels can read as they are: libtorch's lazy negation applied, an
+     * efficient zero tensor (which has no memory) made real, and the elements dense in memory in some order of
+     * dimensions (contiguous or, for instance, channels_last), else copied to a contiguous tensor. The tensor
+     * itself, without a new handle, in the common case.
+     */
+    static Tensor dense(Tensor tensor) {
+        Tensor t = tensor;
+        if (t.is_neg()) {
+            t = t.resolve_neg();
+        } else if (t._is_zerotensor()) {
+            t = torch.zeros(TensorInfo.shape(t), t.options());
+        }
+        return t.is_contiguous() || t.is_non_overlapping_and_dense() ? t : t.contiguous();
+    }
+
+    /** A channel-wise parameter as a flat array of logical values (1-D and dense: contiguous). */
+    private static Tensor flat(Tensor parameter) {
+        Tensor t = dense(parameter);
+        return t.is_contiguous() ? t : t.contiguous();
+    }
+
+    /**
+     * {@code tensor} (an upstream gradient, shaped like {@code x}) with its elements in memory in the order of
+     * x's, which {@link #dense} returned: the kernels walk both as one flat array. A copy only when the two
+     * layouts differ (say, a contiguous gradient for a channels_last input).
+     */
+    private static Tensor laidOutLike(Tensor tensor, Tensor x) {
+        Tensor t = dense(tensor);
+        if (x.is_contiguous() ? t.is_contiguous() : AReLUArguments.sameStrides(t, x)) {
+            return t;
+        }
+        return torch.empty_like(x).copy_(t);
+    }
+
+    /**
+     * For channel-wise parameters: how many consecutive elements of the dense tensor x share one channel,
+     * the stride of dimension 1. x viewed as {@code (outer, channels, inner)} then walks its memory in order:
+     * {@code inner} is H*W for NCHW and 1 for channels_last.
+     */
+    private static long channelStride(Tensor x) {
+        return x.stride(1);
     }
 
     /** The tensor's data address; NULL for an empty tensor (whose data_ptr is null). */
@@ -397,6 +457,11 @@ public final class FusedAReLU {
         ScalarType dtype = TensorInfo.dtype(input);
         if (dtype != ScalarType.Float && dtype != ScalarType.Double) {
             throw new IllegalArgumentException("AReLU fused kernels support Float and Double inputs, got " + dtype);
+        }
+        if (!AReLUArguments.isStrided(input)) {
+            throw new IllegalArgumentException("AReLU fused kernels support strided inputs, got layout "
+                    + AReLUArguments.layoutName(input) + "; AReLUFunctional.arelu computes it with libtorch's "
+                    + "operations where they support the layout");
         }
         if (input.is_cuda()) {
             if (!kernels.cudaAvailable()) {

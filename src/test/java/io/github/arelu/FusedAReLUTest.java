@@ -230,9 +230,23 @@ class FusedAReLUTest {
                         new org.bytedeco.pytorch.MemoryFormatOptional())));
         assertTrue(wrongShape.getMessage().contains("[6, 10]") && wrongShape.getMessage().contains("[60]"),
                 wrongShape.getMessage());
+        // A dense input in another dimension order is written in its own layout: out must share its strides.
+        Tensor transposedOut = torch.empty_like(x).t();
+        assertSame(transposedOut, FusedAReLU.forward(transposed, a, b, transposedOut));
+        assertClose(values(reference(transposed, a, b)), values(transposedOut), 0, 0, "into a transposed out");
         IllegalArgumentException strided = assertThrows(IllegalArgumentException.class,
-                () -> FusedAReLU.forward(transposed, a, b, torch.empty_like(x).t()));
-        assertTrue(strided.getMessage().contains("not contiguous"), strided.getMessage());
+                () -> FusedAReLU.forward(transposed, a, b, torch.empty_like(transposed.contiguous())));
+        assertTrue(strided.getMessage().contains("strides [1, 10]") && strided.getMessage().contains("[6, 1]"),
+                strided.getMessage());
+        // An input with gaps in memory is copied to a contiguous tensor first: out must be contiguous.
+        Tensor gaps = x.slice(1, new org.bytedeco.pytorch.LongOptional(0), new org.bytedeco.pytorch.LongOptional(10), 2);
+        IllegalArgumentException notContiguous = assertThrows(IllegalArgumentException.class,
+                () -> FusedAReLU.forward(gaps, a, b, torch.empty_like(x).t().slice(0,
+                        new org.bytedeco.pytorch.LongOptional(0), new org.bytedeco.pytorch.LongOptional(10), 2).t()));
+        assertTrue(notContiguous.getMessage().contains("contiguous"), notContiguous.getMessage());
+        Tensor gapsOut = torch.empty_like(gaps.contiguous());
+        assertSame(gapsOut, FusedAReLU.forward(gaps, a, b, gapsOut));
+        assertClose(values(reference(gaps, a, b)), values(gapsOut), 0, 0, "input with gaps into a contiguous out");
     }
 
     @Test

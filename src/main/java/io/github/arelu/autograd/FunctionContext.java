@@ -52,7 +52,8 @@ public final class FunctionContext {
      * Keeps {@code tensors} (usually inputs) for backward, in this order. Call it from {@code forward}. The
      * tensors are kept as they are, graph history included, so a backward under {@code create_graph} can
      * differentiate through them. Keep outputs out of it: a saved output would hold the node that owns it
-     * and never be released. Nothing is kept when no gradient will be computed.
+     * and never be released. Nothing is kept when no gradient will be computed. An inference tensor (made under
+     * {@code InferenceMode}) has no version counter to guard it with, so a copy of it is kept instead.
      */
     public void saveForBackward(Tensor... tensors) {
         if (!recording) {
@@ -68,7 +69,14 @@ public final class FunctionContext {
             // Made in a scope of its own: in the caller's scope the vector would live until that scope
             // closes, whenever the graph is released.
             try (PointerScope scope = new PointerScope()) {
-                saved = Scopes.retained(new TensorVector(tensors));
+                Tensor[] kept = tensors;
+                for (int i = 0; i < tensors.length; i++) {
+                    if (tensors[i].is_inference()) {
+                        kept = kept == tensors ? tensors.clone() : kept;
+                        kept[i] = tensors[i].clone();
+                    }
+                }
+                saved = Scopes.retained(new TensorVector(kept));
             }
             savedView = new Tensor[tensors.length];
             savedVersions = new long[tensors.length];
