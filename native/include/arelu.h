@@ -11,7 +11,8 @@
  *   forward   y  = x * b  for x > 0,   x * a  for x < 0 (+0 where it underflows, as the reference's
  *             0 * b - (-x) * a),   x (a signed zero) for x == 0, NaN for NaN;
  *             every y is NaN when a or b is NaN (the reference's 0 * NaN is NaN).
- *   backward  gx = ((x > 0 || x is NaN) ? g * b : 0) + ((x < 0 || x is NaN) ? g * a : 0)
+ *   backward  gx = ((x > 0 || x is NaN) ? g * b : +0) + ((x < 0 || x is NaN) ? g * a : -0)
+ *             (the zeros of the reference's backward, so a zero gradient has the reference's sign)
  *             (terms selected, not multiplied by 0/1, so an infinite g at x == 0 gives 0 as the
  *             reference's ReLU backward does; that backward lets NaN through on both branches, so do we);
  *             neg_sum = sum over all elements of g * (x if x < 0 or NaN, else 0)   (d loss / d a)

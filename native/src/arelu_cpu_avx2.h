@@ -42,7 +42,9 @@ ARELU_AVX2 inline void step_avx2(const float* g, const float* x, float* out, __m
       const __m256 gv = _mm256_loadu_ps(g + 8 * h);
       const __m256 zero = _mm256_setzero_ps();
       const __m256 gb = _mm256_and_ps(_mm256_mul_ps(gv, bv), _mm256_cmp_ps(xv, zero, _CMP_NLE_UQ));
-      const __m256 ga = _mm256_and_ps(_mm256_mul_ps(gv, av), _mm256_cmp_ps(xv, zero, _CMP_NGE_UQ));
+      // -0 where not selected, as backward1.
+      const __m256 ga = _mm256_blendv_ps(_mm256_set1_ps(-0.0f), _mm256_mul_ps(gv, av),
+                                         _mm256_cmp_ps(xv, zero, _CMP_NGE_UQ));
       _mm256_storeu_ps(out + 8 * h, _mm256_add_ps(gb, ga));
     }
   }
@@ -58,7 +60,7 @@ ARELU_AVX2 inline void step_avx2(const double* g, const double* x, double* out, 
     const __m256d mpos = _mm256_cmp_pd(xv, zero, _CMP_NLE_UQ);
     if (out != nullptr) {
       const __m256d gb = _mm256_and_pd(_mm256_mul_pd(gv, bv), mpos);
-      const __m256d ga = _mm256_and_pd(_mm256_mul_pd(gv, av), mneg);
+      const __m256d ga = _mm256_blendv_pd(_mm256_set1_pd(-0.0), _mm256_mul_pd(gv, av), mneg);
       _mm256_storeu_pd(out + 4 * h, _mm256_add_pd(gb, ga));
     }
     neg[h] = _mm256_add_pd(neg[h], _mm256_mul_pd(gv, _mm256_and_pd(xv, mneg)));

@@ -64,7 +64,9 @@ ARELU_AVX512 inline void step_avx512(const float* g, const float* x, float* out,
   }
   if (out != nullptr) {
     // gv was loaded before this store, which may overwrite g (in place).
-    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_maskz_mul_ps(mpos, gv, bv), _mm512_maskz_mul_ps(mneg, gv, av)));
+    // -0 where the negative side is not selected, as backward1.
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_maskz_mul_ps(mpos, gv, bv),
+                                        _mm512_mask_mul_ps(_mm512_set1_ps(-0.0f), mneg, gv, av)));
   }
 }
 
@@ -80,7 +82,8 @@ ARELU_AVX512 inline void step_avx512(const double* g, const double* x, double* o
     pos[h] = _mm512_add_pd(pos[h], _mm512_mul_pd(gv, _mm512_maskz_mov_pd(mpos, xv)));
     if (out != nullptr) {
       _mm512_storeu_pd(out + 8 * h,
-                       _mm512_add_pd(_mm512_maskz_mul_pd(mpos, gv, bv), _mm512_maskz_mul_pd(mneg, gv, av)));
+                       _mm512_add_pd(_mm512_maskz_mul_pd(mpos, gv, bv),
+                                     _mm512_mask_mul_pd(_mm512_set1_pd(-0.0), mneg, gv, av)));
     }
   }
 }

@@ -36,8 +36,11 @@ inline void step(const float* g, const float* x, float* out, float a, float b, _
     const __m128 gv = _mm_loadu_ps(g + 4 * h);
     if (out != nullptr) {
       const __m128 zero = _mm_setzero_ps();
+      const __m128 mneg = _mm_cmpnge_ps(xv, zero);
       const __m128 gb = _mm_and_ps(_mm_mul_ps(gv, _mm_set1_ps(b)), _mm_cmpnle_ps(xv, zero));
-      const __m128 ga = _mm_and_ps(_mm_mul_ps(gv, _mm_set1_ps(a)), _mm_cmpnge_ps(xv, zero));
+      // -0 where not selected, as backward1.
+      const __m128 ga = _mm_or_ps(_mm_and_ps(_mm_mul_ps(gv, _mm_set1_ps(a)), mneg),
+                                  _mm_andnot_ps(mneg, _mm_set1_ps(-0.0f)));
       _mm_storeu_ps(out + 4 * h, _mm_add_ps(gb, ga));
     }
     add_lanes(neg[2 * h], pos[2 * h], _mm_cvtps_pd(gv), _mm_cvtps_pd(xv));
@@ -52,8 +55,10 @@ inline void step(const double* g, const double* x, double* out, double a, double
     const __m128d gv = _mm_loadu_pd(g + 2 * h);
     if (out != nullptr) {
       const __m128d zero = _mm_setzero_pd();
+      const __m128d mneg = _mm_cmpnge_pd(xv, zero);
       const __m128d gb = _mm_and_pd(_mm_mul_pd(gv, _mm_set1_pd(b)), _mm_cmpnle_pd(xv, zero));
-      const __m128d ga = _mm_and_pd(_mm_mul_pd(gv, _mm_set1_pd(a)), _mm_cmpnge_pd(xv, zero));
+      const __m128d ga = _mm_or_pd(_mm_and_pd(_mm_mul_pd(gv, _mm_set1_pd(a)), mneg),
+                                   _mm_andnot_pd(mneg, _mm_set1_pd(-0.0)));
       _mm_storeu_pd(out + 2 * h, _mm_add_pd(gb, ga));
     }
     add_lanes(neg[h], pos[h], gv, xv);

@@ -46,6 +46,9 @@ ARELU_ELEMENT T forward1(T x, T a, T b) {
 // Input gradient and the two product terms of one element. ReLU's backward lets NaN through on both
 // branches, so "neg" means x < 0 or NaN and "pos" means x > 0 or NaN; the gradient terms are selected
 // (not multiplied by 0/1), so an infinite g at x == 0 gives 0 as the reference's threshold_backward does.
+// The unselected terms are the zeros of the reference's backward: +0 from ReLU's backward on the positive side,
+// -0 on the negative side (relu(-x)'s +0 passes through neg's backward), so that a zero gradient has the
+// reference's sign (g = -0 at x > 0 gives -0).
 // The product terms are the reference's g * relu(x) and g * -relu(-x) for every element: x's factor is
 // selected (x or 0), then multiplied by g, so an infinite or NaN g on the other side of 0 (or at 0) makes
 // the sum NaN as the reference's 0 * Inf and 0 * NaN do. A finite g adds a zero there, which changes no sum.
@@ -59,7 +62,7 @@ ARELU_ELEMENT T backward1(T g, T x, T a, T b, double& pn, double& pp) {
   const T ga = g * a;
   pn = gd * (neg ? xd : 0.0);
   pp = gd * (pos ? xd : 0.0);
-  return (pos ? gb : T(0)) + (neg ? ga : T(0));
+  return (pos ? gb : T(0)) + (neg ? ga : -T(0));
 }
 
 // The effective scales of one parameter pair, formed in the element type as libtorch forms them for the

@@ -41,7 +41,7 @@ RefBackward ref_backward(const std::vector<double>& g, const std::vector<double>
   for (size_t i = 0; i < x.size(); ++i) {
     const bool neg = x[i] < 0 || std::isnan(x[i]);
     const bool pos = x[i] > 0 || std::isnan(x[i]);
-    r.gi[i] = (pos ? g[i] * b : 0.0) + (neg ? g[i] * a : 0.0);
+    r.gi[i] = (pos ? g[i] * b : 0.0) + (neg ? g[i] * a : -0.0);
     r.neg += g[i] * (neg ? x[i] : 0.0);
     r.pos += g[i] * (pos ? x[i] : 0.0);
   }
@@ -226,6 +226,28 @@ TYPED_TEST(AreluCpu, NonFiniteGradientReachesBothSumsAsInTheReference) {
           EXPECT_FALSE(std::isfinite(ref.neg) || std::isfinite(ref.pos));
           expect_sum_near(ns, ref.neg, abs_terms);
           expect_sum_near(ps, ref.pos, abs_terms);
+        }
+      }
+    }
+  }
+}
+
+// The reference's input gradient is the sum of its two branches' gradients, whose unselected zeros are +0
+// (ReLU's backward) and -0 (relu(-x)'s +0 through neg's backward): g = -0 at x > 0 gives -0, at x < 0 and at
+// x == 0 +0. Every ISA path (the ISA tests compare them bit for bit) and both sides.
+TYPED_TEST(AreluCpu, ZeroGradientsHaveTheReferencesSign) {
+  using T = TypeParam;
+  for (int64_t n : {int64_t{1}, int64_t{16}, int64_t{40}}) {
+    for (double gv : {0.0, -0.0}) {
+      for (double xv : {2.0, -2.0, 0.0, -0.0}) {
+        const std::vector<T> x(n, T(xv)), g(n, T(gv));
+        std::vector<T> gi(n, T(1));
+        double ns, ps;
+        ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi.data(), n, T(kA), T(kB), &ns, &ps, 1), ARELU_OK);
+        const bool negative = std::signbit(gv) && xv > 0;
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_TRUE(gi[i] == T(0) && std::signbit(gi[i]) == negative)
+              << "n=" << n << " g=" << gv << " x=" << xv << " gi=" << gi[i];
         }
       }
     }
