@@ -134,6 +134,31 @@ class AReLUAcceptedInputsTest {
     }
 
     /**
+     * libtorch's other lazy flags: the conjugate bit exists only on complex tensors, which AReLU refuses by
+     * dtype; an efficient zero tensor has no memory at all, and is read as the zeros it stands for.
+     */
+    @ParameterizedTest
+    @EnumSource(Path.class)
+    void conjugateViewsAreRefusedAndEfficientZeroTensorsReadAsZeros(Path path) {
+        Tensor conj = torch.view_as_complex(doubles(1.0, 2.0, -3.0, 0.5).reshape(2, 2)).conj();
+        assertTrue(conj.is_conj(), "the test needs a conjugate view");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> forward(path, conj, doubles(0.3), doubles(0.0)));
+        assertTrue(e.getMessage().contains("Complex"), e.getMessage());
+
+        Tensor zeros = torch.torch__efficientzerotensor(new long[] {4}, new TensorOptions(ScalarType.Double));
+        assertTrue(zeros._is_zerotensor(), "the test needs an efficient zero tensor");
+        Tensor alpha = doubles(0.3);
+        Tensor beta = doubles(0.5);
+        assertClose(values(reference(torch.zeros(4).to(ScalarType.Double), alpha, beta)),
+                values(forward(path, zeros, alpha, beta)), 0, 0, path + " zero-tensor input");
+        // alpha as a zero tensor is 0, clamped to 0.01.
+        Tensor zeroAlpha = torch.torch__efficientzerotensor(new long[] {1}, new TensorOptions(ScalarType.Double));
+        assertClose(new double[] {-0.02, 2.0 * 1.5}, values(forward(path, doubles(-2.0, 2.0), zeroAlpha,
+                doubles(0.0))), 1e-15, 0, path + " zero-tensor alpha");
+    }
+
+    /**
      * One NaN or infinite upstream gradient at each position in turn: the reference multiplies it by relu(x)
      * and relu(-x), so the parameter gradient of the side whose factor is 0 becomes NaN (0 * Inf, 0 * NaN).
      */
