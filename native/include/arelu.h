@@ -31,8 +31,10 @@
  *
  * CPU reductions are deterministic: the buffer is cut into fixed chunks whose size does not
  * depend on the thread count, each chunk is summed in double in one fixed order (16 interleaved
- * lanes, a fixed combining tree), and chunk sums are added in chunk order. The same input gives
- * bit-identical sums for any num_threads and on every instruction-set path.
+ * lanes, a fixed combining tree), and chunk sums are added in chunk order (channel-wise with fewer
+ * than 64 elements per row, as channels_last memory has: blocks of whole rows, one sum per channel
+ * each, added in block order). The same input gives bit-identical sums for any num_threads and on
+ * every instruction-set path.
  *
  * num_threads <= 0 means "one thread". The Java and C++ callers pass libtorch's intra-op
  * thread count. OpenMP comes from the libgomp that libtorch already loaded.

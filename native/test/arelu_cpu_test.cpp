@@ -352,7 +352,9 @@ struct Dims {
 // inner == 1, outer == 1) and rows that straddle chunk boundaries.
 const std::vector<Dims> kShapes = {{1, 3, 1000},  {5, 4, 1},      {2, 3, 70000}, {1, 1, 100000}, {3, 64, 1000},
                                    {1000, 17, 7}, {4, 2, 40000},  {1, 5, 33000}, {70000, 3, 1},  {2, 1, 1},
-                                   {3, 7, 5000},  {1, 200000, 1}, {0, 3, 5},     {3, 0, 5},      {3, 2, 0}};
+                                   {3, 7, 5000},  {1, 200000, 1}, {0, 3, 5},     {3, 0, 5},      {3, 2, 0},
+                                   // channels_last activations (inner 1), small H * W (short rows)
+                                   {32768, 32, 1}, {64, 48, 16},  {9, 5, 63},    {9, 5, 64}};
 
 template <class T>
 void check_channels_match_reference(const Dims& d) {
