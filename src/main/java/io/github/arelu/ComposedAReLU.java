@@ -47,7 +47,15 @@ final class ComposedAReLU {
     private static Tensor reference(Tensor x, Tensor alpha, Tensor beta) {
         Tensor a = broadcastable(negativeScale(alpha), x);
         Tensor b = broadcastable(positiveScale(beta), x);
-        return torch.relu(x).mul(b).sub(torch.relu(x.neg()).mul(a));
+        return relu(x).mul(b).sub(relu(x.neg()).mul(a));
+    }
+
+    /**
+     * ReLU; on meta tensors (shapes without data), for which libtorch 2.10 has no relu kernel,
+     * {@code clamp_min(0)}, which gives the same shape, dtype and gradient shapes.
+     */
+    private static Tensor relu(Tensor x) {
+        return x.is_meta() ? x.clamp_min(new Scalar(0.0)) : torch.relu(x);
     }
 
     /**

@@ -309,6 +309,39 @@ class AReLUAcceptedInputsTest {
         }
     }
 
+    /** One tensor in several roles: alpha and beta the same tensor, and x itself as both parameters. */
+    @ParameterizedTest
+    @EnumSource(value = Path.class, names = {"FUSED_AUTOGRAD", "COMPOSED"})
+    void oneTensorInSeveralRolesGetsTheSumOfItsGradients(Path path) {
+        for (boolean xToo : new boolean[] {false, true}) {
+            Tensor p = doubles(0.6).requires_grad_(true);
+            Tensor pRef = doubles(0.6).requires_grad_(true);
+            Tensor x = xToo ? p : doubles(-1.0, 2.0, -0.5).requires_grad_(true);
+            Tensor xRef = xToo ? pRef : doubles(-1.0, 2.0, -0.5).requires_grad_(true);
+            Tensor y = forward(path, x, p, p);
+            Tensor want = reference(xRef, pRef, pRef);
+            String what = path + (xToo ? " arelu(p, p, p)" : " arelu(x, p, p)");
+            assertClose(values(want), values(y), 1e-15, 0, what + " y");
+            y.sum().backward();
+            want.sum().backward();
+            assertClose(values(pRef.grad()), values(p.grad()), 1e-14, 0, what + " grad p");
+        }
+    }
+
+    /** Meta tensors (shape inference without data) take the composed path and give the output's shape. */
+    @Test
+    void metaTensorsGiveTheOutputShape() {
+        TensorOptions meta = new TensorOptions(ScalarType.Float).device(
+                new org.bytedeco.pytorch.DeviceOptional(new org.bytedeco.pytorch.Device("meta")));
+        Tensor x = torch.empty(new long[] {2, 3, 4}, meta, new org.bytedeco.pytorch.MemoryFormatOptional());
+        Tensor alpha = torch.empty(new long[] {3}, meta, new org.bytedeco.pytorch.MemoryFormatOptional());
+        Tensor beta = torch.empty(new long[] {3}, meta, new org.bytedeco.pytorch.MemoryFormatOptional());
+        assertEquals(AReLUPath.COMPOSED, AReLUFunctional.pathFor(x, alpha, beta));
+        Tensor y = AReLUFunctional.arelu(x, alpha, beta);
+        assertTrue(y.is_meta());
+        assertEquals(List.of(2L, 3L, 4L), List.of(y.size(0), y.size(1), y.size(2)));
+    }
+
     /** x * a underflowing to zero: the reference's 0 * b - (-x) * a is +0, never -0. */
     @ParameterizedTest
     @EnumSource(Path.class)
