@@ -1,5 +1,9 @@
 package io.github.arelu;
 
+import java.util.Locale;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DimnameListOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -32,6 +36,9 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     /** The paper's initial beta. */
     public static final double DEFAULT_BETA = 2.0;
 
+    /** The most values per parameter that {@link #toString()} shows. */
+    private static final int SHOWN_CHANNELS = 8;
+
     // Shallow copies made right after registration: the Tensor that register_parameter returns points
     // into the module's parameter list and dangles once another parameter is registered. A shallow copy
     // shares the TensorImpl, which to(), load() and optimizer steps update in place.
@@ -44,7 +51,12 @@ public class AReLU extends org.bytedeco.pytorch.Module {
         this(1, DEFAULT_ALPHA, DEFAULT_BETA);
     }
 
-    /** One alpha and one beta for the whole layer, with the given initial values. */
+    /**
+     * One alpha and one beta for the whole layer, with the given initial values.
+     *
+     * @param alpha the initial raw alpha (the forward clamps it to [0.01, 0.99]); finite
+     * @param beta the initial raw beta; finite
+     */
     public AReLU(double alpha, double beta) {
         this(1, alpha, beta);
     }
@@ -52,6 +64,11 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     /**
      * One alpha and one beta per channel of dimension 1 when {@code numParameters > 1} (like
      * {@code PReLU(num_parameters)}); {@code numParameters == 1} is the paper's scalar form.
+     *
+     * @param numParameters 1, or the number of channels (the input's {@code size(1)})
+     * @param alpha the initial raw alpha of every channel; finite
+     * @param beta the initial raw beta of every channel; finite
+     * @throws IllegalArgumentException when {@code numParameters < 1} or a value is not finite
      */
     public AReLU(long numParameters, double alpha, double beta) {
         super("AReLU");
@@ -70,28 +87,94 @@ public class AReLU extends org.bytedeco.pytorch.Module {
                 new Scalar(beta), new DimnameListOptional(), options)));
     }
 
-    /** A channel-wise AReLU with the paper's initial values for each of {@code channels} channels. */
+    /**
+     * A channel-wise AReLU with the paper's initial values for each of {@code channels} channels.
+     *
+     * @param channels the number of channels of dimension 1 of the inputs
+     * @return a new module with {@code channels} alphas and betas
+     */
     public static AReLU channelwise(long channels) {
         return new AReLU(channels, DEFAULT_ALPHA, DEFAULT_BETA);
     }
 
-    /** Applies AReLU element-wise; see the class documentation. */
+    /**
+     * Applies AReLU element-wise; see the class documentation.
+     *
+     * @param input the pre-activation, floating point, with this module's dtype and device; for the
+     *     channel-wise form {@code input.size(1)} must be {@link #numParameters()}
+     * @return AReLU of {@code input}, a new tensor
+     * @throws IllegalArgumentException for an input this module cannot take, naming what was expected
+     */
     public Tensor forward(Tensor input) {
         return AReLUFunctional.arelu(input, alpha, beta);
     }
 
-    /** The raw (unclamped) alpha parameter, shape {@code [numParameters]}. */
+    /**
+     * Which path {@link #forward} takes for {@code input} now: {@link AReLUPath#FUSED_AUTOGRAD} when it will
+     * record a gradient through the fused kernels (training), {@link AReLUPath#FUSED_NO_GRAD} inside a
+     * {@code NoGradGuard} (inference), {@link AReLUPath#COMPOSED} where the fused kernels do not serve the
+     * input (for instance half or bfloat16, see {@link AReLUPath}). Nothing is computed.
+     *
+     * @param input the tensor {@link #forward} would be given
+     * @return the path of a forward call on {@code input} under the current grad mode
+     * @throws IllegalArgumentException for an input that {@link #forward} would refuse, with the same message
+     */
+    public AReLUPath pathFor(Tensor input) {
+        return AReLUFunctional.pathFor(input, alpha, beta);
+    }
+
+    /**
+     * The raw (unclamped) alpha parameter.
+     *
+     * @return the registered parameter, shape {@code [numParameters]}
+     */
     public Tensor alpha() {
         return alpha;
     }
 
-    /** The raw beta parameter, shape {@code [numParameters]}. */
+    /**
+     * The raw beta parameter.
+     *
+     * @return the registered parameter, shape {@code [numParameters]}
+     */
     public Tensor beta() {
         return beta;
     }
 
-    /** 1 for the paper's scalar form, the channel count for the channel-wise form. */
+    /**
+     * The number of alphas (and of betas).
+     *
+     * @return 1 for the paper's scalar form, the channel count for the channel-wise form
+     */
     public long numParameters() {
         return numParameters;
+    }
+
+    /**
+     * The module's form and current raw parameters, such as {@code AReLU(scalar, alpha=0.9000, beta=2.0000)}
+     * or {@code AReLU(channel-wise, 3 channels, alpha=[0.9000, 0.9000, 0.9000], beta=[...])}; beyond
+     * eight channels the first ones are shown, then {@code ...}.
+     */
+    @Override
+    public String toString() {
+        String form = numParameters == 1 ? "scalar" : "channel-wise, " + numParameters + " channels";
+        return "AReLU(" + form + ", alpha=" + describe(alpha) + ", beta=" + describe(beta) + ")";
+    }
+
+    /** The parameter's first values, read on the CPU as double, outside autograd. */
+    private String describe(Tensor parameter) {
+        try (PointerScope scope = new PointerScope()) {
+            int shown = (int) Math.min(numParameters, SHOWN_CHANNELS);
+            Tensor values = parameter.detach().narrow(0, 0, shown).to(torch.ScalarType.Double).cpu().contiguous();
+            DoublePointer data = values.data_ptr_double();
+            StringBuilder text = new StringBuilder(numParameters == 1 ? "" : "[");
+            for (int i = 0; i < shown; i++) {
+                text.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.4f", data.get(i)));
+            }
+            if (numParameters > shown) {
+                text.append(", ...");
+            }
+            return text.append(numParameters == 1 ? "" : "]").toString();
+        }
     }
 }

@@ -28,6 +28,10 @@ public final class AReLUFunctional {
     /**
      * AReLU of {@code input} with the given raw parameters; see the class documentation.
      *
+     * @param input the pre-activation, floating point, any shape
+     * @param alpha the raw alpha (clamped to [0.01, 0.99] here): one element, or one per channel of dimension 1
+     * @param beta the raw beta, as many elements as {@code alpha}
+     * @return AReLU of {@code input}, a new tensor recorded in autograd's graph when a gradient is needed
      * @throws IllegalArgumentException for a non-floating-point input, parameters of another dtype or
      *     device than the input, parameters whose element counts differ, or a channel-wise parameter count
      *     that does not match {@code input.size(1)}
@@ -41,7 +45,15 @@ public final class AReLUFunctional {
         };
     }
 
-    /** The path {@link #arelu} takes for these arguments under the current grad mode. */
+    /**
+     * The path {@link #arelu} takes for these arguments under the current grad mode.
+     *
+     * @param input the pre-activation
+     * @param alpha the raw alpha
+     * @param beta the raw beta
+     * @return the path a call of {@link #arelu} with these arguments would take now
+     * @throws IllegalArgumentException for the arguments {@link #arelu} refuses, with the same message
+     */
     public static AReLUPath pathFor(Tensor input, Tensor alpha, Tensor beta) {
         AReLUArguments.check(input, alpha, beta);
         return AReLUPath.choose(input, alpha, beta);
@@ -51,6 +63,12 @@ public final class AReLUFunctional {
      * The {@link AReLUPath#COMPOSED} path whatever the input: the reference formula
      * {@code relu(x) * b - relu(-x) * a} in libtorch operations, with {@code a = clamp(alpha, 0.01, 0.99)}
      * and {@code b = 1 + sigmoid(beta)}. For comparisons and for code that needs libtorch's own graph nodes.
+     *
+     * @param input the pre-activation
+     * @param alpha the raw alpha
+     * @param beta the raw beta
+     * @return AReLU of {@code input} computed by libtorch operations, differentiable through libtorch's autograd
+     * @throws IllegalArgumentException for the arguments {@link #arelu} refuses
      */
     public static Tensor areluComposed(Tensor input, Tensor alpha, Tensor beta) {
         AReLUArguments.check(input, alpha, beta);

@@ -34,7 +34,13 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 public final class FusedAReLU {
 
-    /** Gradients of a loss with respect to the input, alpha and beta (shaped like each; input may be null). */
+    /**
+     * Gradients of a loss with respect to the input, alpha and beta (shaped like each; input may be null).
+     *
+     * @param input the gradient with respect to the input, or null when it was not asked for
+     * @param alpha the gradient with respect to alpha, shaped like alpha
+     * @param beta the gradient with respect to beta, shaped like beta
+     */
     public record Gradients(Tensor input, Tensor alpha, Tensor beta) {
     }
 
@@ -97,17 +103,29 @@ public final class FusedAReLU {
     private FusedAReLU() {
     }
 
-    /** Whether the native library loaded (for the CPU kernels). */
+    /**
+     * Whether the native library loaded (for the CPU kernels).
+     *
+     * @return true when the fused CPU kernels can run in this process
+     */
     public static boolean isAvailable() {
         return NativeKernels.instance() != null;
     }
 
-    /** Turns the fused path on CUDA tensors on or off (default off, or {@code -Darelu.cuda.fused=true}). */
+    /**
+     * Turns the fused path on CUDA tensors on or off (default off, or {@code -Darelu.cuda.fused=true}).
+     *
+     * @param enabled whether CUDA tensors take the fused kernels
+     */
     public static void setCudaEnabled(boolean enabled) {
         cudaEnabled = enabled;
     }
 
-    /** Whether the fused path is used for CUDA tensors. */
+    /**
+     * Whether the fused path is used for CUDA tensors.
+     *
+     * @return the value last set by {@link #setCudaEnabled(boolean)} or {@code -Darelu.cuda.fused}
+     */
     public static boolean isCudaEnabled() {
         return cudaEnabled;
     }
@@ -115,6 +133,9 @@ public final class FusedAReLU {
     /**
      * Whether the fused kernels handle this input's device, dtype and layout under the current settings:
      * strided (not sparse, MKL-DNN or nested) float32 or float64, on the CPU or on CUDA when enabled.
+     *
+     * @param input the tensor AReLU would be applied to
+     * @return true when a call on {@code input} can take the fused kernels
      */
     public static boolean supports(Tensor input) {
         NativeKernels kernels = NativeKernels.instance();
@@ -134,7 +155,14 @@ public final class FusedAReLU {
         return input.is_cuda() && cudaEnabled && kernels.cudaAvailable();
     }
 
-    /** Fused forward into a new tensor shaped like {@code input}. */
+    /**
+     * Fused forward into a new tensor shaped like {@code input}.
+     *
+     * @param input the pre-activation, float32 or float64
+     * @param alpha the raw alpha: one element, or one per channel of dimension 1
+     * @param beta the raw beta, shaped like {@code alpha}
+     * @return AReLU of {@code input}, a new tensor
+     */
     public static Tensor forward(Tensor input, Tensor alpha, Tensor beta) {
         return forward(input, alpha, beta, null);
     }
@@ -144,6 +172,12 @@ public final class FusedAReLU {
      * {@code out} has the input's shape, dtype and device, and the input's strides when the input is dense in
      * memory (contiguous, {@code channels_last}, any permutation), else contiguous strides; it may be
      * {@code input} itself for in-place use.
+     *
+     * @param input the pre-activation, float32 or float64
+     * @param alpha the raw alpha: one element, or one per channel of dimension 1
+     * @param beta the raw beta, shaped like {@code alpha}
+     * @param out where to write the result, or null for a new tensor
+     * @return {@code out}, or the new tensor
      */
     public static Tensor forward(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         AReLUArguments.check(input, alpha, beta);
@@ -154,7 +188,15 @@ public final class FusedAReLU {
         return forwardChecked(input, alpha, beta, out);
     }
 
-    /** Fused backward: gradients for a given {@code gradOutput} of {@code arelu(input, alpha, beta)}. */
+    /**
+     * Fused backward: gradients for a given {@code gradOutput} of {@code arelu(input, alpha, beta)}.
+     *
+     * @param gradOutput the gradient of the loss with respect to AReLU's output, shaped like {@code input}
+     * @param input the forward's input
+     * @param alpha the forward's raw alpha
+     * @param beta the forward's raw beta
+     * @return the gradients with respect to the input, alpha and beta
+     */
     public static Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta) {
         return backward(gradOutput, input, alpha, beta, null);
     }
@@ -163,6 +205,13 @@ public final class FusedAReLU {
      * Fused backward writing the input gradient into {@code gradInputOut} (laid out as {@code out} of
      * {@link #forward(Tensor, Tensor, Tensor, Tensor)} must be; it may be {@code gradOutput} itself) or into a
      * new tensor laid out like the input when it is null.
+     *
+     * @param gradOutput the gradient of the loss with respect to AReLU's output, shaped like {@code input}
+     * @param input the forward's input
+     * @param alpha the forward's raw alpha
+     * @param beta the forward's raw beta
+     * @param gradInputOut where to write the input gradient, or null for a new tensor
+     * @return the gradients with respect to the input ({@code gradInputOut} when given), alpha and beta
      */
     public static Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
             Tensor gradInputOut) {

@@ -7,12 +7,15 @@ import static io.github.arelu.Tensors.values;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import io.github.arelu.autograd.JavaFunction;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
@@ -207,5 +210,60 @@ class AReLUModuleTest {
         IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
                 () -> arelu.forward(torch.randn(new long[] {3, 5, 5, 6})));
         assertTrue(wrong.getMessage().contains("4 channels") && wrong.getMessage().contains("[3, 5, 5, 6]"));
+    }
+
+    @Test
+    void pathForSaysWhichPathForwardTakes() {
+        AReLU arelu = new AReLU();
+        Tensor x = torch.randn(new long[] {4, 5});
+        // The parameters require grad, so a float32 CPU input under grad mode records the fused node.
+        assertEquals(AReLUPath.FUSED_AUTOGRAD, arelu.pathFor(x));
+        assertEquals(AReLUFunctional.pathFor(x, arelu.alpha(), arelu.beta()), arelu.pathFor(x));
+        assertSame(FusedAReLUFunction.INSTANCE, JavaFunction.functionOf(arelu.forward(x)), "forward took the fused node");
+        try (org.bytedeco.pytorch.NoGradGuard guard = new org.bytedeco.pytorch.NoGradGuard()) {
+            assertEquals(AReLUPath.FUSED_NO_GRAD, arelu.pathFor(x));
+        }
+
+        arelu.to(ScalarType.Half, false);
+        Tensor half = x.to(ScalarType.Half);
+        assertEquals(AReLUPath.COMPOSED, arelu.pathFor(half));
+        assertNull(JavaFunction.functionOf(arelu.forward(half)), "forward took libtorch's ops");
+        // The module now holds half parameters: a float32 input is refused with forward's own message.
+        IllegalArgumentException pathError = assertThrows(IllegalArgumentException.class, () -> arelu.pathFor(x));
+        IllegalArgumentException forwardError = assertThrows(IllegalArgumentException.class, () -> arelu.forward(x));
+        assertEquals(forwardError.getMessage(), pathError.getMessage());
+
+        AReLU channels = AReLU.channelwise(3);
+        assertEquals(AReLUPath.FUSED_AUTOGRAD, channels.pathFor(torch.randn(new long[] {2, 3, 4})));
+        IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
+                () -> channels.pathFor(torch.randn(new long[] {2, 5, 4})));
+        assertTrue(wrong.getMessage().contains("3 channels"), wrong.getMessage());
+    }
+
+    @Test
+    void toStringNamesTheFormAndTheCurrentParameters() {
+        assertEquals("AReLU(scalar, alpha=0.9000, beta=2.0000)", new AReLU().toString());
+        AReLU custom = new AReLU(0.25, -1.5);
+        custom.to(ScalarType.Double, false);
+        assertEquals("AReLU(scalar, alpha=0.2500, beta=-1.5000)", custom.toString());
+
+        AReLU channels = new AReLU(3, 0.5, 1.0);
+        try (org.bytedeco.pytorch.NoGradGuard guard = new org.bytedeco.pytorch.NoGradGuard()) {
+            channels.beta().copy_(Tensor.create(-2f, 0.5f, 3.25f));
+        }
+        assertEquals("AReLU(channel-wise, 3 channels, alpha=[0.5000, 0.5000, 0.5000], beta=[-2.0000, 0.5000, 3.2500])",
+                channels.toString());
+
+        // An optimizer step shows: toString reads the parameters as they are now.
+        SGD sgd = new SGD(channels.parameters(), new SGDOptions(0.1));
+        channels.forward(torch.randn(new long[] {2, 3})).sum().backward();
+        sgd.step();
+        assertNotEquals("AReLU(channel-wise, 3 channels, alpha=[0.5000, 0.5000, 0.5000], beta=[-2.0000, 0.5000, 3.2500])",
+                channels.toString());
+
+        AReLU wide = AReLU.channelwise(10);
+        assertEquals("AReLU(channel-wise, 10 channels, alpha=[0.9000, 0.9000, 0.9000, 0.9000, 0.9000, 0.9000, 0.9000, "
+                + "0.9000, ...], beta=[2.0000, 2.0000, 2.0000, 2.0000, 2.0000, 2.0000, 2.0000, 2.0000, ...])",
+                wide.toString());
     }
 }

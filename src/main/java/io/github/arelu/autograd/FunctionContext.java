@@ -54,6 +54,8 @@ public final class FunctionContext {
      * differentiate through them. Keep outputs out of it: a saved output would hold the node that owns it
      * and never be released. Nothing is kept when no gradient will be computed. An inference tensor (made under
      * {@code InferenceMode}) has no version counter to guard it with, so a copy of it is kept instead.
+     *
+     * @param tensors the tensors backward will read, in the order {@link #savedTensors()} returns them
      */
     public void saveForBackward(Tensor... tensors) {
         if (!recording) {
@@ -91,6 +93,7 @@ public final class FunctionContext {
      * The tensors given to {@link #saveForBackward}, for use during backward. The handles belong to this
      * context and are valid until the graph is released; do not close them or keep them.
      *
+     * @return the saved tensors, in the order they were saved
      * @throws RuntimeException with libtorch's message when the graph was released, or when a saved tensor
      *     was modified in place after it was saved
      */
@@ -115,6 +118,8 @@ public final class FunctionContext {
      * counterpart of libtorch's {@code ctx->saved_data}. Put them in during {@code forward}, read them in
      * {@code backward}; they live as long as this context. Tensors belong in {@link #saveForBackward}, which
      * frees them with the graph and detects in-place changes.
+     *
+     * @return this call's mutable map of saved values
      */
     public synchronized Map<String, Object> savedData() {
         if (savedData == null) {
@@ -127,6 +132,9 @@ public final class FunctionContext {
      * Whether the gradient of input {@code index} is wanted. During backward this follows the running
      * backward call: false for inputs that do not require grad and for inputs that {@code torch::autograd::grad}
      * was not asked about, so backward can skip them. During forward it says whether the input requires grad.
+     *
+     * @param index the input's position among the arguments of {@code apply}
+     * @return whether a gradient for that input is needed
      */
     public boolean needsInputGrad(int index) {
         if (index < 0 || index >= inputRequiresGrad.length) {
@@ -137,7 +145,11 @@ public final class FunctionContext {
         return running != null ? running.task_should_compute_output(index) : inputRequiresGrad[index];
     }
 
-    /** The number of inputs of this call. */
+    /**
+     * The number of inputs of this call.
+     *
+     * @return how many tensors {@code apply} was given
+     */
     public int inputCount() {
         return inputRequiresGrad.length;
     }

@@ -46,9 +46,17 @@ import org.bytedeco.pytorch.Tensor;
  */
 public abstract class JavaFunction {
 
+    /** For subclasses: a function holds no state of its own; each call's state lives in its context. */
+    protected JavaFunction() {
+    }
+
     /**
      * Computes the outputs. Runs with grad mode off. Must return new floating-point tensors, none of them an
      * input or a view of one; may save tensors for backward with {@link FunctionContext#saveForBackward}.
+     *
+     * @param ctx this call's context, for what backward needs
+     * @param inputs the tensors given to {@link #apply}
+     * @return the outputs, new tensors
      */
     protected abstract Tensor[] forward(FunctionContext ctx, Tensor... inputs);
 
@@ -58,10 +66,18 @@ public abstract class JavaFunction {
      * that gets no gradient. Runs with grad mode on exactly when the caller asked for {@code create_graph}:
      * then compute with differentiable operations on {@link FunctionContext#savedTensors()} and the output
      * gradients. Skip inputs for which {@link FunctionContext#needsInputGrad} is false.
+     *
+     * @param ctx the context forward filled
+     * @param gradOutputs one gradient per output of forward
+     * @return one gradient per input of forward, or null for an input that gets none
      */
     protected abstract Tensor[] backward(FunctionContext ctx, Tensor... gradOutputs);
 
-    /** The name used in error messages; the class's simple name unless overridden. */
+    /**
+     * The name used in error messages; the class's simple name unless overridden.
+     *
+     * @return this function's name
+     */
     public String name() {
         return getClass().getSimpleName();
     }
@@ -70,6 +86,8 @@ public abstract class JavaFunction {
      * Runs {@link #forward} and, when grad mode is on and an input requires grad, records the call as a node
      * of libtorch's autograd graph whose backward is {@link #backward}.
      *
+     * @param inputs the function's tensor inputs
+     * @return the outputs of {@link #forward}, whose {@code grad_fn} is the recorded node when one was recorded
      * @throws IllegalArgumentException for a null or undefined input
      * @throws IllegalStateException when forward returns no outputs, an undefined or non-floating-point
      *     output, an output that is an input or shares its memory, or the same tensor twice
@@ -103,6 +121,9 @@ public abstract class JavaFunction {
     /**
      * The function whose node produced {@code output} (its {@code grad_fn}), or null when {@code output} was
      * not produced by a recorded {@link #apply}.
+     *
+     * @param output a tensor, possibly returned by {@link #apply}
+     * @return the function that recorded {@code output}'s node, or null
      */
     public static JavaFunction functionOf(Tensor output) {
         Node gradFn = output.grad_fn();
@@ -116,6 +137,8 @@ public abstract class JavaFunction {
     /**
      * How many nodes recorded by {@link #apply} libtorch still holds (in any thread). It drops to zero once
      * every graph that contains one has been released, so tests and applications can check for leaks.
+     *
+     * @return the number of live nodes recorded from Java
      */
     public static int liveNodeCount() {
         return LiveNodes.count();

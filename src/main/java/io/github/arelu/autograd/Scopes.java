@@ -24,6 +24,11 @@ public final class Scopes {
      * that accepts it), as if it had been made there; with no enclosing scope the garbage collector owns it,
      * as for any object made outside a scope. Everything else made inside {@code inner} is released when it
      * closes.
+     *
+     * @param <P> the handle's type
+     * @param inner the caller's own scope, still open, that {@code result} was made in
+     * @param result the handle to keep
+     * @return {@code result}
      */
     public static <P extends Pointer> P escape(PointerScope inner, P result) {
         Iterator<PointerScope> scopes = PointerScope.getScopeIterator();
@@ -43,6 +48,10 @@ public final class Scopes {
      * {@link Pointer#releaseReference()} (which frees it when no scope holds it any more). Make the handle
      * inside a scope of your own and close that scope: the handle then survives with exactly this reference,
      * whatever scopes the caller of your code has open.
+     *
+     * @param <P> the handle's type
+     * @param handle the handle to keep
+     * @return {@code handle}, with one more reference
      */
     public static <P extends Pointer> P retained(P handle) {
         handle.retainReference();

@@ -28,12 +28,20 @@ public final class TensorInfo {
      * The tensor's dtype as the canonical enum constant. JavaCPP hands out fresh ScalarType instances for
      * values it gets from native code, so only canonical constants compare with {@code ==} and
      * {@code equals}; a table instead of {@code intern()}, which copies {@code values()} on every call.
+     *
+     * @param tensor a defined tensor
+     * @return its dtype, a constant of {@link ScalarType}
      */
     public static ScalarType dtype(Tensor tensor) {
         return DTYPES[tensor.scalar_type().value & 0xff];
     }
 
-    /** The tensor's sizes. */
+    /**
+     * The tensor's sizes.
+     *
+     * @param tensor a defined tensor
+     * @return its size in each dimension, empty for a 0-dim tensor
+     */
     public static long[] shape(Tensor tensor) {
         long[] shape = new long[(int) tensor.dim()];
         for (int i = 0; i < shape.length; i++) {
@@ -42,7 +50,13 @@ public final class TensorInfo {
         return shape;
     }
 
-    /** Whether both tensors have the same sizes. */
+    /**
+     * Whether both tensors have the same sizes.
+     *
+     * @param a a defined tensor
+     * @param b another defined tensor
+     * @return true when the dimensions and every size agree
+     */
     public static boolean sameShape(Tensor a, Tensor b) {
         long dims = a.dim();
         if (b.dim() != dims) {
@@ -56,17 +70,33 @@ public final class TensorInfo {
         return true;
     }
 
-    /** Whether both tensors live on the same device; CPU against CPU needs no native Device objects. */
+    /**
+     * Whether both tensors live on the same device; CPU against CPU needs no native Device objects.
+     *
+     * @param a a defined tensor
+     * @param b another defined tensor
+     * @return true when both are on the CPU, or on the same other device
+     */
     public static boolean sameDevice(Tensor a, Tensor b) {
         return a.is_cpu() && b.is_cpu() || !a.is_cpu() && !b.is_cpu() && a.device().equals(b.device());
     }
 
-    /** The tensor's device as libtorch writes it ({@code cpu}, {@code cuda:0}). */
+    /**
+     * The tensor's device as libtorch writes it ({@code cpu}, {@code cuda:0}).
+     *
+     * @param tensor a defined tensor
+     * @return the device's name
+     */
     public static String device(Tensor tensor) {
         return tensor.is_cpu() ? "cpu" : tensor.device().str().getString();
     }
 
-    /** Dtype, shape and device, e.g. {@code Float[2, 3] on cpu}. */
+    /**
+     * Dtype, shape and device, e.g. {@code Float[2, 3] on cpu}, for error messages.
+     *
+     * @param tensor any tensor, null or undefined included
+     * @return the description
+     */
     public static String describe(Tensor tensor) {
         if (tensor == null || !tensor.defined()) {
             return "an undefined tensor";

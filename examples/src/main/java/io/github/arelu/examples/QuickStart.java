@@ -51,7 +51,7 @@ public class QuickStart {
     }
 
     public static void main(String[] args) throws Exception {
-        LibTorch.load(); // before any bytedeco class: see "Loading libtorch" in the README
+        LibTorch.load(); // before any bytedeco class: see "Run your own program" in the README
         torch.manual_seed(0);
         Path checkpoint = args.length > 0 ? Path.of(args[0]) : Files.createTempFile("arelu-quickstart", ".pt");
         if (args.length == 0) {
@@ -92,7 +92,7 @@ public class QuickStart {
                     loaded.arelu.alpha().item_double(), loaded.arelu.beta().item_double(),
                     accuracy(loadedPredictions, test[1]), loadedPredictions.equal(trainedPredictions), checkpoint);
         }
-        // libtorch's big tensors are much faster under tcmalloc; see "Performance" in the README.
+        // libtorch's big tensors are much faster under tcmalloc; see "Run your own program" in the README.
         boolean tcmalloc = Files.readString(Path.of("/proc/self/maps")).contains("libtcmalloc");
         System.out.println("memory allocator: " + (tcmalloc ? "tcmalloc" : "glibc malloc"));
     }

@@ -19,11 +19,11 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The quick start does what it prints, and the README shows exactly its code. */
+/** The quick start does what it prints, and the examples' README shows exactly its code. */
 class QuickStartTest {
 
     private static final Path SOURCE = Path.of("src/main/java/io/github/arelu/examples/QuickStart.java");
-    private static final Path README = Path.of("../README.md");
+    private static final Path README = Path.of("README.md");
     private static final String BEGIN = "// README:begin\n";
     private static final String END = "// README:end\n";
 
