@@ -161,6 +161,13 @@ public final class CompareCommand implements Callable<Integer> {
     /** The command line as main runs it: enum values match case-insensitively (convmnist, sgd, adam). */
     static CommandLine commandLine(Object command) {
         System.setProperty("java.awt.headless", "true");
-        return new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true);
+        return new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+                    if (e instanceof NonFiniteLossException) {
+                        commandLine.getErr().println(commandLine.getCommandName() + ": " + e.getMessage());
+                        return 1;
+                    }
+                    throw e;
+                });
     }
 }

@@ -257,6 +257,9 @@ public final class Trainer {
      * One pass over {@code train} in a shuffled order; returns the mean training loss per image. In a
      * data-parallel group every rank draws the same order (the same seed) and trains on its shard of
      * each batch.
+     *
+     * @throws NonFiniteLossException the moment a batch's loss is NaN or infinite (in a group, every rank
+     *     sees the same summed loss, so all of them stop)
      */
     double trainEpoch(MnistNetwork network, Optimizer optimizer, TensorData train, Random shuffle) {
         network.train(true);
@@ -272,7 +275,16 @@ public final class Trainer {
                     Tensor batch = order.narrow(0, start + shard.offset(), shard.length());
                     Tensor images = train.images().index_select(0, batch);
                     Tensor labels = train.labels().index_select(0, batch);
-                    lossSum += step(network, optimizer, images, labels, (double) shard.length() / size) * size;
+                    double loss = step(network, optimizer, images, labels, (double) shard.length() / size);
+                    if (!Double.isFinite(loss)) {
+                        throw new NonFiniteLossException(String.format(java.util.Locale.ROOT,
+                                "the training loss is %s at the batch of images %d to %d of %d; training stopped, "
+                                + "since every later figure would be meaningless.%s", loss, start + 1, start + size,
+                                count, oneDnnEnabled() ? " oneDNN convolutions are on (--onednn): bytedeco's 2.10.0 "
+                                + "build returns NaN from them on some machines, try without it." : " Try a smaller "
+                                + "learning rate."));
+                    }
+                    lossSum += loss * size;
                 }
                 progress.update(start + size, lossSum / (start + size));
             }

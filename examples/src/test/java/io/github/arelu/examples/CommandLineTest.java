@@ -117,6 +117,19 @@ class CommandLineTest {
     }
 
     @Test
+    void aNonFiniteTrainingLossStopsTheRunWithAClearMessage() throws IOException {
+        writeTinyDataSet();
+        // lr 1e30 makes the weights overflow at the first step, the loss at the second batch.
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", "3", "--batch-size", "2", "--lr", "1e30");
+        assertEquals(1, outcome.exitCode(), outcome.out() + outcome.err());
+        assertTrue(outcome.err().contains("the training loss is") && outcome.err().contains("training stopped")
+                && outcome.err().contains("smaller learning rate"), outcome.err());
+        assertFalse(outcome.err().contains("Exception"), "a message, not a stack trace: " + outcome.err());
+        assertFalse(outcome.out().contains("test accuracy"), "no figures after the loss went bad: " + outcome.out());
+    }
+
+    @Test
     void oneDnnIsOffUnlessAskedFor() throws IOException {
         writeTinyDataSet();
         String[] args = {"--data", tinyDataSet.toString(), "--net", "LinearMNIST", "--activations", "ReLU",
