@@ -46,13 +46,17 @@ public final class CommonOptions {
             + "this machine's cores)")
     int threads = Runtime.getRuntime().availableProcessors();
 
-    @Option(names = "--onednn", description = "use libtorch's oneDNN convolutions: faster, but bytedeco's 2.10.0 build "
-            + "returns NaN from them on our test machine (see examples/README.md); off by default")
-    boolean oneDnn;
+    @Option(names = "--onednn", arity = "0..1", fallbackValue = "on", paramLabel = "auto|on|off",
+            description = "libtorch's oneDNN convolutions: faster, but bytedeco's 2.10.0 build returns NaN from them "
+            + "on some machines (see examples/README.md). auto (the default) checks the network's own convolutions "
+            + "through oneDNN against libtorch's own at start-up and uses oneDNN only if they agree; --onednn alone "
+            + "is on")
+    OneDnnCheck.Mode oneDnn = OneDnnCheck.Mode.auto;
 
     /**
      * Validates the shared numbers and parses {@code activationList}; errors end in picocli's usage message.
-     * Then gives libtorch {@code --threads} threads and switches oneDNN as {@code --onednn} says.
+     * Then gives libtorch {@code --threads} threads and switches oneDNN as {@code --onednn} says (auto: after
+     * checking it on the network's convolutions).
      */
     List<ActivationSpec<?>> validate(String activationList) {
         requireAtLeast("--runs", runs, 1);
@@ -63,7 +67,7 @@ public final class CommonOptions {
         List<ActivationSpec<?>> activations = OptionChecks.activations(command.commandLine(), "--activations",
                 activationList);
         torch.set_num_threads(threads);
-        Trainer.setOneDnnEnabled(oneDnn);
+        OneDnnCheck.apply(oneDnn, network, batchSize);
         return activations;
     }
 
@@ -93,7 +97,7 @@ public final class CommonOptions {
     static String describeRuntime() {
         return String.format(Locale.ROOT, "Threads: %d (libtorch). Memory allocator: %s. Convolutions: %s.",
                 torch.get_num_threads(), NativeAllocator.inUse(),
-                Trainer.oneDnnEnabled() ? "oneDNN (--onednn)" : "libtorch's own (oneDNN off)");
+                OneDnnCheck.current().summary());
     }
 
     /** Prints why the data set could not be read (no usage message: the options were fine); returns exit code 1. */
