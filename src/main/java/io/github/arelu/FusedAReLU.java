@@ -294,14 +294,10 @@ public final class FusedAReLU {
             if (alpha.numel() == 1 && x.is_cpu()) {
                 // The common case without tensor ops for two numbers: each small libtorch op costs
                 // microseconds, more than the whole kernel on a 64K-element tensor.
+                ScalarParameters p = scalar != null ? scalar : scalarParameters(alpha, beta, f32);
+                // The scratch carries nothing from one call to the next: what the calls below read is written here.
                 Scratch s = SCRATCH.get();
-                ScalarParameters p;
-                if (scalar != null) {
-                    p = scalar;
-                    s.setParameters(p.alpha(), p.beta(), f32);
-                } else {
-                    p = scalarParameters(alpha, beta, f32); // leaves the raw values in s
-                }
+                s.setParameters(p.alpha(), p.beta(), f32);
                 if (x.numel() > 0) {
                     kernels.backward(f32, address(g), address(x), gradInputAddress, x.numel(), p.neg(), p.pos(),
                             s.negSum, s.posSum, torch.get_num_threads());
@@ -374,7 +370,7 @@ public final class FusedAReLU {
      * The one-element parameters' values and scales, for {@code f32} float32 parameters or else float64 ones;
      * the arguments must be checked ({@link AReLUArguments}). The scales a = clamp(alpha, 0.01, 0.99) and
      * b = 1 + sigmoid(beta) are formed in the element type by the library's arelu_scales, the definition the
-     * C++ op uses too. Leaves the raw values in this thread's scratch.
+     * C++ op uses too.
      */
     static ScalarParameters scalarParameters(Tensor alpha, Tensor beta, boolean f32) {
         Scratch s = SCRATCH.get();
