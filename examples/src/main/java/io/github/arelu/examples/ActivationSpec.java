@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.BiFunction;
+import java.util.function.LongFunction;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 
@@ -28,33 +29,43 @@ import org.bytedeco.pytorch.TanhImpl;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * One activation the comparison can put in a network: how to make its module (with libtorch's default
- * options, as the paper's code uses PyTorch's defaults) and how to call it.
+ * One activation the comparison can put in a network: how to make its module for a layer of a given channel
+ * count (with libtorch's default options, as the paper's code uses PyTorch's defaults; only channel-wise
+ * activations use the count) and how to call it.
  *
  * <p>bytedeco's activation modules share no Java interface with {@code forward(Tensor)}, hence the pair of
  * factory and forward function rather than a common supertype.
  */
-public record ActivationSpec<M extends Module>(String name, Supplier<M> factory, BiFunction<M, Tensor, Tensor> forward) {
+public record ActivationSpec<M extends Module>(String name, LongFunction<M> factory,
+        BiFunction<M, Tensor, Tensor> forward) {
+
+    /** An activation whose module does not depend on the layer's channel count. */
+    private static <M extends Module> ActivationSpec<M> of(String name, Supplier<M> factory,
+            BiFunction<M, Tensor, Tensor> forward) {
+        return new ActivationSpec<>(name, channels -> factory.get(), forward);
+    }
 
     /** Every activation, in the order the paper's tables list them where it has them. */
     public static final List<ActivationSpec<?>> ALL = List.of(
-            new ActivationSpec<>("AReLU", AReLU::new, AReLU::forward),
-            new ActivationSpec<>("ReLU", ReLUImpl::new, ReLUImpl::forward),
-            new ActivationSpec<>("ReLU6", ReLU6Impl::new, ReLU6Impl::forward),
-            new ActivationSpec<>("LeakyReLU", LeakyReLUImpl::new, LeakyReLUImpl::forward),
-            new ActivationSpec<>("PReLU", PReLUImpl::new, PReLUImpl::forward),
+            of("AReLU", AReLU::new, AReLU::forward),
+            // One alpha and one beta per channel of the layer (beyond the paper, like PReLU's num_parameters).
+            new ActivationSpec<>("AReLU-channelwise", AReLU::channelwise, AReLU::forward),
+            of("ReLU", ReLUImpl::new, ReLUImpl::forward),
+            of("ReLU6", ReLU6Impl::new, ReLU6Impl::forward),
+            of("LeakyReLU", LeakyReLUImpl::new, LeakyReLUImpl::forward),
+            of("PReLU", PReLUImpl::new, PReLUImpl::forward),
             // RReLU samples its negative slope while training and uses the mean slope in eval mode; the
             // network's train()/eval() reaches it because it is registered as a submodule.
-            new ActivationSpec<>("RReLU", RReLUImpl::new, RReLUImpl::forward),
-            new ActivationSpec<>("ELU", ELUImpl::new, ELUImpl::forward),
-            new ActivationSpec<>("CELU", CELUImpl::new, CELUImpl::forward),
-            new ActivationSpec<>("SELU", SELUImpl::new, SELUImpl::forward),
-            new ActivationSpec<>("GELU", GELUImpl::new, GELUImpl::forward),
-            new ActivationSpec<>("Sigmoid", SigmoidImpl::new, SigmoidImpl::forward),
-            new ActivationSpec<>("Tanh", TanhImpl::new, TanhImpl::forward),
-            new ActivationSpec<>("Softplus", SoftplusImpl::new, SoftplusImpl::forward),
-            new ActivationSpec<>("SiLU", SiLUImpl::new, SiLUImpl::forward),
-            new ActivationSpec<>("Mish", MishImpl::new, MishImpl::forward));
+            of("RReLU", RReLUImpl::new, RReLUImpl::forward),
+            of("ELU", ELUImpl::new, ELUImpl::forward),
+            of("CELU", CELUImpl::new, CELUImpl::forward),
+            of("SELU", SELUImpl::new, SELUImpl::forward),
+            of("GELU", GELUImpl::new, GELUImpl::forward),
+            of("Sigmoid", SigmoidImpl::new, SigmoidImpl::forward),
+            of("Tanh", TanhImpl::new, TanhImpl::forward),
+            of("Softplus", SoftplusImpl::new, SoftplusImpl::forward),
+            of("SiLU", SiLUImpl::new, SiLUImpl::forward),
+            of("Mish", MishImpl::new, MishImpl::forward));
 
     /** Other names people use for the same function. */
     private static final Map<String, String> ALIASES = Map.of("swish", "SiLU");
@@ -63,11 +74,12 @@ public record ActivationSpec<M extends Module>(String name, Supplier<M> factory,
     public static final String DEFAULT_SELECTION = "AReLU,ReLU,PReLU";
 
     /**
-     * Registers a fresh module of this activation in {@code parent} under {@code slotName} (so the parent's
-     * parameters, train/eval mode and optimizer include it) and returns the function that applies it.
+     * Registers a fresh module of this activation for a layer of {@code channels} channels (dimension 1) in
+     * {@code parent} under {@code slotName} (so the parent's parameters, train/eval mode and optimizer include
+     * it) and returns the function that applies it.
      */
-    public UnaryOperator<Tensor> addTo(Module parent, String slotName) {
-        M module = parent.register_module(slotName, factory.get());
+    public UnaryOperator<Tensor> addTo(Module parent, String slotName, long channels) {
+        M module = parent.register_module(slotName, factory.apply(channels));
         return input -> forward.apply(module, input);
     }
 

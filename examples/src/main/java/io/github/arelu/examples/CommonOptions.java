@@ -20,7 +20,8 @@ public final class CommonOptions {
             + "not (default: ${DEFAULT-VALUE}, from Debian's " + MnistData.DEBIAN_PACKAGE + ")")
     Path data = MnistData.DEFAULT_DIRECTORY;
 
-    @Option(names = "--net", paramLabel = "NET", description = "ConvMNIST or LinearMNIST (default: ${DEFAULT-VALUE})")
+    @Option(names = "--net", paramLabel = "NET", description = "ConvMNIST, LinearMNIST or ResNet (a small ResNet with "
+            + "BatchNorm, 13 activation layers) (default: ${DEFAULT-VALUE})")
     MnistNetwork.Kind network = MnistNetwork.Kind.ConvMNIST;
 
     @Option(names = "--optimizer", paramLabel = "OPT", description = "SGD (momentum 0.9) or Adam (default: ${DEFAULT-VALUE})")

@@ -58,8 +58,8 @@ final class OneDnnCheck {
     }
 
     private static Verdict check(MnistNetwork.Kind network, int batchSize) {
-        if (network == MnistNetwork.Kind.LinearMNIST) {
-            return new Verdict(false, "libtorch's own (--onednn auto: LinearMNIST has no convolutions)");
+        if (!network.convolutional()) {
+            return new Verdict(false, "libtorch's own (--onednn auto: " + network + " has no convolutions)");
         }
         boolean before = Trainer.oneDnnEnabled();
         try (PointerScope scope = new PointerScope()) {

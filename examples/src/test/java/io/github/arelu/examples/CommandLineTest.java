@@ -69,7 +69,7 @@ class CommandLineTest {
 
     @Test
     void unknownNetworkAndOptimizerGetUsage() {
-        assertEquals(2, run(new CompareCommand(ProgressBar.silent()), "--net", "ResNet").exitCode());
+        assertEquals(2, run(new CompareCommand(ProgressBar.silent()), "--net", "VGG16").exitCode());
         assertEquals(2, run(new CompareCommand(ProgressBar.silent()), "--optimizer", "RMSprop").exitCode());
     }
 
