@@ -1,7 +1,10 @@
 package io.github.arelu.autograd;
 
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Edge;
 import org.bytedeco.pytorch.FunctionPostHook;
@@ -32,6 +35,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *       the only reference, and AccumulateGrad may take the tensor without copying it).</li>
  * </ol>
  * libtorch does not check what post-hooks return, so step 1 checks every gradient's shape, dtype and device.
+ *
+ * <p>The hooks libtorch owns are copies of two shared hook objects ({@link HookPeers}), which find the
+ * running node's record with {@code get_current_node()}: nothing per call is left for JavaCPP to forget.
  */
 final class GradientNode {
 
@@ -47,11 +53,20 @@ final class GradientNode {
      * so the edge is invalid until set. {@code cat} keeps only its size. Never freed.
      */
     private static final Tensor PLACEHOLDER;
+    /** The C++ classes of the hooks, whose peers {@link HookPeers} copies. */
+    static final List<Class<? extends Pointer>> HOOK_BASES = List.of(FunctionPreHook.class, FunctionPostHook.class);
+    /** How many JavaCPP hook peers (each with a JNI weak reference) were made: a handful, not one per call. */
+    private static final AtomicLong PEERS_MADE = new AtomicLong();
+    /** The hooks whose peers every node's hooks are copies of. Never freed: the copies use their references. */
+    private static final PreHook PRE_HOOK;
+    private static final PostHook POST_HOOK;
 
     static {
         try (PointerScope scope = new PointerScope()) {
             ONE_UNDEFINED = Scopes.retained(new TensorVector(new Tensor()));
             PLACEHOLDER = Scopes.retained(torch.empty(0));
+            PRE_HOOK = Scopes.retained(new PreHook());
+            POST_HOOK = Scopes.retained(new PostHook());
         }
     }
 
@@ -59,7 +74,10 @@ final class GradientNode {
     private final FunctionContext context;
     private final Meta[] inputs;
     private final Meta[] outputs;
-    /** The C++ hooks call these through JavaCPP's weak references: held here until the node dies. */
+    /**
+     * Only with one JavaCPP peer per hook (the fallback of {@link HookPeers}): the C++ hooks call these
+     * through JavaCPP's weak references, so they are held here until the node dies.
+     */
     private FunctionPreHook preHook;
     private FunctionPostHook postHook;
     private volatile long nodeAddress;
@@ -106,10 +124,15 @@ final class GradientNode {
             for (Tensor output : outputs) {
                 torch.create_gradient_edge(output, node);
             }
-            record.preHook = new PreHook(record);
-            record.postHook = new PostHook(record);
-            node.add_pre_hook(record.preHook);
-            node.add_post_hook(record.postHook);
+            if (HookPeers.shared()) {
+                node.add_pre_hook(new FunctionPreHook(HookPeers.copyOf(PRE_HOOK)));
+                node.add_post_hook(new FunctionPostHook(HookPeers.copyOf(POST_HOOK)));
+            } else {
+                record.preHook = new PreHook();
+                record.postHook = new PostHook();
+                node.add_pre_hook(record.preHook);
+                node.add_post_hook(record.postHook);
+            }
             record.nodeAddress = node.address();
             context.attach(new Node(node));
             LiveNodes.indexNode(node.address(), record);
@@ -130,6 +153,30 @@ final class GradientNode {
 
     JavaFunction function() {
         return function;
+    }
+
+    /** Two hook peers of each kind, for {@link HookPeers}' layout check; the caller's scope frees them. */
+    static Pointer[][] twinHooks() {
+        return new Pointer[][] {{new PreHook(), new PreHook()}, {new PostHook(), new PostHook()}};
+    }
+
+    /** How many JavaCPP hook peers, each with its own JNI weak reference, this process has made. */
+    static long hookPeersMade() {
+        return PEERS_MADE.get();
+    }
+
+    /** The record of the node libtorch's engine is running on this thread (whose hook is being called). */
+    private static GradientNode running() {
+        GradientNode record;
+        // libtorch hands out a shared_ptr: freed here, or it would keep the node alive until the next GC.
+        try (PointerScope scope = new PointerScope()) {
+            Node node = torch.get_current_node();
+            record = node == null || node.isNull() ? null : LiveNodes.byNodeAddress(node.address());
+        }
+        if (record == null) {
+            throw new IllegalStateException("a JavaFunction hook ran outside a JavaFunction node");
+        }
+        return record;
     }
 
     long nodeAddress() {
@@ -202,14 +249,14 @@ final class GradientNode {
     }
 
     private static final class PreHook extends FunctionPreHook {
-        private final GradientNode record;
 
-        PreHook(GradientNode record) {
-            this.record = record;
+        PreHook() {
+            PEERS_MADE.incrementAndGet();
         }
 
         @Override
         public TensorVector apply(TensorVector gradients) {
+            GradientNode record = running();
             try {
                 record.runBackward(gradients);
                 // libtorch frees a node's saved variables right after its backward unless the graph is kept;
@@ -226,10 +273,9 @@ final class GradientNode {
     }
 
     private static final class PostHook extends FunctionPostHook {
-        private final GradientNode record;
 
-        PostHook(GradientNode record) {
-            this.record = record;
+        PostHook() {
+            PEERS_MADE.incrementAndGet();
         }
 
         @Override
