@@ -53,6 +53,11 @@ final class GradientNode {
      * so the edge is invalid until set. {@code cat} keeps only its size. Never freed.
      */
     private static final Tensor PLACEHOLDER;
+    /**
+     * What {@code cat} takes in place of an input that requires grad but whose edge is set afterwards: no
+     * elements, but a gradient, so that cat always makes a node. Its edge is replaced, so it is in no graph.
+     */
+    private static final Tensor ANCHOR;
     /** The C++ classes of the hooks, whose peers {@link HookPeers} copies. */
     static final List<Class<? extends Pointer>> HOOK_BASES = List.of(FunctionPreHook.class, FunctionPostHook.class);
     /** How many JavaCPP hook peers (each with a JNI weak reference) were made: a handful, not one per call. */
@@ -65,6 +70,7 @@ final class GradientNode {
         try (PointerScope scope = new PointerScope()) {
             ONE_UNDEFINED = Scopes.retained(new TensorVector(new Tensor()));
             PLACEHOLDER = Scopes.retained(torch.empty(0));
+            ANCHOR = Scopes.retained(torch.empty(0).requires_grad_(true));
             PRE_HOOK = Scopes.retained(new PreHook());
             POST_HOOK = Scopes.retained(new PostHook());
         }
@@ -94,12 +100,14 @@ final class GradientNode {
         GradientNode record = new GradientNode(function, context, Meta.of(inputs), Meta.of(outputs));
         long key = LiveNodes.register(record);
         int n = inputs.length;
+        boolean shared = HookPeers.shared();
         try (PointerScope scope = new PointerScope()) {
             // cat's next edges are its inputs' gradient edges: a small CPU leaf is taken as it is (its edge is
-            // its AccumulateGrad, which would otherwise cost an extra operation to reach); every other input
-            // is stood in for by the placeholder, whose edge is invalid, as an input without gradient needs,
-            // and is set below for the others. The last part, the lifetime sentinel, is a small leaf too.
-            Tensor[] parts = new Tensor[n + 1];
+            // its AccumulateGrad, which would otherwise cost an extra operation to reach); an input without
+            // gradient is stood in for by the placeholder, whose edge is invalid, as it needs; every other
+            // input by the anchor, whose edge is replaced below. With JavaCPP's peers as hooks, a last part, the lifetime
+            // sentinel (a small leaf too), tells when the node dies; our own hooks tell it themselves.
+            Tensor[] parts = new Tensor[shared ? n : n + 1];
             boolean[] edgeFromCat = new boolean[n];
             for (int i = 0; i < n; i++) {
                 Tensor input = inputs[i];
@@ -110,10 +118,12 @@ final class GradientNode {
                     parts[i] = input;
                     edgeFromCat[i] = true;
                 } else {
-                    parts[i] = PLACEHOLDER;
+                    parts[i] = ANCHOR;
                 }
             }
-            parts[n] = LiveNodes.lifetimeSentinel(key);
+            if (!shared) {
+                parts[n] = LiveNodes.lifetimeSentinel(key);
+            }
             Node node = torch.cat(new TensorVector(parts)).grad_fn();
             for (int i = 0; i < n; i++) {
                 if (!edgeFromCat[i]) {
@@ -124,9 +134,9 @@ final class GradientNode {
             for (Tensor output : outputs) {
                 torch.create_gradient_edge(output, node);
             }
-            if (HookPeers.shared()) {
-                node.add_pre_hook(new FunctionPreHook(HookPeers.copyOf(PRE_HOOK)));
-                node.add_post_hook(new FunctionPostHook(HookPeers.copyOf(POST_HOOK)));
+            if (shared) {
+                node.add_pre_hook(new FunctionPreHook(at(HookPeers.make(0, key))));
+                node.add_post_hook(new FunctionPostHook(at(HookPeers.make(1, 0))));
             } else {
                 record.preHook = new PreHook();
                 record.postHook = new PostHook();
@@ -137,6 +147,15 @@ final class GradientNode {
             context.attach(new Node(node));
             LiveNodes.indexNode(node.address(), record);
         }
+    }
+
+    /** A pointer without ownership to {@code target}. */
+    private static Pointer at(long target) {
+        return new Pointer() {
+            {
+                address = target;
+            }
+        };
     }
 
     /**
@@ -153,6 +172,11 @@ final class GradientNode {
 
     JavaFunction function() {
         return function;
+    }
+
+    /** The hooks whose Java objects every node's hooks call, in {@link #HOOK_BASES}' order; never freed. */
+    static Pointer[] hookTemplates() {
+        return new Pointer[] {PRE_HOOK, POST_HOOK};
     }
 
     /** Two hook peers of each kind, for {@link HookPeers}' layout check; the caller's scope frees them. */

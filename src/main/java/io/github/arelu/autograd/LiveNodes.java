@@ -71,7 +71,8 @@ final class LiveNodes {
         return torch.from_blob(data, new long[] {0}, DELETER).requires_grad_(true);
     }
 
-    private static void storageFreed(long key) {
+    /** The node registered under {@code key} died: drops its record (hooks, saved tensors, function). */
+    static void nodeDied(long key) {
         GradientNode record = BY_KEY.remove(key);
         if (record != null) {
             BY_NODE_ADDRESS.remove(record.nodeAddress(), record);
@@ -84,7 +85,7 @@ final class LiveNodes {
         @Override
         public void call(Pointer data) {
             try {
-                storageFreed(data.address());
+                nodeDied(data.address());
             } catch (Throwable e) {
                 LOG.log(System.Logger.Level.ERROR, "releasing a JavaFunction graph node failed", e);
             }
