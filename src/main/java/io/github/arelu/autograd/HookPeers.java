@@ -10,6 +10,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Method;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
@@ -69,6 +70,8 @@ final class HookPeers {
     private static final MethodHandle FREE;
     /** Our virtual tables, as virtual-table pointers, by kind: {@link GradientNode#HOOK_BASES}' order. */
     private static final long[] TABLES;
+    /** Hook objects made and not yet deleted by libtorch: what the nodes alive hold, two each. */
+    private static final AtomicLong LIVE = new AtomicLong();
     /** The templates' JNI weak references ({@code obj}), by kind. */
     private static final long[] REFERENCES;
 
@@ -143,7 +146,13 @@ final class HookPeers {
         hook.set(ValueLayout.JAVA_LONG, 0, TABLES[kind]);
         hook.set(ValueLayout.JAVA_LONG, Long.BYTES, REFERENCES[kind]);
         hook.set(ValueLayout.JAVA_LONG, KEY_OFFSET, key);
+        LIVE.incrementAndGet();
         return hook.address();
+    }
+
+    /** How many hook objects of our making libtorch holds (two per node alive). */
+    static long liveHooks() {
+        return LIVE.get();
     }
 
     /** The deleting destructor of our hook objects: libtorch destroys the node that owns {@code hook}. */
@@ -158,6 +167,7 @@ final class HookPeers {
             LOG.log(System.Logger.Level.ERROR, "releasing a JavaFunction graph node failed", e);
         }
         try {
+            LIVE.decrementAndGet();
             FREE.invokeExact(hook);
         } catch (Throwable e) {
             LOG.log(System.Logger.Level.ERROR, "freeing a JavaFunction hook failed", e);

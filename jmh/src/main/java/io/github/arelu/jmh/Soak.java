@@ -3,6 +3,7 @@ package io.github.arelu.jmh;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -13,6 +14,7 @@ import io.github.arelu.AReLUFunctional;
 import io.github.arelu.AReLUPath;
 import io.github.arelu.LibTorch;
 import io.github.arelu.autograd.JavaFunction;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -22,8 +24,9 @@ import org.bytedeco.pytorch.global.torch;
  * calls on a small input, one {@code PointerScope} each as in a training step, printed as a Markdown table
  * of windows. After each window: two full garbage collections, then the resident set size, the live
  * {@link JavaFunction} nodes and JavaCPP's count of native objects awaiting deallocation; per window: the
- * time per call, the time the collectors took during the window (the checkpoint's full collections
- * excluded), and ReLU's time per call on the same input, measured right after, for scale.
+ * time per call (wall clock, and this thread's CPU time, which other processes on the host disturb less),
+ * the time the collectors took during the window (the checkpoint's full collections excluded), and ReLU's
+ * time per call on the same input, measured right after, for scale.
  *
  * <pre>
  * jmh/soak                                   3 million calls in windows of 250 000, -Xmx256m
@@ -66,7 +69,9 @@ public final class Soak {
             printHeader(calls, window, size);
             long done = 0;
             long[] gcBefore = gcTotals();
+            ThreadMXBean threads = ManagementFactory.getThreadMXBean();
             while (done < calls) {
+                long cpuStart = threads.getCurrentThreadCpuTime();
                 long start = System.nanoTime();
                 for (long i = 0; i < window; i++) {
                     try (PointerScope step = new PointerScope()) {
@@ -75,6 +80,7 @@ public final class Soak {
                     }
                 }
                 long areluNanos = System.nanoTime() - start;
+                long areluCpuNanos = threads.getCurrentThreadCpuTime() - cpuStart;
                 long[] gcAfter = gcTotals();
                 long reluCalls = Math.max(1, window / 10);
                 start = System.nanoTime();
@@ -90,9 +96,9 @@ public final class Soak {
                 System.gc();
                 System.gc();
                 Thread.sleep(100);
-                System.out.printf(Locale.ROOT, "| %,d | %.1f | %d | %d | %.1f | %.1f | %d | %.0f | %.1f |%n", done,
-                        residentMiB(), JavaFunction.liveNodeCount(), org.bytedeco.javacpp.Pointer.totalCount(),
-                        areluNanos / 1e3 / window, reluNanos / 1e3 / reluCalls, gcAfter[0] - gcBefore[0],
+                System.out.printf(Locale.ROOT, "| %,d | %.1f | %d | %d | %.1f | %.1f | %.1f | %d | %.0f | %.1f |%n", done,
+                        residentMiB(), JavaFunction.liveNodeCount(), Pointer.totalCount(),
+                        areluNanos / 1e3 / window, areluCpuNanos / 1e3 / window, reluNanos / 1e3 / reluCalls, gcAfter[0] - gcBefore[0],
                         (double) (gcAfter[1] - gcBefore[1]), meanPause(gcBefore, gcAfter));
                 gcBefore = gcTotals();
             }
@@ -117,8 +123,8 @@ public final class Soak {
                         : "shared hook peers");
         System.out.println();
         System.out.println("| calls | RSS after full GC (MiB) | live nodes | JavaCPP objects | AReLU us/call "
-                + "| ReLU us/call | GCs in window | GC ms in window | mean GC pause (ms) |");
-        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                + "| AReLU CPU us/call | ReLU us/call | GCs in window | GC ms in window | mean GC pause (ms) |");
+        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     }
 
     /** Collections and milliseconds spent in them, all collectors together. */
