@@ -29,12 +29,12 @@ import org.bytedeco.pytorch.global.torch;
  * time per call on the same input, measured right after, for scale.
  *
  * <pre>
- * jmh/soak                                   3 million calls in windows of 250 000, -Xmx256m
+ * jmh/soak                                   3 million calls in windows of 250 000, a 256 MiB heap
  * jmh/soak --calls 1000000 --window 100000   any size
  * </pre>
  *
- * <p>A leak shows as resident size growing from window to window (the first window includes warm-up,
- * so compare from the first checkpoint on), a fixed cost that grows as time per call or GC time growing.
+ * <p>A leak shows as resident size growing from window to window, a fixed cost that grows as time per call
+ * or GC time growing. Calls for warm-up ({@code --warmup}, 250 000 by default) run before the first window.
  */
 public final class Soak {
 
@@ -44,17 +44,19 @@ public final class Soak {
     public static void main(String[] args) throws Exception {
         long calls = 3_000_000;
         long window = 250_000;
+        long warmup = 250_000;
         int size = 16;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--calls" -> calls = Long.parseLong(args[++i]);
                 case "--window" -> window = Long.parseLong(args[++i]);
                 case "--size" -> size = Integer.parseInt(args[++i]);
+                case "--warmup" -> warmup = Long.parseLong(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (options: --calls N, --window N, --size N)");
+                        + " (options: --calls N, --window N, --warmup N, --size N)");
             }
         }
-        if (calls <= 0 || window <= 0 || size <= 0 || calls % window != 0) {
+        if (calls <= 0 || window <= 0 || size <= 0 || warmup < 0 || calls % window != 0) {
             throw new IllegalArgumentException("--calls, --window and --size must be positive, calls a multiple of window");
         }
         LibTorch.load();
@@ -66,7 +68,14 @@ public final class Soak {
             if (AReLUFunctional.pathFor(x, arelu.alpha(), arelu.beta()) != AReLUPath.FUSED_AUTOGRAD) {
                 throw new IllegalStateException("the fused kernels did not load: the node would not be measured");
             }
-            printHeader(calls, window, size);
+            // The JIT's compilations, the heap's and the allocator's sizing settle first, outside the table.
+            for (long i = 0; i < warmup; i++) {
+                try (PointerScope step = new PointerScope()) {
+                    arelu.forward(x).sum().backward();
+                    resetGradients(x, arelu);
+                }
+            }
+            printHeader(calls, window, warmup, size);
             long done = 0;
             long[] gcBefore = gcTotals();
             ThreadMXBean threads = ManagementFactory.getThreadMXBean();
@@ -111,10 +120,10 @@ public final class Soak {
         arelu.beta().mutable_grad().reset();
     }
 
-    private static void printHeader(long calls, long window, int size) throws IOException {
+    private static void printHeader(long calls, long window, long warmup, int size) throws IOException {
         String preload = System.getenv().getOrDefault("LD_PRELOAD", "");
-        System.out.printf(Locale.ROOT, "AReLU forward + sum().backward(), %d-element float input, %,d calls, "
-                + "windows of %,d, one libtorch thread%n", size, calls, window);
+        System.out.printf(Locale.ROOT, "AReLU forward + sum().backward(), %d-element float input, %,d calls after "
+                + "%,d of warm-up, windows of %,d, one libtorch thread%n", size, calls, warmup, window);
         System.out.printf(Locale.ROOT, "host: %s, %d CPUs; allocator: %s; max heap %d MiB; %s; %s%n", cpuModel(),
                 Runtime.getRuntime().availableProcessors(), preload.contains("tcmalloc") ? "tcmalloc" : "glibc malloc",
                 Runtime.getRuntime().maxMemory() >> 20, System.getProperty("java.vm.name") + " "
