@@ -21,10 +21,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * that node needs from Java while it lives.
  *
  * <p>How the node is made (bytedeco cannot subclass libtorch's {@code Node}): a "carrier" node is taken
- * from {@code cat} over {@code n + 1} tensors, so it has {@code n + 1} next edges; its first {@code n} next
- * edges become the inputs' gradient edges, its input metadata is cleared, and {@code create_gradient_edge}
- * makes it the {@code grad_fn} of each output. The last next edge leads to the lifetime sentinel of
- * {@link LiveNodes}. During backward, libtorch runs for this node:
+ * from {@code cat} over {@code n} tensors, so it has {@code n} next edges, which become the inputs'
+ * gradient edges; its input metadata is cleared, and {@code create_gradient_edge} makes it the
+ * {@code grad_fn} of each output. (Only in the fallback to JavaCPP's peers as hooks, a last, extra edge leads
+ * to the lifetime sentinel of {@link LiveNodes}.) During backward, libtorch runs for this node:
  * <ol>
  *   <li>our pre-hook, which receives the outputs' gradients, runs the Java backward, keeps the input
  *       gradients for step 3, frees the saved tensors unless the graph is kept ({@code retain_graph}), and
@@ -36,8 +36,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * </ol>
  * libtorch does not check what post-hooks return, so step 1 checks every gradient's shape, dtype and device.
  *
- * <p>The hooks libtorch owns are copies of two shared hook objects ({@link HookPeers}), which find the
- * running node's record with {@code get_current_node()}: nothing per call is left for JavaCPP to forget.
+ * <p>The hooks libtorch owns are hook objects of our own making ({@link HookPeers}) that call two shared
+ * Java hooks, which find the running node's record with {@code get_current_node()}, and that report the
+ * node's death when libtorch deletes them: nothing per call is left for JavaCPP to forget.
  */
 final class GradientNode {
 
