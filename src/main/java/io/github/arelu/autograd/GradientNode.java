@@ -1,7 +1,10 @@
 package io.github.arelu.autograd;
 
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Edge;
 import org.bytedeco.pytorch.FunctionPostHook;
@@ -18,10 +21,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * that node needs from Java while it lives.
  *
  * <p>How the node is made (bytedeco cannot subclass libtorch's {@code Node}): a "carrier" node is taken
- * from {@code cat} over {@code n + 1} tensors, so it has {@code n + 1} next edges; its first {@code n} next
- * edges become the inputs' gradient edges, its input metadata is cleared, and {@code create_gradient_edge}
- * makes it the {@code grad_fn} of each output. The last next edge leads to the lifetime sentinel of
- * {@link LiveNodes}. During backward, libtorch runs for this node:
+ * from {@code cat} over {@code n} tensors, so it has {@code n} next edges, which become the inputs'
+ * gradient edges; its input metadata is cleared, and {@code create_gradient_edge} makes it the
+ * {@code grad_fn} of each output. (Only in the fallback to JavaCPP's peers as hooks, a last, extra edge leads
+ * to the lifetime sentinel of {@link LiveNodes}.) During backward, libtorch runs for this node:
  * <ol>
  *   <li>our pre-hook, which receives the outputs' gradients, runs the Java backward, keeps the input
  *       gradients for step 3, frees the saved tensors unless the graph is kept ({@code retain_graph}), and
@@ -32,6 +35,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *       the only reference, and AccumulateGrad may take the tensor without copying it).</li>
  * </ol>
  * libtorch does not check what post-hooks return, so step 1 checks every gradient's shape, dtype and device.
+ *
+ * <p>The hooks libtorch owns are hook objects of our own making ({@link HookPeers}) that call two shared
+ * Java hooks, which find the running node's record with {@code get_current_node()}, and that report the
+ * node's death when libtorch deletes them: nothing per call is left for JavaCPP to forget.
  */
 final class GradientNode {
 
@@ -47,11 +54,26 @@ final class GradientNode {
      * so the edge is invalid until set. {@code cat} keeps only its size. Never freed.
      */
     private static final Tensor PLACEHOLDER;
+    /**
+     * What {@code cat} takes in place of an input that requires grad but whose edge is set afterwards: no
+     * elements, but a gradient, so that cat always makes a node. Its edge is replaced, so it is in no graph.
+     */
+    private static final Tensor ANCHOR;
+    /** The C++ classes of the hooks, whose peers {@link HookPeers} copies. */
+    static final List<Class<? extends Pointer>> HOOK_BASES = List.of(FunctionPreHook.class, FunctionPostHook.class);
+    /** How many JavaCPP hook peers (each with a JNI weak reference) were made: a handful, not one per call. */
+    private static final AtomicLong PEERS_MADE = new AtomicLong();
+    /** The hooks whose peers every node's hooks are copies of. Never freed: the copies use their references. */
+    private static final PreHook PRE_HOOK;
+    private static final PostHook POST_HOOK;
 
     static {
         try (PointerScope scope = new PointerScope()) {
             ONE_UNDEFINED = Scopes.retained(new TensorVector(new Tensor()));
             PLACEHOLDER = Scopes.retained(torch.empty(0));
+            ANCHOR = Scopes.retained(torch.empty(0).requires_grad_(true));
+            PRE_HOOK = Scopes.retained(new PreHook());
+            POST_HOOK = Scopes.retained(new PostHook());
         }
     }
 
@@ -59,7 +81,10 @@ final class GradientNode {
     private final FunctionContext context;
     private final Meta[] inputs;
     private final Meta[] outputs;
-    /** The C++ hooks call these through JavaCPP's weak references: held here until the node dies. */
+    /**
+     * Only with one JavaCPP peer per hook (the fallback of {@link HookPeers}): the C++ hooks call these
+     * through JavaCPP's weak references, so they are held here until the node dies.
+     */
     private FunctionPreHook preHook;
     private FunctionPostHook postHook;
     private volatile long nodeAddress;
@@ -76,12 +101,14 @@ final class GradientNode {
         GradientNode record = new GradientNode(function, context, Meta.of(inputs), Meta.of(outputs));
         long key = LiveNodes.register(record);
         int n = inputs.length;
+        boolean shared = HookPeers.shared();
         try (PointerScope scope = new PointerScope()) {
             // cat's next edges are its inputs' gradient edges: a small CPU leaf is taken as it is (its edge is
-            // its AccumulateGrad, which would otherwise cost an extra operation to reach); every other input
-            // is stood in for by the placeholder, whose edge is invalid, as an input without gradient needs,
-            // and is set below for the others. The last part, the lifetime sentinel, is a small leaf too.
-            Tensor[] parts = new Tensor[n + 1];
+            // its AccumulateGrad, which would otherwise cost an extra operation to reach); an input without
+            // gradient is stood in for by the placeholder, whose edge is invalid, as it needs; every other
+            // input by the anchor, whose edge is replaced below. With JavaCPP's peers as hooks, a last part, the lifetime
+            // sentinel (a small leaf too), tells when the node dies; our own hooks tell it themselves.
+            Tensor[] parts = new Tensor[shared ? n : n + 1];
             boolean[] edgeFromCat = new boolean[n];
             for (int i = 0; i < n; i++) {
                 Tensor input = inputs[i];
@@ -92,10 +119,12 @@ final class GradientNode {
                     parts[i] = input;
                     edgeFromCat[i] = true;
                 } else {
-                    parts[i] = PLACEHOLDER;
+                    parts[i] = ANCHOR;
                 }
             }
-            parts[n] = LiveNodes.lifetimeSentinel(key);
+            if (!shared) {
+                parts[n] = LiveNodes.lifetimeSentinel(key);
+            }
             Node node = torch.cat(new TensorVector(parts)).grad_fn();
             for (int i = 0; i < n; i++) {
                 if (!edgeFromCat[i]) {
@@ -106,14 +135,28 @@ final class GradientNode {
             for (Tensor output : outputs) {
                 torch.create_gradient_edge(output, node);
             }
-            record.preHook = new PreHook(record);
-            record.postHook = new PostHook(record);
-            node.add_pre_hook(record.preHook);
-            node.add_post_hook(record.postHook);
+            if (shared) {
+                node.add_pre_hook(new FunctionPreHook(at(HookPeers.make(0, key))));
+                node.add_post_hook(new FunctionPostHook(at(HookPeers.make(1, 0))));
+            } else {
+                record.preHook = new PreHook();
+                record.postHook = new PostHook();
+                node.add_pre_hook(record.preHook);
+                node.add_post_hook(record.postHook);
+            }
             record.nodeAddress = node.address();
             context.attach(new Node(node));
             LiveNodes.indexNode(node.address(), record);
         }
+    }
+
+    /** A pointer without ownership to {@code target}. */
+    private static Pointer at(long target) {
+        return new Pointer() {
+            {
+                address = target;
+            }
+        };
     }
 
     /**
@@ -130,6 +173,35 @@ final class GradientNode {
 
     JavaFunction function() {
         return function;
+    }
+
+    /** The hooks whose Java objects every node's hooks call, in {@link #HOOK_BASES}' order; never freed. */
+    static Pointer[] hookTemplates() {
+        return new Pointer[] {PRE_HOOK, POST_HOOK};
+    }
+
+    /** Two hook peers of each kind, for {@link HookPeers}' layout check; the caller's scope frees them. */
+    static Pointer[][] twinHooks() {
+        return new Pointer[][] {{new PreHook(), new PreHook()}, {new PostHook(), new PostHook()}};
+    }
+
+    /** How many JavaCPP hook peers, each with its own JNI weak reference, this process has made. */
+    static long hookPeersMade() {
+        return PEERS_MADE.get();
+    }
+
+    /** The record of the node libtorch's engine is running on this thread (whose hook is being called). */
+    private static GradientNode running() {
+        GradientNode record;
+        // libtorch hands out a shared_ptr: freed here, or it would keep the node alive until the next GC.
+        try (PointerScope scope = new PointerScope()) {
+            Node node = torch.get_current_node();
+            record = node == null || node.isNull() ? null : LiveNodes.byNodeAddress(node.address());
+        }
+        if (record == null) {
+            throw new IllegalStateException("a JavaFunction hook ran outside a JavaFunction node");
+        }
+        return record;
     }
 
     long nodeAddress() {
@@ -202,14 +274,14 @@ final class GradientNode {
     }
 
     private static final class PreHook extends FunctionPreHook {
-        private final GradientNode record;
 
-        PreHook(GradientNode record) {
-            this.record = record;
+        PreHook() {
+            PEERS_MADE.incrementAndGet();
         }
 
         @Override
         public TensorVector apply(TensorVector gradients) {
+            GradientNode record = running();
             try {
                 record.runBackward(gradients);
                 // libtorch frees a node's saved variables right after its backward unless the graph is kept;
@@ -226,10 +298,9 @@ final class GradientNode {
     }
 
     private static final class PostHook extends FunctionPostHook {
-        private final GradientNode record;
 
-        PostHook(GradientNode record) {
-            this.record = record;
+        PostHook() {
+            PEERS_MADE.incrementAndGet();
         }
 
         @Override

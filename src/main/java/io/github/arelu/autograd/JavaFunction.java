@@ -39,10 +39,10 @@ import org.bytedeco.pytorch.Tensor;
  * or when no input requires grad, {@code apply} just runs {@code forward} and records nothing.
  *
  * <p>Lifetime: the node is owned by libtorch's graph like any other; the Java side of a call (this
- * function, its {@link FunctionContext}, the hook objects) is held by a registry until libtorch destroys
- * the node ({@code LiveNodes} observes that), and the saved tensors are freed when libtorch would free its
- * own saved variables, right after the node's backward unless the graph is kept ({@code GradientNode}'s
- * pre-hook). See the package documentation for the limits.
+ * function and its {@link FunctionContext}) is held by a registry until libtorch destroys the node (the
+ * node's hook objects report it), and nothing of the call outlives the node. The saved tensors are freed
+ * when libtorch would free its own saved variables, right after the node's backward unless the graph is
+ * kept ({@code GradientNode}'s pre-hook). See the package documentation for the limits.
  */
 public abstract class JavaFunction {
 

@@ -13,13 +13,14 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * The graph nodes of {@link JavaFunction}s that are alive, and how we learn that libtorch dropped them.
  *
- * <p>A node owns its hooks in C++, but each hook calls a Java object that JavaCPP reaches only through a
- * weak reference: the Java objects must stay strongly reachable for as long as the node may run, and no
- * longer. libtorch gives no callback when a node dies, so each node points at a <em>lifetime sentinel</em>:
- * a zero-element leaf tensor made with {@code from_blob} over a fake address that encodes the node's key,
- * whose storage deleter calls back into Java. The sentinel is held by its AccumulateGrad node, which the
- * carrier node points to, so its storage dies exactly when the carrier node is destroyed: then the node's
- * record (hooks, saved tensors, function) is dropped.
+ * <p>A node's record (function, saved tensors, and in the fallback its hooks' Java objects) must stay
+ * strongly reachable for as long as the node may run, and no longer. libtorch gives no callback when a node
+ * dies; {@link #nodeDied} is called instead by the deleting destructor of the node's own pre-hook object
+ * ({@link HookPeers}). In the fallback to JavaCPP's peers as hooks, each node points at a <em>lifetime
+ * sentinel</em> instead: a zero-element leaf tensor made with {@code from_blob} over a fake address that
+ * encodes the node's key, whose storage deleter calls back into Java. The sentinel is held by its
+ * AccumulateGrad node, which the carrier node points to, so its storage dies exactly when the carrier node
+ * is destroyed.
  */
 final class LiveNodes {
 
@@ -71,7 +72,8 @@ final class LiveNodes {
         return torch.from_blob(data, new long[] {0}, DELETER).requires_grad_(true);
     }
 
-    private static void storageFreed(long key) {
+    /** The node registered under {@code key} died: drops its record (hooks, saved tensors, function). */
+    static void nodeDied(long key) {
         GradientNode record = BY_KEY.remove(key);
         if (record != null) {
             BY_NODE_ADDRESS.remove(record.nodeAddress(), record);
@@ -84,7 +86,7 @@ final class LiveNodes {
         @Override
         public void call(Pointer data) {
             try {
-                storageFreed(data.address());
+                nodeDied(data.address());
             } catch (Throwable e) {
                 LOG.log(System.Logger.Level.ERROR, "releasing a JavaFunction graph node failed", e);
             }

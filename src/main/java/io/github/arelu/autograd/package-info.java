@@ -5,24 +5,61 @@
  *
  * <h2>How the node is built</h2>
  * bytedeco maps libtorch's graph API but cannot subclass {@code torch::autograd::Node}. A call therefore
- * takes a "carrier" node from a tiny libtorch operation ({@code cat} of zero-element tensors), clears its
- * input metadata, points its next edges at the inputs' gradient edges ({@code set_next_edges}), makes it the
- * {@code grad_fn} of the outputs ({@code create_gradient_edge}), and adds a Java pre-hook and post-hook
- * ({@code FunctionPreHook}, {@code FunctionPostHook}: JavaCPP classes whose virtual calls reach Java). The
- * pre-hook runs the Java backward and hands the carrier an undefined gradient, so its own backward produces
- * nothing; the post-hook hands libtorch the Java gradients. Everything else (graph traversal, gradient
- * accumulation, {@code retain_graph}, {@code create_graph}, {@code torch::autograd::grad}, threads) is
- * libtorch's own engine.
+ * takes a "carrier" node from a tiny libtorch operation ({@code cat} of zero-element tensors and small
+ * parameters), clears its input metadata, points its next edges at the inputs' gradient edges
+ * ({@code set_next_edge}), makes it the {@code grad_fn} of the outputs ({@code create_gradient_edge}), and
+ * adds a pre-hook and a post-hook ({@code FunctionPreHook}, {@code FunctionPostHook}). The pre-hook runs the
+ * Java backward and hands the carrier an undefined gradient, so its own backward produces nothing; the
+ * post-hook hands libtorch the Java gradients. Everything else (graph traversal, gradient accumulation,
+ * {@code retain_graph}, {@code create_graph}, {@code torch::autograd::grad}, threads) is libtorch's engine.
+ *
+ * <h2>Hooks without a JavaCPP peer per call</h2>
+ * A Java subclass of a hook class is backed by a C++ peer that JavaCPP generates: it derives from the hook
+ * class, adds one field, {@code jobject obj}, a JNI weak global reference to the Java object, and overrides
+ * {@code operator()} to call the Java method through it. JavaCPP deletes that reference only in the peer's
+ * Java-side deallocator; once libtorch owns the hook (it takes a {@code unique_ptr}), JavaCPP gives up the
+ * Java object's ownership, and libtorch later deletes the peer with its implicit destructor, which leaves the
+ * reference behind. One peer per hook per call thus left two weak references per recorded call in the JVM's
+ * JNI weak-handle table for ever (about 20-28 bytes a call, and a table that every garbage collection walks).
+ *
+ * <p>So the hooks libtorch owns are not JavaCPP peers. Two Java hooks live as long as the process; each node
+ * gets two small C++ objects of our own making ({@code HookPeers}), laid out as a peer, {@code {vptr, obj}},
+ * plus the node's key: {@code obj} is the long-lived hook's reference, so libtorch's call reaches the shared
+ * Java hook, which finds its node with libtorch's {@code get_current_node()}; {@code vptr} points at a copy of
+ * the peer class's virtual table whose deleting destructor is a {@code java.lang.foreign} upcall, so libtorch
+ * destroying the node tells us so, and the object is freed there. The peer layout (JavaCPP and preset
+ * versions, {@code sizeof} of the hook classes, the number of virtual functions, two peers sharing a virtual
+ * table with distinct references) is checked once at start-up; if it differs, nodes fall back to one JavaCPP
+ * peer per hook, with the retention above, and a warning is logged once ({@code
+ * -Dio.github.arelu.autograd.perCallHooks=true} forces that fallback, for comparisons). In the fallback, a
+ * zero-element sentinel leaf behind the node's last edge, whose storage deleter calls back, reports the
+ * node's death instead.
  *
  * <h2>Lifetime</h2>
- * The C++ hooks belong to the node and die with it. Their Java objects, the function and its
+ * The C++ hooks belong to the node and die with it. The function and its
  * {@link io.github.arelu.autograd.FunctionContext} are held by a registry until libtorch destroys the node;
  * saved tensors are freed when libtorch would free its own saved variables: right after the node's backward
  * unless the graph is kept ({@code retain_graph}, which the pre-hook reads from libtorch's current graph task),
- * or when the node is destroyed. The node's destruction is observed through the storage deleter of a
- * zero-element sentinel tensor behind the node's last edge (see {@code LiveNodes}). A graph dropped without
- * backward, a module closed, {@code System.gc()} and several threads need nothing from the caller;
- * {@link io.github.arelu.autograd.JavaFunction#liveNodeCount()} shows how many nodes are alive.
+ * or when the node is destroyed. A graph dropped without backward, a module closed, {@code System.gc()} and
+ * several threads need nothing from the caller; {@link io.github.arelu.autograd.JavaFunction#liveNodeCount()}
+ * shows how many nodes are alive. Nothing made for a call outlives its node.
+ *
+ * <h2>The JavaCPP change that would make our own hook objects unnecessary</h2>
+ * JavaCPP's generator ({@code Generator.java}) emits, for each class with {@code @Virtual} functions,
+ * {@code class JavaCPP_X : public X { public: jobject obj; ... }} without a destructor, and deletes
+ * {@code obj} (with {@code DeleteWeakGlobalRef}) only in {@code JavaCPP_..._deallocate}, the Java-side
+ * deallocator. The fix: give the generated class a destructor that deletes its reference, e.g.
+ * {@code ~JavaCPP_X() { JNIEnv* e; bool a = JavaCPP_getEnv(&e); if (e != NULL && obj != NULL)
+ * e->DeleteWeakGlobalRef((jweak)obj); JavaCPP_detach(a); }}, and drop the explicit delete from the
+ * deallocator (which then only does {@code delete (JavaCPP_X*)p}), so the reference goes whoever deletes the
+ * peer, C++ or Java. Minimal reproduction, with bytedeco's PyTorch presets: in a loop, {@code Node n =
+ * torch.cat(new TensorVector(torch.ones(1).requires_grad_(true))).grad_fn(); n.add_pre_hook(new
+ * FunctionPreHook() { public TensorVector apply(TensorVector g) { return g; } });} inside a
+ * {@code PointerScope}, each graph dropped at once: libtorch deletes every peer, yet the JVM's weak handles
+ * grow by one an iteration (here, resident size after two full GCs grew by 8.4 MiB from 200 000 to 1 000 000
+ * iterations, 11 bytes each; {@code jmh/README.md} has the same growth, and GC pauses, for AReLU's node
+ * under {@code -Dio.github.arelu.autograd.perCallHooks=true}). With that destructor, {@code HookPeers} could go:
+ * one JavaCPP peer per hook would then leave nothing behind.
  *
  * <h2>Limits</h2>
  * <ul>
@@ -30,9 +67,9 @@
  *       {@link io.github.arelu.autograd.JavaFunction#functionOf} tells which function made it.</li>
  *   <li>Forward must return new tensors: outputs that are inputs or views of inputs (in-place functions)
  *       are refused. Save inputs, not outputs: a saved output would keep its own node alive.</li>
- *   <li>Per call the carrier costs a few small libtorch operations (about 10-20 microseconds on one CPU core
- *       here) and one weak JNI reference per hook that JavaCPP never deletes (about 10 bytes each, two per
- *       recorded call).</li>
+ *   <li>Per call the carrier costs a few small libtorch operations (a {@code cat} of zero- and one-element
+ *       tensors, setting edges and hooks) and two JNI upcalls in backward; see {@code jmh/README.md} for
+ *       figures.</li>
  *   <li>An exception in backward reaches the caller of {@code backward()} as a {@code RuntimeException} whose
  *       message carries the original's class and message (JavaCPP passes text, not the exception object).</li>
  * </ul>

@@ -50,6 +50,13 @@ public class AReLUBenchmark {
     @Param({"65536", "1048576", "16777216"})
     public int size;
 
+    /**
+     * libtorch's threads. 2 by default; 1 where other processes share the cores, whose descheduling of one
+     * of libtorch's threads stalls every parallel region by a scheduler tick.
+     */
+    @Param({"2"})
+    public int threads;
+
     private PointerScope stateScope;
     private Tensor x;
     private Tensor xGrad;
@@ -62,7 +69,7 @@ public class AReLUBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         LibTorch.load();
-        torch.set_num_threads(2);
+        torch.set_num_threads(threads);
         torch.manual_seed(0);
         stateScope = new PointerScope();
         x = torch.randn(size);

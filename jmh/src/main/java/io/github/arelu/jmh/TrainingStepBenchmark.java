@@ -29,6 +29,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -56,6 +57,10 @@ public class TrainingStepBenchmark {
 
     private static final int BATCH = 128;
 
+    /** libtorch's threads, as in {@link AReLUBenchmark#threads}. */
+    @Param({"2"})
+    public int threads;
+
     /** Milliseconds spent in each network's steps, summed per iteration (JMH reports them per iteration). */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.EVENTS)
@@ -81,7 +86,7 @@ public class TrainingStepBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         LibTorch.load();
-        torch.set_num_threads(2);
+        torch.set_num_threads(threads);
         // As the examples' Trainer: libtorch's own convolutions (bytedeco 2.10.0's oneDNN gives NaN there),
         // no NNPACK, one OpenBLAS thread under libtorch's OpenMP threads.
         torch.globalContext().setUserEnabledMkldnn(false);
