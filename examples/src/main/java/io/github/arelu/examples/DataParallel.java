@@ -1,9 +1,12 @@
 package io.github.arelu.examples;
 
 import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 
@@ -115,10 +118,12 @@ public final class DataParallel {
         } catch (UnknownHostException e) {
             throw new DataParallelException("cannot resolve the master's host name '" + master.host() + "'", e);
         }
+        // Before the store: a rank with a wrong interface stops at once, and the others are told it never arrived.
+        org.bytedeco.pytorch.gloo.Device device = glooDevice(glooInterface, masterAddress);
         TCPStore store = openStore(master, rank, timeout);
         rendezvous(store, master, rank, worldSize, timeout);
         ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(milliseconds(timeout));
-        options.devices().push_back(glooDevice(glooInterface, masterAddress));
+        options.devices().push_back(device);
         try {
             return new DataParallel(new ProcessGroupGloo(store, rank, worldSize, options), rank, worldSize, timeout);
         } catch (RuntimeException e) {
@@ -240,8 +245,28 @@ public final class DataParallel {
         } catch (RuntimeException e) {
             throw new DataParallelException("gloo cannot use "
                     + (glooInterface != null ? "network interface '" + glooInterface + "'" : "this machine's address")
-                    + ": " + firstLine(e), e);
+                    + ": " + firstLine(e) + " (this machine's interfaces with an address: " + interfacesWithAddresses()
+                    + ")", e);
         }
+    }
+
+    /** Such as {@code "lo 127.0.0.1, eth0 10.0.0.2"}: what a {@code --gloo-interface} could name here. */
+    static String interfacesWithAddresses() {
+        List<String> names = new ArrayList<>();
+        try {
+            for (NetworkInterface networkInterface : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                List<String> addresses = new ArrayList<>();
+                for (InetAddress address : Collections.list(networkInterface.getInetAddresses())) {
+                    addresses.add(address.getHostAddress());
+                }
+                if (!addresses.isEmpty()) {
+                    names.add(networkInterface.getName() + " " + String.join(" ", addresses));
+                }
+            }
+        } catch (SocketException e) {
+            return "unknown: " + e.getMessage();
+        }
+        return names.isEmpty() ? "none" : String.join(", ", names);
     }
 
     public int rank() {

@@ -166,6 +166,22 @@ class DataParallelTest {
     }
 
     @Test
+    void aMissingGlooInterfaceIsNamedWithTheInterfacesThatExist() {
+        int port = freePort();
+        DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
+                loopback(port), 0, 2, Duration.ofSeconds(2), "nosuch0"));
+        assertTrue(e.getMessage().startsWith("gloo cannot use network interface 'nosuch0': "), e.getMessage());
+        assertTrue(e.getMessage().contains("(this machine's interfaces with an address: ")
+                && e.getMessage().contains("lo ") && e.getMessage().contains("127.0.0.1"), e.getMessage());
+        // Checked before rank 0 serves the store: the port is still free.
+        try (ServerSocket again = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            assertEquals(port, again.getLocalPort());
+        } catch (IOException notFree) {
+            fail("rank 0 opened the store before checking its interface: " + notFree);
+        }
+    }
+
+    @Test
     void anUnreachableMasterIsNamed() {
         int port = freePort();
         DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
