@@ -230,6 +230,78 @@ inline int64_t rows_per_block(const Shape& s) {
   return std::max<int64_t>(1, kChunk / std::max<int64_t>(1, s.channels * s.inner));
 }
 
+// One row of channels_last memory (inner == 1): element c is channel c. The accumulators and the buffers are
+// distinct arrays (restrict), so the loop vectorizes across channels.
+template <class T, class IO>
+__attribute__((always_inline)) inline void short_row_body(IO io, const T* __restrict x, int64_t channels,
+                                                          const T* __restrict a, const T* __restrict b,
+                                                          double* __restrict pn, double* __restrict pp) {
+  for (int64_t c = 0; c < channels; ++c) {
+    double tn, tp;
+    io.store(c, backward1_masked(io.load(c), x[c], a[c], b[c], tn, tp));
+    pn[c] += tn;
+    pp[c] += tp;
+  }
+}
+
+template <class T>
+__attribute__((always_inline)) inline void forward_row_body(const T* __restrict x, T* __restrict y, int64_t channels,
+                                                            const T* __restrict a, const T* __restrict b) {
+  for (int64_t c = 0; c < channels; ++c) y[c] = forward1_masked(x[c], a[c], b[c]);
+}
+
+// The two row loops compiled for AVX2 and AVX-512 too (function-level targets, as the flat loops in
+// arelu_cpu_avx2.h and arelu_cpu_avx512.h), chosen per row by isa(): the same operations in the same order,
+// so the same bits on every path.
+#if defined(ARELU_X86_DISPATCH)
+template <class T, class IO>
+__attribute__((target("avx2"))) void short_row_avx2(IO io, const T* x, int64_t channels, const T* a, const T* b,
+                                                    double* pn, double* pp) {
+  short_row_body(io, x, channels, a, b, pn, pp);
+}
+
+template <class T, class IO>
+__attribute__((target("avx512f"))) void short_row_avx512(IO io, const T* x, int64_t channels, const T* a,
+                                                         const T* b, double* pn, double* pp) {
+  short_row_body(io, x, channels, a, b, pn, pp);
+}
+
+template <class T>
+__attribute__((target("avx2"))) void forward_row_avx2(const T* x, T* y, int64_t channels, const T* a, const T* b) {
+  forward_row_body(x, y, channels, a, b);
+}
+
+template <class T>
+__attribute__((target("avx512f"))) void forward_row_avx512(const T* x, T* y, int64_t channels, const T* a,
+                                                           const T* b) {
+  forward_row_body(x, y, channels, a, b);
+}
+#endif
+
+template <class T, class IO>
+inline void short_row(IO io, const T* x, int64_t channels, const T* a, const T* b, double* pn, double* pp) {
+#if defined(ARELU_X86_DISPATCH)
+  switch (isa()) {
+    case kAvx512: return short_row_avx512(io, x, channels, a, b, pn, pp);
+    case kAvx2: return short_row_avx2(io, x, channels, a, b, pn, pp);
+    default: break;
+  }
+#endif
+  short_row_body(io, x, channels, a, b, pn, pp);
+}
+
+template <class T>
+inline void forward_row(const T* x, T* y, int64_t channels, const T* a, const T* b) {
+#if defined(ARELU_X86_DISPATCH)
+  switch (isa()) {
+    case kAvx512: return forward_row_avx512(x, y, channels, a, b);
+    case kAvx2: return forward_row_avx2(x, y, channels, a, b);
+    default: break;
+  }
+#endif
+  forward_row_body(x, y, channels, a, b);
+}
+
 template <class T>
 void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b, int num_threads) {
   const int64_t per_block = rows_per_block(s);
@@ -243,7 +315,7 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
       const T* xr = x + o * row;
       T* yr = y + o * row;
       if (s.inner == 1) {
-        for (int64_t c = 0; c < s.channels; ++c) yr[c] = forward1_masked(xr[c], a[c], b[c]);
+        forward_row(xr, yr, s.channels, a, b);
       } else {
         for (int64_t c = 0; c < s.channels; ++c) {
           for (int64_t i = 0; i < s.inner; ++i) {
@@ -264,18 +336,6 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
   }
 }
 
-// One row of channels_last memory (inner == 1): element c is channel c. The accumulators and the buffers are
-// distinct arrays (restrict), so the loop vectorizes across channels.
-template <class T, class IO>
-inline void short_row(IO io, const T* __restrict x, int64_t channels, const T* __restrict a, const T* __restrict b,
-                      double* __restrict pn, double* __restrict pp) {
-  for (int64_t c = 0; c < channels; ++c) {
-    double tn, tp;
-    io.store(c, backward1_masked(io.load(c), x[c], a[c], b[c], tn, tp));
-    pn[c] += tn;
-    pp[c] += tp;
-  }
-}
 
 // Per block, per channel: the sums of its rows in row order, elements of a row in order; blocks folded in
 // order. The same values for any thread count.

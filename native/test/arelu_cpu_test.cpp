@@ -602,6 +602,53 @@ void check_isa_paths_identical(int level, int64_t n) {
   EXPECT_EQ(bits(sse.ps2), bits(avx.ps2)) << "n=" << n;
 }
 
+// Channel-wise on channels_last memory (inner 1): the short-row loops of every ISA give the same bits, special
+// values in x and g included, on a channel count that is no multiple of any vector width.
+template <class T>
+void check_short_rows_identical_across_isas() {
+  const int64_t outer = 300, channels = 37, n = outer * channels;
+  std::mt19937_64 rng(17);
+  std::normal_distribution<double> d(0.0, 2.0);
+  std::uniform_int_distribution<int> pick(0, 19);
+  const T specials[] = {T(0), -T(0), std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                        -std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::denorm_min()};
+  auto draw = [&]() { const int k = pick(rng); return k < 6 ? specials[k] : static_cast<T>(d(rng)); };
+  std::vector<T> x(n), g(n), a(channels), b(channels);
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = draw();
+    g[i] = draw();
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    a[c] = T(0.01 + 0.02 * c);
+    b[c] = T(1.1 + 0.02 * c);
+  }
+  struct Out {
+    std::vector<T> y, gi;
+    std::vector<double> ns, ps;
+  };
+  auto run = [&](int isa) {
+    arelu::detail::set_max_isa(isa);
+    Out o{std::vector<T>(n), std::vector<T>(n), std::vector<double>(channels), std::vector<double>(channels)};
+    EXPECT_EQ(arelu::abi::forward_channels(x.data(), o.y.data(), outer, channels, 1, a.data(), b.data(), 2), ARELU_OK);
+    EXPECT_EQ(arelu::abi::backward_channels(g.data(), x.data(), o.gi.data(), outer, channels, 1, a.data(), b.data(),
+                                            o.ns.data(), o.ps.data(), 2),
+              ARELU_OK);
+    return o;
+  };
+  const Out base = run(0);
+  const int detected = arelu::detail::set_max_isa(2);
+  for (int level = 1; level <= detected; ++level) {
+    const Out other = run(level);
+    EXPECT_EQ(0, std::memcmp(base.y.data(), other.y.data(), n * sizeof(T))) << "level " << level;
+    EXPECT_EQ(0, std::memcmp(base.gi.data(), other.gi.data(), n * sizeof(T))) << "level " << level;
+    EXPECT_EQ(0, std::memcmp(base.ns.data(), other.ns.data(), channels * sizeof(double))) << "level " << level;
+    EXPECT_EQ(0, std::memcmp(base.ps.data(), other.ps.data(), channels * sizeof(double))) << "level " << level;
+  }
+  arelu::detail::set_max_isa(2);
+}
+TEST(AreluCpuIsa, ShortRowsBitIdenticalF32) { check_short_rows_identical_across_isas<float>(); }
+TEST(AreluCpuIsa, ShortRowsBitIdenticalF64) { check_short_rows_identical_across_isas<double>(); }
+
 // Lengths that exercise the step tails and several chunks.
 class IsaPaths : public ::testing::TestWithParam<int64_t> {};
 TEST_P(IsaPaths, Avx2AndSse2BitIdenticalF32) { check_isa_paths_identical<float>(1, GetParam()); }
