@@ -1,6 +1,7 @@
 package io.github.arelu.examples.model;
 
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -11,6 +12,7 @@ import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 
 import io.github.arelu.AReLU;
+import io.github.arelu.AReLUFunctional;
 import org.bytedeco.pytorch.CELUImpl;
 import org.bytedeco.pytorch.ELUImpl;
 import org.bytedeco.pytorch.GELUImpl;
@@ -27,6 +29,7 @@ import org.bytedeco.pytorch.SigmoidImpl;
 import org.bytedeco.pytorch.SoftplusImpl;
 import org.bytedeco.pytorch.TanhImpl;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * One activation the comparison can put in a network: how to make its module for a layer of a given channel
@@ -35,25 +38,46 @@ import org.bytedeco.pytorch.Tensor;
  *
  * <p>bytedeco's activation modules share no Java interface with {@code forward(Tensor)}, hence the pair of
  * factory and forward function rather than a common supertype.
+ *
+ * @param functional the same function on parameters passed in rather than the module's, or null where we
+ *     have none (see {@link Functional})
  */
 public record ActivationSpec<M extends Module>(String name, LongFunction<M> factory,
-        BiFunction<M, Tensor, Tensor> forward) {
+        BiFunction<M, Tensor, Tensor> forward, Functional functional) {
 
-    /** An activation whose module does not depend on the layer's channel count. */
+    /**
+     * An activation as a function of its input and of its parameters, for a network run on weights of its own
+     * (MAML's adapted weights, {@link ConvMnist#forward(Tensor, java.util.List)}).
+     */
+    @FunctionalInterface
+    public interface Functional {
+
+        /** Applies the activation, taking its parameters from {@code parameters} in its module's order. */
+        Tensor apply(Tensor input, Iterator<Tensor> parameters);
+    }
+
+    /** An activation whose module does not depend on the layer's channel count, without a functional form. */
     private static <M extends Module> ActivationSpec<M> of(String name, Supplier<M> factory,
             BiFunction<M, Tensor, Tensor> forward) {
-        return new ActivationSpec<>(name, channels -> factory.get(), forward);
+        return of(name, factory, forward, null);
+    }
+
+    private static <M extends Module> ActivationSpec<M> of(String name, Supplier<M> factory,
+            BiFunction<M, Tensor, Tensor> forward, Functional functional) {
+        return new ActivationSpec<>(name, channels -> factory.get(), forward, functional);
     }
 
     /** Every activation, in the order the paper's tables list them where it has them. */
     public static final List<ActivationSpec<?>> ALL = List.of(
-            of("AReLU", AReLU::new, AReLU::forward),
+            of("AReLU", AReLU::new, AReLU::forward,
+                    (input, parameters) -> AReLUFunctional.arelu(input, parameters.next(), parameters.next())),
             // One alpha and one beta per channel of the layer (beyond the paper, like PReLU's num_parameters).
-            new ActivationSpec<>("AReLU-channelwise", AReLU::channelwise, AReLU::forward),
-            of("ReLU", ReLUImpl::new, ReLUImpl::forward),
+            new ActivationSpec<>("AReLU-channelwise", AReLU::channelwise, AReLU::forward, null),
+            of("ReLU", ReLUImpl::new, ReLUImpl::forward, (input, parameters) -> torch.relu(input)),
             of("ReLU6", ReLU6Impl::new, ReLU6Impl::forward),
             of("LeakyReLU", LeakyReLUImpl::new, LeakyReLUImpl::forward),
-            of("PReLU", PReLUImpl::new, PReLUImpl::forward),
+            of("PReLU", PReLUImpl::new, PReLUImpl::forward,
+                    (input, parameters) -> torch.prelu(input, parameters.next())),
             // RReLU samples its negative slope while training and uses the mean slope in eval mode; the
             // network's train()/eval() reaches it because it is registered as a submodule.
             of("RReLU", RReLUImpl::new, RReLUImpl::forward),

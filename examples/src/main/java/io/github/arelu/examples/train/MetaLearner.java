@@ -1,16 +1,13 @@
 package io.github.arelu.examples.train;
 
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 
 import io.github.arelu.AReLUFunctional;
 import io.github.arelu.examples.data.TaskSampler;
 import io.github.arelu.examples.model.ActivationSpec;
-import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.model.ConvMnist;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
@@ -19,10 +16,7 @@ import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.StringTensorDict;
-import org.bytedeco.pytorch.StringTensorDictItem;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
@@ -32,18 +26,22 @@ import org.bytedeco.pytorch.global.torch;
  * of the adapted weights on its query set; the mean query loss over a batch of tasks trains the initial
  * weights with Adam.
  *
- * <p>The network runs functionally: the same layers as {@link MnistNetwork.Kind#ConvMNIST}, but on weights
+ * <p>The network runs functionally: {@link ConvMnist#forward(Tensor, List)}, the same network on weights
  * passed as tensors, so each adaptation step makes new tensors {@code w - lr * grad} that stay connected to
  * the initial weights. Second-order MAML builds the inner gradients with {@code create_graph}, so the outer
  * gradient differentiates through them, AReLU's backward included ({@link AReLUFunctional} records its
  * fused node with differentiable ops in that case); first-order MAML treats the inner gradients as
- * constants. The initial weights are those of a module-based ConvMNIST, so they are initialized as in the
- * other experiments.
+ * constants. The initial weights are the ConvMNIST module's own, so they are initialized as in the other
+ * experiments.
  */
 public final class MetaLearner {
 
-    /** Activations with a functional form here: AReLU through {@link AReLUFunctional}, libtorch's ReLU and PReLU. */
-    public static final List<String> ACTIVATIONS = List.of("AReLU", "ReLU", "PReLU");
+    /**
+     * Activations with a {@link ActivationSpec#functional() functional form}: AReLU through
+     * {@link AReLUFunctional}, libtorch's ReLU and PReLU.
+     */
+    public static final List<String> ACTIVATIONS = ActivationSpec.ALL.stream()
+            .filter(activation -> activation.functional() != null).map(ActivationSpec::name).toList();
 
     /** The adaptation hyper-parameters; the paper's code uses 5 steps at lr 0.005, second order. */
     public record Adaptation(int steps, double learningRate, boolean firstOrder) {
@@ -55,12 +53,9 @@ public final class MetaLearner {
         }
     }
 
-    private static final String[] SLOTS = {"activation1", "activation2", "activation3"};
-
-    private final String activation;
-    private final MnistNetwork network;
-    /** The initial weights by name: the network's parameters, which the meta optimizer updates. */
-    private final Map<String, Tensor> initialWeights = new LinkedHashMap<>();
+    private final ConvMnist network;
+    /** The initial weights: the network's parameters, which the meta optimizer updates. */
+    private final List<Tensor> initialWeights;
     private final Optimizer metaOptimizer;
     private final Adaptation adaptation;
 
@@ -71,17 +66,17 @@ public final class MetaLearner {
      */
     public MetaLearner(ActivationSpec<?> activation, int ways, long seed, Adaptation adaptation, double metaLearningRate) {
         requireSupported(activation);
-        this.activation = activation.name();
         this.adaptation = adaptation;
-        network = Trainer.newNetwork(MnistNetwork.Kind.ConvMNIST, activation, ways, seed);
+        torch.manual_seed(seed);
+        network = new ConvMnist(activation, ways);
+        List<Tensor> weights = new ArrayList<>();
         try (PointerScope scope = new PointerScope()) {
-            StringTensorDict parameters = network.named_parameters();
-            for (long i = 0; i < parameters.size(); i++) {
-                StringTensorDictItem item = parameters.get(i);
+            for (Tensor parameter : network.parameters().get()) {
                 // Kept beyond the scope: the same parameters the module and the optimizer hold.
-                initialWeights.put(item.key().getString(), new Tensor(item.value()).retainReference());
+                weights.add(new Tensor(parameter).retainReference());
             }
         }
+        initialWeights = List.copyOf(weights);
         metaOptimizer = new Adam(network.parameters(), new AdamOptions(metaLearningRate));
     }
 
@@ -104,8 +99,8 @@ public final class MetaLearner {
         long queries = 0;
         for (TaskSampler.Task task : tasks) {
             try (PointerScope scope = new PointerScope()) {
-                Map<String, Tensor> adapted = adapt(task, !adaptation.firstOrder());
-                Tensor logProbabilities = forward(task.queryImages(), adapted);
+                List<Tensor> adapted = adapt(task, !adaptation.firstOrder());
+                Tensor logProbabilities = network.forward(task.queryImages(), adapted);
                 torch.nll_loss(logProbabilities, task.queryLabels()).div(new Scalar((double) tasks.size())).backward();
                 correct += correct(logProbabilities, task.queryLabels());
                 queries += task.queryLabels().size(0);
@@ -121,9 +116,9 @@ public final class MetaLearner {
         long queries = 0;
         for (TaskSampler.Task task : tasks) {
             try (PointerScope scope = new PointerScope()) {
-                Map<String, Tensor> adapted = adapt(task, false);
+                List<Tensor> adapted = adapt(task, false);
                 try (NoGradGuard noGrad = new NoGradGuard()) {
-                    correct += correct(forward(task.queryImages(), adapted), task.queryLabels());
+                    correct += correct(network.forward(task.queryImages(), adapted), task.queryLabels());
                     queries += task.queryLabels().size(0);
                 }
             }
@@ -131,9 +126,9 @@ public final class MetaLearner {
         return 100.0 * correct / queries;
     }
 
-    /** The initial weights by name; after {@link #metaStep} their {@code grad()} holds the meta-gradient. */
-    Map<String, Tensor> initialWeights() {
-        return Collections.unmodifiableMap(initialWeights);
+    /** The initial weights; after {@link #metaStep} their {@code grad()} holds the meta-gradient. */
+    List<Tensor> initialWeights() {
+        return initialWeights;
     }
 
     /** Draws {@code count} tasks; the caller scopes their tensors. */
@@ -150,43 +145,20 @@ public final class MetaLearner {
      * {@code differentiable} the steps are part of the graph (second order); otherwise each gradient is a
      * constant, and the adapted weights depend on the initial ones only through {@code w - constant}.
      */
-    Map<String, Tensor> adapt(TaskSampler.Task task, boolean differentiable) {
-        Map<String, Tensor> weights = initialWeights();
+    List<Tensor> adapt(TaskSampler.Task task, boolean differentiable) {
+        List<Tensor> weights = initialWeights;
         Scalar learningRate = new Scalar(adaptation.learningRate());
         for (int step = 0; step < adaptation.steps(); step++) {
-            Tensor loss = torch.nll_loss(forward(task.supportImages(), weights), task.supportLabels());
-            TensorVector gradients = torch.grad(new TensorVector(loss), new TensorVector(weights.values().toArray(
-                    new Tensor[0])), new TensorVector(), new BoolOptional(differentiable), differentiable, false);
-            Map<String, Tensor> next = new LinkedHashMap<>();
-            int i = 0;
-            for (Map.Entry<String, Tensor> weight : weights.entrySet()) {
-                next.put(weight.getKey(), weight.getValue().sub(gradients.get(i++).mul(learningRate)));
+            Tensor loss = torch.nll_loss(network.forward(task.supportImages(), weights), task.supportLabels());
+            TensorVector gradients = torch.grad(new TensorVector(loss), new TensorVector(weights.toArray(new Tensor[0])),
+                    new TensorVector(), new BoolOptional(differentiable), differentiable, false);
+            List<Tensor> next = new ArrayList<>();
+            for (int i = 0; i < weights.size(); i++) {
+                next.add(weights.get(i).sub(gradients.get(i).mul(learningRate)));
             }
             weights = next;
         }
         return weights;
-    }
-
-    /** ConvMNIST's forward on {@code weights}: log-probabilities {@code [N, ways]}. */
-    Tensor forward(Tensor images, Map<String, Tensor> weights) {
-        Tensor x = images;
-        for (int block = 0; block < SLOTS.length; block++) {
-            String conv = "conv" + (block + 1);
-            x = torch.conv2d(x, weights.get(conv + ".weight"), new TensorOptional(weights.get(conv + ".bias")),
-                    new long[] {1, 1}, new long[] {0, 0}, new long[] {1, 1}, 1);
-            x = torch.max_pool2d(x, new long[] {2, 2}, new long[] {2, 2}, new long[] {0, 0}, new long[] {1, 1}, false);
-            x = activate(x, SLOTS[block], weights);
-        }
-        return torch.linear(x.flatten(1, -1), weights.get("classifier.weight"), weights.get("classifier.bias"))
-                .log_softmax(1);
-    }
-
-    private Tensor activate(Tensor x, String slot, Map<String, Tensor> weights) {
-        return switch (activation) {
-            case "AReLU" -> AReLUFunctional.arelu(x, weights.get(slot + ".alpha"), weights.get(slot + ".beta"));
-            case "PReLU" -> torch.prelu(x, weights.get(slot + ".weight"));
-            default -> torch.relu(x);
-        };
     }
 
     private static long correct(Tensor logProbabilities, Tensor labels) {

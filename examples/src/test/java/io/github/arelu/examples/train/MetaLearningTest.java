@@ -93,7 +93,7 @@ class MetaLearningTest {
                         new MetaLearner.Adaptation(2, 0.5, order == 1), 0.005);
                 try (PointerScope scope = new PointerScope()) {
                     learner.metaStep(MetaLearner.sample(sampler, 2, new Random(12)));
-                    gradients[order] = learner.initialWeights().values().stream()
+                    gradients[order] = learner.initialWeights().stream()
                             .flatMapToDouble(weight -> java.util.Arrays.stream(doubles(weight.grad()))).toArray();
                 }
             }
