@@ -9,13 +9,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import java.util.StringJoiner;
-import java.util.function.ToDoubleFunction;
 
 import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TaskSampler;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.report.MetaLearningResults;
 import io.github.arelu.examples.report.Reports;
 import io.github.arelu.examples.report.Statistics;
 import io.github.arelu.examples.train.MetaLearner;
@@ -103,55 +102,6 @@ public final class MetaLearningCommand implements Experiment {
             + "(default: ${DEFAULT-VALUE})")
     Path out = Path.of("maml-results");
 
-    /**
-     * One run of one activation.
-     *
-     * @param trainQueryAccuracy query accuracy (%) of each meta step's training tasks, as adapted during it
-     * @param evaluatedSteps the meta steps (1-based) after which evaluation ran
-     * @param testQueryAccuracy query accuracy (%) of the test-image tasks at each evaluated step
-     */
-    public record Run(double[] trainQueryAccuracy, int[] evaluatedSteps, double[] testQueryAccuracy, double seconds) {
-
-        public double finalAccuracy() {
-            return testQueryAccuracy[testQueryAccuracy.length - 1];
-        }
-
-        public double bestAccuracy() {
-            return Arrays.stream(testQueryAccuracy).max().orElse(Double.NaN);
-        }
-
-        /** The paper's code's figure: the best query accuracy of any meta step's training tasks. */
-        public double bestTrainAccuracy() {
-            return Arrays.stream(trainQueryAccuracy).max().orElse(Double.NaN);
-        }
-    }
-
-    /** All runs of one activation. */
-    public record Result(String activation, List<Run> runs) {
-
-        double[] finals() {
-            return runs.stream().mapToDouble(Run::finalAccuracy).toArray();
-        }
-
-        double[] bests() {
-            return runs.stream().mapToDouble(Run::bestAccuracy).toArray();
-        }
-
-        double[] bestTrains() {
-            return runs.stream().mapToDouble(Run::bestTrainAccuracy).toArray();
-        }
-
-        /** Training query accuracy at each meta step: mean or std over runs, as {@code statistic} says. */
-        double[] perStep(ToDoubleFunction<double[]> statistic) {
-            return Statistics.overRuns(runs.stream().map(Run::trainQueryAccuracy).toList(), statistic);
-        }
-
-        /** Test query accuracy at each evaluated step: mean or std over runs, as {@code statistic} says. */
-        double[] perEvaluation(ToDoubleFunction<double[]> statistic) {
-            return Statistics.overRuns(runs.stream().map(Run::testQueryAccuracy).toList(), statistic);
-        }
-    }
-
     /** Where a line per evaluation goes; null for none. */
     private final PrintWriter progress;
 
@@ -217,23 +167,24 @@ public final class MetaLearningCommand implements Experiment {
             throw new ParameterException(command.commandLine(), "Invalid task shape: " + e.getMessage());
         }
         long start = System.nanoTime();
-        List<Result> results = new ArrayList<>();
+        List<MetaLearningResults.Result> results = new ArrayList<>();
         for (ActivationSpec<?> activation : selected) {
-            List<Run> activationRuns = new ArrayList<>();
+            List<MetaLearningResults.Run> activationRuns = new ArrayList<>();
             for (int run = 0; run < runOptions.runs; run++) {
                 activationRuns.add(train(activation, run, adaptation, trainTasks, testTasks));
             }
-            results.add(new Result(activation.name(), activationRuns));
+            results.add(new MetaLearningResults.Result(activation.name(), activationRuns));
         }
         String description = describe();
         Files.createDirectories(out);
-        String markdown = toMarkdown(description, results);
+        MetaLearningResults report = new MetaLearningResults(description, results);
+        String markdown = report.toMarkdown();
         Files.writeString(out.resolve("table.md"), markdown);
-        Files.writeString(out.resolve("results.json"), toJson(description, results));
-        Files.writeString(out.resolve("results.csv"), toCsv(results));
+        Files.writeString(out.resolve("results.json"), report.toJson());
+        Files.writeString(out.resolve("results.csv"), report.toCsv());
         List<Reports.Band> testBands = new ArrayList<>();
         List<Reports.Band> trainBands = new ArrayList<>();
-        for (Result result : results) {
+        for (MetaLearningResults.Result result : results) {
             double[] steps = Arrays.stream(result.runs().getFirst().evaluatedSteps()).asDoubleStream().toArray();
             testBands.add(new Reports.Band(result.activation(), steps, result.perEvaluation(Statistics::mean),
                     result.perEvaluation(Statistics::std)));
@@ -255,7 +206,7 @@ public final class MetaLearningCommand implements Experiment {
     }
 
     /** One run: seeded weights and task draws; evaluations on their own seeded draw of test tasks. */
-    Run train(ActivationSpec<?> activation, int run, MetaLearner.Adaptation adaptation, TaskSampler trainTasks,
+    MetaLearningResults.Run train(ActivationSpec<?> activation, int run, MetaLearner.Adaptation adaptation, TaskSampler trainTasks,
             TaskSampler testTasks) {
         long runSeed = runOptions.seed + run;
         long started = System.nanoTime();
@@ -284,7 +235,7 @@ public final class MetaLearningCommand implements Experiment {
                 }
             }
         }
-        return new Run(trainAccuracy, evaluated.stream().mapToInt(Integer::intValue).toArray(),
+        return new MetaLearningResults.Run(trainAccuracy, evaluated.stream().mapToInt(Integer::intValue).toArray(),
                 testAccuracy.stream().mapToDouble(Double::doubleValue).toArray(), (System.nanoTime() - started) / 1e9);
     }
 
@@ -312,65 +263,5 @@ public final class MetaLearningCommand implements Experiment {
                 adaptation.firstOrder() ? "first order" : "second order", data, ways, shots, queriesPerClass,
                 tasksPerStep, adaptation.steps(), adaptation.learningRate(), metaLearningRate, iterations, runOptions.runs, runOptions.seed,
                 evaluateEvery, evaluationTasks, torch.get_num_threads());
-    }
-
-    static String toMarkdown(String description, List<Result> results) {
-        StringBuilder text = new StringBuilder("# Meta learning\n\n").append(description).append(".\n\n")
-                .append("Query accuracy in % after adaptation, mean ± std over runs. On test-image tasks: \"final\" "
-                        + "after the last meta step, \"best\" the best evaluation of each run. \"best train\": the best "
-                        + "of any meta step's training tasks, the figure the paper's code reports (an optimistic "
-                        + "one: the maximum of many noisy values).\n\n")
-                .append("| activation | final | best | best train | time per run (s) |\n"
-                        + "| --- | ---: | ---: | ---: | ---: |\n");
-        for (Result result : results) {
-            text.append(String.format(Locale.ROOT, "| %s | %.2f ± %.2f | %.2f ± %.2f | %.2f ± %.2f | %.0f |%n",
-                    result.activation(), Statistics.mean(result.finals()), Statistics.std(result.finals()),
-                    Statistics.mean(result.bests()), Statistics.std(result.bests()), Statistics.mean(result.bestTrains()),
-                    Statistics.std(result.bestTrains()), result.runs().stream().mapToDouble(Run::seconds).average()
-                            .orElse(Double.NaN)));
-        }
-        return text.toString();
-    }
-
-    static String toJson(String description, List<Result> results) {
-        StringJoiner activationsJson = new StringJoiner(",\n", "{\n", "\n}");
-        for (Result result : results) {
-            StringJoiner runsJson = new StringJoiner(", ", "[", "]");
-            for (Run run : result.runs()) {
-                runsJson.add("{\"trainQueryAccuracy\": " + Reports.jsonArray(run.trainQueryAccuracy())
-                        + ", \"evaluatedSteps\": " + Arrays.toString(run.evaluatedSteps())
-                        + ", \"testQueryAccuracy\": " + Reports.jsonArray(run.testQueryAccuracy())
-                        + ", \"seconds\": " + Reports.jsonNumber(run.seconds()) + "}");
-            }
-            activationsJson.add("  " + Reports.jsonString(result.activation()) + ": {"
-                    + "\"finalMean\": " + Reports.jsonNumber(Statistics.mean(result.finals()))
-                    + ", \"finalStd\": " + Reports.jsonNumber(Statistics.std(result.finals()))
-                    + ", \"bestMean\": " + Reports.jsonNumber(Statistics.mean(result.bests()))
-                    + ", \"bestStd\": " + Reports.jsonNumber(Statistics.std(result.bests()))
-                    + ", \"bestTrainMean\": " + Reports.jsonNumber(Statistics.mean(result.bestTrains()))
-                    + ", \"bestTrainStd\": " + Reports.jsonNumber(Statistics.std(result.bestTrains()))
-                    + ", \"runs\": " + runsJson + "}");
-        }
-        return "{\"setup\": " + Reports.jsonString(description) + ",\n\"activations\": " + activationsJson + "}\n";
-    }
-
-    /** One line per activation, run and meta step; the test accuracy only where that step was evaluated. */
-    static String toCsv(List<Result> results) {
-        StringBuilder csv = new StringBuilder("activation,run,step,train_query_accuracy,test_query_accuracy\n");
-        for (Result result : results) {
-            for (int run = 0; run < result.runs().size(); run++) {
-                Run history = result.runs().get(run);
-                int next = 0;
-                for (int step = 1; step <= history.trainQueryAccuracy().length; step++) {
-                    String test = "";
-                    if (next < history.evaluatedSteps().length && history.evaluatedSteps()[next] == step) {
-                        test = String.format(Locale.ROOT, "%.4f", history.testQueryAccuracy()[next++]);
-                    }
-                    csv.append(String.format(Locale.ROOT, "%s,%d,%d,%.4f,%s%n", result.activation(), run + 1, step,
-                            history.trainQueryAccuracy()[step - 1], test));
-                }
-            }
-        }
-        return csv.toString();
     }
 }

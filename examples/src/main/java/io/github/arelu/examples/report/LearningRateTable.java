@@ -2,7 +2,9 @@ package io.github.arelu.examples.report;
 
 import java.util.List;
 import java.util.Locale;
-import java.util.StringJoiner;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
 
 /**
  * The learning-rate table's results and its file formats: Markdown (the paper's layout, one row per
@@ -63,12 +65,17 @@ public record LearningRateTable(String description, List<Cell> cells) {
      * {@code activations} object is {@link Reports#toJson}'s.
      */
     public String toJson() {
-        StringJoiner rates = new StringJoiner(",\n", "[\n", "\n]");
+        JsonArray rates = new JsonArray();
         for (Cell cell : cells) {
-            rates.add("{\"learningRate\": " + Reports.jsonNumber(cell.learningRate()) + ", \"activations\": "
-                    + Reports.activationsJson(cell.results()) + "}");
+            JsonObject rate = new JsonObject();
+            rate.add("learningRate", Json.number(cell.learningRate()));
+            rate.add("activations", Reports.activationsJson(cell.results()));
+            rates.add(rate);
         }
-        return "{\"setup\": " + Reports.jsonString(description) + ",\n\"learningRates\": " + rates + "}\n";
+        JsonObject document = new JsonObject();
+        document.addProperty("setup", description);
+        document.add("learningRates", rates);
+        return Json.write(document);
     }
 
     /** One line per learning rate, activation, run and epoch. */

@@ -10,8 +10,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.StringJoiner;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
 import io.github.arelu.examples.train.Trainer;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -21,8 +22,7 @@ import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * The commands' outputs: console table, JSON (and its string, number and array helpers), CSV, and PNG charts
- * of means with std bands. Accuracies are percentages.
+ * The commands' outputs: console table, JSON, CSV, and PNG charts of means with std bands. Accuracies are percentages.
  */
 public final class Reports {
 
@@ -48,31 +48,35 @@ public final class Reports {
      * throughput), {@code accuracyPerEpochMean}, {@code accuracyPerEpochStd} and the per-run histories.
      */
     public static String toJson(List<ActivationResult> results) {
-        return activationsJson(results) + "\n";
+        return Json.write(activationsJson(results));
     }
 
-    /** {@link #toJson}'s object without the final line break, to nest in a larger document. */
-    static String activationsJson(List<ActivationResult> results) {
-        StringJoiner activations = new StringJoiner(",\n", "{\n", "\n}");
+    /** {@link #toJson}'s object, to nest in a larger document. */
+    static JsonObject activationsJson(List<ActivationResult> results) {
+        JsonObject activations = new JsonObject();
         for (ActivationResult result : results) {
-            StringJoiner runs = new StringJoiner(", ", "[", "]");
+            JsonArray runs = new JsonArray();
             for (Trainer.History run : result.runs()) {
-                runs.add("{\"testAccuracy\": " + jsonArray(run.testAccuracy()) + ", \"trainLoss\": "
-                        + jsonArray(run.trainLoss()) + ", \"imagesPerSecond\": " + jsonNumber(run.imagesPerSecond())
-                        + ", \"seconds\": " + jsonNumber(run.seconds()) + "}");
+                JsonObject history = new JsonObject();
+                history.add("testAccuracy", Json.array(run.testAccuracy()));
+                history.add("trainLoss", Json.array(run.trainLoss()));
+                history.add("imagesPerSecond", Json.number(run.imagesPerSecond()));
+                history.add("seconds", Json.number(run.seconds()));
+                runs.add(history);
             }
-            activations.add("  " + jsonString(result.activation()) + ": {"
-                    + "\"firstEpochMean\": " + jsonNumber(result.firstEpochMean())
-                    + ", \"firstEpochStd\": " + jsonNumber(result.firstEpochStd())
-                    + ", \"bestMean\": " + jsonNumber(result.bestMean())
-                    + ", \"bestStd\": " + jsonNumber(result.bestStd())
-                    + ", \"finalLossMean\": " + jsonNumber(result.finalLossMean())
-                    + ", \"imagesPerSecondMean\": " + jsonNumber(result.imagesPerSecondMean())
-                    + ", \"accuracyPerEpochMean\": " + jsonArray(result.accuracyPerEpochMean())
-                    + ", \"accuracyPerEpochStd\": " + jsonArray(result.accuracyPerEpochStd())
-                    + ", \"runs\": " + runs + "}");
+            JsonObject summary = new JsonObject();
+            summary.add("firstEpochMean", Json.number(result.firstEpochMean()));
+            summary.add("firstEpochStd", Json.number(result.firstEpochStd()));
+            summary.add("bestMean", Json.number(result.bestMean()));
+            summary.add("bestStd", Json.number(result.bestStd()));
+            summary.add("finalLossMean", Json.number(result.finalLossMean()));
+            summary.add("imagesPerSecondMean", Json.number(result.imagesPerSecondMean()));
+            summary.add("accuracyPerEpochMean", Json.array(result.accuracyPerEpochMean()));
+            summary.add("accuracyPerEpochStd", Json.array(result.accuracyPerEpochStd()));
+            summary.add("runs", runs);
+            activations.add(result.activation(), summary);
         }
-        return activations.toString();
+        return activations;
     }
 
     /** Long format, one line per activation, run and epoch: easy to load into any plotting tool. */
@@ -177,37 +181,5 @@ public final class Reports {
             values[i] = i + 1;
         }
         return values;
-    }
-
-    public static String jsonArray(double[] values) {
-        StringJoiner array = new StringJoiner(", ", "[", "]");
-        for (double value : values) {
-            array.add(jsonNumber(value));
-        }
-        return array.toString();
-    }
-
-    /** JSON has no NaN or infinity (a diverged loss): those become null. */
-    public static String jsonNumber(double value) {
-        return Double.isFinite(value) ? String.format(Locale.ROOT, "%.6g", value) : "null";
-    }
-
-    public static String jsonString(String text) {
-        StringBuilder json = new StringBuilder("\"");
-        for (char c : text.toCharArray()) {
-            switch (c) {
-                case '"' -> json.append("\\\"");
-                case '\\' -> json.append("\\\\");
-                default -> {
-                    // JSON allows no raw control characters (a path with a tab or newline in it).
-                    if (c < 0x20) {
-                        json.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        json.append(c);
-                    }
-                }
-            }
-        }
-        return json.append('"').toString();
     }
 }

@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import io.github.arelu.examples.train.Trainer;
 import org.junit.jupiter.api.Test;
 
@@ -45,18 +49,46 @@ class LearningRateTableTest {
     @Test
     void jsonNestsEachLearningRatesActivations() {
         String json = TABLE.toJson();
-        assertTrue(json.startsWith("{\"setup\": \"test setup\",\n\"learningRates\": [\n{\"learningRate\": 0.0100000, "
-                + "\"activations\": {\n  \"AReLU\": {\"firstEpochMean\": 91.0000, \"firstEpochStd\": 1.00000"), json);
-        assertTrue(json.contains("{\"learningRate\": 1.00000e-05"), json);
-        assertTrue(json.contains("\"accuracyPerEpochStd\": [5.00000, 5.00000]"), json);
-        assertEquals(json.chars().filter(c -> c == '{').count(), json.chars().filter(c -> c == '}').count());
-        assertEquals(json.chars().filter(c -> c == '[').count(), json.chars().filter(c -> c == ']').count());
+        assertTrue(json.startsWith("{\"setup\": \"test setup\", \"learningRates\": [{\"learningRate\": 0.01, "
+                + "\"activations\": {\"AReLU\": {\"firstEpochMean\": 91.0, \"firstEpochStd\": 1.0"), json);
+        assertTrue(json.endsWith("}\n") && json.lines().count() == 1, "one line: " + json);
+        JsonObject document = JsonParser.parseString(json).getAsJsonObject();
+        assertEquals("test setup", document.get("setup").getAsString());
+        JsonArray rates = document.getAsJsonArray("learningRates");
+        assertEquals(2, rates.size());
+        assertEquals(1e-5, rates.get(1).getAsJsonObject().get("learningRate").getAsDouble(), 0);
+        JsonObject slowAReLU = rates.get(1).getAsJsonObject().getAsJsonObject("activations").getAsJsonObject("AReLU");
+        assertEquals(List.of(5.0, 5.0), doubles(slowAReLU.getAsJsonArray("accuracyPerEpochStd")));
+        assertEquals(List.of(25.0, 75.0), doubles(slowAReLU.getAsJsonArray("accuracyPerEpochMean")));
+        assertEquals(2, slowAReLU.getAsJsonArray("runs").size());
+        assertEquals(List.of(30.0, 80.0), doubles(slowAReLU.getAsJsonArray("runs").get(1).getAsJsonObject()
+                .getAsJsonArray("testAccuracy")));
+        assertEquals(List.of("AReLU", "ReLU"), List.copyOf(rates.get(0).getAsJsonObject().getAsJsonObject("activations")
+                .keySet()));
     }
 
     @Test
     void jsonEscapesControlCharactersOfTheSetup() {
         LearningRateTable table = new LearningRateTable("data in /tmp/a\tb \"x\"", TABLE.cells());
-        assertTrue(table.toJson().startsWith("{\"setup\": \"data in /tmp/a\\u0009b \\\"x\\\"\","), table.toJson());
+        assertTrue(table.toJson().startsWith("{\"setup\": \"data in /tmp/a\\tb \\\"x\\\"\","), table.toJson());
+        assertEquals("data in /tmp/a\tb \"x\"", JsonParser.parseString(table.toJson()).getAsJsonObject().get("setup")
+                .getAsString());
+    }
+
+    /** JSON has no NaN: a diverged run's values are written as null. */
+    @Test
+    void jsonWritesNonFiniteValuesAsNull() {
+        LearningRateTable table = new LearningRateTable("x", List.of(new LearningRateTable.Cell(1e-2, List.of(
+                new ActivationResult("AReLU", List.of(new Trainer.History(new double[] {Double.NaN}, new double[] {10},
+                        1000, 10)))))));
+        JsonObject arelu = JsonParser.parseString(table.toJson()).getAsJsonObject().getAsJsonArray("learningRates")
+                .get(0).getAsJsonObject().getAsJsonObject("activations").getAsJsonObject("AReLU");
+        assertTrue(arelu.get("finalLossMean").isJsonNull(), arelu.toString());
+        assertEquals(10, arelu.get("bestMean").getAsDouble(), 0);
+    }
+
+    private static List<Double> doubles(JsonArray array) {
+        return array.asList().stream().map(JsonElement::getAsDouble).toList();
     }
 
     @Test
