@@ -6,7 +6,10 @@ import io.github.arelu.LibTorch;
 import io.github.arelu.examples.train.NonFiniteLossException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 /**
  * The AReLU paper's experiments on (Fashion-)MNIST, one subcommand each: {@code compare}, {@code lr-table},
@@ -21,12 +24,12 @@ import picocli.CommandLine.ParseResult;
             MetaLearningCommand.class})
 public final class Main implements Runnable {
 
-    @picocli.CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec
+    CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "Missing command: one of "
+        throw new ParameterException(spec.commandLine(), "Missing command: one of "
                 + String.join(", ", spec.subcommands().keySet()));
     }
 

@@ -38,7 +38,8 @@ import picocli.CommandLine.Spec;
         description = {"Meta-learns ConvMNIST with MAML (second order by default) on N-way K-shot tasks and compares "
                 + "activations by query accuracy after fast adaptation, mean +- std over runs.",
                 "Defaults follow the AReLU paper's code: 5-way 1-shot, 32 tasks per meta step, 5 adaptation steps at "
-                + "lr 0.005, Adam at lr 0.005."})
+                + "lr 0.005, Adam at lr 0.005."},
+        footer = "--threads defaults to 1 here: a task is a handful of images, too small to gain from more threads.")
 public final class MetaLearningCommand implements Experiment {
 
     @Spec

@@ -6,7 +6,8 @@ import picocli.CommandLine.Option;
 public final class ThreadOptions {
 
     // libtorch starts with 1 thread on some machines (2-core VMs among them), so the default is explicit.
-    @Option(names = "--threads", paramLabel = "N", description = "libtorch threads (default: ${DEFAULT-VALUE})")
+    @Option(names = "--threads", paramLabel = "N", description = "libtorch threads (default: ${DEFAULT-VALUE}; "
+            + "this machine's cores unless the command says otherwise)")
     int threads;
 
     /** For picocli; this machine's cores by default. */
