@@ -2,24 +2,17 @@ package io.github.arelu.jmh;
 
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
-import java.util.function.UnaryOperator;
 
-import io.github.arelu.AReLU;
 import io.github.arelu.FusedAReLU;
 import io.github.arelu.LibTorch;
-import org.bytedeco.javacpp.LongPointer;
+import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.model.ConvMnist;
+import io.github.arelu.examples.train.LibTorchSettings;
+import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.openblas.presets.openblas_nolapack;
-import org.bytedeco.pytorch.Conv2dImpl;
-import org.bytedeco.pytorch.LinearImpl;
-import org.bytedeco.pytorch.Module;
-import org.bytedeco.pytorch.PReLUImpl;
-import org.bytedeco.pytorch.SGD;
-import org.bytedeco.pytorch.SGDOptions;
+import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -38,8 +31,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * End to end: one SGD training step (momentum 0.9, batch 128, zero_grad, forward, NLL loss, backward, step) of
- * the paper's ConvMNIST (the network of {@code examples/}) with ReLU, AReLU and PReLU, float32, 2 libtorch
- * threads, libtorch's own convolutions as in the examples.
+ * the paper's ConvMNIST ({@link ConvMnist}, the examples' network itself) with ReLU, AReLU and PReLU, float32,
+ * 2 libtorch threads, libtorch's own convolutions as in the examples ({@link LibTorchSettings}).
  *
  * <p>One invocation runs one step of each network, in an order that rotates from invocation to invocation,
  * and {@link StepTimes} adds up each network's time. The three networks thus share every minute of the run:
@@ -86,12 +79,9 @@ public class TrainingStepBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         LibTorch.load();
-        torch.set_num_threads(threads);
-        // As the examples' Trainer: libtorch's own convolutions (bytedeco 2.10.0's oneDNN gives NaN there),
-        // no NNPACK, one OpenBLAS thread under libtorch's OpenMP threads.
-        torch.globalContext().setUserEnabledMkldnn(false);
-        torch.globalContext().setUserEnabledNNPACK(false);
-        openblas_nolapack.blas_set_num_threads(1);
+        // As the examples run: libtorch's own convolutions (bytedeco 2.10.0's oneDNN gives NaN there), no
+        // NNPACK, one OpenBLAS thread under libtorch's OpenMP threads.
+        LibTorchSettings.applyDefaults(threads);
         stateScope = new PointerScope();
         torch.manual_seed(0);
         images = torch.randn(BATCH, 1, 28, 28);
@@ -99,8 +89,7 @@ public class TrainingStepBenchmark {
         if (!FusedAReLU.supports(images)) {
             throw new IllegalStateException("the fused kernels did not load: AReLU's training path would not be measured");
         }
-        networks = List.of(new Network(Activation::relu), new Network(Activation::arelu),
-                new Network(Activation::prelu));
+        networks = List.of(new Network("ReLU"), new Network("AReLU"), new Network("PReLU"));
     }
 
     @TearDown(Level.Trial)
@@ -124,64 +113,22 @@ public class TrainingStepBenchmark {
         rotation = (rotation + 1) % 3;
     }
 
-    /** An activation layer: its module (for the parameters, if any) and its forward. */
-    private record Activation(Module module, UnaryOperator<Tensor> forward) {
-
-        static Activation relu() {
-            return new Activation(new Module(), torch::relu);
-        }
-
-        static Activation arelu() {
-            AReLU module = new AReLU();
-            return new Activation(module, module::forward);
-        }
-
-        static Activation prelu() {
-            PReLUImpl module = new PReLUImpl();
-            return new Activation(module, module::forward);
-        }
-    }
-
-    /** ConvMNIST as in examples/ (3 x convolution, 2x2 max-pooling, activation; linear 40 -> 10) and its SGD. */
+    /** ConvMNIST with one activation, and its SGD as the examples' {@code compare} makes it. */
     private static final class Network {
-        private final Conv2dImpl conv1 = new Conv2dImpl(1, 10, new LongPointer(5L, 5L));
-        private final Conv2dImpl conv2 = new Conv2dImpl(10, 20, new LongPointer(5L, 5L));
-        private final Conv2dImpl conv3 = new Conv2dImpl(20, 40, new LongPointer(3L, 3L));
-        private final LinearImpl classifier = new LinearImpl(40, 10);
-        private final Activation[] activations = new Activation[3];
-        private final SGD optimizer;
+        private final ConvMnist network;
+        private final Optimizer optimizer;
 
-        Network(Supplier<Activation> activation) {
-            TensorVector parameters = new TensorVector();
-            for (int i = 0; i < activations.length; i++) {
-                activations[i] = activation.get();
-            }
-            for (Module m : new Module[] {conv1, conv2, conv3, classifier, activations[0].module(),
-                activations[1].module(), activations[2].module()}) {
-                for (Tensor p : m.parameters().get()) {
-                    parameters.push_back(p);
-                }
-            }
-            SGDOptions options = new SGDOptions(1e-4);
-            options.momentum().put(0.9);
-            optimizer = new SGD(parameters, options);
+        Network(String activation) {
+            network = new ConvMnist(ActivationSpec.byName(activation), 10);
+            optimizer = Trainer.OptimizerKind.SGD.create(network, 1e-4);
         }
 
         void step(Tensor images, Tensor labels) {
             try (PointerScope scope = new PointerScope()) {
                 optimizer.zero_grad();
-                Tensor x = activations[0].forward().apply(maxPool2(conv1.forward(images)));
-                x = activations[1].forward().apply(maxPool2(conv2.forward(x)));
-                x = activations[2].forward().apply(maxPool2(conv3.forward(x)));
-                Tensor loss = torch.nll_loss(classifier.forward(x.flatten(1, -1)).log_softmax(1), labels);
-                loss.backward();
+                torch.nll_loss(network.forward(images), labels).backward();
                 optimizer.step();
             }
-        }
-
-        private static Tensor maxPool2(Tensor x) {
-            return torch.max_pool2d(x, new long[] {2, 2}, new long[] {2, 2}, new long[] {0, 0}, new long[] {1, 1},
-                    false);
         }
     }
 }

@@ -1,0 +1,125 @@
+package io.github.arelu.examples.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+import io.github.arelu.examples.data.MnistData;
+import io.github.arelu.examples.data.TensorData;
+import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.train.NativeAllocator;
+import io.github.arelu.examples.train.Trainer;
+import org.bytedeco.pytorch.global.torch;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** Options that compare, transfer and lr-table share; checked by {@link #validate(String)}. */
+public final class CommonOptions {
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
+    @Mixin
+    DataOptions data;
+
+    @Option(names = "--net", paramLabel = "NET", description = "ConvMNIST, LinearMNIST or ResNet (a small ResNet with "
+            + "BatchNorm, 13 activation layers) (default: ${DEFAULT-VALUE})")
+    MnistNetwork.Kind network = MnistNetwork.Kind.ConvMNIST;
+
+    @Option(names = "--optimizer", paramLabel = "OPT", description = "SGD (momentum 0.9) or Adam (default: ${DEFAULT-VALUE})")
+    Trainer.OptimizerKind optimizer = Trainer.OptimizerKind.SGD;
+
+    @Mixin
+    RunOptions runs;
+
+    @Option(names = "--batch-size", paramLabel = "N", description = "training mini-batch size (default: ${DEFAULT-VALUE})")
+    int batchSize = 128;
+
+    @Option(names = "--train-limit", paramLabel = "N", description = "train on the first N training images only (default: all)")
+    int trainLimit = 0;
+
+    @Option(names = "--test-limit", paramLabel = "N", description = "evaluate on the first N test images only (default: all)")
+    int testLimit = 0;
+
+    @Mixin
+    ThreadOptions threads;
+
+    @Option(names = "--onednn", arity = "0..1", fallbackValue = "on", paramLabel = "auto|on|off",
+            description = "libtorch's oneDNN convolutions: faster, but bytedeco's 2.10.0 build returns NaN from them "
+            + "on some machines (see examples/README.md). auto (the default) checks the network's own convolutions "
+            + "through oneDNN against libtorch's own at start-up and uses oneDNN only if they agree; --onednn alone "
+            + "is on")
+    OneDnnCheck.Mode oneDnn = OneDnnCheck.Mode.auto;
+
+    /**
+     * Validates the shared numbers and parses {@code activationList}; errors end in picocli's usage message.
+     * Changes nothing in the process: {@link #processSettings()} says what {@link Main} is to set.
+     */
+    List<ActivationSpec<?>> validate(String activationList) {
+        requireAtLeast("--runs", runs.runs, 1);
+        requireAtLeast("--batch-size", batchSize, 1);
+        requireAtLeast("--train-limit", trainLimit, 0);
+        requireAtLeast("--test-limit", testLimit, 0);
+        requireAtLeast("--threads", threads.threads, 1);
+        return OptionChecks.activations(command.commandLine(), "--activations", activationList);
+    }
+
+    /** {@code --threads} libtorch threads, and oneDNN as {@code --onednn} says for {@code --net}'s convolutions. */
+    ProcessSettings processSettings() {
+        return new ProcessSettings(threads.threads, oneDnn, network, batchSize);
+    }
+
+    void requireAtLeast(String option, long value, long minimum) {
+        OptionChecks.requireAtLeast(command.commandLine(), option, value, minimum);
+    }
+
+    void requirePositiveFinite(String option, double value) {
+        OptionChecks.requirePositiveFinite(command.commandLine(), option, value);
+    }
+
+    Path data() {
+        return data.data;
+    }
+
+    int runs() {
+        return runs.runs;
+    }
+
+    long seed() {
+        return runs.seed;
+    }
+
+    int threads() {
+        return threads.threads;
+    }
+
+    /** Loads {@code --data} with {@code --train-limit} and {@code --test-limit} applied. */
+    MnistData[] loadData() throws IOException {
+        MnistData[] trainAndTest = data.load();
+        return new MnistData[] {
+            trainLimit > 0 ? trainAndTest[0].firstN(trainLimit) : trainAndTest[0],
+            testLimit > 0 ? trainAndTest[1].firstN(testLimit) : trainAndTest[1]};
+    }
+
+    String describeTraining() {
+        return String.format(Locale.ROOT, "%s, %s, batch %d, %d run(s) from seed %d; inputs scaled to [0,1] then "
+                + "normalized with MNIST's mean %.4f and std %.4f", network, optimizer.description(), batchSize,
+                runs.runs, runs.seed, TensorData.MEAN, TensorData.STD);
+    }
+
+    /** What the speed depends on: the thread count libtorch really has, the malloc in use, the convolutions. */
+    static String describeRuntime() {
+        return String.format(Locale.ROOT, "Threads: %d (libtorch). Memory allocator: %s. Convolutions: %s.",
+                torch.get_num_threads(), NativeAllocator.inUse(),
+                OneDnnCheck.current().summary());
+    }
+
+    /** Prints why the data set could not be read (no usage message: the options were fine); returns exit code 1. */
+    int reportDataError(IOException e) {
+        return DataOptions.reportError(command, e);
+    }
+}

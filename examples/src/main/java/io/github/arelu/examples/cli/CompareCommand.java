@@ -1,0 +1,168 @@
+package io.github.arelu.examples.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+import io.github.arelu.examples.data.MnistData;
+import io.github.arelu.examples.data.TensorData;
+import io.github.arelu.examples.dist.DataParallelException;
+import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.report.ActivationResult;
+import io.github.arelu.examples.report.Reports;
+import io.github.arelu.examples.train.GradientSync;
+import io.github.arelu.examples.train.ProgressBar;
+import io.github.arelu.examples.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * The paper's activation comparison: trains one network per activation (and run) with the same seeds and
+ * reports test accuracy after the first epoch and the best over all epochs.
+ */
+@Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Trains ConvMNIST or LinearMNIST with each activation and compares test accuracy, "
+                + "following the protocol of the AReLU paper's code (NLL loss, batch 128).")
+public final class CompareCommand implements Experiment {
+
+    @Mixin
+    CommonOptions common;
+
+    @Option(names = "--activations", paramLabel = "LIST", description = "comma-separated activations, or 'all' "
+            + "(default: ${DEFAULT-VALUE}); known: AReLU, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, CELU, SELU, "
+            + "GELU, Sigmoid, Tanh, Softplus, SiLU (Swish), Mish")
+    String activations = ActivationSpec.DEFAULT_SELECTION;
+
+    @Option(names = "--lr", paramLabel = "RATE", description = "learning rate (default: ${DEFAULT-VALUE})")
+    double learningRate = 1e-4;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "epochs per run (default: ${DEFAULT-VALUE})")
+    int epochs = 2;
+
+    @Option(names = "--json-out", paramLabel = "FILE", description = "write the summary as JSON")
+    Path jsonOut;
+
+    @Option(names = "--csv-out", paramLabel = "FILE", description = "write per-epoch results as CSV")
+    Path csvOut;
+
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "write a PNG chart of test accuracy per epoch")
+    Path plot;
+
+    @Mixin
+    DistributedOptions distributed;
+
+    private final ProgressBar progress;
+    private List<ActivationSpec<?>> selected;
+
+    public CompareCommand() {
+        this(ProgressBar.onStandardError());
+    }
+
+    public CompareCommand(ProgressBar progress) {
+        this.progress = progress;
+    }
+
+    @Override
+    public void validate() {
+        selected = common.validate(activations);
+        common.requirePositiveFinite("--lr", learningRate);
+        common.requireAtLeast("--epochs", epochs, 1);
+        distributed.validate();
+    }
+
+    @Override
+    public ProcessSettings processSettings() {
+        return common.processSettings();
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        if (distributed.startsLocalWorkers()) {
+            return distributed.runLocalWorkers();
+        }
+        try {
+            return compareAndReport(distributed.join());
+        } catch (DataParallelException e) {
+            return distributed.reportFailure(e);
+        }
+    }
+
+    /** Trains and reports, alone or as one rank of a data-parallel group; only rank 0 prints and writes files. */
+    private int compareAndReport(GradientSync group) throws IOException {
+        boolean reporting = group.rank() == 0;
+        PrintWriter out = reporting ? common.command.commandLine().getOut() : new PrintWriter(Writer.nullWriter());
+        MnistData[] data;
+        try {
+            data = common.loadData();
+        } catch (IOException e) {
+            return common.reportDataError(e);
+        }
+        long start = System.nanoTime();
+        Trainer trainer = new Trainer(common.batchSize, reporting ? progress : ProgressBar.silent(), group);
+        List<ActivationResult> results = compare(selected, data[0], data[1], trainer);
+        group.finish();
+        out.printf(Locale.ROOT, "%nData: %s, %d training and %d test images. %s, lr %s, %d epoch(s).%n%s%n",
+                common.data(), data[0].count(), data[1].count(), common.describeTraining(), learningRate, epochs,
+                CommonOptions.describeRuntime());
+        if (group.worldSize() > 1) {
+            out.printf(Locale.ROOT, "Data parallel: %d processes (gloo), each on 1/%d of every batch; images/s "
+                    + "below are the group's. All-reduce: %.1f %% of rank 0's training time (waiting for the "
+                    + "slowest rank included).%n", group.worldSize(), group.worldSize(),
+                    100 * trainer.allReduceSeconds() / trainer.trainingSeconds());
+        }
+        Reports.printTable(results, out);
+        out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
+        if (reporting) {
+            writeOutputs(results, data[0].count());
+        }
+        out.flush();
+        return 0;
+    }
+
+    /**
+     * Runs every activation {@code runs} times, after a few untimed warm-up steps of each; run r of every
+     * activation uses seed {@code seed + r}.
+     */
+    List<ActivationResult> compare(List<ActivationSpec<?>> selected, MnistData train, MnistData test, Trainer trainer) {
+        TensorData trainTensors = TensorData.of(train, MnistData.CLASSES);
+        TensorData testTensors = TensorData.of(test, MnistData.CLASSES);
+        for (ActivationSpec<?> activation : selected) {
+            trainer.warmUp(common.network, activation, trainTensors);
+        }
+        List<ActivationResult> results = new ArrayList<>();
+        for (ActivationSpec<?> activation : selected) {
+            List<Trainer.History> runs = new ArrayList<>();
+            for (int run = 0; run < common.runs(); run++) {
+                long runSeed = common.seed() + run;
+                MnistNetwork network = Trainer.newNetwork(common.network, activation, MnistData.CLASSES, runSeed);
+                String label = String.format("%-9s run %d/%d", activation.name(), run + 1, common.runs());
+                runs.add(trainer.fit(network, common.optimizer, learningRate, epochs, trainTensors, testTensors,
+                        new Random(runSeed), label));
+            }
+            results.add(new ActivationResult(activation.name(), runs));
+        }
+        return results;
+    }
+
+    private void writeOutputs(List<ActivationResult> results, int trainCount) throws IOException {
+        if (jsonOut != null) {
+            Files.writeString(jsonOut, Reports.toJson(results));
+        }
+        if (csvOut != null) {
+            Files.writeString(csvOut, Reports.toCsv(results));
+        }
+        if (plot != null) {
+            String title = String.format(Locale.ROOT, "%s, %s lr %s, %d training images, %d run(s)", common.network,
+                    common.optimizer, learningRate, trainCount, common.runs());
+            Reports.writeChart(results, title, plot);
+        }
+    }
+}

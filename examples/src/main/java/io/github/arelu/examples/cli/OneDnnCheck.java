@@ -1,0 +1,133 @@
+package io.github.arelu.examples.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.train.LibTorchSettings;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.StringTensorDictItem;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * Whether to use libtorch's oneDNN convolutions in this process. bytedeco's 2.10.0 oneDNN returned NaN from
+ * finite inputs on some machines (in some processes and not others) and trained correctly on others, so
+ * {@code --onednn auto} checks, once per process before training: the network's own forward and backward
+ * (its convolution shapes, the real batch size, random images and labels, the same weights) through oneDNN
+ * and through libtorch's own convolutions. oneDNN is used only if every output and every parameter gradient
+ * is finite and agrees; the {@link Verdict} says which was used and why, for the run's summary.
+ */
+final class OneDnnCheck {
+
+    /** What {@code --onednn} asks for. */
+    enum Mode {
+        auto, on, off
+    }
+
+    /** Whether oneDNN is on, and the summary's words for it. */
+    record Verdict(boolean enabled, String summary) {
+    }
+
+    // float32 convolutions by different algorithms differ by rounding, far below this.
+    private static final double RELATIVE = 1e-3;
+    private static final double ABSOLUTE = 1e-4;
+
+    private static volatile Verdict current = new Verdict(false, "libtorch's own (oneDNN off)");
+
+    private OneDnnCheck() {
+    }
+
+    /** Decides for this process (checking when {@code mode} is auto) and switches oneDNN accordingly. */
+    static Verdict apply(Mode mode, MnistNetwork.Kind network, int batchSize) {
+        Verdict verdict = switch (mode) {
+            case on -> new Verdict(true, "oneDNN (--onednn on)");
+            case off -> new Verdict(false, "libtorch's own (--onednn off)");
+            case auto -> check(network, batchSize);
+        };
+        LibTorchSettings.setOneDnnEnabled(verdict.enabled());
+        current = verdict;
+        return verdict;
+    }
+
+    /** The verdict of the last {@link #apply}, as the summary prints it. */
+    static Verdict current() {
+        return current;
+    }
+
+    private static Verdict check(MnistNetwork.Kind network, int batchSize) {
+        if (!network.convolutional()) {
+            return new Verdict(false, "libtorch's own (--onednn auto: " + network + " has no convolutions)");
+        }
+        boolean before = LibTorchSettings.oneDnnEnabled();
+        try (PointerScope scope = new PointerScope()) {
+            // Random draws here do not change any run: every run's network is made from its own seed.
+            MnistNetwork model = network.create(ActivationSpec.byName("ReLU"), 10);
+            Tensor images = torch.randn(batchSize, 1, 28, 28);
+            Tensor labels = torch.randint(10, new long[] {batchSize}, new TensorOptions(ScalarType.Long));
+            List<String> names = new ArrayList<>();
+            List<Tensor> withOneDnn = forwardBackward(model, images, labels, true, names);
+            List<Tensor> without = forwardBackward(model, images, labels, false, null);
+            String disagreement = disagreement(names, withOneDnn, without);
+            return disagreement == null
+                    ? new Verdict(true, "oneDNN (--onednn auto: it agreed with libtorch's own convolutions on "
+                            + network + "'s shapes at batch " + batchSize + ", forward and backward)")
+                    : new Verdict(false, "libtorch's own (--onednn auto: oneDNN " + disagreement + ")");
+        } finally {
+            LibTorchSettings.setOneDnnEnabled(before);
+        }
+    }
+
+    /** The output and every parameter's gradient of one forward and backward; names them when asked. */
+    private static List<Tensor> forwardBackward(MnistNetwork model, Tensor images, Tensor labels, boolean oneDnn,
+            List<String> names) {
+        LibTorchSettings.setOneDnnEnabled(oneDnn);
+        model.zero_grad(true);
+        Tensor output = model.forward(images);
+        torch.nll_loss(output, labels).backward();
+        List<Tensor> results = new ArrayList<>(List.of(output.detach().clone()));
+        if (names != null) {
+            names.add("the output");
+        }
+        StringTensorDict parameters = model.named_parameters();
+        for (long i = 0; i < parameters.size(); i++) {
+            StringTensorDictItem item = parameters.get(i);
+            results.add(item.value().grad().clone());
+            if (names != null) {
+                names.add(item.key().getString() + "'s gradient");
+            }
+        }
+        return results;
+    }
+
+    /**
+     * Null when each candidate tensor is finite wherever its reference is and within rounding of it; else
+     * what differs first, in words ("gave NaN in 12 of 4000 values of conv1.weight's gradient").
+     */
+    static String disagreement(List<String> names, List<Tensor> candidate, List<Tensor> reference) {
+        for (int i = 0; i < names.size(); i++) {
+            Tensor c = candidate.get(i).to(ScalarType.Double);
+            Tensor r = reference.get(i).to(ScalarType.Double);
+            long total = c.numel();
+            long badValues = torch.isfinite(r).logical_and(torch.isfinite(c).logical_not()).sum().item_long();
+            if (badValues > 0) {
+                return String.format(Locale.ROOT, "gave NaN or infinity in %d of %d values of %s", badValues, total,
+                        names.get(i));
+            }
+            Tensor excess = c.sub(r).abs().sub(r.abs().mul(new org.bytedeco.pytorch.Scalar(RELATIVE))
+                    .add(new org.bytedeco.pytorch.Scalar(ABSOLUTE)));
+            long far = excess.gt(new org.bytedeco.pytorch.Scalar(0.0)).sum().item_long();
+            if (far > 0) {
+                double worst = c.sub(r).abs().max().item_double();
+                return String.format(Locale.ROOT, "differed in %d of %d values of %s (by up to %.3g)", far, total,
+                        names.get(i), worst);
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,24 @@
+package io.github.arelu.examples.cli;
+
+import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.train.LibTorchSettings;
+
+/**
+ * The process-wide libtorch settings an experiment's options ask for, which {@link Main} applies once, after
+ * the options are checked and before the experiment runs.
+ *
+ * @param oneDnn what {@code --onednn} asks for; auto checks oneDNN on {@code network}'s convolutions at
+ *     {@code batchSize}
+ */
+record ProcessSettings(int threads, OneDnnCheck.Mode oneDnn, MnistNetwork.Kind network, int batchSize) {
+
+    /** {@code threads} libtorch threads and libtorch's own convolutions, without asking oneDNN. */
+    static ProcessSettings withoutOneDnn(int threads) {
+        return new ProcessSettings(threads, OneDnnCheck.Mode.off, MnistNetwork.Kind.ConvMNIST, 1);
+    }
+
+    void apply() {
+        LibTorchSettings.applyDefaults(threads);
+        OneDnnCheck.apply(oneDnn, network, batchSize);
+    }
+}

@@ -1,0 +1,142 @@
+package io.github.arelu.examples.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+import io.github.arelu.examples.data.MnistData;
+import io.github.arelu.examples.data.TensorData;
+import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.report.Statistics;
+import io.github.arelu.examples.train.ProgressBar;
+import io.github.arelu.examples.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * The paper's transfer-learning experiment within one data set: pretrain on classes 0-4 at a high learning
+ * rate, then fine-tune the whole network on classes 5-9 at a tiny one. The paper pretrains on MNIST and
+ * fine-tunes on SVHN, reusing the 10-way head for the new digits; here the two halves are both 5-way
+ * problems (5-9 relabelled 0-4), so the fine-tuned network likewise starts from a head trained for other
+ * classes.
+ */
+@Command(name = "transfer", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Pretrains on Fashion-MNIST classes 0-4, fine-tunes on classes 5-9 at a low learning rate, "
+                + "and compares how far each activation gets.")
+public final class TransferCommand implements Experiment {
+
+    static final int CLASSES_PER_HALF = 5;
+
+    @Mixin
+    CommonOptions common;
+
+    @Option(names = "--activations", paramLabel = "LIST", description = "comma-separated activations, or 'all' "
+            + "(default: ${DEFAULT-VALUE})")
+    String activations = ActivationSpec.DEFAULT_SELECTION;
+
+    @Option(names = "--pretrain-lr", paramLabel = "RATE", description = "learning rate on classes 0-4 (default: ${DEFAULT-VALUE})")
+    double pretrainLearningRate = 1e-2;
+
+    @Option(names = "--finetune-lr", paramLabel = "RATE", description = "learning rate on classes 5-9 (default: ${DEFAULT-VALUE})")
+    double finetuneLearningRate = 1e-5;
+
+    @Option(names = "--pretrain-epochs", paramLabel = "N", description = "epochs on classes 0-4 (default: ${DEFAULT-VALUE})")
+    int pretrainEpochs = 1;
+
+    @Option(names = "--finetune-epochs", paramLabel = "N", description = "epochs on classes 5-9 (default: ${DEFAULT-VALUE})")
+    int finetuneEpochs = 2;
+
+    private final ProgressBar progress;
+    private List<ActivationSpec<?>> selected;
+
+    public TransferCommand() {
+        this(ProgressBar.onStandardError());
+    }
+
+    public TransferCommand(ProgressBar progress) {
+        this.progress = progress;
+    }
+
+    /** Accuracies of one run, in percent on the test images of the respective half. */
+    record TransferRun(double pretrained, double beforeFinetuning, Trainer.History finetuning) {
+    }
+
+    @Override
+    public void validate() {
+        selected = common.validate(activations);
+        common.requirePositiveFinite("--pretrain-lr", pretrainLearningRate);
+        common.requirePositiveFinite("--finetune-lr", finetuneLearningRate);
+        common.requireAtLeast("--pretrain-epochs", pretrainEpochs, 1);
+        common.requireAtLeast("--finetune-epochs", finetuneEpochs, 1);
+    }
+
+    @Override
+    public ProcessSettings processSettings() {
+        return common.processSettings();
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter out = common.command.commandLine().getOut();
+        MnistData[] data;
+        try {
+            data = common.loadData();
+        } catch (IOException e) {
+            return common.reportDataError(e);
+        }
+        long start = System.nanoTime();
+        TensorData sourceTrain = TensorData.of(data[0].classRange(0, CLASSES_PER_HALF), CLASSES_PER_HALF);
+        TensorData sourceTest = TensorData.of(data[1].classRange(0, CLASSES_PER_HALF), CLASSES_PER_HALF);
+        TensorData targetTrain = TensorData.of(data[0].classRange(CLASSES_PER_HALF, CLASSES_PER_HALF), CLASSES_PER_HALF);
+        TensorData targetTest = TensorData.of(data[1].classRange(CLASSES_PER_HALF, CLASSES_PER_HALF), CLASSES_PER_HALF);
+        Trainer trainer = new Trainer(common.batchSize, progress);
+
+        StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
+                "%-10s | %-18s | %-18s | %-18s | %-18s%n", "activation", "pretrained 0-4 (%)",
+                "5-9 before FT (%)", "FT 1st epoch (%)", "FT best (%)"));
+        table.append("-".repeat(10 + 4 * 21)).append('\n');
+        for (ActivationSpec<?> activation : selected) {
+            double[] pretrained = new double[common.runs()];
+            double[] before = new double[common.runs()];
+            double[] first = new double[common.runs()];
+            double[] best = new double[common.runs()];
+            for (int run = 0; run < common.runs(); run++) {
+                TransferRun result = transferOnce(trainer, activation, common.seed() + run, run,
+                        sourceTrain, sourceTest, targetTrain, targetTest);
+                pretrained[run] = result.pretrained();
+                before[run] = result.beforeFinetuning();
+                first[run] = result.finetuning().firstEpochAccuracy();
+                best[run] = result.finetuning().bestAccuracy();
+            }
+            table.append(String.format(Locale.ROOT, "%-10s | %s | %s | %s | %s%n", activation.name(),
+                    Statistics.meanStd(pretrained), Statistics.meanStd(before), Statistics.meanStd(first),
+                    Statistics.meanStd(best)));
+        }
+        out.printf(Locale.ROOT, "%nData: %s; pretraining on classes 0-4 (%d training, %d test images) at lr %s for %d "
+                        + "epoch(s), fine-tuning on classes 5-9 (%d training, %d test images) at lr %s for %d epoch(s). %s.%n%s%n",
+                common.data(), sourceTrain.count(), sourceTest.count(), pretrainLearningRate, pretrainEpochs,
+                targetTrain.count(), targetTest.count(), finetuneLearningRate, finetuneEpochs, common.describeTraining(),
+                CommonOptions.describeRuntime());
+        out.print(table);
+        out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
+        out.flush();
+        return 0;
+    }
+
+    private TransferRun transferOnce(Trainer trainer, ActivationSpec<?> activation, long seed, int run,
+            TensorData sourceTrain, TensorData sourceTest, TensorData targetTrain, TensorData targetTest) {
+        MnistNetwork network = Trainer.newNetwork(common.network, activation, CLASSES_PER_HALF, seed);
+        Random shuffle = new Random(seed);
+        String label = String.format("%-9s run %d/%d", activation.name(), run + 1, common.runs());
+        Trainer.History pretraining = trainer.fit(network, common.optimizer, pretrainLearningRate, pretrainEpochs,
+                sourceTrain, sourceTest, shuffle, label + " pretrain 0-4");
+        double beforeFinetuning = Trainer.accuracy(network, targetTest);
+        Trainer.History finetuning = trainer.fit(network, common.optimizer, finetuneLearningRate, finetuneEpochs,
+                targetTrain, targetTest, shuffle, label + " finetune 5-9");
+        return new TransferRun(pretraining.testAccuracy()[pretrainEpochs - 1], beforeFinetuning, finetuning);
+    }
+}

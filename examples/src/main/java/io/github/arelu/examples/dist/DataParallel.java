@@ -1,0 +1,406 @@
+package io.github.arelu.examples.dist;
+
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+
+import io.github.arelu.examples.train.GradientSync;
+import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.BroadcastOptions;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.ProcessGroupGloo;
+import org.bytedeco.pytorch.StringVector;
+import org.bytedeco.pytorch.TCPStore;
+import org.bytedeco.pytorch.TCPStoreOptions;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * This process's place in a data-parallel group, on libtorch's c10d: a {@link TCPStore} that rank 0 serves
+ * for the rendezvous, and a {@link ProcessGroupGloo} for the collectives (broadcast, all-reduce, barrier)
+ * over TCP.
+ *
+ * <p>Every rank trains the same network on its own slice ({@link #shard}) of every global batch. Each rank
+ * scales its shard's mean loss by {@code shard size / global batch size} before the backward pass, so that
+ * the sum over ranks of the gradients, which {@link #sumGradients} computes, is the gradient of the global
+ * batch's mean loss: the same update as one process training on the whole batch, also when the last batch
+ * does not divide evenly (a shard may even be empty). All collectives are called in the same order by every
+ * rank, as c10d requires.
+ *
+ * <p>Faults: a rank that dies closes its TCP connections and the others' next collective fails at once; a
+ * rank that hangs, or never arrives, makes the others fail once {@code timeout} has passed. Either way the
+ * failure is a {@link DataParallelException} that says what happened, never a hang. The messages speak of
+ * ranks, world sizes and timeouts; how a user sets them is for the program that started the group to say.
+ */
+public final class DataParallel implements GradientSync {
+
+    /** Keys of our own rendezvous in the store; gloo's own keys have other names. */
+    private static final String KEY_PREFIX = "arelu/";
+    private static final String VERDICT_OK = "ok";
+
+    /** Where rank 0 serves the store, as {@code HOST:PORT}. */
+    public record Master(String host, int port) {
+
+        public Master {
+            if (host.isEmpty()) {
+                throw new IllegalArgumentException("the master's host is empty");
+            }
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("the master's port must be 1 to 65535, got " + port);
+            }
+        }
+
+        /** Parses {@code HOST:PORT}; an IPv6 address goes in brackets, {@code [::1]:29500}. */
+        public static Master parse(String text) {
+            int colon = text.lastIndexOf(':');
+            if (colon < 0) {
+                throw new IllegalArgumentException("expected HOST:PORT, got '" + text + "'");
+            }
+            String host = text.substring(0, colon);
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
+            }
+            int port;
+            try {
+                port = Integer.parseInt(text.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("the port in '" + text + "' is not a number");
+            }
+            return new Master(host, port);
+        }
+
+        @Override
+        public String toString() {
+            return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+        }
+    }
+
+    private final ProcessGroupGloo group;
+    private final int rank;
+    private final int worldSize;
+    private final Duration timeout;
+    private long allReduceNanos;
+
+    /** The group keeps the store (and with it, on rank 0, the store's server) alive as long as it lives. */
+    private DataParallel(ProcessGroupGloo group, int rank, int worldSize, Duration timeout) {
+        this.group = group;
+        this.rank = rank;
+        this.worldSize = worldSize;
+        this.timeout = timeout;
+    }
+
+    /**
+     * Joins the group: rank 0 serves the store at {@code master}'s port, the others connect to it, all check
+     * that they agree on the world size and that no rank is missing or taken twice, then connect gloo.
+     *
+     * @param glooInterface the network interface gloo's TCP pairs use (such as {@code eth0}), or null for
+     *     the loopback when the master is a loopback address and the address of this machine's host name
+     *     otherwise
+     * @param timeout how long the rendezvous and every later collective may wait for the other ranks
+     * @throws DataParallelException when the group cannot be formed, saying why
+     */
+    public static DataParallel connect(Master master, int rank, int worldSize, Duration timeout,
+            String glooInterface) {
+        if (worldSize < 1 || rank < 0 || rank >= worldSize) {
+            throw new IllegalArgumentException("rank " + rank + " is not in a world of size " + worldSize);
+        }
+        InetAddress masterAddress;
+        try {
+            masterAddress = InetAddress.getByName(master.host());
+        } catch (UnknownHostException e) {
+            throw new DataParallelException(DataParallelException.Reason.MASTER_UNAVAILABLE,
+                    "cannot resolve the master's host name '" + master.host() + "'", e);
+        }
+        // Before the store: a rank with a wrong interface stops at once, and the others are told it never arrived.
+        org.bytedeco.pytorch.gloo.Device device = glooDevice(glooInterface, masterAddress);
+        TCPStore store = openStore(master, rank, timeout);
+        rendezvous(store, master, rank, worldSize, timeout);
+        ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(milliseconds(timeout));
+        options.devices().push_back(device);
+        try {
+            return new DataParallel(new ProcessGroupGloo(store, rank, worldSize, options), rank, worldSize, timeout);
+        } catch (RuntimeException e) {
+            throw new DataParallelException(DataParallelException.Reason.TIMED_OUT, "rank " + rank
+                    + ": gloo could not connect to the other ranks within "
+                    + seconds(timeout) + ": " + firstLine(e), e);
+        }
+    }
+
+    private static TCPStore openStore(Master master, int rank, Duration timeout) {
+        TCPStoreOptions options = new TCPStoreOptions();
+        options.port((short) master.port());
+        options.isServer(rank == 0);
+        options.waitWorkers(false);
+        options.timeout(milliseconds(timeout));
+        try {
+            return new TCPStore(master.host(), options);
+        } catch (RuntimeException e) {
+            String message = firstLine(e);
+            if (rank == 0 && isAddressInUse(message)) {
+                throw new DataParallelException(DataParallelException.Reason.MASTER_PORT_IN_USE, "rank 0 cannot "
+                        + "serve the rendezvous store: port " + master.port() + " is already in use on this machine "
+                        + "(another run, or another program); the master needs a free one", e);
+            }
+            if (rank == 0) {
+                throw new DataParallelException(DataParallelException.Reason.MASTER_UNAVAILABLE, "rank 0 cannot "
+                        + "serve the rendezvous store on port " + master.port() + ": " + message, e);
+            }
+            throw new DataParallelException(DataParallelException.Reason.MASTER_UNAVAILABLE, "rank " + rank
+                    + " cannot reach the master at " + master + " within "
+                    + seconds(timeout) + " (is rank 0 running there, and is the port open in its firewall?): "
+                    + message, e);
+        }
+    }
+
+    private static boolean isAddressInUse(String message) {
+        String lower = message.toLowerCase(Locale.ROOT);
+        return lower.contains("eaddrinuse") || lower.contains("address already in use");
+    }
+
+    /**
+     * Our own checks before gloo connects, so that a wrong setup fails with a message naming it rather than
+     * with a timeout inside gloo: every rank claims its number and announces its world size; rank 0 waits
+     * for all and publishes a verdict, which the others wait for.
+     */
+    private static void rendezvous(TCPStore store, Master master, int rank, int worldSize, Duration timeout) {
+        long claims = store.add(KEY_PREFIX + "claims/" + rank, 1);
+        if (claims > 1) {
+            throw new DataParallelException(DataParallelException.Reason.RANK_TAKEN, "rank " + rank
+                    + " is already taken by another process at " + master + "; every process needs its own rank");
+        }
+        store.set(KEY_PREFIX + "world-size/" + rank, Integer.toString(worldSize));
+        if (rank == 0) {
+            Verdict verdict = checkArrivals(store, master, worldSize, timeout);
+            store.set(KEY_PREFIX + "verdict", verdict.encoded());
+            if (verdict.reason() != null) {
+                // The others read the verdict from our store: give them a moment before this process (and
+                // the store with it) goes away.
+                awaitKey(store, KEY_PREFIX + "verdict-read/" + (worldSize - 1), Duration.ofSeconds(2));
+                throw new DataParallelException(verdict.reason(), verdict.message());
+            }
+        } else {
+            String verdictKey = KEY_PREFIX + "verdict";
+            // Rank 0 waits up to the timeout for the last arrival before it decides: give it that and more.
+            Duration verdictTimeout = timeout.multipliedBy(2);
+            if (!awaitKey(store, verdictKey, verdictTimeout)) {
+                throw new DataParallelException(DataParallelException.Reason.TIMED_OUT, "rank " + rank
+                        + " reached the master at " + master + " but rank 0 did not confirm the group within "
+                        + seconds(verdictTimeout));
+            }
+            Verdict verdict = Verdict.decode(store.get_to_str(verdictKey));
+            store.set(KEY_PREFIX + "verdict-read/" + store.add(KEY_PREFIX + "verdicts-read", 1), "");
+            if (verdict.reason() != null) {
+                throw new DataParallelException(verdict.reason(), "rank 0 refused the group: " + verdict.message());
+            }
+        }
+    }
+
+    /**
+     * Rank 0's decision, which the other ranks read from the store as {@code REASON:message}: a null reason
+     * for "ok", else what is wrong.
+     */
+    private record Verdict(DataParallelException.Reason reason, String message) {
+
+        static final Verdict OK = new Verdict(null, VERDICT_OK);
+
+        String encoded() {
+            return reason == null ? VERDICT_OK : reason.name() + ":" + message;
+        }
+
+        static Verdict decode(String text) {
+            int colon = text.indexOf(':');
+            return colon < 0 ? OK : new Verdict(DataParallelException.Reason.valueOf(text.substring(0, colon)),
+                    text.substring(colon + 1));
+        }
+    }
+
+    /** OK, or what is wrong: a rank missing after {@code timeout} or started with another world size. */
+    private static Verdict checkArrivals(TCPStore store, Master master, int worldSize, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<Integer> missing = new ArrayList<>();
+        for (int other = 1; other < worldSize; other++) {
+            String key = KEY_PREFIX + "world-size/" + other;
+            Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+            if (!awaitKey(store, key, left)) {
+                missing.add(other);
+                continue;
+            }
+            String theirs = store.get_to_str(key);
+            if (!theirs.equals(Integer.toString(worldSize))) {
+                return new Verdict(DataParallelException.Reason.WORLD_SIZE_MISMATCH, "rank " + other
+                        + " was started with world size " + theirs + ", rank 0 with " + worldSize
+                        + "; all processes need the same world size");
+            }
+        }
+        if (!missing.isEmpty()) {
+            return new Verdict(DataParallelException.Reason.RANKS_MISSING, "rank(s) " + missing + " of world size "
+                    + worldSize + " did not arrive at " + master + " within " + seconds(timeout));
+        }
+        return Verdict.OK;
+    }
+
+    /** Whether {@code key} appeared in the store within {@code timeout}. */
+    private static boolean awaitKey(TCPStore store, String key, Duration timeout) {
+        try {
+            store._wait(new StringVector(key), milliseconds(timeout.isZero() ? Duration.ofMillis(1) : timeout));
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static org.bytedeco.pytorch.gloo.Device glooDevice(String glooInterface, InetAddress masterAddress) {
+        try {
+            if (glooInterface != null) {
+                return ProcessGroupGloo.createDeviceForInterface(glooInterface);
+            }
+            if (masterAddress.isLoopbackAddress()) {
+                return ProcessGroupGloo.createDeviceForHostname(masterAddress.getHostAddress());
+            }
+            return ProcessGroupGloo.createDefaultDevice();
+        } catch (RuntimeException e) {
+            throw new DataParallelException(DataParallelException.Reason.NETWORK_INTERFACE, "gloo cannot use "
+                    + (glooInterface != null ? "network interface '" + glooInterface + "'" : "this machine's address")
+                    + ": " + firstLine(e) + " (this machine's interfaces with an address: " + interfacesWithAddresses()
+                    + ")", e);
+        }
+    }
+
+    /** Such as {@code "lo 127.0.0.1, eth0 10.0.0.2"}: what a {@code --gloo-interface} could name here. */
+    public static String interfacesWithAddresses() {
+        List<String> names = new ArrayList<>();
+        try {
+            for (NetworkInterface networkInterface : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                List<String> addresses = new ArrayList<>();
+                for (InetAddress address : Collections.list(networkInterface.getInetAddresses())) {
+                    addresses.add(address.getHostAddress());
+                }
+                if (!addresses.isEmpty()) {
+                    names.add(networkInterface.getName() + " " + String.join(" ", addresses));
+                }
+            }
+        } catch (SocketException e) {
+            return "unknown: " + e.getMessage();
+        }
+        return names.isEmpty() ? "none" : String.join(", ", names);
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int worldSize() {
+        return worldSize;
+    }
+
+    /** Seconds this process has spent in {@link #sumGradients}, waiting for the slowest rank included. */
+    @Override
+    public double communicationSeconds() {
+        return allReduceNanos / 1e9;
+    }
+
+    /** This rank's part of a batch of {@code size}: contiguous, sizes differing by at most one. */
+    @Override
+    public Shard shard(int size) {
+        return shard(rank, worldSize, size);
+    }
+
+    /** Rank {@code rank}'s part of a batch of {@code size} in a group of {@code worldSize}. */
+    public static Shard shard(int rank, int worldSize, int size) {
+        int start = (int) ((long) rank * size / worldSize);
+        int end = (int) ((long) (rank + 1) * size / worldSize);
+        return new Shard(start, end - start);
+    }
+
+    /** Copies rank 0's parameters and buffers into every rank's {@code network}. */
+    @Override
+    public void startFrom(Module network) {
+        BroadcastOptions options = new BroadcastOptions();
+        options.rootRank(0);
+        List<Tensor> tensors = new ArrayList<>(List.of(network.parameters().get()));
+        tensors.addAll(List.of(network.buffers().get()));
+        for (Tensor tensor : tensors) {
+            // detach(): the same memory, outside autograd, which forbids writing into a leaf that needs grad.
+            wait(group.broadcast(new TensorVector(tensor.detach()), options), "the broadcast of rank 0's parameters");
+        }
+    }
+
+    /**
+     * Replaces every parameter's gradient by its sum over the ranks and returns the global batch's loss.
+     * Each rank's gradients must come from its shard's loss times its share of the batch (see the class
+     * comment); a rank without a shard passes a null {@code scaledShardLoss} and zero (or no) gradients.
+     *
+     * @param scaledShardLoss the mean loss over this rank's shard times its share, the loss its backward pass
+     *     ran on; null when the shard is empty
+     */
+    @Override
+    public double sumGradients(Module network, Tensor scaledShardLoss) {
+        TensorVector parameters = network.parameters();
+        TensorVector tensors = new TensorVector();
+        for (long i = 0; i < parameters.size(); i++) {
+            Tensor parameter = parameters.get(i);
+            if (!parameter.grad().defined()) {
+                parameter.mutable_grad().put(torch.zeros_like(parameter));
+            }
+            tensors.push_back(parameter.grad());
+        }
+        // The loss rides along in the same all-reduce: rank 0 reports the global batch's loss for free.
+        // A copy: the all-reduce writes into it, and the loss belongs to the graph.
+        Tensor lossShare = scaledShardLoss == null ? torch.zeros(1) : scaledShardLoss.detach().clone().view(1);
+        tensors.push_back(lossShare);
+        long start = System.nanoTime();
+        wait(group.allreduce_coalesced(tensors), "the all-reduce of the gradients");
+        allReduceNanos += System.nanoTime() - start;
+        return lossShare.item_double();
+    }
+
+    /** The sum of {@code value} over all ranks. */
+    @Override
+    public long sum(long value) {
+        Tensor total = Tensor.create(new long[] {value}, 1);
+        wait(group.allreduce(new TensorVector(total)), "the all-reduce of a count");
+        return total.item_long();
+    }
+
+    /** Returns once every rank has called it; before a rank exits, so that no rank leaves one mid-collective. */
+    @Override
+    public void finish() {
+        wait(group.barrier(), "the final barrier");
+    }
+
+    private void wait(org.bytedeco.pytorch.Work work, String what) {
+        try {
+            work._wait();
+        } catch (RuntimeException e) {
+            throw new DataParallelException(DataParallelException.Reason.TIMED_OUT, "rank " + rank + ": " + what
+                    + " with the other " + (worldSize - 1) + " rank(s) failed: another process has stopped (it "
+                    + "crashed or was killed), or has not answered within the timeout of " + seconds(timeout)
+                    + ". gloo: " + firstLine(e), e);
+        }
+    }
+
+    private static Milliseconds milliseconds(Duration duration) {
+        return new Milliseconds(duration.toMillis());
+    }
+
+    private static String seconds(Duration duration) {
+        long millis = duration.toMillis();
+        return millis % 1000 == 0 ? millis / 1000 + " s" : millis + " ms";
+    }
+
+    /** libtorch's messages add a C++ stack trace after the first line. */
+    private static String firstLine(RuntimeException e) {
+        String message = String.valueOf(e.getMessage());
+        int newline = message.indexOf('\n');
+        return newline < 0 ? message : message.substring(0, newline);
+    }
+}

@@ -1,0 +1,158 @@
+package io.github.arelu.examples.report;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.math.BigDecimal;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.stream.Collectors;
+
+import io.github.arelu.examples.train.Trainer;
+
+/**
+ * The finished runs of a long experiment on disk, one small properties file per run, so that an interrupted
+ * experiment resumes where it stopped. Each file repeats the experiment's setup (network, optimizer, data,
+ * epochs, ...); a file whose setup differs from the current one is an error rather than a result silently
+ * mixed into a table it does not belong to.
+ *
+ * <p>Files are written to a temporary name and moved into place, so an interruption leaves either the whole
+ * run or nothing.
+ */
+public final class RunStore {
+
+    /** One run of the experiment: which learning rate, which activation, which run (0-based). */
+    public record RunKey(double learningRate, String activation, int run) {
+    }
+
+    /** Thrown when the directory holds results of a different setup. */
+    public static final class SetupMismatchException extends IOException {
+        SetupMismatchException(String message) {
+            super(message);
+        }
+    }
+
+    private static final String SETUP_PREFIX = "setup.";
+
+    private final Path directory;
+    private final Map<String, String> setup;
+
+    /**
+     * @param directory where the run files live (created on the first save)
+     * @param setup what every run of this experiment shares, as key-value text (stored with each run and
+     *     compared on load)
+     */
+    public RunStore(Path directory, Map<String, String> setup) {
+        this.directory = directory;
+        this.setup = new LinkedHashMap<>(setup);
+    }
+
+    /** {@code 0.0001} rather than {@code 1.0E-4}: for file names and tables. */
+    public static String formatLearningRate(double learningRate) {
+        return BigDecimal.valueOf(learningRate).stripTrailingZeros().toPlainString();
+    }
+
+    /** The file of {@code key}: {@code lr-0.0001/AReLU/run-1.properties} under the directory (runs 1-based). */
+    public Path fileOf(RunKey key) {
+        return directory.resolve("lr-" + formatLearningRate(key.learningRate())).resolve(key.activation())
+                .resolve("run-" + (key.run() + 1) + ".properties");
+    }
+
+    /**
+     * The stored history of {@code key}, or empty when that run has not finished yet.
+     *
+     * @throws SetupMismatchException when the stored run was made with another setup, naming the differences
+     * @throws IOException when the file cannot be read or is not a run file
+     */
+    public Optional<Trainer.History> load(RunKey key) throws IOException {
+        Path file = fileOf(key);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        Properties properties = new Properties();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            properties.load(reader);
+        }
+        List<String> differences = new ArrayList<>();
+        for (Map.Entry<String, String> entry : setup.entrySet()) {
+            String stored = properties.getProperty(SETUP_PREFIX + entry.getKey());
+            if (!entry.getValue().equals(stored)) {
+                differences.add(entry.getKey() + " " + (stored == null ? "missing" : "'" + stored + "'")
+                        + " there, '" + entry.getValue() + "' now");
+            }
+        }
+        if (!differences.isEmpty()) {
+            throw new SetupMismatchException(file + " was made with another setup (" + String.join("; ", differences)
+                    + "). Use another output directory, or delete " + directory + " to start over.");
+        }
+        try {
+            return Optional.of(new Trainer.History(doubles(properties, "trainLoss"), doubles(properties, "testAccuracy"),
+                    Double.parseDouble(required(properties, "imagesPerSecond")),
+                    Double.parseDouble(required(properties, "seconds"))));
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + " is not a complete run file: " + e.getMessage(), e);
+        }
+    }
+
+    /** Stores {@code history} as the result of {@code key}, replacing any earlier file of that run. */
+    public void save(RunKey key, Trainer.History history) throws IOException {
+        Path file = fileOf(key);
+        Files.createDirectories(file.getParent());
+        Properties properties = new Properties();
+        setup.forEach((name, value) -> properties.setProperty(SETUP_PREFIX + name, value));
+        properties.setProperty("learningRate", Double.toString(key.learningRate()));
+        properties.setProperty("activation", key.activation());
+        properties.setProperty("run", Integer.toString(key.run() + 1));
+        properties.setProperty("trainLoss", joined(history.trainLoss()));
+        properties.setProperty("testAccuracy", joined(history.testAccuracy()));
+        properties.setProperty("imagesPerSecond", Double.toString(history.imagesPerSecond()));
+        properties.setProperty("seconds", Double.toString(history.seconds()));
+        Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
+        try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING); Writer writer = Channels.newWriter(channel, StandardCharsets.UTF_8)) {
+            properties.store(writer, "one finished run; delete it to run it again");
+            writer.flush();
+            // On disk before the rename, so a crash cannot leave an empty file under the final name.
+            channel.force(true);
+        }
+        try {
+            Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    private static String required(Properties properties, String name) {
+        String value = properties.getProperty(name);
+        if (value == null) {
+            throw new IllegalArgumentException("no " + name);
+        }
+        return value;
+    }
+
+    /** Doubles as {@link Double#toString} writes them, so a stored value reads back bit for bit. */
+    private static double[] doubles(Properties properties, String name) {
+        String text = required(properties, name);
+        if (text.isEmpty()) {
+            return new double[0];
+        }
+        return Arrays.stream(text.split(",", -1)).mapToDouble(Double::parseDouble).toArray();
+    }
+
+    private static String joined(double[] values) {
+        return Arrays.stream(values).mapToObj(Double::toString).collect(Collectors.joining(","));
+    }
+}

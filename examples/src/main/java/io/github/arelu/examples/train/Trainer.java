@@ -1,0 +1,338 @@
+package io.github.arelu.examples.train;
+
+import java.util.Random;
+
+import io.github.arelu.examples.data.TensorData;
+import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.model.MnistNetwork;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Adam;
+import org.bytedeco.pytorch.AdamOptions;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.SGD;
+import org.bytedeco.pytorch.SGDOptions;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Trains and evaluates {@link MnistNetwork}s the way the paper's code does: mini-batches of shuffled
+ * training images, NLL loss on log-softmax outputs, and a pass over the test set after every epoch.
+ *
+ * <p>Everything random is seeded: libtorch's global generator (weight initialization, RReLU's slopes) by
+ * {@link #newNetwork} and the batch order by the {@link Random} the caller passes, so a seed gives the same
+ * result on the CPU every time.
+ *
+ * <p>A trainer changes no process-wide setting: programs set libtorch up once at their start
+ * ({@link LibTorchSettings}). How its process shares batches and gradients with others is its
+ * {@link GradientSync}.
+ */
+public final class Trainer {
+
+    /** SGD uses momentum 0.9 like the paper's code; Adam uses libtorch's defaults. */
+    public enum OptimizerKind {
+        SGD, Adam;
+
+        static final double SGD_MOMENTUM = 0.9;
+
+        /** How summaries name it: {@code SGD (momentum 0.9)} or {@code Adam}. */
+        public String description() {
+            return this == SGD ? "SGD (momentum " + SGD_MOMENTUM + ")" : "Adam";
+        }
+
+        public Optimizer create(MnistNetwork network, double learningRate) {
+            return switch (this) {
+                case SGD -> {
+                    SGDOptions options = new SGDOptions(learningRate);
+                    options.momentum().put(SGD_MOMENTUM);
+                    yield new SGD(network.parameters(), options);
+                }
+                case Adam -> new Adam(network.parameters(), new AdamOptions(learningRate));
+            };
+        }
+    }
+
+    /**
+     * Per-epoch record of one training run; accuracies are percentages on the test set.
+     *
+     * @param imagesPerSecond training images per second of training, averaged over epochs; the test pass
+     *     after each epoch is not part of it
+     * @param seconds wall time of the whole run, test passes included
+     */
+    public record History(double[] trainLoss, double[] testAccuracy, double imagesPerSecond, double seconds) {
+
+        public double firstEpochAccuracy() {
+            return testAccuracy[0];
+        }
+
+        public double bestAccuracy() {
+            double best = Double.NEGATIVE_INFINITY;
+            for (double accuracy : testAccuracy) {
+                best = Math.max(best, accuracy);
+            }
+            return best;
+        }
+
+        public double finalLoss() {
+            return trainLoss[trainLoss.length - 1];
+        }
+    }
+
+    private static final int EVALUATION_BATCH = 1000;
+    /** Untimed steps of {@link #warmUp}. */
+    static final int WARM_UP_STEPS = 10;
+
+    private final int batchSize;
+    private final ProgressBar progress;
+    /** How this process's gradients combine with other processes' (or stay its own). */
+    private final GradientSync sync;
+    private long trainingNanos;
+    private double allReduceSeconds;
+
+    /** A trainer for a process that trains alone. */
+    public Trainer(int batchSize, ProgressBar progress) {
+        this(batchSize, progress, GradientSync.singleProcess());
+    }
+
+    /**
+     * A trainer whose batches of {@code batchSize} are shared out by {@code sync}: in a data-parallel group,
+     * every batch is split over the ranks and their gradients summed, giving the update one process would make.
+     */
+    public Trainer(int batchSize, ProgressBar progress, GradientSync sync) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
+        }
+        this.batchSize = batchSize;
+        this.progress = progress;
+        this.sync = sync;
+    }
+
+    /** Seconds spent in training passes over all {@link #fit} calls so far, without the test passes. */
+    public double trainingSeconds() {
+        return trainingNanos / 1e9;
+    }
+
+    /** The part of {@link #trainingSeconds} spent all-reducing gradients (0 when training alone). */
+    public double allReduceSeconds() {
+        return allReduceSeconds;
+    }
+
+    /** A network whose initial weights depend only on {@code seed}, {@code kind} and {@code classes}. */
+    public static MnistNetwork newNetwork(MnistNetwork.Kind kind, ActivationSpec<?> activation, int classes, long seed) {
+        torch.manual_seed(seed);
+        return kind.create(activation, classes);
+    }
+
+    /**
+     * Trains a throwaway network with {@code activation} for a few untimed steps on the first batch of
+     * {@code train}, so that one-time costs (loading and linking native code, compiling the Java path) stay
+     * out of the first timed epoch's images/s: whichever activation ran first used to pay them. Results are
+     * unchanged, as {@link #newNetwork} seeds libtorch's generator for every real run.
+     */
+    public void warmUp(MnistNetwork.Kind kind, ActivationSpec<?> activation, TensorData train) {
+        if (train.count() == 0) {
+            return;
+        }
+        try (PointerScope scope = new PointerScope()) {
+            MnistNetwork network = kind.create(activation, train.classes());
+            repeatSteps(network, OptimizerKind.SGD.create(network, 1e-4), firstBatch(train), WARM_UP_STEPS);
+        }
+    }
+
+    /** Images per second of training steps and of evaluation, as {@link #measure} found them. */
+    public record Throughput(double training, double evaluation) {
+
+        /** Seconds of {@code epochs} epochs on {@code trainCount} images, each followed by a test pass. */
+        public double secondsFor(int epochs, int trainCount, int testCount) {
+            return epochs * (trainCount / training + testCount / evaluation);
+        }
+    }
+
+    /**
+     * How fast a throwaway network with {@code activation} trains and evaluates here: after a
+     * {@link #warmUp}, {@code timedSteps} steps on the first batch of {@code train}, then one evaluation
+     * pass over the first (up to) {@value #EVALUATION_BATCH} images of {@code test}. For telling the user
+     * how long an experiment will take before it starts; libtorch's generator is not reseeded, so call it
+     * before the seeded runs or accept that it draws from the generator.
+     */
+    public Throughput measure(MnistNetwork.Kind kind, ActivationSpec<?> activation, TensorData train, TensorData test,
+            int timedSteps) {
+        if (timedSteps < 1 || train.count() == 0 || test.count() == 0) {
+            throw new IllegalArgumentException("measuring needs at least one step, training and test images; got "
+                    + timedSteps + " steps, " + train.count() + " training and " + test.count() + " test images");
+        }
+        try (PointerScope scope = new PointerScope()) {
+            MnistNetwork network = kind.create(activation, train.classes());
+            Optimizer optimizer = OptimizerKind.SGD.create(network, 1e-4);
+            Batch batch = firstBatch(train);
+            repeatSteps(network, optimizer, batch, WARM_UP_STEPS);
+            long start = System.nanoTime();
+            repeatSteps(network, optimizer, batch, timedSteps);
+            double training = (double) timedSteps * batch.size() / ((System.nanoTime() - start) / 1e9);
+            TensorData evaluationImages = new TensorData(test.images().narrow(0, 0, Math.min(EVALUATION_BATCH,
+                    test.count())), test.labels().narrow(0, 0, Math.min(EVALUATION_BATCH, test.count())), test.classes());
+            start = System.nanoTime();
+            evaluate(network, evaluationImages);
+            double evaluation = evaluationImages.count() / ((System.nanoTime() - start) / 1e9);
+            return new Throughput(training, evaluation);
+        }
+    }
+
+    /**
+     * The first mini-batch of a data set, or this rank's shard of it.
+     *
+     * @param size the whole batch's size
+     * @param share the shard's part of the whole batch (1 when training alone)
+     */
+    private record Batch(Tensor images, Tensor labels, int size, double share) {
+    }
+
+    private Batch firstBatch(TensorData train) {
+        int size = Math.min(batchSize, train.count());
+        GradientSync.Shard shard = sync.shard(size);
+        return new Batch(train.images().narrow(0, shard.offset(), shard.length()),
+                train.labels().narrow(0, shard.offset(), shard.length()), size, (double) shard.length() / size);
+    }
+
+    private void repeatSteps(MnistNetwork network, Optimizer optimizer, Batch batch, int steps) {
+        for (int step = 0; step < steps; step++) {
+            try (PointerScope stepScope = new PointerScope()) {
+                step(network, optimizer, batch.images(), batch.labels(), batch.share());
+            }
+        }
+    }
+
+    /**
+     * Trains {@code network} for {@code epochs} epochs with a new optimizer at {@code learningRate},
+     * evaluating on {@code test} after each.
+     */
+    public History fit(MnistNetwork network, OptimizerKind optimizerKind, double learningRate, int epochs,
+            TensorData train, TensorData test, Random shuffle, String label) {
+        sync.startFrom(network);
+        Optimizer optimizer = optimizerKind.create(network, learningRate);
+        double[] losses = new double[epochs];
+        double[] accuracies = new double[epochs];
+        double throughputSum = 0;
+        long start = System.nanoTime();
+        for (int epoch = 0; epoch < epochs; epoch++) {
+            progress.start(label + " epoch " + (epoch + 1) + "/" + epochs, train.count());
+            long trainingStart = System.nanoTime();
+            double allReduceBefore = sync.communicationSeconds();
+            losses[epoch] = trainEpoch(network, optimizer, train, shuffle);
+            long trainingTime = System.nanoTime() - trainingStart;
+            trainingNanos += trainingTime;
+            allReduceSeconds += sync.communicationSeconds() - allReduceBefore;
+            double throughput = train.count() / (trainingTime / 1e9);
+            accuracies[epoch] = evaluate(network, test);
+            throughputSum += throughput;
+            progress.finish(train.count(), throughput,
+                    String.format("loss %.4f, test accuracy %.2f %%", losses[epoch], accuracies[epoch]));
+        }
+        return new History(losses, accuracies, throughputSum / epochs, (System.nanoTime() - start) / 1e9);
+    }
+
+    /**
+     * One pass over {@code train} in a shuffled order; returns the mean training loss per image. In a
+     * data-parallel group every rank draws the same order (the same seed) and trains on its shard of
+     * each batch.
+     *
+     * @throws NonFiniteLossException the moment a batch's loss is NaN or infinite (in a group, every rank
+     *     sees the same summed loss, so all of them stop)
+     */
+    double trainEpoch(MnistNetwork network, Optimizer optimizer, TensorData train, Random shuffle) {
+        network.train(true);
+        int count = train.count();
+        double lossSum = 0;
+        try (PointerScope epochScope = new PointerScope()) {
+            Tensor order = Tensor.create(shuffledIndices(count, shuffle), count);
+            for (int start = 0; start < count; start += batchSize) {
+                int size = Math.min(batchSize, count - start);
+                // Each step's tensors are freed at once; left to the GC they pile up and slow libtorch down.
+                try (PointerScope stepScope = new PointerScope()) {
+                    GradientSync.Shard shard = sync.shard(size);
+                    Tensor batch = order.narrow(0, start + shard.offset(), shard.length());
+                    Tensor images = train.images().index_select(0, batch);
+                    Tensor labels = train.labels().index_select(0, batch);
+                    double loss = step(network, optimizer, images, labels, (double) shard.length() / size);
+                    if (!Double.isFinite(loss)) {
+                        throw new NonFiniteLossException(String.format(java.util.Locale.ROOT,
+                                "the training loss is %s at the batch of images %d to %d of %d; training stopped, "
+                                + "since every later figure would be meaningless.%s", loss, start + 1, start + size,
+                                count, LibTorchSettings.oneDnnEnabled() ? " oneDNN convolutions are on: bytedeco's "
+                                + "2.10.0 build returns NaN from them on some machines, try without them." : " Try a "
+                                + "smaller learning rate."));
+                    }
+                    lossSum += loss * size;
+                }
+                progress.update(start + size, lossSum / (start + size));
+            }
+        }
+        return lossSum / count;
+    }
+
+    /**
+     * One SGD or Adam step on one batch, or on this rank's shard of it, which is {@code share} of the batch;
+     * returns the whole batch's mean loss. A shard's mean loss is scaled by its share before the backward
+     * pass, so the sum over the ranks of the gradients is the gradient of the batch's mean loss.
+     */
+    private double step(MnistNetwork network, Optimizer optimizer, Tensor images, Tensor labels, double share) {
+        optimizer.zero_grad();
+        // A shard is empty when a last batch has fewer images than there are ranks: no loss, zero gradients.
+        Tensor loss = images.size(0) == 0 ? null : torch.nll_loss(network.forward(images), labels);
+        Tensor scaledLoss = loss == null || share == 1 ? loss : loss.mul(new Scalar(share));
+        if (scaledLoss != null) {
+            scaledLoss.backward();
+        }
+        double batchLoss = sync.sumGradients(network, scaledLoss);
+        optimizer.step();
+        return batchLoss;
+    }
+
+    /** {@link #accuracy} on the whole of {@code test}; in a group each rank counts its shard of it. */
+    private double evaluate(MnistNetwork network, TensorData test) {
+        GradientSync.Shard shard = sync.shard(test.count());
+        long correct = sync.sum(countCorrect(network, test, shard.offset(), shard.length()));
+        return 100.0 * correct / test.count();
+    }
+
+    /** Percentage of {@code test} that {@code network} classifies correctly, in eval mode without gradients. */
+    public static double accuracy(MnistNetwork network, TensorData test) {
+        return 100.0 * countCorrect(network, test, 0, test.count()) / test.count();
+    }
+
+    /** How many of the {@code count} test images from {@code first} on {@code network} classifies correctly. */
+    private static long countCorrect(MnistNetwork network, TensorData test, int first, int count) {
+        network.eval();
+        long correct = 0;
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            for (int start = first; start < first + count; start += EVALUATION_BATCH) {
+                int size = Math.min(EVALUATION_BATCH, first + count - start);
+                try (PointerScope batchScope = new PointerScope()) {
+                    Tensor predictions = network.forward(test.images().narrow(0, start, size)).argmax(
+                            new LongOptional(1), false);
+                    correct += predictions.eq(test.labels().narrow(0, start, size)).sum().item_long();
+                }
+            }
+        } finally {
+            network.train(true);
+        }
+        return correct;
+    }
+
+    /** A permutation of {@code 0 .. count - 1} drawn from {@code random} (Fisher-Yates). */
+    static long[] shuffledIndices(int count, Random random) {
+        long[] indices = new long[count];
+        for (int i = 0; i < count; i++) {
+            indices[i] = i;
+        }
+        for (int i = count - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            long swap = indices[i];
+            indices[i] = indices[j];
+            indices[j] = swap;
+        }
+        return indices;
+    }
+}

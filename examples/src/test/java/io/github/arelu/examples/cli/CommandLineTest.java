@@ -1,0 +1,209 @@
+package io.github.arelu.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import io.github.arelu.examples.data.TinyDataSet;
+import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.train.LibTorchSettings;
+import io.github.arelu.examples.train.ProgressBar;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Both commands reject bad arguments with picocli's usage message and exit code 2, before any training; the
+ * thread count they give libtorch, and what their summaries say about it.
+ */
+class CommandLineTest {
+
+    @TempDir
+    Path emptyDirectory;
+
+    @TempDir
+    Path tinyDataSet;
+
+    /** The commands set libtorch's process-wide thread count; other tests in this JVM get it back. */
+    private int threadsBefore;
+
+    @BeforeEach
+    void rememberThreads() {
+        threadsBefore = torch.get_num_threads();
+    }
+
+    @AfterEach
+    void restoreThreadsAndConvolutions() {
+        torch.set_num_threads(threadsBefore);
+        LibTorchSettings.setOneDnnEnabled(false);
+    }
+
+    private static CommandRun run(Object command, String... args) {
+        return CommandRun.of(command, args);
+    }
+
+    @Test
+    void unknownActivationGetsUsageAndTheKnownNames() {
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--activations", "AReLU,Swoosh");
+        assertEquals(2, outcome.exitCode());
+        assertTrue(outcome.err().contains("unknown activation 'Swoosh'"), outcome.err());
+        assertTrue(outcome.err().contains("known: AReLU, ReLU"), outcome.err());
+        assertTrue(outcome.err().contains("Usage: compare"), outcome.err());
+    }
+
+    @Test
+    void badNumbersGetUsage() {
+        String[][] badArguments = {
+            {"--lr", "fast"}, {"--lr", "-0.1"}, {"--lr", "0"}, {"--epochs", "0"}, {"--epochs", "two"},
+            {"--runs", "0"}, {"--batch-size", "0"}, {"--train-limit", "-5"}, {"--seed", "1.5"},
+            {"--threads", "0"}, {"--threads", "-2"}, {"--threads", "all"}};
+        for (String[] arguments : badArguments) {
+            CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), arguments);
+            assertEquals(2, outcome.exitCode(), String.join(" ", arguments));
+            assertTrue(outcome.err().contains("Invalid value for option '" + arguments[0] + "'"), outcome.err());
+            assertTrue(outcome.err().contains("Usage: compare"), outcome.err());
+        }
+    }
+
+    @Test
+    void unknownNetworkAndOptimizerGetUsage() {
+        assertEquals(2, run(new CompareCommand(ProgressBar.silent()), "--net", "VGG16").exitCode());
+        assertEquals(2, run(new CompareCommand(ProgressBar.silent()), "--optimizer", "RMSprop").exitCode());
+    }
+
+    @Test
+    void transferChecksItsOptionsToo() {
+        CommandRun outcome = run(new TransferCommand(ProgressBar.silent()), "--finetune-lr", "-1");
+        assertEquals(2, outcome.exitCode());
+        assertTrue(outcome.err().contains("Usage: transfer"), outcome.err());
+        assertEquals(2, run(new TransferCommand(ProgressBar.silent()), "--activations", "all,ReLU").exitCode());
+    }
+
+    @Test
+    void missingDataSetExitsWithOneAndNamesThePackage() {
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", emptyDirectory.toString());
+        assertEquals(1, outcome.exitCode());
+        assertTrue(outcome.err().contains("train-images-idx3-ubyte[.gz]"), outcome.err());
+        assertTrue(outcome.err().contains("dataset-fashion-mnist"), outcome.err());
+    }
+
+    @Test
+    void activationListsAcceptAllAliasesAndAnyCase() {
+        assertEquals(ActivationSpec.ALL.size(), ActivationSpec.parseList("all").size());
+        assertEquals("SiLU", ActivationSpec.parseList("swish").getFirst().name());
+        assertEquals("PReLU", ActivationSpec.parseList("arelu, prelu").get(1).name());
+    }
+
+    @Test
+    void threadsDefaultToTheMachinesCores() {
+        CompareCommand command = new CompareCommand(ProgressBar.silent());
+        Main.commandLine(command).parseArgs();
+        assertEquals(Runtime.getRuntime().availableProcessors(), command.common.threads());
+    }
+
+    @Test
+    void threadsReachLibtorchAndTheSummary() throws IOException {
+        writeTinyDataSet();
+        for (int threads : new int[] {1, 2}) {
+            CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                    "--threads", String.valueOf(threads), "--net", "LinearMNIST", "--activations", "AReLU",
+                    "--epochs", "1");
+            assertEquals(0, outcome.exitCode(), outcome.err());
+            assertEquals(threads, torch.get_num_threads());
+            assertTrue(outcome.out().contains("Threads: " + threads + " (libtorch). Memory allocator: "), outcome.out());
+        }
+    }
+
+    @Test
+    void aNonFiniteTrainingLossStopsTheRunWithAClearMessage() throws IOException {
+        writeTinyDataSet();
+        // lr 1e30 makes the weights overflow at the first step, the loss at the second batch.
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", "3", "--batch-size", "2", "--lr", "1e30");
+        assertEquals(1, outcome.exitCode(), outcome.out() + outcome.err());
+        assertTrue(outcome.err().contains("the training loss is") && outcome.err().contains("training stopped")
+                && outcome.err().contains("smaller learning rate"), outcome.err());
+        assertFalse(outcome.err().contains("Exception"), "a message, not a stack trace: " + outcome.err());
+        assertFalse(outcome.out().contains("test accuracy"), "no figures after the loss went bad: " + outcome.out());
+    }
+
+    @Test
+    void oneDnnFollowsTheOptionAndAutoNeedsConvolutions() throws IOException {
+        writeTinyDataSet();
+        String[] args = {"--data", tinyDataSet.toString(), "--net", "LinearMNIST", "--activations", "ReLU",
+            "--epochs", "1"};
+        LibTorchSettings.setOneDnnEnabled(true);
+        CommandRun auto = run(new CompareCommand(ProgressBar.silent()), args);
+        assertEquals(0, auto.exitCode(), auto.err());
+        assertFalse(LibTorchSettings.oneDnnEnabled());
+        assertTrue(auto.out().contains("Convolutions: libtorch's own (--onednn auto: LinearMNIST has no convolutions)."),
+                auto.out());
+
+        String[] withOneDnn = Arrays.copyOf(args, args.length + 1);
+        withOneDnn[args.length] = "--onednn";
+        CommandRun on = run(new CompareCommand(ProgressBar.silent()), withOneDnn);
+        assertEquals(0, on.exitCode(), on.err());
+        assertTrue(LibTorchSettings.oneDnnEnabled());
+        assertTrue(on.out().contains("Convolutions: oneDNN (--onednn on)."), on.out());
+
+        String[] offArgs = Arrays.copyOf(args, args.length + 2);
+        offArgs[args.length] = "--onednn";
+        offArgs[args.length + 1] = "off";
+        CommandRun off = run(new CompareCommand(ProgressBar.silent()), offArgs);
+        assertEquals(0, off.exitCode(), off.err());
+        assertFalse(LibTorchSettings.oneDnnEnabled());
+        assertTrue(off.out().contains("Convolutions: libtorch's own (--onednn off)."), off.out());
+    }
+
+    /**
+     * On ConvMNIST, auto runs the check: oneDNN is on exactly when the summary says it agreed, and a
+     * disagreement is named. (bytedeco's 2.10.0 oneDNN gives NaN on some machines and not on others, so
+     * either verdict is possible here; the comparison itself is tested on known tensors below.)
+     */
+    @Test
+    void oneDnnAutoChecksTheNetworksConvolutions() throws IOException {
+        writeTinyDataSet();
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--activations", "ReLU", "--epochs", "1", "--batch-size", "4");
+        assertEquals(0, outcome.exitCode(), outcome.err());
+        boolean agreed = outcome.out().contains("Convolutions: oneDNN (--onednn auto: it agreed with libtorch's own "
+                + "convolutions on ConvMNIST's shapes at batch 4, forward and backward).");
+        boolean refused = outcome.out().contains("Convolutions: libtorch's own (--onednn auto: oneDNN ");
+        assertTrue(agreed != refused, outcome.out());
+        assertEquals(agreed, LibTorchSettings.oneDnnEnabled());
+    }
+
+    @Test
+    void oneDnnDisagreementNamesWhatDiffers() {
+        java.util.List<String> names = java.util.List.of("the output", "conv1.weight's gradient");
+        org.bytedeco.pytorch.Tensor reference = org.bytedeco.pytorch.Tensor.create(1.0, -2.0, 0.5);
+        org.bytedeco.pytorch.Tensor close = org.bytedeco.pytorch.Tensor.create(1.0 + 1e-6, -2.0, 0.5);
+        org.bytedeco.pytorch.Tensor nan = org.bytedeco.pytorch.Tensor.create(1.0, Double.NaN, 0.5);
+        org.bytedeco.pytorch.Tensor far = org.bytedeco.pytorch.Tensor.create(1.0, -2.0, 0.7);
+        assertEquals(null, OneDnnCheck.disagreement(names, java.util.List.of(close, close),
+                java.util.List.of(reference, reference)));
+        assertEquals("gave NaN or infinity in 1 of 3 values of conv1.weight's gradient", OneDnnCheck.disagreement(
+                names, java.util.List.of(close, nan), java.util.List.of(reference, reference)));
+        assertEquals("differed in 1 of 3 values of the output (by up to 0.200)", OneDnnCheck.disagreement(names,
+                java.util.List.of(far, close), java.util.List.of(reference, reference)));
+    }
+
+    @Test
+    void transferSetsThreadsToo() {
+        // Options are checked and applied before the data set is read, so a missing one still sets them.
+        assertEquals(1, run(new TransferCommand(ProgressBar.silent()), "--data", emptyDirectory.toString(),
+                "--threads", "1").exitCode());
+        assertEquals(1, torch.get_num_threads());
+    }
+
+    /** 8 training and 4 test images of 28x28 pixels, labels 0-3 repeating. */
+    private void writeTinyDataSet() throws IOException {
+        TinyDataSet.write(tinyDataSet, 8, 4, 4);
+    }
+}

@@ -1,0 +1,410 @@
+package io.github.arelu.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import io.github.arelu.examples.data.MnistData;
+import io.github.arelu.examples.dist.DataParallel;
+import io.github.arelu.examples.dist.DataParallelException;
+import io.github.arelu.examples.model.ActivationSpec;
+import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.train.ProgressBar;
+import io.github.arelu.examples.train.Trainer;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Data-parallel training on c10d's gloo, on the loopback only: N processes reach one process's parameters,
+ * and every fault (a worker that dies, hangs or never arrives, a port in use, a wrong world size or rank,
+ * an unreachable master) ends in a clear error instead of a hang.
+ *
+ * <p>Processes that should fail are given a few seconds of {@code --dist-timeout}; {@link #HANG_GUARD} only
+ * keeps a broken build from hanging the test run, it measures nothing.
+ */
+class DataParallelTest {
+
+    /**
+     * Largest difference allowed between a parameter trained by two processes and by one. The two compute
+     * every image's gradient the same way (a shard's mean loss times its share gives each image the same
+     * factor 1/128 as the global mean, exactly so for the even shards); only the order of summation over
+     * the batch differs (two halves, then the all-reduce's sum), which changes a float32 gradient by a few
+     * units in its last place, about 1e-7 of its size. Ten SGD steps (momentum 0.9, lr 0.05) carry that
+     * into the parameters: we measured a largest difference of 1.2e-6 (with one libtorch thread per process,
+     * as here), while training moved them by up to 0.35. 1e-5 leaves room for other CPUs' vector widths
+     * and is still 1e-4 of how far training must move them (asserted below).
+     */
+    private static final double TOLERANCE = 1e-5;
+    private static final Duration HANG_GUARD = Duration.ofMinutes(3);
+
+    @TempDir
+    Path directory;
+
+    private static void assumeDataSet() {
+        assumeTrue(Files.isDirectory(MnistData.DEFAULT_DIRECTORY), "Fashion-MNIST is not installed in "
+                + MnistData.DEFAULT_DIRECTORY + " (apt-get install " + MnistData.DEBIAN_PACKAGE + "); skipping");
+    }
+
+    @Test
+    void twoProcessesReachTheParametersOfOne() throws Exception {
+        assumeDataSet();
+        Path alone = directory.resolve("alone.bin");
+        Path together = directory.resolve("together.bin");
+        String master = "127.0.0.1:" + freePort();
+        Worker single = Worker.start(directory, "train", 0, 1, master, 60, alone);
+        assertEquals(0, single.finish(), single.log());
+        Worker rank0 = Worker.start(directory, "train", 0, 2, master, 60, together);
+        Worker rank1 = Worker.start(directory, "train", 1, 2, master, 60, together);
+        assertEquals(0, rank0.finish(), rank0.log());
+        assertEquals(0, rank1.finish(), rank1.log());
+
+        List<float[]> one = readParameters(alone);
+        List<float[]> two = readParameters(together);
+        // Three convolutions and the classifier (weight and bias each), three AReLUs (alpha and beta each).
+        assertEquals(14, one.size());
+        double difference = maxDifference(one, two);
+        assertTrue(difference <= TOLERANCE, "two processes differ from one by " + difference);
+        List<float[]> initial = initialParameters();
+        double moved = maxDifference(one, initial);
+        assertTrue(moved > 1e4 * TOLERANCE, "training moved the parameters by only " + moved);
+    }
+
+    @Test
+    void localWorkersReportOnceAndMatchOneProcess() throws Exception {
+        assumeDataSet();
+        int threadsBefore = torch.get_num_threads();
+        try {
+            String[] common = {"--activations", "AReLU", "--train-limit", "601", "--test-limit", "100", "--epochs",
+                "2", "--lr", "0.05", "--threads", "1"};
+            Path aloneJson = directory.resolve("alone.json");
+            CommandRun alone = run(concat(common, "--json-out", aloneJson.toString()));
+            assertEquals(0, alone.exitCode(), alone.err());
+            Path togetherJson = directory.resolve("together.json");
+            CommandRun together = run(concat(common, "--local-workers", "2", "--dist-timeout", "60", "--json-out",
+                    togetherJson.toString()));
+            assertEquals(0, together.exitCode(), together.err());
+            assertEquals(1, count(together.out(), "Wall time:"), together.out());
+            assertEquals(1, count(together.out(), "Data parallel: 2 processes (gloo)"), together.out());
+            assertEquals(0, count(alone.out(), "Data parallel:"), alone.out());
+            double[] aloneLoss = trainLoss(Files.readString(aloneJson));
+            double[] togetherLoss = trainLoss(Files.readString(togetherJson));
+            assertEquals(2, togetherLoss.length);
+            for (int epoch = 0; epoch < 2; epoch++) {
+                assertEquals(aloneLoss[epoch], togetherLoss[epoch], 1e-4, "epoch " + (epoch + 1) + " loss");
+            }
+        } finally {
+            torch.set_num_threads(threadsBefore);
+        }
+    }
+
+    @Test
+    void localWorkersReportEveryRankThatFailed() {
+        CommandRun outcome = run("--local-workers", "2", "--dist-timeout", "60", "--data",
+                directory.resolve("missing").toString());
+        assertEquals(1, outcome.exitCode(), outcome.err());
+        assertTrue(outcome.err().contains("[rank 1] compare: cannot read the data set"), outcome.err());
+        assertTrue(outcome.err().contains("worker rank 0 of 2 exited with code 1"), outcome.err());
+        assertTrue(outcome.err().contains("worker rank 1 of 2 exited with code 1"), outcome.err());
+    }
+
+    @Test
+    void aWorkerThatDiesStopsTheOthers() throws Exception {
+        assumeDataSet();
+        String master = "127.0.0.1:" + freePort();
+        Worker rank0 = Worker.start(directory, "train", 0, 2, master, 60, directory.resolve("unused.bin"));
+        Worker rank1 = Worker.start(directory, "die", 1, 2, master, 60, directory.resolve("unused.bin"));
+        assertEquals(3, rank1.finish(), rank1.log());
+        assertEquals(1, rank0.finish(), rank0.log());
+        assertTrue(rank0.log().contains("worker rank 0: rank 0: the broadcast of rank 0's parameters with the other "
+                + "1 rank(s) failed: another process has stopped"), rank0.log());
+    }
+
+    @Test
+    void aWorkerThatHangsStopsTheOthersAfterTheTimeout() throws Exception {
+        assumeDataSet();
+        String master = "127.0.0.1:" + freePort();
+        Worker rank0 = Worker.start(directory, "train", 0, 2, master, 3, directory.resolve("unused.bin"));
+        Worker rank1 = Worker.start(directory, "hang", 1, 2, master, 3, directory.resolve("unused.bin"));
+        try {
+            assertEquals(1, rank0.finish(), rank0.log());
+            assertTrue(rank0.log().contains("has not answered within the timeout of 3 s"), rank0.log());
+            assertTrue(rank0.log().contains("(the timeout is --dist-timeout)"), rank0.log());
+        } finally {
+            rank1.process.destroyForcibly().waitFor();
+        }
+    }
+
+    @Test
+    void aWorkerThatNeverArrivesIsNamed() {
+        DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
+                loopback(freePort()), 0, 2, Duration.ofSeconds(2), null));
+        assertTrue(e.getMessage().contains("rank(s) [1] of world size 2 did not arrive at 127.0.0.1:"),
+                e.getMessage());
+        assertTrue(e.getMessage().endsWith("within 2 s"), e.getMessage());
+        assertEquals(DataParallelException.Reason.RANKS_MISSING, e.reason());
+        assertTrue(DistributedOptions.describe(e).endsWith("within 2 s (start every --rank from 0 to --world-size - 1, "
+                + "or allow more time with --dist-timeout)"), DistributedOptions.describe(e));
+    }
+
+    @Test
+    void aPortInUseIsNamed() throws IOException {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
+                    loopback(taken.getLocalPort()), 0, 2, Duration.ofSeconds(2), null));
+            assertTrue(e.getMessage().contains("port " + taken.getLocalPort() + " is already in use"), e.getMessage());
+            assertEquals(DataParallelException.Reason.MASTER_PORT_IN_USE, e.reason());
+            assertTrue(DistributedOptions.describe(e).endsWith("(choose a free port with --master HOST:PORT)"),
+                    DistributedOptions.describe(e));
+        }
+    }
+
+    @Test
+    void aMissingGlooInterfaceIsNamedWithTheInterfacesThatExist() {
+        int port = freePort();
+        DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
+                loopback(port), 0, 2, Duration.ofSeconds(2), "nosuch0"));
+        assertTrue(e.getMessage().startsWith("gloo cannot use network interface 'nosuch0': "), e.getMessage());
+        assertTrue(e.getMessage().contains("(this machine's interfaces with an address: ")
+                && e.getMessage().contains("lo ") && e.getMessage().contains("127.0.0.1"), e.getMessage());
+        // Checked before rank 0 serves the store: the port is still free.
+        try (ServerSocket again = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            assertEquals(port, again.getLocalPort());
+        } catch (IOException notFree) {
+            fail("rank 0 opened the store before checking its interface: " + notFree);
+        }
+    }
+
+    @Test
+    void anUnreachableMasterIsNamed() {
+        int port = freePort();
+        DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
+                loopback(port), 1, 2, Duration.ofSeconds(2), null));
+        assertTrue(e.getMessage().startsWith("rank 1 cannot reach the master at 127.0.0.1:" + port + " within 2 s"),
+                e.getMessage());
+    }
+
+    @Test
+    void disagreeingWorldSizesStopBothRanks() throws Exception {
+        DataParallel.Master master = loopback(freePort());
+        List<String> messages = connectAll(master, new int[][] {{0, 2}, {1, 3}});
+        assertEquals("rank 1 was started with world size 3, rank 0 with 2; all processes need the same "
+                + "world size (start every process with the same --world-size)", messages.get(0));
+        assertEquals("rank 0 refused the group: " + messages.get(0), messages.get(1));
+    }
+
+    @Test
+    void aRankTakenTwiceIsNamed() throws Exception {
+        DataParallel.Master master = loopback(freePort());
+        List<String> messages = connectAll(master, new int[][] {{0, 3}, {1, 3}, {1, 3}});
+        assertTrue(messages.get(0).startsWith("rank(s) [2] of world size 3 did not arrive"), messages.get(0));
+        List<String> ranksOne = List.of(messages.get(1), messages.get(2));
+        assertTrue(ranksOne.contains("rank 1 is already taken by another process at " + master
+                + "; every process needs its own rank (give each process its own --rank)"), ranksOne.toString());
+        assertTrue(ranksOne.contains("rank 0 refused the group: " + messages.get(0)), ranksOne.toString());
+    }
+
+    @Test
+    void badOptionsGetUsage() {
+        String[][] badArguments = {
+            {"--rank", "2", "--world-size", "2"}, {"--rank", "-1"}, {"--world-size", "0"},
+            {"--master", "localhost"}, {"--master", "localhost:70000"}, {"--master", "localhost:port"},
+            {"--local-workers", "-1"}, {"--dist-timeout", "0"}, {"--world-size", "2", "--local-workers", "2"}};
+        for (String[] arguments : badArguments) {
+            CommandRun outcome = run(arguments);
+            assertEquals(2, outcome.exitCode(), String.join(" ", arguments));
+            assertTrue(outcome.err().contains("Usage: compare"), outcome.err());
+        }
+        assertTrue(run("--rank", "2", "--world-size", "2").err().contains(
+                "Invalid value for option '--rank': 2 (must be 0 to --world-size - 1 = 1)"));
+    }
+
+    @Test
+    void shardsCoverABatchInOrderWithSizesDifferingByAtMostOne() {
+        for (int worldSize = 1; worldSize <= 5; worldSize++) {
+            for (int size : new int[] {1, 3, 88, 89, 128}) {
+                int next = 0;
+                for (int rank = 0; rank < worldSize; rank++) {
+                    DataParallel.Shard shard = DataParallel.shard(rank, worldSize, size);
+                    assertEquals(next, shard.offset());
+                    assertTrue(Math.abs(shard.length() - (double) size / worldSize) < 1, shard.toString());
+                    next += shard.length();
+                }
+                assertEquals(size, next);
+            }
+        }
+    }
+
+    @Test
+    void workersGetTheirRankTheMasterAndAShareOfTheCores() {
+        List<String> user = List.of("--net", "LinearMNIST", "--local-workers", "2", "--master", "h:1", "--epochs", "3");
+        List<String> arguments = LocalWorkers.workerArguments(user, 1, 2, loopback(4000), false);
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+        assertEquals(List.of("--net", "LinearMNIST", "--epochs", "3", "--world-size", "2", "--rank", "1", "--master",
+                "127.0.0.1:4000", "--threads", Integer.toString(threads)), arguments);
+        assertEquals(List.of("--threads", "1", "--world-size", "2", "--rank", "0", "--master", "127.0.0.1:4000"),
+                LocalWorkers.workerArguments(List.of("--threads", "1", "--local-workers=2"), 0, 2, loopback(4000), true));
+    }
+
+    private static CommandRun run(String... args) {
+        return CommandRun.of(new CompareCommand(ProgressBar.silent()), args);
+    }
+
+    /**
+     * Connects every {rank, world size} on its own thread; returns each one's failure as the commands print
+     * it, in order.
+     */
+    private static List<String> connectAll(DataParallel.Master master, int[][] ranks) throws Exception {
+        ExecutorService threads = Executors.newFixedThreadPool(ranks.length);
+        try {
+            List<Future<String>> outcomes = new ArrayList<>();
+            for (int[] rank : ranks) {
+                outcomes.add(threads.submit(() -> {
+                    try {
+                        DataParallel.connect(master, rank[0], rank[1], Duration.ofSeconds(3), null);
+                        return "connected";
+                    } catch (DataParallelException e) {
+                        return DistributedOptions.describe(e);
+                    }
+                }));
+            }
+            List<String> messages = new ArrayList<>();
+            for (Future<String> outcome : outcomes) {
+                messages.add(outcome.get(HANG_GUARD.toSeconds(), TimeUnit.SECONDS));
+            }
+            return messages;
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    /** A JVM running {@link DataParallelWorker}, its output in a file. */
+    private record Worker(Process process, Path logFile) {
+
+        static Worker start(Path directory, String mode, int rank, int worldSize, String master, double timeoutSeconds,
+                Path parameters) throws IOException {
+            List<String> command = new ArrayList<>();
+            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), DataParallelWorker.class.getName(),
+                    mode, Integer.toString(rank), Integer.toString(worldSize), master, Double.toString(timeoutSeconds),
+                    parameters.toString()));
+            Path log = Files.createTempFile(directory, mode + "-rank" + rank + "-", ".log");
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            return new Worker(process, log);
+        }
+
+        int finish() throws InterruptedException {
+            if (!process.waitFor(HANG_GUARD.toSeconds(), TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+                fail("worker still running after " + HANG_GUARD + ": " + log());
+            }
+            return process.exitValue();
+        }
+
+        String log() {
+            try {
+                return Files.readString(logFile);
+            } catch (IOException e) {
+                return "(log unreadable: " + e + ")";
+            }
+        }
+    }
+
+    private static List<float[]> readParameters(Path file) throws IOException {
+        try (DataInputStream in = new DataInputStream(Files.newInputStream(file))) {
+            List<float[]> parameters = new ArrayList<>();
+            int count = in.readInt();
+            for (int i = 0; i < count; i++) {
+                float[] values = new float[in.readInt()];
+                for (int j = 0; j < values.length; j++) {
+                    values[j] = in.readFloat();
+                }
+                parameters.add(values);
+            }
+            return parameters;
+        }
+    }
+
+    /** The parameters rank 0 and the single process start from, before any step. */
+    private static List<float[]> initialParameters() {
+        MnistNetwork network = Trainer.newNetwork(MnistNetwork.Kind.ConvMNIST, ActivationSpec.byName("AReLU"),
+                MnistData.CLASSES, DataParallelWorker.SEED);
+        TensorVector parameters = network.parameters();
+        List<float[]> values = new ArrayList<>();
+        for (long i = 0; i < parameters.size(); i++) {
+            values.add(DataParallelWorker.floats(parameters.get(i)));
+        }
+        return values;
+    }
+
+    private static double maxDifference(List<float[]> a, List<float[]> b) {
+        assertEquals(a.size(), b.size());
+        double max = 0;
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(a.get(i).length, b.get(i).length);
+            for (int j = 0; j < a.get(i).length; j++) {
+                max = Math.max(max, Math.abs(a.get(i)[j] - b.get(i)[j]));
+            }
+        }
+        return max;
+    }
+
+    private static double[] trainLoss(String json) {
+        Matcher matcher = Pattern.compile("\"trainLoss\": \\[([^]]*)]").matcher(json);
+        assertTrue(matcher.find(), json);
+        String[] values = matcher.group(1).split(",");
+        double[] losses = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            losses[i] = Double.parseDouble(values[i].trim());
+        }
+        return losses;
+    }
+
+    private static int count(String text, String part) {
+        int count = 0;
+        for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+            count++;
+        }
+        return count;
+    }
+
+    private static String[] concat(String[] first, String... second) {
+        String[] all = new String[first.length + second.length];
+        System.arraycopy(first, 0, all, 0, first.length);
+        System.arraycopy(second, 0, all, first.length, second.length);
+        return all;
+    }
+
+    private static DataParallel.Master loopback(int port) {
+        return new DataParallel.Master("127.0.0.1", port);
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package io.github.arelu.examples.report;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import io.github.arelu.examples.train.Trainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The per-run files that let a long table resume: exact round trip, and no results from another setup. */
+class RunStoreTest {
+
+    @TempDir
+    Path directory;
+
+    private static final Map<String, String> SETUP = Map.of("network", "ConvMNIST", "epochs", "2");
+    private static final RunStore.RunKey KEY = new RunStore.RunKey(1e-5, "AReLU", 1);
+
+    @Test
+    void aSavedRunReadsBackBitForBit() throws IOException {
+        RunStore store = new RunStore(directory, SETUP);
+        // Values whose shortest decimal forms are long: a lossy format would change them.
+        Trainer.History history = new Trainer.History(new double[] {2.302585092994046, 0.1 + 0.2},
+                new double[] {11.35, 73.80000000000001}, 8123.456789, 95.25);
+        assertTrue(store.load(KEY).isEmpty());
+        store.save(KEY, history);
+        Trainer.History loaded = new RunStore(directory, SETUP).load(KEY).orElseThrow();
+        assertArrayEquals(history.trainLoss(), loaded.trainLoss());
+        assertArrayEquals(history.testAccuracy(), loaded.testAccuracy());
+        assertEquals(history.imagesPerSecond(), loaded.imagesPerSecond());
+        assertEquals(history.seconds(), loaded.seconds());
+        assertEquals(directory.resolve("lr-0.00001/AReLU/run-2.properties"), store.fileOf(KEY));
+        try (var files = Files.walk(directory)) {
+            assertFalse(files.anyMatch(file -> file.toString().endsWith(".tmp")), "no temporary file is left behind");
+        }
+    }
+
+    @Test
+    void aRunOfAnotherSetupIsAnErrorNamingTheDifference() throws IOException {
+        new RunStore(directory, SETUP).save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1));
+        RunStore other = new RunStore(directory, Map.of("network", "ConvMNIST", "epochs", "20"));
+        RunStore.SetupMismatchException e = assertThrows(RunStore.SetupMismatchException.class, () -> other.load(KEY));
+        assertTrue(e.getMessage().contains("epochs '2' there, '20' now"), e.getMessage());
+        assertTrue(e.getMessage().contains("delete " + directory), e.getMessage());
+    }
+
+    @Test
+    void aTruncatedFileIsAnErrorNotAnEmptyRun() throws IOException {
+        RunStore store = new RunStore(directory, SETUP);
+        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1));
+        Path file = store.fileOf(KEY);
+        Files.writeString(file, Files.readString(file).replaceAll("(?m)^testAccuracy=.*$", ""));
+        IOException e = assertThrows(IOException.class, () -> store.load(KEY));
+        assertTrue(e.getMessage().contains("no testAccuracy"), e.getMessage());
+    }
+
+    @Test
+    void learningRatesAreWrittenPlainly() {
+        assertEquals("0.01", RunStore.formatLearningRate(1e-2));
+        assertEquals("0.0001", RunStore.formatLearningRate(1e-4));
+        assertEquals("0.00001", RunStore.formatLearningRate(1e-5));
+        assertEquals("0.0003", RunStore.formatLearningRate(3e-4));
+    }
+}
