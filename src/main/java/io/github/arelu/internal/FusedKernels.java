@@ -89,15 +89,14 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
      * @return the kernels, or null where none serve the input
      */
     public static FusedKernels select(Tensor input, ScalarType dtype, boolean fusedCuda) {
-        NativeLibrary library = NativeLibrary.instance();
         ElementType type = ElementType.of(dtype);
-        if (library == null || type == null || !TensorInfo.isStrided(input)) {
+        if (type == null || !TensorInfo.isStrided(input)) {
             return null;
         }
         if (input.is_cpu()) {
-            return library.cpuKernels(type);
+            return NativeLibrary.kernels(type, false);
         }
-        return fusedCuda && input.is_cuda() ? library.cudaKernels(type) : null;
+        return fusedCuda && input.is_cuda() ? NativeLibrary.kernels(type, true) : null;
     }
 
     /**

@@ -95,14 +95,16 @@ final class NativeLibrary {
         return cudaAvailable;
     }
 
-    /** The CPU kernels of {@code type}. */
-    FusedKernels cpuKernels(ElementType type) {
-        return cpu[type.ordinal()];
-    }
-
-    /** The CUDA kernels of {@code type}, or null when the library has none or sees no CUDA device. */
-    FusedKernels cudaKernels(ElementType type) {
-        return cuda[type.ordinal()];
+    /**
+     * The kernels of {@code type} on the CPU, or on CUDA; null when the library did not load, or for CUDA when
+     * it has no CUDA kernels or sees no device.
+     */
+    static FusedKernels kernels(ElementType type, boolean cuda) {
+        NativeLibrary library = INSTANCE;
+        if (library == null) {
+            return null;
+        }
+        return (cuda ? library.cuda : library.cpu)[type.ordinal()];
     }
 
     /** A downcall handle for the symbol {@code name}. */
