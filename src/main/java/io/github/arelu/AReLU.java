@@ -28,6 +28,9 @@ import org.bytedeco.pytorch.global.torch;
  * <p>Gradients follow the reference implementation {@code relu(x) * b - relu(-x) * a}: the gradient with
  * respect to {@code x} is 0 at exactly {@code x == 0}, and alpha receives no gradient while it lies outside
  * [0.01, 0.99]. See {@link AReLUFunctional#arelu} for how the forward pass is computed.
+ *
+ * <p>On CUDA the module takes the fused CUDA kernels only when {@link #setFusedCuda(boolean) told to} (default:
+ * {@code -Darelu.cuda.fused}, else off), and the reference formula in libtorch operations otherwise.
  */
 public class AReLU extends org.bytedeco.pytorch.Module {
 
@@ -45,6 +48,7 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     private final Tensor alpha;
     private final Tensor beta;
     private final long numParameters;
+    private boolean fusedCuda = AReLUFunctional.FUSED_CUDA_DEFAULT;
 
     /** The paper's AReLU: one alpha (0.90) and one beta (2.0) for the whole layer. */
     public AReLU() {
@@ -106,7 +110,7 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * @throws IllegalArgumentException for an input this module cannot take, naming what was expected
      */
     public Tensor forward(Tensor input) {
-        return AReLUFunctional.arelu(input, alpha, beta);
+        return AReLUFunctional.arelu(input, alpha, beta, fusedCuda);
     }
 
     /**
@@ -120,7 +124,29 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * @throws IllegalArgumentException for an input that {@link #forward} would refuse, with the same message
      */
     public AReLUPath pathFor(Tensor input) {
-        return AReLUFunctional.pathFor(input, alpha, beta);
+        return AReLUFunctional.pathFor(input, alpha, beta, fusedCuda);
+    }
+
+    /**
+     * Whether this module's CUDA inputs take the fused CUDA kernels (on libtorch's current stream of the
+     * current device) where the native library has them, or the reference formula in libtorch operations.
+     * CPU inputs take the fused kernels either way.
+     *
+     * @param enabled true for the fused CUDA kernels
+     * @return this module
+     */
+    public AReLU setFusedCuda(boolean enabled) {
+        fusedCuda = enabled;
+        return this;
+    }
+
+    /**
+     * Whether this module's CUDA inputs take the fused CUDA kernels.
+     *
+     * @return the value last given to {@link #setFusedCuda(boolean)}, at first {@code -Darelu.cuda.fused}
+     */
+    public boolean isFusedCuda() {
+        return fusedCuda;
     }
 
     /**

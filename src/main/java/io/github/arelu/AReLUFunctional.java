@@ -1,5 +1,9 @@
 package io.github.arelu;
 
+import io.github.arelu.internal.AReLUArguments;
+import io.github.arelu.internal.ComposedAReLU;
+import io.github.arelu.internal.FusedKernels;
+import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -14,19 +18,20 @@ import org.bytedeco.pytorch.Tensor;
  *
  * <p>Each call takes one of the {@link AReLUPath}s: the fused kernels, recorded as one autograd node when a
  * gradient is needed, wherever they serve the input; libtorch operations of the reference formula elsewhere.
+ * The fused CUDA kernels are opt-in per call ({@code fusedCuda}), by default off unless the JVM runs with
+ * {@code -Darelu.cuda.fused=true}: they stay so until they have been run from Java on a GPU.
  */
 public final class AReLUFunctional {
 
-    /** Lower clamp bound of alpha, from the paper. */
-    public static final double ALPHA_MIN = 0.01;
-    /** Upper clamp bound of alpha, from the paper. */
-    public static final double ALPHA_MAX = 0.99;
+    /** Whether CUDA tensors take the fused kernels when a call does not say: {@code -Darelu.cuda.fused}. */
+    static final boolean FUSED_CUDA_DEFAULT = Boolean.getBoolean("arelu.cuda.fused");
 
     private AReLUFunctional() {
     }
 
     /**
-     * AReLU of {@code input} with the given raw parameters; see the class documentation.
+     * AReLU of {@code input} with the given raw parameters; see the class documentation. CUDA tensors take the
+     * fused kernels only with {@code -Darelu.cuda.fused=true}.
      *
      * @param input the pre-activation, floating point, any shape
      * @param alpha the raw alpha (clamped to [0.01, 0.99] here): one element, or one per channel of dimension 1
@@ -37,26 +42,62 @@ public final class AReLUFunctional {
      *     that does not match {@code input.size(1)}
      */
     public static Tensor arelu(Tensor input, Tensor alpha, Tensor beta) {
-        AReLUArguments.check(input, alpha, beta);
-        return switch (AReLUPath.choose(input, alpha, beta)) {
-            case FUSED_AUTOGRAD -> FusedAReLUFunction.INSTANCE.apply(input, alpha, beta)[0];
-            case FUSED_NO_GRAD -> FusedAReLU.forwardChecked(input, alpha, beta, null);
-            case COMPOSED -> ComposedAReLU.forward(input, alpha, beta);
-        };
+        return arelu(input, alpha, beta, FUSED_CUDA_DEFAULT);
     }
 
     /**
-     * The path {@link #arelu} takes for these arguments under the current grad mode.
+     * AReLU of {@code input}, saying whether a CUDA input may take the fused CUDA kernels (on libtorch's
+     * current stream of the current device) or the reference formula in libtorch operations.
+     *
+     * @param input the pre-activation, floating point, any shape
+     * @param alpha the raw alpha (clamped to [0.01, 0.99] here): one element, or one per channel of dimension 1
+     * @param beta the raw beta, as many elements as {@code alpha}
+     * @param fusedCuda whether a CUDA input takes the fused kernels where the native library has them
+     * @return AReLU of {@code input}, a new tensor recorded in autograd's graph when a gradient is needed
+     * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses
+     */
+    public static Tensor arelu(Tensor input, Tensor alpha, Tensor beta, boolean fusedCuda) {
+        FusedKernels kernels = FusedKernels.select(input, AReLUArguments.check(input, alpha, beta), fusedCuda);
+        if (kernels == null) {
+            return ComposedAReLU.forward(input, alpha, beta);
+        }
+        if (gradientNeeded(input, alpha, beta)) {
+            return kernels.function().apply(input, alpha, beta)[0];
+        }
+        return kernels.forward(input, alpha, beta, null, null).output();
+    }
+
+    /**
+     * The path {@link #arelu(Tensor, Tensor, Tensor)} takes for these arguments under the current grad mode.
      *
      * @param input the pre-activation
      * @param alpha the raw alpha
      * @param beta the raw beta
-     * @return the path a call of {@link #arelu} with these arguments would take now
-     * @throws IllegalArgumentException for the arguments {@link #arelu} refuses, with the same message
+     * @return the path a call of {@link #arelu(Tensor, Tensor, Tensor)} with these arguments would take now
+     * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses, with
+     *     the same message
      */
     public static AReLUPath pathFor(Tensor input, Tensor alpha, Tensor beta) {
-        AReLUArguments.check(input, alpha, beta);
-        return AReLUPath.choose(input, alpha, beta);
+        return pathFor(input, alpha, beta, FUSED_CUDA_DEFAULT);
+    }
+
+    /**
+     * The path {@link #arelu(Tensor, Tensor, Tensor, boolean)} takes for these arguments under the current
+     * grad mode. Nothing is computed.
+     *
+     * @param input the pre-activation
+     * @param alpha the raw alpha
+     * @param beta the raw beta
+     * @param fusedCuda whether a CUDA input may take the fused kernels
+     * @return the path a call with these arguments would take now
+     * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses, with
+     *     the same message
+     */
+    public static AReLUPath pathFor(Tensor input, Tensor alpha, Tensor beta, boolean fusedCuda) {
+        if (FusedKernels.select(input, AReLUArguments.check(input, alpha, beta), fusedCuda) == null) {
+            return AReLUPath.COMPOSED;
+        }
+        return gradientNeeded(input, alpha, beta) ? AReLUPath.FUSED_AUTOGRAD : AReLUPath.FUSED_NO_GRAD;
     }
 
     /**
@@ -68,10 +109,14 @@ public final class AReLUFunctional {
      * @param alpha the raw alpha
      * @param beta the raw beta
      * @return AReLU of {@code input} computed by libtorch operations, differentiable through libtorch's autograd
-     * @throws IllegalArgumentException for the arguments {@link #arelu} refuses
+     * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses
      */
     public static Tensor areluComposed(Tensor input, Tensor alpha, Tensor beta) {
         AReLUArguments.check(input, alpha, beta);
         return ComposedAReLU.forward(input, alpha, beta);
+    }
+
+    private static boolean gradientNeeded(Tensor input, Tensor alpha, Tensor beta) {
+        return GradMode.is_enabled() && (input.requires_grad() || alpha.requires_grad() || beta.requires_grad());
     }
 }

@@ -12,6 +12,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.function.UnaryOperator;
 
+import io.github.arelu.internal.FusedAReLU;
+import io.github.arelu.internal.FusedKernels;
+import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.InferenceMode;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -127,7 +130,7 @@ class AReLUAcceptedInputsTest {
                 () -> FusedAReLU.forward(x, alpha, beta, doubles(0.0, 0.0)._neg_view()));
         assertTrue(e.getMessage().contains("is_neg"), e.getMessage());
         // A negated upstream gradient: g = (-1, -3) held as (1, 3).
-        FusedAReLU.Gradients g = FusedAReLU.backward(doubles(1.0, 3.0)._neg_view(), x, alpha, beta);
+        FusedKernels.Gradients g = FusedAReLU.backward(doubles(1.0, 3.0)._neg_view(), x, alpha, beta);
         assertClose(new double[] {-0.3, -3.0 * 1.5}, values(g.input()), 1e-15, 0, "grad x");
         assertClose(new double[] {(-1.0) * (-1.0)}, values(g.alpha()), 1e-15, 0, "grad alpha");
         assertClose(new double[] {(-3.0) * 2.0 * 0.25}, values(g.beta()), 1e-15, 0, "grad beta");
@@ -198,7 +201,7 @@ class AReLUAcceptedInputsTest {
     @Test
     void explicitFusedBackwardPropagatesNonFiniteGradients() {
         Tensor x = doubles(-1.0, 2.0, 0.0);
-        FusedAReLU.Gradients g = FusedAReLU.backward(doubles(1.0, 1.0, Double.POSITIVE_INFINITY), x, doubles(0.3),
+        FusedKernels.Gradients g = FusedAReLU.backward(doubles(1.0, 1.0, Double.POSITIVE_INFINITY), x, doubles(0.3),
                 doubles(0.5));
         assertTrue(Double.isNaN(values(g.alpha())[0]) && Double.isNaN(values(g.beta())[0]),
                 "Inf at x == 0 makes both sums NaN");
@@ -223,7 +226,7 @@ class AReLUAcceptedInputsTest {
             } catch (RuntimeException e) {
                 continue; // this libtorch build lacks the layout (e.g. no MKL-DNN)
             }
-            String name = AReLUArguments.layoutName(x);
+            String name = TensorInfo.layoutName(x);
             assertEquals(AReLUPath.COMPOSED, AReLUFunctional.pathFor(x, alpha, beta), name);
             assertFalse(FusedAReLU.supports(x), name);
             try {
@@ -295,7 +298,7 @@ class AReLUAcceptedInputsTest {
                     assertClose(values(xRef.grad()), values(x.grad()), 1e-6, 0, what + " grad x");
                 }
                 if (path == Path.EXPLICIT_FUSED) {
-                    FusedAReLU.Gradients g = FusedAReLU.backward(w.contiguous(format), x.detach(), alpha.detach(),
+                    FusedKernels.Gradients g = FusedAReLU.backward(w.contiguous(format), x.detach(), alpha.detach(),
                             beta.detach());
                     assertTrue(g.input().is_contiguous(format), what + ": input gradient is not " + format);
                     Tensor out = torch.empty_like(x.detach());

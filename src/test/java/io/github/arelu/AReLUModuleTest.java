@@ -6,6 +6,8 @@ import static io.github.arelu.Tensors.value;
 import static io.github.arelu.Tensors.values;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -16,6 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import io.github.arelu.autograd.JavaFunction;
+import io.github.arelu.internal.AReLUArguments;
+import io.github.arelu.internal.FusedAReLUFunction;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
@@ -213,13 +217,31 @@ class AReLUModuleTest {
     }
 
     @Test
+    void fusedCudaIsChosenPerModuleAndPerCall() {
+        // The test JVM runs without -Darelu.cuda.fused, so the default is off for modules and calls.
+        AReLU arelu = new AReLU();
+        assertFalse(arelu.isFusedCuda());
+        assertSame(arelu, arelu.setFusedCuda(true));
+        assertTrue(arelu.isFusedCuda());
+        assertFalse(new AReLU().isFusedCuda(), "one module's setting is its own");
+        // CPU inputs take the fused kernels whatever the CUDA setting, for the module and for a call.
+        Tensor x = torch.randn(new long[] {4, 5});
+        assertEquals(AReLUPath.FUSED_AUTOGRAD, arelu.pathFor(x));
+        assertEquals(AReLUPath.FUSED_AUTOGRAD, arelu.setFusedCuda(false).pathFor(x));
+        assertEquals(AReLUPath.FUSED_AUTOGRAD, AReLUFunctional.pathFor(x, arelu.alpha(), arelu.beta(), true));
+        assertEquals(AReLUPath.FUSED_AUTOGRAD, AReLUFunctional.pathFor(x, arelu.alpha(), arelu.beta(), false));
+        assertClose(values(arelu.forward(x)),
+                values(AReLUFunctional.arelu(x, arelu.alpha(), arelu.beta(), true)), 0, 0, "y");
+    }
+
+    @Test
     void pathForSaysWhichPathForwardTakes() {
         AReLU arelu = new AReLU();
         Tensor x = torch.randn(new long[] {4, 5});
         // The parameters require grad, so a float32 CPU input under grad mode records the fused node.
         assertEquals(AReLUPath.FUSED_AUTOGRAD, arelu.pathFor(x));
         assertEquals(AReLUFunctional.pathFor(x, arelu.alpha(), arelu.beta()), arelu.pathFor(x));
-        assertSame(FusedAReLUFunction.INSTANCE, JavaFunction.functionOf(arelu.forward(x)), "forward took the fused node");
+        assertInstanceOf(FusedAReLUFunction.class, JavaFunction.functionOf(arelu.forward(x)), "forward took the fused node");
         try (org.bytedeco.pytorch.NoGradGuard guard = new org.bytedeco.pytorch.NoGradGuard()) {
             assertEquals(AReLUPath.FUSED_NO_GRAD, arelu.pathFor(x));
         }

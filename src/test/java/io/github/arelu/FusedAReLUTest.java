@@ -14,6 +14,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.stream.Stream;
 
+import io.github.arelu.internal.AReLUArguments;
+import io.github.arelu.internal.ComposedAReLU;
+import io.github.arelu.internal.FusedAReLU;
+import io.github.arelu.internal.FusedKernels;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -37,7 +41,7 @@ class FusedAReLUTest {
     @BeforeAll
     static void kernelsLoaded() {
         // On linux-x86_64 the jar carries the library: its absence is a build error, not a skip.
-        assertTrue(FusedAReLU.isAvailable(), "native kernels did not load: " + NativeKernels.unavailableReason());
+        assertTrue(FusedAReLU.isAvailable(), "native kernels did not load: " + FusedAReLU.unavailableReason());
     }
 
     @BeforeEach
@@ -65,7 +69,7 @@ class FusedAReLUTest {
         Tensor a = parameter(alpha, dtype);
         Tensor b = parameter(beta, dtype);
         Tensor y = FusedAReLU.forward(x, a, b);
-        FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, a, b);
+        FusedKernels.Gradients grads = FusedAReLU.backward(g, x, a, b);
         assertEquals(AReLUArguments.shapeOf(a), AReLUArguments.shapeOf(grads.alpha()));
         assertEquals(dtype, grads.beta().scalar_type().intern());
         return new double[][] {values(y), values(grads.input()), values(grads.alpha()), values(grads.beta())};
@@ -165,13 +169,13 @@ class FusedAReLUTest {
         Tensor y = AReLUFunctional.areluComposed(xr, ar, br);
         Tensors.backward(y, g);
 
-        FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, a, b);
+        FusedKernels.Gradients grads = FusedAReLU.backward(g, x, a, b);
         double tolerance = dtype == ScalarType.Float ? 1e-6 : 1e-15;
         assertClose(values(y), values(FusedAReLU.forward(x, a, b)), tolerance, 0, "y");
         assertClose(values(xr.grad()), values(grads.input()), tolerance, 0, "grad x");
         assertClose(values(ar.grad()), values(grads.alpha()), tolerance, 0, "grad alpha");
         assertClose(values(br.grad()), values(grads.beta()), tolerance, 0, "grad beta");
-        boolean alphaPasses = alpha >= AReLUFunctional.ALPHA_MIN && alpha <= AReLUFunctional.ALPHA_MAX;
+        boolean alphaPasses = alpha >= ComposedAReLU.ALPHA_MIN && alpha <= ComposedAReLU.ALPHA_MAX;
         assertEquals(alphaPasses, values(grads.alpha())[0] != 0.0,
                 "only an alpha inside [0.01, 0.99] gets a gradient; a NaN or clamped one 0, NaN sum or not");
         assertEquals(Double.isNaN(beta) || nanInput, Double.isNaN(values(grads.beta())[0]),
@@ -190,7 +194,7 @@ class FusedAReLUTest {
         Tensors.backward(y, g);
 
         Tensor fused = FusedAReLU.forward(x, alpha, beta);
-        FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, alpha, beta);
+        FusedKernels.Gradients grads = FusedAReLU.backward(g, x, alpha, beta);
         assertClose(values(y), values(fused), 1e-15, 0, "y");
         assertClose(values(xr.grad()), values(grads.input()), 1e-15, 0, "grad x");
         assertClose(values(alpha.grad()), values(grads.alpha()), 1e-12, 1e-12, "grad alpha");
@@ -222,7 +226,7 @@ class FusedAReLUTest {
                 "non-contiguous input");
 
         Tensor g = torch.ones(new long[] {6, 10}, new TensorOptions(ScalarType.Double));
-        FusedAReLU.Gradients grads = FusedAReLU.backward(g, x, a, b, g);
+        FusedKernels.Gradients grads = FusedAReLU.backward(g, x, a, b, g);
         assertSame(g, grads.input(), "grad input written into the supplied buffer");
 
         IllegalArgumentException wrongShape = assertThrows(IllegalArgumentException.class,

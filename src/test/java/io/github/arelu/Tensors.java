@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
 
+import io.github.arelu.internal.ComposedAReLU;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Scalar;

@@ -4,6 +4,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
+import io.github.arelu.internal.Scopes;
+import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;

@@ -4,6 +4,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import io.github.arelu.internal.Scopes;
+import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Edge;
@@ -45,7 +47,12 @@ final class GradientNode {
     /** Small leaves (parameters) whose gradient edge {@code cat} makes for free by taking them as inputs. */
     private static final long SMALL_LEAF = 1024;
 
-    /** Input gradients from a pre-hook to the post-hook of the same node run; both run on one thread. */
+    /**
+     * Input gradients from a pre-hook to the post-hook of the same run of a node: libtorch's engine calls both
+     * on one thread, one right after the other, and one node may run on several threads at once (backward
+     * through a retained graph from several threads), so the hand-over is per thread. Nothing is carried to
+     * another call: the post-hook takes it, and a run that failed in between is cleared by the next pre-hook.
+     */
     private static final ThreadLocal<TensorVector> PENDING = new ThreadLocal<>();
     /** What the pre-hook hands the carrier: one undefined gradient. Never freed, only copied from. */
     private static final TensorVector ONE_UNDEFINED;

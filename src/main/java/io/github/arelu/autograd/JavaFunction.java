@@ -1,5 +1,6 @@
 package io.github.arelu.autograd;
 
+import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;

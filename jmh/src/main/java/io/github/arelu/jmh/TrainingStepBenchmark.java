@@ -3,7 +3,8 @@ package io.github.arelu.jmh;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import io.github.arelu.FusedAReLU;
+import io.github.arelu.AReLU;
+import io.github.arelu.AReLUPath;
 import io.github.arelu.LibTorch;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.ConvMnist;
@@ -86,7 +87,7 @@ public class TrainingStepBenchmark {
         torch.manual_seed(0);
         images = torch.randn(BATCH, 1, 28, 28);
         labels = torch.randint(10, new long[] {BATCH}, new TensorOptions(torch.ScalarType.Long));
-        if (!FusedAReLU.supports(images)) {
+        if (new AReLU().pathFor(images) == AReLUPath.COMPOSED) {
             throw new IllegalStateException("the fused kernels did not load: AReLU's training path would not be measured");
         }
         networks = List.of(new Network("ReLU"), new Network("AReLU"), new Network("PReLU"));

@@ -1,8 +1,7 @@
-package io.github.arelu;
+package io.github.arelu.internal;
 
 import java.util.Arrays;
 
-import io.github.arelu.autograd.Scopes;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -18,7 +17,12 @@ import org.bytedeco.pytorch.global.torch;
  * kernels cannot (bfloat16, half, devices without fused kernels) and computes the fused node's backward
  * under {@code create_graph}.
  */
-final class ComposedAReLU {
+public final class ComposedAReLU {
+
+    /** Lower clamp bound of alpha, from the paper (ARELU_ALPHA_MIN of the kernels). */
+    public static final double ALPHA_MIN = 0.01;
+    /** Upper clamp bound of alpha, from the paper (ARELU_ALPHA_MAX of the kernels). */
+    public static final double ALPHA_MAX = 0.99;
 
     private ComposedAReLU() {
     }
@@ -27,17 +31,21 @@ final class ComposedAReLU {
      * The reference formula on checked arguments; intermediates are freed at once. Sparse and other
      * non-strided inputs get the result of libtorch's operations on them where those support the layout.
      *
+     * @param x the pre-activation
+     * @param alpha the raw alpha
+     * @param beta the raw beta
+     * @return AReLU of {@code x}, differentiable through libtorch's autograd
      * @throws IllegalArgumentException naming the layout when libtorch's operations do not support it
      */
-    static Tensor forward(Tensor x, Tensor alpha, Tensor beta) {
+    public static Tensor forward(Tensor x, Tensor alpha, Tensor beta) {
         try (PointerScope scope = new PointerScope()) {
             return Scopes.escape(scope, reference(x, alpha, beta));
         } catch (RuntimeException e) {
-            if (AReLUArguments.isStrided(x)) {
+            if (TensorInfo.isStrided(x)) {
                 throw e;
             }
             String cause = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
-            throw new IllegalArgumentException("AReLU does not support inputs of layout " + AReLUArguments.layoutName(x)
+            throw new IllegalArgumentException("AReLU does not support inputs of layout " + TensorInfo.layoutName(x)
                     + " with " + (alpha.numel() == 1 ? "one-element" : "channel-wise") + " parameters: libtorch's "
                     + "operations of the reference formula fail on it (" + cause + "); convert the input with "
                     + "to_dense()", e);
@@ -91,8 +99,8 @@ final class ComposedAReLU {
 
     /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */
     private static Tensor negativeScale(Tensor alpha) {
-        return torch.clamp(alpha, new ScalarOptional(new Scalar(AReLUFunctional.ALPHA_MIN)),
-                new ScalarOptional(new Scalar(AReLUFunctional.ALPHA_MAX)));
+        return torch.clamp(alpha, new ScalarOptional(new Scalar(ALPHA_MIN)),
+                new ScalarOptional(new Scalar(ALPHA_MAX)));
     }
 
     /** b = 1 + sigmoid(beta). */
@@ -100,8 +108,14 @@ final class ComposedAReLU {
         return torch.sigmoid(beta).add(new Scalar(1.0));
     }
 
-    /** The parameter view that broadcasts against {@code input}: 0-dim for one element, else [1, C, 1...]. */
-    static Tensor broadcastable(Tensor parameter, Tensor input) {
+    /**
+     * The parameter view that broadcasts against {@code input}: 0-dim for one element, else [1, C, 1...].
+     *
+     * @param parameter alpha, beta or a scale formed from them
+     * @param input the input they apply to
+     * @return the view
+     */
+    public static Tensor broadcastable(Tensor parameter, Tensor input) {
         if (parameter.numel() == 1) {
             return parameter.reshape();
         }

@@ -1,4 +1,4 @@
-package io.github.arelu.autograd;
+package io.github.arelu.internal;
 
 import java.util.Iterator;
 

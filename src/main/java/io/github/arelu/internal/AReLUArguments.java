@@ -1,14 +1,12 @@
-package io.github.arelu;
+package io.github.arelu.internal;
 
 import java.util.Arrays;
 
-import io.github.arelu.autograd.TensorInfo;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.Layout;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Every argument check of the AReLU API, in one place; messages name what was expected and what was found. */
-final class AReLUArguments {
+public final class AReLUArguments {
 
     private AReLUArguments() {
     }
@@ -20,20 +18,22 @@ final class AReLUArguments {
      *     of another dtype or device than the input, parameters that are not strided (dense) tensors,
      *     parameters whose element counts differ or are zero, or a channel-wise parameter count that does not
      *     match {@code input.size(1)}
+     * @return the input's dtype
      */
-    static void check(Tensor input, Tensor alpha, Tensor beta) {
+    public static ScalarType check(Tensor input, Tensor alpha, Tensor beta) {
         if (input == null || input.isNull() || !input.defined()) {
             throw new IllegalArgumentException("AReLU input is null or an undefined tensor");
         }
         if (alpha == null || beta == null || alpha.isNull() || beta.isNull() || !alpha.defined() || !beta.defined()) {
             throw new IllegalArgumentException("AReLU parameters alpha and beta must be defined tensors");
         }
+        ScalarType dtype = TensorInfo.dtype(input);
         if (!input.is_floating_point()) {
             throw new IllegalArgumentException("AReLU expects a floating-point input (Float, Double, Half or "
-                    + "BFloat16), got " + TensorInfo.dtype(input));
+                    + "BFloat16), got " + dtype);
         }
-        checkParameter("alpha", alpha, input);
-        checkParameter("beta", beta, input);
+        checkParameter("alpha", alpha, input, dtype);
+        checkParameter("beta", beta, input, dtype);
         long count = alpha.numel();
         if (beta.numel() != count) {
             throw new IllegalArgumentException("AReLU alpha and beta must have the same number of elements, got "
@@ -52,14 +52,15 @@ final class AReLUArguments {
                         + "input.size(1) == " + count + ", got an input of shape " + shapeOf(input));
             }
         }
+        return dtype;
     }
 
-    private static void checkParameter(String name, Tensor parameter, Tensor input) {
-        if (!isStrided(parameter)) {
-            throw new IllegalArgumentException("AReLU parameter " + name + " has layout " + layoutName(parameter)
-                    + "; parameters must be strided (dense) tensors, convert it with to_dense()");
+    private static void checkParameter(String name, Tensor parameter, Tensor input, ScalarType dtype) {
+        if (!TensorInfo.isStrided(parameter)) {
+            throw new IllegalArgumentException("AReLU parameter " + name + " has layout "
+                    + TensorInfo.layoutName(parameter) + "; parameters must be strided (dense) tensors, convert it "
+                    + "with to_dense()");
         }
-        ScalarType dtype = TensorInfo.dtype(input);
         if (TensorInfo.dtype(parameter) != dtype) {
             throw new IllegalArgumentException("AReLU parameter " + name + " has dtype " + TensorInfo.dtype(parameter)
                     + " but the input has dtype " + dtype + "; convert the module with to(" + dtype
@@ -72,8 +73,14 @@ final class AReLUArguments {
         }
     }
 
-    /** A gradient of the output must match the input it is the gradient for. */
-    static void checkGradOutput(Tensor gradOutput, Tensor input) {
+    /**
+     * A gradient of the output must match the input it is the gradient for.
+     *
+     * @param gradOutput the gradient of AReLU's output
+     * @param input the input it is the gradient for
+     * @throws IllegalArgumentException when it is undefined or its shape, dtype or device differ
+     */
+    public static void checkGradOutput(Tensor gradOutput, Tensor input) {
         if (gradOutput == null || gradOutput.isNull() || !gradOutput.defined()) {
             throw new IllegalArgumentException("AReLU backward needs a defined gradOutput");
         }
@@ -88,8 +95,14 @@ final class AReLUArguments {
      * A caller-provided output buffer the kernels write as one flat array: the input's shape, dtype and device,
      * and the memory layout the kernels give the input (its own strides when it is dense in memory, else
      * contiguous strides); plain memory, not a lazily negated view or an efficient zero tensor.
+     *
+     * @param out the buffer
+     * @param input the input the buffer is for
+     * @param name the buffer's name in messages
+     * @return {@code out}
+     * @throws IllegalArgumentException naming what is wrong with {@code out}
      */
-    static Tensor checkOutput(Tensor out, Tensor input, String name) {
+    public static Tensor checkOutput(Tensor out, Tensor input, String name) {
         if (out == null || out.isNull() || !out.defined()) {
             throw new IllegalArgumentException("AReLU " + name + " must be a defined tensor, got "
                     + (out == null || out.isNull() ? "null" : "an undefined tensor"));
@@ -99,13 +112,13 @@ final class AReLUArguments {
             throw new IllegalArgumentException("AReLU " + name + " must have the input's shape, dtype and device: "
                     + "expected " + TensorInfo.describe(input) + ", got " + TensorInfo.describe(out));
         }
-        if (!isStrided(out) || out.is_neg() || out._is_zerotensor()) {
+        if (!TensorInfo.isStrided(out) || out.is_neg() || out._is_zerotensor()) {
             throw new IllegalArgumentException("AReLU " + name + " must be a plain strided tensor, got "
                     + (out.is_neg() ? "a lazily negated view (is_neg())" : out._is_zerotensor()
-                            ? "an efficient zero tensor" : "layout " + layoutName(out)));
+                            ? "an efficient zero tensor" : "layout " + TensorInfo.layoutName(out)));
         }
         boolean inputDense = input.is_contiguous() || input.is_non_overlapping_and_dense();
-        boolean laidOut = inputDense ? sameStrides(out, input) : out.is_contiguous();
+        boolean laidOut = inputDense ? TensorInfo.sameStrides(out, input) : out.is_contiguous();
         if (!laidOut) {
             throw new IllegalArgumentException("AReLU " + name + " must be laid out in memory as the kernels lay out "
                     + "the input: " + (inputDense ? "with the input's strides " + strides(input)
@@ -113,30 +126,6 @@ final class AReLUArguments {
                     + ", got strides " + strides(out));
         }
         return out;
-    }
-
-    /** Whether the tensor is an ordinary strided one: not sparse, MKL-DNN or nested. */
-    static boolean isStrided(Tensor tensor) {
-        return tensor.layout().value == Layout.Strided.value && !tensor.is_nested();
-    }
-
-    /** The tensor's layout as libtorch names it, nested tensors included. */
-    static String layoutName(Tensor tensor) {
-        return (tensor.is_nested() ? "nested " : "") + tensor.layout().intern();
-    }
-
-    /**
-     * Whether two tensors of one shape place every element at the same offset: equal strides in every
-     * dimension of more than one element (the stride of a dimension of size 1 is never used).
-     */
-    static boolean sameStrides(Tensor a, Tensor b) {
-        long dims = a.dim();
-        for (int i = 0; i < dims; i++) {
-            if (a.size(i) > 1 && a.stride(i) != b.stride(i)) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static String strides(Tensor tensor) {
@@ -147,7 +136,13 @@ final class AReLUArguments {
         return Arrays.toString(strides);
     }
 
-    static String shapeOf(Tensor tensor) {
+    /**
+     * The tensor's shape for messages, such as {@code [2, 3]}.
+     *
+     * @param tensor a defined tensor
+     * @return its sizes as text
+     */
+    public static String shapeOf(Tensor tensor) {
         return Arrays.toString(TensorInfo.shape(tensor));
     }
 }

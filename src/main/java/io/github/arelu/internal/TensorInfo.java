@@ -1,13 +1,14 @@
-package io.github.arelu.autograd;
+package io.github.arelu.internal;
 
 import java.util.Arrays;
 
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.Layout;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * Facts about a tensor that library code asks often and cheaply: its dtype as a comparable enum constant,
- * its shape, and a description for error messages.
+ * its shape, layout and strides, and a description for error messages.
  */
 public final class TensorInfo {
 
@@ -102,5 +103,43 @@ public final class TensorInfo {
             return "an undefined tensor";
         }
         return dtype(tensor) + Arrays.toString(shape(tensor)) + " on " + device(tensor);
+    }
+
+    /**
+     * Whether the tensor is an ordinary strided one: not sparse, MKL-DNN or nested.
+     *
+     * @param tensor a defined tensor
+     * @return true for a strided tensor that is not nested
+     */
+    public static boolean isStrided(Tensor tensor) {
+        return tensor.layout().value == Layout.Strided.value && !tensor.is_nested();
+    }
+
+    /**
+     * The tensor's layout as libtorch names it, nested tensors included.
+     *
+     * @param tensor a defined tensor
+     * @return the layout's name, such as {@code Strided} or {@code nested Strided}
+     */
+    public static String layoutName(Tensor tensor) {
+        return (tensor.is_nested() ? "nested " : "") + tensor.layout().intern();
+    }
+
+    /**
+     * Whether two tensors of one shape place every element at the same offset: equal strides in every
+     * dimension of more than one element (the stride of a dimension of size 1 is never used).
+     *
+     * @param a a defined tensor
+     * @param b a defined tensor of the same shape
+     * @return true when every element lies at the same offset in both
+     */
+    public static boolean sameStrides(Tensor a, Tensor b) {
+        long dims = a.dim();
+        for (int i = 0; i < dims; i++) {
+            if (a.size(i) > 1 && a.stride(i) != b.stride(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -1,29 +1,28 @@
-package io.github.arelu;
+package io.github.arelu.internal;
 
 import io.github.arelu.autograd.FunctionContext;
 import io.github.arelu.autograd.JavaFunction;
-import io.github.arelu.autograd.TensorInfo;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * AReLU's training path: the fused forward kernel, recorded as one autograd node whose backward is the fused
- * backward kernel (input gradient and both parameter sums in one pass). Inputs: x, alpha, beta, already
- * checked and supported by the kernels (see {@link AReLUPath}).
+ * AReLU's training path over one {@link FusedKernels} (one device and element type): the fused forward
+ * kernel, recorded as one autograd node whose backward is the fused backward kernel (input gradient and both
+ * parameter sums in one pass). Inputs: x, alpha, beta, already checked and served by the kernels.
  *
  * <p>Under {@code create_graph} the backward must itself be differentiable, which the kernels are not:
  * there it is libtorch's autograd of the reference formula on the saved, graph-connected tensors, so second
  * derivatives (meta-learning) are exact.
  */
-final class FusedAReLUFunction extends JavaFunction {
+public final class FusedAReLUFunction extends JavaFunction {
 
-    static final FusedAReLUFunction INSTANCE = new FusedAReLUFunction();
-
-    /** The key of forward's {@link FusedAReLU.ScalarParameters} (one-element parameters only) for backward. */
+    /** The key of forward's {@link FusedKernels.ScalarParameters} (one-element parameters only) for backward. */
     private static final String SCALAR_PARAMETERS = "scalarParameters";
 
-    private FusedAReLUFunction() {
+    private final FusedKernels kernels;
+
+    FusedAReLUFunction(FusedKernels kernels) {
+        this.kernels = kernels;
     }
 
     @Override
@@ -34,17 +33,13 @@ final class FusedAReLUFunction extends JavaFunction {
     @Override
     protected Tensor[] forward(FunctionContext ctx, Tensor... inputs) {
         ctx.saveForBackward(inputs);
-        Tensor x = inputs[0];
-        Tensor alpha = inputs[1];
-        Tensor beta = inputs[2];
-        FusedAReLU.ScalarParameters scalar = null;
-        if (alpha.numel() == 1) {
-            scalar = FusedAReLU.scalarParameters(alpha, beta, TensorInfo.dtype(x) == ScalarType.Float);
+        FusedKernels.Forward result = kernels.forward(inputs[0], inputs[1], inputs[2], null, null);
+        if (result.scalar() != null) {
             // Backward uses the values forward used: an in-place change of alpha or beta in between fails
             // there, through the saved tensors' version check.
-            ctx.savedData().put(SCALAR_PARAMETERS, scalar);
+            ctx.savedData().put(SCALAR_PARAMETERS, result.scalar());
         }
-        return new Tensor[] {FusedAReLU.forwardChecked(x, alpha, beta, null, scalar)};
+        return new Tensor[] {result.output()};
     }
 
     @Override
@@ -54,9 +49,14 @@ final class FusedAReLUFunction extends JavaFunction {
         if (GradMode.is_enabled()) {
             return ComposedAReLU.differentiableBackward(gradOutputs[0], saved[0], saved[1], saved[2], needed);
         }
-        FusedAReLU.ScalarParameters scalar = (FusedAReLU.ScalarParameters) ctx.savedData().get(SCALAR_PARAMETERS);
-        FusedAReLU.Gradients g = FusedAReLU.backwardChecked(gradOutputs[0], saved[0], saved[1], saved[2], null,
-                needed[0], scalar);
+        FusedKernels.ScalarParameters scalar = (FusedKernels.ScalarParameters) ctx.savedData().get(SCALAR_PARAMETERS);
+        FusedKernels.Gradients g = kernels.backward(gradOutputs[0], saved[0], saved[1], saved[2], null, needed[0],
+                scalar);
         return new Tensor[] {g.input(), needed[1] ? g.alpha() : null, needed[2] ? g.beta() : null};
+    }
+
+    @Override
+    public String toString() {
+        return "FusedAReLUFunction[" + kernels + "]";
     }
 }

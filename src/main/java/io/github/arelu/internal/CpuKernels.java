@@ -1,0 +1,225 @@
+package io.github.arelu.internal;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * The fused kernels on CPU tensors of one element type, with libtorch's intra-op thread count. One-element
+ * parameters stay on the host: their values are read from memory, their backward sums land in host memory of
+ * the call, and their gradients are written straight into the new gradient tensors, without a tensor operation
+ * for two numbers (each small libtorch op costs microseconds, more than the whole kernel at 64K elements).
+ */
+final class CpuKernels extends FusedKernels {
+
+    private final MethodHandle forward;
+    private final MethodHandle backward;
+    private final MethodHandle forwardChannels;
+    private final MethodHandle backwardChannels;
+    private final MethodHandle scales;
+    private final MethodHandle parameterGradients;
+    // Read-only native objects shared by every call; retained, so no caller's PointerScope can free them.
+    private final TensorOptions elementOptions;
+    private final TensorOptions sumOptions;
+    private final MemoryFormatOptional noMemoryFormat;
+
+    CpuKernels(NativeLibrary library, ElementType type) {
+        super(library, type);
+        String t = type.suffix;
+        ValueLayout scale = type.layout;
+        // (x, y, n, neg, pos, threads)
+        forward = library.bindWidened("arelu_forward_" + t,
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, scale, scale, JAVA_INT));
+        // (grad_out, x, grad_in, n, neg, pos, neg_sum, pos_sum, threads)
+        backward = library.bindWidened("arelu_backward_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                ADDRESS, JAVA_LONG, scale, scale, ADDRESS, ADDRESS, JAVA_INT));
+        // (x, y, outer, channels, inner, neg*, pos*, threads)
+        forwardChannels = library.bind("arelu_forward_channels_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_INT));
+        // (grad_out, x, grad_in, outer, channels, inner, neg*, pos*, neg_sum, pos_sum, threads)
+        backwardChannels = library.bind("arelu_backward_channels_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+        scales = library.bind("arelu_scales_" + t, scales());
+        parameterGradients = library.bind("arelu_parameter_gradients_" + t, parameterGradients());
+        try (PointerScope scope = new PointerScope()) {
+            elementOptions = Scopes.retained(new TensorOptions(type.dtype));
+            sumOptions = Scopes.retained(new TensorOptions(ScalarType.Double));
+            noMemoryFormat = Scopes.retained(new MemoryFormatOptional());
+        }
+    }
+
+    @Override
+    public Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out, ScalarParameters given) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor x = dense(input);
+            // empty_like keeps a dense tensor's strides: y's elements lie in memory as x's do.
+            Tensor y = out != null ? out : torch.empty_like(x);
+            long n = x.numel();
+            long channels = alpha.numel();
+            ScalarParameters scalar = null;
+            if (channels == 1) {
+                scalar = given != null ? given : scalarParameters(alpha, beta);
+                if (n > 0) {
+                    int status;
+                    try {
+                        status = (int) forward.invokeExact(address(x), address(y), n, scalar.neg(), scalar.pos(),
+                                torch.get_num_threads());
+                    } catch (Throwable e) {
+                        throw NativeLibrary.failed("arelu forward", e);
+                    }
+                    check(status, "arelu forward");
+                }
+            } else if (n > 0) {
+                Tensor a = flat(alpha);
+                Tensor b = flat(beta);
+                Tensor neg = torch.empty_like(a);
+                Tensor pos = torch.empty_like(b);
+                channelScales(a, b, neg, pos, channels);
+                long inner = channelStride(x);
+                long outer = n / (channels * inner);
+                int status;
+                try {
+                    status = (int) forwardChannels.invokeExact(address(x), address(y), outer, channels, inner,
+                            address(neg), address(pos), torch.get_num_threads());
+                } catch (Throwable e) {
+                    throw NativeLibrary.failed("arelu channel-wise forward", e);
+                }
+                check(status, "arelu channel-wise forward");
+            }
+            return new Forward(out != null ? out : Scopes.escape(scope, y), scalar);
+        }
+    }
+
+    @Override
+    public Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta, Tensor gradInputOut,
+            boolean inputGradient, ScalarParameters given) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor x = dense(input);
+            Tensor g = laidOutLike(gradOutput, x);
+            Tensor gradInput = !inputGradient ? null : gradInputOut != null ? gradInputOut : torch.empty_like(x);
+            MemorySegment gradIn = gradInput == null ? MemorySegment.NULL : address(gradInput);
+            long n = x.numel();
+            long channels = alpha.numel();
+            Tensor gradAlpha;
+            Tensor gradBeta;
+            if (channels == 1) {
+                ScalarParameters p = given != null ? given : scalarParameters(alpha, beta);
+                gradAlpha = torch.empty(TensorInfo.shape(alpha), elementOptions, noMemoryFormat);
+                gradBeta = torch.empty(TensorInfo.shape(beta), elementOptions, noMemoryFormat);
+                scalarBackward(g, x, gradIn, n, p, gradAlpha, gradBeta);
+            } else {
+                Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
+                Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
+                Tensor a = flat(alpha);
+                Tensor b = flat(beta);
+                if (n > 0) {
+                    Tensor neg = torch.empty_like(a);
+                    Tensor pos = torch.empty_like(b);
+                    channelScales(a, b, neg, pos, channels);
+                    long inner = channelStride(x);
+                    long outer = n / (channels * inner);
+                    int status;
+                    try {
+                        status = (int) backwardChannels.invokeExact(address(g), address(x), gradIn, outer, channels,
+                                inner, address(neg), address(pos), address(negSum), address(posSum),
+                                torch.get_num_threads());
+                    } catch (Throwable e) {
+                        throw NativeLibrary.failed("arelu channel-wise backward", e);
+                    }
+                    check(status, "arelu channel-wise backward");
+                }
+                gradAlpha = torch.empty_like(a);
+                gradBeta = torch.empty_like(b);
+                parameterGradients(address(negSum), address(posSum), address(a), address(b), address(gradAlpha),
+                        address(gradBeta), channels);
+            }
+            Tensor inputGrad = gradInput == null || gradInput == gradInputOut ? gradInput
+                    : Scopes.escape(scope, gradInput);
+            return new Gradients(inputGrad, Scopes.escape(scope, gradAlpha), Scopes.escape(scope, gradBeta));
+        }
+    }
+
+    /**
+     * The backward of one-element parameters: the kernel's two sums and the raw parameters in host memory of
+     * this call (zeroed when allocated, so an empty input's sums are 0), the gradients written into the
+     * one-element tensors {@code gradAlpha} and {@code gradBeta}.
+     */
+    private void scalarBackward(Tensor g, Tensor x, MemorySegment gradIn, long n, ScalarParameters p,
+            Tensor gradAlpha, Tensor gradBeta) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment slots = arena.allocate(ValueLayout.JAVA_DOUBLE, 4);
+            MemorySegment negSum = slots.asSlice(0, Double.BYTES);
+            MemorySegment posSum = slots.asSlice(Double.BYTES, Double.BYTES);
+            MemorySegment a = slots.asSlice(2 * Double.BYTES, Double.BYTES);
+            MemorySegment b = slots.asSlice(3 * Double.BYTES, Double.BYTES);
+            type.store(a, p.alpha());
+            type.store(b, p.beta());
+            if (n > 0) {
+                int status;
+                try {
+                    status = (int) backward.invokeExact(address(g), address(x), gradIn, n, p.neg(), p.pos(), negSum,
+                            posSum, torch.get_num_threads());
+                } catch (Throwable e) {
+                    throw NativeLibrary.failed("arelu backward", e);
+                }
+                check(status, "arelu backward");
+            }
+            parameterGradients(negSum, posSum, a, b, address(gradAlpha), address(gradBeta), 1);
+        }
+    }
+
+    /** Per-channel scales {a, b} of contiguous host parameters, by arelu_scales. */
+    private void channelScales(Tensor alpha, Tensor beta, Tensor neg, Tensor pos, long channels) {
+        int status;
+        try {
+            status = (int) scales.invokeExact(address(alpha), address(beta), address(neg), address(pos), channels);
+        } catch (Throwable e) {
+            throw NativeLibrary.failed("arelu scales", e);
+        }
+        check(status, "arelu scales");
+    }
+
+    /**
+     * arelu_parameter_gradients: the gradients of {@code channels} raw alpha/beta pairs (host arrays of the
+     * element type) from the backward sums (host doubles): the clamp-range select, sigmoid'(beta) and the NaN
+     * rule, defined once in the library for every binding.
+     */
+    private void parameterGradients(MemorySegment negSum, MemorySegment posSum, MemorySegment alpha,
+            MemorySegment beta, MemorySegment gradAlpha, MemorySegment gradBeta, long channels) {
+        int status;
+        try {
+            status = (int) parameterGradients.invokeExact(negSum, posSum, alpha, beta, gradAlpha, gradBeta, channels);
+        } catch (Throwable e) {
+            throw NativeLibrary.failed("arelu parameter gradients", e);
+        }
+        check(status, "arelu parameter gradients");
+    }
+
+    /**
+     * Read straight from the parameter's memory: item() goes through libtorch's dispatcher, which costs more
+     * than the fused kernel on small tensors. A lazily negated parameter holds the negation of its value; an
+     * efficient zero tensor has no memory and is zero.
+     */
+    @Override
+    double rawValue(Tensor parameter) {
+        if (parameter._is_zerotensor()) {
+            return 0.0;
+        }
+        // One element is contiguous whatever the shape and strides; data_ptr includes the storage offset.
+        double stored = type.load(address(parameter).reinterpret(Double.BYTES));
+        return parameter.is_neg() ? -stored : stored;
+    }
+}

@@ -1,0 +1,242 @@
+package io.github.arelu.internal;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+import io.github.arelu.autograd.JavaFunction;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * The fused AReLU kernels of {@code native/} for one device and one element type: the one small interface the
+ * rest of the library calls, implemented for the CPU ({@link CpuKernels}) and for CUDA ({@link CudaKernels}), as
+ * {@code native/torch} has a CPU and a CUDA runner. A call chooses its kernels once, by its input's device and
+ * dtype ({@link #select}); from there every argument is passed explicitly and nothing is kept between calls.
+ * Each implementation holds the method handles of its own element type and enqueues its kernels itself (on the
+ * CPU with libtorch's thread count, on CUDA on libtorch's current stream, looked up once per call).
+ *
+ * <p>The operations are not recorded by autograd; {@link #function()} is the autograd function over them. They
+ * take arguments checked by {@link AReLUArguments} and run on a tensor's memory as it is whenever its elements
+ * are dense in it, in any order of dimensions (contiguous, {@code channels_last}, permuted), writing results
+ * laid out the same way; other inputs (slices with gaps, expanded tensors) are copied to a contiguous tensor
+ * first. libtorch's lazy negation ({@code is_neg()}) and efficient zero tensors are resolved before any memory
+ * is read.
+ */
+public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
+
+    /**
+     * One-element parameters as the kernels take them: the raw values and the scales formed from them
+     * ({@code a = clamp(alpha, 0.01, 0.99)}, {@code b = 1 + sigmoid(beta)}), each a value of the element type.
+     * The training path forms them once in forward and hands them to backward, which on the CPU then reads no
+     * parameter memory and forms nothing again.
+     *
+     * @param alpha the raw alpha
+     * @param beta the raw beta
+     * @param neg the scale of negative inputs, a
+     * @param pos the scale of positive inputs, b
+     */
+    public record ScalarParameters(double alpha, double beta, double neg, double pos) {
+    }
+
+    /**
+     * What a forward call gives: the output and, for one-element parameters, the parameters it used.
+     *
+     * @param output AReLU of the input
+     * @param scalar the one-element parameters as formed for the call, or null for channel-wise parameters
+     */
+    public record Forward(Tensor output, ScalarParameters scalar) {
+    }
+
+    /**
+     * Gradients of a loss with respect to the input, alpha and beta (shaped like each; input may be null).
+     *
+     * @param input the gradient with respect to the input, or null when it was not asked for
+     * @param alpha the gradient with respect to alpha, shaped like alpha
+     * @param beta the gradient with respect to beta, shaped like beta
+     */
+    public record Gradients(Tensor input, Tensor alpha, Tensor beta) {
+    }
+
+    final NativeLibrary library;
+    final ElementType type;
+    /** {@code arelu_scales_*}: the scales of host parameters, for one-element parameters on every device. */
+    private final MethodHandle hostScales;
+    private final FusedAReLUFunction function;
+
+    FusedKernels(NativeLibrary library, ElementType type) {
+        this.library = library;
+        this.type = type;
+        this.hostScales = library.bind("arelu_scales_" + type.suffix, scales());
+        this.function = new FusedAReLUFunction(this);
+    }
+
+    /**
+     * The kernels for the input's device and dtype: float32 and float64 strided tensors on the CPU whenever the
+     * native library loaded, on CUDA when {@code fusedCuda} and the library has CUDA kernels and sees a device.
+     *
+     * @param input the tensor AReLU is applied to
+     * @param dtype its dtype
+     * @param fusedCuda whether CUDA tensors may take the fused kernels
+     * @return the kernels, or null where none serve the input
+     */
+    public static FusedKernels select(Tensor input, ScalarType dtype, boolean fusedCuda) {
+        ElementType type = ElementType.of(dtype);
+        if (type == null || !TensorInfo.isStrided(input)) {
+            return null;
+        }
+        if (input.is_cpu()) {
+            return NativeLibrary.kernels(type, false);
+        }
+        return fusedCuda && input.is_cuda() ? NativeLibrary.kernels(type, true) : null;
+    }
+
+    /**
+     * The autograd function over these kernels: one node per call, whose backward is {@link #backward}.
+     *
+     * @return the function, one per kernels
+     */
+    public final JavaFunction function() {
+        return function;
+    }
+
+    /**
+     * Forward into {@code out} (laid out as {@link AReLUArguments#checkOutput} checks), or into a new tensor
+     * laid out like the dense input when {@code out} is null.
+     *
+     * @param input the pre-activation
+     * @param alpha the raw alpha: one element, or one per channel of dimension 1
+     * @param beta the raw beta, shaped like {@code alpha}
+     * @param out where to write the result, or null
+     * @param scalar the one-element parameters as an earlier call formed them, or null to form them here
+     * @return the output, and the one-element parameters used
+     */
+    public abstract Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out, ScalarParameters scalar);
+
+    /**
+     * Backward: the input gradient (into {@code gradInputOut} when given, else a new tensor; none without
+     * {@code inputGradient}) and both parameter gradients, in one pass.
+     *
+     * @param gradOutput the gradient with respect to the output, shaped like the input
+     * @param input the forward's input
+     * @param alpha the forward's raw alpha
+     * @param beta the forward's raw beta
+     * @param gradInputOut where to write the input gradient, or null
+     * @param inputGradient whether the input gradient is wanted
+     * @param scalar the one-element parameters as forward formed them, or null to form them here
+     * @return the gradients
+     */
+    public abstract Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
+            Tensor gradInputOut, boolean inputGradient, ScalarParameters scalar);
+
+    /** The value of a one-element parameter, as the element type holds it, widened. */
+    abstract double rawValue(Tensor parameter);
+
+    /**
+     * The one-element parameters' values and scales, formed in the element type by the library's
+     * arelu_scales, the definition the C++ op uses too. The host slots live for this call only.
+     */
+    final ScalarParameters scalarParameters(Tensor alpha, Tensor beta) {
+        double rawAlpha = rawValue(alpha);
+        double rawBeta = rawValue(beta);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment slots = arena.allocate(ValueLayout.JAVA_DOUBLE, 4);
+            MemorySegment a = slots.asSlice(0, Double.BYTES);
+            MemorySegment b = slots.asSlice(Double.BYTES, Double.BYTES);
+            MemorySegment neg = slots.asSlice(2 * Double.BYTES, Double.BYTES);
+            MemorySegment pos = slots.asSlice(3 * Double.BYTES, Double.BYTES);
+            type.store(a, rawAlpha);
+            type.store(b, rawBeta);
+            int status;
+            try {
+                status = (int) hostScales.invokeExact(a, b, neg, pos, 1L);
+            } catch (Throwable e) {
+                throw NativeLibrary.failed("arelu scales", e);
+            }
+            check(status, "arelu scales");
+            return new ScalarParameters(type.load(a), type.load(b), type.load(neg), type.load(pos));
+        }
+    }
+
+    /** Throws an exception naming the failed call and the library's message for a non-zero status. */
+    final void check(int status, String call) {
+        if (status != 0) {
+            throw library.failedStatus(status, call);
+        }
+    }
+
+    // (alpha, beta, neg, pos, channels[, stream])
+    static FunctionDescriptor scales(ValueLayout... stream) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
+                .appendArgumentLayouts(stream);
+    }
+
+    // (neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels[, stream])
+    static FunctionDescriptor parameterGradients(ValueLayout... stream) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
+                .appendArgumentLayouts(stream);
+    }
+
+    /**
+     * The tensor's values in memory the kernels can read as they are: libtorch's lazy negation applied, an
+     * efficient zero tensor (which has no memory) made real, and the elements dense in memory in some order of
+     * dimensions (contiguous or, for instance, channels_last), else copied to a contiguous tensor. The tensor
+     * itself, without a new handle, in the common case.
+     */
+    static Tensor dense(Tensor tensor) {
+        Tensor t = tensor;
+        if (t.is_neg()) {
+            t = t.resolve_neg();
+        } else if (t._is_zerotensor()) {
+            t = torch.zeros(TensorInfo.shape(t), t.options());
+        }
+        return t.is_contiguous() || t.is_non_overlapping_and_dense() ? t : t.contiguous();
+    }
+
+    /** A channel-wise parameter as a flat array of logical values (dense and contiguous). */
+    static Tensor flat(Tensor parameter) {
+        Tensor t = dense(parameter);
+        return t.is_contiguous() ? t : t.contiguous();
+    }
+
+    /**
+     * {@code tensor} (an upstream gradient, shaped like {@code x}) with its elements in memory in the order of
+     * x's, which {@link #dense} returned: the kernels walk both as one flat array. A copy only when the two
+     * layouts differ (say, a contiguous gradient for a channels_last input).
+     */
+    static Tensor laidOutLike(Tensor tensor, Tensor x) {
+        Tensor t = dense(tensor);
+        if (x.is_contiguous() ? t.is_contiguous() : TensorInfo.sameStrides(t, x)) {
+            return t;
+        }
+        return torch.empty_like(x).copy_(t);
+    }
+
+    /**
+     * For channel-wise parameters: how many consecutive elements of the dense tensor x share one channel, the
+     * stride of dimension 1. x viewed as {@code (outer, channels, inner)} then walks its memory in order:
+     * {@code inner} is H*W for NCHW and 1 for channels_last.
+     */
+    static long channelStride(Tensor x) {
+        return x.stride(1);
+    }
+
+    /** The tensor's data address; NULL for an empty tensor (whose data_ptr is null). */
+    static MemorySegment address(Tensor t) {
+        Pointer data = t.data_ptr();
+        return data == null ? MemorySegment.NULL : MemorySegment.ofAddress(data.address());
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "[" + type.dtype + "]";
+    }
+}
