@@ -34,9 +34,16 @@ final class OneDnnCheck {
     record Verdict(boolean enabled, String summary) {
     }
 
-    // float32 convolutions by different algorithms differ by rounding, far below this.
-    private static final double RELATIVE = 1e-3;
-    private static final double ABSOLUTE = 1e-4;
+    /**
+     * How far oneDNN's tensor may lie from libtorch's own, as the norm of the difference over the norm of
+     * libtorch's. Not element by element: a BatchNorm network at its initial weights is ill-conditioned, and
+     * rounding alone moves a few elements of a deep layer's gradient by percents of its largest value. Against
+     * a float64 run of the same ResNet step (one thread, 2026-12-05), either float32 path was sometimes off by
+     * 2 % of a gradient's largest value in a few elements, oneDNN in one process and libtorch's own in
+     * the next, while elementwise limits of 1e-3 relative and 1e-4 absolute refused oneDNN in about half the
+     * processes. Garbage (the oneDNN bug's other face, besides NaN) differs by the tensor's own size.
+     */
+    private static final double NORM_TOLERANCE = 1e-2;
 
     private static volatile Verdict current = new Verdict(false, "libtorch's own (oneDNN off)");
 
@@ -106,8 +113,9 @@ final class OneDnnCheck {
     }
 
     /**
-     * Null when each candidate tensor is finite wherever its reference is and within rounding of it; else
-     * what differs first, in words ("gave NaN in 12 of 4000 values of conv1.weight's gradient").
+     * Null when each candidate tensor is finite wherever its reference is and close to it (see
+     * {@link #NORM_TOLERANCE}); else what differs first, in words ("gave NaN in 12 of 4000 values of
+     * conv1.weight's gradient").
      */
     static String disagreement(List<String> names, List<Tensor> candidate, List<Tensor> reference) {
         for (int i = 0; i < names.size(); i++) {
@@ -119,13 +127,11 @@ final class OneDnnCheck {
                 return String.format(Locale.ROOT, "gave NaN or infinity in %d of %d values of %s", badValues, total,
                         names.get(i));
             }
-            Tensor excess = c.sub(r).abs().sub(r.abs().mul(new org.bytedeco.pytorch.Scalar(RELATIVE))
-                    .add(new org.bytedeco.pytorch.Scalar(ABSOLUTE)));
-            long far = excess.gt(new org.bytedeco.pytorch.Scalar(0.0)).sum().item_long();
-            if (far > 0) {
-                double worst = c.sub(r).abs().max().item_double();
-                return String.format(Locale.ROOT, "differed in %d of %d values of %s (by up to %.3g)", far, total,
-                        names.get(i), worst);
+            double difference = c.sub(r).norm().item_double();
+            double size = r.norm().item_double();
+            if (difference > NORM_TOLERANCE * size) {
+                return String.format(Locale.ROOT, "differed from libtorch's own by %.3g %% of the norm of %s",
+                        100 * difference / size, names.get(i));
             }
         }
         return null;
