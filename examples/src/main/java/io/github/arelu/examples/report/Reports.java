@@ -229,15 +229,17 @@ public final class Reports {
     /**
      * The AReLU layers' parameters against epoch (0: the start), averaged over runs: one row of three panels
      * per activation that has AReLU layers (raw alpha with the clamp's bounds, beta, and the fraction of alphas
-     * outside the clamp), one line per layer; for channel-wise AReLU the values are means over channels. A PNG
-     * at exactly {@code file}.
+     * outside the clamp), one line per layer; for channel-wise AReLU the values are means over channels. Runs
+     * without recorded parameters are left out. A PNG at exactly {@code file}.
      *
      * @throws IllegalArgumentException when no result has AReLU layers
      */
     public static void writeParameterChart(List<ActivationResult> results, String title, Path file)
             throws IOException {
-        List<ActivationResult> withAReLU = results.stream()
-                .filter(result -> !result.runs().isEmpty() && !result.runs().get(0).parameters().isEmpty()).toList();
+        // Only the runs that recorded parameters: a resumed learning-rate table may hold older runs without them.
+        List<ActivationResult> withAReLU = results.stream().map(result -> new ActivationResult(result.activation(),
+                result.runs().stream().filter(run -> !run.parameters().isEmpty()).toList()))
+                .filter(result -> !result.runs().isEmpty()).toList();
         if (withAReLU.isEmpty()) {
             throw new IllegalArgumentException("no AReLU layers to plot: none of " + results.stream()
                     .map(ActivationResult::activation).toList() + " is AReLU");
