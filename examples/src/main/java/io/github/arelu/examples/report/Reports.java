@@ -266,7 +266,7 @@ public final class Reports {
                         AReLUTrajectory.Summary::mean, width, height),
                 parameterPanel(result, "alphas outside [0.01, 0.99]" + suffix, "fraction", AReLUTrajectory::alpha,
                         AReLUTrajectory.Summary::outsideClamp, width, height)};
-            panels[2].getStyler().setYAxisMin(0.0).setYAxisMax(1.0);
+            panels[2].getStyler().setYAxisMin(0.0).setYAxisMax(1.0).setYAxisDecimalPattern("0.00");
             for (double bound : new double[] {AReLUTrajectory.CLAMP_LOW, AReLUTrajectory.CLAMP_HIGH}) {
                 int epochs = result.runs().get(0).parameters().get(0).alpha().size();
                 XYSeries clamp = panels[0].addSeries("clamp " + bound, new double[] {0, epochs - 1},
