@@ -8,6 +8,7 @@ import io.github.arelu.AReLUPath;
 import io.github.arelu.LibTorch;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.ConvMnist;
+import io.github.arelu.examples.model.MnistNetwork;
 import io.github.arelu.examples.train.LibTorchSettings;
 import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.javacpp.PointerScope;
@@ -32,14 +33,17 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * End to end: one SGD training step (momentum 0.9, batch 128, zero_grad, forward, NLL loss, backward, step) of
- * the paper's ConvMNIST ({@link ConvMnist}, the examples' network itself) with ReLU, AReLU and PReLU, float32,
- * 2 libtorch threads, libtorch's own convolutions as in the examples ({@link LibTorchSettings}).
+ * the paper's ConvMNIST ({@link ConvMnist}, the examples' network itself) with ReLU, AReLU and PReLU, and of the
+ * examples' small ResNet ({@code --net ResNet}: BatchNorm, 13 activation layers) with ReLU, AReLU and
+ * channel-wise AReLU; float32, 2 libtorch threads, libtorch's own convolutions unless {@code -p oneDnn=true}
+ * ({@link LibTorchSettings}).
  *
  * <p>One invocation runs one step of each network, in an order that rotates from invocation to invocation,
  * and {@link StepTimes} adds up each network's time. The three networks thus share every minute of the run:
  * this virtual machine's speed drifts by 10-30 % from minute to minute, which swamps a 3 % difference between
  * runs made one after the other (two consecutive {@code examples/bin/compare} runs gave AReLU at 1.26x and
- * 0.88x of ReLU's images/s). The ratio of the sums is the images/s ratio.
+ * 0.88x of ReLU's images/s). The ratio of the sums is the images/s ratio. The three ResNets start from the
+ * same weights (AReLU's parameters draw nothing from the generator), so they differ in their activations only.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -54,6 +58,10 @@ public class TrainingStepBenchmark {
     /** libtorch's threads, as in {@link AReLUBenchmark#threads}. */
     @Param({"2"})
     public int threads;
+
+    /** libtorch's oneDNN convolutions (the examples' {@code --onednn}); off as the examples' default falls back to. */
+    @Param({"false"})
+    public boolean oneDnn;
 
     /** Milliseconds spent in each network's steps, summed per iteration (JMH reports them per iteration). */
     @State(Scope.Thread)
@@ -71,10 +79,27 @@ public class TrainingStepBenchmark {
         }
     }
 
+    /** Milliseconds spent in each ResNet's steps, summed per iteration. */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class ResNetStepTimes {
+        public double resnetReluMs;
+        public double resnetAreluMs;
+        public double resnetAreluChannelwiseMs;
+
+        @Setup(Level.Iteration)
+        public void clear() {
+            resnetReluMs = 0;
+            resnetAreluMs = 0;
+            resnetAreluChannelwiseMs = 0;
+        }
+    }
+
     private PointerScope stateScope;
     private Tensor images;
     private Tensor labels;
     private List<Network> networks;
+    private List<Network> resNets;
     private int rotation;
 
     @Setup(Level.Trial)
@@ -83,6 +108,7 @@ public class TrainingStepBenchmark {
         // As the examples run: libtorch's own convolutions (bytedeco 2.10.0's oneDNN gives NaN there), no
         // NNPACK, one OpenBLAS thread under libtorch's OpenMP threads.
         LibTorchSettings.applyDefaults(threads);
+        LibTorchSettings.setOneDnnEnabled(oneDnn);
         stateScope = new PointerScope();
         torch.manual_seed(0);
         images = torch.randn(BATCH, 1, 28, 28);
@@ -90,7 +116,10 @@ public class TrainingStepBenchmark {
         if (new AReLU().pathFor(images) == AReLUPath.COMPOSED) {
             throw new IllegalStateException("the fused kernels did not load: AReLU's training path would not be measured");
         }
-        networks = List.of(new Network("ReLU"), new Network("AReLU"), new Network("PReLU"));
+        networks = List.of(new Network(MnistNetwork.Kind.ConvMNIST, "ReLU"),
+                new Network(MnistNetwork.Kind.ConvMNIST, "AReLU"), new Network(MnistNetwork.Kind.ConvMNIST, "PReLU"));
+        resNets = List.of(new Network(MnistNetwork.Kind.ResNet, "ReLU", 1), new Network(MnistNetwork.Kind.ResNet,
+                "AReLU", 1), new Network(MnistNetwork.Kind.ResNet, "AReLU-channelwise", 1));
     }
 
     @TearDown(Level.Trial)
@@ -114,13 +143,37 @@ public class TrainingStepBenchmark {
         rotation = (rotation + 1) % 3;
     }
 
-    /** ConvMNIST with one activation, and its SGD as the examples' {@code compare} makes it. */
+    /** The same interleaving for the ResNet: ReLU, AReLU, channel-wise AReLU on the same batch. */
+    @Benchmark
+    public void resnetReluAreluChannelwiseSteps(ResNetStepTimes times) {
+        for (int k = 0; k < 3; k++) {
+            int which = (rotation + k) % 3;
+            long start = System.nanoTime();
+            resNets.get(which).step(images, labels);
+            double ms = (System.nanoTime() - start) / 1e6;
+            switch (which) {
+                case 0 -> times.resnetReluMs += ms;
+                case 1 -> times.resnetAreluMs += ms;
+                default -> times.resnetAreluChannelwiseMs += ms;
+            }
+        }
+        rotation = (rotation + 1) % 3;
+    }
+
+    /** A network of the examples with one activation, and its SGD as the examples' {@code compare} makes it. */
     private static final class Network {
-        private final ConvMnist network;
+        private final MnistNetwork network;
         private final Optimizer optimizer;
 
-        Network(String activation) {
-            network = new ConvMnist(ActivationSpec.byName(activation), 10);
+        /** Initial weights from libtorch's generator as it stands. */
+        Network(MnistNetwork.Kind kind, String activation) {
+            network = kind.create(ActivationSpec.byName(activation), 10);
+            optimizer = Trainer.OptimizerKind.SGD.create(network, 1e-4);
+        }
+
+        /** Initial weights from {@code seed}, as {@code compare}'s runs make them. */
+        Network(MnistNetwork.Kind kind, String activation, long seed) {
+            network = Trainer.newNetwork(kind, ActivationSpec.byName(activation), 10, seed);
             optimizer = Trainer.OptimizerKind.SGD.create(network, 1e-4);
         }
 

@@ -26,11 +26,12 @@ import picocli.CommandLine.Option;
 
 /**
  * The paper's activation comparison: trains one network per activation (and run) with the same seeds and
- * reports test accuracy after the first epoch and the best over all epochs.
+ * reports test accuracy after the first epoch and the best over all epochs, and every AReLU layer's alpha and
+ * beta epoch by epoch.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Trains ConvMNIST or LinearMNIST with each activation and compares test accuracy, "
-                + "following the protocol of the AReLU paper's code (NLL loss, batch 128).")
+        description = "Trains ConvMNIST, LinearMNIST or ResNet with each activation and compares test accuracy "
+                + "(and records AReLU's parameters), following the protocol of the AReLU paper's code (NLL loss, batch 128).")
 public final class CompareCommand implements Experiment {
 
     @Mixin
@@ -47,7 +48,8 @@ public final class CompareCommand implements Experiment {
     @Option(names = "--epochs", paramLabel = "N", description = "epochs per run (default: ${DEFAULT-VALUE})")
     int epochs = 2;
 
-    @Option(names = "--json-out", paramLabel = "FILE", description = "write the summary as JSON")
+    @Option(names = "--json-out", paramLabel = "FILE", description = "write the summary as JSON (AReLU's "
+            + "parameters per run included)")
     Path jsonOut;
 
     @Option(names = "--csv-out", paramLabel = "FILE", description = "write per-epoch results as CSV")
@@ -55,6 +57,14 @@ public final class CompareCommand implements Experiment {
 
     @Option(names = "--plot", paramLabel = "FILE.png", description = "write a PNG chart of test accuracy per epoch")
     Path plot;
+
+    @Option(names = "--parameter-csv", paramLabel = "FILE", description = "write every AReLU layer's alpha and beta "
+            + "(mean, min, max over channels, fraction outside [0.01, 0.99]) at the start and after each epoch as CSV")
+    Path parameterCsv;
+
+    @Option(names = "--parameter-plot", paramLabel = "FILE.png", description = "write a PNG chart of every AReLU "
+            + "layer's alpha and beta against epoch (needs an AReLU activation)")
+    Path parameterPlot;
 
     @Mixin
     DistributedOptions distributed;
@@ -75,6 +85,10 @@ public final class CompareCommand implements Experiment {
         selected = common.validate(activations);
         common.requirePositiveFinite("--lr", learningRate);
         common.requireAtLeast("--epochs", epochs, 1);
+        if (parameterPlot != null && selected.stream().noneMatch(activation -> activation.name().startsWith("AReLU"))) {
+            throw OptionChecks.invalid(common.command.commandLine(), "--parameter-plot", "it draws AReLU's "
+                    + "parameters, but --activations '" + activations + "' has no AReLU");
+        }
         distributed.validate();
     }
 
@@ -163,6 +177,14 @@ public final class CompareCommand implements Experiment {
             String title = String.format(Locale.ROOT, "%s, %s lr %s, %d training images, %d run(s)", common.network,
                     common.optimizer, learningRate, trainCount, common.runs());
             Reports.writeChart(results, title, plot);
+        }
+        if (parameterCsv != null) {
+            Files.writeString(parameterCsv, Reports.toParameterCsv(results));
+        }
+        if (parameterPlot != null) {
+            String title = String.format(Locale.ROOT, "AReLU parameters: %s, %s lr %s, %d training images",
+                    common.network, common.optimizer, learningRate, trainCount);
+            Reports.writeParameterChart(results, title, parameterPlot);
         }
     }
 }

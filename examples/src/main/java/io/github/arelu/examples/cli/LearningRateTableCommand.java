@@ -301,10 +301,16 @@ public final class LearningRateTableCommand implements Experiment {
             String rate = RunStore.formatLearningRate(cell.learningRate());
             Reports.writeChart(cell.results(), String.format(Locale.ROOT, "%s lr %s: test accuracy, mean +- std of %d "
                     + "run(s)", common.network, rate, common.runs()), out.resolve("accuracy-lr-" + rate + ".png"));
+            if (cell.results().stream().anyMatch(result -> result.runs().stream()
+                    .anyMatch(run -> !run.parameters().isEmpty()))) {
+                Reports.writeParameterChart(cell.results(), String.format(Locale.ROOT, "AReLU parameters: %s lr %s",
+                        common.network, rate), out.resolve("parameters-lr-" + rate + ".png"));
+            }
         }
         console.println();
         console.print(markdown);
-        console.printf("Written to %s: table.md, results.json, results.csv and accuracy-lr-*.png.%n", out);
+        console.printf("Written to %s: table.md, results.json (with AReLU's parameters per run), results.csv, "
+                + "accuracy-lr-*.png and, with AReLU, parameters-lr-*.png.%n", out);
         console.flush();
     }
 

@@ -21,6 +21,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.stream.Collectors;
 
+import io.github.arelu.examples.train.AReLUTrajectory;
 import io.github.arelu.examples.train.Trainer;
 
 /**
@@ -46,6 +47,7 @@ public final class RunStore {
     }
 
     private static final String SETUP_PREFIX = "setup.";
+    private static final String PARAMETERS = "parameters.";
 
     private final Path directory;
     private final Map<String, String> setup;
@@ -101,7 +103,7 @@ public final class RunStore {
         try {
             return Optional.of(new Trainer.History(doubles(properties, "trainLoss"), doubles(properties, "testAccuracy"),
                     Double.parseDouble(required(properties, "imagesPerSecond")),
-                    Double.parseDouble(required(properties, "seconds"))));
+                    Double.parseDouble(required(properties, "seconds")), trajectories(properties)));
         } catch (IllegalArgumentException e) {
             throw new IOException(file + " is not a complete run file: " + e.getMessage(), e);
         }
@@ -120,6 +122,7 @@ public final class RunStore {
         properties.setProperty("testAccuracy", joined(history.testAccuracy()));
         properties.setProperty("imagesPerSecond", Double.toString(history.imagesPerSecond()));
         properties.setProperty("seconds", Double.toString(history.seconds()));
+        saveTrajectories(properties, history.parameters());
         Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
         try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING); Writer writer = Channels.newWriter(channel, StandardCharsets.UTF_8)) {
@@ -133,6 +136,65 @@ public final class RunStore {
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING);
         }
+    }
+
+    /**
+     * The AReLU layers' trajectories as {@code parameters.layers} (their names in order) and, per layer,
+     * {@code parameters.LAYER.channels} and {@code parameters.LAYER.alpha.mean} etc. (one value per point).
+     * Runs without AReLU layers, and files written before trajectories were recorded, have none.
+     */
+    private static void saveTrajectories(Properties properties, List<AReLUTrajectory> trajectories) {
+        if (trajectories.isEmpty()) {
+            return;
+        }
+        properties.setProperty(PARAMETERS + "layers", trajectories.stream().map(AReLUTrajectory::layer)
+                .collect(Collectors.joining(",")));
+        for (AReLUTrajectory trajectory : trajectories) {
+            String prefix = PARAMETERS + trajectory.layer() + ".";
+            properties.setProperty(prefix + "channels", Long.toString(trajectory.channels()));
+            saveSummaries(properties, prefix + "alpha.", trajectory.alpha());
+            saveSummaries(properties, prefix + "beta.", trajectory.beta());
+        }
+    }
+
+    private static void saveSummaries(Properties properties, String prefix, List<AReLUTrajectory.Summary> summaries) {
+        properties.setProperty(prefix + "mean", joined(summaries.stream().mapToDouble(AReLUTrajectory.Summary::mean)
+                .toArray()));
+        properties.setProperty(prefix + "min", joined(summaries.stream().mapToDouble(AReLUTrajectory.Summary::min)
+                .toArray()));
+        properties.setProperty(prefix + "max", joined(summaries.stream().mapToDouble(AReLUTrajectory.Summary::max)
+                .toArray()));
+        properties.setProperty(prefix + "outsideClamp", joined(summaries.stream()
+                .mapToDouble(AReLUTrajectory.Summary::outsideClamp).toArray()));
+    }
+
+    private static List<AReLUTrajectory> trajectories(Properties properties) {
+        String layers = properties.getProperty(PARAMETERS + "layers");
+        if (layers == null) {
+            return List.of();
+        }
+        List<AReLUTrajectory> trajectories = new ArrayList<>();
+        for (String layer : layers.split(",", -1)) {
+            String prefix = PARAMETERS + layer + ".";
+            trajectories.add(new AReLUTrajectory(layer, Long.parseLong(required(properties, prefix + "channels")),
+                    summaries(properties, prefix + "alpha."), summaries(properties, prefix + "beta.")));
+        }
+        return trajectories;
+    }
+
+    private static List<AReLUTrajectory.Summary> summaries(Properties properties, String prefix) {
+        double[] mean = doubles(properties, prefix + "mean");
+        double[] min = doubles(properties, prefix + "min");
+        double[] max = doubles(properties, prefix + "max");
+        double[] outside = doubles(properties, prefix + "outsideClamp");
+        if (min.length != mean.length || max.length != mean.length || outside.length != mean.length) {
+            throw new IllegalArgumentException(prefix + "* have different lengths");
+        }
+        List<AReLUTrajectory.Summary> summaries = new ArrayList<>();
+        for (int i = 0; i < mean.length; i++) {
+            summaries.add(new AReLUTrajectory.Summary(mean[i], min[i], max[i], outside[i]));
+        }
+        return summaries;
     }
 
     private static String required(Properties properties, String name) {

@@ -1,5 +1,6 @@
 package io.github.arelu.examples.train;
 
+import java.util.List;
 import java.util.Random;
 
 import io.github.arelu.examples.data.TensorData;
@@ -60,8 +61,20 @@ public final class Trainer {
      * @param imagesPerSecond training images per second of training, averaged over epochs; the test pass
      *     after each epoch is not part of it
      * @param seconds wall time of the whole run, test passes included
+     * @param parameters every AReLU layer's alpha and beta at the start and after each epoch (empty for
+     *     networks without AReLU and for runs stored without them)
      */
-    public record History(double[] trainLoss, double[] testAccuracy, double imagesPerSecond, double seconds) {
+    public record History(double[] trainLoss, double[] testAccuracy, double imagesPerSecond, double seconds,
+            List<AReLUTrajectory> parameters) {
+
+        public History {
+            parameters = List.copyOf(parameters);
+        }
+
+        /** A run without parameter trajectories. */
+        public History(double[] trainLoss, double[] testAccuracy, double imagesPerSecond, double seconds) {
+            this(trainLoss, testAccuracy, imagesPerSecond, seconds, List.of());
+        }
 
         public double firstEpochAccuracy() {
             return testAccuracy[0];
@@ -206,12 +219,13 @@ public final class Trainer {
 
     /**
      * Trains {@code network} for {@code epochs} epochs with a new optimizer at {@code learningRate},
-     * evaluating on {@code test} after each.
+     * evaluating on {@code test} and recording its AReLU layers' parameters after each.
      */
     public History fit(MnistNetwork network, OptimizerKind optimizerKind, double learningRate, int epochs,
             TensorData train, TensorData test, Random shuffle, String label) {
         sync.startFrom(network);
         Optimizer optimizer = optimizerKind.create(network, learningRate);
+        AReLUTrajectory.Recorder parameters = new AReLUTrajectory.Recorder(network);
         double[] losses = new double[epochs];
         double[] accuracies = new double[epochs];
         double throughputSum = 0;
@@ -226,11 +240,13 @@ public final class Trainer {
             allReduceSeconds += sync.communicationSeconds() - allReduceBefore;
             double throughput = train.count() / (trainingTime / 1e9);
             accuracies[epoch] = evaluate(network, test);
+            parameters.sample();
             throughputSum += throughput;
             progress.finish(train.count(), throughput,
                     String.format("loss %.4f, test accuracy %.2f %%", losses[epoch], accuracies[epoch]));
         }
-        return new History(losses, accuracies, throughputSum / epochs, (System.nanoTime() - start) / 1e9);
+        return new History(losses, accuracies, throughputSum / epochs, (System.nanoTime() - start) / 1e9,
+                parameters.trajectories());
     }
 
     /**

@@ -97,6 +97,12 @@ class LearningRateTableCommandTest {
         assertTrue(outcome.out().contains("| activation | lr 0.01 first | lr 0.01 best | lr 0.001 first | lr 0.001 best |"),
                 outcome.out());
         assertEquals(1 + 8 * 2, Files.readAllLines(out.resolve("results.csv")).size());
+        for (String name : List.of("parameters-lr-0.01.png", "parameters-lr-0.001.png")) {
+            assertTrue(Files.size(out.resolve(name)) > 0, name);
+        }
+        // LinearMNIST: one AReLU layer, "activation".
+        assertTrue(Files.readString(out.resolve("results.json")).contains("\"parameters\": [{\"layer\": \"activation\""),
+                "AReLU's runs carry their parameters");
     }
 
     @Test

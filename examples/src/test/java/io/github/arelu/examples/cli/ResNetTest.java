@@ -3,10 +3,18 @@ package io.github.arelu.examples.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+
+import javax.imageio.ImageIO;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 
 import io.github.arelu.examples.data.TinyDataSet;
 import io.github.arelu.examples.model.ActivationSpec;
@@ -70,5 +78,54 @@ class ResNetTest {
         assertEquals(0, outcome.exitCode(), outcome.err());
         assertTrue(outcome.out().contains("ResNet"), outcome.out());
         assertTrue(outcome.out().contains("AReLU-channelwise"), outcome.out());
+    }
+
+    /** compare's JSON, parameter CSV and parameter plot carry every AReLU layer's alpha and beta per epoch. */
+    @Test
+    void compareWritesTheAReLUParametersOfEveryLayerAndEpoch() throws IOException {
+        TinyDataSet.write(tinyDataSet, 8, 4, 4);
+        Path json = tinyDataSet.resolve("out.json");
+        Path csv = tinyDataSet.resolve("parameters.csv");
+        Path plot = tinyDataSet.resolve("parameters.png");
+        CommandRun outcome = CommandRun.of(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "ResNet", "--activations", "AReLU-channelwise,ReLU", "--epochs", "2", "--runs", "2",
+                "--batch-size", "4", "--onednn", "off", "--json-out", json.toString(), "--parameter-csv",
+                csv.toString(), "--parameter-plot", plot.toString());
+        assertEquals(0, outcome.exitCode(), outcome.err());
+
+        JsonObject root = JsonParser.parseString(Files.readString(json)).getAsJsonObject();
+        JsonArray layers = root.getAsJsonObject("AReLU-channelwise").getAsJsonArray("runs").get(1).getAsJsonObject()
+                .getAsJsonArray("parameters");
+        assertEquals(13, layers.size());
+        JsonObject last = layers.get(12).getAsJsonObject();
+        assertEquals("block6.activation2", last.get("layer").getAsString());
+        assertEquals(64, last.get("channels").getAsInt());
+        JsonArray alphaMeans = last.getAsJsonObject("alpha").getAsJsonArray("mean");
+        assertEquals(3, alphaMeans.size(), "the start and two epochs");
+        assertEquals(0.9, alphaMeans.get(0).getAsDouble(), 1e-6);
+        assertEquals(3, last.getAsJsonObject("alpha").getAsJsonArray("outsideClamp").size());
+        assertEquals(3, last.getAsJsonObject("beta").getAsJsonArray("max").size());
+        assertTrue(root.getAsJsonObject("ReLU").getAsJsonArray("runs").get(0).getAsJsonObject().get("parameters") == null,
+                "ReLU has no AReLU layers");
+
+        List<String> rows = Files.readAllLines(csv);
+        assertEquals("activation,run,epoch,layer,channels,parameter,mean,min,max,outside_clamp", rows.get(0));
+        assertEquals(1 + 2 * 13 * 3 * 2, rows.size(), "2 runs x 13 layers x 3 points x (alpha, beta)");
+        assertTrue(rows.contains("AReLU-channelwise,2,0,block6.activation2,64,alpha,0.89999998,0.89999998,0.89999998,"
+                + "0.000000"), rows.get(rows.size() - 2));
+        assertTrue(rows.stream().allMatch(row -> row.startsWith("activation,") || row.startsWith("AReLU-channelwise,")));
+
+        BufferedImage image = ImageIO.read(plot.toFile());
+        assertEquals(3 * 640, image.getWidth(), "alpha, beta and the clamped share side by side");
+    }
+
+    @Test
+    void aParameterPlotNeedsAnAReLUActivation() throws IOException {
+        TinyDataSet.write(tinyDataSet, 8, 4, 4);
+        CommandRun outcome = CommandRun.of(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--activations", "ReLU,PReLU", "--parameter-plot", tinyDataSet.resolve("p.png").toString());
+        assertEquals(2, outcome.exitCode());
+        assertTrue(outcome.err().contains("--parameter-plot") && outcome.err().contains("has no AReLU"), outcome.err());
+        assertTrue(Files.notExists(tinyDataSet.resolve("p.png")));
     }
 }

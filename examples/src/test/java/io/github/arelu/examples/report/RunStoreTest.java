@@ -9,8 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
+import io.github.arelu.examples.train.AReLUTrajectory;
 import io.github.arelu.examples.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,6 +43,27 @@ class RunStoreTest {
         try (var files = Files.walk(directory)) {
             assertFalse(files.anyMatch(file -> file.toString().endsWith(".tmp")), "no temporary file is left behind");
         }
+    }
+
+    @Test
+    void theAReLULayersTrajectoriesReadBackBitForBit() throws IOException {
+        RunStore store = new RunStore(directory, SETUP);
+        List<AReLUTrajectory> trajectories = List.of(
+                new AReLUTrajectory("block1.activation1", 16,
+                        List.of(new AReLUTrajectory.Summary(0.9, 0.9, 0.9, 0), new AReLUTrajectory.Summary(
+                                0.1 + 0.2, -0.0123456789, 1.0000001, 0.0625)),
+                        List.of(new AReLUTrajectory.Summary(2, 2, 2, Double.NaN), new AReLUTrajectory.Summary(
+                                2.5, 1.75, 3.125, Double.NaN))),
+                new AReLUTrajectory("activation2", 1,
+                        List.of(new AReLUTrajectory.Summary(0.9, 0.9, 0.9, 0), new AReLUTrajectory.Summary(
+                                1.02, 1.02, 1.02, 1)),
+                        List.of(new AReLUTrajectory.Summary(2, 2, 2, Double.NaN), new AReLUTrajectory.Summary(
+                                1.5, 1.5, 1.5, Double.NaN))));
+        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1, trajectories));
+        assertEquals(trajectories, store.load(KEY).orElseThrow().parameters());
+
+        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1));
+        assertEquals(List.of(), store.load(KEY).orElseThrow().parameters(), "a run without AReLU has none");
     }
 
     @Test
