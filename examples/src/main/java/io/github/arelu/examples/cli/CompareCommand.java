@@ -38,7 +38,7 @@ public final class CompareCommand implements Experiment {
     CommonOptions common;
 
     @Option(names = "--activations", paramLabel = "LIST", description = "comma-separated activations, or 'all' "
-            + "(default: ${DEFAULT-VALUE}); known: AReLU, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, CELU, SELU, "
+            + "(default: ${DEFAULT-VALUE}); known: AReLU, AReLU-channelwise, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, CELU, SELU, "
             + "GELU, Sigmoid, Tanh, Softplus, SiLU (Swish), Mish")
     String activations = ActivationSpec.DEFAULT_SELECTION;
 

@@ -53,7 +53,12 @@ class CommandLineTest {
         CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--activations", "AReLU,Swoosh");
         assertEquals(2, outcome.exitCode());
         assertTrue(outcome.err().contains("unknown activation 'Swoosh'"), outcome.err());
-        assertTrue(outcome.err().contains("known: AReLU, ReLU"), outcome.err());
+        // The error names every activation, and so does the help, channel-wise AReLU among them.
+        assertTrue(outcome.err().contains("'Swoosh'; known: " + ActivationSpec.knownNames()), outcome.err());
+        for (String name : ActivationSpec.knownNames().split(", ")) {
+            String help = outcome.err().substring(outcome.err().indexOf("Usage: compare"));
+            assertTrue(help.replaceAll("\\s+", " ").contains(" " + name), name + " missing from the help: " + help);
+        }
         assertTrue(outcome.err().contains("Usage: compare"), outcome.err());
     }
 
