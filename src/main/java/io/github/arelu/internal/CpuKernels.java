@@ -85,15 +85,13 @@ final class CpuKernels extends FusedKernels {
             } else if (n > 0) {
                 Tensor a = flat(alpha);
                 Tensor b = flat(beta);
-                Tensor neg = torch.empty_like(a);
-                Tensor pos = torch.empty_like(b);
-                channelScales(a, b, neg, pos, channels);
+                ChannelScales perChannel = channelScales(a, b, channels);
                 long inner = channelStride(x);
                 long outer = n / (channels * inner);
                 int status;
                 try {
                     status = (int) forwardChannels.invokeExact(address(x), address(y), outer, channels, inner,
-                            address(neg), address(pos), torch.get_num_threads());
+                            address(perChannel.neg()), address(perChannel.pos()), torch.get_num_threads());
                 } catch (Throwable e) {
                     throw NativeLibrary.failed("arelu channel-wise forward", e);
                 }
@@ -126,15 +124,13 @@ final class CpuKernels extends FusedKernels {
                 Tensor a = flat(alpha);
                 Tensor b = flat(beta);
                 if (n > 0) {
-                    Tensor neg = torch.empty_like(a);
-                    Tensor pos = torch.empty_like(b);
-                    channelScales(a, b, neg, pos, channels);
+                    ChannelScales perChannel = channelScales(a, b, channels);
                     long inner = channelStride(x);
                     long outer = n / (channels * inner);
                     int status;
                     try {
                         status = (int) backwardChannels.invokeExact(address(g), address(x), gradIn, outer, channels,
-                                inner, address(neg), address(pos), address(negSum), address(posSum),
+                                inner, address(perChannel.neg()), address(perChannel.pos()), address(negSum), address(posSum),
                                 torch.get_num_threads());
                     } catch (Throwable e) {
                         throw NativeLibrary.failed("arelu channel-wise backward", e);
@@ -182,7 +178,9 @@ final class CpuKernels extends FusedKernels {
     }
 
     /** Per-channel scales {a, b} of contiguous host parameters, by arelu_scales. */
-    private void channelScales(Tensor alpha, Tensor beta, Tensor neg, Tensor pos, long channels) {
+    private ChannelScales channelScales(Tensor alpha, Tensor beta, long channels) {
+        Tensor neg = torch.empty_like(alpha);
+        Tensor pos = torch.empty_like(beta);
         int status;
         try {
             status = (int) scales.invokeExact(address(alpha), address(beta), address(neg), address(pos), channels);
@@ -190,6 +188,7 @@ final class CpuKernels extends FusedKernels {
             throw NativeLibrary.failed("arelu scales", e);
         }
         check(status, "arelu scales");
+        return new ChannelScales(neg, pos);
     }
 
     /**

@@ -83,15 +83,13 @@ final class CudaKernels extends FusedKernels {
             } else if (n > 0) {
                 Tensor a = flat(alpha);
                 Tensor b = flat(beta);
-                Tensor neg = torch.empty_like(a);
-                Tensor pos = torch.empty_like(b);
-                channelScales(a, b, neg, pos, channels, stream);
+                ChannelScales perChannel = channelScales(a, b, channels, stream);
                 long inner = channelStride(x);
                 long outer = n / (channels * inner);
                 int status;
                 try {
                     status = (int) forwardChannels.invokeExact(address(x), address(y), outer, channels, inner,
-                            address(neg), address(pos), stream);
+                            address(perChannel.neg()), address(perChannel.pos()), stream);
                 } catch (Throwable e) {
                     throw NativeLibrary.failed("arelu CUDA channel-wise forward", e);
                 }
@@ -132,15 +130,13 @@ final class CudaKernels extends FusedKernels {
                     }
                     check(status, "arelu CUDA backward");
                 } else {
-                    Tensor neg = torch.empty_like(a);
-                    Tensor pos = torch.empty_like(b);
-                    channelScales(a, b, neg, pos, channels, stream);
+                    ChannelScales perChannel = channelScales(a, b, channels, stream);
                     long inner = channelStride(x);
                     long outer = n / (channels * inner);
                     try {
                         status = (int) backwardChannels.invokeExact(address(g), address(x), gradIn, outer, channels,
-                                inner, address(neg), address(pos), address(negSum), address(posSum),
-                                address(workspace), workspace.numel(), stream);
+                                inner, address(perChannel.neg()), address(perChannel.pos()), address(negSum),
+                                address(posSum), address(workspace), workspace.numel(), stream);
                     } catch (Throwable e) {
                         throw NativeLibrary.failed("arelu CUDA channel-wise backward", e);
                     }
@@ -164,8 +160,9 @@ final class CudaKernels extends FusedKernels {
     }
 
     /** Per-channel scales {a, b} of contiguous device parameters, by arelu_cuda_scales on {@code stream}. */
-    private void channelScales(Tensor alpha, Tensor beta, Tensor neg, Tensor pos, long channels,
-            MemorySegment stream) {
+    private ChannelScales channelScales(Tensor alpha, Tensor beta, long channels, MemorySegment stream) {
+        Tensor neg = torch.empty_like(alpha);
+        Tensor pos = torch.empty_like(beta);
         int status;
         try {
             status = (int) scales.invokeExact(address(alpha), address(beta), address(neg), address(pos), channels,
@@ -174,6 +171,7 @@ final class CudaKernels extends FusedKernels {
             throw NativeLibrary.failed("arelu CUDA scales", e);
         }
         check(status, "arelu CUDA scales");
+        return new ChannelScales(neg, pos);
     }
 
     /** The device workspace of the backward's deterministic two-stage reduction. */

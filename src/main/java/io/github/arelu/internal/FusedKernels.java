@@ -66,6 +66,10 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
     public record Gradients(Tensor input, Tensor alpha, Tensor beta) {
     }
 
+    /** Per-channel scales {a, b} of channel-wise parameters, new tensors of the parameters' element type. */
+    record ChannelScales(Tensor neg, Tensor pos) {
+    }
+
     final NativeLibrary library;
     final ElementType type;
     /** {@code arelu_scales_*}: the scales of host parameters, for one-element parameters on every device. */
