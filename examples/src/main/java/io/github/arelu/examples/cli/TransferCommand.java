@@ -2,6 +2,9 @@ package io.github.arelu.examples.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -10,7 +13,7 @@ import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
-import io.github.arelu.examples.report.Statistics;
+import io.github.arelu.examples.report.TransferResults;
 import io.github.arelu.examples.train.ProgressBar;
 import io.github.arelu.examples.train.Trainer;
 import picocli.CommandLine.Command;
@@ -50,6 +53,10 @@ public final class TransferCommand implements Experiment {
     @Option(names = "--finetune-epochs", paramLabel = "N", description = "epochs on classes 5-9 (default: ${DEFAULT-VALUE})")
     int finetuneEpochs = 2;
 
+    @Option(names = "--out", paramLabel = "DIR", description = "where the table, JSON, CSV and the fine-tuning "
+            + "plot go (default: ${DEFAULT-VALUE})")
+    Path out = Path.of("transfer-results");
+
     private final ProgressBar progress;
     private List<ActivationSpec<?>> selected;
 
@@ -59,10 +66,6 @@ public final class TransferCommand implements Experiment {
 
     public TransferCommand(ProgressBar progress) {
         this.progress = progress;
-    }
-
-    /** Accuracies of one run, in percent on the test images of the respective half. */
-    record TransferRun(double pretrained, double beforeFinetuning, Trainer.History finetuning) {
     }
 
     @Override
@@ -80,8 +83,8 @@ public final class TransferCommand implements Experiment {
     }
 
     @Override
-    public Integer call() {
-        PrintWriter out = common.command.commandLine().getOut();
+    public Integer call() throws IOException {
+        PrintWriter console = common.command.commandLine().getOut();
         MnistData[] data;
         try {
             data = common.loadData();
@@ -95,39 +98,38 @@ public final class TransferCommand implements Experiment {
         TensorData targetTest = TensorData.of(data[1].classRange(CLASSES_PER_HALF, CLASSES_PER_HALF), CLASSES_PER_HALF);
         Trainer trainer = new Trainer(common.batchSize, progress);
 
-        StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
-                "%-10s | %-18s | %-18s | %-18s | %-18s%n", "activation", "pretrained 0-4 (%)",
-                "5-9 before FT (%)", "FT 1st epoch (%)", "FT best (%)"));
-        table.append("-".repeat(10 + 4 * 21)).append('\n');
+        List<TransferResults.Result> results = new ArrayList<>();
         for (ActivationSpec<?> activation : selected) {
-            double[] pretrained = new double[common.runs()];
-            double[] before = new double[common.runs()];
-            double[] first = new double[common.runs()];
-            double[] best = new double[common.runs()];
+            List<TransferResults.Run> runs = new ArrayList<>();
             for (int run = 0; run < common.runs(); run++) {
-                TransferRun result = transferOnce(trainer, activation, common.seed() + run, run,
-                        sourceTrain, sourceTest, targetTrain, targetTest);
-                pretrained[run] = result.pretrained();
-                before[run] = result.beforeFinetuning();
-                first[run] = result.finetuning().firstEpochAccuracy();
-                best[run] = result.finetuning().bestAccuracy();
+                runs.add(transferOnce(trainer, activation, common.seed() + run, run, sourceTrain, sourceTest,
+                        targetTrain, targetTest));
             }
-            table.append(String.format(Locale.ROOT, "%-10s | %s | %s | %s | %s%n", activation.name(),
-                    Statistics.meanStd(pretrained), Statistics.meanStd(before), Statistics.meanStd(first),
-                    Statistics.meanStd(best)));
+            results.add(new TransferResults.Result(activation.name(), runs));
         }
-        out.printf(Locale.ROOT, "%nData: %s; pretraining on classes 0-4 (%d training, %d test images) at lr %s for %d "
-                        + "epoch(s), fine-tuning on classes 5-9 (%d training, %d test images) at lr %s for %d epoch(s). %s.%n%s%n",
-                common.data(), sourceTrain.count(), sourceTest.count(), pretrainLearningRate, pretrainEpochs,
-                targetTrain.count(), targetTest.count(), finetuneLearningRate, finetuneEpochs, common.describeTraining(),
-                CommonOptions.describeRuntime());
-        out.print(table);
-        out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
-        out.flush();
+        String description = String.format(Locale.ROOT, "%s, data %s; pretrained on classes 0-4 (%d training, %d "
+                        + "test images) at lr %s for %d epoch(s), then fine-tuned on classes 5-9 (%d training, %d test "
+                        + "images) at lr %s for %d epoch(s); %s; %d run(s) from seed %d", common.network, common.data(),
+                sourceTrain.count(), sourceTest.count(), pretrainLearningRate, pretrainEpochs, targetTrain.count(),
+                targetTest.count(), finetuneLearningRate, finetuneEpochs, common.describeTraining(), common.runs(),
+                common.seed());
+        TransferResults report = new TransferResults(description, results);
+        String markdown = report.toMarkdown();
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("table.md"), markdown);
+        Files.writeString(out.resolve("results.json"), report.toJson());
+        Files.writeString(out.resolve("results.csv"), report.toCsv());
+        report.writeFinetuningChart(String.format(Locale.ROOT, "%s: fine-tuning on classes 5-9 at lr %s, mean +- std "
+                + "of %d run(s)", common.network, finetuneLearningRate, common.runs()), out.resolve("finetuning.png"));
+        console.printf(Locale.ROOT, "%n%s%n", CommonOptions.describeRuntime());
+        console.print(markdown);
+        console.printf(Locale.ROOT, "Wall time: %.1f s. Written to %s: table.md, results.json, results.csv, "
+                + "finetuning.png.%n", (System.nanoTime() - start) / 1e9, out);
+        console.flush();
         return 0;
     }
 
-    private TransferRun transferOnce(Trainer trainer, ActivationSpec<?> activation, long seed, int run,
+    private TransferResults.Run transferOnce(Trainer trainer, ActivationSpec<?> activation, long seed, int run,
             TensorData sourceTrain, TensorData sourceTest, TensorData targetTrain, TensorData targetTest) {
         MnistNetwork network = Trainer.newNetwork(common.network, activation, CLASSES_PER_HALF, seed);
         Random shuffle = new Random(seed);
@@ -137,6 +139,6 @@ public final class TransferCommand implements Experiment {
         double beforeFinetuning = Trainer.accuracy(network, targetTest);
         Trainer.History finetuning = trainer.fit(network, common.optimizer, finetuneLearningRate, finetuneEpochs,
                 targetTrain, targetTest, shuffle, label + " finetune 5-9");
-        return new TransferRun(pretraining.testAccuracy()[pretrainEpochs - 1], beforeFinetuning, finetuning);
+        return new TransferResults.Run(pretraining, beforeFinetuning, finetuning);
     }
 }

@@ -1,0 +1,117 @@
+package io.github.arelu.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+import javax.imageio.ImageIO;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+
+import io.github.arelu.examples.data.TinyDataSet;
+import io.github.arelu.examples.report.Statistics;
+import io.github.arelu.examples.train.ProgressBar;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** transfer's statistics over runs and its files agree with each other and with every run's own curve. */
+class TransferCommandTest {
+
+    @TempDir
+    Path data;
+
+    @TempDir
+    Path out;
+
+    private int threadsBefore;
+
+    @BeforeEach
+    void writeData() throws IOException {
+        threadsBefore = torch.get_num_threads();
+        // Ten classes, so that both halves (0-4 and 5-9) have training and test images.
+        TinyDataSet.write(data, 40, 20, 10);
+    }
+
+    @AfterEach
+    void restoreThreads() {
+        torch.set_num_threads(threadsBefore);
+    }
+
+    @Test
+    void writesTheTableJsonCsvAndFinetuningCurvesOverRuns() throws IOException {
+        CommandRun outcome = CommandRun.of(new TransferCommand(ProgressBar.silent()), "--data", data.toString(),
+                "--activations", "AReLU,ReLU", "--runs", "3", "--pretrain-epochs", "2", "--finetune-epochs", "3",
+                "--pretrain-lr", "0.001", "--finetune-lr", "0.0001", "--batch-size", "8", "--threads", "1",
+                "--out", out.toString());
+        assertEquals(0, outcome.exitCode(), outcome.err());
+
+        // CSV: per activation and run, 2 pretraining epochs, the point before fine-tuning and 3 fine-tuning epochs.
+        List<String> rows = Files.readAllLines(out.resolve("results.csv"));
+        assertEquals("activation,run,phase,epoch,train_loss,test_accuracy", rows.getFirst());
+        assertEquals(1 + 2 * 3 * (2 + 1 + 3), rows.size());
+
+        JsonObject activations = JsonParser.parseString(Files.readString(out.resolve("results.json")))
+                .getAsJsonObject().getAsJsonObject("activations");
+        for (String activation : List.of("AReLU", "ReLU")) {
+            JsonObject summary = activations.getAsJsonObject(activation);
+            JsonArray runs = summary.getAsJsonArray("runs");
+            assertEquals(3, runs.size());
+            double[] before = new double[3];
+            double[] best = new double[3];
+            double[][] curves = new double[3][];
+            for (int run = 0; run < 3; run++) {
+                JsonObject json = runs.get(run).getAsJsonObject();
+                before[run] = json.get("beforeFinetuning").getAsDouble();
+                double[] finetuned = doubles(json.getAsJsonObject("finetuning").getAsJsonArray("testAccuracy"));
+                assertEquals(3, finetuned.length);
+                best[run] = Math.max(finetuned[0], Math.max(finetuned[1], finetuned[2]));
+                curves[run] = new double[] {before[run], finetuned[0], finetuned[1], finetuned[2]};
+                // The CSV holds the same numbers, the point before fine-tuning as epoch 0 without a loss.
+                assertTrue(rows.contains(String.format(Locale.ROOT, "%s,%d,finetune,0,,%.4f", activation, run + 1,
+                        before[run])), activation + " run " + (run + 1));
+                assertEquals(2, json.getAsJsonObject("pretraining").getAsJsonArray("testAccuracy").size());
+            }
+            assertEquals(Statistics.mean(before), summary.get("beforeFinetuningMean").getAsDouble(), 1e-3);
+            assertEquals(Statistics.std(best), summary.get("finetunedBestStd").getAsDouble(), 1e-3);
+            double[] curveMean = doubles(summary.getAsJsonArray("finetuningCurveMean"));
+            assertEquals(4, curveMean.length, "before fine-tuning and after each of its 3 epochs");
+            for (int point = 0; point < 4; point++) {
+                int at = point;
+                double[] values = {curves[0][at], curves[1][at], curves[2][at]};
+                assertEquals(Statistics.mean(values), curveMean[point], 1e-3);
+            }
+            // Runs start from different seeds (this tiny data set's accuracies are too coarse to show it).
+            double firstLoss = runs.get(0).getAsJsonObject().getAsJsonObject("pretraining").getAsJsonArray("trainLoss")
+                    .get(0).getAsDouble();
+            double secondLoss = runs.get(1).getAsJsonObject().getAsJsonObject("pretraining").getAsJsonArray("trainLoss")
+                    .get(0).getAsDouble();
+            assertTrue(firstLoss != secondLoss, activation + ": runs 1 and 2 trained alike, are the seeds used?");
+            String table = Files.readString(out.resolve("table.md"));
+            assertTrue(table.contains(String.format(Locale.ROOT, "| %s | ", activation)), table);
+            assertTrue(table.contains(String.format(Locale.ROOT, " %.2f ± %.2f |", Statistics.mean(best),
+                    Statistics.std(best))), table);
+        }
+        assertTrue(outcome.out().contains("| activation | pretrained, 0-4 | 5-9 before fine-tuning |"), outcome.out());
+        BufferedImage chart = ImageIO.read(out.resolve("finetuning.png").toFile());
+        assertEquals(900, chart.getWidth());
+    }
+
+    private static double[] doubles(JsonArray array) {
+        double[] values = new double[array.size()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = array.get(i).getAsDouble();
+        }
+        return values;
+    }
+}
