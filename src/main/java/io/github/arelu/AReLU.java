@@ -150,6 +150,19 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     }
 
     /**
+     * Projects this module's raw alpha onto [0.01, 0.99], in place: an opt-in remedy for alpha that an
+     * optimizer step has carried past the clamp, where it would get no gradient again. Call it after each
+     * {@code optimizer.step()}; without it the module is the paper's AReLU. See
+     * {@link AReLUFunctional#projectAlpha(Tensor)}.
+     *
+     * @return this module
+     */
+    public AReLU projectAlpha() {
+        AReLUFunctional.projectAlpha(alpha);
+        return this;
+    }
+
+    /**
      * The raw (unclamped) alpha parameter.
      *
      * @return the registered parameter, shape {@code [numParameters]}

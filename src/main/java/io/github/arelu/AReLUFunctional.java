@@ -3,7 +3,12 @@ package io.github.arelu;
 import io.github.arelu.internal.AReLUArguments;
 import io.github.arelu.internal.ComposedAReLU;
 import io.github.arelu.internal.FusedKernels;
+import io.github.arelu.internal.TensorInfo;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -114,6 +119,32 @@ public final class AReLUFunctional {
     public static Tensor areluComposed(Tensor input, Tensor alpha, Tensor beta) {
         AReLUArguments.check(input, alpha, beta);
         return ComposedAReLU.forward(input, alpha, beta);
+    }
+
+    /**
+     * Projects a raw alpha onto the forward pass's clamp range [0.01, 0.99], in place and outside autograd: an
+     * opt-in for training, called after each optimizer step, that is <em>not</em> the paper's AReLU.
+     *
+     * <p>Why: the forward pass clamps alpha, so alpha gets no gradient while it lies outside the range. With
+     * momentum, the last steps inside the range can carry it past a bound, where it then stays for good (at
+     * the bound's slope). Projected back after each step, alpha sits on the bound, where the clamp passes the
+     * gradient again, so a later step can take it back inside. A value inside the range is left as it is, so
+     * the forward pass computes the same function before and after; NaN stays NaN.
+     *
+     * @param alpha the raw alpha (a parameter or any floating-point tensor), changed in place
+     * @return {@code alpha}
+     * @throws IllegalArgumentException for a null, undefined or non-floating-point tensor
+     */
+    public static Tensor projectAlpha(Tensor alpha) {
+        if (alpha == null || !alpha.defined() || !alpha.is_floating_point()) {
+            throw new IllegalArgumentException("projectAlpha expects a floating-point alpha, got "
+                    + TensorInfo.describe(alpha));
+        }
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            alpha.clamp_(new ScalarOptional(new Scalar(ComposedAReLU.ALPHA_MIN)),
+                    new ScalarOptional(new Scalar(ComposedAReLU.ALPHA_MAX)));
+        }
+        return alpha;
     }
 
     private static boolean gradientNeeded(Tensor input, Tensor alpha, Tensor beta) {

@@ -139,6 +139,50 @@ class AReLUModuleTest {
         }
     }
 
+    /**
+     * The opt-in projection: alphas outside [0.01, 0.99] are put on the bound, those inside keep their bits,
+     * beta is untouched, so the module computes the same function; an alpha past the clamp, which got no
+     * gradient, gets one on the bound again (the reference's, through libtorch's clamp), and the parameter stays
+     * the optimizer's leaf.
+     */
+    @Test
+    void projectAlphaPutsAnAlphaPastTheClampBackOnItsBoundWhereItGetsAGradientAgain() {
+        AReLU arelu = new AReLU(5, 0.9, 2.0);
+        float[] raw = {-0.5f, 0.005f, 0.37f, 0.99f, 1.3f};
+        arelu.alpha().detach().copy_(Tensor.create(raw));
+        arelu.beta().detach().copy_(Tensor.create(new float[] {-1, 0, 1, 2, 3}));
+        Tensor x = torch.randn(new long[] {4, 5, 3}).sub(new org.bytedeco.pytorch.Scalar(0.5));
+        double[] before = values(arelu.forward(x));
+
+        Tensor parameter = arelu.named_parameters().get("alpha");
+        assertSame(arelu, arelu.projectAlpha());
+        assertArrayEquals(new double[] {0.01, 0.01, 0.37, 0.99, 0.99}, values(arelu.alpha()), 1e-7);
+        assertEquals(0.37f, (float) values(parameter)[2], "an alpha inside the range keeps its value");
+        assertArrayEquals(new double[] {-1, 0, 1, 2, 3}, values(arelu.beta()), 0);
+        assertArrayEquals(before, values(arelu.forward(x)), 0, "the same function before and after");
+        assertTrue(parameter.is_leaf() && parameter.requires_grad(), "still a leaf the optimizer steps");
+        assertArrayEquals(values(arelu.alpha()), values(parameter), 0, "the registered parameter itself changed");
+
+        // Scalar alpha 1.3 gets no gradient; projected to 0.99 it gets the reference's.
+        AReLU scalar = new AReLU(1.3, 2.0);
+        Tensor negative = torch.rand(new long[] {16}).add(new org.bytedeco.pytorch.Scalar(0.1)).neg();
+        scalar.forward(negative).sum().backward();
+        assertEquals(0.0, value(scalar.alpha().grad()), 0, "past the clamp: no gradient");
+        scalar.alpha().grad().zero_();
+        scalar.projectAlpha();
+        scalar.forward(negative).sum().backward();
+        Tensor alphaCopy = scalar.alpha().detach().clone().requires_grad_(true);
+        reference(negative, alphaCopy, scalar.beta().detach()).sum().backward();
+        double expected = value(alphaCopy.grad());
+        assertEquals(value(negative.sum()), expected, 1e-5, "d/da of -relu(-x) * a summed: the sum of x");
+        assertEquals(expected, value(scalar.alpha().grad()), 1e-5, "on the bound the gradient flows again");
+
+        IllegalArgumentException integer = assertThrows(IllegalArgumentException.class,
+                () -> AReLUFunctional.projectAlpha(torch.ones(new long[] {2}, new TensorOptions(ScalarType.Long))));
+        assertTrue(integer.getMessage().contains("floating-point alpha, got Long[2] on cpu"), integer.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.projectAlpha(new Tensor()));
+    }
+
     @Test
     void saveLoadRoundTripRestoresParametersExactly(@TempDir Path dir) throws Exception {
         AReLU saved = AReLU.channelwise(3);
