@@ -9,7 +9,9 @@ import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.train.GradientSync;
 import io.github.arelu.examples.train.NativeAllocator;
+import io.github.arelu.examples.train.ProgressBar;
 import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Mixin;
@@ -44,6 +46,11 @@ public final class CommonOptions {
 
     @Option(names = "--test-limit", paramLabel = "N", description = "evaluate on the first N test images only (default: all)")
     int testLimit = 0;
+
+    @Option(names = "--project-alpha", description = "after every optimizer step, put each AReLU layer's alpha "
+            + "that lies outside [0.01, 0.99] back on the bound (AReLU.projectAlpha), where it gets gradients again; "
+            + "an opt-in remedy, not the paper's AReLU (see examples/README.md)")
+    boolean projectAlpha;
 
     @Mixin
     ThreadOptions threads;
@@ -107,8 +114,14 @@ public final class CommonOptions {
 
     String describeTraining() {
         return String.format(Locale.ROOT, "%s, %s, batch %d, %d run(s) from seed %d; inputs scaled to [0,1] then "
-                + "normalized with MNIST's mean %.4f and std %.4f", network, optimizer.description(), batchSize,
-                runs.runs, runs.seed, TensorData.MEAN, TensorData.STD);
+                + "normalized with MNIST's mean %.4f and std %.4f%s", network, optimizer.description(), batchSize,
+                runs.runs, runs.seed, TensorData.MEAN, TensorData.STD, projectAlpha
+                        ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)" : "");
+    }
+
+    /** A trainer for batches of {@code --batch-size}, projecting AReLU's alpha if {@code --project-alpha}. */
+    Trainer trainer(ProgressBar progress, GradientSync sync) {
+        return new Trainer(batchSize, progress, sync).withAlphaProjection(projectAlpha);
     }
 
     /** What the speed depends on: the thread count libtorch really has, the malloc in use, the convolutions. */

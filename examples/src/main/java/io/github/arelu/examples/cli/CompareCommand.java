@@ -120,7 +120,7 @@ public final class CompareCommand implements Experiment {
             return common.reportDataError(e);
         }
         long start = System.nanoTime();
-        Trainer trainer = new Trainer(common.batchSize, reporting ? progress : ProgressBar.silent(), group);
+        Trainer trainer = common.trainer(reporting ? progress : ProgressBar.silent(), group);
         List<ActivationResult> results = compare(selected, data[0], data[1], trainer);
         group.finish();
         out.printf(Locale.ROOT, "%nData: %s, %d training and %d test images. %s, lr %s, %d epoch(s).%n%s%n",

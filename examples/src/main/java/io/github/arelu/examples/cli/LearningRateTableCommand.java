@@ -20,6 +20,7 @@ import io.github.arelu.examples.report.LearningRateTable;
 import io.github.arelu.examples.report.Reports;
 import io.github.arelu.examples.report.RunStore;
 import io.github.arelu.examples.train.LibTorchSettings;
+import io.github.arelu.examples.train.GradientSync;
 import io.github.arelu.examples.train.ProgressBar;
 import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.javacpp.PointerScope;
@@ -149,7 +150,7 @@ public final class LearningRateTableCommand implements Experiment {
                 }
             }
         }
-        Trainer trainer = new Trainer(common.batchSize, progress);
+        Trainer trainer = common.trainer(progress, GradientSync.singleProcess());
         Map<String, Trainer.Throughput> speed = new LinkedHashMap<>();
         if (!todo.isEmpty()) {
             for (ActivationSpec<?> activation : selected) {
@@ -235,6 +236,10 @@ public final class LearningRateTableCommand implements Experiment {
         setup.put("epochs", Integer.toString(epochs));
         setup.put("firstSeed", Long.toString(common.seed()));
         setup.put("convolutions", LibTorchSettings.oneDnnEnabled() ? "oneDNN" : "libtorch");
+        if (common.projectAlpha) {
+            // Only when on, so that tables stored before the option existed still resume.
+            setup.put("alphaProjection", "on");
+        }
         return setup;
     }
 

@@ -14,6 +14,7 @@ import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
 import io.github.arelu.examples.report.TransferResults;
+import io.github.arelu.examples.train.GradientSync;
 import io.github.arelu.examples.train.ProgressBar;
 import io.github.arelu.examples.train.Trainer;
 import picocli.CommandLine.Command;
@@ -96,7 +97,7 @@ public final class TransferCommand implements Experiment {
         TensorData sourceTest = TensorData.of(data[1].classRange(0, CLASSES_PER_HALF), CLASSES_PER_HALF);
         TensorData targetTrain = TensorData.of(data[0].classRange(CLASSES_PER_HALF, CLASSES_PER_HALF), CLASSES_PER_HALF);
         TensorData targetTest = TensorData.of(data[1].classRange(CLASSES_PER_HALF, CLASSES_PER_HALF), CLASSES_PER_HALF);
-        Trainer trainer = new Trainer(common.batchSize, progress);
+        Trainer trainer = common.trainer(progress, GradientSync.singleProcess());
 
         List<TransferResults.Result> results = new ArrayList<>();
         for (ActivationSpec<?> activation : selected) {

@@ -8,6 +8,8 @@ import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -45,6 +47,10 @@ public record AReLUTrajectory(String layer, long channels, List<Summary> alpha, 
         static Summary of(Tensor parameter, boolean clamped) {
             try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
                 Tensor values = parameter.detach().to(torch.ScalarType.Double).flatten();
+                // Clamped in the parameter's own dtype, as the forward pass does: a float alpha on the bound
+                // (0.99f, which is above the double 0.99) is inside.
+                Tensor inRange = parameter.detach().clamp(new ScalarOptional(new Scalar(CLAMP_LOW)),
+                        new ScalarOptional(new Scalar(CLAMP_HIGH))).to(torch.ScalarType.Double).flatten();
                 long count = values.numel();
                 double sum = 0;
                 double min = Double.POSITIVE_INFINITY;
@@ -55,7 +61,7 @@ public record AReLUTrajectory(String layer, long channels, List<Summary> alpha, 
                     sum += value;
                     min = Math.min(min, value);
                     max = Math.max(max, value);
-                    if (value < CLAMP_LOW || value > CLAMP_HIGH) {
+                    if (value != inRange.select(0, i).item_double()) {
                         outside++;
                     }
                 }
@@ -64,11 +70,35 @@ public record AReLUTrajectory(String layer, long channels, List<Summary> alpha, 
         }
     }
 
+    /** One AReLU layer's parameters: shallow copies, which share the registered parameters' storage. */
+    record Parameters(Tensor alpha, Tensor beta) {
+    }
+
     /**
-     * Records the AReLU layers of a network as it trains: every module with parameters named {@code alpha}
-     * and {@code beta} (AReLU's names; no other activation of the examples uses them). A network without
-     * AReLU gives no trajectories.
+     * The AReLU layers of {@code network} by name, in registration (forward) order: every module with
+     * parameters named {@code alpha} and {@code beta} (AReLU's names; no other activation of the examples uses
+     * them). The tensors belong to the caller's {@link PointerScope}, if any.
      */
+    static Map<String, Parameters> layers(Module network) {
+        StringTensorDict parameters = network.named_parameters();
+        Map<String, Tensor> byName = new LinkedHashMap<>();
+        for (long i = 0; i < parameters.size(); i++) {
+            byName.put(parameters.get(i).key().getString(), parameters.get(i).value());
+        }
+        Map<String, Parameters> layers = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> entry : byName.entrySet()) {
+            String name = entry.getKey();
+            Tensor beta = name.endsWith(".alpha") ? byName.get(name.substring(0, name.length() - 5) + "beta") : null;
+            if (beta != null) {
+                // Copies: the dictionary's entries go with it.
+                layers.put(name.substring(0, name.length() - ".alpha".length()),
+                        new Parameters(new Tensor(entry.getValue()), new Tensor(beta)));
+            }
+        }
+        return layers;
+    }
+
+    /** Records the {@link #layers AReLU layers} of a network as it trains; a network without AReLU gives none. */
     static final class Recorder {
         private final Module network;
         private final Map<String, List<Summary>> alphas = new LinkedHashMap<>();
@@ -84,24 +114,11 @@ public record AReLUTrajectory(String layer, long channels, List<Summary> alpha, 
         /** Appends every layer's current alpha and beta. */
         void sample() {
             try (PointerScope scope = new PointerScope()) {
-                StringTensorDict parameters = network.named_parameters();
-                Map<String, Tensor> byName = new LinkedHashMap<>();
-                for (long i = 0; i < parameters.size(); i++) {
-                    byName.put(parameters.get(i).key().getString(), parameters.get(i).value());
-                }
-                for (Map.Entry<String, Tensor> entry : byName.entrySet()) {
-                    if (!entry.getKey().endsWith(".alpha")) {
-                        continue;
-                    }
-                    String layer = entry.getKey().substring(0, entry.getKey().length() - ".alpha".length());
-                    Tensor beta = byName.get(layer + ".beta");
-                    if (beta == null) {
-                        continue;
-                    }
-                    channels.putIfAbsent(layer, entry.getValue().numel());
-                    alphas.computeIfAbsent(layer, name -> new ArrayList<>()).add(Summary.of(entry.getValue(), true));
-                    betas.computeIfAbsent(layer, name -> new ArrayList<>()).add(Summary.of(beta, false));
-                }
+                layers(network).forEach((layer, parameters) -> {
+                    channels.putIfAbsent(layer, parameters.alpha().numel());
+                    alphas.computeIfAbsent(layer, name -> new ArrayList<>()).add(Summary.of(parameters.alpha(), true));
+                    betas.computeIfAbsent(layer, name -> new ArrayList<>()).add(Summary.of(parameters.beta(), false));
+                });
             }
         }
 

@@ -3,6 +3,7 @@ package io.github.arelu.examples.train;
 import java.util.List;
 import java.util.Random;
 
+import io.github.arelu.AReLUFunctional;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
@@ -103,6 +104,7 @@ public final class Trainer {
     private final GradientSync sync;
     private long trainingNanos;
     private double allReduceSeconds;
+    private boolean alphaProjection;
 
     /** A trainer for a process that trains alone. */
     public Trainer(int batchSize, ProgressBar progress) {
@@ -120,6 +122,18 @@ public final class Trainer {
         this.batchSize = batchSize;
         this.progress = progress;
         this.sync = sync;
+    }
+
+    /**
+     * Whether {@link #fit} projects every AReLU layer's alpha onto [0.01, 0.99] after each optimizer step
+     * ({@link AReLUFunctional#projectAlpha}), the opt-in remedy for alpha that a step carries past the clamp;
+     * off (the default) trains the paper's AReLU.
+     *
+     * @return this trainer
+     */
+    public Trainer withAlphaProjection(boolean enabled) {
+        alphaProjection = enabled;
+        return this;
     }
 
     /** Seconds spent in training passes over all {@link #fit} calls so far, without the test passes. */
@@ -226,6 +240,9 @@ public final class Trainer {
         sync.startFrom(network);
         Optimizer optimizer = optimizerKind.create(network, learningRate);
         AReLUTrajectory.Recorder parameters = new AReLUTrajectory.Recorder(network);
+        List<Tensor> projectedAlphas = alphaProjection
+                ? AReLUTrajectory.layers(network).values().stream().map(AReLUTrajectory.Parameters::alpha).toList()
+                : List.of();
         double[] losses = new double[epochs];
         double[] accuracies = new double[epochs];
         double throughputSum = 0;
@@ -234,7 +251,7 @@ public final class Trainer {
             progress.start(label + " epoch " + (epoch + 1) + "/" + epochs, train.count());
             long trainingStart = System.nanoTime();
             double allReduceBefore = sync.communicationSeconds();
-            losses[epoch] = trainEpoch(network, optimizer, train, shuffle);
+            losses[epoch] = trainEpoch(network, optimizer, projectedAlphas, train, shuffle);
             long trainingTime = System.nanoTime() - trainingStart;
             trainingNanos += trainingTime;
             allReduceSeconds += sync.communicationSeconds() - allReduceBefore;
@@ -252,12 +269,13 @@ public final class Trainer {
     /**
      * One pass over {@code train} in a shuffled order; returns the mean training loss per image. In a
      * data-parallel group every rank draws the same order (the same seed) and trains on its shard of
-     * each batch.
+     * each batch. {@code projectedAlphas} are projected onto AReLU's clamp range after every step.
      *
      * @throws NonFiniteLossException the moment a batch's loss is NaN or infinite (in a group, every rank
      *     sees the same summed loss, so all of them stop)
      */
-    double trainEpoch(MnistNetwork network, Optimizer optimizer, TensorData train, Random shuffle) {
+    double trainEpoch(MnistNetwork network, Optimizer optimizer, List<Tensor> projectedAlphas, TensorData train,
+            Random shuffle) {
         network.train(true);
         int count = train.count();
         double lossSum = 0;
@@ -272,6 +290,7 @@ public final class Trainer {
                     Tensor images = train.images().index_select(0, batch);
                     Tensor labels = train.labels().index_select(0, batch);
                     double loss = step(network, optimizer, images, labels, (double) shard.length() / size);
+                    projectedAlphas.forEach(AReLUFunctional::projectAlpha);
                     if (!Double.isFinite(loss)) {
                         throw new NonFiniteLossException(String.format(java.util.Locale.ROOT,
                                 "the training loss is %s at the batch of images %d to %d of %d; training stopped, "

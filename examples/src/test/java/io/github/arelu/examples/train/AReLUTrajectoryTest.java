@@ -52,6 +52,12 @@ class AReLUTrajectoryTest {
             assertEquals(1, narrow.channels());
             assertEquals(new AReLUTrajectory.Summary(1.5, 1.5, 1.5, 1.0), narrow.alpha().get(0));
             assertEquals(AReLU.DEFAULT_BETA, narrow.beta().get(0).mean(), 0.0);
+
+            // On the bounds in float (0.99f lies above the double 0.99): inside, as the forward pass sees it.
+            try (NoGradGuard noGrad = new NoGradGuard()) {
+                channelwise.alpha().copy_(Tensor.create(new float[] {0.01f, 0.99f, 0.5f, 0.99f, 0.01f}, 5));
+            }
+            assertEquals(0.0, new AReLUTrajectory.Recorder(parent).trajectories().get(0).alpha().get(0).outsideClamp());
         }
     }
 
@@ -106,6 +112,47 @@ class AReLUTrajectoryTest {
             assertEquals(26, checked, "every layer's alpha and beta");
             assertNotEquals(AReLU.DEFAULT_BETA, history.parameters().get(12).beta().get(epochs).mean(),
                     "the last layer's beta has moved at lr 0.5");
+        }
+    }
+    /**
+     * {@code withAlphaProjection}: an alpha past the clamp, which gets no gradient and so stays where it is in
+     * the paper's AReLU, is back inside [0.01, 0.99] after training with the projection, in every layer.
+     */
+    @Test
+    void alphaProjectionBringsAnAlphaPastTheClampBackAndIsOffByDefault() {
+        for (boolean projection : new boolean[] {false, true}) {
+            try (PointerScope scope = new PointerScope()) {
+                torch.manual_seed(3);
+                TensorData train = new TensorData(torch.randn(24, 1, 28, 28), torch.randint(10, new long[] {24}), 10);
+                TensorData test = new TensorData(torch.randn(8, 1, 28, 28), torch.randint(10, new long[] {8}), 10);
+                MnistNetwork network = Trainer.newNetwork(MnistNetwork.Kind.ConvMNIST, ActivationSpec.byName("AReLU"),
+                        10, 5);
+                List<AReLUTrajectory.Parameters> layers = List.copyOf(AReLUTrajectory.layers(network).values());
+                assertEquals(3, layers.size(), "ConvMNIST's three AReLU layers");
+                try (NoGradGuard noGrad = new NoGradGuard()) {
+                    layers.get(0).alpha().fill_(new org.bytedeco.pytorch.Scalar(1.5));
+                    layers.get(2).alpha().fill_(new org.bytedeco.pytorch.Scalar(-0.25));
+                }
+
+                Trainer.History history = new Trainer(8, ProgressBar.silent()).withAlphaProjection(projection)
+                        .fit(network, Trainer.OptimizerKind.SGD, 0.01, 1, train, test, new Random(5), "test");
+
+                double first = layers.get(0).alpha().item_double();
+                double last = layers.get(2).alpha().item_double();
+                if (projection) {
+                    assertEquals(0.99, first, 0.02, "projected onto the upper bound, then free to move");
+                    assertEquals(0.01, last, 0.02, "projected onto the lower bound, then free to move");
+                    for (AReLUTrajectory trajectory : history.parameters()) {
+                        assertEquals(0.0, trajectory.alpha().get(1).outsideClamp(), trajectory.layer());
+                    }
+                } else {
+                    assertEquals(1.5, first, 1e-7, "the paper's AReLU: no gradient past the clamp, so no change");
+                    assertEquals(-0.25, last, 1e-7);
+                    assertEquals(1.0, history.parameters().get(0).alpha().get(1).outsideClamp());
+                }
+                assertNotEquals(AReLU.DEFAULT_ALPHA, layers.get(1).alpha().item_double(),
+                        "the alpha inside the clamp trains either way");
+            }
         }
     }
 }
