@@ -28,8 +28,9 @@ public final class CommonOptions {
     @Mixin
     DataOptions data;
 
-    @Option(names = "--net", paramLabel = "NET", description = "ConvMNIST, LinearMNIST or ResNet (a small ResNet with "
-            + "BatchNorm, 13 activation layers) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--net", paramLabel = "NET", description = "ConvMNIST, LinearMNIST, ResNet (a small ResNet with "
+            + "BatchNorm, 13 activation layers) or VGG (a small VGG-style stack with BatchNorm, 6 activation layers) "
+            + "(default: ${DEFAULT-VALUE})")
     MnistNetwork.Kind network = MnistNetwork.Kind.ConvMNIST;
 
     @Option(names = "--optimizer", paramLabel = "OPT", description = "SGD (momentum 0.9) or Adam (default: ${DEFAULT-VALUE})")

@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
  * beta epoch by epoch.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Trains ConvMNIST, LinearMNIST or ResNet with each activation and compares test accuracy "
+        description = "Trains ConvMNIST, LinearMNIST, ResNet or VGG with each activation and compares test accuracy "
                 + "(and records AReLU's parameters), following the protocol of the AReLU paper's code (NLL loss, batch 128).")
 public final class CompareCommand implements Experiment {
 

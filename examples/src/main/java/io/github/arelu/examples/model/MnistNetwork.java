@@ -1,5 +1,7 @@
 package io.github.arelu.examples.model;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.UnaryOperator;
 
 import org.bytedeco.javacpp.LongPointer;
@@ -13,21 +15,22 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * The two networks of the paper's MNIST experiments and a small ResNet (for the paper's claim about mainstream
- * architectures), each with one activation type throughout. All end in log-softmax, to be trained with NLL
+ * The two networks of the paper's MNIST experiments, a small ResNet and a small VGG-style plain stack (for the
+ * paper's claim about mainstream architectures), each with one activation type throughout. All end in log-softmax, to be trained with NLL
  * loss as the paper's code does.
  */
 public abstract class MnistNetwork extends Module {
 
     /** Which network; the names are the paper's code's class names. */
     public enum Kind {
-        ConvMNIST, LinearMNIST, ResNet;
+        ConvMNIST, LinearMNIST, ResNet, VGG;
 
         public MnistNetwork create(ActivationSpec<?> activation, int classes) {
             return switch (this) {
                 case ConvMNIST -> new ConvMnist(activation, classes);
                 case LinearMNIST -> new FullyConnected(activation, classes);
                 case ResNet -> new Residual(activation, classes);
+                case VGG -> new Plain(activation, classes);
             };
         }
 
@@ -96,6 +99,44 @@ public abstract class MnistNetwork extends Module {
             Tensor x = stemActivation.apply(stemNorm.forward(stem.forward(images)));
             for (BasicBlock block : blocks) {
                 x = block.forward(x);
+            }
+            return classifier.forward(torch.adaptive_avg_pool2d(x, 1, 1).flatten(1, -1)).log_softmax(1);
+        }
+    }
+
+    /**
+     * A small VGG-style plain stack for 28x28 images, the second mainstream family: three stages of two 3x3
+     * convolutions at 16, 32 and 64 channels, each followed by BatchNorm and the activation, 2x2 max pooling
+     * after the first two stages, global average pooling and a linear classifier: 6 activation layers, no
+     * shortcuts.
+     */
+    static final class Plain extends MnistNetwork {
+        private final Conv2dImpl[] convs;
+        private final BatchNorm2dImpl[] norms;
+        private final List<UnaryOperator<Tensor>> activations = new ArrayList<>();
+        private final LinearImpl classifier;
+
+        Plain(ActivationSpec<?> activation, int classes) {
+            super("VGG");
+            long[] channels = {1, 16, 16, 32, 32, 64, 64};
+            convs = new Conv2dImpl[channels.length - 1];
+            norms = new BatchNorm2dImpl[channels.length - 1];
+            for (int i = 0; i < convs.length; i++) {
+                convs[i] = register_module("conv" + (i + 1), conv(channels[i], channels[i + 1], 3, 1));
+                norms[i] = register_module("norm" + (i + 1), new BatchNorm2dImpl(new BatchNormOptions(channels[i + 1])));
+                activations.add(activation.addTo(this, "activation" + (i + 1), channels[i + 1]));
+            }
+            classifier = register_module("classifier", new LinearImpl(64, classes));
+        }
+
+        @Override
+        public Tensor forward(Tensor images) {
+            Tensor x = images;
+            for (int i = 0; i < convs.length; i++) {
+                x = activations.get(i).apply(norms[i].forward(convs[i].forward(x)));
+                if (i == 1 || i == 3) {
+                    x = torch.max_pool2d(x, new long[] {2, 2}, new long[] {2, 2}, new long[] {0, 0}, new long[] {1, 1}, false);
+                }
             }
             return classifier.forward(torch.adaptive_avg_pool2d(x, 1, 1).flatten(1, -1)).log_softmax(1);
         }

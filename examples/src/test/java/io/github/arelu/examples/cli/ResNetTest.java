@@ -29,7 +29,10 @@ import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The small ResNet of {@code --net ResNet}, and channel-wise AReLU as an activation of its own. */
+/**
+ * The small ResNet of {@code --net ResNet}, the VGG-style stack of {@code --net VGG}, and channel-wise AReLU as an
+ * activation of its own.
+ */
 class ResNetTest {
 
     @TempDir
@@ -67,6 +70,27 @@ class ResNetTest {
                 }
             }
         }
+    }
+
+    /** The second family, {@code --net VGG}: six activation layers at 16, 32 and 64 channels, no shortcuts. */
+    @Test
+    void vggHasSixActivationLayersAndTrainsThroughCompare() throws IOException {
+        try (PointerScope scope = new PointerScope()) {
+            MnistNetwork channelwise = Trainer.newNetwork(MnistNetwork.Kind.VGG,
+                    ActivationSpec.byName("AReLU-channelwise"), 10, 1);
+            assertEquals(List.of(16L, 16L, 32L, 32L, 64L, 64L), alphaSizes(channelwise));
+            Tensor logProbabilities = channelwise.forward(torch.randn(3, 1, 28, 28));
+            assertEquals(List.of(3L, 10L), List.of(logProbabilities.size(0), logProbabilities.size(1)));
+            Tensor rowSums = logProbabilities.exp().sum(1);
+            for (int row = 0; row < 3; row++) {
+                assertEquals(1.0, rowSums.select(0, row).item_double(), 1e-5);
+            }
+        }
+        TinyDataSet.write(tinyDataSet, 8, 4, 4);
+        CommandRun outcome = CommandRun.of(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "VGG", "--activations", "AReLU,ReLU", "--epochs", "1", "--batch-size", "4", "--onednn", "off");
+        assertEquals(0, outcome.exitCode(), outcome.err());
+        assertTrue(outcome.out().contains("VGG, SGD"), outcome.out());
     }
 
     @Test
