@@ -140,8 +140,8 @@ int backward_scalar(const T* g, const T* x, T* gi, int64_t n, T a, T b, double* 
 // ---------------------------------------------------------------- one scale per channel
 //
 // The buffer is (outer, channels, inner); row r = o * channels + c covers [r * inner, (r + 1) * inner).
-// Rows of at least kShortRow elements: pieces are the intersections of rows with the flat chunk grid, and per
-// channel
+// Rows that do not take the short-row loops (takes_short_rows): pieces are the intersections of rows with the
+// flat chunk grid, and per channel
 //   row_sum(o, c) = left fold of its pieces' sums,  sum_c = left fold over o of row_sum(o, c);
 // two schedules compute exactly these values (see backward_channels_impl). Shorter rows: blocks of whole
 // outer rows (backward_short_rows).
@@ -163,10 +163,20 @@ void for_each_piece(const Shape& s, int64_t begin, int64_t end, F f) {
   }
 }
 
-// ---- short rows: inner < kShortRow, as channels_last memory gives (inner == 1) or NCHW with small H * W.
-// Piece by piece, each row would be a call of its own; instead a block of whole rows at a time walks channels
-// in the inner loop, with one running sum per channel, which the compiler vectorizes across channels.
+// ---- short rows: channels_last memory (inner == 1) and NCHW with a small H * W, in blocks of whole outer rows.
+// Piece by piece, each row would be a call of its own, with a combining tree of its own; instead a block of
+// whole outer rows at a time is walked in order, with running sums per channel (see backward_short_rows).
+// Below kShortRow elements a row always takes these loops; below kMediumRow when a block holds at least two
+// outer rows (else it combines as often as the pieces do) and the batch is large enough to give every thread
+// blocks (the piece schedules also parallelize over channels). Shape alone decides, never the thread count, so
+// the sums are the same for any.
 constexpr int64_t kShortRow = 64;
+constexpr int64_t kMediumRow = 256;
+constexpr int64_t kBatchForMediumRows = 16;
+inline bool takes_short_rows(const Shape& s) {
+  return s.inner < kShortRow ||
+         (s.inner < kMediumRow && 2 * s.channels * s.inner <= kChunk && s.outer >= kBatchForMediumRows);
+}
 // Row blocks are collected this many at a time (one parallel region each), their per-channel sums kept apart
 // and folded in block order afterwards, so the sums do not depend on the thread count.
 constexpr int64_t kBlockWave = 64;
@@ -223,6 +233,23 @@ inline T backward1_masked(T g, T x, T a, T b, double& pn, double& pp) {
   const U un = mask<U>(neg);
   const U up = mask<U>(pos);
   return value_of<T>(bits_of(g * b) & up) + value_of<T>((bits_of(g * a) & un) | (bits_of(-T(0)) & ~un));
+}
+
+// Rows shorter than this (and longer than 1) are vectorized along the outer row with each channel's scales
+// repeated for its inner elements; longer short rows go through the flat kernels' vector loop row by row.
+// Measured on AVX-512 (jmh/README.md): below it the repeated scales are faster, above it the vector loop.
+constexpr int64_t kRepeatedScales = 2 * kLanes;
+
+// A channel's scale repeated for each of its row's inner elements, for rows shorter than kRepeatedScales
+// (empty otherwise: the other short-row loops take one scale per channel).
+template <class T>
+std::vector<T> per_element(const T* v, const Shape& s) {
+  std::vector<T> each;
+  if (s.inner > 1 && s.inner < kRepeatedScales) {
+    each.reserve(static_cast<size_t>(s.channels * s.inner));
+    for (int64_t c = 0; c < s.channels; ++c) each.insert(each.end(), static_cast<size_t>(s.inner), v[c]);
+  }
+  return each;
 }
 
 // How many outer rows (channels * inner elements each) a block holds: about a chunk's worth.
@@ -304,6 +331,12 @@ inline void forward_row(const T* x, T* y, int64_t channels, const T* a, const T*
 
 template <class T>
 void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b, int num_threads) {
+  // Rows of a few elements (NCHW with a small H * W): an outer row as one row of channels_last memory with the
+  // scales repeated, as in backward_short_rows.
+  const std::vector<T> a_each = per_element(a, s);
+  const std::vector<T> b_each = per_element(b, s);
+  const T* ea = a_each.data();
+  const T* eb = b_each.data();
   const int64_t per_block = rows_per_block(s);
   const int64_t blocks = (s.outer + per_block - 1) / per_block;
   const int nt = threads_for(s.n, blocks, num_threads);
@@ -314,14 +347,10 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
     for (int64_t o = k * per_block; o < o1; ++o) {
       const T* xr = x + o * row;
       T* yr = y + o * row;
-      if (s.inner == 1) {
-        forward_row(xr, yr, s.channels, a, b);
+      if (s.inner < kRepeatedScales) {
+        forward_row(xr, yr, row, s.inner == 1 ? a : ea, s.inner == 1 ? b : eb);
       } else {
-        for (int64_t c = 0; c < s.channels; ++c) {
-          for (int64_t i = 0; i < s.inner; ++i) {
-            yr[c * s.inner + i] = forward1_masked(xr[c * s.inner + i], a[c], b[c]);
-          }
-        }
+        for (int64_t c = 0; c < s.channels; ++c) forward_range(xr + c * s.inner, yr + c * s.inner, s.inner, a[c], b[c]);
       }
     }
   }
@@ -337,8 +366,9 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
 }
 
 
-// Per block, per channel: the sums of its rows in row order, elements of a row in order; blocks folded in
-// order. The same values for any thread count.
+// Per block, per channel: with inner == 1 the sum of its rows' elements in row order; with longer rows the
+// kLanes lanes of the channel, element i of each row into lane i % kLanes, rows in order, combined in the
+// fixed tree at the end of the block. Blocks folded in order. The same values for any thread count.
 template <class T, class IO>
 void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
                          double* pos_sum, int num_threads) {
@@ -347,6 +377,10 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
   const int64_t row = s.channels * s.inner;
   const int64_t wave = std::min(kBlockWave, blocks);
   std::vector<double> part(static_cast<size_t>(2 * wave * s.channels));
+  const std::vector<T> a_each = per_element(a, s);
+  const std::vector<T> b_each = per_element(b, s);
+  const T* ea = a_each.data();
+  const T* eb = b_each.data();
   for (int64_t c = 0; c < s.channels; ++c) neg_sum[c] = pos_sum[c] = 0.0;
   for (int64_t w0 = 0; w0 < blocks; w0 += wave) {
     const int64_t wc = std::min(wave, blocks - w0);
@@ -356,22 +390,50 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
       double* pn = part.data() + 2 * k * s.channels;
       double* pp = pn + s.channels;
       std::fill(pn, pn + 2 * s.channels, 0.0);
-      const int64_t o1 = std::min(s.outer, (w0 + k + 1) * per_block);
-      for (int64_t o = (w0 + k) * per_block; o < o1; ++o) {
-        const int64_t r0 = o * row;
-        if (s.inner == 1) {
-          short_row(io.at(r0), x + r0, s.channels, a, b, pn, pp);
-        } else {
-          for (int64_t c = 0; c < s.channels; ++c) {
-            for (int64_t i = 0; i < s.inner; ++i) {
-              const int64_t e = r0 + c * s.inner + i;
-              double tn, tp;
-              io.store(e, backward1_masked(io.load(e), x[e], a[c], b[c], tn, tp));
-              pn[c] += tn;
-              pp[c] += tp;
-            }
+      const int64_t o0 = (w0 + k) * per_block;
+      const int64_t o1 = std::min(s.outer, o0 + per_block);
+      if (s.inner == 1) {
+        for (int64_t o = o0; o < o1; ++o) short_row(io.at(o * row), x + o * row, s.channels, a, b, pn, pp);
+        continue;
+      }
+      if (s.inner < kRepeatedScales) {
+        // Rows of under two vectors: an outer row is taken as one row of channels_last memory with
+        // channels * inner "channels" (the scales repeated inner times), vectorized along it; each position's
+        // sums are then folded into its channel, positions in order.
+        std::vector<double> position(static_cast<size_t>(2 * row), 0.0);
+        for (int64_t o = o0; o < o1; ++o) {
+          short_row(io.at(o * row), x + o * row, row, ea, eb, position.data(), position.data() + row);
+        }
+        for (int64_t c = 0; c < s.channels; ++c) {
+          for (int64_t i = 0; i < s.inner; ++i) {
+            pn[c] += position[static_cast<size_t>(c * s.inner + i)];
+            pp[c] += position[static_cast<size_t>(row + c * s.inner + i)];
           }
         }
+        continue;
+      }
+      // Longer rows (kRepeatedScales <= inner < kMediumRow): too short to pay for a combining tree each, so each
+      // row goes through the flat kernels' vector loop into its channel's lanes, element i into lane i % kLanes,
+      // rows in order, and a channel's lanes are combined once per block.
+      std::vector<Lanes> lanes(static_cast<size_t>(s.channels));
+      for (int64_t o = o0; o < o1; ++o) {
+        for (int64_t c = 0; c < s.channels; ++c) {
+          const int64_t e0 = o * row + c * s.inner;
+          const IO rio = io.at(e0);
+          const T* xr = x + e0;
+          Lanes& l = lanes[static_cast<size_t>(c)];
+          int64_t i = backward_steps(rio, xr, s.inner, a[c], b[c], l);
+          for (int j = 0; i < s.inner; ++i, ++j) {
+            double tn, tp;
+            rio.store(i, backward1_masked(rio.load(i), xr[i], a[c], b[c], tn, tp));
+            l.neg[j] += tn;
+            l.pos[j] += tp;
+          }
+        }
+      }
+      for (int64_t c = 0; c < s.channels; ++c) {
+        pn[c] = combine(lanes[static_cast<size_t>(c)].neg);
+        pp[c] = combine(lanes[static_cast<size_t>(c)].pos);
       }
     }
     for (int64_t k = 0; k < wc; ++k) {
@@ -387,7 +449,7 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
 
 template <class T>
 void forward_channels_impl(const T* x, T* y, const Shape& s, const T* a, const T* b, int num_threads) {
-  if (s.inner < kShortRow) {
+  if (takes_short_rows(s)) {
     forward_short_rows(x, y, s, a, b, num_threads);
     return;
   }
@@ -489,7 +551,7 @@ template <class T, class IO>
 void backward_channels_impl(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
                             double* pos_sum, int num_threads) {
   const int nt = threads_for(s.n, s.channels, num_threads);
-  if (s.inner < kShortRow) {
+  if (takes_short_rows(s)) {
     backward_short_rows(io, x, s, a, b, neg_sum, pos_sum, num_threads);
   } else if (num_threads > 1 && s.n >= kParallelMin && s.inner >= kLongRow) {
     backward_by_chunk(io, x, s, a, b, neg_sum, pos_sum, num_threads);

@@ -75,7 +75,10 @@ template <class T, class IO>
 __attribute__((target("avx2"))) int64_t backward_steps_avx2(IO io, const T* x, int64_t m, T a, T b,
                                                             Lanes& lanes) {
   __m256d neg[kLanes / 4], pos[kLanes / 4];
-  for (int k = 0; k < kLanes / 4; ++k) neg[k] = pos[k] = _mm256_setzero_pd();
+  for (int k = 0; k < kLanes / 4; ++k) {
+    neg[k] = _mm256_loadu_pd(lanes.neg + 4 * k);
+    pos[k] = _mm256_loadu_pd(lanes.pos + 4 * k);
+  }
   const auto av = splat_avx2(a);
   const auto bv = splat_avx2(b);
   int64_t i = 0;

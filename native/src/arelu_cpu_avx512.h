@@ -92,8 +92,8 @@ template <class T, class IO>
 __attribute__((target("avx512f"))) int64_t backward_steps_avx512(IO io, const T* x, int64_t m, T a, T b,
                                                                  Lanes& lanes) {
   static_assert(kLanes == 16, "two zmm registers of doubles hold the 16 lanes");
-  __m512d neg[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
-  __m512d pos[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  __m512d neg[2] = {_mm512_loadu_pd(lanes.neg), _mm512_loadu_pd(lanes.neg + 8)};
+  __m512d pos[2] = {_mm512_loadu_pd(lanes.pos), _mm512_loadu_pd(lanes.pos + 8)};
   const auto av = splat_avx512(a);
   const auto bv = splat_avx512(b);
   int64_t i = 0;

@@ -68,7 +68,10 @@ inline void step(const double* g, const double* x, double* out, double a, double
 template <class T, class IO>
 int64_t backward_steps_base(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
   __m128d neg[kLanes / 2], pos[kLanes / 2];
-  for (int k = 0; k < kLanes / 2; ++k) neg[k] = pos[k] = _mm_setzero_pd();
+  for (int k = 0; k < kLanes / 2; ++k) {
+    neg[k] = _mm_loadu_pd(lanes.neg + 2 * k);
+    pos[k] = _mm_loadu_pd(lanes.pos + 2 * k);
+  }
   int64_t i = 0;
   for (; i + kLanes <= m; i += kLanes) step(io.g + i, x + i, io.out(i), a, b, neg, pos);
   for (int k = 0; k < kLanes / 2; ++k) {

@@ -36,7 +36,8 @@ void forward_range_dispatched(const T* x, T* y, int64_t m, T a, T b) {
   forward_range_base(x, y, m, a, b);
 }
 
-// Whole kLanes steps of a backward piece into lanes; returns how many elements they covered.
+// Whole kLanes steps of a backward piece added to lanes (the sums so far: zeros for a new piece); returns how
+// many elements they covered.
 template <class T, class IO>
 int64_t backward_steps(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
 #if defined(ARELU_X86_DISPATCH)

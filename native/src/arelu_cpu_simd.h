@@ -53,7 +53,7 @@ struct InPlaceGrad {
   InPlaceGrad at(int64_t off) const { return {g + off}; }
 };
 
-// kLanes running sums per side. Element i of a piece goes to lane i % kLanes.
+// kLanes running sums per side. Element i of a piece (or of a short row) goes to lane i % kLanes.
 struct Lanes {
   double neg[kLanes] = {};
   double pos[kLanes] = {};

@@ -354,7 +354,12 @@ const std::vector<Dims> kShapes = {{1, 3, 1000},  {5, 4, 1},      {2, 3, 70000},
                                    {1000, 17, 7}, {4, 2, 40000},  {1, 5, 33000}, {70000, 3, 1},  {2, 1, 1},
                                    {3, 7, 5000},  {1, 200000, 1}, {0, 3, 5},     {3, 0, 5},      {3, 2, 0},
                                    // channels_last activations (inner 1), small H * W (short rows)
-                                   {32768, 32, 1}, {64, 48, 16},  {9, 5, 63},    {9, 5, 64}};
+                                   {32768, 32, 1}, {64, 48, 16},  {9, 5, 63},    {9, 5, 64},
+                                   // each short-row loop: scales repeated (inner < 32), lanes per channel (32 and
+                                   // up), medium rows with a batch of 16 or more, and the same rows with a smaller
+                                   // batch (pieces); ResNet's last stage (7 x 7)
+                                   {130, 9, 31},  {130, 9, 32},   {128, 64, 49}, {16, 3, 100},   {15, 3, 100},
+                                   {40, 6, 255},  {40, 6, 256}};
 
 template <class T>
 void check_channels_match_reference(const Dims& d) {
@@ -602,11 +607,12 @@ void check_isa_paths_identical(int level, int64_t n) {
   EXPECT_EQ(bits(sse.ps2), bits(avx.ps2)) << "n=" << n;
 }
 
-// Channel-wise on channels_last memory (inner 1): the short-row loops of every ISA give the same bits, special
-// values in x and g included, on a channel count that is no multiple of any vector width.
+// Channel-wise short rows (channels_last memory, inner 1, and NCHW rows of every short-row loop): every ISA
+// gives the same bits, special values in x and g included, on a channel count that is no multiple of any vector
+// width.
 template <class T>
-void check_short_rows_identical_across_isas() {
-  const int64_t outer = 300, channels = 37, n = outer * channels;
+void check_short_rows_identical_across_isas(int64_t inner) {
+  const int64_t outer = 300, channels = 37, n = outer * channels * inner;
   std::mt19937_64 rng(17);
   std::normal_distribution<double> d(0.0, 2.0);
   std::uniform_int_distribution<int> pick(0, 19);
@@ -629,8 +635,9 @@ void check_short_rows_identical_across_isas() {
   auto run = [&](int isa) {
     arelu::detail::set_max_isa(isa);
     Out o{std::vector<T>(n), std::vector<T>(n), std::vector<double>(channels), std::vector<double>(channels)};
-    EXPECT_EQ(arelu::abi::forward_channels(x.data(), o.y.data(), outer, channels, 1, a.data(), b.data(), 2), ARELU_OK);
-    EXPECT_EQ(arelu::abi::backward_channels(g.data(), x.data(), o.gi.data(), outer, channels, 1, a.data(), b.data(),
+    EXPECT_EQ(arelu::abi::forward_channels(x.data(), o.y.data(), outer, channels, inner, a.data(), b.data(), 2),
+              ARELU_OK);
+    EXPECT_EQ(arelu::abi::backward_channels(g.data(), x.data(), o.gi.data(), outer, channels, inner, a.data(), b.data(),
                                             o.ns.data(), o.ps.data(), 2),
               ARELU_OK);
     return o;
@@ -648,11 +655,11 @@ void check_short_rows_identical_across_isas() {
 }
 // The short-row loops write the element functions a second time, with bit masks for speed: pinned here to the
 // one definition (the flat kernels, themselves bit-identical to forward1 and backward1). Every channel has the
-// same scales, so channel-wise over (outer, channels, 1) must give the flat kernels' y and input gradient bit
-// for bit, signed zeros, NaN and the underflowing x * a included.
+// same scales, so channel-wise over (outer, channels, inner) must give the flat kernels' y and input gradient
+// bit for bit, signed zeros, NaN and the underflowing x * a included, for rows of every short-row loop.
 template <class T>
-void check_short_rows_match_the_element_functions() {
-  const int64_t outer = 64, channels = 21, n = outer * channels;
+void check_short_rows_match_the_element_functions(int64_t inner) {
+  const int64_t outer = 64, channels = 21, n = outer * channels * inner;
   const T specials[] = {T(0), -T(0), std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
                         -std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::denorm_min(),
                         std::numeric_limits<T>::denorm_min(), T(1.5), T(-2.5)};
@@ -666,9 +673,10 @@ void check_short_rows_match_the_element_functions() {
   double ns, ps;
   std::vector<double> cns(channels), cps(channels);
   ASSERT_EQ(arelu::abi::forward(x.data(), y_flat.data(), n, a[0], b[0], 1), ARELU_OK);
-  ASSERT_EQ(arelu::abi::forward_channels(x.data(), y_rows.data(), outer, channels, 1, a.data(), b.data(), 1), ARELU_OK);
+  ASSERT_EQ(arelu::abi::forward_channels(x.data(), y_rows.data(), outer, channels, inner, a.data(), b.data(), 1),
+            ARELU_OK);
   ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi_flat.data(), n, a[0], b[0], &ns, &ps, 1), ARELU_OK);
-  ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gi_rows.data(), outer, channels, 1, a.data(), b.data(),
+  ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gi_rows.data(), outer, channels, inner, a.data(), b.data(),
                                           cns.data(), cps.data(), 1),
             ARELU_OK);
   for (int64_t i = 0; i < n; ++i) {
@@ -676,10 +684,17 @@ void check_short_rows_match_the_element_functions() {
     ASSERT_EQ(0, std::memcmp(&gi_flat[i], &gi_rows[i], sizeof(T))) << "gi, x=" << x[i] << " g=" << g[i];
   }
 }
-TEST(AreluCpuIsa, ShortRowsMatchTheElementFunctionsF32) { check_short_rows_match_the_element_functions<float>(); }
-TEST(AreluCpuIsa, ShortRowsMatchTheElementFunctionsF64) { check_short_rows_match_the_element_functions<double>(); }
-TEST(AreluCpuIsa, ShortRowsBitIdenticalF32) { check_short_rows_identical_across_isas<float>(); }
-TEST(AreluCpuIsa, ShortRowsBitIdenticalF64) { check_short_rows_identical_across_isas<double>(); }
+// Row lengths of each short-row loop: channels_last (1), scales repeated (7, 31), lanes per channel (32, 49),
+// medium rows (100; outer 300 and 64 are batches of 16 or more).
+class ShortRows : public ::testing::TestWithParam<int64_t> {};
+TEST_P(ShortRows, MatchTheElementFunctionsF32) { check_short_rows_match_the_element_functions<float>(GetParam()); }
+TEST_P(ShortRows, MatchTheElementFunctionsF64) { check_short_rows_match_the_element_functions<double>(GetParam()); }
+TEST_P(ShortRows, BitIdenticalAcrossIsasF32) { check_short_rows_identical_across_isas<float>(GetParam()); }
+TEST_P(ShortRows, BitIdenticalAcrossIsasF64) { check_short_rows_identical_across_isas<double>(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(AreluCpuIsa, ShortRows, ::testing::Values<int64_t>(1, 7, 31, 32, 49, 100),
+                         [](const ::testing::TestParamInfo<int64_t>& info) {
+                           return "inner" + std::to_string(info.param);
+                         });
 
 // Lengths that exercise the step tails and several chunks.
 class IsaPaths : public ::testing::TestWithParam<int64_t> {};
