@@ -108,12 +108,11 @@ public final class TransferCommand implements Experiment {
             }
             results.add(new TransferResults.Result(activation.name(), runs));
         }
-        String description = String.format(Locale.ROOT, "%s, data %s; pretrained on classes 0-4 (%d training, %d "
-                        + "test images) at lr %s for %d epoch(s), then fine-tuned on classes 5-9 (%d training, %d test "
-                        + "images) at lr %s for %d epoch(s); %s; %d run(s) from seed %d", common.network, common.data(),
-                sourceTrain.count(), sourceTest.count(), pretrainLearningRate, pretrainEpochs, targetTrain.count(),
-                targetTest.count(), finetuneLearningRate, finetuneEpochs, common.describeTraining(), common.runs(),
-                common.seed());
+        String description = String.format(Locale.ROOT, "Data %s; pretrained on classes 0-4 (%d training, %d test "
+                        + "images) at lr %s for %d epoch(s), then fine-tuned on classes 5-9 (%d training, %d test images) "
+                        + "at lr %s for %d epoch(s); %s", common.data(), sourceTrain.count(), sourceTest.count(),
+                pretrainLearningRate, pretrainEpochs, targetTrain.count(), targetTest.count(), finetuneLearningRate,
+                finetuneEpochs, common.describeTraining());
         TransferResults report = new TransferResults(description, results);
         String markdown = report.toMarkdown();
         Files.createDirectories(out);

@@ -61,8 +61,13 @@ class TransferCommandTest {
         assertEquals("activation,run,phase,epoch,train_loss,test_accuracy", rows.getFirst());
         assertEquals(1 + 2 * 3 * (2 + 1 + 3), rows.size());
 
-        JsonObject activations = JsonParser.parseString(Files.readString(out.resolve("results.json")))
-                .getAsJsonObject().getAsJsonObject("activations");
+        JsonObject document = JsonParser.parseString(Files.readString(out.resolve("results.json"))).getAsJsonObject();
+        String setup = document.get("setup").getAsString();
+        assertTrue(setup.startsWith("Data " + data + "; pretrained on classes 0-4 (20 training, 10 test images) at lr "
+                + "0.001 for 2 epoch(s), then fine-tuned on classes 5-9 (20 training, 10 test images) at lr 1.0E-4 "
+                + "for 3 epoch(s); ConvMNIST, SGD (momentum 0.9), batch 8, 3 run(s) from seed 42;"), setup);
+        assertEquals(setup.indexOf("run(s)"), setup.lastIndexOf("run(s)"), "the runs named once: " + setup);
+        JsonObject activations = document.getAsJsonObject("activations");
         for (String activation : List.of("AReLU", "ReLU")) {
             JsonObject summary = activations.getAsJsonObject(activation);
             JsonArray runs = summary.getAsJsonArray("runs");
