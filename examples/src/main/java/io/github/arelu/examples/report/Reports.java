@@ -97,7 +97,7 @@ public final class Reports {
      * {@code mean}, {@code min} and {@code max}, for alpha also {@code outsideClamp} (index 0 at the start, e
      * after epoch e).
      */
-    private static JsonArray parametersJson(List<AReLUTrajectory> trajectories) {
+    static JsonArray parametersJson(List<AReLUTrajectory> trajectories) {
         JsonArray layers = new JsonArray();
         for (AReLUTrajectory trajectory : trajectories) {
             JsonObject layer = new JsonObject();

@@ -97,7 +97,8 @@ public record TransferResults(String description, List<TransferResults.Result> r
      * {@code {"setup": ..., "activations": {NAME: {"pretrainedMean": ..., "pretrainedStd": ..., ...,
      * "finetuningCurveMean": [...], "finetuningCurveStd": [...], "runs": [...]}}}}; the curves start with the
      * accuracy before fine-tuning. Each run has its {@code pretraining} and {@code finetuning} histories
-     * ({@code testAccuracy}, {@code trainLoss}) and {@code beforeFinetuning}.
+     * ({@code testAccuracy}, {@code trainLoss}, and for AReLU every layer's {@code parameters} as in
+     * {@link Reports#toJson}) and {@code beforeFinetuning}.
      */
     public String toJson() {
         JsonObject activations = new JsonObject();
@@ -131,6 +132,9 @@ public record TransferResults(String description, List<TransferResults.Result> r
         JsonObject json = new JsonObject();
         json.add("testAccuracy", Json.array(history.testAccuracy()));
         json.add("trainLoss", Json.array(history.trainLoss()));
+        if (!history.parameters().isEmpty()) {
+            json.add("parameters", Reports.parametersJson(history.parameters()));
+        }
         return json;
     }
 

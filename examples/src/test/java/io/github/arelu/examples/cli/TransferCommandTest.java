@@ -86,6 +86,18 @@ class TransferCommandTest {
                 assertTrue(rows.contains(String.format(Locale.ROOT, "%s,%d,finetune,0,,%.4f", activation, run + 1,
                         before[run])), activation + " run " + (run + 1));
                 assertEquals(2, json.getAsJsonObject("pretraining").getAsJsonArray("testAccuracy").size());
+                // AReLU's three layers, alpha at the start and after each epoch, in both phases; ReLU has none.
+                for (String phase : List.of("pretraining", "finetuning")) {
+                    JsonArray layers = json.getAsJsonObject(phase).getAsJsonArray("parameters");
+                    if (activation.equals("ReLU")) {
+                        assertEquals(null, layers, phase);
+                    } else {
+                        assertEquals(3, layers.size(), phase);
+                        int points = phase.equals("pretraining") ? 3 : 4;
+                        assertEquals(points, layers.get(0).getAsJsonObject().getAsJsonObject("alpha")
+                                .getAsJsonArray("mean").size(), phase);
+                    }
+                }
             }
             assertEquals(Statistics.mean(before), summary.get("beforeFinetuningMean").getAsDouble(), 1e-3);
             assertEquals(Statistics.std(best), summary.get("finetunedBestStd").getAsDouble(), 1e-3);
