@@ -16,12 +16,12 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * The two networks of the paper's MNIST experiments, a small ResNet and a small VGG-style plain stack (for the
- * paper's claim about mainstream architectures), each with one activation type throughout. All end in log-softmax, to be trained with NLL
- * loss as the paper's code does.
+ * paper's claim about mainstream architectures), each with one activation type throughout. All end in
+ * log-softmax, to be trained with NLL loss as the paper's code does.
  */
 public abstract class MnistNetwork extends Module {
 
-    /** Which network; the names are the paper's code's class names. */
+    /** Which network; ConvMNIST and LinearMNIST are the paper's code's class names. */
     public enum Kind {
         ConvMNIST, LinearMNIST, ResNet, VGG;
 

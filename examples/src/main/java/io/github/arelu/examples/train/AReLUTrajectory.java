@@ -87,12 +87,14 @@ public record AReLUTrajectory(String layer, long channels, List<Summary> alpha, 
         }
         Map<String, Parameters> layers = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> entry : byName.entrySet()) {
-            String name = entry.getKey();
-            Tensor beta = name.endsWith(".alpha") ? byName.get(name.substring(0, name.length() - 5) + "beta") : null;
+            if (!entry.getKey().endsWith(".alpha")) {
+                continue;
+            }
+            String layer = entry.getKey().substring(0, entry.getKey().length() - ".alpha".length());
+            Tensor beta = byName.get(layer + ".beta");
             if (beta != null) {
                 // Copies: the dictionary's entries go with it.
-                layers.put(name.substring(0, name.length() - ".alpha".length()),
-                        new Parameters(new Tensor(entry.getValue()), new Tensor(beta)));
+                layers.put(layer, new Parameters(new Tensor(entry.getValue()), new Tensor(beta)));
             }
         }
         return layers;
