@@ -294,8 +294,10 @@ public final class LearningRateTableCommand implements Experiment {
             cells.add(new LearningRateTable.Cell(rate, results));
         }
         String description = String.format(Locale.ROOT, "%s, %s, batch %d, %d epoch(s), %d run(s) from seed %d, %d "
-                + "training and %d test images of %s", common.network, common.optimizer.description(), common.batchSize, epochs, common.runs(), common.seed(),
-                train.count(), test.count(), common.data());
+                + "training and %d test images of %s%s", common.network, common.optimizer.description(),
+                common.batchSize, epochs, common.runs(), common.seed(), train.count(), test.count(), common.data(),
+                common.projectAlpha ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)"
+                        : "");
         LearningRateTable table = new LearningRateTable(description, cells);
         Files.createDirectories(out);
         String markdown = table.toMarkdown();

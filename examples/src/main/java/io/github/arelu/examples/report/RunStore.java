@@ -96,6 +96,13 @@ public final class RunStore {
                         + " there, '" + entry.getValue() + "' now");
             }
         }
+        // And what the stored run had that this setup has not (an option that is only stored when on).
+        for (String name : properties.stringPropertyNames()) {
+            if (name.startsWith(SETUP_PREFIX) && !setup.containsKey(name.substring(SETUP_PREFIX.length()))) {
+                differences.add(name.substring(SETUP_PREFIX.length()) + " '" + properties.getProperty(name)
+                        + "' there, missing now");
+            }
+        }
         if (!differences.isEmpty()) {
             throw new SetupMismatchException(file + " was made with another setup (" + String.join("; ", differences)
                     + "). Use another output directory, or delete " + directory + " to start over.");

@@ -142,6 +142,17 @@ class LearningRateTableCommandTest {
         assertTrue(outcome.err().contains("epochs '2' there, '3' now"), outcome.err());
     }
 
+    /** A table with --project-alpha says so, and is another setup than one without: neither resumes the other. */
+    @Test
+    void alphaProjectionIsNamedAndPartOfTheSetup() throws IOException {
+        assertEquals(0, run("--project-alpha").exitCode());
+        assertTrue(Files.readString(out.resolve("table.md")).contains("AReLU's alpha projected onto [0.01, 0.99] "
+                + "after every step (--project-alpha)"));
+        CommandRun withoutIt = run();
+        assertEquals(1, withoutIt.exitCode());
+        assertTrue(withoutIt.err().contains("alphaProjection"), withoutIt.err());
+    }
+
     @Test
     void aDamagedRunFileIsNamedNotSkipped() throws IOException {
         assertEquals(0, run().exitCode());

@@ -73,6 +73,11 @@ class RunStoreTest {
         RunStore.SetupMismatchException e = assertThrows(RunStore.SetupMismatchException.class, () -> other.load(KEY));
         assertTrue(e.getMessage().contains("epochs '2' there, '20' now"), e.getMessage());
         assertTrue(e.getMessage().contains("delete " + directory), e.getMessage());
+
+        // A setting the stored run had and this setup lacks is a difference too, not a match.
+        RunStore fewer = new RunStore(directory, Map.of("network", "ConvMNIST"));
+        e = assertThrows(RunStore.SetupMismatchException.class, () -> fewer.load(KEY));
+        assertTrue(e.getMessage().contains("epochs '2' there, missing now"), e.getMessage());
     }
 
     @Test
