@@ -8,6 +8,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 
 /**
@@ -44,6 +45,20 @@ final class Json {
             array.add(number(value));
         }
         return array;
+    }
+
+    /** {@code NAMEMean} and {@code NAMEStd} of {@code values} (over runs), added to {@code summary}. */
+    static void addMeanStd(JsonObject summary, String name, double[] values) {
+        summary.add(name + "Mean", number(Statistics.mean(values)));
+        summary.add(name + "Std", number(Statistics.std(values)));
+    }
+
+    /** A results document: {@code {"setup": SETUP, "activations": {...}}}, written. */
+    static String document(String setup, JsonObject activations) {
+        JsonObject document = new JsonObject();
+        document.addProperty("setup", setup);
+        document.add("activations", activations);
+        return write(document);
     }
 
     static JsonArray array(int[] values) {

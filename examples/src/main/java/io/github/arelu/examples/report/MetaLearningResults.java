@@ -102,19 +102,13 @@ public record MetaLearningResults(String description, List<MetaLearningResults.R
                 runs.add(history);
             }
             JsonObject summary = new JsonObject();
-            summary.add("finalMean", Json.number(Statistics.mean(result.finals())));
-            summary.add("finalStd", Json.number(Statistics.std(result.finals())));
-            summary.add("bestMean", Json.number(Statistics.mean(result.bests())));
-            summary.add("bestStd", Json.number(Statistics.std(result.bests())));
-            summary.add("bestTrainMean", Json.number(Statistics.mean(result.bestTrains())));
-            summary.add("bestTrainStd", Json.number(Statistics.std(result.bestTrains())));
+            Json.addMeanStd(summary, "final", result.finals());
+            Json.addMeanStd(summary, "best", result.bests());
+            Json.addMeanStd(summary, "bestTrain", result.bestTrains());
             summary.add("runs", runs);
             activations.add(result.activation(), summary);
         }
-        JsonObject document = new JsonObject();
-        document.addProperty("setup", description);
-        document.add("activations", activations);
-        return Json.write(document);
+        return Json.document(description, activations);
     }
 
     /** One line per activation, run and meta step; the test accuracy only where that step was evaluated. */

@@ -105,9 +105,7 @@ public record TransferResults(String description, List<TransferResults.Result> r
         for (Result result : results) {
             JsonObject summary = new JsonObject();
             for (Column column : COLUMNS) {
-                double[] values = result.of(column.figure());
-                summary.add(column.jsonName() + "Mean", Json.number(Statistics.mean(values)));
-                summary.add(column.jsonName() + "Std", Json.number(Statistics.std(values)));
+                Json.addMeanStd(summary, column.jsonName(), result.of(column.figure()));
             }
             summary.add("finetuningCurveMean", Json.array(result.finetuningCurve(Statistics::mean)));
             summary.add("finetuningCurveStd", Json.array(result.finetuningCurve(Statistics::std)));
@@ -122,10 +120,7 @@ public record TransferResults(String description, List<TransferResults.Result> r
             summary.add("runs", runs);
             activations.add(result.activation(), summary);
         }
-        JsonObject document = new JsonObject();
-        document.addProperty("setup", description);
-        document.add("activations", activations);
-        return Json.write(document);
+        return Json.document(description, activations);
     }
 
     private static JsonObject historyJson(Trainer.History history) {
