@@ -2,8 +2,11 @@ package io.github.arelu.examples.cli;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.zip.CRC32;
 
 import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TensorData;
@@ -111,6 +114,29 @@ public final class CommonOptions {
         return new MnistData[] {
             trainLimit > 0 ? trainAndTest[0].firstN(trainLimit) : trainAndTest[0],
             testLimit > 0 ? trainAndTest[1].firstN(testLimit) : trainAndTest[1]};
+    }
+
+    /**
+     * The shared options that decide what a run trains, by option name, and the data it trains on (image
+     * counts and a CRC-32 of the images and labels: two machines may keep the same data set at different paths).
+     */
+    Map<String, String> trainingSetup(MnistData[] trainAndTest) {
+        Map<String, String> setup = new LinkedHashMap<>();
+        setup.put("--net", network.name());
+        setup.put("--optimizer", optimizer.name());
+        setup.put("--batch-size", Integer.toString(batchSize));
+        setup.put("--runs", Integer.toString(runs.runs));
+        setup.put("--seed", Long.toString(runs.seed));
+        setup.put("--project-alpha", Boolean.toString(projectAlpha));
+        setup.put("training images", Integer.toString(trainAndTest[0].count()));
+        setup.put("test images", Integer.toString(trainAndTest[1].count()));
+        CRC32 checksum = new CRC32();
+        for (MnistData split : trainAndTest) {
+            checksum.update(split.pixels());
+            checksum.update(split.labels());
+        }
+        setup.put("data CRC-32", String.format(Locale.ROOT, "%08x", checksum.getValue()));
+        return setup;
     }
 
     String describeTraining() {

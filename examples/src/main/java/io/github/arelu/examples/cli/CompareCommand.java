@@ -8,7 +8,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
+import java.util.stream.Collectors;
 
 import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TensorData;
@@ -102,23 +104,35 @@ public final class CompareCommand implements Experiment {
         if (distributed.startsLocalWorkers()) {
             return distributed.runLocalWorkers();
         }
-        try {
-            return compareAndReport(distributed.join());
-        } catch (DataParallelException e) {
-            return distributed.reportFailure(e);
-        }
-    }
-
-    /** Trains and reports, alone or as one rank of a data-parallel group; only rank 0 prints and writes files. */
-    private int compareAndReport(GradientSync group) throws IOException {
-        boolean reporting = group.rank() == 0;
-        PrintWriter out = reporting ? common.command.commandLine().getOut() : new PrintWriter(Writer.nullWriter());
         MnistData[] data;
         try {
             data = common.loadData();
         } catch (IOException e) {
             return common.reportDataError(e);
         }
+        try {
+            return compareAndReport(distributed.join(setup(data)), data);
+        } catch (DataParallelException e) {
+            return distributed.reportFailure(e);
+        }
+    }
+
+    /**
+     * What the ranks of a data-parallel group must agree on, by option: the same models, trained the same
+     * way, on the same images. Threads, the data's path and the convolutions may differ between machines.
+     */
+    private Map<String, String> setup(MnistData[] data) {
+        Map<String, String> setup = common.trainingSetup(data);
+        setup.put("--activations", selected.stream().map(ActivationSpec::name).collect(Collectors.joining(",")));
+        setup.put("--lr", Double.toString(learningRate));
+        setup.put("--epochs", Integer.toString(epochs));
+        return setup;
+    }
+
+    /** Trains and reports, alone or as one rank of a data-parallel group; only rank 0 prints and writes files. */
+    private int compareAndReport(GradientSync group, MnistData[] data) throws IOException {
+        boolean reporting = group.rank() == 0;
+        PrintWriter out = reporting ? common.command.commandLine().getOut() : new PrintWriter(Writer.nullWriter());
         long start = System.nanoTime();
         Trainer trainer = common.trainer(reporting ? progress : ProgressBar.silent(), group);
         List<ActivationResult> results = compare(selected, data[0], data[1], trainer);

@@ -3,6 +3,7 @@ package io.github.arelu.examples.cli;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 import io.github.arelu.examples.dist.DataParallel;
 import io.github.arelu.examples.dist.DataParallelException;
@@ -94,12 +95,16 @@ public final class DistributedOptions {
         return workers.run(command.commandLine().getOut(), command.commandLine().getErr());
     }
 
-    /** This process's group, or training alone at world size 1. */
-    GradientSync join() {
+    /**
+     * This process's group, or training alone at world size 1; {@code setup} is what every rank must agree on
+     * (see {@link DataParallel#connect}).
+     */
+    GradientSync join(Map<String, String> setup) {
         if (worldSize == 1) {
             return GradientSync.singleProcess();
         }
-        return DataParallel.connect(DataParallel.Master.parse(master), rank, worldSize, timeout(), glooInterface);
+        return DataParallel.connect(DataParallel.Master.parse(master), rank, worldSize, timeout(), glooInterface,
+                setup);
     }
 
     Duration timeout() {
@@ -121,6 +126,7 @@ public final class DistributedOptions {
             case MASTER_UNAVAILABLE -> "check --master HOST:PORT, or allow more time with --dist-timeout";
             case RANK_TAKEN -> "give each process its own --rank";
             case WORLD_SIZE_MISMATCH -> "start every process with the same --world-size";
+            case SETUP_MISMATCH -> "start every process with the same training options and data set";
             case RANKS_MISSING -> "start every --rank from 0 to --world-size - 1, or allow more time with "
                     + "--dist-timeout";
             case NETWORK_INTERFACE -> "name another with --gloo-interface";

@@ -7,8 +7,13 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 
 import io.github.arelu.examples.train.GradientSync;
 import org.bytedeco.javacpp.chrono.Milliseconds;
@@ -98,16 +103,21 @@ public final class DataParallel implements GradientSync {
 
     /**
      * Joins the group: rank 0 serves the store at {@code master}'s port, the others connect to it, all check
-     * that they agree on the world size and that no rank is missing or taken twice, then connect gloo.
+     * that they agree on the world size and the setup and that no rank is missing or taken twice, then connect
+     * gloo.
      *
      * @param glooInterface the network interface gloo's TCP pairs use (such as {@code eth0}), or null for
      *     the loopback when the master is a loopback address and the address of this machine's host name
      *     otherwise
      * @param timeout how long the rendezvous and every later collective may wait for the other ranks
+     * @param setup what every rank must agree on to train together (options, data), by the name the user
+     *     knows it by (such as {@code --lr}): a rank that differs from rank 0 in any entry stops the group,
+     *     since the collectives would otherwise mix differently trained models without an error; keys and
+     *     values without line breaks or {@code =} in keys
      * @throws DataParallelException when the group cannot be formed, saying why
      */
     public static DataParallel connect(Master master, int rank, int worldSize, Duration timeout,
-            String glooInterface) {
+            String glooInterface, Map<String, String> setup) {
         if (worldSize < 1 || rank < 0 || rank >= worldSize) {
             throw new IllegalArgumentException("rank " + rank + " is not in a world of size " + worldSize);
         }
@@ -121,7 +131,7 @@ public final class DataParallel implements GradientSync {
         // Before the store: a rank with a wrong interface stops at once, and the others are told it never arrived.
         org.bytedeco.pytorch.gloo.Device device = glooDevice(glooInterface, masterAddress);
         TCPStore store = openStore(master, rank, timeout);
-        rendezvous(store, master, rank, worldSize, timeout);
+        rendezvous(store, master, rank, worldSize, timeout, encode(setup));
         ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(milliseconds(timeout));
         options.devices().push_back(device);
         try {
@@ -166,18 +176,21 @@ public final class DataParallel implements GradientSync {
 
     /**
      * Our own checks before gloo connects, so that a wrong setup fails with a message naming it rather than
-     * with a timeout inside gloo: every rank claims its number and announces its world size; rank 0 waits
-     * for all and publishes a verdict, which the others wait for.
+     * with a timeout inside gloo: every rank claims its number and announces its setup, then its world size;
+     * rank 0 waits for all and publishes a verdict, which the others wait for.
      */
-    private static void rendezvous(TCPStore store, Master master, int rank, int worldSize, Duration timeout) {
+    private static void rendezvous(TCPStore store, Master master, int rank, int worldSize, Duration timeout,
+            String setup) {
         long claims = store.add(KEY_PREFIX + "claims/" + rank, 1);
         if (claims > 1) {
             throw new DataParallelException(DataParallelException.Reason.RANK_TAKEN, "rank " + rank
                     + " is already taken by another process at " + master + "; every process needs its own rank");
         }
+        // The setup first: rank 0 reads it once it sees the world size.
+        store.set(KEY_PREFIX + "setup/" + rank, setup);
         store.set(KEY_PREFIX + "world-size/" + rank, Integer.toString(worldSize));
         if (rank == 0) {
-            Verdict verdict = checkArrivals(store, master, worldSize, timeout);
+            Verdict verdict = checkArrivals(store, master, worldSize, timeout, setup);
             store.set(KEY_PREFIX + "verdict", verdict.encoded());
             if (verdict.reason() != null) {
                 // The others read the verdict from our store: give them a moment before this process (and
@@ -221,8 +234,12 @@ public final class DataParallel implements GradientSync {
         }
     }
 
-    /** OK, or what is wrong: a rank missing after {@code timeout} or started with another world size. */
-    private static Verdict checkArrivals(TCPStore store, Master master, int worldSize, Duration timeout) {
+    /**
+     * OK, or what is wrong: a rank missing after {@code timeout}, or started with another world size or
+     * another setup than rank 0's {@code setup}.
+     */
+    private static Verdict checkArrivals(TCPStore store, Master master, int worldSize, Duration timeout,
+            String setup) {
         long deadline = System.nanoTime() + timeout.toNanos();
         List<Integer> missing = new ArrayList<>();
         for (int other = 1; other < worldSize; other++) {
@@ -238,12 +255,60 @@ public final class DataParallel implements GradientSync {
                         + " was started with world size " + theirs + ", rank 0 with " + worldSize
                         + "; all processes need the same world size");
             }
+            String differences = differences(decode(setup), decode(store.get_to_str(KEY_PREFIX + "setup/" + other)));
+            if (!differences.isEmpty()) {
+                return new Verdict(DataParallelException.Reason.SETUP_MISMATCH, "rank " + other
+                        + " was started with another setup than rank 0: " + differences
+                        + "; all processes need the same training options and data");
+            }
         }
         if (!missing.isEmpty()) {
             return new Verdict(DataParallelException.Reason.RANKS_MISSING, "rank(s) " + missing + " of world size "
                     + worldSize + " did not arrive at " + master + " within " + seconds(timeout));
         }
         return Verdict.OK;
+    }
+
+    /** One {@code key=value} line per entry, in the map's order. */
+    static String encode(Map<String, String> setup) {
+        StringBuilder text = new StringBuilder();
+        for (Map.Entry<String, String> entry : setup.entrySet()) {
+            String key = entry.getKey();
+            String value = entry.getValue();
+            if (key.isEmpty() || key.contains("=") || key.contains("\n") || value.contains("\n")) {
+                throw new IllegalArgumentException("a setup entry cannot hold a line break or a key with '=': "
+                        + key + "=" + value);
+            }
+            text.append(key).append('=').append(value).append('\n');
+        }
+        return text.toString();
+    }
+
+    static Map<String, String> decode(String text) {
+        Map<String, String> setup = new LinkedHashMap<>();
+        for (String line : text.split("\n")) {
+            int equals = line.indexOf('=');
+            if (equals > 0) {
+                setup.put(line.substring(0, equals), line.substring(equals + 1));
+            }
+        }
+        return setup;
+    }
+
+    /** Such as {@code "--lr 0.01 (rank 0: 1.0E-4)"}, each entry where {@code theirs} differs; empty if none. */
+    static String differences(Map<String, String> ours, Map<String, String> theirs) {
+        Set<String> keys = new LinkedHashSet<>(ours.keySet());
+        keys.addAll(theirs.keySet());
+        List<String> differences = new ArrayList<>();
+        for (String key : keys) {
+            String mine = ours.get(key);
+            String other = theirs.get(key);
+            if (!Objects.equals(mine, other)) {
+                differences.add(key + " " + (other == null ? "not given" : other) + " (rank 0: "
+                        + (mine == null ? "not given" : mine) + ")");
+            }
+        }
+        return String.join(", ", differences);
     }
 
     /** Whether {@code key} appeared in the store within {@code timeout}. */

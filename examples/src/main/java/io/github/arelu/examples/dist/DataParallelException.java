@@ -20,6 +20,8 @@ public final class DataParallelException extends RuntimeException {
         RANK_TAKEN,
         /** The processes disagree on the world size. */
         WORLD_SIZE_MISMATCH,
+        /** The processes disagree on what they train (options, data), which would mix different models. */
+        SETUP_MISMATCH,
         /** Some ranks never arrived at the rendezvous. */
         RANKS_MISSING,
         /** gloo cannot use the network interface asked for, or this machine's address. */

@@ -15,7 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -24,6 +26,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.github.arelu.examples.data.MnistData;
+import io.github.arelu.examples.data.TinyDataSet;
 import io.github.arelu.examples.dist.DataParallel;
 import io.github.arelu.examples.dist.DataParallelException;
 import io.github.arelu.examples.model.ActivationSpec;
@@ -158,7 +161,7 @@ class DataParallelTest {
     @Test
     void aWorkerThatNeverArrivesIsNamed() {
         DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
-                loopback(freePort()), 0, 2, Duration.ofSeconds(2), null));
+                loopback(freePort()), 0, 2, Duration.ofSeconds(2), null, Map.of()));
         assertTrue(e.getMessage().contains("rank(s) [1] of world size 2 did not arrive at 127.0.0.1:"),
                 e.getMessage());
         assertTrue(e.getMessage().endsWith("within 2 s"), e.getMessage());
@@ -171,7 +174,7 @@ class DataParallelTest {
     void aPortInUseIsNamed() throws IOException {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
-                    loopback(taken.getLocalPort()), 0, 2, Duration.ofSeconds(2), null));
+                    loopback(taken.getLocalPort()), 0, 2, Duration.ofSeconds(2), null, Map.of()));
             assertTrue(e.getMessage().contains("port " + taken.getLocalPort() + " is already in use"), e.getMessage());
             assertEquals(DataParallelException.Reason.MASTER_PORT_IN_USE, e.reason());
             assertTrue(DistributedOptions.describe(e).endsWith("(choose a free port with --master HOST:PORT)"),
@@ -183,7 +186,7 @@ class DataParallelTest {
     void aMissingGlooInterfaceIsNamedWithTheInterfacesThatExist() {
         int port = freePort();
         DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
-                loopback(port), 0, 2, Duration.ofSeconds(2), "nosuch0"));
+                loopback(port), 0, 2, Duration.ofSeconds(2), "nosuch0", Map.of()));
         assertTrue(e.getMessage().startsWith("gloo cannot use network interface 'nosuch0': "), e.getMessage());
         assertTrue(e.getMessage().contains("(this machine's interfaces with an address: ")
                 && e.getMessage().contains("lo ") && e.getMessage().contains("127.0.0.1"), e.getMessage());
@@ -199,7 +202,7 @@ class DataParallelTest {
     void anUnreachableMasterIsNamed() {
         int port = freePort();
         DataParallelException e = assertThrows(DataParallelException.class, () -> DataParallel.connect(
-                loopback(port), 1, 2, Duration.ofSeconds(2), null));
+                loopback(port), 1, 2, Duration.ofSeconds(2), null, Map.of()));
         assertTrue(e.getMessage().startsWith("rank 1 cannot reach the master at 127.0.0.1:" + port + " within 2 s"),
                 e.getMessage());
     }
@@ -211,6 +214,65 @@ class DataParallelTest {
         assertEquals("rank 1 was started with world size 3, rank 0 with 2; all processes need the same "
                 + "world size (start every process with the same --world-size)", messages.get(0));
         assertEquals("rank 0 refused the group: " + messages.get(0), messages.get(1));
+    }
+
+    @Test
+    void disagreeingSetupsStopBothRanksAndNameEveryDifference() throws Exception {
+        DataParallel.Master master = loopback(freePort());
+        Map<String, String> ours = new LinkedHashMap<>();
+        ours.put("--lr", "1.0E-4");
+        ours.put("--seed", "42");
+        ours.put("--project-alpha", "true");
+        Map<String, String> theirs = new LinkedHashMap<>();
+        theirs.put("--lr", "0.01");
+        theirs.put("--seed", "42");
+        theirs.put("data CRC-32", "0badf00d");
+        List<String> messages = connectAll(master, new int[][] {{0, 2}, {1, 2}}, List.of(ours, theirs));
+        assertEquals("rank 1 was started with another setup than rank 0: --lr 0.01 (rank 0: 1.0E-4), --project-alpha "
+                + "not given (rank 0: true), data CRC-32 0badf00d (rank 0: not given); all processes need the same "
+                + "training options and data (start every process with the same training options and data set)",
+                messages.get(0));
+        assertEquals("rank 0 refused the group: " + messages.get(0), messages.get(1));
+    }
+
+    @Test
+    void equalSetupsFormTheGroup() throws Exception {
+        DataParallel.Master master = loopback(freePort());
+        Map<String, String> setup = Map.of("--lr", "0.05", "--net", "ConvMNIST");
+        assertEquals(List.of("connected", "connected"),
+                connectAll(master, new int[][] {{0, 2}, {1, 2}}, List.of(setup, new LinkedHashMap<>(setup))));
+    }
+
+    @Test
+    void aSetupEntryThatCannotBeSentIsRefused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DataParallel.connect(
+                loopback(freePort()), 0, 2, Duration.ofSeconds(2), null, Map.of("--data", "a\nb")));
+        assertTrue(e.getMessage().contains("line break"), e.getMessage());
+    }
+
+    @Test
+    void ranksStartedWithOtherTrainingOptionsStopWithTheOptionNamed() throws Exception {
+        Path data = Files.createDirectory(directory.resolve("tiny"));
+        TinyDataSet.write(data, 16, 8, 10);
+        String master = "127.0.0.1:" + freePort();
+        String[] common = {"--data", data.toString(), "--net", "LinearMNIST", "--activations", "AReLU", "--threads",
+            "1", "--world-size", "2", "--master", master, "--dist-timeout", "10"};
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            Future<CommandRun> rank0 = threads.submit(() -> run(concat(common, "--rank", "0", "--lr", "0.05")));
+            Future<CommandRun> rank1 = threads.submit(() -> run(concat(common, "--rank", "1", "--lr", "0.01",
+                    "--project-alpha")));
+            CommandRun first = rank0.get(HANG_GUARD.toSeconds(), TimeUnit.SECONDS);
+            CommandRun second = rank1.get(HANG_GUARD.toSeconds(), TimeUnit.SECONDS);
+            assertEquals(1, first.exitCode(), first.err());
+            assertEquals(1, second.exitCode(), second.err());
+            String expected = "rank 1 was started with another setup than rank 0: --project-alpha true (rank 0: "
+                    + "false), --lr 0.01 (rank 0: 0.05)";
+            assertTrue(first.err().contains("compare: data-parallel training failed: " + expected), first.err());
+            assertTrue(second.err().contains("rank 0 refused the group: " + expected), second.err());
+        } finally {
+            threads.shutdownNow();
+        }
     }
 
     @Test
@@ -275,13 +337,25 @@ class DataParallelTest {
      * it, in order.
      */
     private static List<String> connectAll(DataParallel.Master master, int[][] ranks) throws Exception {
+        List<Map<String, String>> setups = new ArrayList<>();
+        for (int i = 0; i < ranks.length; i++) {
+            setups.add(Map.of());
+        }
+        return connectAll(master, ranks, setups);
+    }
+
+    /** As above, each rank with its setup. */
+    private static List<String> connectAll(DataParallel.Master master, int[][] ranks, List<Map<String, String>> setups)
+            throws Exception {
         ExecutorService threads = Executors.newFixedThreadPool(ranks.length);
         try {
             List<Future<String>> outcomes = new ArrayList<>();
-            for (int[] rank : ranks) {
+            for (int i = 0; i < ranks.length; i++) {
+                int[] rank = ranks[i];
+                Map<String, String> setup = setups.get(i);
                 outcomes.add(threads.submit(() -> {
                     try {
-                        DataParallel.connect(master, rank[0], rank[1], Duration.ofSeconds(3), null);
+                        DataParallel.connect(master, rank[0], rank[1], Duration.ofSeconds(3), null, setup);
                         return "connected";
                     } catch (DataParallelException e) {
                         return DistributedOptions.describe(e);

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Random;
 
 import io.github.arelu.LibTorch;
@@ -55,7 +56,7 @@ public final class DataParallelWorker {
         LibTorchSettings.applyDefaults(1);
         try {
             GradientSync group = worldSize == 1 ? GradientSync.singleProcess()
-                    : DataParallel.connect(master, rank, worldSize, timeout, null);
+                    : DataParallel.connect(master, rank, worldSize, timeout, null, Map.of());
             switch (mode) {
                 case "die" -> Runtime.getRuntime().halt(3);
                 case "hang" -> Thread.sleep(Long.MAX_VALUE);
