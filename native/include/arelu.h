@@ -57,8 +57,9 @@ extern "C" {
 #define ARELU_API __attribute__((visibility("default")))
 #endif
 
-/* 2: arelu_scales_*, arelu_parameter_gradients_* and their CUDA twins added. */
-#define ARELU_ABI_VERSION 2
+/* 2: arelu_scales_*, arelu_parameter_gradients_* and their CUDA twins added.
+   3: arelu_node_functions added. */
+#define ARELU_ABI_VERSION 3
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
 #define ARELU_ALPHA_MIN 0.01
@@ -72,6 +73,25 @@ enum arelu_status {
   ARELU_ERR_CUDA = 4,           /* a CUDA launch or runtime call failed */
   ARELU_ERR_NO_CUDA = 5         /* the library was built without CUDA */
 };
+
+/* ---------------------------------------------------------------- graph nodes of Java autograd functions
+ * Not a kernel: the virtual functions that io.github.arelu.autograd puts into a copy of a libtorch graph
+ * node's virtual table, so that libtorch's engine calls Java for the node's backward and reports its death.
+ * libtorch calls them as members of torch::autograd::Node (Itanium C++ ABI); they know no libtorch type:
+ * the gradients are std::vector<at::Tensor>, whose elements are one pointer each, and are only passed on.
+ *
+ * apply(node, gradients, results, message, capacity): gradients points at the node's incoming
+ *   std::vector<at::Tensor>, results at the empty vector the node returns; fill results (through libtorch's
+ *   own vector functions) and return 0, or leave it empty, write a NUL-terminated message of at most
+ *   capacity bytes and return non-zero: libtorch's engine then raises the message as a C++ exception.
+ * died(node): the node is being destroyed; called before libtorch's destructor, which then runs.
+ * The destructors given are the copied table's originals (complete-object, deleting). functions receives
+ * the addresses to put into the copy, in this order: apply, complete-object destructor, deleting
+ * destructor. Call once; later calls replace the callbacks for every node. */
+typedef int (*arelu_node_apply_fn)(void* node, void* gradients, void* results, char* message, size_t capacity);
+typedef void (*arelu_node_died_fn)(void* node);
+ARELU_API int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_died_fn died,
+                                   void* complete_destructor, void* deleting_destructor, void** functions);
 
 /* ABI version of the loaded library; callers refuse a library whose version differs. */
 ARELU_API int arelu_abi_version(void);

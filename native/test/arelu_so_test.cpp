@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 TEST(AreluSharedLibrary, AbiAndCpuKernels) {
@@ -28,4 +32,65 @@ TEST(AreluSharedLibrary, CudaEntryPointsWithoutDevice) {
   // Argument errors do not need a device (in a stub build everything is ARELU_ERR_NO_CUDA).
   const int bad = arelu_cuda_forward_f32(&x, &x, -1, 0.5f, 1.5f, nullptr);
   EXPECT_TRUE(bad == ARELU_ERR_NO_CUDA || bad == ARELU_ERR_BAD_SIZE);
+}
+
+// arelu_node_functions: the entries a Java autograd node's virtual table gets, called here as libtorch calls
+// them (apply with the member calling convention, a free function taking the node first; destructors), with
+// stand-ins for the Java callbacks and for libtorch's destructors. Vectors of pointers stand in for
+// std::vector<at::Tensor>, whose layout they share.
+namespace node_test {
+
+std::vector<void*> seen;          // what the callbacks and the stand-in destructors saw, in order
+void* marker(int i) { return reinterpret_cast<void*>(static_cast<uintptr_t>(0x1000 + i)); }
+
+int apply_ok(void* node, void* gradients, void* results, char*, size_t) {
+  seen.push_back(node);
+  auto* in = static_cast<std::vector<void*>*>(gradients);
+  auto* out = static_cast<std::vector<void*>*>(results);
+  out->assign(in->rbegin(), in->rend());
+  return 0;
+}
+
+int apply_failing(void*, void*, void*, char* message, size_t capacity) {
+  std::snprintf(message, capacity, "%s", "MyFunction backward failed: deliberate");
+  return 1;
+}
+
+void died(void* node) { seen.push_back(node); seen.push_back(marker(1)); }
+void complete(void* node) { seen.push_back(node); seen.push_back(marker(2)); }
+void deleting(void* node) { seen.push_back(node); seen.push_back(marker(3)); }
+
+using Apply = std::vector<void*> (*)(void*, std::vector<void*>&&);
+using Destructor = void (*)(void*);
+
+}  // namespace node_test
+
+TEST(AreluSharedLibrary, NodeFunctionsCallBackAndRaiseFailures) {
+  using namespace node_test;
+  void* functions[3] = {};
+  EXPECT_EQ(arelu_node_functions(nullptr, died, reinterpret_cast<void*>(complete),
+                                 reinterpret_cast<void*>(deleting), functions), ARELU_ERR_NULL_POINTER);
+  ASSERT_EQ(arelu_node_functions(apply_ok, died, reinterpret_cast<void*>(complete),
+                                 reinterpret_cast<void*>(deleting), functions), ARELU_OK);
+  void* node = marker(7);
+  seen.clear();
+  std::vector<void*> gradients = {marker(10), marker(11)};
+  std::vector<void*> results = reinterpret_cast<Apply>(functions[0])(node, std::move(gradients));
+  EXPECT_EQ(results, (std::vector<void*>{marker(11), marker(10)}));
+  EXPECT_EQ(seen, (std::vector<void*>{node}));
+
+  seen.clear();
+  reinterpret_cast<Destructor>(functions[1])(node);
+  reinterpret_cast<Destructor>(functions[2])(node);
+  // Each destructor reports first, then runs libtorch's.
+  EXPECT_EQ(seen, (std::vector<void*>{node, marker(1), node, marker(2), node, marker(1), node, marker(3)}));
+
+  ASSERT_EQ(arelu_node_functions(apply_failing, died, reinterpret_cast<void*>(complete),
+                                 reinterpret_cast<void*>(deleting), functions), ARELU_OK);
+  try {
+    reinterpret_cast<Apply>(functions[0])(node, std::vector<void*>{marker(10)});
+    FAIL() << "apply did not raise the callback's failure";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "MyFunction backward failed: deliberate");
+  }
 }

@@ -25,22 +25,22 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <p>How the node is made (bytedeco cannot subclass libtorch's {@code Node}): a "carrier" node is taken
  * from {@code cat} over {@code n} tensors, so it has {@code n} next edges, which become the inputs'
  * gradient edges; its input metadata is cleared, and {@code create_gradient_edge} makes it the
- * {@code grad_fn} of each output. (Only in the fallback to JavaCPP's peers as hooks, a last, extra edge leads
- * to the lifetime sentinel of {@link LiveNodes}.) During backward, libtorch runs for this node:
- * <ol>
- *   <li>our pre-hook, which receives the outputs' gradients, runs the Java backward, keeps the input
- *       gradients for step 3, frees the saved tensors unless the graph is kept ({@code retain_graph}), and
- *       hands the carrier an undefined gradient;</li>
- *   <li>the carrier's own backward, which for an undefined gradient returns undefined gradients (libtorch
- *       checks those against the next edges, and undefined ones always pass);</li>
- *   <li>our post-hook, which writes the input gradients into libtorch's output list (so that list holds
- *       the only reference, and AccumulateGrad may take the tensor without copying it).</li>
- * </ol>
- * libtorch does not check what post-hooks return, so step 1 checks every gradient's shape, dtype and device.
- *
- * <p>The hooks libtorch owns are hook objects of our own making ({@link HookPeers}) that call two shared
- * Java hooks, which find the running node's record with {@code get_current_node()}, and that report the
- * node's death when libtorch deletes them: nothing per call is left for JavaCPP to forget.
+ * {@code grad_fn} of each output. Then either (the package documentation says when which):
+ * <ul>
+ *   <li>it gets our virtual table ({@link CarrierTable}): libtorch's engine calls {@link #apply}, which runs
+ *       the Java backward and fills the node's result; libtorch checks those gradients as any node's; or</li>
+ *   <li>it gets two hooks. During backward, libtorch runs: our pre-hook, which receives the outputs'
+ *       gradients, runs the Java backward, keeps the input gradients for the post-hook and hands the carrier
+ *       an undefined gradient; the carrier's own backward, which for an undefined gradient returns undefined
+ *       gradients; our post-hook, which writes the input gradients into libtorch's output list (libtorch
+ *       does not check what post-hooks return). The hooks are objects of our own making
+ *       ({@link HookPeers}) that call two shared Java hooks, which find the running node's record with
+ *       {@code get_current_node()} and report the node's death when libtorch deletes them. Only in the
+ *       fallback to JavaCPP's peers as hooks, a last, extra edge leads to the lifetime sentinel of
+ *       {@link LiveNodes}.</li>
+ * </ul>
+ * Either way the Java backward checks every gradient's shape, dtype and device, to name the function in the
+ * error, and frees the saved tensors unless the graph is kept ({@code retain_graph}).
  */
 final class GradientNode {
 
@@ -96,6 +96,8 @@ final class GradientNode {
     private FunctionPostHook postHook;
     private volatile long nodeAddress;
 
+    private long key;
+
     private GradientNode(JavaFunction function, FunctionContext context, Meta[] inputs, Meta[] outputs) {
         this.function = function;
         this.context = context;
@@ -107,8 +109,10 @@ final class GradientNode {
     static void wire(JavaFunction function, FunctionContext context, Tensor[] inputs, Tensor[] outputs) {
         GradientNode record = new GradientNode(function, context, Meta.of(inputs), Meta.of(outputs));
         long key = LiveNodes.register(record);
+        record.key = key;
         int n = inputs.length;
-        boolean shared = HookPeers.shared();
+        boolean ownTable = CarrierTable.available();
+        boolean shared = ownTable || HookPeers.shared();
         try (PointerScope scope = new PointerScope()) {
             // cat's next edges are its inputs' gradient edges: a small CPU leaf is taken as it is (its edge is
             // its AccumulateGrad, which would otherwise cost an extra operation to reach); an input without
@@ -142,7 +146,10 @@ final class GradientNode {
             for (Tensor output : outputs) {
                 torch.create_gradient_edge(output, node);
             }
-            if (shared) {
+            if (ownTable) {
+                // Before the node is findable: its apply and death need the record only once a graph runs or drops it.
+                CarrierTable.install(node.address());
+            } else if (shared) {
                 node.add_pre_hook(new FunctionPreHook(at(HookPeers.make(0, key))));
                 node.add_post_hook(new FunctionPostHook(at(HookPeers.make(1, 0))));
             } else {
@@ -222,36 +229,84 @@ final class GradientNode {
         postHook = null;
     }
 
-    /** Step 1: the Java backward, run when the outputs' gradients arrive. */
+    long key() {
+        return key;
+    }
+
+    /**
+     * The backward of the node at {@code nodeAddress} with our virtual table ({@link CarrierTable}): reads the
+     * outputs' gradients from libtorch's vector at {@code gradientsAddress} and fills the empty vector at
+     * {@code resultsAddress}, which libtorch's engine checks and passes on, with one gradient per input.
+     */
+    static void apply(long nodeAddress, long gradientsAddress, long resultsAddress) {
+        GradientNode record = LiveNodes.byNodeAddress(nodeAddress);
+        if (record == null) {
+            throw new IllegalStateException("a JavaFunction node ran without its record");
+        }
+        try (PointerScope scope = new PointerScope()) {
+            Tensor[] gradients = record.backward(new TensorVector(at(gradientsAddress)));
+            record.releaseUnlessKept();
+            // Last, so that a failure before leaves the vector empty, as the caller needs.
+            TensorVector results = new TensorVector(at(resultsAddress));
+            results.resize(gradients.length);
+            for (int i = 0; i < gradients.length; i++) {
+                if (gradients[i].defined()) {
+                    results.put(i, gradients[i]);
+                }
+            }
+        } catch (RuntimeException e) {
+            throw new RuntimeException(record.function.name() + " backward failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * libtorch frees a node's saved variables right after its backward unless the graph is kept; the saved
+     * tensors follow the same rule (a second backward then fails as libtorch's does).
+     */
+    private void releaseUnlessKept() {
+        if (!torch.get_current_graph_task_keep_graph()) {
+            context.release();
+        }
+    }
+
+    /** Step 1 with hooks: the Java backward, run when the outputs' gradients arrive. */
     private void runBackward(TensorVector gradients) {
         releasePending();
         TensorVector keep;
         try (PointerScope scope = new PointerScope()) {
-            Tensor[] gradOutputs = new Tensor[outputs.length];
-            for (int i = 0; i < gradOutputs.length; i++) {
-                Tensor g = gradients.get(i);
-                // Unused outputs get no gradient from libtorch; backward sees zeros, as in PyTorch.
-                gradOutputs[i] = g.defined() ? g : outputs[i].zeros();
-            }
-            Tensor[] result = function.backward(context, gradOutputs);
-            if (result == null || result.length != inputs.length) {
-                throw new IllegalStateException(function.name() + ".backward returned "
-                        + (result == null ? "null" : result.length + " gradients") + " for " + inputs.length
-                        + " inputs");
-            }
-            Tensor[] checked = new Tensor[result.length];
-            for (int i = 0; i < result.length; i++) {
-                if (result[i] != null && result[i].defined() && context.needsInputGrad(i)) {
-                    inputs[i].check(result[i], function.name(), i);
-                    checked[i] = result[i];
-                } else {
-                    checked[i] = new Tensor();
-                }
-            }
             // Our own references, in one vector: the results may point into memory freed when this hook returns.
-            keep = Scopes.retained(new TensorVector(checked));
+            keep = Scopes.retained(new TensorVector(backward(gradients)));
         }
         PENDING.set(keep);
+    }
+
+    /**
+     * The Java backward and the checks of its results: one gradient per input, undefined where the input gets
+     * none, each of its input's shape, dtype and device. Allocates in the caller's scope.
+     */
+    private Tensor[] backward(TensorVector gradients) {
+        Tensor[] gradOutputs = new Tensor[outputs.length];
+        for (int i = 0; i < gradOutputs.length; i++) {
+            Tensor g = gradients.get(i);
+            // Unused outputs get no gradient from libtorch; backward sees zeros, as in PyTorch.
+            gradOutputs[i] = g.defined() ? g : outputs[i].zeros();
+        }
+        Tensor[] result = function.backward(context, gradOutputs);
+        if (result == null || result.length != inputs.length) {
+            throw new IllegalStateException(function.name() + ".backward returned "
+                    + (result == null ? "null" : result.length + " gradients") + " for " + inputs.length
+                    + " inputs");
+        }
+        Tensor[] checked = new Tensor[result.length];
+        for (int i = 0; i < result.length; i++) {
+            if (result[i] != null && result[i].defined() && context.needsInputGrad(i)) {
+                inputs[i].check(result[i], function.name(), i);
+                checked[i] = result[i];
+            } else {
+                checked[i] = new Tensor();
+            }
+        }
+        return checked;
     }
 
     /** Step 3: hands the input gradients to libtorch. */
@@ -291,11 +346,7 @@ final class GradientNode {
             GradientNode record = running();
             try {
                 record.runBackward(gradients);
-                // libtorch frees a node's saved variables right after its backward unless the graph is kept;
-                // the saved tensors follow the same rule (a second backward then fails as libtorch's does).
-                if (!torch.get_current_graph_task_keep_graph()) {
-                    record.context.release();
-                }
+                record.releaseUnlessKept();
             } catch (RuntimeException e) {
                 // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
                 throw new RuntimeException(record.function.name() + " backward failed: " + e.getMessage(), e);

@@ -16,8 +16,9 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <p>A node's record (function, saved tensors, and in the fallback its hooks' Java objects) must stay
  * strongly reachable for as long as the node may run, and no longer. libtorch gives no callback when a node
- * dies; {@link #nodeDied} is called instead by the deleting destructor of the node's own pre-hook object
- * ({@link HookPeers}). In the fallback to JavaCPP's peers as hooks, each node points at a <em>lifetime
+ * dies; {@link #nodeDiedAt} is called instead by the node's destructor in our virtual table
+ * ({@link CarrierTable}), or, with hooks, {@link #nodeDied} by the deleting destructor of the node's own
+ * pre-hook object ({@link HookPeers}). In the fallback to JavaCPP's peers as hooks, each node points at a <em>lifetime
  * sentinel</em> instead: a zero-element leaf tensor made with {@code from_blob} over a fake address that
  * encodes the node's key, whose storage deleter calls back into Java. The sentinel is held by its
  * AccumulateGrad node, which the carrier node points to, so its storage dies exactly when the carrier node
@@ -71,6 +72,14 @@ final class LiveNodes {
             }
         };
         return torch.from_blob(data, new long[] {0}, DELETER).requires_grad_(true);
+    }
+
+    /** The node at {@code nodeAddress} died: drops its record, if it has one. */
+    static void nodeDiedAt(long nodeAddress) {
+        GradientNode record = BY_NODE_ADDRESS.get(nodeAddress);
+        if (record != null) {
+            nodeDied(record.key());
+        }
     }
 
     /** The node registered under {@code key} died: drops its record (hooks, saved tensors, function). */

@@ -7,13 +7,23 @@
  * bytedeco maps libtorch's graph API but cannot subclass {@code torch::autograd::Node}. A call therefore
  * takes a "carrier" node from a tiny libtorch operation ({@code cat} of zero-element tensors and small
  * parameters), clears its input metadata, points its next edges at the inputs' gradient edges
- * ({@code set_next_edge}), makes it the {@code grad_fn} of the outputs ({@code create_gradient_edge}), and
- * adds a pre-hook and a post-hook ({@code FunctionPreHook}, {@code FunctionPostHook}). The pre-hook runs the
- * Java backward and hands the carrier an undefined gradient, so its own backward produces nothing; the
- * post-hook hands libtorch the Java gradients. Everything else (graph traversal, gradient accumulation,
- * {@code retain_graph}, {@code create_graph}, {@code torch::autograd::grad}, threads) is libtorch's engine.
+ * ({@code set_next_edge}) and makes it the {@code grad_fn} of the outputs ({@code create_gradient_edge}).
+ * Then it gives the node a virtual table of our own ({@code CarrierTable}): a copy of {@code CatBackward0}'s
+ * whose {@code apply} calls the Java backward (one upcall; a Java failure becomes a C++ exception that
+ * libtorch hands to the caller of {@code backward()}) and whose destructors report the node's death. The
+ * entries are three small functions of the native library with a C++ member's calling convention
+ * ({@code arelu_node_functions}); the table's class, library and the slot of {@code apply} are checked
+ * against libtorch's exported symbols once, at start-up. libtorch then checks the returned gradients as it
+ * checks any node's. Everything else (graph traversal, gradient accumulation, {@code retain_graph},
+ * {@code create_graph}, {@code torch::autograd::grad}, threads) is libtorch's engine.
  *
- * <h2>Hooks without a JavaCPP peer per call</h2>
+ * <p>Where the table is unavailable (another JavaCPP or preset version, no native library for the
+ * platform, a check that fails; logged once) or {@code -Dio.github.arelu.autograd.node=hooks} asks for it,
+ * nodes get a pre-hook and a post-hook ({@code FunctionPreHook}, {@code FunctionPostHook}) instead: the
+ * pre-hook runs the Java backward and hands the carrier an undefined gradient, so its own backward produces
+ * nothing; the post-hook hands libtorch the Java gradients.
+ *
+ * <h2>Hooks without a JavaCPP peer per call (the fallback)</h2>
  * A Java subclass of a hook class is backed by a C++ peer that JavaCPP generates: it derives from the hook
  * class, adds one field, {@code jobject obj}, a JNI weak global reference to the Java object, and overrides
  * {@code operator()} to call the Java method through it. JavaCPP deletes that reference only in the peer's
@@ -36,10 +46,11 @@
  * node's death instead.
  *
  * <h2>Lifetime</h2>
- * The C++ hooks belong to the node and die with it. The function and its
- * {@link io.github.arelu.autograd.FunctionContext} are held by a registry until libtorch destroys the node;
- * saved tensors are freed when libtorch would free its own saved variables: right after the node's backward
- * unless the graph is kept ({@code retain_graph}, which the pre-hook reads from libtorch's current graph task),
+ * The node's destructor (or, with hooks, the hooks' own, which die with the node) reports its death. The
+ * function and its {@link io.github.arelu.autograd.FunctionContext} are held by a registry until libtorch
+ * destroys the node; saved tensors are freed when libtorch would free its own saved variables: right after
+ * the node's backward unless the graph is kept ({@code retain_graph}, which the backward reads from
+ * libtorch's current graph task),
  * or when the node is destroyed. A graph dropped without backward, a module closed, {@code System.gc()} and
  * several threads need nothing from the caller; {@link io.github.arelu.autograd.JavaFunction#liveNodeCount()}
  * shows how many nodes are alive. Nothing made for a call outlives its node.
@@ -68,8 +79,8 @@
  *   <li>Forward must return new tensors: outputs that are inputs or views of inputs (in-place functions)
  *       are refused. Save inputs, not outputs: a saved output would keep its own node alive.</li>
  *   <li>Per call the carrier costs a few small libtorch operations (a {@code cat} of zero- and one-element
- *       tensors, setting edges and hooks) and two JNI upcalls in backward; see {@code jmh/README.md} for
- *       figures.</li>
+ *       tensors, setting edges) and one upcall in backward (two JNI upcalls with hooks); see
+ *       {@code jmh/README.md} for figures.</li>
  *   <li>An exception in backward reaches the caller of {@code backward()} as a {@code RuntimeException} whose
  *       message carries the original's class and message (JavaCPP passes text, not the exception object).</li>
  * </ul>

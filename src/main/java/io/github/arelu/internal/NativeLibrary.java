@@ -28,10 +28,10 @@ import org.bytedeco.javacpp.Loader;
  * already loaded instead of starting a second one. The system property {@code arelu.library.path} points
  * at another build of the library (for native development).
  */
-final class NativeLibrary {
+public final class NativeLibrary {
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu");
-    private static final int ABI_VERSION = 2;
+    private static final int ABI_VERSION = 3;
 
     /** Why the library could not load, or null when it did. */
     private static final String UNAVAILABLE_REASON;
@@ -105,6 +105,21 @@ final class NativeLibrary {
             return null;
         }
         return (cuda ? library.cuda : library.cpu)[type.ordinal()];
+    }
+
+    /**
+     * The address of the library's symbol {@code name}, for the rest of this module (the autograd package's
+     * graph nodes).
+     *
+     * @throws IllegalStateException naming why when the library did not load or lacks the symbol
+     */
+    public static MemorySegment symbol(String name) {
+        NativeLibrary library = INSTANCE;
+        if (library == null) {
+            throw new IllegalStateException("the native library is unavailable: " + UNAVAILABLE_REASON);
+        }
+        return library.symbols.find(name).orElseThrow(
+                () -> new IllegalStateException("symbol " + name + " missing from " + library.path));
     }
 
     /** A downcall handle for the symbol {@code name}. */

@@ -1,0 +1,258 @@
+package io.github.arelu.autograd;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.github.arelu.internal.NativeLibrary;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Node;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The carrier node's own virtual table: a copy of {@code CatBackward0}'s in which {@code apply} and the two
+ * destructors are ours, so that libtorch's engine calls the Java backward directly and tells us when the
+ * node dies. This is how nodes are made when it is available; otherwise they fall back to hooks
+ * ({@link HookPeers}), logged once.
+ *
+ * <p>Why: with hooks, every backward of a node crosses into Java twice through JavaCPP (the pre-hook runs the
+ * backward, the post-hook hands its gradients over), asks libtorch which node is running, copies its inputs
+ * for the post-hook and runs {@code CatBackward0}'s own backward on an undefined gradient, and every forward
+ * adds two hooks. With our table a node's backward is one upcall, and forward writes one pointer.
+ *
+ * <p>How: the entries are functions of the native library ({@code arelu_node_functions}), since libtorch
+ * calls them with a C++ member's calling convention and {@code apply} must raise a C++ exception when the
+ * Java backward fails (an exception must not leave a Java upcall); they call the two upcalls here. What is
+ * assumed and checked once, when this class loads: the JavaCPP and preset versions whose headers were read
+ * ({@link HookPeers#VERIFIED_JAVACPP}, {@link HookPeers#VERIFIED_PYTORCH}); that a node {@code cat} makes has
+ * the virtual table that libtorch exports as {@code CatBackward0}'s (found with {@code dladdr}, so the
+ * library is the very {@code libtorch_cpu} this process runs); the slot of {@code apply}, found by its
+ * exported symbol. The destructors are slots 0 and 1 by the Itanium C++ ABI, since {@code Node} declares its
+ * virtual destructor before any other virtual function; {@code apply}, declared last, ends the table, so
+ * the copy ends there. {@code -D}{@value #PROPERTY}{@code =hooks} forces the hooks, for comparisons.
+ */
+final class CarrierTable {
+
+    /** {@code hooks}: make nodes with hooks instead of our table. */
+    static final String PROPERTY = "io.github.arelu.autograd.node";
+
+    private static final System.Logger LOG = System.getLogger("io.github.arelu.autograd");
+    private static final String TABLE_SYMBOL = "_ZTVN5torch8autograd9generated12CatBackward0E";
+    private static final String APPLY_SYMBOL =
+            "_ZN5torch8autograd9generated12CatBackward05applyEOSt6vectorIN2at6TensorESaIS5_EE";
+    /** Offset to top and type info precede the functions; a virtual-table pointer points past them. */
+    private static final int TABLE_PREFIX = 2;
+    /** More functions than {@code Node} has (13 in libtorch 2.10): where the search for apply gives up. */
+    private static final int MOST_SLOTS = 64;
+    private static final int COMPLETE_DESTRUCTOR = 0;
+    private static final int DELETING_DESTRUCTOR = 1;
+    private static final int RTLD_LAZY = 1;
+    private static final int RTLD_NOLOAD = 4;
+
+    /** Why nodes use hooks, or null when they use our table. */
+    private static final String UNAVAILABLE;
+    /** CatBackward0's virtual-table pointer and ours. */
+    private static final long CARRIER_TABLE;
+    private static final long OUR_TABLE;
+    /** Nodes with our table that libtorch has not destroyed yet. */
+    private static final AtomicLong LIVE = new AtomicLong();
+
+    static {
+        String reason = null;
+        long[] tables = null;
+        if ("hooks".equals(System.getProperty(PROPERTY))) {
+            reason = "-D" + PROPERTY + "=hooks";
+        } else {
+            try {
+                reason = versionProblem();
+                if (reason == null) {
+                    tables = ourTable();
+                }
+            } catch (Throwable e) {
+                reason = e.getMessage() != null ? e.getMessage() : e.toString();
+            }
+        }
+        UNAVAILABLE = tables == null && reason == null ? "unknown" : reason;
+        CARRIER_TABLE = tables == null ? 0 : tables[0];
+        OUR_TABLE = tables == null ? 0 : tables[1];
+        if (UNAVAILABLE != null && !UNAVAILABLE.startsWith("-D")) {
+            LOG.log(System.Logger.Level.WARNING, "JavaFunction nodes call their backward through hooks, "
+                    + "two JNI upcalls per node: " + UNAVAILABLE);
+        }
+    }
+
+    private CarrierTable() {
+    }
+
+    /** Whether nodes get our table; false means hooks. */
+    static boolean available() {
+        return UNAVAILABLE == null;
+    }
+
+    /** Why nodes use hooks, or null. */
+    static String unavailableReason() {
+        return UNAVAILABLE;
+    }
+
+    /** How many nodes with our table libtorch holds. */
+    static long liveNodes() {
+        return LIVE.get();
+    }
+
+    /** Gives {@code node}, just made by {@code cat}, our table; its record must be findable by address. */
+    static void install(long node) {
+        MemorySegment pointer = MemorySegment.ofAddress(node).reinterpret(Long.BYTES);
+        long table = pointer.get(ValueLayout.JAVA_LONG, 0);
+        if (table != CARRIER_TABLE) {
+            throw new IllegalStateException("the carrier node's virtual table is not CatBackward0's");
+        }
+        LIVE.incrementAndGet();
+        pointer.set(ValueLayout.JAVA_LONG, 0, OUR_TABLE);
+    }
+
+    /** {@code apply}: the node's backward. Must not throw; a non-zero result makes libtorch raise the message. */
+    private static int apply(MemorySegment node, MemorySegment gradients, MemorySegment results,
+            MemorySegment message, long capacity) {
+        try {
+            GradientNode.apply(node.address(), gradients.address(), results.address());
+            return 0;
+        } catch (Throwable e) {
+            String text = e.getMessage() != null ? e.getMessage() : e.toString();
+            byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+            int length = (int) Math.min(bytes.length, capacity - 1);
+            MemorySegment buffer = message.reinterpret(capacity);
+            MemorySegment.copy(bytes, 0, buffer, ValueLayout.JAVA_BYTE, 0, length);
+            buffer.set(ValueLayout.JAVA_BYTE, length, (byte) 0);
+            return 1;
+        }
+    }
+
+    /** The node is being destroyed (libtorch's destructor runs next). Must not throw. */
+    private static void died(MemorySegment node) {
+        try {
+            LIVE.decrementAndGet();
+            LiveNodes.nodeDiedAt(node.address());
+        } catch (Throwable e) {
+            LOG.log(System.Logger.Level.ERROR, "releasing a JavaFunction graph node failed", e);
+        }
+    }
+
+    private static String versionProblem() throws java.io.IOException {
+        if (!HookPeers.VERIFIED_JAVACPP.equals(Loader.getVersion())) {
+            return "JavaCPP " + Loader.getVersion() + " is not the checked " + HookPeers.VERIFIED_JAVACPP;
+        }
+        String pytorch = Loader.getVersion("org.bytedeco", "pytorch");
+        if (!HookPeers.VERIFIED_PYTORCH.equals(pytorch)) {
+            return "bytedeco's pytorch " + pytorch + " is not the checked " + HookPeers.VERIFIED_PYTORCH;
+        }
+        return null;
+    }
+
+    /** CatBackward0's virtual-table pointer and our copy's; throws naming what is not as expected. */
+    private static long[] ourTable() throws Throwable {
+        Linker linker = Linker.nativeLinker();
+        long carrier;
+        try (PointerScope scope = new PointerScope()) {
+            Tensor leaf = torch.empty(0).requires_grad_(true);
+            Node node = torch.cat(new TensorVector(leaf)).grad_fn();
+            carrier = MemorySegment.ofAddress(node.address()).reinterpret(Long.BYTES).get(ValueLayout.JAVA_LONG, 0);
+        }
+        long apply;
+        try (Arena arena = Arena.ofConfined()) {
+            // Which library and symbol the table belongs to: Dl_info {fname, fbase, sname, saddr}.
+            MemorySegment info = arena.allocate(4 * Long.BYTES);
+            MethodHandle dladdr = libc(linker, "dladdr", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+            if ((int) dladdr.invokeExact(MemorySegment.ofAddress(carrier), info) == 0) {
+                throw new IllegalStateException("dladdr knows no library of the carrier node's virtual table");
+            }
+            String library = string(info.get(ValueLayout.ADDRESS, 0));
+            String symbol = string(info.get(ValueLayout.ADDRESS, 2 * Long.BYTES));
+            long start = info.get(ValueLayout.JAVA_LONG, 3 * Long.BYTES);
+            if (!TABLE_SYMBOL.equals(symbol) || start != carrier - TABLE_PREFIX * Long.BYTES) {
+                throw new IllegalStateException("the carrier node's virtual table is " + symbol + " in " + library
+                        + ", not " + TABLE_SYMBOL);
+            }
+            // The library is loaded: RTLD_NOLOAD only finds it, and the handle is released right after.
+            MethodHandle dlopen = libc(linker, "dlopen", FunctionDescriptor.of(ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+            MethodHandle dlsym = libc(linker, "dlsym", FunctionDescriptor.of(ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+            MethodHandle dlclose = libc(linker, "dlclose", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS));
+            MemorySegment handle = (MemorySegment) dlopen.invokeExact(arena.allocateFrom(library),
+                    RTLD_LAZY | RTLD_NOLOAD);
+            if (handle.address() == 0) {
+                throw new IllegalStateException("dlopen cannot find the loaded " + library);
+            }
+            apply = ((MemorySegment) dlsym.invokeExact(handle, arena.allocateFrom(APPLY_SYMBOL))).address();
+            int closed = (int) dlclose.invokeExact(handle);
+            if (apply == 0 || closed != 0) {
+                throw new IllegalStateException(library + " does not export CatBackward0::apply");
+            }
+        }
+        long[] table = MemorySegment.ofAddress(carrier - TABLE_PREFIX * Long.BYTES)
+                .reinterpret((long) (TABLE_PREFIX + MOST_SLOTS) * Long.BYTES).toArray(ValueLayout.JAVA_LONG);
+        int applySlot = -1;
+        for (int slot = DELETING_DESTRUCTOR + 1; slot < MOST_SLOTS && applySlot < 0; slot++) {
+            if (table[TABLE_PREFIX + slot] == apply) {
+                applySlot = slot;
+            }
+        }
+        if (applySlot < 0 || table[0] != 0 || table[1] == 0) {
+            throw new IllegalStateException("CatBackward0's virtual table does not have the expected layout");
+        }
+
+        MethodHandle applyUpcall = MethodHandles.lookup().findStatic(CarrierTable.class, "apply",
+                MethodType.methodType(int.class, MemorySegment.class, MemorySegment.class, MemorySegment.class,
+                        MemorySegment.class, long.class));
+        MethodHandle diedUpcall = MethodHandles.lookup().findStatic(CarrierTable.class, "died",
+                MethodType.methodType(void.class, MemorySegment.class));
+        MemorySegment applyStub = linker.upcallStub(applyUpcall, FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                ValueLayout.JAVA_LONG), Arena.global());
+        MemorySegment diedStub = linker.upcallStub(diedUpcall, FunctionDescriptor.ofVoid(ValueLayout.ADDRESS),
+                Arena.global());
+        MethodHandle functions = linker.downcallHandle(NativeLibrary.symbol("arelu_node_functions"),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                        ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+        long[] ours = new long[3];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG, ours.length);
+            int status = (int) functions.invokeExact(applyStub, diedStub,
+                    MemorySegment.ofAddress(table[TABLE_PREFIX + COMPLETE_DESTRUCTOR]),
+                    MemorySegment.ofAddress(table[TABLE_PREFIX + DELETING_DESTRUCTOR]), out);
+            if (status != 0) {
+                throw new IllegalStateException("arelu_node_functions failed with status " + status);
+            }
+            MemorySegment.copy(out, ValueLayout.JAVA_LONG, 0, ours, 0, ours.length);
+        }
+        long[] copy = java.util.Arrays.copyOf(table, TABLE_PREFIX + applySlot + 1);
+        copy[TABLE_PREFIX + applySlot] = ours[0];
+        copy[TABLE_PREFIX + COMPLETE_DESTRUCTOR] = ours[1];
+        copy[TABLE_PREFIX + DELETING_DESTRUCTOR] = ours[2];
+        MemorySegment segment = Arena.global().allocate(ValueLayout.JAVA_LONG, copy.length);
+        MemorySegment.copy(copy, 0, segment, ValueLayout.JAVA_LONG, 0, copy.length);
+        return new long[] {carrier, segment.address() + TABLE_PREFIX * Long.BYTES};
+    }
+
+    private static MethodHandle libc(Linker linker, String name, FunctionDescriptor descriptor) {
+        MemorySegment address = linker.defaultLookup().find(name)
+                .orElseThrow(() -> new IllegalStateException(name + " is not in the C library"));
+        return linker.downcallHandle(address, descriptor);
+    }
+
+    private static String string(MemorySegment text) {
+        return text.address() == 0 ? "an unnamed symbol" : text.reinterpret(4096).getString(0);
+    }
+}
