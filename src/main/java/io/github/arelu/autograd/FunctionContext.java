@@ -4,7 +4,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
-import io.github.arelu.internal.Scopes;
 import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
@@ -35,7 +34,7 @@ public final class FunctionContext {
     private final String functionName;
     private final boolean[] inputRequiresGrad;
     private final boolean recording;
-    /** The saved tensors, in one native vector: one JavaCPP allocation whatever their number. */
+    /** The saved tensors, in one native vector from {@link TensorVectorPool}, whatever their number. */
     private TensorVector saved;
     private Tensor[] savedView = NONE;
     private long[] savedVersions;
@@ -70,17 +69,13 @@ public final class FunctionContext {
                     throw new IllegalArgumentException(functionName + ": saved tensor " + i + " is null or undefined");
                 }
             }
-            // Made in a scope of its own: in the caller's scope the vector would live until that scope
-            // closes, whenever the graph is released.
+            // Outside the caller's scope, in which it would live until that scope closes, whenever the graph
+            // is released; the clones of inference tensors are the vector's alone.
+            saved = TensorVectorPool.take();
             try (PointerScope scope = new PointerScope()) {
-                Tensor[] kept = tensors;
-                for (int i = 0; i < tensors.length; i++) {
-                    if (tensors[i].is_inference()) {
-                        kept = kept == tensors ? tensors.clone() : kept;
-                        kept[i] = tensors[i].clone();
-                    }
+                for (Tensor tensor : tensors) {
+                    saved.push_back(tensor.is_inference() ? tensor.clone() : tensor);
                 }
-                saved = Scopes.retained(new TensorVector(kept));
             }
             savedView = new Tensor[tensors.length];
             savedVersions = new long[tensors.length];
@@ -173,7 +168,7 @@ public final class FunctionContext {
     private void releaseSaved() {
         if (saved != null) {
             savedView = NONE;
-            saved.releaseReference();
+            TensorVectorPool.giveBack(saved);
             saved = null;
         }
     }

@@ -136,7 +136,13 @@ final class GradientNode {
             if (!shared) {
                 parts[n] = LiveNodes.lifetimeSentinel(key);
             }
-            Node node = torch.cat(new TensorVector(parts)).grad_fn();
+            TensorVector catInputs = TensorVectorPool.take();
+            Node node;
+            try {
+                node = torch.cat(catInputs.put(parts)).grad_fn();
+            } finally {
+                TensorVectorPool.giveBack(catInputs);
+            }
             for (int i = 0; i < n; i++) {
                 if (!edgeFromCat[i]) {
                     node.set_next_edge(i, gradientEdge(inputs[i]));

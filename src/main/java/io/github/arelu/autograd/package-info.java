@@ -23,6 +23,11 @@
  * pre-hook runs the Java backward and hands the carrier an undefined gradient, so its own backward produces
  * nothing; the post-hook hands libtorch the Java gradients.
  *
+ * <p>Each call's two native vectors (the carrier's inputs, the saved tensors) come from a pool: JavaCPP
+ * reads {@code /proc/self/statm} for every native object it registers (while
+ * {@code org.bytedeco.javacpp.maxPhysicalBytes} is positive, its default), a system call that costs more
+ * than most of a call's libtorch operations.
+ *
  * <h2>Hooks without a JavaCPP peer per call (the fallback)</h2>
  * A Java subclass of a hook class is backed by a C++ peer that JavaCPP generates: it derives from the hook
  * class, adds one field, {@code jobject obj}, a JNI weak global reference to the Java object, and overrides
