@@ -84,13 +84,16 @@ enum arelu_status {
  *   std::vector<at::Tensor>, results at the empty vector the node returns; fill results (through libtorch's
  *   own vector functions) and return 0, or leave it empty, write a NUL-terminated message of at most
  *   capacity bytes and return non-zero: libtorch's engine then raises the message as a C++ exception.
+ * name(node, buffer, capacity): write the node's name, NUL-terminated, in at most capacity bytes.
  * died(node): the node is being destroyed; called before libtorch's destructor, which then runs.
  * The destructors given are the copied table's originals (complete-object, deleting). functions receives
  * the addresses to put into the copy, in this order: apply, complete-object destructor, deleting
- * destructor. Call once; later calls replace the callbacks for every node. */
+ * destructor, name (a std::string, as libstdc++ lays it out). Call once; later calls replace the callbacks
+ * for every node. */
 typedef int (*arelu_node_apply_fn)(void* node, void* gradients, void* results, char* message, size_t capacity);
+typedef void (*arelu_node_name_fn)(const void* node, char* buffer, size_t capacity);
 typedef void (*arelu_node_died_fn)(void* node);
-ARELU_API int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_died_fn died,
+ARELU_API int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_name_fn name, arelu_node_died_fn died,
                                    void* complete_destructor, void* deleting_destructor, void** functions);
 
 /* ABI version of the loaded library; callers refuse a library whose version differs. */

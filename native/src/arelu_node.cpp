@@ -1,11 +1,12 @@
 // The virtual functions of a Java autograd function's graph node (arelu_node_functions in arelu.h).
 //
 // io.github.arelu.autograd copies the virtual table of a libtorch node (the carrier) and points three of
-// its entries here: apply, which libtorch's engine calls with the node's incoming gradients, and the two
-// destructors. We have no libtorch headers, so these are free functions with a member's calling
+// its entries here: apply, which libtorch's engine calls with the node's incoming gradients, name, and the
+// two destructors. We have no libtorch headers, so these are free functions with a member's calling
 // convention: under the Itanium C++ ABI a member function takes `this` as its first argument, after the
 // hidden pointer to a returned class object, exactly as a free function taking the node first does.
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "arelu.h"
@@ -18,11 +19,13 @@ namespace {
 using TensorSlots = std::vector<void*>;
 
 arelu_node_apply_fn apply_callback = nullptr;
+arelu_node_name_fn name_callback = nullptr;
 arelu_node_died_fn died_callback = nullptr;
 void (*original_complete_destructor)(void*) = nullptr;
 void (*original_deleting_destructor)(void*) = nullptr;
 
 constexpr size_t kMessageBytes = 4096;
+constexpr size_t kNameBytes = 256;
 
 // variable_list Node::apply(variable_list&& inputs).
 TensorSlots node_apply(void* node, TensorSlots&& gradients) {
@@ -35,6 +38,15 @@ TensorSlots node_apply(void* node, TensorSlots&& gradients) {
     throw std::runtime_error(message[0] != '\0' ? message : "a Java autograd function's backward failed");
   }
   return results;
+}
+
+// std::string Node::name() const.
+std::string node_name(const void* node) {
+  char name[kNameBytes];
+  name[0] = '\0';
+  name_callback(node, name, kNameBytes);
+  name[kNameBytes - 1] = '\0';
+  return std::string(name);
 }
 
 // Node::~Node(), complete-object and deleting: report, then let libtorch destroy (and free) the node.
@@ -52,13 +64,14 @@ void node_deleting_destructor(void* node) {
 
 extern "C" {
 
-int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_died_fn died, void* complete_destructor,
-                         void* deleting_destructor, void** functions) {
-  if (apply == nullptr || died == nullptr || complete_destructor == nullptr || deleting_destructor == nullptr
-      || functions == nullptr) {
+int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_name_fn name, arelu_node_died_fn died,
+                         void* complete_destructor, void* deleting_destructor, void** functions) {
+  if (apply == nullptr || name == nullptr || died == nullptr || complete_destructor == nullptr
+      || deleting_destructor == nullptr || functions == nullptr) {
     return ARELU_ERR_NULL_POINTER;
   }
   apply_callback = apply;
+  name_callback = name;
   died_callback = died;
   original_complete_destructor = reinterpret_cast<void (*)(void*)>(complete_destructor);
   original_deleting_destructor = reinterpret_cast<void (*)(void*)>(deleting_destructor);
@@ -66,6 +79,8 @@ int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_died_fn died, voi
   functions[0] = reinterpret_cast<void*>(apply_entry);
   functions[1] = reinterpret_cast<void*>(&node_complete_destructor);
   functions[2] = reinterpret_cast<void*>(&node_deleting_destructor);
+  std::string (*name_entry)(const void*) = node_name;
+  functions[3] = reinterpret_cast<void*>(name_entry);
   return ARELU_OK;
 }
 

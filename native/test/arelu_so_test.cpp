@@ -56,21 +56,27 @@ int apply_failing(void*, void*, void*, char* message, size_t capacity) {
   return 1;
 }
 
+void name(const void* node, char* buffer, size_t capacity) {
+  seen.push_back(const_cast<void*>(node));
+  std::snprintf(buffer, capacity, "%s", "MyFunctionBackward");
+}
+
 void died(void* node) { seen.push_back(node); seen.push_back(marker(1)); }
 void complete(void* node) { seen.push_back(node); seen.push_back(marker(2)); }
 void deleting(void* node) { seen.push_back(node); seen.push_back(marker(3)); }
 
 using Apply = std::vector<void*> (*)(void*, std::vector<void*>&&);
 using Destructor = void (*)(void*);
+using Name = std::string (*)(const void*);
 
 }  // namespace node_test
 
 TEST(AreluSharedLibrary, NodeFunctionsCallBackAndRaiseFailures) {
   using namespace node_test;
-  void* functions[3] = {};
-  EXPECT_EQ(arelu_node_functions(nullptr, died, reinterpret_cast<void*>(complete),
+  void* functions[4] = {};
+  EXPECT_EQ(arelu_node_functions(nullptr, name, died, reinterpret_cast<void*>(complete),
                                  reinterpret_cast<void*>(deleting), functions), ARELU_ERR_NULL_POINTER);
-  ASSERT_EQ(arelu_node_functions(apply_ok, died, reinterpret_cast<void*>(complete),
+  ASSERT_EQ(arelu_node_functions(apply_ok, name, died, reinterpret_cast<void*>(complete),
                                  reinterpret_cast<void*>(deleting), functions), ARELU_OK);
   void* node = marker(7);
   seen.clear();
@@ -80,12 +86,16 @@ TEST(AreluSharedLibrary, NodeFunctionsCallBackAndRaiseFailures) {
   EXPECT_EQ(seen, (std::vector<void*>{node}));
 
   seen.clear();
+  EXPECT_EQ(reinterpret_cast<Name>(functions[3])(node), "MyFunctionBackward");
+  EXPECT_EQ(seen, (std::vector<void*>{node}));
+
+  seen.clear();
   reinterpret_cast<Destructor>(functions[1])(node);
   reinterpret_cast<Destructor>(functions[2])(node);
   // Each destructor reports first, then runs libtorch's.
   EXPECT_EQ(seen, (std::vector<void*>{node, marker(1), node, marker(2), node, marker(1), node, marker(3)}));
 
-  ASSERT_EQ(arelu_node_functions(apply_failing, died, reinterpret_cast<void*>(complete),
+  ASSERT_EQ(arelu_node_functions(apply_failing, name, died, reinterpret_cast<void*>(complete),
                                  reinterpret_cast<void*>(deleting), functions), ARELU_OK);
   try {
     reinterpret_cast<Apply>(functions[0])(node, std::vector<void*>{marker(10)});

@@ -20,9 +20,10 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * The carrier node's own virtual table: a copy of {@code CatBackward0}'s in which {@code apply} and the two
- * destructors are ours, so that libtorch's engine calls the Java backward directly and tells us when the
- * node dies. This is how nodes are made when it is available; otherwise they fall back to hooks
+ * The carrier node's own virtual table: a copy of {@code CatBackward0}'s in which {@code apply}, {@code name}
+ * and the two destructors are ours, so that libtorch's engine calls the Java backward directly, names the
+ * node after its function ({@code AReLUBackward}, as PyTorch names a custom function's node) and tells us
+ * when the node dies. This is how nodes are made when it is available; otherwise they fall back to hooks
  * ({@link HookPeers}), logged once.
  *
  * <p>Why: with hooks, every backward of a node crosses into Java twice through JavaCPP (the pre-hook runs the
@@ -39,7 +40,9 @@ import org.bytedeco.pytorch.global.torch;
  * library is the very {@code libtorch_cpu} this process runs); the slot of {@code apply}, found by its
  * exported symbol. The destructors are slots 0 and 1 by the Itanium C++ ABI, since {@code Node} declares its
  * virtual destructor before any other virtual function; {@code apply}, declared last, ends the table, so
- * the copy ends there. {@code -D}{@value #PROPERTY}{@code =hooks} forces the hooks, for comparisons.
+ * the copy ends there. {@code name()} is the next slot after the destructors, which is checked by calling it
+ * on a carrier: it must give what bytedeco's {@code Node.name()} gives, in a {@code std::string} laid out as
+ * libstdc++'s; otherwise nodes keep the carrier's name. {@code -D}{@value #PROPERTY}{@code =hooks} forces the hooks, for comparisons.
  */
 final class CarrierTable {
 
@@ -56,6 +59,10 @@ final class CarrierTable {
     private static final int MOST_SLOTS = 64;
     private static final int COMPLETE_DESTRUCTOR = 0;
     private static final int DELETING_DESTRUCTOR = 1;
+    private static final int NAME = 2;
+    /** libstdc++'s std::string: data pointer, length, then a 16-byte local buffer for short strings. */
+    private static final int STRING_BYTES = 32;
+    private static final int STRING_LOCAL = 16;
     private static final int RTLD_LAZY = 1;
     private static final int RTLD_NOLOAD = 4;
 
@@ -137,6 +144,22 @@ final class CarrierTable {
         }
     }
 
+    /** {@code name()}: the function's name and "Backward", as PyTorch names a custom function's node. */
+    private static void name(MemorySegment node, MemorySegment buffer, long capacity) {
+        String name;
+        try {
+            GradientNode record = LiveNodes.byNodeAddress(node.address());
+            name = (record == null ? "JavaFunction" : record.function().name()) + "Backward";
+        } catch (Throwable e) {
+            name = "JavaFunctionBackward";
+        }
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        int length = (int) Math.min(bytes.length, capacity - 1);
+        MemorySegment target = buffer.reinterpret(capacity);
+        MemorySegment.copy(bytes, 0, target, ValueLayout.JAVA_BYTE, 0, length);
+        target.set(ValueLayout.JAVA_BYTE, length, (byte) 0);
+    }
+
     /** The node is being destroyed (libtorch's destructor runs next). Must not throw. */
     private static void died(MemorySegment node) {
         try {
@@ -162,10 +185,12 @@ final class CarrierTable {
     private static long[] ourTable() throws Throwable {
         Linker linker = Linker.nativeLinker();
         long carrier;
+        boolean nameSlotChecked;
         try (PointerScope scope = new PointerScope()) {
             Tensor leaf = torch.empty(0).requires_grad_(true);
             Node node = torch.cat(new TensorVector(leaf)).grad_fn();
             carrier = MemorySegment.ofAddress(node.address()).reinterpret(Long.BYTES).get(ValueLayout.JAVA_LONG, 0);
+            nameSlotChecked = nameSlotGives(linker, carrier, node.address(), node.name().getString());
         }
         long apply;
         try (Arena arena = Arena.ofConfined()) {
@@ -223,13 +248,17 @@ final class CarrierTable {
                 ValueLayout.JAVA_LONG), Arena.global());
         MemorySegment diedStub = linker.upcallStub(diedUpcall, FunctionDescriptor.ofVoid(ValueLayout.ADDRESS),
                 Arena.global());
+        MethodHandle nameUpcall = MethodHandles.lookup().findStatic(CarrierTable.class, "name",
+                MethodType.methodType(void.class, MemorySegment.class, MemorySegment.class, long.class));
+        MemorySegment nameStub = linker.upcallStub(nameUpcall, FunctionDescriptor.ofVoid(ValueLayout.ADDRESS,
+                ValueLayout.ADDRESS, ValueLayout.JAVA_LONG), Arena.global());
         MethodHandle functions = linker.downcallHandle(NativeLibrary.symbol("arelu_node_functions"),
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-                        ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-        long[] ours = new long[3];
+                        ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+        long[] ours = new long[4];
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG, ours.length);
-            int status = (int) functions.invokeExact(applyStub, diedStub,
+            int status = (int) functions.invokeExact(applyStub, nameStub, diedStub,
                     MemorySegment.ofAddress(table[TABLE_PREFIX + COMPLETE_DESTRUCTOR]),
                     MemorySegment.ofAddress(table[TABLE_PREFIX + DELETING_DESTRUCTOR]), out);
             if (status != 0) {
@@ -241,9 +270,37 @@ final class CarrierTable {
         copy[TABLE_PREFIX + applySlot] = ours[0];
         copy[TABLE_PREFIX + COMPLETE_DESTRUCTOR] = ours[1];
         copy[TABLE_PREFIX + DELETING_DESTRUCTOR] = ours[2];
+        if (nameSlotChecked) {
+            copy[TABLE_PREFIX + NAME] = ours[3];
+        }
         MemorySegment segment = Arena.global().allocate(ValueLayout.JAVA_LONG, copy.length);
         MemorySegment.copy(copy, 0, segment, ValueLayout.JAVA_LONG, 0, copy.length);
         return new long[] {carrier, segment.address() + TABLE_PREFIX * Long.BYTES};
+    }
+
+    /**
+     * Whether the function in slot {@link #NAME} of the table at {@code table}, called on {@code node} as
+     * {@code std::string name() const} (the returned string through a hidden pointer, then {@code this}),
+     * gives {@code expected} as libstdc++ lays a string out.
+     */
+    private static boolean nameSlotGives(Linker linker, long table, long node, String expected) throws Throwable {
+        long function = MemorySegment.ofAddress(table).reinterpret((NAME + 1) * Long.BYTES)
+                .get(ValueLayout.JAVA_LONG, NAME * Long.BYTES);
+        MethodHandle name = linker.downcallHandle(MemorySegment.ofAddress(function),
+                FunctionDescriptor.ofVoid(ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+        byte[] bytes = expected.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length >= STRING_LOCAL) {
+            // A longer name would be on the heap, to be freed with libstdc++'s operator delete: not checked.
+            return false;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment string = arena.allocate(STRING_BYTES, Long.BYTES);
+            name.invokeExact(string, MemorySegment.ofAddress(node));
+            long data = string.get(ValueLayout.JAVA_LONG, 0);
+            long length = string.get(ValueLayout.JAVA_LONG, Long.BYTES);
+            return data == string.address() + STRING_LOCAL && length == bytes.length
+                    && java.util.Arrays.equals(bytes, string.asSlice(STRING_LOCAL, length).toArray(ValueLayout.JAVA_BYTE));
+        }
     }
 
     private static MethodHandle libc(Linker linker, String name, FunctionDescriptor descriptor) {

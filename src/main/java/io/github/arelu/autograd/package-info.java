@@ -9,7 +9,7 @@
  * parameters), clears its input metadata, points its next edges at the inputs' gradient edges
  * ({@code set_next_edge}) and makes it the {@code grad_fn} of the outputs ({@code create_gradient_edge}).
  * Then it gives the node a virtual table of our own ({@code CarrierTable}): a copy of {@code CatBackward0}'s
- * whose {@code apply} calls the Java backward (one upcall; a Java failure becomes a C++ exception that
+ * whose {@code name} is the function's and whose {@code apply} calls the Java backward (one upcall; a Java failure becomes a C++ exception that
  * libtorch hands to the caller of {@code backward()}) and whose destructors report the node's death. The
  * entries are three small functions of the native library with a C++ member's calling convention
  * ({@code arelu_node_functions}); the table's class, library and the slot of {@code apply} are checked
@@ -79,8 +79,9 @@
  *
  * <h2>Limits</h2>
  * <ul>
- *   <li>{@code node.name()} of such a node is the carrier's, {@code CatBackward0};
- *       {@link io.github.arelu.autograd.JavaFunction#functionOf} tells which function made it.</li>
+ *   <li>{@code node.name()} of such a node is the function's {@code name()} and {@code Backward}, such as
+ *       {@code AReLUBackward}; with hooks it is the carrier's, {@code CatBackward0}.
+ *       {@link io.github.arelu.autograd.JavaFunction#functionOf} tells which function made a node.</li>
  *   <li>Forward must return new tensors: outputs that are inputs or views of inputs (in-place functions)
  *       are refused. Save inputs, not outputs: a saved output would keep its own node alive.</li>
  *   <li>Per call the carrier costs a few small libtorch operations (a {@code cat} of zero- and one-element
