@@ -252,7 +252,7 @@ def parse_arguments():
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch threads (default: %(default)s, this machine's cores)")
     parser.add_argument("--no-mkldnn", action="store_true",
-                        help="switch oneDNN off, as the Java side does (its bytedeco build gave NaN losses)")
+                        help="switch oneDNN off, as the Java side does where its start-up check refuses bytedeco's oneDNN")
     parser.add_argument("--json-out", type=Path, help="write the summary as JSON, in the Java side's fields")
     args = parser.parse_args()
     for name in ("epochs", "runs", "batch_size", "threads"):
