@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.github.arelu.internal.NativeLibrary;
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;
@@ -35,7 +34,7 @@ import org.bytedeco.pytorch.global.torch;
  * calls them with a C++ member's calling convention and {@code apply} must raise a C++ exception when the
  * Java backward fails (an exception must not leave a Java upcall); they call the two upcalls here. What is
  * assumed and checked once, when this class loads: the JavaCPP and preset versions whose headers were read
- * ({@link HookPeers#VERIFIED_JAVACPP}, {@link HookPeers#VERIFIED_PYTORCH}); that a node {@code cat} makes has
+ * ({@link VerifiedVersions}); that a node {@code cat} makes has
  * the virtual table that libtorch exports as {@code CatBackward0}'s (found with {@code dladdr}, so the
  * library is the very {@code libtorch_cpu} this process runs); the slot of {@code apply}, found by its
  * exported symbol. The destructors are slots 0 and 1 by the Itanium C++ ABI, since {@code Node} declares its
@@ -81,7 +80,7 @@ final class CarrierTable {
             reason = "-D" + PROPERTY + "=hooks";
         } else {
             try {
-                reason = versionProblem();
+                reason = VerifiedVersions.problem();
                 if (reason == null) {
                     tables = ourTable();
                 }
@@ -168,17 +167,6 @@ final class CarrierTable {
         } catch (Throwable e) {
             LOG.log(System.Logger.Level.ERROR, "releasing a JavaFunction graph node failed", e);
         }
-    }
-
-    private static String versionProblem() throws java.io.IOException {
-        if (!HookPeers.VERIFIED_JAVACPP.equals(Loader.getVersion())) {
-            return "JavaCPP " + Loader.getVersion() + " is not the checked " + HookPeers.VERIFIED_JAVACPP;
-        }
-        String pytorch = Loader.getVersion("org.bytedeco", "pytorch");
-        if (!HookPeers.VERIFIED_PYTORCH.equals(pytorch)) {
-            return "bytedeco's pytorch " + pytorch + " is not the checked " + HookPeers.VERIFIED_PYTORCH;
-        }
-        return null;
     }
 
     /** CatBackward0's virtual-table pointer and our copy's; throws naming what is not as expected. */

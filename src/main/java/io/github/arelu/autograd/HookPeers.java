@@ -38,8 +38,8 @@ import org.bytedeco.javacpp.annotation.Virtual;
  * {@link LiveNodes}) and frees the object. A node's death needs nothing else, no sentinel tensor.
  *
  * <p>This relies on the peer's layout, which is checked once, when this class loads: JavaCPP and bytedeco's
- * PyTorch presets are the releases whose generated peers and headers were read ({@value #VERIFIED_JAVACPP},
- * {@value #VERIFIED_PYTORCH}); the bases hold nothing but a virtual-table pointer (JavaCPP's own
+ * PyTorch presets are the releases whose generated peers and headers were read
+ * ({@link VerifiedVersions}); the bases hold nothing but a virtual-table pointer (JavaCPP's own
  * {@code sizeof}), so the peer is {@code {vptr, obj}}; the bases declare a virtual destructor first (slots 0
  * and 1 of the table, the Itanium C++ ABI's complete and deleting destructors) and exactly two virtual
  * functions after it (what the presets map as {@code @Virtual}); two peers of one class share a table and
@@ -48,10 +48,6 @@ import org.bytedeco.javacpp.annotation.Virtual;
  */
 final class HookPeers {
 
-    /** The JavaCPP release whose generated @Virtual peers (Generator: class body, deallocator) were checked. */
-    static final String VERIFIED_JAVACPP = "1.5.13";
-    /** The presets whose FunctionPreHook and FunctionPostHook declarations were checked. */
-    static final String VERIFIED_PYTORCH = "2.10.0-1.5.13";
     /** Forces one JavaCPP peer per hook (the fallback), for comparisons. */
     static final String PER_CALL_PROPERTY = "io.github.arelu.autograd.perCallHooks";
 
@@ -114,7 +110,8 @@ final class HookPeers {
         REFERENCES = references;
         if (reason != null) {
             LOG.log(System.Logger.Level.WARNING, "JavaFunction nodes use one JavaCPP hook peer per call, whose JNI "
-                    + "weak references JavaCPP " + version(null, null) + " may never delete: " + reason);
+                    + "weak references JavaCPP " + VerifiedVersions.version(null, null) + " may never delete: "
+                    + reason);
         }
     }
 
@@ -195,13 +192,9 @@ final class HookPeers {
 
     /** Null when the peers of {@link GradientNode}'s hook classes look as read in JavaCPP's generator. */
     private static String layoutProblem() {
-        String javacpp = version(null, null);
-        if (!VERIFIED_JAVACPP.equals(javacpp)) {
-            return "JavaCPP " + javacpp + " is not the checked " + VERIFIED_JAVACPP;
-        }
-        String pytorch = version("org.bytedeco", "pytorch");
-        if (!VERIFIED_PYTORCH.equals(pytorch)) {
-            return "bytedeco's pytorch " + pytorch + " is not the checked " + VERIFIED_PYTORCH;
+        String versions = VerifiedVersions.problem();
+        if (versions != null) {
+            return versions;
         }
         for (Class<? extends Pointer> base : GradientNode.HOOK_BASES) {
             if (Loader.sizeof(base) != Long.BYTES) {
@@ -230,14 +223,6 @@ final class HookPeers {
 
     private static boolean isVirtual(Method method) {
         return method.isAnnotationPresent(Virtual.class);
-    }
-
-    private static String version(String group, String artifact) {
-        try {
-            return group == null ? Loader.getVersion() : Loader.getVersion(group, artifact);
-        } catch (java.io.IOException e) {
-            return "of unknown version";
-        }
     }
 
     private static long[] words(long address, int count) {
