@@ -252,7 +252,7 @@ final class GradientNode {
         try (PointerScope scope = new PointerScope()) {
             Tensor[] gradients = record.backward(new TensorVector(at(gradientsAddress)));
             record.releaseUnlessKept();
-            // Last, so that a failure before leaves the vector empty, as the caller needs.
+            // Last: a failure before leaves the vector empty.
             TensorVector results = new TensorVector(at(resultsAddress));
             results.resize(gradients.length);
             for (int i = 0; i < gradients.length; i++) {
@@ -261,6 +261,8 @@ final class GradientNode {
                 }
             }
         } catch (RuntimeException e) {
+            // The caller frees the vector as plain pointers: it must hold no tensor (none, unless a put failed).
+            new TensorVector(at(resultsAddress)).clear();
             throw new RuntimeException(record.function.name() + " backward failed: " + e.getMessage(), e);
         }
     }
