@@ -216,6 +216,11 @@ class DataParallelTest {
         assertEquals("rank 0 refused the group: " + messages.get(0), messages.get(1));
     }
 
+    /*
+     * Ranks whose setups agree form the group in localWorkersReportOnceAndMatchOneProcess, in processes of
+     * their own: two gloo groups formed inside one JVM corrupted its heap when they were torn down
+     * ("corrupted double-linked list"), so no test connects a whole group in-process.
+     */
     @Test
     void disagreeingSetupsStopBothRanksAndNameEveryDifference() throws Exception {
         DataParallel.Master master = loopback(freePort());
@@ -233,14 +238,6 @@ class DataParallelTest {
                 + "training options and data (start every process with the same training options and data set)",
                 messages.get(0));
         assertEquals("rank 0 refused the group: " + messages.get(0), messages.get(1));
-    }
-
-    @Test
-    void equalSetupsFormTheGroup() throws Exception {
-        DataParallel.Master master = loopback(freePort());
-        Map<String, String> setup = Map.of("--lr", "0.05", "--net", "ConvMNIST");
-        assertEquals(List.of("connected", "connected"),
-                connectAll(master, new int[][] {{0, 2}, {1, 2}}, List.of(setup, new LinkedHashMap<>(setup))));
     }
 
     @Test
