@@ -1,6 +1,6 @@
 // The virtual functions of a Java autograd function's graph node (arelu_node_functions in arelu.h).
 //
-// io.github.arelu.autograd copies the virtual table of a libtorch node (the carrier) and points three of
+// io.github.arelu.autograd copies the virtual table of a libtorch node (the carrier) and points four of
 // its entries here: apply, which libtorch's engine calls with the node's incoming gradients, name, and the
 // two destructors. We have no libtorch headers, so these are free functions with a member's calling
 // convention: under the Itanium C++ ABI a member function takes `this` as its first argument, after the

@@ -11,7 +11,7 @@
  * Then it gives the node a virtual table of our own ({@code CarrierTable}): a copy of {@code CatBackward0}'s
  * whose {@code name} is the function's and whose {@code apply} calls the Java backward (one upcall; a Java failure becomes a C++ exception that
  * libtorch hands to the caller of {@code backward()}) and whose destructors report the node's death. The
- * entries are three small functions of the native library with a C++ member's calling convention
+ * entries are four small functions of the native library with a C++ member's calling convention
  * ({@code arelu_node_functions}); the table's class, library and the slot of {@code apply} are checked
  * against libtorch's exported symbols once, at start-up. libtorch then checks the returned gradients as it
  * checks any node's. Everything else (graph traversal, gradient accumulation, {@code retain_graph},
