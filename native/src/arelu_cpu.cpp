@@ -37,6 +37,20 @@ int threads_for(int64_t n, int64_t units, int num_threads) {
   return static_cast<int>(std::min<int64_t>(num_threads, units));
 }
 
+// body(0), ..., body(count - 1), on nt threads (static schedule), or plainly in this thread when nt is 1: a
+// parallel region whose `if` clause is false still makes libgomp build a team of one and wake a futex, which
+// measured 1.4 us per call here (a system call, costly in a virtual machine), more than the whole kernel on a
+// tensor of a few thousand elements.
+template <class Body>
+void for_each_index(int nt, int64_t count, const Body& body) {
+  if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < count; ++i) body(i);
+  } else {
+    for (int64_t i = 0; i < count; ++i) body(i);
+  }
+}
+
 template <class T>
 void forward_range(const T* x, T* y, int64_t m, T a, T b) {
   // The NaN rule (arelu_elements.h): the scales are uniform over the range, so one test here keeps the loops
@@ -79,11 +93,10 @@ template <class T>
 void forward_flat(const T* x, T* y, int64_t n, T a, T b, int num_threads) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const int nt = threads_for(n, chunks, num_threads);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
+  for_each_index(nt, chunks, [&](int64_t c) {
     const int64_t begin = c * kChunk;
     forward_range(x + begin, y + begin, std::min(kChunk, n - begin), a, b);
-  }
+  });
 }
 
 template <class T, class IO>
@@ -94,11 +107,10 @@ Sums backward_flat(IO io, const T* x, int64_t n, T a, T b, int num_threads) {
   for (int64_t w0 = 0; w0 < chunks; w0 += kWave) {
     const int64_t wc = std::min(kWave, chunks - w0);
     const int nt = threads_for(n, wc, num_threads);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t c = 0; c < wc; ++c) {
+    for_each_index(nt, wc, [&](int64_t c) {
       const int64_t begin = (w0 + c) * kChunk;
       part[c] = backward_piece(io.at(begin), x + begin, std::min(kChunk, n - begin), a, b);
-    }
+    });
     for (int64_t c = 0; c < wc; ++c) {
       total.neg += part[c].neg;
       total.pos += part[c].pos;
@@ -341,8 +353,7 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
   const int64_t blocks = (s.outer + per_block - 1) / per_block;
   const int nt = threads_for(s.n, blocks, num_threads);
   const int64_t row = s.channels * s.inner;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t k = 0; k < blocks; ++k) {
+  for_each_index(nt, blocks, [&](int64_t k) {
     const int64_t o1 = std::min(s.outer, (k + 1) * per_block);
     for (int64_t o = k * per_block; o < o1; ++o) {
       const T* xr = x + o * row;
@@ -353,7 +364,7 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
         for (int64_t c = 0; c < s.channels; ++c) forward_range(xr + c * s.inner, yr + c * s.inner, s.inner, a[c], b[c]);
       }
     }
-  }
+  });
   // The NaN rule (arelu_elements.h), for the channels whose scales are NaN: rare, so a second pass.
   for (int64_t c = 0; c < s.channels; ++c) {
     if (arelu::kernel::scales_make_output_nan(a[c], b[c])) {
@@ -385,8 +396,7 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
   for (int64_t w0 = 0; w0 < blocks; w0 += wave) {
     const int64_t wc = std::min(wave, blocks - w0);
     const int nt = threads_for(s.n, wc, num_threads);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t k = 0; k < wc; ++k) {
+    for_each_index(nt, wc, [&](int64_t k) {
       double* pn = part.data() + 2 * k * s.channels;
       double* pp = pn + s.channels;
       std::fill(pn, pn + 2 * s.channels, 0.0);
@@ -394,7 +404,7 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
       const int64_t o1 = std::min(s.outer, o0 + per_block);
       if (s.inner == 1) {
         for (int64_t o = o0; o < o1; ++o) short_row(io.at(o * row), x + o * row, s.channels, a, b, pn, pp);
-        continue;
+        return;
       }
       if (s.inner < kRepeatedScales) {
         // Rows of under two vectors: an outer row is taken as one row of channels_last memory with
@@ -410,7 +420,7 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
             pp[c] += position[static_cast<size_t>(row + c * s.inner + i)];
           }
         }
-        continue;
+        return;
       }
       // Longer rows (kRepeatedScales <= inner < kMediumRow): too short to pay for a combining tree each, so each
       // row goes through the flat kernels' vector loop into its channel's lanes, element i into lane i % kLanes,
@@ -435,7 +445,7 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
         pn[c] = combine(lanes[static_cast<size_t>(c)].neg);
         pp[c] = combine(lanes[static_cast<size_t>(c)].pos);
       }
-    }
+    });
     for (int64_t k = 0; k < wc; ++k) {
       const double* pn = part.data() + 2 * k * s.channels;
       const double* pp = pn + s.channels;
@@ -455,14 +465,13 @@ void forward_channels_impl(const T* x, T* y, const Shape& s, const T* a, const T
   }
   const int64_t chunks = (s.n + kChunk - 1) / kChunk;
   const int nt = threads_for(s.n, chunks, num_threads);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
+  for_each_index(nt, chunks, [&](int64_t c) {
     const int64_t begin = c * kChunk;
     for_each_piece(s, begin, std::min(s.n, begin + kChunk), [&](int64_t p0, int64_t p1, int64_t row) {
       const int64_t ch = row % s.channels;
       forward_range(x + p0, y + p0, p1 - p0, a[ch], b[ch]);
     });
-  }
+  });
 }
 
 // Schedule A, for any shape: threads own contiguous channel ranges and walk o in order, so each
@@ -470,8 +479,7 @@ void forward_channels_impl(const T* x, T* y, const Shape& s, const T* a, const T
 template <class T, class IO>
 void backward_by_channel(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
                          double* pos_sum, int nt) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int t = 0; t < nt; ++t) {
+  for_each_index(nt, nt, [&](int64_t t) {
     const int64_t c0 = s.channels * t / nt;
     const int64_t c1 = s.channels * (t + 1) / nt;
     for (int64_t c = c0; c < c1; ++c) neg_sum[c] = pos_sum[c] = 0.0;
@@ -491,7 +499,7 @@ void backward_by_channel(IO io, const T* x, const Shape& s, const T* a, const T*
         pos_sum[c] += row.pos;
       }
     }
-  }
+  });
 }
 
 // A chunk meets at most this many rows when rows are at least kLongRow long.
@@ -518,8 +526,7 @@ void backward_by_chunk(IO io, const T* x, const Shape& s, const T* a, const T* b
   for (int64_t w0 = 0; w0 < chunks; w0 += kChannelWave) {
     const int64_t wc = std::min(kChannelWave, chunks - w0);
     const int nt = threads_for(s.n, wc, num_threads);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t k = 0; k < wc; ++k) {
+    for_each_index(nt, wc, [&](int64_t k) {
       const int64_t begin = (w0 + k) * kChunk;
       ChunkPieces& cp = part[k];
       cp.count = 0;
@@ -530,7 +537,7 @@ void backward_by_chunk(IO io, const T* x, const Shape& s, const T* a, const T* b
         cp.ends_row[cp.count] = p1 == (row + 1) * s.inner;
         ++cp.count;
       });
-    }
+    });
     for (int64_t k = 0; k < wc; ++k) {
       const ChunkPieces& cp = part[k];
       for (int i = 0; i < cp.count; ++i) {
