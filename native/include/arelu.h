@@ -58,8 +58,9 @@ extern "C" {
 #endif
 
 /* 2: arelu_scales_*, arelu_parameter_gradients_* and their CUDA twins added.
-   3: arelu_node_functions added. */
-#define ARELU_ABI_VERSION 3
+   3: arelu_node_functions added.
+   4: arelu_forward_params_*, arelu_backward_params_* added. */
+#define ARELU_ABI_VERSION 4
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
 #define ARELU_ALPHA_MIN 0.01
@@ -151,6 +152,23 @@ ARELU_API int arelu_parameter_gradients_f32(const double* neg_sum, const double*
 ARELU_API int arelu_parameter_gradients_f64(const double* neg_sum, const double* pos_sum,
                                             const double* alpha, const double* beta,
                                             double* grad_alpha, double* grad_beta, int64_t channels);
+
+/* ---------------------------------------------------------------- CPU: scalar form from the raw parameters
+ * The scalar form in one call when alpha and beta are one element each in host memory: the scales formed from
+ * *alpha and *beta as arelu_scales_* forms them, then arelu_forward_* / arelu_backward_*, and backward's sums
+ * turned into the parameter gradients *grad_alpha and *grad_beta as arelu_parameter_gradients_* turns them.
+ * The same values as those three calls; one call instead of three (from Java each costs microseconds when the
+ * caches are cold, as they are between the layers of a network). */
+ARELU_API int arelu_forward_params_f32(const float* x, float* y, int64_t n, const float* alpha, const float* beta,
+                                       int num_threads);
+ARELU_API int arelu_forward_params_f64(const double* x, double* y, int64_t n, const double* alpha,
+                                       const double* beta, int num_threads);
+ARELU_API int arelu_backward_params_f32(const float* grad_out, const float* x, float* grad_in, int64_t n,
+                                        const float* alpha, const float* beta, float* grad_alpha,
+                                        float* grad_beta, int num_threads);
+ARELU_API int arelu_backward_params_f64(const double* grad_out, const double* x, double* grad_in, int64_t n,
+                                        const double* alpha, const double* beta, double* grad_alpha,
+                                        double* grad_beta, int num_threads);
 
 /* ---------------------------------------------------------------- CUDA
  * Declared in every build; a library built without nvcc answers ARELU_ERR_NO_CUDA.

@@ -54,6 +54,24 @@ inline int scales(const double* alpha, const double* beta, double* neg, double* 
   return arelu_scales_f64(alpha, beta, neg, pos, channels);
 }
 
+inline int forward_params(const float* x, float* y, int64_t n, const float* alpha, const float* beta,
+                          int num_threads) {
+  return arelu_forward_params_f32(x, y, n, alpha, beta, num_threads);
+}
+inline int forward_params(const double* x, double* y, int64_t n, const double* alpha, const double* beta,
+                          int num_threads) {
+  return arelu_forward_params_f64(x, y, n, alpha, beta, num_threads);
+}
+
+inline int backward_params(const float* g, const float* x, float* gi, int64_t n, const float* alpha,
+                           const float* beta, float* grad_alpha, float* grad_beta, int num_threads) {
+  return arelu_backward_params_f32(g, x, gi, n, alpha, beta, grad_alpha, grad_beta, num_threads);
+}
+inline int backward_params(const double* g, const double* x, double* gi, int64_t n, const double* alpha,
+                           const double* beta, double* grad_alpha, double* grad_beta, int num_threads) {
+  return arelu_backward_params_f64(g, x, gi, n, alpha, beta, grad_alpha, grad_beta, num_threads);
+}
+
 inline int parameter_gradients(const double* neg_sum, const double* pos_sum, const float* alpha, const float* beta,
                                float* grad_alpha, float* grad_beta, int64_t channels) {
   return arelu_parameter_gradients_f32(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels);

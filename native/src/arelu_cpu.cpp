@@ -623,6 +623,26 @@ int parameter_gradients(const double* neg_sum, const double* pos_sum, const T* a
   return ARELU_OK;
 }
 
+template <class T>
+int forward_params(const T* x, T* y, int64_t n, const T* alpha, const T* beta, int num_threads) {
+  T a;
+  T b;
+  if (const int st = scales(alpha, beta, &a, &b, 1)) return st;
+  return forward_scalar(x, y, n, a, b, num_threads);
+}
+
+template <class T>
+int backward_params(const T* g, const T* x, T* gi, int64_t n, const T* alpha, const T* beta, T* grad_alpha,
+                    T* grad_beta, int num_threads) {
+  T a;
+  T b;
+  if (const int st = scales(alpha, beta, &a, &b, 1)) return st;
+  double neg_sum;
+  double pos_sum;
+  if (const int st = backward_scalar(g, x, gi, n, a, b, &neg_sum, &pos_sum, num_threads)) return st;
+  return parameter_gradients(&neg_sum, &pos_sum, alpha, beta, grad_alpha, grad_beta, 1);
+}
+
 }  // namespace
 
 
@@ -682,6 +702,25 @@ int arelu_parameter_gradients_f32(const double* neg_sum, const double* pos_sum, 
 int arelu_parameter_gradients_f64(const double* neg_sum, const double* pos_sum, const double* alpha,
                                   const double* beta, double* grad_alpha, double* grad_beta, int64_t channels) {
   return parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels);
+}
+
+int arelu_forward_params_f32(const float* x, float* y, int64_t n, const float* alpha, const float* beta,
+                             int num_threads) {
+  return forward_params(x, y, n, alpha, beta, num_threads);
+}
+int arelu_forward_params_f64(const double* x, double* y, int64_t n, const double* alpha, const double* beta,
+                             int num_threads) {
+  return forward_params(x, y, n, alpha, beta, num_threads);
+}
+
+int arelu_backward_params_f32(const float* grad_out, const float* x, float* grad_in, int64_t n, const float* alpha,
+                              const float* beta, float* grad_alpha, float* grad_beta, int num_threads) {
+  return backward_params(grad_out, x, grad_in, n, alpha, beta, grad_alpha, grad_beta, num_threads);
+}
+int arelu_backward_params_f64(const double* grad_out, const double* x, double* grad_in, int64_t n,
+                              const double* alpha, const double* beta, double* grad_alpha, double* grad_beta,
+                              int num_threads) {
+  return backward_params(grad_out, x, grad_in, n, alpha, beta, grad_alpha, grad_beta, num_threads);
 }
 
 }  // extern "C"

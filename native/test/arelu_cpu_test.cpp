@@ -852,4 +852,59 @@ TEST(ParameterGradientsChannels, EachChannelByItsOwnPairAndStatusCodes) {
   EXPECT_EQ(arelu_parameter_gradients_f32(none, none, nothing, nothing, nothing, nothing, 0), ARELU_OK);
 }
 
+// The one-call scalar form from the raw parameters gives, bit for bit, what the three calls it stands for give
+// (scales, kernel, parameter gradients): alpha inside and outside the clamp, NaN parameters, NaN and infinite
+// inputs, in place, one thread and two, and the argument errors.
+template <class T>
+void check_params_form_is_the_three_calls() {
+  const int64_t n = 100003;
+  const std::vector<T> x = cast<T>(make_data(n, 5, true));
+  const std::vector<T> g = cast<T>(make_data(n, 6, true));
+  const std::vector<std::pair<double, double>> parameters = {{0.9, 2.0}, {1.3, -0.5}, {0.001, 40.0}, {kNaN, 1.0},
+                                                               {0.5, kNaN}};
+  for (const auto& [alpha_value, beta_value] : parameters) {
+    for (const int nt : {1, 2}) {
+      const T alpha = static_cast<T>(alpha_value), beta = static_cast<T>(beta_value);
+      T neg, pos;
+      ASSERT_EQ(arelu::abi::scales(&alpha, &beta, &neg, &pos, 1), ARELU_OK);
+      std::vector<T> y_want(n), y_got(n), gi_want(n), gi_got(n);
+      ASSERT_EQ(arelu::abi::forward(x.data(), y_want.data(), n, neg, pos, nt), ARELU_OK);
+      ASSERT_EQ(arelu::abi::forward_params(x.data(), y_got.data(), n, &alpha, &beta, nt), ARELU_OK);
+      EXPECT_EQ(std::memcmp(y_got.data(), y_want.data(), n * sizeof(T)), 0) << alpha_value << " " << beta_value;
+      double ns, ps;
+      T ga_want, gb_want, ga_got = -7, gb_got = -7;
+      ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi_want.data(), n, neg, pos, &ns, &ps, nt), ARELU_OK);
+      ASSERT_EQ(arelu::abi::parameter_gradients(&ns, &ps, &alpha, &beta, &ga_want, &gb_want, 1), ARELU_OK);
+      ASSERT_EQ(arelu::abi::backward_params(g.data(), x.data(), gi_got.data(), n, &alpha, &beta, &ga_got, &gb_got, nt),
+                ARELU_OK);
+      EXPECT_EQ(std::memcmp(gi_got.data(), gi_want.data(), n * sizeof(T)), 0) << alpha_value << " " << beta_value;
+      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want))) << ga_got << " " << ga_want;
+      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want))) << gb_got << " " << gb_want;
+      // In place: the gradient over grad_out, as arelu_backward_* allows.
+      std::vector<T> in_place = g;
+      ASSERT_EQ(arelu::abi::backward_params(in_place.data(), x.data(), in_place.data(), n, &alpha, &beta, &ga_got,
+                                            &gb_got, nt),
+                ARELU_OK);
+      EXPECT_EQ(std::memcmp(in_place.data(), gi_want.data(), n * sizeof(T)), 0);
+    }
+  }
+  const T alpha = 0.5, beta = 0.0;
+  T ga, gb;
+  T y[1];
+  EXPECT_EQ(arelu::abi::forward_params(x.data(), y, 1, &alpha, nullptr, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::forward_params(x.data(), y, -1, &alpha, &beta, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu::abi::backward_params(g.data(), x.data(), y, 1, &alpha, &beta, &ga, nullptr, 1),
+            ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::backward_params(g.data(), x.data(), y, 1, nullptr, &beta, &ga, &gb, 1), ARELU_ERR_NULL_POINTER);
+  // Empty input: no element is read, the parameters' gradients are those of zero sums.
+  ga = gb = -7;
+  ASSERT_EQ(arelu::abi::backward_params(static_cast<const T*>(nullptr), nullptr, nullptr, 0, &alpha, &beta, &ga, &gb, 1),
+            ARELU_OK);
+  EXPECT_EQ(ga, T(0));
+  EXPECT_EQ(gb, T(0));
+}
+TEST(ParamsForm, Float32IsTheThreeCalls) { check_params_form_is_the_three_calls<float>(); }
+TEST(ParamsForm, Float64IsTheThreeCalls) { check_params_form_is_the_three_calls<double>(); }
+
 }  // namespace
+

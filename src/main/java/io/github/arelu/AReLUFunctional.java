@@ -69,7 +69,7 @@ public final class AReLUFunctional {
         if (gradientNeeded(input, alpha, beta)) {
             return kernels.function().apply(input, alpha, beta)[0];
         }
-        return kernels.forward(input, alpha, beta, null, null).output();
+        return kernels.forward(input, alpha, beta, null).output();
     }
 
     /**

@@ -4,10 +4,8 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 import org.bytedeco.javacpp.PointerScope;
@@ -19,14 +17,16 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * The fused kernels on CPU tensors of one element type, with libtorch's intra-op thread count. One-element
- * parameters stay on the host: their values are read from memory, their backward sums land in host memory of
- * the call, and their gradients are written straight into the new gradient tensors, without a tensor operation
- * for two numbers (each small libtorch op costs microseconds, more than the whole kernel at 64K elements).
+ * parameters stay in their own memory: one native call reads them, forms the scales, runs the kernel and, in
+ * backward, writes the parameters' gradients straight into the new gradient tensors, without a tensor operation
+ * for two numbers (each small libtorch op costs microseconds, more than the whole kernel at 64K elements) and
+ * without Java-side temporaries. Each Java-to-native call counts: between the layers of a network the caches are
+ * cold, and there one call costs microseconds.
  */
 final class CpuKernels extends FusedKernels {
 
-    private final MethodHandle forward;
-    private final MethodHandle backward;
+    private final MethodHandle forwardParams;
+    private final MethodHandle backwardParams;
     private final MethodHandle forwardChannels;
     private final MethodHandle backwardChannels;
     private final MethodHandle scales;
@@ -39,13 +39,12 @@ final class CpuKernels extends FusedKernels {
     CpuKernels(NativeLibrary library, ElementType type) {
         super(library, type);
         String t = type.suffix;
-        ValueLayout scale = type.layout;
-        // (x, y, n, neg, pos, threads)
-        forward = library.bindWidened("arelu_forward_" + t,
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, scale, scale, JAVA_INT));
-        // (grad_out, x, grad_in, n, neg, pos, neg_sum, pos_sum, threads)
-        backward = library.bindWidened("arelu_backward_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
-                ADDRESS, JAVA_LONG, scale, scale, ADDRESS, ADDRESS, JAVA_INT));
+        // (x, y, n, alpha*, beta*, threads)
+        forwardParams = library.bind("arelu_forward_params_" + t,
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_INT));
+        // (grad_out, x, grad_in, n, alpha*, beta*, grad_alpha*, grad_beta*, threads)
+        backwardParams = library.bind("arelu_backward_params_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
         // (x, y, outer, channels, inner, neg*, pos*, threads)
         forwardChannels = library.bind("arelu_forward_channels_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
                 ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_INT));
@@ -61,27 +60,25 @@ final class CpuKernels extends FusedKernels {
         }
     }
 
+    /** Gives no {@link ScalarParameters}: backward reads the parameters' memory again, as forward did. */
     @Override
-    public Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out, ScalarParameters given) {
+    public Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         try (PointerScope scope = new PointerScope()) {
             Tensor x = dense(input);
             // empty_like keeps a dense tensor's strides: y's elements lie in memory as x's do.
             Tensor y = out != null ? out : torch.empty_like(x);
             long n = x.numel();
             long channels = alpha.numel();
-            ScalarParameters scalar = null;
             if (channels == 1) {
-                scalar = given != null ? given : scalarParameters(alpha, beta);
-                if (n > 0) {
-                    int status;
-                    try {
-                        status = (int) forward.invokeExact(address(x), address(y), n, scalar.neg(), scalar.pos(),
-                                torch.get_num_threads());
-                    } catch (Throwable e) {
-                        throw NativeLibrary.failed("arelu forward", e);
-                    }
-                    check(status, "arelu forward");
+                // One element is contiguous whatever the shape and strides; data_ptr includes the storage offset.
+                int status;
+                try {
+                    status = (int) forwardParams.invokeExact(address(x), address(y), n, address(dense(alpha)),
+                            address(dense(beta)), torch.get_num_threads());
+                } catch (Throwable e) {
+                    throw NativeLibrary.failed("arelu forward", e);
                 }
+                check(status, "arelu forward");
             } else if (n > 0) {
                 Tensor a = flat(alpha);
                 Tensor b = flat(beta);
@@ -97,10 +94,11 @@ final class CpuKernels extends FusedKernels {
                 }
                 check(status, "arelu channel-wise forward");
             }
-            return new Forward(out != null ? out : Scopes.escape(scope, y), scalar);
+            return new Forward(out != null ? out : Scopes.escape(scope, y), null);
         }
     }
 
+    /** {@code given} is always null here (forward gives none): the parameters are read from their memory. */
     @Override
     public Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta, Tensor gradInputOut,
             boolean inputGradient, ScalarParameters given) {
@@ -114,10 +112,17 @@ final class CpuKernels extends FusedKernels {
             Tensor gradAlpha;
             Tensor gradBeta;
             if (channels == 1) {
-                ScalarParameters p = given != null ? given : scalarParameters(alpha, beta);
                 gradAlpha = torch.empty(TensorInfo.shape(alpha), elementOptions, noMemoryFormat);
                 gradBeta = torch.empty(TensorInfo.shape(beta), elementOptions, noMemoryFormat);
-                scalarBackward(g, x, gradIn, n, p, gradAlpha, gradBeta);
+                int status;
+                try {
+                    status = (int) backwardParams.invokeExact(address(g), address(x), gradIn, n,
+                            address(dense(alpha)), address(dense(beta)), address(gradAlpha), address(gradBeta),
+                            torch.get_num_threads());
+                } catch (Throwable e) {
+                    throw NativeLibrary.failed("arelu backward", e);
+                }
+                check(status, "arelu backward");
             } else {
                 Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
                 Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
@@ -145,35 +150,6 @@ final class CpuKernels extends FusedKernels {
             Tensor inputGrad = gradInput == null || gradInput == gradInputOut ? gradInput
                     : Scopes.escape(scope, gradInput);
             return new Gradients(inputGrad, Scopes.escape(scope, gradAlpha), Scopes.escape(scope, gradBeta));
-        }
-    }
-
-    /**
-     * The backward of one-element parameters: the kernel's two sums and the raw parameters in host memory of
-     * this call (zeroed when allocated, so an empty input's sums are 0), the gradients written into the
-     * one-element tensors {@code gradAlpha} and {@code gradBeta}.
-     */
-    private void scalarBackward(Tensor g, Tensor x, MemorySegment gradIn, long n, ScalarParameters p,
-            Tensor gradAlpha, Tensor gradBeta) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment slots = arena.allocate(ValueLayout.JAVA_DOUBLE, 4);
-            MemorySegment negSum = slots.asSlice(0, Double.BYTES);
-            MemorySegment posSum = slots.asSlice(Double.BYTES, Double.BYTES);
-            MemorySegment a = slots.asSlice(2 * Double.BYTES, Double.BYTES);
-            MemorySegment b = slots.asSlice(3 * Double.BYTES, Double.BYTES);
-            type.store(a, p.alpha());
-            type.store(b, p.beta());
-            if (n > 0) {
-                int status;
-                try {
-                    status = (int) backward.invokeExact(address(g), address(x), gradIn, n, p.neg(), p.pos(), negSum,
-                            posSum, torch.get_num_threads());
-                } catch (Throwable e) {
-                    throw NativeLibrary.failed("arelu backward", e);
-                }
-                check(status, "arelu backward");
-            }
-            parameterGradients(negSum, posSum, a, b, address(gradAlpha), address(gradBeta), 1);
         }
     }
 
@@ -205,20 +181,5 @@ final class CpuKernels extends FusedKernels {
             throw NativeLibrary.failed("arelu parameter gradients", e);
         }
         check(status, "arelu parameter gradients");
-    }
-
-    /**
-     * Read straight from the parameter's memory: item() goes through libtorch's dispatcher, which costs more
-     * than the fused kernel on small tensors. A lazily negated parameter holds the negation of its value; an
-     * efficient zero tensor has no memory and is zero.
-     */
-    @Override
-    double rawValue(Tensor parameter) {
-        if (parameter._is_zerotensor()) {
-            return 0.0;
-        }
-        // One element is contiguous whatever the shape and strides; data_ptr includes the storage offset.
-        double stored = type.load(address(parameter).reinterpret(Double.BYTES));
-        return parameter.is_neg() ? -stored : stored;
     }
 }

@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -34,6 +35,8 @@ final class CudaKernels extends FusedKernels {
     private final MethodHandle scales;
     private final MethodHandle parameterGradients;
     private final MethodHandle workspaceBytes;
+    /** {@code arelu_scales_*}: the scales of one-element parameters, formed on the host. */
+    private final MethodHandle hostScales;
 
     CudaKernels(NativeLibrary library, ElementType type) {
         super(library, type);
@@ -56,10 +59,11 @@ final class CudaKernels extends FusedKernels {
         parameterGradients = library.bind("arelu_cuda_parameter_gradients_" + t, parameterGradients(ADDRESS));
         workspaceBytes = library.bind("arelu_cuda_workspace_bytes",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        hostScales = library.bind("arelu_scales_" + t, scales());
     }
 
     @Override
-    public Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out, ScalarParameters given) {
+    public Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         try (PointerScope scope = new PointerScope()) {
             MemorySegment stream = Streams.current(input);
             Tensor x = dense(input);
@@ -69,7 +73,7 @@ final class CudaKernels extends FusedKernels {
             long channels = alpha.numel();
             ScalarParameters scalar = null;
             if (channels == 1) {
-                scalar = given != null ? given : scalarParameters(alpha, beta);
+                scalar = scalarParameters(alpha, beta);
                 if (n > 0) {
                     int status;
                     try {
@@ -186,9 +190,34 @@ final class CudaKernels extends FusedKernels {
         return torch.empty(new long[] {Math.max(bytes, 1)}, options, new MemoryFormatOptional());
     }
 
+    /**
+     * The one-element parameters' values and scales, formed in the element type by the library's
+     * arelu_scales, the definition the C++ op uses too. The host slots live for this call only.
+     */
+    private ScalarParameters scalarParameters(Tensor alpha, Tensor beta) {
+        double rawAlpha = rawValue(alpha);
+        double rawBeta = rawValue(beta);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment slots = arena.allocate(ValueLayout.JAVA_DOUBLE, 4);
+            MemorySegment a = slots.asSlice(0, Double.BYTES);
+            MemorySegment b = slots.asSlice(Double.BYTES, Double.BYTES);
+            MemorySegment neg = slots.asSlice(2 * Double.BYTES, Double.BYTES);
+            MemorySegment pos = slots.asSlice(3 * Double.BYTES, Double.BYTES);
+            type.store(a, rawAlpha);
+            type.store(b, rawBeta);
+            int status;
+            try {
+                status = (int) hostScales.invokeExact(a, b, neg, pos, 1L);
+            } catch (Throwable e) {
+                throw NativeLibrary.failed("arelu scales", e);
+            }
+            check(status, "arelu scales");
+            return new ScalarParameters(type.load(a), type.load(b), type.load(neg), type.load(pos));
+        }
+    }
+
     /** Read to the host with item(); an efficient zero tensor has no memory and is zero. */
-    @Override
-    double rawValue(Tensor parameter) {
+    private static double rawValue(Tensor parameter) {
         return parameter._is_zerotensor() ? 0.0 : dense(parameter).item_double();
     }
 

@@ -77,7 +77,7 @@ public final class FusedAReLU {
         if (out != null) {
             AReLUArguments.checkOutput(out, input, "out");
         }
-        return kernels.forward(input, alpha, beta, out, null).output();
+        return kernels.forward(input, alpha, beta, out).output();
     }
 
     /**

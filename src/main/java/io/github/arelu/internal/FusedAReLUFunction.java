@@ -33,7 +33,7 @@ public final class FusedAReLUFunction extends JavaFunction {
     @Override
     protected Tensor[] forward(FunctionContext ctx, Tensor... inputs) {
         ctx.saveForBackward(inputs);
-        FusedKernels.Forward result = kernels.forward(inputs[0], inputs[1], inputs[2], null, null);
+        FusedKernels.Forward result = kernels.forward(inputs[0], inputs[1], inputs[2], null);
         if (result.scalar() != null) {
             // Backward uses the values forward used: an in-place change of alpha or beta in between fails
             // there, through the saved tensors' version check.

@@ -4,11 +4,9 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 
 import io.github.arelu.autograd.JavaFunction;
 import org.bytedeco.javacpp.Pointer;
@@ -36,8 +34,9 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
     /**
      * One-element parameters as the kernels take them: the raw values and the scales formed from them
      * ({@code a = clamp(alpha, 0.01, 0.99)}, {@code b = 1 + sigmoid(beta)}), each a value of the element type.
-     * The training path forms them once in forward and hands them to backward, which on the CPU then reads no
-     * parameter memory and forms nothing again.
+     * On CUDA the training path forms them once in forward (reading a device parameter waits for the device) and
+     * hands them to backward, which then forms nothing again. The CPU kernels read the parameters' memory in the
+     * kernel call itself and give none.
      *
      * @param alpha the raw alpha
      * @param beta the raw beta
@@ -51,7 +50,8 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
      * What a forward call gives: the output and, for one-element parameters, the parameters it used.
      *
      * @param output AReLU of the input
-     * @param scalar the one-element parameters as formed for the call, or null for channel-wise parameters
+     * @param scalar the one-element parameters as formed for the call (CUDA), or null (channel-wise
+     *     parameters, or the CPU)
      */
     public record Forward(Tensor output, ScalarParameters scalar) {
     }
@@ -72,14 +72,11 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
 
     final NativeLibrary library;
     final ElementType type;
-    /** {@code arelu_scales_*}: the scales of host parameters, for one-element parameters on every device. */
-    private final MethodHandle hostScales;
     private final FusedAReLUFunction function;
 
     FusedKernels(NativeLibrary library, ElementType type) {
         this.library = library;
         this.type = type;
-        this.hostScales = library.bind("arelu_scales_" + type.suffix, scales());
         this.function = new FusedAReLUFunction(this);
     }
 
@@ -120,10 +117,9 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
      * @param alpha the raw alpha: one element, or one per channel of dimension 1
      * @param beta the raw beta, shaped like {@code alpha}
      * @param out where to write the result, or null
-     * @param scalar the one-element parameters as an earlier call formed them, or null to form them here
-     * @return the output, and the one-element parameters used
+     * @return the output, and the one-element parameters used where the kernels form them in Java (CUDA)
      */
-    public abstract Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out, ScalarParameters scalar);
+    public abstract Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out);
 
     /**
      * Backward: the input gradient (into {@code gradInputOut} when given, else a new tensor; none without
@@ -135,40 +131,11 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
      * @param beta the forward's raw beta
      * @param gradInputOut where to write the input gradient, or null
      * @param inputGradient whether the input gradient is wanted
-     * @param scalar the one-element parameters as forward formed them, or null to form them here
+     * @param scalar the one-element parameters as forward gave them, or null to form them here
      * @return the gradients
      */
     public abstract Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
             Tensor gradInputOut, boolean inputGradient, ScalarParameters scalar);
-
-    /** The value of a one-element parameter, as the element type holds it, widened. */
-    abstract double rawValue(Tensor parameter);
-
-    /**
-     * The one-element parameters' values and scales, formed in the element type by the library's
-     * arelu_scales, the definition the C++ op uses too. The host slots live for this call only.
-     */
-    final ScalarParameters scalarParameters(Tensor alpha, Tensor beta) {
-        double rawAlpha = rawValue(alpha);
-        double rawBeta = rawValue(beta);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment slots = arena.allocate(ValueLayout.JAVA_DOUBLE, 4);
-            MemorySegment a = slots.asSlice(0, Double.BYTES);
-            MemorySegment b = slots.asSlice(Double.BYTES, Double.BYTES);
-            MemorySegment neg = slots.asSlice(2 * Double.BYTES, Double.BYTES);
-            MemorySegment pos = slots.asSlice(3 * Double.BYTES, Double.BYTES);
-            type.store(a, rawAlpha);
-            type.store(b, rawBeta);
-            int status;
-            try {
-                status = (int) hostScales.invokeExact(a, b, neg, pos, 1L);
-            } catch (Throwable e) {
-                throw NativeLibrary.failed("arelu scales", e);
-            }
-            check(status, "arelu scales");
-            return new ScalarParameters(type.load(a), type.load(b), type.load(neg), type.load(pos));
-        }
-    }
 
     /** Throws an exception naming the failed call and the library's message for a non-zero status. */
     final void check(int status, String call) {
