@@ -26,7 +26,9 @@ public final class RatioReport {
             new Target("composed (reference formula) fwd+bwd / ReLU fwd+bwd", "fwdBwdComposed", "fwdBwdRelu",
                     Map.of()),
             new Target("PReLU fwd+bwd / ReLU fwd+bwd", "fwdBwdPrelu", "fwdBwdRelu", Map.of()),
-            new Target("AReLU module forward, no grad / ReLU forward", "fwdModule", "fwdRelu", Map.of()));
+            new Target("AReLU module forward, no grad / ReLU forward", "fwdModule", "fwdRelu", Map.of()),
+            new Target("caches cold: AReLU module fwd+bwd / ReLU fwd+bwd (each after a multiply)", "coldFwdBwdModule",
+                    "coldFwdBwdRelu", Map.of()));
 
     /** End to end: AReLU's images/s at least this fraction of ReLU's. */
     private static final double STEP_TARGET = 0.97;
