@@ -158,7 +158,9 @@ ARELU_API int arelu_parameter_gradients_f64(const double* neg_sum, const double*
  * *alpha and *beta as arelu_scales_* forms them, then arelu_forward_* / arelu_backward_*, and backward's sums
  * turned into the parameter gradients *grad_alpha and *grad_beta as arelu_parameter_gradients_* turns them.
  * The same values as those three calls; one call instead of three (from Java each costs microseconds when the
- * caches are cold, as they are between the layers of a network). */
+ * caches are cold, as they are between the layers of a network). alpha, beta, grad_alpha and grad_beta are
+ * required whatever n (ARELU_ERR_NULL_POINTER, checked before anything is written); the parameters are read
+ * before any output is written, so y or grad_in may share memory with them. */
 ARELU_API int arelu_forward_params_f32(const float* x, float* y, int64_t n, const float* alpha, const float* beta,
                                        int num_threads);
 ARELU_API int arelu_forward_params_f64(const double* x, double* y, int64_t n, const double* alpha,

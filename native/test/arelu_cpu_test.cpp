@@ -886,6 +886,30 @@ void check_params_form_is_the_three_calls() {
                                             &gb_got, nt),
                 ARELU_OK);
       EXPECT_EQ(std::memcmp(in_place.data(), gi_want.data(), n * sizeof(T)), 0);
+      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
+      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
+      // grad_in over alpha's memory (and y over beta's): the parameters are read before anything is written.
+      std::vector<T> over_alpha(n);
+      over_alpha[0] = alpha;
+      ga_got = gb_got = -7;
+      ASSERT_EQ(arelu::abi::backward_params(g.data(), x.data(), over_alpha.data(), n, over_alpha.data(), &beta,
+                                            &ga_got, &gb_got, nt),
+                ARELU_OK);
+      EXPECT_EQ(std::memcmp(over_alpha.data(), gi_want.data(), n * sizeof(T)), 0);
+      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
+      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
+      std::vector<T> over_beta(n);
+      over_beta[0] = beta;
+      ga_got = gb_got = -7;
+      ASSERT_EQ(arelu::abi::backward_params(g.data(), x.data(), over_beta.data(), n, &alpha, over_beta.data(),
+                                            &ga_got, &gb_got, nt),
+                ARELU_OK);
+      EXPECT_EQ(std::memcmp(over_beta.data(), gi_want.data(), n * sizeof(T)), 0);
+      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
+      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
+      over_beta[0] = beta;
+      ASSERT_EQ(arelu::abi::forward_params(x.data(), over_beta.data(), n, &alpha, over_beta.data(), nt), ARELU_OK);
+      EXPECT_EQ(std::memcmp(over_beta.data(), y_want.data(), n * sizeof(T)), 0);
     }
   }
   const T alpha = 0.5, beta = 0.0;
@@ -896,6 +920,14 @@ void check_params_form_is_the_three_calls() {
   EXPECT_EQ(arelu::abi::backward_params(g.data(), x.data(), y, 1, &alpha, &beta, &ga, nullptr, 1),
             ARELU_ERR_NULL_POINTER);
   EXPECT_EQ(arelu::abi::backward_params(g.data(), x.data(), y, 1, nullptr, &beta, &ga, &gb, 1), ARELU_ERR_NULL_POINTER);
+  // A refused call writes nothing, and the parameters are required whatever the size.
+  y[0] = T(-7);
+  EXPECT_EQ(arelu::abi::backward_params(g.data(), x.data(), y, 1, &alpha, &beta, nullptr, &gb, 1),
+            ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(y[0], T(-7));
+  EXPECT_EQ(arelu::abi::forward_params(static_cast<const T*>(nullptr), nullptr, 0, &alpha, nullptr, 1),
+            ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::forward_params(static_cast<const T*>(nullptr), nullptr, 0, &alpha, &beta, 1), ARELU_OK);
   // Empty input: no element is read, the parameters' gradients are those of zero sums.
   ga = gb = -7;
   ASSERT_EQ(arelu::abi::backward_params(static_cast<const T*>(nullptr), nullptr, nullptr, 0, &alpha, &beta, &ga, &gb, 1),

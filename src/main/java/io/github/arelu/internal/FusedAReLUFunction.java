@@ -16,7 +16,10 @@ import org.bytedeco.pytorch.Tensor;
  */
 public final class FusedAReLUFunction extends JavaFunction {
 
-    /** The key of forward's {@link FusedKernels.ScalarParameters} (one-element parameters only) for backward. */
+    /**
+     * The key of forward's {@link FusedKernels.ScalarParameters} for backward: CUDA kernels with one-element
+     * parameters give them (the CPU kernels read the parameters' memory in each call).
+     */
     private static final String SCALAR_PARAMETERS = "scalarParameters";
 
     private final FusedKernels kernels;
@@ -35,8 +38,8 @@ public final class FusedAReLUFunction extends JavaFunction {
         ctx.saveForBackward(inputs);
         FusedKernels.Forward result = kernels.forward(inputs[0], inputs[1], inputs[2], null);
         if (result.scalar() != null) {
-            // Backward uses the values forward used: an in-place change of alpha or beta in between fails
-            // there, through the saved tensors' version check.
+            // Backward uses the values forward used. On every device an in-place change of alpha or beta in
+            // between fails there, through the saved tensors' version check.
             ctx.savedData().put(SCALAR_PARAMETERS, result.scalar());
         }
         return new Tensor[] {result.output()};
