@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.zip.CRC32;
 
+import io.github.arelu.AReLU;
 import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
@@ -56,6 +57,11 @@ public final class CommonOptions {
             + "an opt-in remedy, not the paper's AReLU (see examples/README.md)")
     boolean projectAlpha;
 
+    @Option(names = "--arelu-alpha", paramLabel = "A", description = "initial raw alpha of every AReLU layer "
+            + "(default: the paper's ${DEFAULT-VALUE}); for experiments on the initialization: the paper's AReLU "
+            + "starts at 0.9")
+    double areluAlpha = AReLU.DEFAULT_ALPHA;
+
     @Mixin
     ThreadOptions threads;
 
@@ -76,6 +82,9 @@ public final class CommonOptions {
         requireAtLeast("--train-limit", trainLimit, 0);
         requireAtLeast("--test-limit", testLimit, 0);
         requireAtLeast("--threads", threads.threads, 1);
+        if (!Double.isFinite(areluAlpha)) {
+            throw OptionChecks.invalid(command.commandLine(), "--arelu-alpha", areluAlpha + " (must be a finite number)");
+        }
         return OptionChecks.activations(command.commandLine(), "--activations", activationList);
     }
 
@@ -128,6 +137,7 @@ public final class CommonOptions {
         setup.put("--runs", Integer.toString(runs.runs));
         setup.put("--seed", Long.toString(runs.seed));
         setup.put("--project-alpha", Boolean.toString(projectAlpha));
+        setup.put("--arelu-alpha", Double.toString(areluAlpha));
         setup.put("training images", Integer.toString(trainAndTest[0].count()));
         setup.put("test images", Integer.toString(trainAndTest[1].count()));
         CRC32 checksum = new CRC32();
@@ -143,7 +153,20 @@ public final class CommonOptions {
         return String.format(Locale.ROOT, "%s, %s, batch %d, %d run(s) from seed %d; inputs scaled to [0,1] then "
                 + "normalized with MNIST's mean %.4f and std %.4f%s", network, optimizer.description(), batchSize,
                 runs.runs, runs.seed, TensorData.MEAN, TensorData.STD, projectAlpha
-                        ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)" : "");
+                        ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)" : "")
+                + initialAlphaNote();
+    }
+
+    /** How {@code --arelu-alpha} differs from the paper's initialization, for the run's description. */
+    String initialAlphaNote() {
+        return areluAlpha == AReLU.DEFAULT_ALPHA ? ""
+                : String.format(Locale.ROOT, "; AReLU's alpha starting at %s, not the paper's %s (--arelu-alpha)",
+                        areluAlpha, AReLU.DEFAULT_ALPHA);
+    }
+
+    /** {@code --net} from {@code seed} ({@link Trainer#newNetwork}), its AReLU layers starting at {@code --arelu-alpha}. */
+    MnistNetwork newNetwork(ActivationSpec<?> activation, int classes, long seed) {
+        return Trainer.newNetwork(network, activation, classes, seed, areluAlpha);
     }
 
     /** A trainer for batches of {@code --batch-size}, projecting AReLU's alpha if {@code --project-alpha}. */

@@ -170,7 +170,7 @@ public final class CompareCommand implements Experiment {
             List<Trainer.History> runs = new ArrayList<>();
             for (int run = 0; run < common.runs(); run++) {
                 long runSeed = common.seed() + run;
-                MnistNetwork network = Trainer.newNetwork(common.network, activation, MnistData.CLASSES, runSeed);
+                MnistNetwork network = common.newNetwork(activation, MnistData.CLASSES, runSeed);
                 String label = String.format("%-9s run %d/%d", activation.name(), run + 1, common.runs());
                 runs.add(trainer.fit(network, common.optimizer, learningRate, epochs, trainTensors, testTensors,
                         new Random(runSeed), label));

@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 
+import io.github.arelu.AReLU;
 import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
@@ -240,6 +241,10 @@ public final class LearningRateTableCommand implements Experiment {
             // Only when on, so that tables stored before the option existed still resume.
             setup.put("alphaProjection", "on");
         }
+        if (common.areluAlpha != AReLU.DEFAULT_ALPHA) {
+            // Likewise only when set: runs from another initial alpha are another experiment, never resumed.
+            setup.put("areluAlpha", Double.toString(common.areluAlpha));
+        }
         return setup;
     }
 
@@ -259,7 +264,7 @@ public final class LearningRateTableCommand implements Experiment {
             Trainer.History history;
             // The network and its optimizer are freed with the run rather than left to the GC.
             try (PointerScope scope = new PointerScope()) {
-                MnistNetwork network = Trainer.newNetwork(common.network, activation, MnistData.CLASSES, seed);
+                MnistNetwork network = common.newNetwork(activation, MnistData.CLASSES, seed);
                 history = trainer.fit(network, common.optimizer, key.learningRate(), epochs, train, test,
                         new Random(seed), label);
             }
@@ -296,8 +301,8 @@ public final class LearningRateTableCommand implements Experiment {
         String description = String.format(Locale.ROOT, "%s, %s, batch %d, %d epoch(s), %d run(s) from seed %d, %d "
                 + "training and %d test images of %s%s", common.network, common.optimizer.description(),
                 common.batchSize, epochs, common.runs(), common.seed(), train.count(), test.count(), common.data(),
-                common.projectAlpha ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)"
-                        : "");
+                (common.projectAlpha ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)"
+                        : "") + common.initialAlphaNote());
         LearningRateTable table = new LearningRateTable(description, cells);
         Files.createDirectories(out);
         String markdown = table.toMarkdown();

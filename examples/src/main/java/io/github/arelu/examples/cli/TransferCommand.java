@@ -131,7 +131,7 @@ public final class TransferCommand implements Experiment {
 
     private TransferResults.Run transferOnce(Trainer trainer, ActivationSpec<?> activation, long seed, int run,
             TensorData sourceTrain, TensorData sourceTest, TensorData targetTrain, TensorData targetTest) {
-        MnistNetwork network = Trainer.newNetwork(common.network, activation, CLASSES_PER_HALF, seed);
+        MnistNetwork network = common.newNetwork(activation, CLASSES_PER_HALF, seed);
         Random shuffle = new Random(seed);
         String label = String.format("%-9s run %d/%d", activation.name(), run + 1, common.runs());
         Trainer.History pretraining = trainer.fit(network, common.optimizer, pretrainLearningRate, pretrainEpochs,

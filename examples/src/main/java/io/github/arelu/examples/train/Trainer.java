@@ -3,6 +3,7 @@ package io.github.arelu.examples.train;
 import java.util.List;
 import java.util.Random;
 
+import io.github.arelu.AReLU;
 import io.github.arelu.AReLUFunctional;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
@@ -144,6 +145,23 @@ public final class Trainer {
     /** The part of {@link #trainingSeconds} spent all-reducing gradients (0 when training alone). */
     public double allReduceSeconds() {
         return allReduceSeconds;
+    }
+
+    /**
+     * {@link #newNetwork(MnistNetwork.Kind, ActivationSpec, int, long)} with every AReLU layer's alpha starting at
+     * {@code areluAlpha}: AReLU's parameters draw nothing from the generator, so the other weights are those of
+     * the paper's initialization.
+     */
+    public static MnistNetwork newNetwork(MnistNetwork.Kind kind, ActivationSpec<?> activation, int classes, long seed,
+            double areluAlpha) {
+        MnistNetwork network = newNetwork(kind, activation, classes, seed);
+        if (areluAlpha != AReLU.DEFAULT_ALPHA) {
+            try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+                Scalar alpha = new Scalar(areluAlpha);
+                AReLUTrajectory.layers(network).values().forEach(layer -> layer.alpha().fill_(alpha));
+            }
+        }
+        return network;
     }
 
     /** A network whose initial weights depend only on {@code seed}, {@code kind} and {@code classes}. */

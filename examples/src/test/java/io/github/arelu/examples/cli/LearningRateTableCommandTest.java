@@ -153,6 +153,24 @@ class LearningRateTableCommandTest {
         assertTrue(withoutIt.err().contains("alphaProjection"), withoutIt.err());
     }
 
+    /**
+     * --arelu-alpha starts every AReLU layer there (the recorded trajectories begin at it), is named, and is another
+     * setup than the paper's initialization: neither resumes the other.
+     */
+    @Test
+    void initialAlphaIsAppliedNamedAndPartOfTheSetup() throws IOException {
+        assertEquals(0, run("--arelu-alpha", "0.25").exitCode());
+        assertTrue(Files.readString(out.resolve("table.md")).contains("AReLU's alpha starting at 0.25, not the "
+                + "paper's 0.9 (--arelu-alpha)"));
+        String json = Files.readString(out.resolve("results.json"));
+        assertTrue(json.contains("\"alpha\": {\"mean\": [0.25,"), json);
+        assertFalse(json.contains("\"alpha\": {\"mean\": [0.9,"), json);
+        CommandRun paperStart = run();
+        assertEquals(1, paperStart.exitCode());
+        assertTrue(paperStart.err().contains("areluAlpha"), paperStart.err());
+        assertEquals(2, run("--arelu-alpha", "Infinity").exitCode());
+    }
+
     @Test
     void aDamagedRunFileIsNamedNotSkipped() throws IOException {
         assertEquals(0, run().exitCode());
