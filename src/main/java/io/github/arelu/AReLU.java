@@ -196,6 +196,11 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      */
     @Override
     public String toString() {
+        if (alpha == null || beta == null) {
+            // JavaCPP's debug logging prints every new native object, this one inside Module's constructor,
+            // before the parameters exist.
+            return "AReLU(being constructed)";
+        }
         String form = numParameters == 1 ? "scalar" : "channel-wise, " + numParameters + " channels";
         return "AReLU(" + form + ", alpha=" + describe(alpha) + ", beta=" + describe(beta) + ")";
     }

@@ -216,21 +216,42 @@ class AReLULifetimeTest {
     @Test
     void aJvmEndsNormallyWithLiveGraphs() throws Exception {
         for (String mode : new String[] {"exit", "return"}) {
-            Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-            List<String> command = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
-                    "-cp", System.getProperty("java.class.path")));
-            String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
-            if (cache != null) {
-                command.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
-            }
-            command.add(LiveGraphsAtExit.class.getName());
-            command.add(mode);
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the child JVM did not end: " + output);
-            assertEquals(0, process.exitValue(), mode + ": " + output);
+            String output = runLiveGraphsAtExit(List.of(), mode);
             assertTrue(output.contains("live graphs: 100"), mode + ": " + output);
             assertFalse(output.contains("fatal error") || output.contains("SIGSEGV"), mode + ": " + output);
         }
+    }
+
+    /**
+     * JavaCPP's debug logging prints every native object it registers, the module included, from inside
+     * Module's constructor: before the parameters exist, AReLU's toString must still work.
+     */
+    @Test
+    void aJvmWithJavaCppDebugLoggingTrainsAReLU() throws Exception {
+        String output = runLiveGraphsAtExit(List.of("-Dorg.bytedeco.javacpp.logger.debug=true"), "return");
+        assertTrue(output.contains("Registering AReLU(being constructed)"), output.lines().limit(50).toList().toString());
+        assertTrue(output.contains("live graphs: 100"), output.lines().limit(50).toList().toString());
+        assertFalse(output.contains("Exception"), output.lines().filter(l -> l.contains("Exception")).toList().toString());
+    }
+
+    /** Runs {@link LiveGraphsAtExit} in a new JVM; asserts it exits with 0; returns its output. */
+    private static String runLiveGraphsAtExit(List<String> options, String mode) throws Exception {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        List<String> command = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path")));
+        String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
+        if (cache != null) {
+            command.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
+        }
+        command.addAll(options);
+        command.add(LiveGraphsAtExit.class.getName());
+        command.add(mode);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the child JVM did not end: " + output);
+        // The end of the output, where a failure is: with debug logging it is thousands of lines.
+        assertEquals(0, process.exitValue(), mode + " " + options + ": "
+                + output.substring(Math.max(0, output.length() - 8000)));
+        return output;
     }
 }
