@@ -62,6 +62,11 @@ public final class CommonOptions {
             + "starts at 0.9")
     double areluAlpha = AReLU.DEFAULT_ALPHA;
 
+    @Option(names = "--arelu-beta", paramLabel = "B", description = "initial raw beta of every AReLU layer "
+            + "(default: the paper's ${DEFAULT-VALUE}); the positive side's gain is 1 + sigmoid(B), 1.88 for the paper's "
+            + "2.0")
+    double areluBeta = AReLU.DEFAULT_BETA;
+
     @Mixin
     ThreadOptions threads;
 
@@ -84,6 +89,9 @@ public final class CommonOptions {
         requireAtLeast("--threads", threads.threads, 1);
         if (!Double.isFinite(areluAlpha)) {
             throw OptionChecks.invalid(command.commandLine(), "--arelu-alpha", areluAlpha + " (must be a finite number)");
+        }
+        if (!Double.isFinite(areluBeta)) {
+            throw OptionChecks.invalid(command.commandLine(), "--arelu-beta", areluBeta + " (must be a finite number)");
         }
         return OptionChecks.activations(command.commandLine(), "--activations", activationList);
     }
@@ -138,6 +146,7 @@ public final class CommonOptions {
         setup.put("--seed", Long.toString(runs.seed));
         setup.put("--project-alpha", Boolean.toString(projectAlpha));
         setup.put("--arelu-alpha", Double.toString(areluAlpha));
+        setup.put("--arelu-beta", Double.toString(areluBeta));
         setup.put("training images", Integer.toString(trainAndTest[0].count()));
         setup.put("test images", Integer.toString(trainAndTest[1].count()));
         CRC32 checksum = new CRC32();
@@ -154,19 +163,25 @@ public final class CommonOptions {
                 + "normalized with MNIST's mean %.4f and std %.4f%s", network, optimizer.description(), batchSize,
                 runs.runs, runs.seed, TensorData.MEAN, TensorData.STD, projectAlpha
                         ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)" : "")
-                + initialAlphaNote();
+                + initializationNote();
     }
 
-    /** How {@code --arelu-alpha} differs from the paper's initialization, for the run's description. */
-    String initialAlphaNote() {
-        return areluAlpha == AReLU.DEFAULT_ALPHA ? ""
+    /** How {@code --arelu-alpha} and {@code --arelu-beta} differ from the paper's initialization, for descriptions. */
+    String initializationNote() {
+        return (areluAlpha == AReLU.DEFAULT_ALPHA ? ""
                 : String.format(Locale.ROOT, "; AReLU's alpha starting at %s, not the paper's %s (--arelu-alpha)",
-                        areluAlpha, AReLU.DEFAULT_ALPHA);
+                        areluAlpha, AReLU.DEFAULT_ALPHA))
+                + (areluBeta == AReLU.DEFAULT_BETA ? ""
+                : String.format(Locale.ROOT, "; AReLU's beta starting at %s, not the paper's %s (--arelu-beta)",
+                        areluBeta, AReLU.DEFAULT_BETA));
     }
 
-    /** {@code --net} from {@code seed} ({@link Trainer#newNetwork}), its AReLU layers starting at {@code --arelu-alpha}. */
+    /**
+     * {@code --net} from {@code seed} ({@link Trainer#newNetwork}), its AReLU layers starting at {@code --arelu-alpha}
+     * and {@code --arelu-beta}.
+     */
     MnistNetwork newNetwork(ActivationSpec<?> activation, int classes, long seed) {
-        return Trainer.newNetwork(network, activation, classes, seed, areluAlpha);
+        return Trainer.newNetwork(network, activation, classes, seed, areluAlpha, areluBeta);
     }
 
     /** A trainer for batches of {@code --batch-size}, projecting AReLU's alpha if {@code --project-alpha}. */

@@ -245,6 +245,9 @@ public final class LearningRateTableCommand implements Experiment {
             // Likewise only when set: runs from another initial alpha are another experiment, never resumed.
             setup.put("areluAlpha", Double.toString(common.areluAlpha));
         }
+        if (common.areluBeta != AReLU.DEFAULT_BETA) {
+            setup.put("areluBeta", Double.toString(common.areluBeta));
+        }
         return setup;
     }
 
@@ -302,7 +305,7 @@ public final class LearningRateTableCommand implements Experiment {
                 + "training and %d test images of %s%s", common.network, common.optimizer.description(),
                 common.batchSize, epochs, common.runs(), common.seed(), train.count(), test.count(), common.data(),
                 (common.projectAlpha ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)"
-                        : "") + common.initialAlphaNote());
+                        : "") + common.initializationNote());
         LearningRateTable table = new LearningRateTable(description, cells);
         Files.createDirectories(out);
         String markdown = table.toMarkdown();

@@ -148,17 +148,21 @@ public final class Trainer {
     }
 
     /**
-     * {@link #newNetwork(MnistNetwork.Kind, ActivationSpec, int, long)} with every AReLU layer's alpha starting at
-     * {@code areluAlpha}: AReLU's parameters draw nothing from the generator, so the other weights are those of
-     * the paper's initialization.
+     * {@link #newNetwork(MnistNetwork.Kind, ActivationSpec, int, long)} with every AReLU layer's alpha and beta
+     * starting at {@code areluAlpha} and {@code areluBeta}: AReLU's parameters draw nothing from the generator, so
+     * the other weights are those of the paper's initialization.
      */
     public static MnistNetwork newNetwork(MnistNetwork.Kind kind, ActivationSpec<?> activation, int classes, long seed,
-            double areluAlpha) {
+            double areluAlpha, double areluBeta) {
         MnistNetwork network = newNetwork(kind, activation, classes, seed);
-        if (areluAlpha != AReLU.DEFAULT_ALPHA) {
+        if (areluAlpha != AReLU.DEFAULT_ALPHA || areluBeta != AReLU.DEFAULT_BETA) {
             try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
                 Scalar alpha = new Scalar(areluAlpha);
-                AReLUTrajectory.layers(network).values().forEach(layer -> layer.alpha().fill_(alpha));
+                Scalar beta = new Scalar(areluBeta);
+                AReLUTrajectory.layers(network).values().forEach(layer -> {
+                    layer.alpha().fill_(alpha);
+                    layer.beta().fill_(beta);
+                });
             }
         }
         return network;

@@ -171,6 +171,21 @@ class LearningRateTableCommandTest {
         assertEquals(2, run("--arelu-alpha", "Infinity").exitCode());
     }
 
+    /** --arelu-beta likewise: applied from the first step, named, and another setup than the paper's beta. */
+    @Test
+    void initialBetaIsAppliedNamedAndPartOfTheSetup() throws IOException {
+        assertEquals(0, run("--arelu-beta", "-4").exitCode());
+        assertTrue(Files.readString(out.resolve("table.md")).contains("AReLU's beta starting at -4.0, not the "
+                + "paper's 2.0 (--arelu-beta)"));
+        String json = Files.readString(out.resolve("results.json"));
+        assertTrue(json.contains("\"beta\": {\"mean\": [-4.0,"), json);
+        assertTrue(json.contains("\"alpha\": {\"mean\": [0.9,"), json);
+        CommandRun paperStart = run();
+        assertEquals(1, paperStart.exitCode());
+        assertTrue(paperStart.err().contains("areluBeta"), paperStart.err());
+        assertEquals(2, run("--arelu-beta", "NaN").exitCode());
+    }
+
     @Test
     void aDamagedRunFileIsNamedNotSkipped() throws IOException {
         assertEquals(0, run().exitCode());
