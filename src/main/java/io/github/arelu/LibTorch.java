@@ -3,6 +3,7 @@ package io.github.arelu;
 import java.io.File;
 import java.io.IOException;
 import java.net.URL;
+import java.util.Locale;
 
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.global.torch;
@@ -66,7 +67,7 @@ public final class LibTorch {
     /** JavaCPP loads from its cache unless told not to ({@code org.bytedeco.javacpp.cacheLibraries=false}). */
     private static boolean cachesLibraries() {
         String value = System.getProperty("org.bytedeco.javacpp.cachelibraries", "true");
-        value = System.getProperty("org.bytedeco.javacpp.cacheLibraries", value).toLowerCase();
+        value = System.getProperty("org.bytedeco.javacpp.cacheLibraries", value).toLowerCase(Locale.ROOT);
         return value.isEmpty() || value.equals("true") || value.equals("t");
     }
 

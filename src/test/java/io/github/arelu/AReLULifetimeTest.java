@@ -231,7 +231,10 @@ class AReLULifetimeTest {
         String output = runLiveGraphsAtExit(List.of("-Dorg.bytedeco.javacpp.logger.debug=true"), "return");
         assertTrue(output.contains("Registering AReLU(being constructed)"), output.lines().limit(50).toList().toString());
         assertTrue(output.contains("live graphs: 100"), output.lines().limit(50).toList().toString());
-        assertFalse(output.contains("Exception"), output.lines().filter(l -> l.contains("Exception")).toList().toString());
+        // JavaCPP's own debug lines name exceptions it expects (libraries it tries and skips); ours would show
+        // as a stack trace through this library.
+        assertFalse(output.contains("at io.github.arelu."), output.lines().filter(l -> l.contains("Exception")
+                || l.contains("at io.github.arelu.")).toList().toString());
     }
 
     /** Runs {@link LiveGraphsAtExit} in a new JVM; asserts it exits with 0; returns its output. */

@@ -1,5 +1,6 @@
 package io.github.arelu;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -15,6 +16,11 @@ public final class LiveGraphsAtExit {
     public static void main(String[] args) {
         LibTorch.load();
         AReLU arelu = new AReLU();
+        // One backward through the node, so that a child JVM runs every path of a call (its test with JavaCPP's
+        // debug logging); its scope frees its graph.
+        try (PointerScope scope = new PointerScope()) {
+            arelu.forward(torch.randn(1000).requires_grad_(true)).sum().backward();
+        }
         Tensor[] kept = new Tensor[100];
         for (int i = 0; i < kept.length; i++) {
             kept[i] = arelu.forward(torch.randn(1000).requires_grad_(true)).sum();
