@@ -59,8 +59,9 @@ extern "C" {
 
 /* 2: arelu_scales_*, arelu_parameter_gradients_* and their CUDA twins added.
    3: arelu_node_functions added.
-   4: arelu_forward_params_*, arelu_backward_params_* added. */
-#define ARELU_ABI_VERSION 4
+   4: arelu_forward_params_*, arelu_backward_params_* added.
+   5: arelu_forward_channels_params_*, arelu_backward_channels_params_*, ARELU_ERR_NO_MEMORY added. */
+#define ARELU_ABI_VERSION 5
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
 #define ARELU_ALPHA_MIN 0.01
@@ -72,7 +73,8 @@ enum arelu_status {
   ARELU_ERR_BAD_SIZE = 2,       /* a negative size, or outer * channels * inner overflows */
   ARELU_ERR_WORKSPACE = 3,      /* CUDA workspace smaller than arelu_cuda_workspace_bytes */
   ARELU_ERR_CUDA = 4,           /* a CUDA launch or runtime call failed */
-  ARELU_ERR_NO_CUDA = 5         /* the library was built without CUDA */
+  ARELU_ERR_NO_CUDA = 5,        /* the library was built without CUDA */
+  ARELU_ERR_NO_MEMORY = 6       /* a host allocation of the call failed */
 };
 
 /* ---------------------------------------------------------------- graph nodes of Java autograd functions
@@ -171,6 +173,30 @@ ARELU_API int arelu_backward_params_f32(const float* grad_out, const float* x, f
 ARELU_API int arelu_backward_params_f64(const double* grad_out, const double* x, double* grad_in, int64_t n,
                                         const double* alpha, const double* beta, double* grad_alpha,
                                         double* grad_beta, int num_threads);
+
+/* ---------------------------------------------------------------- CPU: channel-wise form from the raw parameters
+ * The counterpart of the scalar form above for `channels` alpha/beta pairs (host arrays of the element type): the
+ * scales formed as arelu_scales_* forms them, then arelu_forward_channels_* / arelu_backward_channels_*, and the
+ * sums turned into grad_alpha[channels] and grad_beta[channels] as arelu_parameter_gradients_* turns them. The
+ * same values as those three calls, bit for bit, with the scales and sums in the library's own memory: one call
+ * instead of three and no tensors for them (channel-wise AReLU in a network calls it once per layer and step).
+ * alpha, beta (and grad_alpha, grad_beta) are required when channels > 0, checked before anything is written;
+ * the parameters are copied before any output is written, so y or grad_in may share memory with them. Allocates
+ * 4 * channels elements and 2 * channels doubles; ARELU_ERR_NO_MEMORY when that fails. */
+ARELU_API int arelu_forward_channels_params_f32(const float* x, float* y, int64_t outer, int64_t channels,
+                                                int64_t inner, const float* alpha, const float* beta,
+                                                int num_threads);
+ARELU_API int arelu_forward_channels_params_f64(const double* x, double* y, int64_t outer, int64_t channels,
+                                                int64_t inner, const double* alpha, const double* beta,
+                                                int num_threads);
+ARELU_API int arelu_backward_channels_params_f32(const float* grad_out, const float* x, float* grad_in,
+                                                 int64_t outer, int64_t channels, int64_t inner, const float* alpha,
+                                                 const float* beta, float* grad_alpha, float* grad_beta,
+                                                 int num_threads);
+ARELU_API int arelu_backward_channels_params_f64(const double* grad_out, const double* x, double* grad_in,
+                                                 int64_t outer, int64_t channels, int64_t inner,
+                                                 const double* alpha, const double* beta, double* grad_alpha,
+                                                 double* grad_beta, int num_threads);
 
 /* ---------------------------------------------------------------- CUDA
  * Declared in every build; a library built without nvcc answers ARELU_ERR_NO_CUDA.

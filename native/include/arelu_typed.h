@@ -72,6 +72,28 @@ inline int backward_params(const double* g, const double* x, double* gi, int64_t
   return arelu_backward_params_f64(g, x, gi, n, alpha, beta, grad_alpha, grad_beta, num_threads);
 }
 
+inline int forward_channels_params(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,
+                                   const float* alpha, const float* beta, int num_threads) {
+  return arelu_forward_channels_params_f32(x, y, outer, channels, inner, alpha, beta, num_threads);
+}
+inline int forward_channels_params(const double* x, double* y, int64_t outer, int64_t channels, int64_t inner,
+                                   const double* alpha, const double* beta, int num_threads) {
+  return arelu_forward_channels_params_f64(x, y, outer, channels, inner, alpha, beta, num_threads);
+}
+
+inline int backward_channels_params(const float* g, const float* x, float* gi, int64_t outer, int64_t channels,
+                                    int64_t inner, const float* alpha, const float* beta, float* grad_alpha,
+                                    float* grad_beta, int num_threads) {
+  return arelu_backward_channels_params_f32(g, x, gi, outer, channels, inner, alpha, beta, grad_alpha, grad_beta,
+                                            num_threads);
+}
+inline int backward_channels_params(const double* g, const double* x, double* gi, int64_t outer, int64_t channels,
+                                    int64_t inner, const double* alpha, const double* beta, double* grad_alpha,
+                                    double* grad_beta, int num_threads) {
+  return arelu_backward_channels_params_f64(g, x, gi, outer, channels, inner, alpha, beta, grad_alpha, grad_beta,
+                                            num_threads);
+}
+
 inline int parameter_gradients(const double* neg_sum, const double* pos_sum, const float* alpha, const float* beta,
                                float* grad_alpha, float* grad_beta, int64_t channels) {
   return arelu_parameter_gradients_f32(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels);

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <vector>
 
 namespace {
@@ -654,6 +655,59 @@ int backward_params(const T* g, const T* x, T* gi, int64_t n, const T* alpha, co
   return parameter_gradients(&neg_sum, &pos_sum, &raw_alpha, &raw_beta, grad_alpha, grad_beta, 1);
 }
 
+// The channel-wise form from the raw parameters: the raw values are copied and the scales formed before any
+// output is written, so y may share memory with alpha or beta, and nothing is written when a pointer is missing.
+// The copies live in one allocation here (bad_alloc becomes a status, never an exception across the C ABI).
+template <class T>
+int forward_channels_params(const T* x, T* y, int64_t outer, int64_t channels, int64_t inner, const T* alpha,
+                            const T* beta, int num_threads) {
+  int64_t n;
+  if (const int st = arelu::kernel::check_shape(outer, channels, inner, n)) return st;
+  if (channels > 0 && (alpha == nullptr || beta == nullptr)) return ARELU_ERR_NULL_POINTER;
+  if (n == 0) return ARELU_OK;
+  try {
+    std::vector<T> scale(static_cast<size_t>(2 * channels));
+    T* neg = scale.data();
+    T* pos = neg + channels;
+    if (const int st = scales(alpha, beta, neg, pos, channels)) return st;
+    return forward_channels(x, y, outer, channels, inner, neg, pos, num_threads);
+  } catch (const std::bad_alloc&) {
+    return ARELU_ERR_NO_MEMORY;
+  }
+}
+
+// Every pointer is checked and the parameters are copied before grad_in is written, so a failed call writes
+// nothing and grad_in may share memory with alpha or beta.
+template <class T>
+int backward_channels_params(const T* g, const T* x, T* gi, int64_t outer, int64_t channels, int64_t inner,
+                             const T* alpha, const T* beta, T* grad_alpha, T* grad_beta, int num_threads) {
+  int64_t n;
+  if (const int st = arelu::kernel::check_shape(outer, channels, inner, n)) return st;
+  if (channels > 0 && (alpha == nullptr || beta == nullptr || grad_alpha == nullptr || grad_beta == nullptr)) {
+    return ARELU_ERR_NULL_POINTER;
+  }
+  if (n > 0 && (g == nullptr || x == nullptr)) return ARELU_ERR_NULL_POINTER;
+  try {
+    std::vector<T> values(static_cast<size_t>(4 * channels));
+    T* raw_alpha = values.data();
+    T* raw_beta = raw_alpha + channels;
+    T* neg = raw_beta + channels;
+    T* pos = neg + channels;
+    std::vector<double> sums(static_cast<size_t>(2 * channels));
+    double* neg_sum = sums.data();
+    double* pos_sum = neg_sum + channels;
+    std::copy(alpha, alpha + channels, raw_alpha);
+    std::copy(beta, beta + channels, raw_beta);
+    if (const int st = scales(raw_alpha, raw_beta, neg, pos, channels)) return st;
+    if (const int st = backward_channels(g, x, gi, outer, channels, inner, neg, pos, neg_sum, pos_sum, num_threads)) {
+      return st;
+    }
+    return parameter_gradients(neg_sum, pos_sum, raw_alpha, raw_beta, grad_alpha, grad_beta, channels);
+  } catch (const std::bad_alloc&) {
+    return ARELU_ERR_NO_MEMORY;
+  }
+}
+
 }  // namespace
 
 
@@ -732,6 +786,28 @@ int arelu_backward_params_f64(const double* grad_out, const double* x, double* g
                               const double* alpha, const double* beta, double* grad_alpha, double* grad_beta,
                               int num_threads) {
   return backward_params(grad_out, x, grad_in, n, alpha, beta, grad_alpha, grad_beta, num_threads);
+}
+
+int arelu_forward_channels_params_f32(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,
+                                      const float* alpha, const float* beta, int num_threads) {
+  return forward_channels_params(x, y, outer, channels, inner, alpha, beta, num_threads);
+}
+int arelu_forward_channels_params_f64(const double* x, double* y, int64_t outer, int64_t channels, int64_t inner,
+                                      const double* alpha, const double* beta, int num_threads) {
+  return forward_channels_params(x, y, outer, channels, inner, alpha, beta, num_threads);
+}
+
+int arelu_backward_channels_params_f32(const float* grad_out, const float* x, float* grad_in, int64_t outer,
+                                       int64_t channels, int64_t inner, const float* alpha, const float* beta,
+                                       float* grad_alpha, float* grad_beta, int num_threads) {
+  return backward_channels_params(grad_out, x, grad_in, outer, channels, inner, alpha, beta, grad_alpha, grad_beta,
+                                  num_threads);
+}
+int arelu_backward_channels_params_f64(const double* grad_out, const double* x, double* grad_in, int64_t outer,
+                                       int64_t channels, int64_t inner, const double* alpha, const double* beta,
+                                       double* grad_alpha, double* grad_beta, int num_threads) {
+  return backward_channels_params(grad_out, x, grad_in, outer, channels, inner, alpha, beta, grad_alpha, grad_beta,
+                                  num_threads);
 }
 
 }  // extern "C"

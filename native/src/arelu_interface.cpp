@@ -13,6 +13,7 @@ const char* arelu_error_string(int status) {
     case ARELU_ERR_WORKSPACE: return "CUDA workspace smaller than arelu_cuda_workspace_bytes";
     case ARELU_ERR_CUDA: return "a CUDA launch or runtime call failed";
     case ARELU_ERR_NO_CUDA: return "the library was built without CUDA";
+    case ARELU_ERR_NO_MEMORY: return "a host allocation failed";
     default: return "unknown arelu status";
   }
 }

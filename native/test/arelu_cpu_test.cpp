@@ -520,9 +520,9 @@ TEST(AreluCpuErrors, StatusCodes) {
   EXPECT_EQ(arelu_abi_version(), ARELU_ABI_VERSION);
   // Every status has its own text, and only an unknown one gets the fallback.
   const std::string unknown = arelu_error_string(-1);
-  EXPECT_EQ(unknown, arelu_error_string(ARELU_ERR_NO_CUDA + 1));
+  EXPECT_EQ(unknown, arelu_error_string(ARELU_ERR_NO_MEMORY + 1));
   std::vector<std::string> texts;
-  for (int st = ARELU_OK; st <= ARELU_ERR_NO_CUDA; ++st) {
+  for (int st = ARELU_OK; st <= ARELU_ERR_NO_MEMORY; ++st) {
     const std::string text = arelu_error_string(st);
     EXPECT_NE(text, unknown) << "status " << st;
     for (const std::string& other : texts) EXPECT_NE(text, other) << "status " << st;
@@ -937,6 +937,123 @@ void check_params_form_is_the_three_calls() {
 }
 TEST(ParamsForm, Float32IsTheThreeCalls) { check_params_form_is_the_three_calls<float>(); }
 TEST(ParamsForm, Float64IsTheThreeCalls) { check_params_form_is_the_three_calls<double>(); }
+
+// The one-call channel-wise form from the raw parameters gives, bit for bit, what the three calls it stands for
+// give (scales, channel-wise kernel, parameter gradients): every schedule's shapes, channels with alpha inside
+// and outside the clamp and NaN parameters side by side, in place, grad_in over the parameters' memory, one
+// thread and two, and the argument errors.
+template <class T>
+void check_channels_params_form_is_the_three_calls() {
+  const std::vector<Dims> shapes = {{2, 3, 70000}, {1000, 17, 7}, {32768, 32, 1}, {128, 64, 49}, {4, 2, 40000},
+                                    {3, 5, 1},     {0, 3, 5},     {3, 2, 0}};
+  const std::vector<double> alphas = {0.9, 1.3, 0.001, kNaN, 0.5, 0.01, 0.99};
+  const std::vector<double> betas = {2.0, -0.5, 40.0, 1.0, kNaN, -3.0, 0.0};
+  for (const Dims& d : shapes) {
+    SCOPED_TRACE("shape " + std::to_string(d.outer) + "x" + std::to_string(d.channels) + "x" +
+                 std::to_string(d.inner));
+    const int64_t n = d.outer * d.channels * d.inner, ch = d.channels;
+    const std::vector<T> x = cast<T>(make_data(n, 15, true));
+    const std::vector<T> g = cast<T>(make_data(n, 16, true));
+    std::vector<T> alpha(ch), beta(ch);
+    for (int64_t c = 0; c < ch; ++c) {
+      alpha[c] = static_cast<T>(alphas[c % alphas.size()]);
+      beta[c] = static_cast<T>(betas[(c / alphas.size() + c) % betas.size()]);
+    }
+    std::vector<T> neg(ch), pos(ch);
+    ASSERT_EQ(arelu::abi::scales(alpha.data(), beta.data(), neg.data(), pos.data(), ch), ARELU_OK);
+    for (const int nt : {1, 2}) {
+      std::vector<T> y_want(n), y_got(n), gi_want(n), gi_got(n);
+      ASSERT_EQ(arelu::abi::forward_channels(x.data(), y_want.data(), d.outer, ch, d.inner, neg.data(), pos.data(), nt),
+                ARELU_OK);
+      ASSERT_EQ(arelu::abi::forward_channels_params(x.data(), y_got.data(), d.outer, ch, d.inner, alpha.data(),
+                                                    beta.data(), nt),
+                ARELU_OK);
+      EXPECT_EQ(std::memcmp(y_got.data(), y_want.data(), n * sizeof(T)), 0);
+      std::vector<double> ns(ch), ps(ch);
+      std::vector<T> ga_want(ch), gb_want(ch), ga_got(ch, T(-7)), gb_got(ch, T(-7));
+      ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gi_want.data(), d.outer, ch, d.inner, neg.data(),
+                                              pos.data(), ns.data(), ps.data(), nt),
+                ARELU_OK);
+      ASSERT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga_want.data(),
+                                                gb_want.data(), ch),
+                ARELU_OK);
+      const auto same_gradients = [&](const std::vector<T>& ga, const std::vector<T>& gb) {
+        for (int64_t c = 0; c < ch; ++c) {
+          EXPECT_TRUE(bits_equal(ga[c], ga_want[c]) || (std::isnan(ga[c]) && std::isnan(ga_want[c])))
+              << "channel " << c << ": " << ga[c] << " " << ga_want[c];
+          EXPECT_TRUE(bits_equal(gb[c], gb_want[c]) || (std::isnan(gb[c]) && std::isnan(gb_want[c])))
+              << "channel " << c << ": " << gb[c] << " " << gb_want[c];
+        }
+      };
+      ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), gi_got.data(), d.outer, ch, d.inner,
+                                                     alpha.data(), beta.data(), ga_got.data(), gb_got.data(), nt),
+                ARELU_OK);
+      EXPECT_EQ(std::memcmp(gi_got.data(), gi_want.data(), n * sizeof(T)), 0);
+      same_gradients(ga_got, gb_got);
+      // In place, and without grad_in: the same gradients.
+      std::vector<T> in_place = g;
+      std::fill(ga_got.begin(), ga_got.end(), T(-7));
+      ASSERT_EQ(arelu::abi::backward_channels_params(in_place.data(), x.data(), in_place.data(), d.outer, ch, d.inner,
+                                                     alpha.data(), beta.data(), ga_got.data(), gb_got.data(), nt),
+                ARELU_OK);
+      EXPECT_EQ(std::memcmp(in_place.data(), gi_want.data(), n * sizeof(T)), 0);
+      same_gradients(ga_got, gb_got);
+      std::fill(gb_got.begin(), gb_got.end(), T(-7));
+      ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), nullptr, d.outer, ch, d.inner, alpha.data(),
+                                                     beta.data(), ga_got.data(), gb_got.data(), nt),
+                ARELU_OK);
+      same_gradients(ga_got, gb_got);
+      // grad_in over alpha's memory and y over beta's: the parameters are copied before anything is written.
+      if (n >= ch) {
+        std::vector<T> over_alpha(n);
+        std::copy(alpha.begin(), alpha.end(), over_alpha.begin());
+        ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), over_alpha.data(), d.outer, ch, d.inner,
+                                                       over_alpha.data(), beta.data(), ga_got.data(), gb_got.data(),
+                                                       nt),
+                  ARELU_OK);
+        EXPECT_EQ(std::memcmp(over_alpha.data(), gi_want.data(), n * sizeof(T)), 0);
+        same_gradients(ga_got, gb_got);
+        std::vector<T> over_beta(n);
+        std::copy(beta.begin(), beta.end(), over_beta.begin());
+        ASSERT_EQ(arelu::abi::forward_channels_params(x.data(), over_beta.data(), d.outer, ch, d.inner, alpha.data(),
+                                                      over_beta.data(), nt),
+                  ARELU_OK);
+        EXPECT_EQ(std::memcmp(over_beta.data(), y_want.data(), n * sizeof(T)), 0);
+      }
+    }
+  }
+  // Argument errors: checked before anything is written.
+  const T alpha[2] = {T(0.5), T(0.2)}, beta[2] = {T(0), T(1)};
+  const T x[4] = {T(1), T(-1), T(2), T(-2)};
+  T y[4] = {T(-7), T(-7), T(-7), T(-7)};
+  T ga[2], gb[2];
+  EXPECT_EQ(arelu::abi::forward_channels_params(x, y, 2, 2, 1, alpha, nullptr, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::forward_channels_params(x, y, 2, -2, 1, alpha, beta, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu::abi::forward_channels_params(x, y, INT64_MAX, 2, 2, alpha, beta, 1), ARELU_ERR_BAD_SIZE);
+  EXPECT_EQ(arelu::abi::backward_channels_params(x, x, y, 2, 2, 1, alpha, beta, ga, nullptr, 1),
+            ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::backward_channels_params(x, x, y, 2, 2, 1, nullptr, beta, ga, gb, 1), ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::backward_channels_params(x, nullptr, y, 2, 2, 1, alpha, beta, ga, gb, 1),
+            ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(y[0], T(-7));
+  // The parameters are required whatever the input's size; an empty input gives zero-sum gradients.
+  EXPECT_EQ(arelu::abi::forward_channels_params(static_cast<const T*>(nullptr), nullptr, 0, 2, 1, alpha, nullptr, 1),
+            ARELU_ERR_NULL_POINTER);
+  EXPECT_EQ(arelu::abi::forward_channels_params(static_cast<const T*>(nullptr), nullptr, 0, 2, 1, alpha, beta, 1),
+            ARELU_OK);
+  ga[0] = ga[1] = gb[0] = gb[1] = T(-7);
+  ASSERT_EQ(arelu::abi::backward_channels_params(static_cast<const T*>(nullptr), nullptr, nullptr, 0, 2, 1, alpha,
+                                                 beta, ga, gb, 1),
+            ARELU_OK);
+  EXPECT_EQ(ga[1], T(0));
+  EXPECT_EQ(gb[1], T(0));
+  // No channels: nothing is read, nothing is required.
+  EXPECT_EQ(arelu::abi::backward_channels_params(static_cast<const T*>(nullptr), nullptr, nullptr, 3, 0, 5,
+                                                 static_cast<const T*>(nullptr), nullptr, nullptr, nullptr, 1),
+            ARELU_OK);
+}
+TEST(ChannelsParamsForm, Float32IsTheThreeCalls) { check_channels_params_form_is_the_three_calls<float>(); }
+TEST(ChannelsParamsForm, Float64IsTheThreeCalls) { check_channels_params_form_is_the_three_calls<double>(); }
 
 }  // namespace
 

@@ -13,27 +13,24 @@ import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * The fused kernels on CPU tensors of one element type, with libtorch's intra-op thread count. One-element
- * parameters stay in their own memory: one native call reads them, forms the scales, runs the kernel and, in
- * backward, writes the parameters' gradients straight into the new gradient tensors, without a tensor operation
- * for two numbers (each small libtorch op costs microseconds, more than the whole kernel at 64K elements) and
- * without Java-side temporaries. Each Java-to-native call counts: between the layers of a network the caches are
- * cold, and there one call costs microseconds.
+ * The fused kernels on CPU tensors of one element type, with libtorch's intra-op thread count. The parameters
+ * stay in their own memory, one element each or one per channel: one native call per direction reads them,
+ * forms the scales, runs the kernel and, in backward, writes the parameters' gradients straight into the new
+ * gradient tensors, without tensor operations for the scales and sums (each small libtorch op costs
+ * microseconds, more than the whole kernel at 64K elements) and without Java-side temporaries. Each
+ * Java-to-native call counts: between the layers of a network the caches are cold, and there one call costs
+ * microseconds.
  */
 final class CpuKernels extends FusedKernels {
 
     private final MethodHandle forwardParams;
     private final MethodHandle backwardParams;
-    private final MethodHandle forwardChannels;
-    private final MethodHandle backwardChannels;
-    private final MethodHandle scales;
-    private final MethodHandle parameterGradients;
+    private final MethodHandle forwardChannelsParams;
+    private final MethodHandle backwardChannelsParams;
     // Read-only native objects shared by every call; retained, so no caller's PointerScope can free them.
     private final TensorOptions elementOptions;
-    private final TensorOptions sumOptions;
     private final MemoryFormatOptional noMemoryFormat;
 
     CpuKernels(NativeLibrary library, ElementType type) {
@@ -45,17 +42,15 @@ final class CpuKernels extends FusedKernels {
         // (grad_out, x, grad_in, n, alpha*, beta*, grad_alpha*, grad_beta*, threads)
         backwardParams = library.bind("arelu_backward_params_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
                 ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
-        // (x, y, outer, channels, inner, neg*, pos*, threads)
-        forwardChannels = library.bind("arelu_forward_channels_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
-                ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_INT));
-        // (grad_out, x, grad_in, outer, channels, inner, neg*, pos*, neg_sum, pos_sum, threads)
-        backwardChannels = library.bind("arelu_backward_channels_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
-                ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
-        scales = library.bind("arelu_scales_" + t, scales());
-        parameterGradients = library.bind("arelu_parameter_gradients_" + t, parameterGradients());
+        // (x, y, outer, channels, inner, alpha*, beta*, threads)
+        forwardChannelsParams = library.bind("arelu_forward_channels_params_" + t, FunctionDescriptor.of(JAVA_INT,
+                ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_INT));
+        // (grad_out, x, grad_in, outer, channels, inner, alpha*, beta*, grad_alpha*, grad_beta*, threads)
+        backwardChannelsParams = library.bind("arelu_backward_channels_params_" + t, FunctionDescriptor.of(JAVA_INT,
+                ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_INT));
         try (PointerScope scope = new PointerScope()) {
             elementOptions = Scopes.retained(new TensorOptions(type.dtype));
-            sumOptions = Scopes.retained(new TensorOptions(ScalarType.Double));
             noMemoryFormat = Scopes.retained(new MemoryFormatOptional());
         }
     }
@@ -80,15 +75,12 @@ final class CpuKernels extends FusedKernels {
                 }
                 check(status, "arelu forward");
             } else if (n > 0) {
-                Tensor a = flat(alpha);
-                Tensor b = flat(beta);
-                ChannelScales perChannel = channelScales(a, b, channels);
                 long inner = channelStride(x);
                 long outer = n / (channels * inner);
                 int status;
                 try {
-                    status = (int) forwardChannels.invokeExact(address(x), address(y), outer, channels, inner,
-                            address(perChannel.neg()), address(perChannel.pos()), torch.get_num_threads());
+                    status = (int) forwardChannelsParams.invokeExact(address(x), address(y), outer, channels, inner,
+                            address(flat(alpha)), address(flat(beta)), torch.get_num_threads());
                 } catch (Throwable e) {
                     throw NativeLibrary.failed("arelu channel-wise forward", e);
                 }
@@ -109,77 +101,32 @@ final class CpuKernels extends FusedKernels {
             MemorySegment gradIn = gradInput == null ? MemorySegment.NULL : address(gradInput);
             long n = x.numel();
             long channels = alpha.numel();
-            Tensor gradAlpha;
-            Tensor gradBeta;
-            if (channels == 1) {
-                gradAlpha = torch.empty(TensorInfo.shape(alpha), elementOptions, noMemoryFormat);
-                gradBeta = torch.empty(TensorInfo.shape(beta), elementOptions, noMemoryFormat);
-                int status;
-                try {
-                    status = (int) backwardParams.invokeExact(address(g), address(x), gradIn, n,
-                            address(dense(alpha)), address(dense(beta)), address(gradAlpha), address(gradBeta),
+            // One call per direction whatever the form: the scales, sums and parameter gradients are formed in
+            // the native call, so the only tensors made here are the gradients themselves.
+            Tensor a = channels == 1 ? dense(alpha) : flat(alpha);
+            Tensor b = channels == 1 ? dense(beta) : flat(beta);
+            Tensor gradAlpha = torch.empty(TensorInfo.shape(alpha), elementOptions, noMemoryFormat);
+            Tensor gradBeta = torch.empty(TensorInfo.shape(beta), elementOptions, noMemoryFormat);
+            int status;
+            try {
+                if (channels == 1) {
+                    status = (int) backwardParams.invokeExact(address(g), address(x), gradIn, n, address(a),
+                            address(b), address(gradAlpha), address(gradBeta), torch.get_num_threads());
+                } else {
+                    // An empty input is one of zero rows: its sums, and so its gradients, are zero.
+                    long inner = n > 0 ? channelStride(x) : 1;
+                    long outer = n > 0 ? n / (channels * inner) : 0;
+                    status = (int) backwardChannelsParams.invokeExact(address(g), address(x), gradIn, outer,
+                            channels, inner, address(a), address(b), address(gradAlpha), address(gradBeta),
                             torch.get_num_threads());
-                } catch (Throwable e) {
-                    throw NativeLibrary.failed("arelu backward", e);
                 }
-                check(status, "arelu backward");
-            } else {
-                Tensor negSum = torch.zeros(new long[] {channels}, sumOptions);
-                Tensor posSum = torch.zeros(new long[] {channels}, sumOptions);
-                Tensor a = flat(alpha);
-                Tensor b = flat(beta);
-                if (n > 0) {
-                    ChannelScales perChannel = channelScales(a, b, channels);
-                    long inner = channelStride(x);
-                    long outer = n / (channels * inner);
-                    int status;
-                    try {
-                        status = (int) backwardChannels.invokeExact(address(g), address(x), gradIn, outer, channels,
-                                inner, address(perChannel.neg()), address(perChannel.pos()), address(negSum), address(posSum),
-                                torch.get_num_threads());
-                    } catch (Throwable e) {
-                        throw NativeLibrary.failed("arelu channel-wise backward", e);
-                    }
-                    check(status, "arelu channel-wise backward");
-                }
-                gradAlpha = torch.empty_like(a);
-                gradBeta = torch.empty_like(b);
-                parameterGradients(address(negSum), address(posSum), address(a), address(b), address(gradAlpha),
-                        address(gradBeta), channels);
+            } catch (Throwable e) {
+                throw NativeLibrary.failed(channels == 1 ? "arelu backward" : "arelu channel-wise backward", e);
             }
+            check(status, channels == 1 ? "arelu backward" : "arelu channel-wise backward");
             Tensor inputGrad = gradInput == null || gradInput == gradInputOut ? gradInput
                     : Scopes.escape(scope, gradInput);
             return new Gradients(inputGrad, Scopes.escape(scope, gradAlpha), Scopes.escape(scope, gradBeta));
         }
-    }
-
-    /** Per-channel scales {a, b} of contiguous host parameters, by arelu_scales. */
-    private ChannelScales channelScales(Tensor alpha, Tensor beta, long channels) {
-        Tensor neg = torch.empty_like(alpha);
-        Tensor pos = torch.empty_like(beta);
-        int status;
-        try {
-            status = (int) scales.invokeExact(address(alpha), address(beta), address(neg), address(pos), channels);
-        } catch (Throwable e) {
-            throw NativeLibrary.failed("arelu scales", e);
-        }
-        check(status, "arelu scales");
-        return new ChannelScales(neg, pos);
-    }
-
-    /**
-     * arelu_parameter_gradients: the gradients of {@code channels} raw alpha/beta pairs (host arrays of the
-     * element type) from the backward sums (host doubles): the clamp-range select, sigmoid'(beta) and the NaN
-     * rule, defined once in the library for every binding.
-     */
-    private void parameterGradients(MemorySegment negSum, MemorySegment posSum, MemorySegment alpha,
-            MemorySegment beta, MemorySegment gradAlpha, MemorySegment gradBeta, long channels) {
-        int status;
-        try {
-            status = (int) parameterGradients.invokeExact(negSum, posSum, alpha, beta, gradAlpha, gradBeta, channels);
-        } catch (Throwable e) {
-            throw NativeLibrary.failed("arelu parameter gradients", e);
-        }
-        check(status, "arelu parameter gradients");
     }
 }

@@ -163,6 +163,10 @@ final class CudaKernels extends FusedKernels {
         }
     }
 
+    /** Per-channel scales {a, b} of channel-wise parameters, new tensors of the parameters' element type. */
+    private record ChannelScales(Tensor neg, Tensor pos) {
+    }
+
     /** Per-channel scales {a, b} of contiguous device parameters, by arelu_cuda_scales on {@code stream}. */
     private ChannelScales channelScales(Tensor alpha, Tensor beta, long channels, MemorySegment stream) {
         Tensor neg = torch.empty_like(alpha);

@@ -66,10 +66,6 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
     public record Gradients(Tensor input, Tensor alpha, Tensor beta) {
     }
 
-    /** Per-channel scales {a, b} of channel-wise parameters, new tensors of the parameters' element type. */
-    record ChannelScales(Tensor neg, Tensor pos) {
-    }
-
     final NativeLibrary library;
     final ElementType type;
     private final FusedAReLUFunction function;
