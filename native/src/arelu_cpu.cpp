@@ -181,7 +181,7 @@ void for_each_piece(const Shape& s, int64_t begin, int64_t end, F f) {
 // whole outer rows at a time is walked in order, with running sums per channel (see backward_short_rows).
 // Below kShortRow elements a row always takes these loops; below kMediumRow when a block holds at least two
 // outer rows (else it combines as often as the pieces do) and the batch is large enough to give every thread
-// blocks (the piece schedules also parallelize over channels). Shape alone decides, never the thread count, so
+// blocks (the piece schedules parallelize over flat chunks in any case). Shape alone decides, never the thread count, so
 // the sums are the same for any.
 constexpr int64_t kShortRow = 64;
 constexpr int64_t kMediumRow = 256;
@@ -475,77 +475,75 @@ void forward_channels_impl(const T* x, T* y, const Shape& s, const T* a, const T
   });
 }
 
-// Schedule A, for any shape: threads own contiguous channel ranges and walk o in order, so each
-// channel's fold happens in one thread; the running sums live in the caller's output arrays.
+// Schedule A, one thread: o in order, each row's pieces folded, rows folded into their channel's sums.
 template <class T, class IO>
 void backward_by_channel(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
-                         double* pos_sum, int nt) {
-  for_each_index(nt, nt, [&](int64_t t) {
-    const int64_t c0 = s.channels * t / nt;
-    const int64_t c1 = s.channels * (t + 1) / nt;
-    for (int64_t c = c0; c < c1; ++c) neg_sum[c] = pos_sum[c] = 0.0;
-    for (int64_t o = 0; o < s.outer; ++o) {
-      for (int64_t c = c0; c < c1; ++c) {
-        const int64_t row_begin = (o * s.channels + c) * s.inner;
-        Sums row{0.0, 0.0};
-        // Split the row where the flat chunk grid cuts it.
-        for (int64_t p0 = row_begin, end = row_begin + s.inner; p0 < end;) {
-          const int64_t p1 = std::min(end, (p0 / kChunk + 1) * kChunk);
-          const Sums p = backward_piece(io.at(p0), x + p0, p1 - p0, a[c], b[c]);
-          row.neg += p.neg;
-          row.pos += p.pos;
-          p0 = p1;
-        }
-        neg_sum[c] += row.neg;
-        pos_sum[c] += row.pos;
+                         double* pos_sum) {
+  for (int64_t c = 0; c < s.channels; ++c) neg_sum[c] = pos_sum[c] = 0.0;
+  for (int64_t o = 0; o < s.outer; ++o) {
+    for (int64_t c = 0; c < s.channels; ++c) {
+      const int64_t row_begin = (o * s.channels + c) * s.inner;
+      Sums row{0.0, 0.0};
+      // Split the row where the flat chunk grid cuts it.
+      for (int64_t p0 = row_begin, end = row_begin + s.inner; p0 < end;) {
+        const int64_t p1 = std::min(end, (p0 / kChunk + 1) * kChunk);
+        const Sums p = backward_piece(io.at(p0), x + p0, p1 - p0, a[c], b[c]);
+        row.neg += p.neg;
+        row.pos += p.pos;
+        p0 = p1;
       }
+      neg_sum[c] += row.neg;
+      pos_sum[c] += row.pos;
     }
-  });
+  }
 }
 
-// A chunk meets at most this many rows when rows are at least kLongRow long.
-constexpr int64_t kLongRow = 4096;
-constexpr int kMaxPieces = static_cast<int>(kChunk / kLongRow) + 2;
-constexpr int64_t kChannelWave = 64;
+// Pieces buffered per wave of chunks in schedule B, at most (the wave shrinks for short rows).
+constexpr int64_t kWavePieces = 8192;
+constexpr int64_t kMaxChunkWave = 64;
 
-// Schedule B, for long rows (inner >= kLongRow): flat chunks in parallel, piece sums buffered per
-// wave, then one in-order pass folds pieces into rows and rows into channels. Balanced even when
-// there are fewer channels than threads.
+// Schedule B, several threads: flat chunks in parallel, so each thread walks memory of its own in order, piece
+// sums buffered per wave, then one in-order pass folds pieces into rows and rows into channels, which gives
+// schedule A's values to the bit. (Threads that owned channels and took turns row by row, as schedule A once
+// did in parallel, were no faster with two threads than with one on rows of 784 elements: each core's
+// prefetcher ran into the rows the other core was writing.) The buffer is allocated here, outside the parallel
+// region; an allocation failure reaches the entry point as std::bad_alloc.
 template <class T, class IO>
 void backward_by_chunk(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
                        double* pos_sum, int num_threads) {
-  struct ChunkPieces {
-    int count;
-    Sums sum[kMaxPieces];
-    int64_t row[kMaxPieces];
-    bool ends_row[kMaxPieces];
+  struct Piece {
+    Sums sum;
+    int64_t row;
+    bool ends_row;
   };
-  ChunkPieces part[kChannelWave];
+  // A chunk meets at most kChunk / inner + 2 rows, so it has at most that many pieces.
+  const int64_t max_pieces = kChunk / std::max<int64_t>(1, s.inner) + 2;
+  const int64_t wave = std::max<int64_t>(num_threads, std::min(kMaxChunkWave, kWavePieces / max_pieces));
+  std::vector<Piece> part(static_cast<size_t>(wave * max_pieces));
+  std::vector<int64_t> count(static_cast<size_t>(wave));
   for (int64_t c = 0; c < s.channels; ++c) neg_sum[c] = pos_sum[c] = 0.0;
   const int64_t chunks = (s.n + kChunk - 1) / kChunk;
   Sums row_acc{0.0, 0.0};
-  for (int64_t w0 = 0; w0 < chunks; w0 += kChannelWave) {
-    const int64_t wc = std::min(kChannelWave, chunks - w0);
+  for (int64_t w0 = 0; w0 < chunks; w0 += wave) {
+    const int64_t wc = std::min(wave, chunks - w0);
     const int nt = threads_for(s.n, wc, num_threads);
     for_each_index(nt, wc, [&](int64_t k) {
       const int64_t begin = (w0 + k) * kChunk;
-      ChunkPieces& cp = part[k];
-      cp.count = 0;
+      Piece* pieces = part.data() + k * max_pieces;
+      int64_t& m = count[static_cast<size_t>(k)];
+      m = 0;
       for_each_piece(s, begin, std::min(s.n, begin + kChunk), [&](int64_t p0, int64_t p1, int64_t row) {
         const int64_t ch = row % s.channels;
-        cp.sum[cp.count] = backward_piece(io.at(p0), x + p0, p1 - p0, a[ch], b[ch]);
-        cp.row[cp.count] = row;
-        cp.ends_row[cp.count] = p1 == (row + 1) * s.inner;
-        ++cp.count;
+        pieces[m++] = {backward_piece(io.at(p0), x + p0, p1 - p0, a[ch], b[ch]), row, p1 == (row + 1) * s.inner};
       });
     });
     for (int64_t k = 0; k < wc; ++k) {
-      const ChunkPieces& cp = part[k];
-      for (int i = 0; i < cp.count; ++i) {
-        row_acc.neg += cp.sum[i].neg;
-        row_acc.pos += cp.sum[i].pos;
-        if (cp.ends_row[i]) {
-          const int64_t ch = cp.row[i] % s.channels;
+      const Piece* pieces = part.data() + k * max_pieces;
+      for (int64_t i = 0; i < count[static_cast<size_t>(k)]; ++i) {
+        row_acc.neg += pieces[i].sum.neg;
+        row_acc.pos += pieces[i].sum.pos;
+        if (pieces[i].ends_row) {
+          const int64_t ch = pieces[i].row % s.channels;
           neg_sum[ch] += row_acc.neg;
           pos_sum[ch] += row_acc.pos;
           row_acc = {0.0, 0.0};
@@ -558,13 +556,12 @@ void backward_by_chunk(IO io, const T* x, const Shape& s, const T* a, const T* b
 template <class T, class IO>
 void backward_channels_impl(IO io, const T* x, const Shape& s, const T* a, const T* b, double* neg_sum,
                             double* pos_sum, int num_threads) {
-  const int nt = threads_for(s.n, s.channels, num_threads);
   if (takes_short_rows(s)) {
     backward_short_rows(io, x, s, a, b, neg_sum, pos_sum, num_threads);
-  } else if (num_threads > 1 && s.n >= kParallelMin && s.inner >= kLongRow) {
+  } else if (threads_for(s.n, (s.n + kChunk - 1) / kChunk, num_threads) > 1) {
     backward_by_chunk(io, x, s, a, b, neg_sum, pos_sum, num_threads);
   } else {
-    backward_by_channel(io, x, s, a, b, neg_sum, pos_sum, nt);
+    backward_by_channel(io, x, s, a, b, neg_sum, pos_sum);
   }
 }
 
@@ -575,7 +572,11 @@ int forward_channels(const T* x, T* y, int64_t outer, int64_t channels, int64_t 
   if (const int st = arelu::kernel::check_shape(outer, channels, inner, s.n)) return st;
   if (s.n == 0) return ARELU_OK;
   if (x == nullptr || y == nullptr || a == nullptr || b == nullptr) return ARELU_ERR_NULL_POINTER;
-  forward_channels_impl(x, y, s, a, b, num_threads);
+  try {
+    forward_channels_impl(x, y, s, a, b, num_threads);
+  } catch (const std::bad_alloc&) {  // the short rows' repeated scales: a status, not an exception in C
+    return ARELU_ERR_NO_MEMORY;
+  }
   return ARELU_OK;
 }
 
@@ -590,12 +591,17 @@ int backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t chan
     return ARELU_OK;
   }
   if (g == nullptr || x == nullptr || a == nullptr || b == nullptr) return ARELU_ERR_NULL_POINTER;
-  if (gi == nullptr) {
-    backward_channels_impl(NoGrad<T>{g}, x, s, a, b, neg_sum, pos_sum, num_threads);
-  } else if (gi == g) {
-    backward_channels_impl(InPlaceGrad<T>{gi}, x, s, a, b, neg_sum, pos_sum, num_threads);
-  } else {
-    backward_channels_impl(SeparateGrad<T>{g, gi}, x, s, a, b, neg_sum, pos_sum, num_threads);
+  // The schedules' buffers are allocated before their parallel regions: a failure is a status here.
+  try {
+    if (gi == nullptr) {
+      backward_channels_impl(NoGrad<T>{g}, x, s, a, b, neg_sum, pos_sum, num_threads);
+    } else if (gi == g) {
+      backward_channels_impl(InPlaceGrad<T>{gi}, x, s, a, b, neg_sum, pos_sum, num_threads);
+    } else {
+      backward_channels_impl(SeparateGrad<T>{g, gi}, x, s, a, b, neg_sum, pos_sum, num_threads);
+    }
+  } catch (const std::bad_alloc&) {
+    return ARELU_ERR_NO_MEMORY;
   }
   for (int64_t c = 0; c < channels; ++c) {
     neg_sum[c] = canonical(neg_sum[c]);

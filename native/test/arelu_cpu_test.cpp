@@ -465,8 +465,10 @@ TEST(AreluCpuDeterminism, SumsBitIdenticalAcrossThreadsAndRuns) {
     ASSERT_EQ(arelu_backward_f64(gd.data(), xd.data(), nullptr, n, 0.3, 1.7, &ns, &ps, nt), ARELU_OK);
     EXPECT_TRUE(bits_equal(ns, ns0d) && bits_equal(ps, ps0d)) << nt;
   }
-  // Channel-wise, once through each schedule (few long rows; many short rows).
-  for (const Dims d : {Dims{4, 3, n / 12}, Dims{n / 30, 30, 1}}) {
+  // Channel-wise, through each schedule: few long rows; rows of a ResNet stage (784) and of 100 elements in
+  // a small batch, whose chunks hold dozens and hundreds of pieces (one thread: schedule A, more: B); many
+  // short rows.
+  for (const Dims d : {Dims{4, 3, n / 12}, Dims{128, 16, 784}, Dims{8, 300, 100}, Dims{n / 30, 30, 1}}) {
     const int64_t m = d.outer * d.channels * d.inner;
     const std::vector<float> a(d.channels, 0.2f), b(d.channels, 1.6f);
     std::vector<double> ns0c(d.channels), ps0c(d.channels), ns(d.channels), ps(d.channels);
