@@ -6,7 +6,6 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 
 import io.github.arelu.AReLU;
@@ -121,11 +120,10 @@ public final class Soak {
     }
 
     private static void printHeader(long calls, long window, long warmup, int size) throws IOException {
-        String preload = System.getenv().getOrDefault("LD_PRELOAD", "");
         System.out.printf(Locale.ROOT, "AReLU forward + sum().backward(), %d-element float input, %,d calls after "
                 + "%,d of warm-up, windows of %,d, one libtorch thread%n", size, calls, warmup, window);
-        System.out.printf(Locale.ROOT, "host: %s, %d CPUs; allocator: %s; max heap %d MiB; %s; %s%n", cpuModel(),
-                Runtime.getRuntime().availableProcessors(), preload.contains("tcmalloc") ? "tcmalloc" : "glibc malloc",
+        System.out.printf(Locale.ROOT, "host: %s, %d CPUs; allocator: %s; max heap %d MiB; %s; %s%n", Host.cpuModel(),
+                Runtime.getRuntime().availableProcessors(), Host.allocator(),
                 Runtime.getRuntime().maxMemory() >> 20, System.getProperty("java.vm.name") + " "
                         + System.getProperty("java.version"),
                 Boolean.getBoolean("io.github.arelu.autograd.perCallHooks") ? "one JavaCPP peer per hook (forced)"
@@ -159,17 +157,5 @@ public final class Soak {
             }
         }
         return Double.NaN;
-    }
-
-    private static String cpuModel() throws IOException {
-        List<String> lines = Files.readAllLines(Path.of("/proc/cpuinfo"));
-        for (String line : lines) {
-            if (line.startsWith("model name")) {
-                String flags = lines.stream().filter(l -> l.startsWith("flags")).findFirst().orElse("");
-                return line.substring(line.indexOf(':') + 1).trim()
-                        + (flags.contains("avx512f") ? " (AVX-512)" : flags.contains("avx2") ? " (AVX2)" : "");
-            }
-        }
-        return "unknown CPU";
     }
 }
