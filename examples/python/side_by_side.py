@@ -2,7 +2,7 @@
 """Prints the Java and PyTorch summaries of one comparison as one Markdown table.
 
 Usage: side_by_side.py JAVA_JSON PYTORCH_JSON [TITLE]
-The files are examples/bin/compare's --json-out and convmnist_pytorch.py's --json-out; both name the same
+The files are examples/bin/compare's --json-out and train_pytorch.py's --json-out; both name the same
 fields (imagesPerSecondMean, bestMean, firstEpochMean, finalLossMean). Standard library only.
 """
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""ConvMNIST with PyTorch in Python, under the protocol of examples/bin/compare, for a speed comparison.
+"""The examples' training with PyTorch in Python, under the protocol of examples/bin/compare, to compare speed.
 
-The same network (3 x conv/max-pool/activation, 10/20/40 channels, kernels 5/5/3, linear 40 -> 10,
-log-softmax), NLL loss, SGD with momentum 0.9 (or Adam), batch 128, MNIST's normalization, seeds per run,
-test accuracy after every epoch. AReLU is the paper's official formula relu(x) * b - relu(-x) * a with
+The same networks (--net ConvMNIST: 3 x conv/max-pool/activation, 10/20/40 channels, kernels 5/5/3, linear
+40 -> 10, log-softmax; --net ResNet: the Java side's small ResNet with BatchNorm), NLL loss, SGD with
+momentum 0.9 (or Adam), batch 128, MNIST's normalization, seeds per run, test accuracy after every epoch. AReLU is the paper's official formula relu(x) * b - relu(-x) * a with
 a = clamp(alpha, 0.01, 0.99) and b = 1 + sigmoid(beta), alpha 0.9 and beta 2.0 as parameters.
 
 images/s counts training only: training images of an epoch over the time of its training steps, the test
@@ -50,24 +50,34 @@ F = torch.nn.functional
 
 
 class AReLU(nn.Module):
-    """The paper's AReLU, as its public code computes it."""
+    """The paper's AReLU, as its public code computes it; with channels > 1 one alpha and beta per channel of
+    dimension 1 (the Java side's AReLU-channelwise), broadcast over the rest."""
 
-    def __init__(self, alpha=0.90, beta=2.0):
+    def __init__(self, channels=1, alpha=0.90, beta=2.0):
         super().__init__()
-        self.alpha = nn.Parameter(torch.tensor([alpha]))
-        self.beta = nn.Parameter(torch.tensor([beta]))
+        self.alpha = nn.Parameter(torch.full([channels], alpha))
+        self.beta = nn.Parameter(torch.full([channels], beta))
 
     def forward(self, x):
-        negative_scale = torch.clamp(self.alpha, min=0.01, max=0.99)
-        positive_scale = 1 + torch.sigmoid(self.beta)
+        shape = [1, -1] + [1] * (x.dim() - 2) if self.alpha.numel() > 1 else [1]
+        negative_scale = torch.clamp(self.alpha, min=0.01, max=0.99).view(shape)
+        positive_scale = (1 + torch.sigmoid(self.beta)).view(shape)
         return F.relu(x) * positive_scale - F.relu(-x) * negative_scale
 
 
-# The Java side's names (ActivationSpec), each with PyTorch's default options.
+def per_layer(module_class):
+    """A factory that ignores the layer's channel count: one set of parameters per layer, if any."""
+    return lambda channels: module_class()
+
+
+# The Java side's names (ActivationSpec), each with PyTorch's default options; a factory takes the layer's
+# channel count, which only the channel-wise AReLU uses.
 ACTIVATIONS = {
-    "AReLU": AReLU, "ReLU": nn.ReLU, "ReLU6": nn.ReLU6, "LeakyReLU": nn.LeakyReLU, "PReLU": nn.PReLU,
-    "RReLU": nn.RReLU, "ELU": nn.ELU, "CELU": nn.CELU, "SELU": nn.SELU, "GELU": nn.GELU,
-    "Sigmoid": nn.Sigmoid, "Tanh": nn.Tanh, "Softplus": nn.Softplus, "SiLU": nn.SiLU, "Mish": nn.Mish,
+    "AReLU": per_layer(AReLU), "AReLU-channelwise": AReLU, "ReLU": per_layer(nn.ReLU),
+    "ReLU6": per_layer(nn.ReLU6), "LeakyReLU": per_layer(nn.LeakyReLU), "PReLU": per_layer(nn.PReLU),
+    "RReLU": per_layer(nn.RReLU), "ELU": per_layer(nn.ELU), "CELU": per_layer(nn.CELU), "SELU": per_layer(nn.SELU),
+    "GELU": per_layer(nn.GELU), "Sigmoid": per_layer(nn.Sigmoid), "Tanh": per_layer(nn.Tanh),
+    "Softplus": per_layer(nn.Softplus), "SiLU": per_layer(nn.SiLU), "Mish": per_layer(nn.Mish),
 }
 
 
@@ -78,11 +88,11 @@ class ConvMNIST(nn.Module):
         super().__init__()
         # Made in forward order, as on the Java side, so a seed fixes the weights whatever the activation.
         self.conv1 = nn.Conv2d(1, 10, 5)
-        self.activation1 = activation()
+        self.activation1 = activation(10)
         self.conv2 = nn.Conv2d(10, 20, 5)
-        self.activation2 = activation()
+        self.activation2 = activation(20)
         self.conv3 = nn.Conv2d(20, 40, 3)
-        self.activation3 = activation()
+        self.activation3 = activation(40)
         self.classifier = nn.Linear(40, classes)
 
     def forward(self, images):
@@ -90,6 +100,57 @@ class ConvMNIST(nn.Module):
         x = self.activation2(F.max_pool2d(self.conv2(x), 2))
         x = self.activation3(F.max_pool2d(self.conv3(x), 2))
         return F.log_softmax(self.classifier(x.flatten(1)), dim=1)
+
+
+def conv(in_channels, out_channels, kernel, stride):
+    """A bias-free convolution (BatchNorm follows) with "same" padding for odd kernels, as the Java side's."""
+    return nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with BatchNorm, the activation after the first and after the residual sum."""
+
+    def __init__(self, activation, in_channels, out_channels, stride):
+        super().__init__()
+        # The Java side's registration order, so that the seeded generator gives the same weights.
+        self.conv1 = conv(in_channels, out_channels, 3, stride)
+        self.norm1 = nn.BatchNorm2d(out_channels)
+        self.activation1 = activation(out_channels)
+        self.conv2 = conv(out_channels, out_channels, 3, 1)
+        self.norm2 = nn.BatchNorm2d(out_channels)
+        projected = in_channels != out_channels or stride != 1
+        self.shortcut = conv(in_channels, out_channels, 1, stride) if projected else None
+        self.shortcut_norm = nn.BatchNorm2d(out_channels) if projected else None
+        self.activation2 = activation(out_channels)
+
+    def forward(self, x):
+        y = self.norm2(self.conv2(self.activation1(self.norm1(self.conv1(x)))))
+        identity = x if self.shortcut is None else self.shortcut_norm(self.shortcut(x))
+        return self.activation2(y + identity)
+
+
+class ResNet(nn.Module):
+    """The Java side's --net ResNet: a 3x3 stem to 16 channels, three stages of two basic blocks at 16, 32 and
+    64 channels (the first block of stages 2 and 3 halves the resolution, 1x1 convolution on its shortcut),
+    BatchNorm after every convolution, global average pooling, a linear classifier: 13 activation layers."""
+
+    def __init__(self, activation, classes=10):
+        super().__init__()
+        self.stem = conv(1, 16, 3, 1)
+        self.stem_norm = nn.BatchNorm2d(16)
+        self.stem_activation = activation(16)
+        plan = [(16, 16, 1), (16, 16, 1), (16, 32, 2), (32, 32, 1), (32, 64, 2), (64, 64, 1)]
+        self.blocks = nn.ModuleList([BasicBlock(activation, *step) for step in plan])
+        self.classifier = nn.Linear(64, classes)
+
+    def forward(self, images):
+        x = self.stem_activation(self.stem_norm(self.stem(images)))
+        for block in self.blocks:
+            x = block(x)
+        return F.log_softmax(self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1)), dim=1)
+
+
+NETWORKS = {"ConvMNIST": ConvMNIST, "ResNet": ResNet}
 
 
 class JavaRandom:
@@ -179,7 +240,7 @@ def accuracy(network, images, labels):
 def train_run(activation_name, seed, args, train, test):
     """One run: per-epoch training loss, test accuracy and training throughput."""
     torch.manual_seed(seed)
-    network = ConvMNIST(ACTIVATIONS[activation_name])
+    network = NETWORKS[args.net](ACTIVATIONS[activation_name])
     if args.optimizer == "SGD":
         optimizer = torch.optim.SGD(network.parameters(), lr=args.lr, momentum=0.9)
     else:
@@ -239,6 +300,7 @@ def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help=f"directory with MNIST-format IDX files, gzipped or not (default: {DEFAULT_DATA})")
+    parser.add_argument("--net", choices=list(NETWORKS), default="ConvMNIST")
     parser.add_argument("--activations", default="AReLU,ReLU,PReLU",
                         help="comma-separated, or 'all' (default: %(default)s); known: " + ", ".join(ACTIVATIONS))
     parser.add_argument("--optimizer", choices=["SGD", "Adam"], default="SGD")
@@ -280,7 +342,7 @@ def main():
     for name in args.activations:
         results[name] = summarize([train_run(name, args.seed + run, args, train, test) for run in range(args.runs)])
 
-    print(f"\nData: {args.data}, {len(train[1])} training and {len(test[1])} test images. ConvMNIST, "
+    print(f"\nData: {args.data}, {len(train[1])} training and {len(test[1])} test images. {args.net}, "
           f"{'SGD (momentum 0.9)' if args.optimizer == 'SGD' else 'Adam'}, batch {args.batch_size}, "
           f"{args.runs} run(s) from seed {args.seed}, lr {args.lr}, {args.epochs} epoch(s).")
     print(f"PyTorch {torch.__version__}, Python {sys.version.split()[0]}. Threads: {torch.get_num_threads()}. "
