@@ -118,7 +118,8 @@ ARELU_API int arelu_backward_f64(const double* grad_out, const double* x, double
                                  double* neg_sum, double* pos_sum, int num_threads);
 
 /* ---------------------------------------------------------------- CPU: one scale per channel */
-/* neg_scale, pos_scale: [channels]; neg_sum, pos_sum: [channels] doubles written by backward. */
+/* neg_scale, pos_scale: [channels]; neg_sum, pos_sum: [channels] doubles written by backward. Some shapes take
+   small host buffers for the call (short rows, several threads): ARELU_ERR_NO_MEMORY when one cannot be had. */
 ARELU_API int arelu_forward_channels_f32(const float* x, float* y,
                                          int64_t outer, int64_t channels, int64_t inner,
                                          const float* neg_scale, const float* pos_scale, int num_threads);

@@ -10,6 +10,8 @@
 #include "arelu_elements.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <new>
@@ -397,7 +399,7 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
   for (int64_t w0 = 0; w0 < blocks; w0 += wave) {
     const int64_t wc = std::min(wave, blocks - w0);
     const int nt = threads_for(s.n, wc, num_threads);
-    for_each_index(nt, wc, [&](int64_t k) {
+    const auto block = [&](int64_t k) {
       double* pn = part.data() + 2 * k * s.channels;
       double* pp = pn + s.channels;
       std::fill(pn, pn + 2 * s.channels, 0.0);
@@ -446,7 +448,18 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
         pn[c] = combine(lanes[static_cast<size_t>(c)].neg);
         pp[c] = combine(lanes[static_cast<size_t>(c)].pos);
       }
+    };
+    // A block's buffers are allocated in its thread; an exception must not leave a parallel region (that ends
+    // the process), so a failed allocation is carried out of it and thrown again here, in the caller's thread.
+    std::atomic<bool> out_of_memory{false};
+    for_each_index(nt, wc, [&](int64_t k) {
+      try {
+        block(k);
+      } catch (const std::bad_alloc&) {
+        out_of_memory.store(true);
+      }
     });
+    if (out_of_memory.load()) throw std::bad_alloc();
     for (int64_t k = 0; k < wc; ++k) {
       const double* pn = part.data() + 2 * k * s.channels;
       const double* pp = pn + s.channels;
@@ -661,6 +674,10 @@ int backward_params(const T* g, const T* x, T* gi, int64_t n, const T* alpha, co
   return parameter_gradients(&neg_sum, &pos_sum, &raw_alpha, &raw_beta, grad_alpha, grad_beta, 1);
 }
 
+// More channel-wise parameters than one allocation of the params forms can hold (4 values and 2 sums a channel),
+// and than 4 * channels can count: with an empty input the shape check lets any channel count through.
+constexpr int64_t kMaxParamChannels = static_cast<int64_t>(PTRDIFF_MAX / (4 * sizeof(double)));
+
 // The channel-wise form from the raw parameters: the raw values are copied and the scales formed before any
 // output is written, so y may share memory with alpha or beta, and nothing is written when a pointer is missing.
 // The copies live in one allocation here (bad_alloc becomes a status, never an exception across the C ABI).
@@ -671,6 +688,7 @@ int forward_channels_params(const T* x, T* y, int64_t outer, int64_t channels, i
   if (const int st = arelu::kernel::check_shape(outer, channels, inner, n)) return st;
   if (channels > 0 && (alpha == nullptr || beta == nullptr)) return ARELU_ERR_NULL_POINTER;
   if (n == 0) return ARELU_OK;
+  if (channels > kMaxParamChannels) return ARELU_ERR_NO_MEMORY;
   try {
     std::vector<T> scale(static_cast<size_t>(2 * channels));
     T* neg = scale.data();
@@ -693,6 +711,7 @@ int backward_channels_params(const T* g, const T* x, T* gi, int64_t outer, int64
     return ARELU_ERR_NULL_POINTER;
   }
   if (n > 0 && (g == nullptr || x == nullptr)) return ARELU_ERR_NULL_POINTER;
+  if (channels > kMaxParamChannels) return ARELU_ERR_NO_MEMORY;
   try {
     std::vector<T> values(static_cast<size_t>(4 * channels));
     T* raw_alpha = values.data();

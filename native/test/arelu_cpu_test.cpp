@@ -1049,6 +1049,11 @@ void check_channels_params_form_is_the_three_calls() {
             ARELU_OK);
   EXPECT_EQ(ga[1], T(0));
   EXPECT_EQ(gb[1], T(0));
+  // An empty input with more channels than memory can hold: a status, no allocation attempted.
+  const int64_t too_many = INT64_MAX / 8;
+  EXPECT_EQ(arelu::abi::backward_channels_params(static_cast<const T*>(nullptr), nullptr, nullptr, 0, too_many, 1,
+                                                 alpha, beta, ga, gb, 1),
+            ARELU_ERR_NO_MEMORY);
   // No channels: nothing is read, nothing is required.
   EXPECT_EQ(arelu::abi::backward_channels_params(static_cast<const T*>(nullptr), nullptr, nullptr, 3, 0, 5,
                                                  static_cast<const T*>(nullptr), nullptr, nullptr, nullptr, 1),
