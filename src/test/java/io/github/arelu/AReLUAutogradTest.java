@@ -292,6 +292,17 @@ class AReLUAutogradTest {
         assertEquals("[0, 3]", AReLUArguments.shapeOf(empty.grad()));
         assertArrayEquals(new double[] {0}, values(a.grad()));
         assertArrayEquals(new double[] {0}, values(b.grad()));
+        // Channel-wise, on the fused path too: zero rows of three channels, zero gradients per channel.
+        for (long[] shape : new long[][] {{0, 3}, {2, 3, 0}}) {
+            Tensor alphas = doubles(0.6, 1.2, 0.3).requires_grad_(true);
+            Tensor betas = doubles(-0.4, 0.0, 2.0).requires_grad_(true);
+            Tensor none = torch.empty(shape, new TensorOptions(ScalarType.Double),
+                    new org.bytedeco.pytorch.MemoryFormatOptional()).requires_grad_(true);
+            assertEquals(AReLUPath.FUSED_AUTOGRAD, AReLUFunctional.pathFor(none, alphas, betas));
+            backward(AReLUFunctional.arelu(none, alphas, betas).sum(), false);
+            assertArrayEquals(new double[] {0, 0, 0}, values(alphas.grad()), AReLUArguments.shapeOf(none));
+            assertArrayEquals(new double[] {0, 0, 0}, values(betas.grad()), AReLUArguments.shapeOf(none));
+        }
 
         for (boolean fused : new boolean[] {true, false}) {
             Tensor scalar = doubles(-1.5).reshape().requires_grad_(true);
