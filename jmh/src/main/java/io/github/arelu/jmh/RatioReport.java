@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 
@@ -40,7 +41,8 @@ public final class RatioReport {
         Path csv = Path.of(args.length > 0 ? args[0] : "jmh/target/results.csv");
         // benchmark -> size -> {microseconds, error}; benchmarks without a size (the training step) apart
         Map<String, Map<Integer, double[]>> table = new LinkedHashMap<>();
-        Map<String, Double> steps = new LinkedHashMap<>();
+        // the training steps: their parameters ("threads 2, oneDnn true") -> benchmark or counter -> score
+        Map<String, Map<String, Double>> steps = new LinkedHashMap<>();
         TreeSet<Integer> sizes = new TreeSet<>();
         List<String> lines = Files.readAllLines(csv);
         List<String> header = split(lines.get(0));
@@ -53,7 +55,7 @@ public final class RatioReport {
             String name = cells.get(nameCol).substring(cells.get(nameCol).lastIndexOf('.') + 1);
             double score = Double.parseDouble(cells.get(scoreCol));
             if (sizeCol < 0 || cells.get(sizeCol).isEmpty()) {
-                steps.put(name, score);
+                steps.computeIfAbsent(parameters(header, cells), k -> new LinkedHashMap<>()).put(name, score);
                 continue;
             }
             int size = Integer.parseInt(cells.get(sizeCol));
@@ -65,8 +67,13 @@ public final class RatioReport {
         if (!sizes.isEmpty()) {
             out.append(sizeTables(table, sizes));
         }
-        if (!steps.isEmpty()) {
-            out.append(sizes.isEmpty() ? "" : "\n").append(stepTable(steps));
+        String stepTables = stepTable(steps, "ConvMNIST", "reluAreluPreluSteps",
+                new String[] {"ReLU", "AReLU", "PReLU"}, new String[] {"reluMs", "areluMs", "preluMs"}, false)
+                + stepTable(steps, "ResNet", "resnetReluAreluChannelwiseSteps",
+                        new String[] {"ReLU", "AReLU", "AReLU-channelwise"},
+                        new String[] {"resnetReluMs", "resnetAreluMs", "resnetAreluChannelwiseMs"}, true);
+        if (!stepTables.isEmpty()) {
+            out.append(sizes.isEmpty() ? "" : "\n").append(stepTables);
         }
         System.out.print(out);
     }
@@ -119,26 +126,58 @@ public final class RatioReport {
     }
 
     /**
-     * {@link TrainingStepBenchmark}: its score is the time of one invocation (one step of each network), its
-     * counters each network's summed milliseconds, so a network's share of the counters splits the score.
+     * One of {@link TrainingStepBenchmark}'s interleaved steps, a row per run's parameters: its score is the time
+     * of one invocation (one step of each network), its counters each network's summed milliseconds, so a
+     * network's share of the counters splits the score and the counters' ratio is the images/s ratio. AReLU is
+     * held to the target; the third activation too when {@code thirdHeld} (the channel-wise AReLU), else it is
+     * shown for scale (PReLU).
+     *
+     * @param names ReLU, AReLU and the third activation
+     * @param counters their counters, in the same order
      */
-    private static String stepTable(Map<String, Double> steps) {
-        String prefix = "reluAreluPreluSteps";
-        Double invocation = steps.get(prefix);
-        Double relu = steps.get(prefix + ":reluMs");
-        Double arelu = steps.get(prefix + ":areluMs");
-        Double prelu = steps.get(prefix + ":preluMs");
-        if (invocation == null || relu == null || arelu == null || prelu == null) {
+    private static String stepTable(Map<String, Map<String, Double>> steps, String network, String benchmark,
+            String[] names, String[] counters, boolean thirdHeld) {
+        StringBuilder rows = new StringBuilder();
+        for (Map.Entry<String, Map<String, Double>> run : steps.entrySet()) {
+            Map<String, Double> scores = run.getValue();
+            Double invocation = scores.get(benchmark);
+            Double relu = scores.get(benchmark + ":" + counters[0]);
+            Double arelu = scores.get(benchmark + ":" + counters[1]);
+            Double third = scores.get(benchmark + ":" + counters[2]);
+            if (invocation == null || relu == null || arelu == null || third == null) {
+                continue;
+            }
+            double total = relu + arelu + third;
+            rows.append(String.format(Locale.ROOT, "| %s | %.2f / %.2f / %.2f | %s | %s |%n",
+                    run.getKey().isEmpty() ? "-" : run.getKey(), invocation * relu / total,
+                    invocation * arelu / total, invocation * third / total, ratio(relu / arelu, true),
+                    ratio(relu / third, thirdHeld)));
+        }
+        if (rows.isEmpty()) {
             return "";
         }
-        double total = relu + arelu + prelu;
-        return String.format("""
-                | ConvMNIST training step, batch 128 (interleaved) | ReLU | AReLU | PReLU |
-                |---|---:|---:|---:|
-                | ms per step | %.2f | %.2f | %.2f |
-                | images/s / ReLU's images/s | 1.00 | %.3f (>= %.2f: %s) | %.3f |
-                """, invocation * relu / total, invocation * arelu / total, invocation * prelu / total,
-                relu / arelu, STEP_TARGET, relu / arelu >= STEP_TARGET ? "met" : "missed", relu / prelu);
+        return String.format("| %s training step, batch 128 (interleaved) | ms per step: %s / %s / %s "
+                + "| %s images/s / ReLU's | %s images/s / ReLU's |%n|---|---|---:|---:|%n", network, names[0],
+                names[1], names[2], names[1], names[2]) + rows + "\n";
+    }
+
+    /** An images/s ratio, with the step target and whether it was met where it applies. */
+    private static String ratio(double value, boolean held) {
+        return held ? String.format(Locale.ROOT, "%.3f (>= %.2f: %s)", value, STEP_TARGET,
+                value >= STEP_TARGET ? "met" : "missed") : String.format(Locale.ROOT, "%.3f", value);
+    }
+
+    /** The run's JMH parameters other than the size, as "threads 2, oneDnn true"; empty without any. */
+    private static String parameters(List<String> header, List<String> cells) {
+        StringBuilder label = new StringBuilder();
+        for (int i = 0; i < header.size(); i++) {
+            String column = header.get(i);
+            if (column.startsWith("Param: ") && !column.equals("Param: size") && i < cells.size()
+                    && !cells.get(i).isEmpty()) {
+                label.append(label.isEmpty() ? "" : ", ").append(column.substring(7)).append(' ').append(cells.get(i));
+            }
+        }
+        return label.toString();
     }
 
     private static double parseOrNaN(String s) {
