@@ -270,4 +270,16 @@ final class CudaKernels extends FusedKernels {
             }
         }
     }
+
+    // (alpha, beta, neg, pos, channels[, stream])
+    private static FunctionDescriptor scales(ValueLayout... stream) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
+                .appendArgumentLayouts(stream);
+    }
+
+    // (neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels[, stream])
+    private static FunctionDescriptor parameterGradients(ValueLayout... stream) {
+        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
+                .appendArgumentLayouts(stream);
+    }
 }

@@ -1,12 +1,6 @@
 package io.github.arelu.internal;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import io.github.arelu.autograd.JavaFunction;
 import org.bytedeco.javacpp.Pointer;
@@ -138,18 +132,6 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
         if (status != 0) {
             throw library.failedStatus(status, call);
         }
-    }
-
-    // (alpha, beta, neg, pos, channels[, stream])
-    static FunctionDescriptor scales(ValueLayout... stream) {
-        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
-                .appendArgumentLayouts(stream);
-    }
-
-    // (neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta, channels[, stream])
-    static FunctionDescriptor parameterGradients(ValueLayout... stream) {
-        return FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)
-                .appendArgumentLayouts(stream);
     }
 
     /**

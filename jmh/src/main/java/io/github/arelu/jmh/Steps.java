@@ -12,9 +12,7 @@ import io.github.arelu.LibTorch;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
 import io.github.arelu.examples.train.LibTorchSettings;
-import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -24,9 +22,8 @@ import org.bytedeco.pytorch.global.torch;
  * fastest, the lower quartile and the median step of each, and each one's images/s against the first
  * activation's at the same quantile. The same work as {@link TrainingStepBenchmark}, whose ratio is one of
  * sums: a host that other processes share now and then adds slow steps to whichever network ran then, and the
- * mean carries them, while the lower quantiles of many steps do not. Each network starts from the same seeded
- * weights, trains with SGD (momentum 0.9, lr 1e-4) on one fixed random batch of 128, and runs in its own
- * {@code PointerScope} per step, as the examples' training does.
+ * mean carries them, while the lower quantiles of many steps do not. Each network ({@link TrainingNetwork})
+ * starts from the same seeded weights and trains on one fixed random batch of 128.
  *
  * <pre>
  * jmh/steps                                              the ResNet: ReLU, AReLU, AReLU-channelwise; 2 threads
@@ -90,11 +87,9 @@ public final class Steps {
                         + "be measured");
             }
             int count = names.size();
-            MnistNetwork[] networks = new MnistNetwork[count];
-            Optimizer[] optimizers = new Optimizer[count];
+            TrainingNetwork[] networks = new TrainingNetwork[count];
             for (int k = 0; k < count; k++) {
-                networks[k] = Trainer.newNetwork(net, ActivationSpec.byName(names.get(k)), 10, 1);
-                optimizers[k] = Trainer.OptimizerKind.SGD.create(networks[k], 1e-4);
+                networks[k] = new TrainingNetwork(net, names.get(k), 1);
             }
             double[][] ms = new double[count][steps];
             // Each round runs every network once, starting one further on each round, so none always runs
@@ -103,11 +98,7 @@ public final class Steps {
                 for (int j = 0; j < count; j++) {
                     int k = Math.floorMod(round + j, count);
                     long start = System.nanoTime();
-                    try (PointerScope scope = new PointerScope()) {
-                        optimizers[k].zero_grad();
-                        torch.nll_loss(networks[k].forward(images), labels).backward();
-                        optimizers[k].step();
-                    }
+                    networks[k].step(images, labels);
                     if (round >= 0) {
                         ms[k][round] = (System.nanoTime() - start) / 1e6;
                     }

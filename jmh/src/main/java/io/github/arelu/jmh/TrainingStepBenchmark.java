@@ -6,13 +6,10 @@ import java.util.concurrent.TimeUnit;
 import io.github.arelu.AReLU;
 import io.github.arelu.AReLUPath;
 import io.github.arelu.LibTorch;
-import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.ConvMnist;
 import io.github.arelu.examples.model.MnistNetwork;
 import io.github.arelu.examples.train.LibTorchSettings;
-import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -98,8 +95,8 @@ public class TrainingStepBenchmark {
     private PointerScope stateScope;
     private Tensor images;
     private Tensor labels;
-    private List<Network> networks;
-    private List<Network> resNets;
+    private List<TrainingNetwork> networks;
+    private List<TrainingNetwork> resNets;
     private int rotation;
 
     @Setup(Level.Trial)
@@ -116,10 +113,10 @@ public class TrainingStepBenchmark {
         if (new AReLU().pathFor(images) == AReLUPath.COMPOSED) {
             throw new IllegalStateException("the fused kernels did not load: AReLU's training path would not be measured");
         }
-        networks = List.of(new Network(MnistNetwork.Kind.ConvMNIST, "ReLU"),
-                new Network(MnistNetwork.Kind.ConvMNIST, "AReLU"), new Network(MnistNetwork.Kind.ConvMNIST, "PReLU"));
-        resNets = List.of(new Network(MnistNetwork.Kind.ResNet, "ReLU", 1), new Network(MnistNetwork.Kind.ResNet,
-                "AReLU", 1), new Network(MnistNetwork.Kind.ResNet, "AReLU-channelwise", 1));
+        networks = List.of(new TrainingNetwork(MnistNetwork.Kind.ConvMNIST, "ReLU"),
+                new TrainingNetwork(MnistNetwork.Kind.ConvMNIST, "AReLU"), new TrainingNetwork(MnistNetwork.Kind.ConvMNIST, "PReLU"));
+        resNets = List.of(new TrainingNetwork(MnistNetwork.Kind.ResNet, "ReLU", 1), new TrainingNetwork(MnistNetwork.Kind.ResNet,
+                "AReLU", 1), new TrainingNetwork(MnistNetwork.Kind.ResNet, "AReLU-channelwise", 1));
     }
 
     @TearDown(Level.Trial)
@@ -158,31 +155,5 @@ public class TrainingStepBenchmark {
             }
         }
         rotation = (rotation + 1) % 3;
-    }
-
-    /** A network of the examples with one activation, and its SGD as the examples' {@code compare} makes it. */
-    private static final class Network {
-        private final MnistNetwork network;
-        private final Optimizer optimizer;
-
-        /** Initial weights from libtorch's generator as it stands. */
-        Network(MnistNetwork.Kind kind, String activation) {
-            network = kind.create(ActivationSpec.byName(activation), 10);
-            optimizer = Trainer.OptimizerKind.SGD.create(network, 1e-4);
-        }
-
-        /** Initial weights from {@code seed}, as {@code compare}'s runs make them. */
-        Network(MnistNetwork.Kind kind, String activation, long seed) {
-            network = Trainer.newNetwork(kind, ActivationSpec.byName(activation), 10, seed);
-            optimizer = Trainer.OptimizerKind.SGD.create(network, 1e-4);
-        }
-
-        void step(Tensor images, Tensor labels) {
-            try (PointerScope scope = new PointerScope()) {
-                optimizer.zero_grad();
-                torch.nll_loss(network.forward(images), labels).backward();
-                optimizer.step();
-            }
-        }
     }
 }
