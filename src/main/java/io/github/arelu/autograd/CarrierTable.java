@@ -72,6 +72,12 @@ final class CarrierTable {
     private static final long OUR_TABLE;
     /** Nodes with our table that libtorch has not destroyed yet. */
     private static final AtomicLong LIVE = new AtomicLong();
+    /**
+     * All of memory: {@link #install} reads and writes a node's first word through it rather than through
+     * {@code reinterpret} per node, a restricted method whose caller check costs microseconds a call until the
+     * JIT has compiled its caller (some 5000 calls: the first thousands of a network's steps).
+     */
+    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
     static {
         String reason = null;
@@ -117,13 +123,12 @@ final class CarrierTable {
 
     /** Gives {@code node}, just made by {@code cat}, our table; its record must be findable by address. */
     static void install(long node) {
-        MemorySegment pointer = MemorySegment.ofAddress(node).reinterpret(Long.BYTES);
-        long table = pointer.get(ValueLayout.JAVA_LONG, 0);
+        long table = MEMORY.get(ValueLayout.JAVA_LONG, node);
         if (table != CARRIER_TABLE) {
             throw new IllegalStateException("the carrier node's virtual table is not CatBackward0's");
         }
         LIVE.incrementAndGet();
-        pointer.set(ValueLayout.JAVA_LONG, 0, OUR_TABLE);
+        MEMORY.set(ValueLayout.JAVA_LONG, node, OUR_TABLE);
     }
 
     /** {@code apply}: the node's backward. Must not throw; a non-zero result makes libtorch raise the message. */

@@ -1,8 +1,10 @@
 package io.github.arelu.autograd;
 
+import java.lang.foreign.AddressLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
@@ -55,6 +57,13 @@ final class HookPeers {
     /** Our hook object: the virtual-table pointer, JavaCPP's {@code obj}, the node's key (0: none). */
     private static final long HOOK_BYTES = 3 * Long.BYTES;
     private static final long KEY_OFFSET = 2 * Long.BYTES;
+    /**
+     * Our hook object as malloc returns it and our destructor receives it: sized once here, where the handles
+     * are linked, rather than with {@code reinterpret} per node, a restricted method whose caller check costs
+     * microseconds a call until the JIT has compiled its caller.
+     */
+    private static final AddressLayout HOOK = ValueLayout.ADDRESS.withTargetLayout(
+            MemoryLayout.sequenceLayout(HOOK_BYTES, ValueLayout.JAVA_BYTE));
     /** Offset to top and type info, then the destructors and the two other virtual functions. */
     private static final int TABLE_PREFIX = 2;
     private static final int TABLE_SLOTS = 4;
@@ -89,7 +98,7 @@ final class HookPeers {
                     reason = "malloc and free are not in the process's global symbol scope";
                 } else {
                     malloc = linker.downcallHandle(mallocAddress,
-                            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG), Linker.Option.critical(false));
+                            FunctionDescriptor.of(HOOK, ValueLayout.JAVA_LONG), Linker.Option.critical(false));
                     free = linker.downcallHandle(freeAddress, FunctionDescriptor.ofVoid(ValueLayout.ADDRESS),
                             Linker.Option.critical(false));
                     tables = ourTables(linker);
@@ -133,7 +142,7 @@ final class HookPeers {
     static long make(int kind, long key) {
         MemorySegment hook;
         try {
-            hook = ((MemorySegment) MALLOC.invokeExact(HOOK_BYTES)).reinterpret(HOOK_BYTES);
+            hook = (MemorySegment) MALLOC.invokeExact(HOOK_BYTES);
         } catch (Throwable e) {
             throw new IllegalStateException("malloc failed", e);
         }
@@ -156,7 +165,7 @@ final class HookPeers {
     private static void deleted(MemorySegment hook) {
         // An exception must not leave an upcall (the JVM would stop): report, then free whatever happens.
         try {
-            long key = hook.reinterpret(HOOK_BYTES).get(ValueLayout.JAVA_LONG, KEY_OFFSET);
+            long key = hook.get(ValueLayout.JAVA_LONG, KEY_OFFSET);
             if (key != 0) {
                 LiveNodes.nodeDied(key);
             }
@@ -175,7 +184,7 @@ final class HookPeers {
     private static long[] ourTables(Linker linker) throws ReflectiveOperationException {
         MethodHandle deleted = MethodHandles.lookup().findStatic(HookPeers.class, "deleted",
                 MethodType.methodType(void.class, MemorySegment.class));
-        MemorySegment destructor = linker.upcallStub(deleted, FunctionDescriptor.ofVoid(ValueLayout.ADDRESS),
+        MemorySegment destructor = linker.upcallStub(deleted, FunctionDescriptor.ofVoid(HOOK),
                 Arena.global());
         long[] tables = new long[GradientNode.HOOK_BASES.size()];
         Pointer[] templates = GradientNode.hookTemplates();
