@@ -37,11 +37,15 @@ import org.openjdk.jmh.annotations.Warmup;
  * leaf: {@code coldBaseline} measures that multiply and its backward alone, so {@code coldFwdBwdRelu -
  * coldBaseline} and {@code coldFwdBwdModule - coldBaseline} are what the two activations cost. Sizes: the
  * activations of the paper's ConvMNIST at batch 128 (its first and last layer).
+ *
+ * <p>Warmed up for 100 s: writing the 64 MB leaves room for a few hundred invocations a second, and C2
+ * compiles AReLU's Java path only after some 5000 calls; until then each call costs tens of microseconds more
+ * (jmh/README.md), which a training run pays for its first minutes only.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 5, time = 1)
+@Warmup(iterations = 10, time = 10)
 @Measurement(iterations = 10, time = 1)
 @Fork(1)
 public class ColdCallBenchmark {

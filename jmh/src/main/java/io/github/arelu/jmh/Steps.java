@@ -29,7 +29,14 @@ import org.bytedeco.pytorch.global.torch;
  * jmh/steps                                              the ResNet: ReLU, AReLU, AReLU-channelwise; 2 threads
  * jmh/steps --net ConvMNIST --activations ReLU,AReLU,PReLU --threads 1 --steps 200
  * jmh/steps --onednn on                                  oneDNN's convolutions (libtorch's own by default)
+ * jmh/steps --net ConvMNIST --warmup 0 --steps 3000 --windows 6   how the ratio moves as the JIT compiles
  * </pre>
+ *
+ * <p>The JIT decides how long the warm-up must be. HotSpot compiles a method with C2 after some 5000 calls,
+ * and AReLU's Java path is called once per activation layer and step: ConvMNIST's three layers reach that
+ * after about 1700 steps, and until then its step is a few per cent slower (measured in {@code jmh/README.md}).
+ * A long training run is at its steady state nearly all the time, so the defaults measure that; {@code
+ * --windows} shows the way there.
  */
 public final class Steps {
 
@@ -43,7 +50,8 @@ public final class Steps {
         String activations = null;
         int threads = 2;
         int steps = 80;
-        int warmup = 5;
+        int warmup = -1;
+        int windows = 1;
         boolean oneDnn = false;
         for (int i = 0; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
@@ -53,6 +61,7 @@ public final class Steps {
                 case "--threads" -> threads = Integer.parseInt(required(args[i], value));
                 case "--steps" -> steps = Integer.parseInt(required(args[i], value));
                 case "--warmup" -> warmup = Integer.parseInt(required(args[i], value));
+                case "--windows" -> windows = Integer.parseInt(required(args[i], value));
                 case "--onednn" -> oneDnn = switch (required(args[i], value)) {
                     case "on" -> true;
                     case "off" -> false;
@@ -60,12 +69,16 @@ public final class Steps {
                 };
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + " (options: --net "
                         + Arrays.toString(MnistNetwork.Kind.values()) + ", --activations A,B,..., --threads N, "
-                        + "--steps N, --warmup N, --onednn on|off)");
+                        + "--steps N, --warmup N, --windows N, --onednn on|off)");
             }
             i++;
         }
-        if (threads < 1 || steps < 4 || warmup < 0) {
-            throw new IllegalArgumentException("--threads must be at least 1, --steps at least 4, --warmup at least 0");
+        if (warmup < 0) {
+            warmup = defaultWarmup(net);
+        }
+        if (threads < 1 || steps < 4 || warmup < 0 || windows < 1 || steps / windows < 4) {
+            throw new IllegalArgumentException("--threads must be at least 1, --steps at least 4 per window, "
+                    + "--warmup at least 0, --windows at least 1");
         }
         if (activations == null) {
             activations = net == MnistNetwork.Kind.ResNet ? "ReLU,AReLU,AReLU-channelwise" : "ReLU,AReLU,PReLU";
@@ -123,6 +136,51 @@ public final class Steps {
                 System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.3f | %.3f |%n", names.get(k), s[0],
                         quartile(s), median(s), quartile(sorted[0]) / quartile(s), median(sorted[0]) / median(s));
             }
+            if (windows > 1) {
+                printWindows(names, ms, windows, warmup);
+            }
+        }
+    }
+
+    /**
+     * Steps of warm-up that take every network's Java path past C2's threshold (about 5000 calls of a method
+     * called once per layer and step), so that the measured steps are the steady state: ConvMNIST has 3
+     * activation layers, the ResNet 13, VGG 6 and LinearMNIST 1. Measured for ConvMNIST and the ResNet with
+     * {@code --windows} (jmh/README.md): their ratios settle after about 1500 and 400 steps.
+     */
+    private static int defaultWarmup(MnistNetwork.Kind net) {
+        return switch (net) {
+            case ConvMNIST -> 2000;
+            case ResNet -> 500;
+            case VGG -> 1000;
+            case LinearMNIST -> 5000;
+        };
+    }
+
+    /** Each activation's median step per window of consecutive steps, against the first activation's. */
+    private static void printWindows(List<String> names, double[][] ms, int windows, int warmup) {
+        int steps = ms[0].length;
+        int size = steps / windows;
+        System.out.printf(Locale.ROOT, "%nimages/s / %s's, median of each window of %d steps (after %d of warm-up)%n%n",
+                names.get(0), size, warmup);
+        StringBuilder header = new StringBuilder("| activation |");
+        StringBuilder rule = new StringBuilder("|---|");
+        for (int w = 0; w < windows; w++) {
+            header.append(String.format(Locale.ROOT, " steps %d-%d |", warmup + w * size + 1, warmup + (w + 1) * size));
+            rule.append("---:|");
+        }
+        System.out.println(header);
+        System.out.println(rule);
+        for (int k = 1; k < names.size(); k++) {
+            StringBuilder row = new StringBuilder("| " + names.get(k) + " |");
+            for (int w = 0; w < windows; w++) {
+                double[] first = Arrays.copyOfRange(ms[0], w * size, (w + 1) * size);
+                double[] own = Arrays.copyOfRange(ms[k], w * size, (w + 1) * size);
+                Arrays.sort(first);
+                Arrays.sort(own);
+                row.append(String.format(Locale.ROOT, " %.3f |", median(first) / median(own)));
+            }
+            System.out.println(row);
         }
     }
 

@@ -124,7 +124,14 @@ public class TrainingStepBenchmark {
         stateScope.close();
     }
 
+    /**
+     * ConvMNIST's three networks, interleaved. Warmed up for 150 s, some 2000 rounds at one thread: AReLU's Java
+     * path runs once per layer and step, and its step is 2-4 % slower until C2 has compiled that path, after
+     * about 1500 steps of its three layers (jmh/README.md); a long training run spends nearly all its time past
+     * that point, and so does what this measures.
+     */
     @Benchmark
+    @Warmup(iterations = 10, time = 15)
     public void reluAreluPreluSteps(StepTimes times) {
         for (int k = 0; k < 3; k++) {
             int which = (rotation + k) % 3;
@@ -140,8 +147,14 @@ public class TrainingStepBenchmark {
         rotation = (rotation + 1) % 3;
     }
 
-    /** The same interleaving for the ResNet: ReLU, AReLU, channel-wise AReLU on the same batch. */
+    /**
+     * The same interleaving for the ResNet: ReLU, AReLU, channel-wise AReLU on the same batch. Warmed up for 200
+     * s: with 13 activation layers the ResNet takes AReLU's Java path past C2's threshold in about 400 steps,
+     * and its first 100 steps are 1-2 % slower (jmh/README.md); 200 s are 230 rounds with libtorch's own
+     * convolutions and about 450 with oneDNN's.
+     */
     @Benchmark
+    @Warmup(iterations = 10, time = 20)
     public void resnetReluAreluChannelwiseSteps(ResNetStepTimes times) {
         for (int k = 0; k < 3; k++) {
             int which = (rotation + k) % 3;
