@@ -29,12 +29,12 @@ import org.bytedeco.pytorch.global.torch;
  * jmh/steps                                              the ResNet: ReLU, AReLU, AReLU-channelwise; 2 threads
  * jmh/steps --net ConvMNIST --activations ReLU,AReLU,PReLU --threads 1 --steps 200
  * jmh/steps --onednn on                                  oneDNN's convolutions (libtorch's own by default)
- * jmh/steps --net ConvMNIST --warmup 0 --steps 3000 --windows 6   how the ratio moves as the JIT compiles
+ * jmh/steps --net ConvMNIST --warmup 0 --steps 3600 --windows 12  how the ratio moves as the JIT compiles
  * </pre>
  *
  * <p>The JIT decides how long the warm-up must be. HotSpot compiles a method with C2 after some 5000 calls,
  * and AReLU's Java path is called once per activation layer and step: ConvMNIST's three layers reach that
- * after about 1700 steps, and until then its step is a few per cent slower (measured in {@code jmh/README.md}).
+ * after 1500-1700 steps, and until then its step is 3-5 % slower (measured in {@code jmh/README.md}).
  * A long training run is at its steady state nearly all the time, so the defaults measure that; {@code
  * --windows} shows the way there.
  */

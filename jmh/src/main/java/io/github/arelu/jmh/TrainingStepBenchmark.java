@@ -126,7 +126,7 @@ public class TrainingStepBenchmark {
 
     /**
      * ConvMNIST's three networks, interleaved. Warmed up for 150 s, some 2000 rounds at one thread: AReLU's Java
-     * path runs once per layer and step, and its step is 2-4 % slower until C2 has compiled that path, after
+     * path runs once per layer and step, and its step is 3-5 % slower until C2 has compiled that path, after
      * about 1500 steps of its three layers (jmh/README.md); a long training run spends nearly all its time past
      * that point, and so does what this measures.
      */
@@ -150,7 +150,7 @@ public class TrainingStepBenchmark {
     /**
      * The same interleaving for the ResNet: ReLU, AReLU, channel-wise AReLU on the same batch. Warmed up for 200
      * s: with 13 activation layers the ResNet takes AReLU's Java path past C2's threshold in about 400 steps,
-     * and its first 100 steps are 1-2 % slower (jmh/README.md); 200 s are 230 rounds with libtorch's own
+     * and its first 100-400 steps are 1-2 % slower (jmh/README.md); 200 s are 230 rounds with libtorch's own
      * convolutions and about 450 with oneDNN's.
      */
     @Benchmark
