@@ -50,7 +50,7 @@ public final class Steps {
         String activations = null;
         int threads = 2;
         int steps = 80;
-        int warmup = -1;
+        Integer warmup = null;
         int windows = 1;
         boolean oneDnn = false;
         for (int i = 0; i < args.length; i++) {
@@ -73,7 +73,7 @@ public final class Steps {
             }
             i++;
         }
-        if (warmup < 0) {
+        if (warmup == null) {
             warmup = defaultWarmup(net);
         }
         if (threads < 1 || steps < 4 || warmup < 0 || windows < 1 || steps / windows < 4) {
