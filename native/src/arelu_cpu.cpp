@@ -344,6 +344,19 @@ inline void forward_row(const T* x, T* y, int64_t channels, const T* a, const T*
   forward_row_body(x, y, channels, a, b);
 }
 
+// One outer row of NCHW memory: `channels` rows of m elements, each with its channel's scales. The channels
+// whose scales make the output NaN are the caller's to fill afterwards.
+template <class T>
+void forward_channel_rows(const T* x, T* y, int64_t channels, int64_t m, const T* a, const T* b) {
+#if defined(ARELU_X86_DISPATCH)
+  if (isa() == kAvx512) {
+    forward_channel_rows_avx512(x, y, channels, m, a, b);
+    return;
+  }
+#endif
+  for (int64_t c = 0; c < channels; ++c) forward_range(x + c * m, y + c * m, m, a[c], b[c]);
+}
+
 template <class T>
 void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b, int num_threads) {
   // Rows of a few elements (NCHW with a small H * W): an outer row as one row of channels_last memory with the
@@ -364,7 +377,7 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
       if (s.inner < kRepeatedScales) {
         forward_row(xr, yr, row, s.inner == 1 ? a : ea, s.inner == 1 ? b : eb);
       } else {
-        for (int64_t c = 0; c < s.channels; ++c) forward_range(xr + c * s.inner, yr + c * s.inner, s.inner, a[c], b[c]);
+        forward_channel_rows(xr, yr, s.channels, s.inner, a, b);
       }
     }
   });
@@ -379,6 +392,31 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
   }
 }
 
+
+// `rows` rows of m elements, `stride` elements apart, all of one channel: each row's whole steps and then its
+// last elements into the same lanes (element i of a row into lane i % kLanes), rows in order. On AVX-512 one
+// loop keeps the lanes in registers over all the rows and ends each row in a masked step; elsewhere a row at a
+// time. The same sums either way.
+template <class T, class IO>
+void backward_rows(IO io, const T* x, int64_t rows, int64_t stride, int64_t m, T a, T b, Lanes& lanes) {
+#if defined(ARELU_X86_DISPATCH)
+  if (isa() == kAvx512) {
+    backward_rows_avx512(io, x, rows, stride, m, a, b, lanes);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < rows; ++r) {
+    const IO rio = io.at(r * stride);
+    const T* xr = x + r * stride;
+    int64_t i = backward_steps(rio, xr, m, a, b, lanes);
+    for (int j = 0; i < m; ++i, ++j) {
+      double tn, tp;
+      rio.store(i, backward1_masked(rio.load(i), xr[i], a, b, tn, tp));
+      lanes.neg[j] += tn;
+      lanes.pos[j] += tp;
+    }
+  }
+}
 
 // Per block, per channel: with inner == 1 the sum of its rows' elements in row order; with longer rows the
 // kLanes lanes of the channel, element i of each row into lane i % kLanes, rows in order, combined in the
@@ -425,28 +463,15 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
         }
         return;
       }
-      // Longer rows (kRepeatedScales <= inner < kMediumRow): too short to pay for a combining tree each, so each
-      // row goes through the flat kernels' vector loop into its channel's lanes, element i into lane i % kLanes,
-      // rows in order, and a channel's lanes are combined once per block.
-      std::vector<Lanes> lanes(static_cast<size_t>(s.channels));
-      for (int64_t o = o0; o < o1; ++o) {
-        for (int64_t c = 0; c < s.channels; ++c) {
-          const int64_t e0 = o * row + c * s.inner;
-          const IO rio = io.at(e0);
-          const T* xr = x + e0;
-          Lanes& l = lanes[static_cast<size_t>(c)];
-          int64_t i = backward_steps(rio, xr, s.inner, a[c], b[c], l);
-          for (int j = 0; i < s.inner; ++i, ++j) {
-            double tn, tp;
-            rio.store(i, backward1_masked(rio.load(i), xr[i], a[c], b[c], tn, tp));
-            l.neg[j] += tn;
-            l.pos[j] += tp;
-          }
-        }
-      }
+      // Longer rows (kRepeatedScales <= inner < kMediumRow): too short to pay for a combining tree each, so
+      // each channel's rows in the block go through the flat kernels' vector loop into the channel's lanes,
+      // element i into lane i % kLanes, rows in order, and the lanes are combined once per block.
       for (int64_t c = 0; c < s.channels; ++c) {
-        pn[c] = combine(lanes[static_cast<size_t>(c)].neg);
-        pp[c] = combine(lanes[static_cast<size_t>(c)].pos);
+        const int64_t e0 = o0 * row + c * s.inner;
+        Lanes l;
+        backward_rows(io.at(e0), x + e0, o1 - o0, row, s.inner, a[c], b[c], l);
+        pn[c] = combine(l.neg);
+        pp[c] = combine(l.pos);
       }
     };
     // A block's buffers are allocated in its thread; an exception must not leave a parallel region (that ends

@@ -36,8 +36,8 @@ void forward_range_dispatched(const T* x, T* y, int64_t m, T a, T b) {
   forward_range_base(x, y, m, a, b);
 }
 
-// Whole kLanes steps of a backward piece added to lanes (the sums so far: zeros for a new piece); returns how
-// many elements they covered.
+// Steps of kLanes elements of a backward piece added to lanes (the sums so far: zeros for a new piece); returns
+// how many elements they covered: the whole steps, or all m where the loop ends in a partial step (AVX-512).
 template <class T, class IO>
 int64_t backward_steps(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
 #if defined(ARELU_X86_DISPATCH)
