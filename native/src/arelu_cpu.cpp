@@ -349,9 +349,10 @@ inline void forward_row(const T* x, T* y, int64_t channels, const T* a, const T*
 template <class T>
 void forward_channel_rows(const T* x, T* y, int64_t channels, int64_t m, const T* a, const T* b) {
 #if defined(ARELU_X86_DISPATCH)
-  if (isa() == kAvx512) {
-    forward_channel_rows_avx512(x, y, channels, m, a, b);
-    return;
+  switch (isa()) {
+    case kAvx512: return forward_channel_rows_avx512(x, y, channels, m, a, b);
+    case kAvx2: return forward_channel_rows_avx2(x, y, channels, m, a, b);
+    default: break;
   }
 #endif
   for (int64_t c = 0; c < channels; ++c) forward_range(x + c * m, y + c * m, m, a[c], b[c]);
@@ -394,15 +395,16 @@ void forward_short_rows(const T* x, T* y, const Shape& s, const T* a, const T* b
 
 
 // `rows` rows of m elements, `stride` elements apart, all of one channel: each row's whole steps and then its
-// last elements into the same lanes (element i of a row into lane i % kLanes), rows in order. On AVX-512 one
-// loop keeps the lanes in registers over all the rows and ends each row in a masked step; elsewhere a row at a
-// time. The same sums either way.
+// last elements into the same lanes (element i of a row into lane i % kLanes), rows in order. With AVX2 or
+// AVX-512 one loop keeps the lanes in registers over all the rows and ends each row in a masked step; the
+// baseline goes a row at a time. The same sums either way.
 template <class T, class IO>
 void backward_rows(IO io, const T* x, int64_t rows, int64_t stride, int64_t m, T a, T b, Lanes& lanes) {
 #if defined(ARELU_X86_DISPATCH)
-  if (isa() == kAvx512) {
-    backward_rows_avx512(io, x, rows, stride, m, a, b, lanes);
-    return;
+  switch (isa()) {
+    case kAvx512: return backward_rows_avx512(io, x, rows, stride, m, a, b, lanes);
+    case kAvx2: return backward_rows_avx2(io, x, rows, stride, m, a, b, lanes);
+    default: break;
   }
 #endif
   for (int64_t r = 0; r < rows; ++r) {
