@@ -60,8 +60,9 @@ extern "C" {
 /* 2: arelu_scales_*, arelu_parameter_gradients_* and their CUDA twins added.
    3: arelu_node_functions added.
    4: arelu_forward_params_*, arelu_backward_params_* added.
-   5: arelu_forward_channels_params_*, arelu_backward_channels_params_*, ARELU_ERR_NO_MEMORY added. */
-#define ARELU_ABI_VERSION 5
+   5: arelu_forward_channels_params_*, arelu_backward_channels_params_*, ARELU_ERR_NO_MEMORY added.
+   6: arelu_backward_values_* added; b = 1 + sigmoid(beta) with the sigmoid in the element type. */
+#define ARELU_ABI_VERSION 6
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
 #define ARELU_ALPHA_MIN 0.01
@@ -139,7 +140,8 @@ ARELU_API int arelu_backward_channels_f64(const double* grad_out, const double* 
 /* ---------------------------------------------------------------- CPU: effective scales
  * The scales the kernels take, from the raw parameters, for `channels` pairs (1 for the scalar form), formed
  * in the element type as libtorch forms them: neg = clamp(alpha, 0.01, 0.99) (NaN passes), pos = 1 +
- * sigmoid(beta), the sigmoid in double rounded to the element type before the addition. Host pointers. */
+ * sigmoid(beta) with libtorch's element-wise sigmoid, 1 / (1 + exp(-beta)) in the element type, then the addition
+ * in the element type. Host pointers. */
 ARELU_API int arelu_scales_f32(const float* alpha, const float* beta, float* neg_scale, float* pos_scale,
                                int64_t channels);
 ARELU_API int arelu_scales_f64(const double* alpha, const double* beta, double* neg_scale, double* pos_scale,
@@ -174,6 +176,15 @@ ARELU_API int arelu_backward_params_f32(const float* grad_out, const float* x, f
 ARELU_API int arelu_backward_params_f64(const double* grad_out, const double* x, double* grad_in, int64_t n,
                                         const double* alpha, const double* beta, double* grad_alpha,
                                         double* grad_beta, int num_threads);
+/* arelu_backward_params_* with the raw parameters passed by value: a training step's backward takes the values
+ * its forward read, whatever was written to the parameters' memory in between (libtorch's optimizers update
+ * parameters without bumping their version, so nothing else would notice). */
+ARELU_API int arelu_backward_values_f32(const float* grad_out, const float* x, float* grad_in, int64_t n,
+                                        float alpha, float beta, float* grad_alpha, float* grad_beta,
+                                        int num_threads);
+ARELU_API int arelu_backward_values_f64(const double* grad_out, const double* x, double* grad_in, int64_t n,
+                                        double alpha, double beta, double* grad_alpha, double* grad_beta,
+                                        int num_threads);
 
 /* ---------------------------------------------------------------- CPU: channel-wise form from the raw parameters
  * The counterpart of the scalar form above for `channels` alpha/beta pairs (host arrays of the element type): the

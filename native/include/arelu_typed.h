@@ -71,6 +71,14 @@ inline int backward_params(const double* g, const double* x, double* gi, int64_t
                            const double* beta, double* grad_alpha, double* grad_beta, int num_threads) {
   return arelu_backward_params_f64(g, x, gi, n, alpha, beta, grad_alpha, grad_beta, num_threads);
 }
+inline int backward_values(const float* g, const float* x, float* gi, int64_t n, float alpha, float beta,
+                           float* grad_alpha, float* grad_beta, int num_threads) {
+  return arelu_backward_values_f32(g, x, gi, n, alpha, beta, grad_alpha, grad_beta, num_threads);
+}
+inline int backward_values(const double* g, const double* x, double* gi, int64_t n, double alpha, double beta,
+                           double* grad_alpha, double* grad_beta, int num_threads) {
+  return arelu_backward_values_f64(g, x, gi, n, alpha, beta, grad_alpha, grad_beta, num_threads);
+}
 
 inline int forward_channels_params(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,
                                    const float* alpha, const float* beta, int num_threads) {

@@ -701,6 +701,13 @@ int backward_params(const T* g, const T* x, T* gi, int64_t n, const T* alpha, co
   return parameter_gradients(&neg_sum, &pos_sum, &raw_alpha, &raw_beta, grad_alpha, grad_beta, 1);
 }
 
+// The scalar backward from parameter values given by the caller (those its forward read), as backward_params.
+template <class T>
+int backward_values(const T* g, const T* x, T* gi, int64_t n, T alpha, T beta, T* grad_alpha, T* grad_beta,
+                    int num_threads) {
+  return backward_params(g, x, gi, n, &alpha, &beta, grad_alpha, grad_beta, num_threads);
+}
+
 // More channel-wise parameters than one allocation of the params forms can hold (4 values and 2 sums a channel),
 // and than 4 * channels can count: with an empty input the shape check lets any channel count through.
 constexpr int64_t kMaxParamChannels = static_cast<int64_t>(PTRDIFF_MAX / (4 * sizeof(double)));
@@ -838,6 +845,15 @@ int arelu_backward_params_f64(const double* grad_out, const double* x, double* g
                               const double* alpha, const double* beta, double* grad_alpha, double* grad_beta,
                               int num_threads) {
   return backward_params(grad_out, x, grad_in, n, alpha, beta, grad_alpha, grad_beta, num_threads);
+}
+
+int arelu_backward_values_f32(const float* grad_out, const float* x, float* grad_in, int64_t n, float alpha,
+                              float beta, float* grad_alpha, float* grad_beta, int num_threads) {
+  return backward_values(grad_out, x, grad_in, n, alpha, beta, grad_alpha, grad_beta, num_threads);
+}
+int arelu_backward_values_f64(const double* grad_out, const double* x, double* grad_in, int64_t n, double alpha,
+                              double beta, double* grad_alpha, double* grad_beta, int num_threads) {
+  return backward_values(grad_out, x, grad_in, n, alpha, beta, grad_alpha, grad_beta, num_threads);
 }
 
 int arelu_forward_channels_params_f32(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,

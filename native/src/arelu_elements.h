@@ -65,15 +65,23 @@ ARELU_ELEMENT T backward1(T g, T x, T a, T b, double& pn, double& pp) {
   return (pos ? gb : T(0)) + (neg ? ga : -T(0));
 }
 
+// exp in the element type, as libtorch's element-wise sigmoid calls std::exp: expf for float.
+ARELU_ELEMENT float exp_in_type(float v) { return expf(v); }
+ARELU_ELEMENT double exp_in_type(double v) { return exp(v); }
+
 // The effective scales of one parameter pair, formed in the element type as libtorch forms them for the
 // reference: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX) (exact in any type; NaN passes, as torch.clamp
-// lets it), b = 1 + sigmoid(beta) with the sigmoid computed in double and rounded to T before the T addition.
+// lets it), b = 1 + sigmoid(beta) with libtorch's element-wise sigmoid, 1 / (1 + exp(-beta)) in T, then the
+// addition in T. For a one-element beta that is libtorch's own sigmoid to the bit (its vectorized loop, which
+// takes longer tensors, has an exp of its own: channel-wise scales may differ from it by an ulp). A sigmoid in
+// double rounded to T would round twice, and differ from the reference by an ulp for one float beta in nine,
+// the default beta = 2 among them.
 template <class T>
 ARELU_ELEMENT void scales1(T alpha, T beta, T& neg, T& pos) {
   const T lo = static_cast<T>(ARELU_ALPHA_MIN);
   const T hi = static_cast<T>(ARELU_ALPHA_MAX);
   neg = alpha < lo ? lo : (alpha > hi ? hi : alpha);
-  pos = T(1) + static_cast<T>(1.0 / (1.0 + exp(-static_cast<double>(beta))));
+  pos = T(1) + T(1) / (T(1) + exp_in_type(-beta));
 }
 
 // The last step of the parameter gradients, from the backward sums of one scale pair (arelu.h):

@@ -789,8 +789,8 @@ class Scales : public ::testing::TestWithParam<ScaleCase> {
     const T lo = static_cast<T>(ARELU_ALPHA_MIN), hi = static_cast<T>(ARELU_ALPHA_MAX);
     const T want_neg = std::isnan(alpha) ? alpha : std::min(std::max(alpha, lo), hi);
     EXPECT_TRUE(same_or_both_nan(neg, want_neg)) << neg << " want " << want_neg;
-    // 1 + sigmoid(beta): the sigmoid rounded to T, then the addition in T.
-    const T want_pos = T(1) + static_cast<T>(1.0 / (1.0 + std::exp(-static_cast<double>(beta))));
+    // 1 + sigmoid(beta): libtorch's element-wise sigmoid, 1 / (1 + exp(-beta)) in T, then the addition in T.
+    const T want_pos = T(1) + T(1) / (T(1) + std::exp(-beta));
     EXPECT_TRUE(same_or_both_nan(pos, want_pos)) << pos << " want " << want_pos;
   }
 };
@@ -810,6 +810,11 @@ TEST(ScalesExact, KnownValuesAndStatusCodes) {
   EXPECT_EQ(neg[1], static_cast<float>(ARELU_ALPHA_MAX));
   EXPECT_EQ(pos[0], 1.5f);
   EXPECT_EQ(pos[1], 2.0f);
+  // The default beta = 2: libtorch's float sigmoid plus one is 0x1.e17beap+0; a sigmoid in double rounded to
+  // float before the addition rounds twice and gives the next float, 0x1.e17becp+0.
+  const float default_alpha = 0.9f, default_beta = 2.0f;
+  ASSERT_EQ(arelu::abi::scales(&default_alpha, &default_beta, neg, pos, 1), ARELU_OK);
+  EXPECT_EQ(pos[0], 0x1.e17beap+0f);
   EXPECT_EQ(arelu::abi::scales(alpha, beta, neg, pos, -1), ARELU_ERR_BAD_SIZE);
   EXPECT_EQ(arelu::abi::scales(alpha, nullptr, neg, pos, 1), ARELU_ERR_NULL_POINTER);
   const double* none = nullptr;
@@ -882,6 +887,14 @@ void check_params_form_is_the_three_calls() {
       EXPECT_EQ(std::memcmp(gi_got.data(), gi_want.data(), n * sizeof(T)), 0) << alpha_value << " " << beta_value;
       EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want))) << ga_got << " " << ga_want;
       EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want))) << gb_got << " " << gb_want;
+      // The parameters by value: the same as from their memory.
+      std::vector<T> gi_values(n);
+      ga_got = gb_got = -7;
+      ASSERT_EQ(arelu::abi::backward_values(g.data(), x.data(), gi_values.data(), n, alpha, beta, &ga_got, &gb_got, nt),
+                ARELU_OK);
+      EXPECT_EQ(std::memcmp(gi_values.data(), gi_want.data(), n * sizeof(T)), 0);
+      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
+      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
       // In place: the gradient over grad_out, as arelu_backward_* allows.
       std::vector<T> in_place = g;
       ASSERT_EQ(arelu::abi::backward_params(in_place.data(), x.data(), in_place.data(), n, &alpha, &beta, &ga_got,

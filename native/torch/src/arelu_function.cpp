@@ -297,7 +297,10 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     // it. An inference tensor cannot be saved (it has no version counter); it requires no grad, so a copy
     // serves.
     const auto keep = [](const Tensor& t) { return t.is_inference() ? t.clone() : t; };
-    ctx->save_for_backward({keep(x), keep(alpha), keep(beta)});
+    // And alpha and beta as this forward read them, for the kernels' backward: an optimizer's step may write the
+    // parameters between a forward and its backward without bumping their versions (libtorch's do), and the
+    // reference's graph keeps forward's scales.
+    ctx->save_for_backward({keep(x), keep(alpha), keep(beta), alpha.clone(), beta.clone()});
     return y;
   }
 
@@ -313,8 +316,8 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
       return differentiable_backward(ctx, grad_outputs[0], saved, channelwise);
     }
     const Tensor x = dense(saved[0]);
-    const Tensor alpha = dense(saved[1]);
-    const Tensor beta = dense(saved[2]);
+    const Tensor alpha = dense(saved[3]);
+    const Tensor beta = dense(saved[4]);
     // Upstream gradients may be expanded or strided views (e.g. the gradient of a sum), or dense in another
     // order than x: the kernels walk g and x as one flat array each, so g takes x's layout.
     Tensor g = dense(grad_outputs[0]);

@@ -557,6 +557,36 @@ TEST_P(AReLUTest, TinyNetworkTrains) {
   EXPECT_GT((act->beta - beta0).abs().item<double>(), 1e-6) << "beta did not move";
 }
 
+// Two forwards, the first one's backward and an SGD step, then the second one's backward: libtorch's SGD writes
+// the parameters without bumping their versions, so nothing refuses the second backward, and it must give the
+// gradients of the parameters its forward used, as the reference's graph (which keeps forward's scales) does.
+TEST_P(AReLUTest, BackwardAfterAnOptimizerStepUsesItsForwardsParameters) {
+  for (const bool channelwise : {false, true}) {
+    const int64_t c = channelwise ? 3 : 1;
+    const Tensor alpha = torch::full({c}, 0.9, f64()).requires_grad_(true);
+    const Tensor beta = torch::full({c}, 2.0, f64()).requires_grad_(true);
+    const Tensor alpha_ref = alpha.detach().clone().requires_grad_(true);
+    const Tensor beta_ref = beta.detach().clone().requires_grad_(true);
+    const Tensor x1 = torch::randn({4, 3, 5}, f64());
+    const Tensor x2 = torch::randn({4, 3, 5}, f64()).requires_grad_(true);
+    const Tensor x2_ref = x2.detach().clone().requires_grad_(true);
+    const Tensor g = torch::randn({4, 3, 5}, f64());
+    torch::optim::SGD sgd({alpha, beta}, torch::optim::SGDOptions(0.5));
+    const Tensor y1 = arelu::arelu(x1, alpha, beta);
+    const Tensor y2 = arelu::arelu(x2, alpha, beta);
+    y1.sum().backward();
+    sgd.step();
+    ASSERT_FALSE(torch::equal(alpha.detach(), alpha_ref.detach())) << "the step moved alpha";
+    sgd.zero_grad();
+    y2.backward(g);
+    reference(x2_ref, alpha_ref, beta_ref).backward(g);
+    const std::string what = channelwise ? "channel-wise" : "scalar";
+    EXPECT_TRUE(torch::allclose(x2.grad(), x2_ref.grad(), 1e-12, 1e-12)) << what << ": grad x";
+    EXPECT_TRUE(torch::allclose(alpha.grad(), alpha_ref.grad(), 1e-12, 1e-12)) << what << ": grad alpha";
+    EXPECT_TRUE(torch::allclose(beta.grad(), beta_ref.grad(), 1e-12, 1e-12)) << what << ": grad beta";
+  }
+}
+
 TEST_P(AReLUTest, FusedCudaKernelsWhenRequired) {
   // A GPU build that silently fell back to the reference composition fails here.
   if (GetParam() != torch::kCUDA || std::getenv("ARELU_REQUIRE_FUSED_CUDA") == nullptr) {

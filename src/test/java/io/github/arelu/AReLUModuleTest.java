@@ -99,6 +99,48 @@ class AReLUModuleTest {
         assertTrue(all.contains("act.alpha") && all.contains("act.beta"), "nested names act.alpha and act.beta");
     }
 
+    /**
+     * Two forwards, then the first one's backward and an optimizer step, then the second one's backward:
+     * libtorch's SGD writes alpha and beta without bumping their versions, so nothing refuses the second
+     * backward, and it must give the gradients of the parameters its forward used, as the reference's graph
+     * (which keeps forward's scales) does. Scalar and channel-wise parameters, float and double.
+     */
+    @Test
+    void aBackwardAfterAnOptimizerStepUsesItsForwardsParameters() {
+        for (boolean channelwise : new boolean[] {false, true}) {
+            for (ScalarType dtype : new ScalarType[] {ScalarType.Float, ScalarType.Double}) {
+                String name = (channelwise ? "channel-wise " : "scalar ") + dtype;
+                AReLU module = channelwise ? AReLU.channelwise(3) : new AReLU();
+                module.to(dtype, false);
+                AReLU before = channelwise ? AReLU.channelwise(3) : new AReLU();
+                before.to(dtype, false);
+                TensorOptions options = new TensorOptions(dtype);
+                Tensor x1 = torch.randn(new long[] {4, 3, 5}, options);
+                Tensor x2 = torch.randn(new long[] {4, 3, 5}, options).requires_grad_(true);
+                Tensor x2Reference = x2.detach().clone().requires_grad_(true);
+                Tensor g = torch.randn(new long[] {4, 3, 5}, options);
+                SGD sgd = new SGD(module.parameters(), new SGDOptions(0.5));
+
+                Tensor y1 = module.forward(x1);
+                Tensor y2 = module.forward(x2);
+                y1.sum().backward();
+                double alphaBefore = values(module.alpha())[0];
+                sgd.step();
+                assertNotEquals(alphaBefore, values(module.alpha())[0], name + ": the step moved alpha");
+                sgd.zero_grad();
+                Tensors.backward(y2, g);
+
+                Tensors.backward(reference(x2Reference, before.alpha(), before.beta()), g);
+                double tolerance = dtype == ScalarType.Float ? 1e-5 : 1e-12;
+                assertClose(values(x2Reference.grad()), values(x2.grad()), tolerance, 0, name + ": grad x");
+                assertClose(values(before.alpha().grad()), values(module.alpha().grad()), tolerance, tolerance,
+                        name + ": grad alpha");
+                assertClose(values(before.beta().grad()), values(module.beta().grad()), tolerance, tolerance,
+                        name + ": grad beta");
+            }
+        }
+    }
+
     @Test
     void forwardEqualsReferenceOnTheModuleParameters() {
         AReLU arelu = new AReLU(0.3, 0.5);

@@ -7,6 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.MemoryFormatOptional;
@@ -27,6 +28,7 @@ final class CpuKernels extends FusedKernels {
 
     private final MethodHandle forwardParams;
     private final MethodHandle backwardParams;
+    private final MethodHandle backwardValues;
     private final MethodHandle forwardChannelsParams;
     private final MethodHandle backwardChannelsParams;
     // Read-only native objects shared by every call; retained, so no caller's PointerScope can free them.
@@ -42,6 +44,12 @@ final class CpuKernels extends FusedKernels {
         // (grad_out, x, grad_in, n, alpha*, beta*, grad_alpha*, grad_beta*, threads)
         backwardParams = library.bind("arelu_backward_params_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
                 ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+        // (grad_out, x, grad_in, n, alpha, beta, grad_alpha*, grad_beta*, threads)
+        // The values as doubles whatever the element type (a float's cast is exact: they were read as floats).
+        MethodHandle values = library.bind("arelu_backward_values_" + t, FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                ADDRESS, ADDRESS, JAVA_LONG, type.layout, type.layout, ADDRESS, ADDRESS, JAVA_INT));
+        backwardValues = MethodHandles.explicitCastArguments(values,
+                values.type().changeParameterType(4, double.class).changeParameterType(5, double.class));
         // (x, y, outer, channels, inner, alpha*, beta*, threads)
         forwardChannelsParams = library.bind("arelu_forward_channels_params_" + t, FunctionDescriptor.of(JAVA_INT,
                 ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_INT));
@@ -55,7 +63,7 @@ final class CpuKernels extends FusedKernels {
         }
     }
 
-    /** Gives no {@link ScalarParameters}: backward reads the parameters' memory again, as forward did. */
+    /** Gives the one-element parameters' values as read here, before the kernel, which reads the same memory. */
     @Override
     public Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out) {
         try (PointerScope scope = new PointerScope()) {
@@ -64,12 +72,16 @@ final class CpuKernels extends FusedKernels {
             Tensor y = out != null ? out : torch.empty_like(x);
             long n = x.numel();
             long channels = alpha.numel();
+            ScalarParameters scalar = null;
             if (channels == 1) {
                 // One element is contiguous whatever the shape and strides; data_ptr includes the storage offset.
+                MemorySegment a = address(dense(alpha));
+                MemorySegment b = address(dense(beta));
+                scalar = new ScalarParameters(type.loadAt(a.address()), type.loadAt(b.address()));
                 int status;
                 try {
-                    status = (int) forwardParams.invokeExact(address(x), address(y), n, address(dense(alpha)),
-                            address(dense(beta)), torch.get_num_threads());
+                    status = (int) forwardParams.invokeExact(address(x), address(y), n, a, b,
+                            torch.get_num_threads());
                 } catch (Throwable e) {
                     throw NativeLibrary.failed("arelu forward", e);
                 }
@@ -86,11 +98,17 @@ final class CpuKernels extends FusedKernels {
                 }
                 check(status, "arelu channel-wise forward");
             }
-            return new Forward(out != null ? out : Scopes.escape(scope, y), null);
+            return new Forward(out != null ? out : Scopes.escape(scope, y), scalar);
         }
     }
 
-    /** {@code given} is always null here (forward gives none): the parameters are read from their memory. */
+    /** Channel-wise parameters are read from their memory; one-element ones are passed by value when given. */
+    @Override
+    public boolean backwardReadsParameters(Tensor alpha) {
+        return alpha.numel() != 1;
+    }
+
+    /** With {@code given}, one-element parameters are passed by value: forward's, whatever alpha and beta hold now. */
     @Override
     public Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta, Tensor gradInputOut,
             boolean inputGradient, ScalarParameters given) {
@@ -109,7 +127,10 @@ final class CpuKernels extends FusedKernels {
             Tensor gradBeta = torch.empty(TensorInfo.shape(beta), elementOptions, noMemoryFormat);
             int status;
             try {
-                if (channels == 1) {
+                if (channels == 1 && given != null) {
+                    status = (int) backwardValues.invokeExact(address(g), address(x), gradIn, n, given.alpha(),
+                            given.beta(), address(gradAlpha), address(gradBeta), torch.get_num_threads());
+                } else if (channels == 1) {
                     status = (int) backwardParams.invokeExact(address(g), address(x), gradIn, n, address(a),
                             address(b), address(gradAlpha), address(gradBeta), torch.get_num_threads());
                 } else {

@@ -75,9 +75,10 @@ final class CudaKernels extends FusedKernels {
             if (channels == 1) {
                 scalar = scalarParameters(alpha, beta);
                 if (n > 0) {
+                    HostScales scales = hostScales(scalar);
                     int status;
                     try {
-                        status = (int) forward.invokeExact(address(x), address(y), n, scalar.neg(), scalar.pos(),
+                        status = (int) forward.invokeExact(address(x), address(y), n, scales.neg(), scales.pos(),
                                 stream);
                     } catch (Throwable e) {
                         throw NativeLibrary.failed("arelu CUDA forward", e);
@@ -125,7 +126,7 @@ final class CudaKernels extends FusedKernels {
                 int status;
                 if (channels == 1) {
                     // Host scales, device sums.
-                    ScalarParameters p = given != null ? given : scalarParameters(alpha, beta);
+                    HostScales p = hostScales(given != null ? given : scalarParameters(alpha, beta));
                     try {
                         status = (int) backward.invokeExact(address(g), address(x), gradIn, n, p.neg(), p.pos(),
                                 address(negSum), address(posSum), address(workspace), workspace.numel(), stream);
@@ -163,6 +164,19 @@ final class CudaKernels extends FusedKernels {
         }
     }
 
+    /**
+     * The parameter gradients are formed on the device from alpha and beta there, and channel-wise scales too:
+     * backward always takes the parameters as tensors.
+     */
+    @Override
+    public boolean backwardReadsParameters(Tensor alpha) {
+        return true;
+    }
+
+    /** The scales {a, b} of one-element parameters, values of the element type formed on the host. */
+    private record HostScales(double neg, double pos) {
+    }
+
     /** Per-channel scales {a, b} of channel-wise parameters, new tensors of the parameters' element type. */
     private record ChannelScales(Tensor neg, Tensor pos) {
     }
@@ -194,21 +208,24 @@ final class CudaKernels extends FusedKernels {
         return torch.empty(new long[] {Math.max(bytes, 1)}, options, new MemoryFormatOptional());
     }
 
-    /**
-     * The one-element parameters' values and scales, formed in the element type by the library's
-     * arelu_scales, the definition the C++ op uses too. The host slots live for this call only.
-     */
+    /** The one-element parameters' values, read to the host (which waits for the device). */
     private ScalarParameters scalarParameters(Tensor alpha, Tensor beta) {
-        double rawAlpha = rawValue(alpha);
-        double rawBeta = rawValue(beta);
+        return new ScalarParameters(rawValue(alpha), rawValue(beta));
+    }
+
+    /**
+     * The scales of one-element parameters, formed in the element type by the library's arelu_scales, the
+     * definition the C++ op uses too. The host slots live for this call only.
+     */
+    private HostScales hostScales(ScalarParameters parameters) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment slots = arena.allocate(ValueLayout.JAVA_DOUBLE, 4);
             MemorySegment a = slots.asSlice(0, Double.BYTES);
             MemorySegment b = slots.asSlice(Double.BYTES, Double.BYTES);
             MemorySegment neg = slots.asSlice(2 * Double.BYTES, Double.BYTES);
             MemorySegment pos = slots.asSlice(3 * Double.BYTES, Double.BYTES);
-            type.store(a, rawAlpha);
-            type.store(b, rawBeta);
+            type.store(a, parameters.alpha());
+            type.store(b, parameters.beta());
             int status;
             try {
                 status = (int) hostScales.invokeExact(a, b, neg, pos, 1L);
@@ -216,7 +233,7 @@ final class CudaKernels extends FusedKernels {
                 throw NativeLibrary.failed("arelu scales", e);
             }
             check(status, "arelu scales");
-            return new ScalarParameters(type.load(a), type.load(b), type.load(neg), type.load(pos));
+            return new HostScales(type.load(neg), type.load(pos));
         }
     }
 

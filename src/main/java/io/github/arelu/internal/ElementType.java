@@ -32,6 +32,12 @@ enum ElementType {
         }
     };
 
+    /**
+     * All of memory: {@link #loadAt} reads through it rather than through a restricted {@code reinterpret} per
+     * read, whose caller check costs microseconds until the JIT has compiled the caller.
+     */
+    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
     final ScalarType dtype;
     /** The kernels' symbol suffix: {@code arelu_forward_f32}. */
     final String suffix;
@@ -51,6 +57,11 @@ enum ElementType {
 
     /** The element-type value at the start of {@code slot}, widened. */
     abstract double load(MemorySegment slot);
+
+    /** The element-type value at {@code address} in host memory, widened. */
+    double loadAt(long address) {
+        return load(MEMORY.asSlice(address));
+    }
 
     /** Writes {@code value} (a value of this type) at the start of {@code slot} in this type. */
     abstract void store(MemorySegment slot, double value);

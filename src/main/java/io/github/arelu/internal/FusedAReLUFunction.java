@@ -16,10 +16,7 @@ import org.bytedeco.pytorch.Tensor;
  */
 public final class FusedAReLUFunction extends JavaFunction {
 
-    /**
-     * The key of forward's {@link FusedKernels.ScalarParameters} for backward: CUDA kernels with one-element
-     * parameters give them (the CPU kernels read the parameters' memory in each call).
-     */
+    /** The key of forward's {@link FusedKernels.ScalarParameters} (one-element parameters) for backward. */
     private static final String SCALAR_PARAMETERS = "scalarParameters";
 
     private final FusedKernels kernels;
@@ -33,18 +30,35 @@ public final class FusedAReLUFunction extends JavaFunction {
         return "AReLU";
     }
 
+    /**
+     * Saves x, alpha and beta (for the version checks, and for the differentiable backward under
+     * {@code create_graph}) and what the fused backward computes with: alpha and beta as forward read them. An
+     * optimizer's step may write the parameters between a forward and its backward without bumping their
+     * versions (libtorch's do), and the reference's graph keeps forward's scales; so backward takes forward's
+     * values (one-element parameters on the CPU) or copies of the parameters made here (where the kernels
+     * read parameters as tensors).
+     */
     @Override
     protected Tensor[] forward(FunctionContext ctx, Tensor... inputs) {
-        ctx.saveForBackward(inputs);
-        FusedKernels.Forward result = kernels.forward(inputs[0], inputs[1], inputs[2], null);
+        Tensor x = inputs[0];
+        Tensor alpha = inputs[1];
+        Tensor beta = inputs[2];
+        FusedKernels.Forward result = kernels.forward(x, alpha, beta, null);
+        if (kernels.backwardReadsParameters(alpha)) {
+            ctx.saveForBackward(x, alpha, beta, alpha.clone(), beta.clone());
+        } else {
+            ctx.saveForBackward(x, alpha, beta);
+        }
         if (result.scalar() != null) {
-            // Backward uses the values forward used. On every device an in-place change of alpha or beta in
-            // between fails there, through the saved tensors' version check.
             ctx.savedData().put(SCALAR_PARAMETERS, result.scalar());
         }
         return new Tensor[] {result.output()};
     }
 
+    /**
+     * Under {@code create_graph}, the reference formula on the saved, graph-connected parameters (as they are at
+     * backward: a graph for higher derivatives is built while the parameters stay unchanged, as in meta-learning).
+     */
     @Override
     protected Tensor[] backward(FunctionContext ctx, Tensor... gradOutputs) {
         Tensor[] saved = ctx.savedTensors();
@@ -53,8 +67,9 @@ public final class FusedAReLUFunction extends JavaFunction {
             return ComposedAReLU.differentiableBackward(gradOutputs[0], saved[0], saved[1], saved[2], needed);
         }
         FusedKernels.ScalarParameters scalar = (FusedKernels.ScalarParameters) ctx.savedData().get(SCALAR_PARAMETERS);
-        FusedKernels.Gradients g = kernels.backward(gradOutputs[0], saved[0], saved[1], saved[2], null, needed[0],
-                scalar);
+        Tensor alpha = saved.length > 3 ? saved[3] : saved[1];
+        Tensor beta = saved.length > 3 ? saved[4] : saved[2];
+        FusedKernels.Gradients g = kernels.backward(gradOutputs[0], saved[0], alpha, beta, null, needed[0], scalar);
         return new Tensor[] {g.input(), needed[1] ? g.alpha() : null, needed[2] ? g.beta() : null};
     }
 

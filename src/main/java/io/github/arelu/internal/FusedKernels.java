@@ -26,26 +26,22 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
 
     /**
-     * One-element parameters as the kernels take them: the raw values and the scales formed from them
-     * ({@code a = clamp(alpha, 0.01, 0.99)}, {@code b = 1 + sigmoid(beta)}), each a value of the element type.
-     * On CUDA the training path forms them once in forward (reading a device parameter waits for the device) and
-     * hands them to backward, which then forms nothing again. The CPU kernels read the parameters' memory in the
-     * kernel call itself and give none.
+     * One-element parameters as a forward call read them: the raw values, each a value of the element type.
+     * The training path hands them to backward, which computes with forward's values rather than with what the
+     * parameters hold by then: libtorch's optimizers write parameters without bumping their version counters, so
+     * a step taken between a forward and its backward would otherwise change the gradients unnoticed.
      *
      * @param alpha the raw alpha
      * @param beta the raw beta
-     * @param neg the scale of negative inputs, a
-     * @param pos the scale of positive inputs, b
      */
-    public record ScalarParameters(double alpha, double beta, double neg, double pos) {
+    public record ScalarParameters(double alpha, double beta) {
     }
 
     /**
      * What a forward call gives: the output and, for one-element parameters, the parameters it used.
      *
      * @param output AReLU of the input
-     * @param scalar the one-element parameters as formed for the call (CUDA), or null (channel-wise
-     *     parameters, or the CPU)
+     * @param scalar the one-element parameters as the call read them, or null for channel-wise parameters
      */
     public record Forward(Tensor output, ScalarParameters scalar) {
     }
@@ -107,9 +103,19 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
      * @param alpha the raw alpha: one element, or one per channel of dimension 1
      * @param beta the raw beta, shaped like {@code alpha}
      * @param out where to write the result, or null
-     * @return the output, and the one-element parameters used where the kernels form them in Java (CUDA)
+     * @return the output, and the one-element parameters as it read them
      */
     public abstract Forward forward(Tensor input, Tensor alpha, Tensor beta, Tensor out);
+
+    /**
+     * Whether {@link #backward} reads the parameters' memory even when given forward's {@link ScalarParameters}
+     * (CUDA's parameter gradients, channel-wise parameters everywhere): then the training path hands it copies
+     * of the parameters as forward read them.
+     *
+     * @param alpha the raw alpha
+     * @return true where backward needs the parameters as tensors
+     */
+    public abstract boolean backwardReadsParameters(Tensor alpha);
 
     /**
      * Backward: the input gradient (into {@code gradInputOut} when given, else a new tensor; none without
@@ -121,7 +127,7 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
      * @param beta the forward's raw beta
      * @param gradInputOut where to write the input gradient, or null
      * @param inputGradient whether the input gradient is wanted
-     * @param scalar the one-element parameters as forward gave them, or null to form them here
+     * @param scalar the one-element parameters as forward gave them, or null to read them from alpha and beta
      * @return the gradients
      */
     public abstract Gradients backward(Tensor gradOutput, Tensor input, Tensor alpha, Tensor beta,
