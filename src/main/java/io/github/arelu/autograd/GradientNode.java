@@ -110,6 +110,18 @@ final class GradientNode {
         GradientNode record = new GradientNode(function, context, Meta.of(inputs), Meta.of(outputs));
         long key = LiveNodes.register(record);
         record.key = key;
+        try {
+            wire(record, inputs, outputs);
+        } catch (RuntimeException | Error e) {
+            // No node holds the record (or the one that does, never made findable, cannot report it): drop it.
+            LiveNodes.nodeDied(key);
+            throw e;
+        }
+    }
+
+    private static void wire(GradientNode record, Tensor[] inputs, Tensor[] outputs) {
+        long key = record.key;
+        FunctionContext context = record.context;
         int n = inputs.length;
         boolean ownTable = CarrierTable.available();
         boolean shared = ownTable || HookPeers.shared();
@@ -260,11 +272,19 @@ final class GradientNode {
                     results.put(i, gradients[i]);
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             // The caller frees the vector as plain pointers: it must hold no tensor (none, unless a put failed).
             new TensorVector(at(resultsAddress)).clear();
-            throw new RuntimeException(record.function.name() + " backward failed: " + e.getMessage(), e);
+            throw backwardFailed(record, e);
         }
+    }
+
+    /**
+     * What reaches the caller of {@code backward()} when a node's backward throws: only text crosses libtorch
+     * (a C++ exception), so the message names the function and the original's class and message.
+     */
+    private static RuntimeException backwardFailed(GradientNode record, Throwable e) {
+        return new RuntimeException(record.function.name() + " backward failed: " + e, e);
     }
 
     /**
@@ -355,9 +375,9 @@ final class GradientNode {
             try {
                 record.runBackward(gradients);
                 record.releaseUnlessKept();
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
-                throw new RuntimeException(record.function.name() + " backward failed: " + e.getMessage(), e);
+                throw backwardFailed(record, e);
             }
             return ONE_UNDEFINED;
         }

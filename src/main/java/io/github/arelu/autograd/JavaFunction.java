@@ -106,15 +106,24 @@ public abstract class JavaFunction {
         boolean gradMode = GradMode.is_enabled();
         FunctionContext context = new FunctionContext(name(), requiresGrad, gradMode && anyRequiresGrad);
         Tensor[] outputs;
-        GradMode.set_enabled(false);
+        boolean handedOver = false;
         try {
-            outputs = forward(context, inputs);
+            GradMode.set_enabled(false);
+            try {
+                outputs = forward(context, inputs);
+            } finally {
+                GradMode.set_enabled(gradMode);
+            }
+            if (context.isRecording()) {
+                checkOutputs(outputs, inputs);
+                GradientNode.wire(this, context, inputs, outputs);
+            }
+            handedOver = true;
         } finally {
-            GradMode.set_enabled(gradMode);
-        }
-        if (context.isRecording()) {
-            checkOutputs(outputs, inputs);
-            GradientNode.wire(this, context, inputs, outputs);
+            if (!handedOver) {
+                // forward, the output checks or the wiring failed: no node will ever release what forward saved.
+                context.release();
+            }
         }
         return outputs;
     }

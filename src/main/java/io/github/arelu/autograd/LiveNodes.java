@@ -1,5 +1,6 @@
 package io.github.arelu.autograd;
 
+import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -82,14 +83,56 @@ final class LiveNodes {
         }
     }
 
-    /** The node registered under {@code key} died: drops its record (hooks, saved tensors, function). */
+    /**
+     * The node registered under {@code key} died: drops its record (hooks, saved tensors, function). The record
+     * leaves the registry at once (libtorch may give the node's address to a new node as soon as this returns);
+     * its release goes through {@link #release}.
+     */
     static void nodeDied(long key) {
         GradientNode record = BY_KEY.remove(key);
         if (record != null) {
             BY_NODE_ADDRESS.remove(record.nodeAddress(), record);
-            record.releaseAll();
+            release(record);
         }
     }
+
+    /**
+     * Releases a dead node's record, and the records of the nodes that die of it, one after another. Releasing
+     * saved tensors can destroy the nodes that made them (a chain of calls, each saving the last one's output,
+     * as a network's layers do), whose deaths call back in here from inside libtorch's destructor: releasing them
+     * there would recurse once per node down the chain, and a graph of a few hundred calls dropped without
+     * backward overflowed the stack inside an upcall, which ends the process. So a death during a release on the
+     * same thread is only queued, and the outermost release works the queue off, as libtorch deletes its own
+     * chains of nodes iteratively.
+     */
+    private static void release(GradientNode record) {
+        Releases releases = RELEASES.get();
+        releases.pending.add(record);
+        if (releases.running) {
+            return;
+        }
+        releases.running = true;
+        try {
+            for (GradientNode next = releases.pending.poll(); next != null; next = releases.pending.poll()) {
+                try {
+                    next.releaseAll();
+                } catch (RuntimeException e) {
+                    // One record's failure must not keep the rest of the queue alive.
+                    LOG.log(System.Logger.Level.ERROR, "releasing a JavaFunction graph node failed", e);
+                }
+            }
+        } finally {
+            releases.running = false;
+        }
+    }
+
+    /** This thread's records waiting to be released, and whether a release is running on it. */
+    private static final class Releases {
+        final ArrayDeque<GradientNode> pending = new ArrayDeque<>();
+        boolean running;
+    }
+
+    private static final ThreadLocal<Releases> RELEASES = ThreadLocal.withInitial(Releases::new);
 
     /** Runs inside libtorch's storage destructors: it must never throw (that would terminate the process). */
     private static final class SentinelDeleter extends PointerConsumer {

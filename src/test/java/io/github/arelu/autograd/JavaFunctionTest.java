@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.github.arelu.internal.Scopes;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.GradMode;
@@ -160,6 +161,83 @@ class JavaFunctionTest {
         }
     }
 
+    /** y = x * 2, saving x: each call of a chain holds the previous call's node through its saved input. */
+    static final class DoubleIt extends JavaFunction {
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            ctx.saveForBackward(in[0]);
+            return new Tensor[] {in[0].mul(new Scalar(2.0))};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            return new Tensor[] {g[0].mul(new Scalar(2.0))};
+        }
+    }
+
+    /**
+     * A graph of 20000 chained calls (an RNN evaluated with grad mode on, say) dropped without backward: each
+     * node's death releases the saved input that holds the node before it. Released one after another, not by a
+     * recursion per node: that overflowed the stack inside libtorch's destructor upcall at a few hundred calls,
+     * and the JVM aborted. Every node is released.
+     */
+    @Test
+    void aLongChainDroppedWithoutBackwardIsReleasedWithoutRecursion() {
+        int before = JavaFunction.liveNodeCount();
+        DoubleIt f = new DoubleIt();
+        Tensor y = torch.ones(4).requires_grad_(true);
+        for (int i = 0; i < 20_000; i++) {
+            try (PointerScope step = new PointerScope()) {
+                // Retained past the step's scope; the previous output's handle is dropped: its node holds it.
+                Tensor next = Scopes.retained(f.apply(y)[0]);
+                if (i > 0) {
+                    y.releaseReference();
+                }
+                y = next;
+            }
+        }
+        assertEquals(before + 20_000, JavaFunction.liveNodeCount());
+        y.releaseReference();
+        assertEquals(before, JavaFunction.liveNodeCount(), "every node of the chain was released");
+    }
+
+    /** Saves its input, then fails in forward, or returns its input (which the output checks refuse). */
+    static final class SavesThenFails extends JavaFunction {
+        final boolean throwInForward;
+
+        SavesThenFails(boolean throwInForward) {
+            this.throwInForward = throwInForward;
+        }
+
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            ctx.saveForBackward(in[0]);
+            if (throwInForward) {
+                throw new IllegalStateException("forward failed after saving");
+            }
+            return new Tensor[] {in[0]};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            return new Tensor[] {g[0]};
+        }
+    }
+
+    /** A call that fails after forward saved a tensor keeps nothing: no node will ever release it. */
+    @Test
+    void aFailedCallReleasesWhatItsForwardSaved() {
+        Tensor x = torch.ones(4).requires_grad_(true);
+        long uses = x.use_count();
+        int nodes = JavaFunction.liveNodeCount();
+        for (boolean throwInForward : new boolean[] {true, false}) {
+            assertThrows(IllegalStateException.class, () -> new SavesThenFails(throwInForward).apply(x));
+            assertEquals(uses, x.use_count(), "the failed call holds no reference to its input ("
+                    + (throwInForward ? "forward threw" : "its output was refused") + ")");
+            assertEquals(nodes, JavaFunction.liveNodeCount());
+        }
+    }
+
     @Test
     void savedDataCarriesForwardsValuesToBackwardPerCall() {
         ScaleBySavedValue f = new ScaleBySavedValue();
@@ -226,7 +304,24 @@ class JavaFunctionTest {
         Tensor x = doubles(1, 2).requires_grad_(true);
         Tensor loss = failing.apply(x, doubles(2), doubles(0))[0].sum();
         RuntimeException e = assertThrows(RuntimeException.class, () -> backward(loss, false));
-        assertTrue(e.getMessage().contains("deliberate failure in backward"), e.getMessage());
+        assertTrue(e.getMessage().contains(
+                "backward failed: java.lang.IllegalStateException: deliberate failure in backward"), e.getMessage());
+        // An Error too reaches the caller as an exception naming the function, the class and the message.
+        JavaFunction asserting = new AffineAndSquare() {
+            @Override
+            public String name() {
+                return "Asserting";
+            }
+
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                throw new AssertionError("assertion in backward");
+            }
+        };
+        Tensor loss2 = asserting.apply(x, doubles(2), doubles(0))[0].sum();
+        RuntimeException e2 = assertThrows(RuntimeException.class, () -> backward(loss2, false));
+        assertTrue(e2.getMessage().contains("Asserting backward failed: java.lang.AssertionError: assertion in backward"),
+                e2.getMessage());
         Tensor again = new AffineAndSquare().apply(x, doubles(2), doubles(0))[0].sum();
         backward(again, false);
         assertArrayEquals(new double[] {2, 2}, values(x.grad()));
