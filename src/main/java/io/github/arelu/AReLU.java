@@ -2,6 +2,8 @@ package io.github.arelu;
 
 import java.util.Locale;
 
+import io.github.arelu.internal.AReLUArguments;
+
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DimnameListOptional;
@@ -110,7 +112,25 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * @throws IllegalArgumentException for an input this module cannot take, naming what was expected
      */
     public Tensor forward(Tensor input) {
+        checkParameterShapes();
         return AReLUFunctional.arelu(input, alpha, beta, fusedCuda);
+    }
+
+    /**
+     * libtorch's {@code load} replaces the parameters with a checkpoint's tensors whatever their shapes, so a
+     * checkpoint of a scalar AReLU loaded into a channel-wise one (or of another channel count) would leave a
+     * module that no longer is what it was built as. PyTorch's {@code load_state_dict} refuses that; here the
+     * module's first use does.
+     */
+    private void checkParameterShapes() {
+        if (alpha.numel() != numParameters || beta.numel() != numParameters || alpha.dim() != 1 || beta.dim() != 1) {
+            throw new IllegalStateException("AReLU was built with alpha and beta of shape [" + numParameters
+                    + "] but holds alpha of shape " + AReLUArguments.shapeOf(alpha) + " and beta of shape "
+                    + AReLUArguments.shapeOf(beta) + ": a checkpoint of a differently shaped AReLU was loaded "
+                    + "into it; build the module as it was saved (" + (numParameters == 1
+                            ? "AReLU.channelwise(channels)" : "new AReLU() for the paper's scalar form")
+                    + ") before loading");
+        }
     }
 
     /**
@@ -124,6 +144,7 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * @throws IllegalArgumentException for an input that {@link #forward} would refuse, with the same message
      */
     public AReLUPath pathFor(Tensor input) {
+        checkParameterShapes();
         return AReLUFunctional.pathFor(input, alpha, beta, fusedCuda);
     }
 
@@ -200,6 +221,10 @@ public class AReLU extends org.bytedeco.pytorch.Module {
             // JavaCPP's debug logging prints every new native object, this one inside Module's constructor,
             // before the parameters exist.
             return "AReLU(being constructed)";
+        }
+        if (alpha.numel() != numParameters || beta.numel() != numParameters) {
+            return "AReLU(built with " + numParameters + " parameters of each kind, holding alpha of shape "
+                    + AReLUArguments.shapeOf(alpha) + " and beta of shape " + AReLUArguments.shapeOf(beta) + ")";
         }
         String form = numParameters == 1 ? "scalar" : "channel-wise, " + numParameters + " channels";
         return "AReLU(" + form + ", alpha=" + describe(alpha) + ", beta=" + describe(beta) + ")";

@@ -4,6 +4,7 @@ import static io.github.arelu.Tensors.assertClose;
 import static io.github.arelu.Tensors.doubles;
 import static io.github.arelu.Tensors.reference;
 import static io.github.arelu.Tensors.values;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -244,6 +245,66 @@ class AReLUAcceptedInputsTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> AReLUFunctional.arelu(dense, alpha.detach().to_sparse(), beta));
         assertTrue(e.getMessage().contains("alpha") && e.getMessage().contains("Sparse"), e.getMessage());
+    }
+
+    /**
+     * Nested inputs: one-element parameters that need no gradient apply (values of the padded reference);
+     * channel-wise parameters and parameters to be trained are refused up front with a message naming nested
+     * inputs, where libtorch would fail on dimension 1 or in backward.
+     */
+    @Test
+    void nestedInputsApplyForInferenceAndAreRefusedByNameOtherwise() {
+        Tensor nested = torch.nested_tensor(new org.bytedeco.pytorch.TensorVector(torch.randn(2, 3),
+                torch.randn(4, 3)));
+        Tensor alpha = torch.full(new long[] {1}, new Scalar(0.4), new org.bytedeco.pytorch.DimnameListOptional(),
+                new TensorOptions(ScalarType.Float)).requires_grad_(true);
+        Tensor beta = torch.full(new long[] {1}, new Scalar(0.5), new org.bytedeco.pytorch.DimnameListOptional(),
+                new TensorOptions(ScalarType.Float)).requires_grad_(true);
+        IllegalArgumentException train = assertThrows(IllegalArgumentException.class,
+                () -> AReLUFunctional.arelu(nested, alpha, beta));
+        assertTrue(train.getMessage().contains("nested") && train.getMessage().contains("to_padded_tensor"),
+                train.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.pathFor(nested, alpha, beta));
+        IllegalArgumentException channels = assertThrows(IllegalArgumentException.class,
+                () -> AReLUFunctional.arelu(nested, torch.rand(3), torch.rand(3)));
+        assertTrue(channels.getMessage().contains("nested"), channels.getMessage());
+        try (NoGradGuard guard = new NoGradGuard()) {
+            Tensor padded = nested.to_padded_tensor(0.0);
+            assertArrayEquals(values(reference(padded, alpha, beta)),
+                    values(AReLUFunctional.arelu(nested, alpha, beta).to_padded_tensor(0.0)), 1e-6);
+        }
+    }
+
+    /** A sparse gradient of the output is refused by the fused backward with a message naming its layout. */
+    @Test
+    void aSparseUpstreamGradientIsRefusedByName() {
+        Tensor x = torch.randn(4, 3).requires_grad_(true);
+        AReLU module = new AReLU();
+        Tensor y = module.forward(x);
+        Tensor sparse = torch.randn(4, 3).to_sparse();
+        RuntimeException e = assertThrows(RuntimeException.class, () -> Tensors.backward(y, sparse));
+        assertTrue(e.getMessage().contains("strided") && e.getMessage().contains("Sparse"), e.getMessage());
+    }
+
+    /** Buffers that partly overlap what the kernels read are refused; the whole input itself is in place. */
+    @Test
+    void partlyOverlappingBuffersAreRefused() {
+        Tensor base = torch.randn(11);
+        Tensor x = base.narrow(0, 0, 10);
+        Tensor shifted = base.narrow(0, 1, 10);
+        Tensor alpha = torch.full(new long[] {1}, new Scalar(0.5), new org.bytedeco.pytorch.DimnameListOptional(),
+                new TensorOptions(ScalarType.Float));
+        Tensor beta = torch.zeros(1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FusedAReLU.forward(x, alpha, beta, shifted));
+        assertTrue(e.getMessage().contains("partly overlaps the input"), e.getMessage());
+        Tensor gBase = torch.randn(11);
+        assertThrows(IllegalArgumentException.class,
+                () -> FusedAReLU.backward(gBase.narrow(0, 0, 10), x.clone(), alpha, beta, gBase.narrow(0, 1, 10)));
+        Tensor expected = reference(x, alpha, beta);
+        Tensor inPlace = x.clone();
+        FusedAReLU.forward(inPlace, alpha, beta, inPlace);
+        assertArrayEquals(values(expected), values(inPlace), 1e-6);
     }
 
     /** An input made under InferenceMode, used outside it with parameters that require grad. */

@@ -248,6 +248,31 @@ class AReLUModuleTest {
         assertArrayEquals(values(saved.forward(x)), values(loaded.forward(x)), 0.0);
     }
 
+    /**
+     * libtorch's load takes a checkpoint's tensors whatever their shapes: a channel-wise checkpoint loaded into
+     * a module of another channel count, or into the scalar form, is refused at the module's first use with a
+     * message naming both shapes, as PyTorch's load_state_dict refuses it; toString does not throw.
+     */
+    @Test
+    void aCheckpointOfAnotherShapeIsRefusedNamingTheShapes(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("five.pt");
+        OutputArchive out = new OutputArchive();
+        AReLU.channelwise(5).save(out);
+        out.save_to(file.toString());
+        for (AReLU target : new AReLU[] {AReLU.channelwise(3), new AReLU()}) {
+            InputArchive in = new InputArchive();
+            in.load_from(file.toString());
+            target.load(in);
+            long built = target.numParameters();
+            Tensor x = torch.randn(new long[] {2, 5, 4});
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> target.forward(x));
+            assertTrue(e.getMessage().contains("built with alpha and beta of shape [" + built + "]")
+                    && e.getMessage().contains("holds alpha of shape [5]"), e.getMessage());
+            assertThrows(IllegalStateException.class, () -> target.pathFor(x));
+            assertTrue(target.toString().contains("holding alpha of shape [5]"), target.toString());
+        }
+    }
+
     @Test
     void toDoubleConvertsParametersAndForwardRunsInDouble() {
         Net net = new Net();

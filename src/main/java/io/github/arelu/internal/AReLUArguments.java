@@ -2,7 +2,9 @@ package io.github.arelu.internal;
 
 import java.util.Arrays;
 
+import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Every argument check of the AReLU API, in one place; messages name what was expected and what was found. */
@@ -42,6 +44,9 @@ public final class AReLUArguments {
         if (count == 0) {
             throw new IllegalArgumentException("AReLU parameters alpha and beta are empty");
         }
+        if (input.is_nested()) {
+            checkNested(input, alpha, beta, count);
+        }
         if (count > 1) {
             if (input.dim() < 2) {
                 throw new IllegalArgumentException("channel-wise AReLU with " + count + " channels expects an "
@@ -53,6 +58,24 @@ public final class AReLUArguments {
             }
         }
         return dtype;
+    }
+
+    /**
+     * Nested inputs take libtorch's operations, which apply one-element parameters but cannot reduce a nested
+     * gradient to them, and whose dimension 1 may have no single size to match channels against: refused by
+     * name where either would fail later, and more obscurely.
+     */
+    private static void checkNested(Tensor input, Tensor alpha, Tensor beta, long count) {
+        String convert = "; convert the input with to_padded_tensor(0) (AReLU maps the padding's zeros to zeros)";
+        if (count > 1) {
+            throw new IllegalArgumentException("channel-wise AReLU does not support nested inputs (their dimension 1 "
+                    + "may have no single size to match " + count + " channels against)" + convert);
+        }
+        if (GradMode.is_enabled() && (alpha.requires_grad() || beta.requires_grad())) {
+            throw new IllegalArgumentException("AReLU cannot train alpha and beta on a nested input (libtorch's "
+                    + "backward does not reduce a nested gradient to a one-element parameter)" + convert
+                    + ", or apply it under NoGradGuard for inference");
+        }
     }
 
     private static void checkParameter(String name, Tensor parameter, Tensor input, ScalarType dtype) {
@@ -84,10 +107,41 @@ public final class AReLUArguments {
         if (gradOutput == null || gradOutput.isNull() || !gradOutput.defined()) {
             throw new IllegalArgumentException("AReLU backward needs a defined gradOutput");
         }
+        checkStridedGradOutput(gradOutput);
         if (TensorInfo.dtype(gradOutput) != TensorInfo.dtype(input) || !TensorInfo.sameDevice(gradOutput, input)
                 || !TensorInfo.sameShape(gradOutput, input)) {
             throw new IllegalArgumentException("AReLU backward: gradOutput must match the input, got "
                     + TensorInfo.describe(gradOutput) + " for input " + TensorInfo.describe(input));
+        }
+    }
+
+    /**
+     * The fused backward reads the output's gradient as memory: a sparse or nested one is refused by name.
+     *
+     * @param gradOutput the gradient of AReLU's output, defined
+     * @throws IllegalArgumentException naming its layout when it is not strided
+     */
+    public static void checkStridedGradOutput(Tensor gradOutput) {
+        if (!TensorInfo.isStrided(gradOutput)) {
+            throw new IllegalArgumentException("AReLU backward takes a strided (dense) gradient of its output, got "
+                    + "layout " + TensorInfo.layoutName(gradOutput) + "; convert it with to_dense()");
+        }
+    }
+
+    /**
+     * A buffer that partly overlaps a tensor the kernels read would be read after being written: refused. The
+     * same memory as a whole is in place, which the kernels allow.
+     *
+     * @param out the buffer written
+     * @param read a tensor read in the same call
+     * @param outName the buffer's name in messages
+     * @param readName the other tensor's name in messages
+     * @throws IllegalArgumentException when the two share some but not all of their memory
+     */
+    public static void checkNoPartialOverlap(Tensor out, Tensor read, String outName, String readName) {
+        if (torch.get_overlap_status(out, read).value == torch.MemOverlapStatus.Partial.value) {
+            throw new IllegalArgumentException("AReLU " + outName + " partly overlaps " + readName + " in memory; "
+                    + "pass the same tensor (in place) or a separate buffer");
         }
     }
 
@@ -117,6 +171,7 @@ public final class AReLUArguments {
                     + (out.is_neg() ? "a lazily negated view (is_neg())" : out._is_zerotensor()
                             ? "an efficient zero tensor" : "layout " + TensorInfo.layoutName(out)));
         }
+        checkNoPartialOverlap(out, input, name, "the input");
         boolean inputDense = input.is_contiguous() || input.is_non_overlapping_and_dense();
         boolean laidOut = inputDense ? TensorInfo.sameStrides(out, input) : out.is_contiguous();
         if (!laidOut) {

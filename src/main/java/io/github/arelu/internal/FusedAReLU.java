@@ -111,6 +111,7 @@ public final class FusedAReLU {
         AReLUArguments.checkGradOutput(gradOutput, input);
         if (gradInputOut != null) {
             AReLUArguments.checkOutput(gradInputOut, input, "gradInputOut");
+            AReLUArguments.checkNoPartialOverlap(gradInputOut, gradOutput, "gradInputOut", "gradOutput");
         }
         return kernels.backward(gradOutput, input, alpha, beta, gradInputOut, true, null);
     }

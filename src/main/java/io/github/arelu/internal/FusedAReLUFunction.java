@@ -61,6 +61,7 @@ public final class FusedAReLUFunction extends JavaFunction {
      */
     @Override
     protected Tensor[] backward(FunctionContext ctx, Tensor... gradOutputs) {
+        AReLUArguments.checkStridedGradOutput(gradOutputs[0]);
         Tensor[] saved = ctx.savedTensors();
         boolean[] needed = {ctx.needsInputGrad(0), ctx.needsInputGrad(1), ctx.needsInputGrad(2)};
         if (GradMode.is_enabled()) {
