@@ -404,6 +404,16 @@ class AReLUAcceptedInputsTest {
         Tensor y = AReLUFunctional.arelu(x, alpha, beta);
         assertTrue(y.is_meta());
         assertEquals(List.of(2L, 3L, 4L), List.of(y.size(0), y.size(1), y.size(2)));
+        // Backward too: gradients of the inputs' shapes, on meta.
+        Tensor xg = x.detach().requires_grad_(true);
+        Tensor ag = alpha.detach().requires_grad_(true);
+        Tensor bg = beta.detach().requires_grad_(true);
+        AReLUFunctional.arelu(xg, ag, bg).sum().backward();
+        for (Tensor p : new Tensor[] {xg, ag, bg}) {
+            assertTrue(p.grad().is_meta());
+            assertEquals(io.github.arelu.internal.AReLUArguments.shapeOf(p),
+                    io.github.arelu.internal.AReLUArguments.shapeOf(p.grad()));
+        }
     }
 
     /** x * a underflowing to zero: the reference's 0 * b - (-x) * a is +0, never -0. */

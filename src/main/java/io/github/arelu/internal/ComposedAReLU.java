@@ -59,11 +59,12 @@ public final class ComposedAReLU {
     }
 
     /**
-     * ReLU; on meta tensors (shapes without data), for which libtorch 2.10 has no relu kernel,
-     * {@code clamp_min(0)}, which gives the same shape, dtype and gradient shapes.
+     * ReLU; on meta tensors (shapes without data), for which libtorch 2.10 has neither a relu kernel nor one for
+     * the {@code where} of clamp's backward, a copy ({@code x * 1}): the same shape, dtype and gradient shapes,
+     * all that meta tensors carry.
      */
     private static Tensor relu(Tensor x) {
-        return x.is_meta() ? x.clamp_min(new Scalar(0.0)) : torch.relu(x);
+        return x.is_meta() ? x.mul(new Scalar(1.0)) : torch.relu(x);
     }
 
     /**
@@ -99,6 +100,10 @@ public final class ComposedAReLU {
 
     /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */
     private static Tensor negativeScale(Tensor alpha) {
+        if (alpha.is_meta()) {
+            // As relu above: clamp's backward (a where) has no meta kernel.
+            return alpha.mul(new Scalar(1.0));
+        }
         return torch.clamp(alpha, new ScalarOptional(new Scalar(ALPHA_MIN)),
                 new ScalarOptional(new Scalar(ALPHA_MAX)));
     }
