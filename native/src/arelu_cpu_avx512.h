@@ -13,28 +13,39 @@ namespace arelu::cpu {
 // no mask is set (0, NaN), x * a and x * b where they are: the same single products as forward1. A product
 // x * a that underflowed to -0 becomes +0 through a masked add of +0 (forward1's select; intrinsics are
 // never contracted into a multiply-add).
-// The last, partial vector of a range goes through the same operations with masked loads and stores (which
-// touch no memory outside the mask): an element left to forward1's selects costs a mispredicted branch on
-// random signs, once per channel row on NCHW maps of 7 x 7, more than the row's three whole vectors.
-__attribute__((target("avx512f"))) inline void forward_vec_avx512(const float* x, float* y, int64_t i, __m512 av,
-                                                                  __m512 bv, __mmask16 valid = 0xffff) {
-  const __m512 xv = _mm512_maskz_loadu_ps(valid, x + i);
+__attribute__((target("avx512f"), always_inline)) inline __m512 forward_avx512(__m512 xv, __m512 av, __m512 bv) {
   const __m512 zero = _mm512_setzero_ps();
   const auto lt = _mm512_cmp_ps_mask(xv, zero, _CMP_LT_OQ);
   __m512 r = _mm512_mask_mul_ps(xv, lt, xv, av);
   r = _mm512_mask_add_ps(r, lt, r, zero);
-  r = _mm512_mask_mul_ps(r, _mm512_cmp_ps_mask(xv, zero, _CMP_GT_OQ), xv, bv);
-  _mm512_mask_storeu_ps(y + i, valid, r);
+  return _mm512_mask_mul_ps(r, _mm512_cmp_ps_mask(xv, zero, _CMP_GT_OQ), xv, bv);
 }
-__attribute__((target("avx512f"))) inline void forward_vec_avx512(const double* x, double* y, int64_t i, __m512d av,
-                                                                  __m512d bv, __mmask8 valid = 0xff) {
-  const __m512d xv = _mm512_maskz_loadu_pd(valid, x + i);
+__attribute__((target("avx512f"), always_inline)) inline __m512d forward_avx512(__m512d xv, __m512d av,
+                                                                               __m512d bv) {
   const __m512d zero = _mm512_setzero_pd();
   const auto lt = _mm512_cmp_pd_mask(xv, zero, _CMP_LT_OQ);
   __m512d r = _mm512_mask_mul_pd(xv, lt, xv, av);
   r = _mm512_mask_add_pd(r, lt, r, zero);
-  r = _mm512_mask_mul_pd(r, _mm512_cmp_pd_mask(xv, zero, _CMP_GT_OQ), xv, bv);
-  _mm512_mask_storeu_pd(y + i, valid, r);
+  return _mm512_mask_mul_pd(r, _mm512_cmp_pd_mask(xv, zero, _CMP_GT_OQ), xv, bv);
+}
+__attribute__((target("avx512f"))) inline void forward_vec_avx512(const float* x, float* y, int64_t i, __m512 av,
+                                                                  __m512 bv) {
+  _mm512_storeu_ps(y + i, forward_avx512(_mm512_loadu_ps(x + i), av, bv));
+}
+__attribute__((target("avx512f"))) inline void forward_vec_avx512(const double* x, double* y, int64_t i, __m512d av,
+                                                                  __m512d bv) {
+  _mm512_storeu_pd(y + i, forward_avx512(_mm512_loadu_pd(x + i), av, bv));
+}
+// The last, partial vector of a range: the same operations with masked loads and stores (which touch no memory
+// outside the mask). An element left to forward1's selects costs a mispredicted branch on random signs, once
+// per channel row on NCHW maps of 7 x 7: more than the row's three whole vectors.
+__attribute__((target("avx512f"))) inline void partial_forward_avx512(const float* x, float* y, int64_t i, __m512 av,
+                                                                      __m512 bv, __mmask16 valid) {
+  _mm512_mask_storeu_ps(y + i, valid, forward_avx512(_mm512_maskz_loadu_ps(valid, x + i), av, bv));
+}
+__attribute__((target("avx512f"))) inline void partial_forward_avx512(const double* x, double* y, int64_t i,
+                                                                      __m512d av, __m512d bv, __mmask8 valid) {
+  _mm512_mask_storeu_pd(y + i, valid, forward_avx512(_mm512_maskz_loadu_pd(valid, x + i), av, bv));
 }
 // The mask of a vector's first k elements (0 < k < elements per vector): the lanes a partial vector fills.
 template <class T>
@@ -52,7 +63,7 @@ __attribute__((target("avx512f"))) void forward_range_avx512(const T* x, T* y, i
   const auto bv = splat_avx512(b);
   int64_t i = 0;
   for (; i + w <= m; i += w) forward_vec_avx512(x, y, i, av, bv);  // y == x is fine: load before store
-  if (i < m) forward_vec_avx512(x, y, i, av, bv, first_lanes<T>(m - i));
+  if (i < m) partial_forward_avx512(x, y, i, av, bv, first_lanes<T>(m - i));
 }
 
 // One outer row of NCHW memory (arelu_cpu.cpp's forward_channel_rows): `channels` rows of m elements, each
@@ -69,7 +80,7 @@ __attribute__((target("avx512f"))) void forward_channel_rows_avx512(const T* x, 
     const T* xr = x + c * m;
     T* yr = y + c * m;
     for (int64_t i = 0; i < whole; i += w) forward_vec_avx512(xr, yr, i, av, bv);
-    if (whole < m) forward_vec_avx512(xr, yr, whole, av, bv, first_lanes<T>(m - whole));
+    if (whole < m) partial_forward_avx512(xr, yr, whole, av, bv, first_lanes<T>(m - whole));
   }
 }
 
