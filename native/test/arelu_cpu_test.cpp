@@ -631,16 +631,26 @@ void check_short_rows_identical_across_isas(int64_t inner) {
     b[c] = T(1.1 + 0.02 * c);
   }
   struct Out {
-    std::vector<T> y, gi;
-    std::vector<double> ns, ps;
+    std::vector<T> y, gi, in_place;
+    std::vector<double> ns, ps, ns_none, ps_none;
   };
   auto run = [&](int isa) {
     arelu::detail::set_max_isa(isa);
-    Out o{std::vector<T>(n), std::vector<T>(n), std::vector<double>(channels), std::vector<double>(channels)};
+    Out o{std::vector<T>(n), std::vector<T>(n), g, std::vector<double>(channels), std::vector<double>(channels),
+          std::vector<double>(channels), std::vector<double>(channels)};
     EXPECT_EQ(arelu::abi::forward_channels(x.data(), o.y.data(), outer, channels, inner, a.data(), b.data(), 2),
               ARELU_OK);
     EXPECT_EQ(arelu::abi::backward_channels(g.data(), x.data(), o.gi.data(), outer, channels, inner, a.data(), b.data(),
                                             o.ns.data(), o.ps.data(), 2),
+              ARELU_OK);
+    // The input gradient over the output's gradient (in place), and none at all: the other two ways to store it.
+    std::vector<double> ns_in_place(channels), ps_in_place(channels);
+    EXPECT_EQ(arelu::abi::backward_channels(o.in_place.data(), x.data(), o.in_place.data(), outer, channels, inner,
+                                            a.data(), b.data(), ns_in_place.data(), ps_in_place.data(), 2),
+              ARELU_OK);
+    EXPECT_EQ(0, std::memcmp(ns_in_place.data(), o.ns.data(), channels * sizeof(double)));
+    EXPECT_EQ(arelu::abi::backward_channels(g.data(), x.data(), static_cast<T*>(nullptr), outer, channels, inner,
+                                            a.data(), b.data(), o.ns_none.data(), o.ps_none.data(), 2),
               ARELU_OK);
     return o;
   };
@@ -652,7 +662,11 @@ void check_short_rows_identical_across_isas(int64_t inner) {
     EXPECT_EQ(0, std::memcmp(base.gi.data(), other.gi.data(), n * sizeof(T))) << "level " << level;
     EXPECT_EQ(0, std::memcmp(base.ns.data(), other.ns.data(), channels * sizeof(double))) << "level " << level;
     EXPECT_EQ(0, std::memcmp(base.ps.data(), other.ps.data(), channels * sizeof(double))) << "level " << level;
+    EXPECT_EQ(0, std::memcmp(base.in_place.data(), other.in_place.data(), n * sizeof(T))) << "level " << level;
+    EXPECT_EQ(0, std::memcmp(base.ns_none.data(), other.ns_none.data(), channels * sizeof(double))) << "level " << level;
+    EXPECT_EQ(0, std::memcmp(base.ps_none.data(), other.ps_none.data(), channels * sizeof(double))) << "level " << level;
   }
+  EXPECT_EQ(0, std::memcmp(base.in_place.data(), base.gi.data(), n * sizeof(T)));
   arelu::detail::set_max_isa(2);
 }
 // The short-row loops write the element functions a second time, with bit masks for speed: pinned here to the
@@ -686,14 +700,15 @@ void check_short_rows_match_the_element_functions(int64_t inner) {
     ASSERT_EQ(0, std::memcmp(&gi_flat[i], &gi_rows[i], sizeof(T))) << "gi, x=" << x[i] << " g=" << g[i];
   }
 }
-// Row lengths of each short-row loop: channels_last (1), scales repeated (7, 31), lanes per channel (32, 49),
-// medium rows (100; outer 300 and 64 are batches of 16 or more).
+// Row lengths of each short-row loop: channels_last (1), scales repeated (7, 31), lanes per channel (32, 47,
+// 49, 61: partial steps of 15, 1 and 13 elements, and partial vectors of every AVX2 half), medium rows (100;
+// outer 300 and 64 are batches of 16 or more).
 class ShortRows : public ::testing::TestWithParam<int64_t> {};
 TEST_P(ShortRows, MatchTheElementFunctionsF32) { check_short_rows_match_the_element_functions<float>(GetParam()); }
 TEST_P(ShortRows, MatchTheElementFunctionsF64) { check_short_rows_match_the_element_functions<double>(GetParam()); }
 TEST_P(ShortRows, BitIdenticalAcrossIsasF32) { check_short_rows_identical_across_isas<float>(GetParam()); }
 TEST_P(ShortRows, BitIdenticalAcrossIsasF64) { check_short_rows_identical_across_isas<double>(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(AreluCpuIsa, ShortRows, ::testing::Values<int64_t>(1, 7, 31, 32, 49, 100),
+INSTANTIATE_TEST_SUITE_P(AreluCpuIsa, ShortRows, ::testing::Values<int64_t>(1, 7, 31, 32, 47, 49, 61, 100),
                          [](const ::testing::TestParamInfo<int64_t>& info) {
                            return "inner" + std::to_string(info.param);
                          });

@@ -123,14 +123,19 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * module's first use does.
      */
     private void checkParameterShapes() {
-        if (alpha.numel() != numParameters || beta.numel() != numParameters || alpha.dim() != 1 || beta.dim() != 1) {
+        if (!heldAsBuilt()) {
+            long held = alpha.numel();
             throw new IllegalStateException("AReLU was built with alpha and beta of shape [" + numParameters
                     + "] but holds alpha of shape " + AReLUArguments.shapeOf(alpha) + " and beta of shape "
                     + AReLUArguments.shapeOf(beta) + ": a checkpoint of a differently shaped AReLU was loaded "
-                    + "into it; build the module as it was saved (" + (numParameters == 1
-                            ? "AReLU.channelwise(channels)" : "new AReLU() for the paper's scalar form")
-                    + ") before loading");
+                    + "into it; build the module as it was saved (" + (held == 1 ? "new AReLU()"
+                            : "AReLU.channelwise(" + held + ")") + ") before loading");
         }
+    }
+
+    /** Whether alpha and beta still have the shape the module was built with, [numParameters]. */
+    private boolean heldAsBuilt() {
+        return alpha.dim() == 1 && beta.dim() == 1 && alpha.numel() == numParameters && beta.numel() == numParameters;
     }
 
     /**
@@ -222,7 +227,7 @@ public class AReLU extends org.bytedeco.pytorch.Module {
             // before the parameters exist.
             return "AReLU(being constructed)";
         }
-        if (alpha.numel() != numParameters || beta.numel() != numParameters) {
+        if (!heldAsBuilt()) {
             return "AReLU(built with " + numParameters + " parameters of each kind, holding alpha of shape "
                     + AReLUArguments.shapeOf(alpha) + " and beta of shape " + AReLUArguments.shapeOf(beta) + ")";
         }

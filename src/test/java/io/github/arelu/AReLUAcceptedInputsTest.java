@@ -299,8 +299,9 @@ class AReLUAcceptedInputsTest {
                 () -> FusedAReLU.forward(x, alpha, beta, shifted));
         assertTrue(e.getMessage().contains("partly overlaps the input"), e.getMessage());
         Tensor gBase = torch.randn(11);
-        assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException backward = assertThrows(IllegalArgumentException.class,
                 () -> FusedAReLU.backward(gBase.narrow(0, 0, 10), x.clone(), alpha, beta, gBase.narrow(0, 1, 10)));
+        assertTrue(backward.getMessage().contains("gradInputOut partly overlaps gradOutput"), backward.getMessage());
         Tensor expected = reference(x, alpha, beta);
         Tensor inPlace = x.clone();
         FusedAReLU.forward(inPlace, alpha, beta, inPlace);

@@ -267,7 +267,9 @@ class AReLUModuleTest {
             Tensor x = torch.randn(new long[] {2, 5, 4});
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> target.forward(x));
             assertTrue(e.getMessage().contains("built with alpha and beta of shape [" + built + "]")
-                    && e.getMessage().contains("holds alpha of shape [5]"), e.getMessage());
+                    && e.getMessage().contains("holds alpha of shape [5]")
+                    && e.getMessage().contains("build the module as it was saved (AReLU.channelwise(5))"),
+                    e.getMessage());
             assertThrows(IllegalStateException.class, () -> target.pathFor(x));
             assertTrue(target.toString().contains("holding alpha of shape [5]"), target.toString());
         }

@@ -116,7 +116,7 @@ final class LiveNodes {
             for (GradientNode next = releases.pending.poll(); next != null; next = releases.pending.poll()) {
                 try {
                     next.releaseAll();
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) {
                     // One record's failure must not keep the rest of the queue alive.
                     LOG.log(System.Logger.Level.ERROR, "releasing a JavaFunction graph node failed", e);
                 }

@@ -121,13 +121,15 @@ final class CpuKernels extends FusedKernels {
             long channels = alpha.numel();
             // One call per direction whatever the form: the scales, sums and parameter gradients are formed in
             // the native call, so the only tensors made here are the gradients themselves.
-            Tensor a = channels == 1 ? dense(alpha) : flat(alpha);
-            Tensor b = channels == 1 ? dense(beta) : flat(beta);
+            // The parameters' memory, unless forward's values are given.
+            boolean byValue = channels == 1 && given != null;
+            Tensor a = byValue ? null : channels == 1 ? dense(alpha) : flat(alpha);
+            Tensor b = byValue ? null : channels == 1 ? dense(beta) : flat(beta);
             Tensor gradAlpha = torch.empty(TensorInfo.shape(alpha), elementOptions, noMemoryFormat);
             Tensor gradBeta = torch.empty(TensorInfo.shape(beta), elementOptions, noMemoryFormat);
             int status;
             try {
-                if (channels == 1 && given != null) {
+                if (byValue) {
                     status = (int) backwardValues.invokeExact(address(g), address(x), gradIn, n, given.alpha(),
                             given.beta(), address(gradAlpha), address(gradBeta), torch.get_num_threads());
                 } else if (channels == 1) {

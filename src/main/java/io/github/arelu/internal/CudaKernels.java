@@ -75,10 +75,10 @@ final class CudaKernels extends FusedKernels {
             if (channels == 1) {
                 scalar = scalarParameters(alpha, beta);
                 if (n > 0) {
-                    HostScales scales = hostScales(scalar);
+                    HostScales formed = hostScales(scalar);
                     int status;
                     try {
-                        status = (int) forward.invokeExact(address(x), address(y), n, scales.neg(), scales.pos(),
+                        status = (int) forward.invokeExact(address(x), address(y), n, formed.neg(), formed.pos(),
                                 stream);
                     } catch (Throwable e) {
                         throw NativeLibrary.failed("arelu CUDA forward", e);

@@ -58,9 +58,13 @@ enum ElementType {
     /** The element-type value at the start of {@code slot}, widened. */
     abstract double load(MemorySegment slot);
 
-    /** The element-type value at {@code address} in host memory, widened. */
+    /**
+     * The element-type value at {@code address} in host memory, widened; the address need not be aligned (a
+     * parameter made with {@code from_blob} may lie anywhere).
+     */
     double loadAt(long address) {
-        return load(MEMORY.asSlice(address));
+        return layout == ValueLayout.JAVA_FLOAT ? MEMORY.get(ValueLayout.JAVA_FLOAT_UNALIGNED, address)
+                : MEMORY.get(ValueLayout.JAVA_DOUBLE_UNALIGNED, address);
     }
 
     /** Writes {@code value} (a value of this type) at the start of {@code slot} in this type. */
