@@ -75,8 +75,9 @@ inline double combine(const double* v) {
   return (q0 + q1) + (q2 + q3);
 }
 
-// One piece (at most a chunk): whole steps of kLanes, the rest one by one into lanes 0.. (on AVX-512 the steps
-// take the rest too, as a masked partial step into the same lanes), then the lanes combined in a fixed tree.
+// One piece (at most a chunk): whole steps of kLanes, the rest one by one into lanes 0.. (with AVX2 and AVX-512
+// the steps take the rest too, as a masked partial step into the same lanes), then the lanes combined in a
+// fixed tree.
 template <class T, class IO>
 Sums backward_piece(IO io, const T* x, int64_t m, T a, T b) {
   Lanes l;

@@ -125,24 +125,6 @@ __attribute__((target("avx2"))) void forward_channel_rows_avx2(const T* x, T* y,
   }
 }
 
-template <class T, class IO>
-__attribute__((target("avx2"))) int64_t backward_steps_avx2(IO io, const T* x, int64_t m, T a, T b,
-                                                            Lanes& lanes) {
-  __m256d neg[kLanes / 4], pos[kLanes / 4];
-  for (int k = 0; k < kLanes / 4; ++k) {
-    neg[k] = _mm256_loadu_pd(lanes.neg + 4 * k);
-    pos[k] = _mm256_loadu_pd(lanes.pos + 4 * k);
-  }
-  const auto av = splat_avx2(a);
-  const auto bv = splat_avx2(b);
-  int64_t i = 0;
-  for (; i + kLanes <= m; i += kLanes) step_avx2(io.g + i, x + i, io.out(i), av, bv, neg, pos);
-  for (int k = 0; k < kLanes / 4; ++k) {
-    _mm256_storeu_pd(lanes.neg + 4 * k, neg[k]);
-    _mm256_storeu_pd(lanes.pos + 4 * k, pos[k]);
-  }
-  return i;
-}
 // The last, partial step of a row: its first k < kLanes elements through step_avx2's operations, the rest of
 // the vectors zeros (masked loads). Element j goes to lane j as before; the zero elements add +0 products to
 // sums that start at +0 and so are never -0: no sum changes by a bit.
@@ -208,6 +190,13 @@ __attribute__((target("avx2"))) void backward_rows_avx2(IO io, const T* x, int64
     _mm256_storeu_pd(lanes.neg + 4 * k, neg[k]);
     _mm256_storeu_pd(lanes.pos + 4 * k, pos[k]);
   }
+}
+// The steps of one range into lanes, the last one partial: backward_rows_avx2 over one row. Returns m.
+template <class T, class IO>
+__attribute__((target("avx2"))) int64_t backward_steps_avx2(IO io, const T* x, int64_t m, T a, T b,
+                                                            Lanes& lanes) {
+  backward_rows_avx2(io, x, 1, 0, m, a, b, lanes);
+  return m;
 }
 #undef ARELU_AVX2
 

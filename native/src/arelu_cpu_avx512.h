@@ -174,26 +174,6 @@ ARELU_AVX512 inline void partial_step_avx512(const double* g, const double* x, d
   }
 }
 
-template <class T, class IO>
-__attribute__((target("avx512f"))) int64_t backward_steps_avx512(IO io, const T* x, int64_t m, T a, T b,
-                                                                 Lanes& lanes) {
-  static_assert(kLanes == 16, "two zmm registers of doubles hold the 16 lanes");
-  __m512d neg[2] = {_mm512_loadu_pd(lanes.neg), _mm512_loadu_pd(lanes.neg + 8)};
-  __m512d pos[2] = {_mm512_loadu_pd(lanes.pos), _mm512_loadu_pd(lanes.pos + 8)};
-  const auto av = splat_avx512(a);
-  const auto bv = splat_avx512(b);
-  int64_t i = 0;
-  for (; i + kLanes <= m; i += kLanes) step_avx512(io.g + i, x + i, io.out(i), av, bv, neg, pos);
-  if (i < m) {
-    partial_step_avx512(io.g + i, x + i, io.out(i), av, bv, neg, pos, static_cast<__mmask16>((1u << (m - i)) - 1u));
-    i = m;
-  }
-  for (int k = 0; k < 2; ++k) {
-    _mm512_storeu_pd(lanes.neg + 8 * k, neg[k]);
-    _mm512_storeu_pd(lanes.pos + 8 * k, pos[k]);
-  }
-  return i;
-}
 // A channel's rows of a block of NCHW memory (arelu_cpu.cpp's backward_rows): `rows` rows of m elements,
 // `stride` elements apart, each in whole steps and a last partial one, all into the same lanes, rows in order,
 // the lanes in registers throughout: backward_steps row by row without a call and the lanes' trip through
@@ -217,6 +197,13 @@ __attribute__((target("avx512f"))) void backward_rows_avx512(IO io, const T* x, 
     _mm512_storeu_pd(lanes.neg + 8 * k, neg[k]);
     _mm512_storeu_pd(lanes.pos + 8 * k, pos[k]);
   }
+}
+// The steps of one range into lanes, the last one partial: backward_rows_avx512 over one row. Returns m.
+template <class T, class IO>
+__attribute__((target("avx512f"))) int64_t backward_steps_avx512(IO io, const T* x, int64_t m, T a, T b,
+                                                                 Lanes& lanes) {
+  backward_rows_avx512(io, x, 1, 0, m, a, b, lanes);
+  return m;
 }
 #undef ARELU_AVX512
 

@@ -37,7 +37,8 @@ void forward_range_dispatched(const T* x, T* y, int64_t m, T a, T b) {
 }
 
 // Steps of kLanes elements of a backward piece added to lanes (the sums so far: zeros for a new piece); returns
-// how many elements they covered: the whole steps, or all m where the loop ends in a partial step (AVX-512).
+// how many elements they covered: all m with AVX2 and AVX-512, whose loops end in a masked partial step; the
+// whole steps on the baseline, whose callers take the rest one by one.
 template <class T, class IO>
 int64_t backward_steps(IO io, const T* x, int64_t m, T a, T b, Lanes& lanes) {
 #if defined(ARELU_X86_DISPATCH)
