@@ -145,6 +145,11 @@ public final class CompareCommand implements Experiment {
                     + "below are the group's. All-reduce: %.1f %% of rank 0's training time (waiting for the "
                     + "slowest rank included).%n", group.worldSize(), group.worldSize(),
                     100 * trainer.allReduceSeconds() / trainer.trainingSeconds());
+            if (common.network.batchNorm()) {
+                out.printf(Locale.ROOT, "BatchNorm normalizes each process's part of a batch with that part's "
+                        + "statistics (as DistributedDataParallel without SyncBatchNorm), so these figures are not "
+                        + "one process's; the test passes use rank 0's running statistics.%n");
+            }
         }
         Reports.printTable(results, out);
         out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);

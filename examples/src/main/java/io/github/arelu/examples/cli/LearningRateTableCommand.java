@@ -155,7 +155,7 @@ public final class LearningRateTableCommand implements Experiment {
         Map<String, Trainer.Throughput> speed = new LinkedHashMap<>();
         if (!todo.isEmpty()) {
             for (ActivationSpec<?> activation : selected) {
-                speed.put(activation.name(), trainer.measure(common.network, activation, train, test, TIMED_STEPS));
+                speed.put(activation.name(), trainer.measure(common.network, activation, common.optimizer, train, test, TIMED_STEPS));
             }
         }
         double estimate = todo.stream().mapToDouble(key -> speed.get(key.activation()).secondsFor(epochs,

@@ -389,13 +389,23 @@ public final class DataParallel implements GradientSync {
     /** Copies rank 0's parameters and buffers into every rank's {@code network}. */
     @Override
     public void startFrom(Module network) {
-        BroadcastOptions options = new BroadcastOptions();
-        options.rootRank(0);
         List<Tensor> tensors = new ArrayList<>(List.of(network.parameters().get()));
         tensors.addAll(List.of(network.buffers().get()));
+        broadcastFromRank0(tensors, "the broadcast of rank 0's parameters");
+    }
+
+    /** Copies rank 0's buffers (BatchNorm's running statistics) into every rank's {@code network}. */
+    @Override
+    public void shareBuffers(Module network) {
+        broadcastFromRank0(List.of(network.buffers().get()), "the broadcast of rank 0's BatchNorm statistics");
+    }
+
+    private void broadcastFromRank0(List<Tensor> tensors, String what) {
+        BroadcastOptions options = new BroadcastOptions();
+        options.rootRank(0);
         for (Tensor tensor : tensors) {
             // detach(): the same memory, outside autograd, which forbids writing into a leaf that needs grad.
-            wait(group.broadcast(new TensorVector(tensor.detach()), options), "the broadcast of rank 0's parameters");
+            wait(group.broadcast(new TensorVector(tensor.detach()), options), what);
         }
     }
 

@@ -38,6 +38,14 @@ public abstract class MnistNetwork extends Module {
         public boolean convolutional() {
             return this != LinearMNIST;
         }
+
+        /**
+         * Whether the network has BatchNorm, which in data-parallel training normalizes each process's part of
+         * a batch with that part's statistics: the group's numbers are then not one process's.
+         */
+        public boolean batchNorm() {
+            return this == ResNet || this == VGG;
+        }
     }
 
     protected MnistNetwork(String name) {

@@ -30,6 +30,13 @@ public interface GradientSync {
     void startFrom(Module network);
 
     /**
+     * Gives every process rank 0's buffers. BatchNorm's running statistics are the only buffers that training
+     * changes, and each process updates them from its own part of each batch; a test pass split over the
+     * processes must use one model's, as PyTorch's DistributedDataParallel broadcasts rank 0's.
+     */
+    void shareBuffers(Module network);
+
+    /**
      * Replaces each parameter's gradient by its sum over the processes and returns the whole batch's mean
      * loss. Each process's gradients come from its shard's mean loss times its share of the batch.
      *

@@ -31,6 +31,10 @@ final class SingleProcess implements GradientSync {
     }
 
     @Override
+    public void shareBuffers(Module network) {
+    }
+
+    @Override
     public double sumGradients(Module network, Tensor scaledShardLoss) {
         return scaledShardLoss.item_double();
     }

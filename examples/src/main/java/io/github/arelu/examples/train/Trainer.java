@@ -200,21 +200,21 @@ public final class Trainer {
     }
 
     /**
-     * How fast a throwaway network with {@code activation} trains and evaluates here: after a
-     * {@link #warmUp}, {@code timedSteps} steps on the first batch of {@code train}, then one evaluation
+     * How fast a throwaway network with {@code activation} trains with {@code optimizerKind} and evaluates here:
+     * after a {@link #warmUp}, {@code timedSteps} steps on the first batch of {@code train}, then one evaluation
      * pass over the first (up to) {@value #EVALUATION_BATCH} images of {@code test}. For telling the user
      * how long an experiment will take before it starts; libtorch's generator is not reseeded, so call it
      * before the seeded runs or accept that it draws from the generator.
      */
-    public Throughput measure(MnistNetwork.Kind kind, ActivationSpec<?> activation, TensorData train, TensorData test,
-            int timedSteps) {
+    public Throughput measure(MnistNetwork.Kind kind, ActivationSpec<?> activation, OptimizerKind optimizerKind,
+            TensorData train, TensorData test, int timedSteps) {
         if (timedSteps < 1 || train.count() == 0 || test.count() == 0) {
             throw new IllegalArgumentException("measuring needs at least one step, training and test images; got "
                     + timedSteps + " steps, " + train.count() + " training and " + test.count() + " test images");
         }
         try (PointerScope scope = new PointerScope()) {
             MnistNetwork network = kind.create(activation, train.classes());
-            Optimizer optimizer = OptimizerKind.SGD.create(network, 1e-4);
+            Optimizer optimizer = optimizerKind.create(network, 1e-4);
             Batch batch = firstBatch(train);
             repeatSteps(network, optimizer, batch, WARM_UP_STEPS);
             long start = System.nanoTime();
@@ -349,6 +349,8 @@ public final class Trainer {
 
     /** {@link #accuracy} on the whole of {@code test}; in a group each rank counts its shard of it. */
     private double evaluate(MnistNetwork network, TensorData test) {
+        // Each process scores its part of the test set: with one model's BatchNorm statistics, rank 0's.
+        sync.shareBuffers(network);
         GradientSync.Shard shard = sync.shard(test.count());
         long correct = sync.sum(countCorrect(network, test, shard.offset(), shard.length()));
         return 100.0 * correct / test.count();

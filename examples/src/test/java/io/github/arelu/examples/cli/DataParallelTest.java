@@ -93,6 +93,33 @@ class DataParallelTest {
         assertTrue(moved > 1e4 * TOLERANCE, "training moved the parameters by only " + moved);
     }
 
+    /**
+     * BatchNorm normalizes each rank's part of a batch and updates its running statistics from it, so the ranks'
+     * statistics drift apart; the test pass, split over the ranks, must score one model. Every rank takes rank
+     * 0's before it: after the epoch (whose test pass ends it) both ranks hold the same statistics, moved by
+     * training from where they started.
+     */
+    @Test
+    void theTestPassUsesRank0sBatchNormStatisticsOnEveryRank() throws Exception {
+        assumeDataSet();
+        Path buffers = directory.resolve("buffers.bin");
+        String master = "127.0.0.1:" + freePort();
+        Worker rank0 = Worker.start(directory, "batchnorm", 0, 2, master, 60, buffers);
+        Worker rank1 = Worker.start(directory, "batchnorm", 1, 2, master, 60, buffers);
+        assertEquals(0, rank0.finish(), rank0.log());
+        assertEquals(0, rank1.finish(), rank1.log());
+        List<float[]> first = readParameters(Path.of(buffers + ".rank0"));
+        List<float[]> second = readParameters(Path.of(buffers + ".rank1"));
+        // Running mean, running variance and batch count of each of the ResNet's BatchNorm layers.
+        assertTrue(first.size() >= 3 && first.size() % 3 == 0, first.size() + " buffers");
+        assertEquals(0.0, maxDifference(first, second), "the ranks' BatchNorm statistics differ");
+        double moved = 0;
+        for (float value : first.get(0)) {
+            moved = Math.max(moved, Math.abs(value));
+        }
+        assertTrue(moved > 1e-3, "training moved the first running mean from 0 by only " + moved);
+    }
+
     @Test
     void localWorkersReportOnceAndMatchOneProcess() throws Exception {
         assumeDataSet();

@@ -21,6 +21,7 @@ import io.github.arelu.examples.train.ProgressBar;
 import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * One process of {@link DataParallelTest}: trains ConvMNIST with AReLU on a few batches of Fashion-MNIST,
@@ -61,6 +62,7 @@ public final class DataParallelWorker {
                 case "die" -> Runtime.getRuntime().halt(3);
                 case "hang" -> Thread.sleep(Long.MAX_VALUE);
                 case "train" -> train(group, rank, parametersFile);
+                case "batchnorm" -> trainWithBatchNorm(group, rank, parametersFile);
                 default -> throw new IllegalArgumentException("unknown mode " + mode);
             }
         } catch (DataParallelException e) {
@@ -86,13 +88,33 @@ public final class DataParallelWorker {
         group.finish();
     }
 
+    /**
+     * The ResNet (BatchNorm after every convolution) for one epoch of 300 images; every rank writes its buffers
+     * (BatchNorm's running statistics) to {@code file} + ".rank" + rank once the epoch's test pass is done.
+     */
+    private static void trainWithBatchNorm(GradientSync group, int rank, Path file) throws IOException {
+        MnistData[] data = MnistData.loadTrainAndTest(MnistData.DEFAULT_DIRECTORY);
+        TensorData train = TensorData.of(data[0].firstN(300), MnistData.CLASSES);
+        TensorData test = TensorData.of(data[1].firstN(TEST_IMAGES), MnistData.CLASSES);
+        MnistNetwork network = Trainer.newNetwork(MnistNetwork.Kind.ResNet, ActivationSpec.byName("AReLU"),
+                MnistData.CLASSES, SEED + rank);
+        new Trainer(BATCH, ProgressBar.silent(), group).fit(network, Trainer.OptimizerKind.SGD, LEARNING_RATE, 1,
+                train, test, new Random(SEED), "worker");
+        writeTensors(network.buffers(), Path.of(file + ".rank" + rank));
+        group.finish();
+    }
+
     /** Every parameter in registration order: its element count, then its floats. */
     static void writeParameters(MnistNetwork network, Path file) throws IOException {
+        writeTensors(network.parameters(), file);
+    }
+
+    /** The tensors in order: their count, then each one's element count and its values as floats. */
+    static void writeTensors(TensorVector tensors, Path file) throws IOException {
         try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(file))) {
-            TensorVector parameters = network.parameters();
-            out.writeInt((int) parameters.size());
-            for (long i = 0; i < parameters.size(); i++) {
-                float[] values = floats(parameters.get(i));
+            out.writeInt((int) tensors.size());
+            for (long i = 0; i < tensors.size(); i++) {
+                float[] values = floats(tensors.get(i));
                 out.writeInt(values.length);
                 for (float value : values) {
                     out.writeFloat(value);
@@ -102,7 +124,8 @@ public final class DataParallelWorker {
     }
 
     static float[] floats(Tensor tensor) {
-        Tensor contiguous = tensor.detach().contiguous();
+        // BatchNorm counts its batches in a long buffer: as floats too.
+        Tensor contiguous = tensor.detach().to(ScalarType.Float).contiguous();
         float[] values = new float[(int) contiguous.numel()];
         contiguous.data_ptr_float().get(values);
         return values;
