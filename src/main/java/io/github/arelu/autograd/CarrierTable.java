@@ -11,6 +11,7 @@ import java.lang.invoke.MethodType;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicLong;
 
+import io.github.arelu.internal.HostMemory;
 import io.github.arelu.internal.NativeLibrary;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
@@ -72,12 +73,6 @@ final class CarrierTable {
     private static final long OUR_TABLE;
     /** Nodes with our table that libtorch has not destroyed yet. */
     private static final AtomicLong LIVE = new AtomicLong();
-    /**
-     * All of memory: {@link #install} reads and writes a node's first word through it rather than through
-     * {@code reinterpret} per node, a restricted method whose caller check costs microseconds a call until the
-     * JIT has compiled its caller (some 5000 calls: the first thousands of a network's steps).
-     */
-    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
     static {
         String reason = null;
@@ -123,12 +118,12 @@ final class CarrierTable {
 
     /** Gives {@code node}, just made by {@code cat}, our table; its record must be findable by address. */
     static void install(long node) {
-        long table = MEMORY.get(ValueLayout.JAVA_LONG, node);
+        long table = HostMemory.ALL.get(ValueLayout.JAVA_LONG, node);
         if (table != CARRIER_TABLE) {
             throw new IllegalStateException("the carrier node's virtual table is not CatBackward0's");
         }
         LIVE.incrementAndGet();
-        MEMORY.set(ValueLayout.JAVA_LONG, node, OUR_TABLE);
+        HostMemory.ALL.set(ValueLayout.JAVA_LONG, node, OUR_TABLE);
     }
 
     /** {@code apply}: the node's backward. Must not throw; a non-zero result makes libtorch raise the message. */

@@ -32,12 +32,6 @@ enum ElementType {
         }
     };
 
-    /**
-     * All of memory: {@link #loadAt} reads through it rather than through a restricted {@code reinterpret} per
-     * read, whose caller check costs microseconds until the JIT has compiled the caller.
-     */
-    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-
     final ScalarType dtype;
     /** The kernels' symbol suffix: {@code arelu_forward_f32}. */
     final String suffix;
@@ -63,8 +57,8 @@ enum ElementType {
      * parameter made with {@code from_blob} may lie anywhere).
      */
     double loadAt(long address) {
-        return layout == ValueLayout.JAVA_FLOAT ? MEMORY.get(ValueLayout.JAVA_FLOAT_UNALIGNED, address)
-                : MEMORY.get(ValueLayout.JAVA_DOUBLE_UNALIGNED, address);
+        return layout == ValueLayout.JAVA_FLOAT ? HostMemory.ALL.get(ValueLayout.JAVA_FLOAT_UNALIGNED, address)
+                : HostMemory.ALL.get(ValueLayout.JAVA_DOUBLE_UNALIGNED, address);
     }
 
     /** Writes {@code value} (a value of this type) at the start of {@code slot} in this type. */
