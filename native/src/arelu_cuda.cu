@@ -11,6 +11,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace {
@@ -302,12 +303,14 @@ int cuda_backward_channels(const T* g, const T* x, T* gi, int64_t outer, int64_t
   if (channels == 0) return ARELU_OK;
   if (neg_sum == nullptr || pos_sum == nullptr) return ARELU_ERR_NULL_POINTER;
   if (n > 0 && (g == nullptr || x == nullptr || a == nullptr || b == nullptr)) return ARELU_ERR_NULL_POINTER;
-  const size_t need = arelu_cuda_workspace_bytes(n, channels);
+  // The partials this launch writes, checked against the buffer itself (not against the size function, whose
+  // answer for one channel is the scalar kernels' need too).
+  const int64_t slices = n > 0 ? channel_slices(n, channels) : 0;
+  const size_t need = static_cast<size_t>(channels * slices) * sizeof(Sums);
   if (workspace_bytes < need) return ARELU_ERR_WORKSPACE;
   if (need > 0 && workspace == nullptr) return ARELU_ERR_NULL_POINTER;
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   Sums* partials = static_cast<Sums*>(workspace);
-  const int64_t slices = n > 0 ? channel_slices(n, channels) : 0;
   if (slices > 0) {
     const int64_t blocks = channels * slices;
     const unsigned grid = static_cast<unsigned>(blocks < (1 << 20) ? blocks : (1 << 20));
@@ -376,12 +379,22 @@ int arelu_cuda_available(void) {
     cudaGetLastError();  // clear it, so it does not surface as the status of a later launch
     return 0;
   }
-  return count > 0 ? 1 : 0;
+  if (count == 0) return 0;
+  // A device this library has no kernel image for (built for sm_80 and sm_90; an sm_70 GPU, say) would fail
+  // every launch: it is no device for these kernels, so callers take their fallback instead.
+  cudaFuncAttributes attributes;
+  if (cudaFuncGetAttributes(&attributes, fold_partials) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return 1;
 }
 
 size_t arelu_cuda_workspace_bytes(int64_t n, int64_t channels) {
   if (n <= 0 || channels <= 0) return 0;
-  const int64_t partials = channels == 1 ? scalar_partials(n) : channels * channel_slices(n, channels);
+  // One channel may go either way (the scalar kernels, or the channel kernels with one channel): enough for both.
+  const int64_t by_channel = channels * channel_slices(n, channels);
+  const int64_t partials = channels == 1 ? std::max(scalar_partials(n), by_channel) : by_channel;
   return static_cast<size_t>(partials) * sizeof(Sums);
 }
 

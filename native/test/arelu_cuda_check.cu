@@ -81,7 +81,7 @@ std::vector<T> download(const T* src, size_t n) {
 void check_sum(const char* what, double gpu, double cpu, double abs_terms) {
   if (std::isnan(cpu) || std::isinf(cpu)) {
     if (!same(gpu, cpu)) fail(std::string(what) + ": " + std::to_string(gpu) + " vs " + std::to_string(cpu));
-  } else if (std::fabs(gpu - cpu) > 1e-12 * abs_terms + 1e-300) {
+  } else if (!(std::fabs(gpu - cpu) <= 1e-12 * abs_terms + 1e-300)) {  // a NaN sum from the GPU fails too
     fail(std::string(what) + ": " + std::to_string(gpu) + " vs " + std::to_string(cpu));
   }
 }
@@ -224,9 +224,13 @@ void check_channels(int64_t outer, int64_t channels, int64_t inner) {
   std::vector<double> ns(channels), ps(channels);
   ARELU_OK_OR_FAIL(A::cbwd(g.data(), x.data(), gi.data(), outer, channels, inner, a.data(), b.data(), ns.data(),
                            ps.data()));
+  // The workspace as sized, then a guard that no launch may touch: cudaMalloc packs small buffers together, so a
+  // write past the end would otherwise land unnoticed in another one.
   const size_t wb = arelu_cuda_workspace_bytes(n, channels);
-  void* ws = nullptr;
-  if (wb > 0) CUDA_OK(cudaMalloc(&ws, wb));
+  constexpr size_t kGuard = 1 << 16;
+  unsigned char* ws;
+  CUDA_OK(cudaMalloc(&ws, wb + kGuard));
+  CUDA_OK(cudaMemset(ws + wb, 0xA5, kGuard));
   double* dsums;
   CUDA_OK(cudaMalloc(&dsums, 2 * channels * sizeof(double)));
   std::vector<double> first;
@@ -252,6 +256,18 @@ void check_channels(int64_t outer, int64_t channels, int64_t inner) {
           break;
         }
       }
+    }
+  }
+  if (channels > 1 && wb > 0 &&
+      A::dcbwd(dg.at(false), dx.at(false), nullptr, outer, channels, inner, da.at(false), db.at(false), dsums,
+               dsums + channels, ws, wb - 1) != ARELU_ERR_WORKSPACE) {
+    fail("short workspace not reported, " + tag);
+  }
+  CUDA_OK(cudaDeviceSynchronize());
+  for (unsigned char byte : download(ws + wb, kGuard)) {
+    if (byte != 0xA5) {
+      fail("backward wrote past its workspace of " + std::to_string(wb) + " bytes, " + tag);
+      break;
     }
   }
   cudaFree(dsums);
