@@ -87,15 +87,18 @@ ARELU_ELEMENT void scales1(T alpha, T beta, T& neg, T& pos) {
 // The last step of the parameter gradients, from the backward sums of one scale pair (arelu.h):
 // d a / d alpha is 1 inside [ARELU_ALPHA_MIN, ARELU_ALPHA_MAX], bounds included, compared in alpha's own type
 // as torch.clamp does, and 0 outside and for NaN; selected, not multiplied, so a clamped alpha gets 0 even
-// for a NaN or infinite sum. d b / d beta = sigmoid'(beta) in double, multiplied in the order of libtorch's
-// sigmoid backward (g * (1 - s) * s); a NaN beta gives a NaN gradient.
+// for a NaN or infinite sum. d b / d beta as the reference's sigmoid backward computes it, in the element type:
+// the sum rounded to T, times (1 - s), times s, with s = sigmoid(beta) as forward's b has it (scales1). In
+// float32, s rounds to 1 from beta = 17 on, where the reference's gradient is 0 (and NaN for an infinite sum);
+// sigmoid' in double would give small non-zero values there and differ by 15 % at beta = 15. A NaN beta gives a
+// NaN gradient.
 template <class T>
 ARELU_ELEMENT void parameter_gradients1(double neg_sum, double pos_sum, T alpha, T beta, T& grad_alpha,
                                         T& grad_beta) {
   const bool in_range = alpha >= static_cast<T>(ARELU_ALPHA_MIN) && alpha <= static_cast<T>(ARELU_ALPHA_MAX);
   grad_alpha = static_cast<T>(in_range ? neg_sum : 0.0);
-  const double s = 1.0 / (1.0 + exp(-static_cast<double>(beta)));
-  grad_beta = static_cast<T>(pos_sum * (1.0 - s) * s);
+  const T s = T(1) / (T(1) + exp_in_type(-beta));
+  grad_beta = static_cast<T>(pos_sum) * (T(1) - s) * s;
 }
 
 // n = outer * channels * inner, or ARELU_ERR_BAD_SIZE for a negative size or an overflowing product.

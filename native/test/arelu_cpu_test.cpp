@@ -763,15 +763,42 @@ class ParameterGradients : public ::testing::TestWithParam<ParameterCase> {
     ASSERT_EQ(arelu::abi::parameter_gradients(&p.neg_sum, &p.pos_sum, &alpha, &beta, &ga, &gb, 1), ARELU_OK);
     const T want_ga = static_cast<T>(p.want_grad_alpha);
     EXPECT_TRUE(same_or_both_nan(ga, want_ga)) << ga << " want " << want_ga;
-    // sigmoid' in double, rounded once to T: the test's product may round the last double bit differently.
     const T want_gb = static_cast<T>(p.want_grad_beta);
     if (!std::isfinite(p.want_grad_beta)) {
       EXPECT_TRUE(same_or_both_nan(gb, want_gb)) << gb << " want " << want_gb;
     } else {
-      EXPECT_NEAR(gb, want_gb, 2 * std::numeric_limits<T>::epsilon() * std::fabs(want_gb)) << gb;
+      // libtorch's sigmoid backward in T, g * (1 - s) * s with its sigmoid 1 / (1 + exp(-beta)): to the bit.
+      const T s = T(1) / (T(1) + std::exp(-beta));
+      EXPECT_EQ(gb, static_cast<T>(p.pos_sum) * (T(1) - s) * s);
+      // ... and a few ulps from sigmoid' in double at these betas.
+      EXPECT_NEAR(gb, want_gb, 8 * std::numeric_limits<T>::epsilon() * std::fabs(want_gb)) << gb;
     }
   }
 };
+
+// In float32, sigmoid(beta) rounds to 1 from beta = 17 on: the reference's d b / d beta, g * (1 - s) * s in
+// float, is then 0 (and NaN for an infinite sum), where sigmoid' in double would still be about 4e-8.
+TEST(ParameterGradientsFloat32, SigmoidSaturatesAsTheReferencesDoes) {
+  const double neg = 1.0;
+  const float kAlphaInside = 0.5f;
+  for (const float beta : {17.0f, 20.0f, 40.0f}) {
+    float ga = -7, gb = -7;
+    const double pos = 3.0;
+    ASSERT_EQ(arelu::abi::parameter_gradients(&neg, &pos, &kAlphaInside, &beta, &ga, &gb, 1), ARELU_OK);
+    EXPECT_EQ(gb, 0.0f) << "beta " << beta;
+    const double infinite = kInf;
+    ASSERT_EQ(arelu::abi::parameter_gradients(&neg, &infinite, &kAlphaInside, &beta, &ga, &gb, 1), ARELU_OK);
+    EXPECT_TRUE(std::isnan(gb)) << "beta " << beta << ": " << gb;
+  }
+  // beta = 15: (1 - s) is a few float ulps below 1, so the product is well off sigmoid'(15) in double (15 % for the
+  // sum of the Java test's inputs); the reference's float product is what counts.
+  const float beta = 15.0f;
+  const double pos = 1.0;
+  float ga = -7, gb = -7;
+  ASSERT_EQ(arelu::abi::parameter_gradients(&neg, &pos, &kAlphaInside, &beta, &ga, &gb, 1), ARELU_OK);
+  const float s = 1.0f / (1.0f + std::exp(-15.0f));
+  EXPECT_EQ(gb, (1.0f - s) * s);
+}
 
 TEST_P(ParameterGradients, Float32) { check<float>(); }
 TEST_P(ParameterGradients, Float64) { check<double>(); }

@@ -241,6 +241,24 @@ TEST_P(AReLULayoutTest, Float32CloseToFloat64) {
   expect_close(f.grad_beta, d.grad_beta, 1e-5, atol, what + " grad_beta");
 }
 
+// In float32 the reference's sigmoid backward runs in float: from beta = 17 on, sigmoid(beta) rounds to 1 and beta's
+// gradient is 0; at 12-15 it is well off sigmoid' in double. The fused op follows the reference, relative to the
+// gradient itself (the sums' own rounding aside), not to the sum of the terms, which would hide all of it.
+TEST_P(AReLUTest, Float32BetaGradientFollowsTheReferenceAtLargeBeta) {
+  const Tensor x = torch::randn({1000}, f32());
+  const Tensor w = torch::ones({1000}, f32());
+  for (const double beta : {2.0, 10.0, 12.0, 15.0, 17.0, 20.0}) {
+    const Tensor a = torch::full({1}, 0.5, f32());
+    const Tensor b = torch::full({1}, beta, f32());
+    const Outcome got = evaluate(fused, x, a, b, w);
+    const Outcome want = evaluate(reference, x, a, b, w);
+    expect_close(got.grad_beta, want.grad_beta, 1e-5, 0.0, "float32 grad_beta " + label(0.5, beta));
+    if (beta >= 17) {
+      EXPECT_EQ(host(got.grad_beta).item<double>(), 0.0) << label(0.5, beta);
+    }
+  }
+}
+
 TEST_P(AReLUTest, EmptyAndZeroDimTensors) {
   for (const auto& shape : {std::vector<int64_t>{0}, std::vector<int64_t>{3, 0}, std::vector<int64_t>{0, 4, 2}}) {
     const Tensor x = torch::randn(shape, f64());
