@@ -285,6 +285,14 @@ variable_list meta_gradients(const AutogradContext* ctx, const variable_list& sa
           at::empty_like(saved[2])};
 }
 
+// `live` itself where it still holds forward's values; otherwise forward's values with live's graph:
+// at_forward + (live - live.detach()), whose derivative with respect to live is 1 (0 where live is not finite:
+// the difference is NaN there and is taken as 0).
+Tensor as_at_forward(const Tensor& live, const Tensor& at_forward) {
+  if (live.is_same(at_forward) || at::equal(live, at_forward)) return live;
+  return at_forward + at::nan_to_num(live - live.detach(), 0.0, 0.0, 0.0);
+}
+
 class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
  public:
   // x, alpha, beta are validated (one device, matching shapes; float/double, or meta tensors of any dtype) by
@@ -300,7 +308,12 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     // And alpha and beta as this forward read them, for the kernels' backward: an optimizer's step may write the
     // parameters between a forward and its backward without bumping their versions (libtorch's do), and the
     // reference's graph keeps forward's scales.
-    ctx->save_for_backward({keep(x), keep(alpha), keep(beta), alpha.clone(), beta.clone()});
+    // x too where its memory is a leaf's (a parameter fed to AReLU, or a view or detached alias of one), for the
+    // same reason: the reference keeps relu(x) and relu(-x), so its backward never reads x again. An activation
+    // between layers, the result of an operation, is not copied.
+    const bool leaf_memory = x.is_leaf() || (x.is_view() && x._base().is_leaf());
+    ctx->save_for_backward({keep(x), keep(alpha), keep(beta), alpha.clone(), beta.clone(),
+                            leaf_memory ? x.clone() : keep(x)});
     return y;
   }
 
@@ -312,10 +325,11 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     }
     if (at::GradMode::is_enabled()) {
       // create_graph: the gradients must themselves be differentiable, and the kernels are not. libtorch's
-      // autograd of the reference formula, on the saved (graph-connected) inputs, gives them exactly.
+      // autograd of the reference formula, at forward's values and connected to the saved inputs' graph, gives
+      // them exactly.
       return differentiable_backward(ctx, grad_outputs[0], saved, channelwise);
     }
-    const Tensor x = dense(saved[0]);
+    const Tensor x = dense(saved[5]);
     const Tensor alpha = dense(saved[3]);
     const Tensor beta = dense(saved[4]);
     // Upstream gradients may be expanded or strided views (e.g. the gradient of a sum), or dense in another
@@ -352,7 +366,8 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     }
     variable_list result(3);
     if (wrt.empty()) return result;
-    const Tensor y = reference(saved[0], saved[1], saved[2], channelwise);
+    const Tensor y = reference(as_at_forward(saved[0], saved[5]), as_at_forward(saved[1], saved[3]),
+                               as_at_forward(saved[2], saved[4]), channelwise);
     const variable_list grads = torch::autograd::grad({y}, wrt, {grad_output}, /*retain_graph=*/true,
                                                       /*create_graph=*/true, /*allow_unused=*/true);
     for (size_t i = 0, k = 0; i < 3; ++i) {

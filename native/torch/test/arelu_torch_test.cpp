@@ -605,6 +605,71 @@ TEST_P(AReLUTest, BackwardAfterAnOptimizerStepUsesItsForwardsParameters) {
   }
 }
 
+// The same for x where it is a parameter (or a view or detached alias of one) that a step moves between forward
+// and backward: the reference saved relu(x) and relu(-x), so its gradients are those of forward's x.
+TEST_P(AReLUTest, BackwardAfterAnOptimizerStepOfTheInputUsesForwardsInput) {
+  for (const char* input : {"leaf", "view", "detached"}) {
+    for (const bool channelwise : {false, true}) {
+      const int64_t c = channelwise ? 3 : 1;
+      const std::string what = std::string(input) + (channelwise ? " channel-wise" : " scalar");
+      Tensor got[2][3];
+      for (int k = 0; k < 2; ++k) {
+        torch::manual_seed(5);
+        const Tensor p = torch::randn({4, 3, 5}, f64()).requires_grad_(true);
+        const Tensor g = torch::randn({4, 3, 5}, f64());
+        const Tensor alpha = torch::full({c}, 0.5, f64()).requires_grad_(true);
+        const Tensor beta = torch::full({c}, 1.0, f64()).requires_grad_(true);
+        const std::string kind = input;
+        const Tensor x = kind == "leaf" ? p : kind == "view" ? p.narrow(2, 1, 3) : p.detach();
+        const Tensor y = k == 0 ? arelu::arelu(x, alpha, beta) : reference(x, alpha, beta);
+        const Tensor loss = (y * g.narrow(2, 0, x.size(2))).sum();
+        p.mutable_grad() = torch::ones_like(p);
+        torch::optim::SGD({p}, torch::optim::SGDOptions(1.0)).step();
+        p.mutable_grad() = Tensor();
+        loss.backward();
+        got[k][0] = alpha.grad();
+        got[k][1] = beta.grad();
+        got[k][2] = p.grad();
+      }
+      EXPECT_TRUE(torch::allclose(got[0][0], got[1][0], 1e-12, 1e-12)) << what << ": grad alpha";
+      EXPECT_TRUE(torch::allclose(got[0][1], got[1][1], 1e-12, 1e-12)) << what << ": grad beta";
+      if (got[1][2].defined()) {
+        EXPECT_TRUE(torch::allclose(got[0][2], got[1][2], 1e-12, 1e-12)) << what << ": grad x";
+      }
+    }
+  }
+}
+
+// And under create_graph, with alpha and beta stepped: first and second derivatives at forward's values.
+TEST_P(AReLUTest, CreateGraphAfterAStepOfTheParametersDifferentiatesAtForwardsValues) {
+  for (const bool channelwise : {false, true}) {
+    const int64_t c = channelwise ? 3 : 1;
+    std::vector<Tensor> got[2];
+    for (int k = 0; k < 2; ++k) {
+      torch::manual_seed(6);
+      const Tensor x = (torch::randn({5, 3}, f64()) * 2).requires_grad_(true);
+      const Tensor w = torch::randn({5, 3}, f64());
+      const Tensor alpha = torch::full({c}, 0.5, f64()).requires_grad_(true);
+      const Tensor beta = torch::full({c}, 1.0, f64()).requires_grad_(true);
+      const Tensor y = k == 0 ? arelu::arelu(x, alpha, beta) : reference(x, alpha, beta);
+      const Tensor loss = (y * y * w).sum();
+      alpha.mutable_grad() = torch::ones_like(alpha);
+      beta.mutable_grad() = torch::ones_like(beta);
+      torch::optim::SGD({alpha, beta}, torch::optim::SGDOptions(0.1)).step();
+      alpha.mutable_grad() = Tensor();
+      beta.mutable_grad() = Tensor();
+      const auto first = torch::autograd::grad({loss}, {x, alpha, beta}, {}, true, true);
+      const Tensor penalty = first[0].pow(2).sum() + first[1].sum() + (first[2] * first[2]).sum();
+      const auto second = torch::autograd::grad({penalty}, {x, alpha, beta});
+      got[k] = {first[0], first[1], first[2], second[0], second[1], second[2]};
+    }
+    for (size_t i = 0; i < got[0].size(); ++i) {
+      EXPECT_TRUE(torch::allclose(got[0][i], got[1][i], 1e-12, 1e-12))
+          << (channelwise ? "channel-wise" : "scalar") << " gradient " << i;
+    }
+  }
+}
+
 TEST_P(AReLUTest, FusedCudaKernelsWhenRequired) {
   // A GPU build that silently fell back to the reference composition fails here.
   if (GetParam() != torch::kCUDA || std::getenv("ARELU_REQUIRE_FUSED_CUDA") == nullptr) {

@@ -20,6 +20,8 @@ import io.github.arelu.internal.FusedAReLUFunction;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.SGD;
+import org.bytedeco.pytorch.SGDOptions;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -191,6 +193,82 @@ class AReLUAutogradTest {
                 AReLUFunctional.areluComposed(fresh, a.detach(), b.detach()).sum().backward();
                 assertArrayEquals(values(fresh.grad()), composedGradient[0]);
             }
+        }
+    }
+
+    /**
+     * libtorch's optimizers write a parameter through its data, which leaves its version as it was. Fed to AReLU
+     * itself (or through a view, or detached), a parameter stepped between forward and backward must leave
+     * backward's values as they were at forward, as in the reference, which saved {@code relu(x)} and
+     * {@code relu(-x)}: the fused backward reads x, so it keeps a copy of a leaf's.
+     */
+    @Test
+    void anInputSteppedByAnOptimizerBetweenForwardAndBackwardLeavesTheGradientsOfForwardsValues() {
+        for (String input : new String[] {"leaf", "view", "detached"}) {
+            for (boolean channelwise : new boolean[] {false, true}) {
+                for (ScalarType dtype : new ScalarType[] {ScalarType.Float, ScalarType.Double}) {
+                    String what = input + (channelwise ? " channel-wise " : " scalar ") + dtype;
+                    double[][] got = new double[2][];
+                    for (int k = 0; k < 2; k++) {
+                        torch.manual_seed(5);
+                        TensorOptions options = new TensorOptions(dtype);
+                        Tensor p = torch.randn(new long[] {4, 3, 5}, options).requires_grad_(true);
+                        Tensor w = torch.randn(new long[] {4, 3, 5}, options);
+                        long c = channelwise ? 3 : 1;
+                        Tensor a = torch.full(new long[] {c}, new Scalar(0.5), options).requires_grad_(true);
+                        Tensor b = torch.full(new long[] {c}, new Scalar(1.0), options).requires_grad_(true);
+                        Tensor x = switch (input) {
+                            case "leaf" -> p;
+                            case "view" -> p.narrow(2, 1, 3);
+                            default -> p.detach();
+                        };
+                        Tensor y = k == 0 ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+                        Tensor loss = y.mul(w.narrow(2, 0, x.size(2))).sum();
+                        p.mutable_grad().put(torch.ones_like(p));
+                        new SGD(new TensorVector(p), new SGDOptions(1.0)).step();
+                        p.mutable_grad().reset();
+                        backward(loss, false);
+                        got[k] = concat(values(a.grad()), values(b.grad()),
+                                input.equals("detached") ? new double[0] : values(p.grad()));
+                    }
+                    double tolerance = dtype == ScalarType.Float ? 1e-5 : 1e-12;
+                    assertClose(got[1], got[0], tolerance, tolerance, what);
+                }
+            }
+        }
+    }
+
+    /** The same under {@code create_graph}, with alpha and beta stepped: second derivatives at forward's values. */
+    @Test
+    void createGraphAfterAStepOfTheParametersDifferentiatesAtForwardsValues() {
+        for (boolean channelwise : new boolean[] {false, true}) {
+            double[][] results = new double[2][];
+            for (int k = 0; k < 2; k++) {
+                torch.manual_seed(6);
+                Tensor x = randomDoubles(5, 3).requires_grad_(true);
+                Tensor w = randomDoubles(5, 3);
+                long c = channelwise ? 3 : 1;
+                TensorOptions options = new TensorOptions(ScalarType.Double);
+                Tensor a = torch.full(new long[] {c}, new Scalar(0.5), options).requires_grad_(true);
+                Tensor b = torch.full(new long[] {c}, new Scalar(1.0), options).requires_grad_(true);
+                Tensor y = k == 0 ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+                Tensor loss = y.mul(y).mul(w).sum();
+                a.mutable_grad().put(torch.ones_like(a));
+                b.mutable_grad().put(torch.ones_like(b));
+                new SGD(new TensorVector(a, b), new SGDOptions(0.1)).step();
+                a.mutable_grad().reset();
+                b.mutable_grad().reset();
+                TensorVector first = torch.grad(new TensorVector(loss), new TensorVector(x, a, b), new TensorVector(),
+                        new BoolOptional(true), true, false);
+                Tensor penalty = first.get(0).pow(new Scalar(2.0)).sum().add(first.get(1).sum())
+                        .add(first.get(2).mul(first.get(2)).sum());
+                TensorVector second = torch.grad(new TensorVector(penalty), new TensorVector(x, a, b),
+                        new TensorVector(), new BoolOptional(false), false, false);
+                results[k] = concat(values(first.get(0)), values(first.get(1)), values(first.get(2)),
+                        values(second.get(0)), values(second.get(1)), values(second.get(2)));
+            }
+            assertClose(results[1], results[0], 1e-12, 1e-300, (channelwise ? "channel-wise" : "scalar")
+                    + " first and second-order gradients");
         }
     }
 

@@ -4,6 +4,7 @@ import java.util.Arrays;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -73,8 +74,7 @@ public final class ComposedAReLU {
      * formula with {@code create_graph}, for second-order gradients (meta-learning differentiates through
      * inner updates).
      */
-    static Tensor[] differentiableBackward(Tensor gradOutput, Tensor x, Tensor alpha, Tensor beta, boolean[] needed) {
-        Tensor[] inputs = {x, alpha, beta};
+    static Tensor[] differentiableBackward(Tensor gradOutput, Tensor[] inputs, Tensor[] atForward, boolean[] needed) {
         try (PointerScope scope = new PointerScope()) {
             TensorVector wrt = new TensorVector();
             for (int i = 0; i < 3; i++) {
@@ -86,7 +86,11 @@ public final class ComposedAReLU {
             if (wrt.size() == 0) {
                 return result;
             }
-            TensorVector grads = torch.grad(new TensorVector(reference(x, alpha, beta)), wrt,
+            Tensor[] at = new Tensor[3];
+            for (int i = 0; i < 3; i++) {
+                at[i] = asAtForward(inputs[i], atForward[i]);
+            }
+            TensorVector grads = torch.grad(new TensorVector(reference(at[0], at[1], at[2])), wrt,
                     new TensorVector(gradOutput), new BoolOptional(true), true, true);
             for (int i = 0, k = 0; i < 3; i++) {
                 if (needed[i]) {
@@ -96,6 +100,19 @@ public final class ComposedAReLU {
             }
             return result;
         }
+    }
+
+    /**
+     * {@code live} itself where it still holds forward's values; otherwise forward's values with {@code live}'s
+     * graph: {@code atForward + (live - live.detach())}, whose derivative with respect to {@code live} is 1 (0 where
+     * {@code live} is not finite, whose difference is NaN and is taken as 0).
+     */
+    private static Tensor asAtForward(Tensor live, Tensor atForward) {
+        if (live.is_same(atForward) || torch.equal(live, atForward)) {
+            return live;
+        }
+        return atForward.add(torch.nan_to_num(live.sub(live.detach()), new DoubleOptional(0.0),
+                new DoubleOptional(0.0), new DoubleOptional(0.0)));
     }
 
     /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */

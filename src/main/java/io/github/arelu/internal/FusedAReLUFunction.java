@@ -3,7 +3,9 @@ package io.github.arelu.internal;
 import io.github.arelu.autograd.FunctionContext;
 import io.github.arelu.autograd.JavaFunction;
 import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * AReLU's training path over one {@link FusedKernels} (one device and element type): the fused forward
@@ -11,8 +13,8 @@ import org.bytedeco.pytorch.Tensor;
  * parameter sums in one pass). Inputs: x, alpha, beta, already checked and served by the kernels.
  *
  * <p>Under {@code create_graph} the backward must itself be differentiable, which the kernels are not:
- * there it is libtorch's autograd of the reference formula on the saved, graph-connected tensors, so second
- * derivatives (meta-learning) are exact.
+ * there it is libtorch's autograd of the reference formula, at forward's values and connected to the saved
+ * tensors' graph, so second derivatives (meta-learning) are exact.
  */
 public final class FusedAReLUFunction extends JavaFunction {
 
@@ -32,11 +34,13 @@ public final class FusedAReLUFunction extends JavaFunction {
 
     /**
      * Saves x, alpha and beta (for the version checks, and for the differentiable backward under
-     * {@code create_graph}) and what the fused backward computes with: alpha and beta as forward read them. An
-     * optimizer's step may write the parameters between a forward and its backward without bumping their
-     * versions (libtorch's do), and the reference's graph keeps forward's scales; so backward takes forward's
-     * values (one-element parameters on the CPU) or copies of the parameters made here (where the kernels
-     * read parameters as tensors).
+     * {@code create_graph}) and what the fused backward computes with: x, alpha and beta as forward read them.
+     * An optimizer's step may write a parameter between a forward and its backward without bumping its version
+     * (libtorch's do), and the reference's graph keeps what it needs of forward's values ({@code relu(x)},
+     * {@code relu(-x)}, the scales); so backward takes forward's values (one-element parameters on the CPU) or
+     * copies made here: of the parameters where the kernels read them as tensors, and of x where its memory is
+     * a leaf's (a parameter fed to AReLU, or a view or detached alias of one). An activation between layers, the
+     * result of an operation, is saved as it is.
      */
     @Override
     protected Tensor[] forward(FunctionContext ctx, Tensor... inputs) {
@@ -44,10 +48,11 @@ public final class FusedAReLUFunction extends JavaFunction {
         Tensor alpha = inputs[1];
         Tensor beta = inputs[2];
         FusedKernels.Forward result = kernels.forward(x, alpha, beta, null);
+        Tensor xAtForward = mayBeSteppedUnversioned(x) ? x.clone() : x;
         if (kernels.backwardReadsParameters(alpha)) {
-            ctx.saveForBackward(x, alpha, beta, alpha.clone(), beta.clone());
+            ctx.saveForBackward(x, alpha, beta, xAtForward, alpha.clone(), beta.clone());
         } else {
-            ctx.saveForBackward(x, alpha, beta);
+            ctx.saveForBackward(x, alpha, beta, xAtForward);
         }
         if (result.scalar() != null) {
             ctx.savedData().put(SCALAR_PARAMETERS, result.scalar());
@@ -56,22 +61,41 @@ public final class FusedAReLUFunction extends JavaFunction {
     }
 
     /**
-     * Under {@code create_graph}, the reference formula on the saved, graph-connected parameters (as they are at
-     * backward: a graph for higher derivatives is built while the parameters stay unchanged, as in meta-learning).
+     * Whether x's memory may be written between forward and backward without its version changing: a leaf's
+     * (an optimizer steps parameters through their data), directly or through a view or a detached alias
+     * (which is a leaf itself).
+     */
+    private static boolean mayBeSteppedUnversioned(Tensor x) {
+        return x.is_leaf() || (x.is_view() && x._base().is_leaf());
+    }
+
+    /**
+     * The fused backward kernel on forward's x and parameters. Under {@code create_graph}, libtorch's autograd of
+     * the reference formula at forward's values, with the graph to the saved tensors as they are now, so second
+     * derivatives (meta-learning) are exact.
      */
     @Override
     protected Tensor[] backward(FunctionContext ctx, Tensor... gradOutputs) {
         AReLUArguments.checkStridedGradOutput(gradOutputs[0]);
         Tensor[] saved = ctx.savedTensors();
         boolean[] needed = {ctx.needsInputGrad(0), ctx.needsInputGrad(1), ctx.needsInputGrad(2)};
-        if (GradMode.is_enabled()) {
-            return ComposedAReLU.differentiableBackward(gradOutputs[0], saved[0], saved[1], saved[2], needed);
-        }
         FusedKernels.ScalarParameters scalar = (FusedKernels.ScalarParameters) ctx.savedData().get(SCALAR_PARAMETERS);
-        Tensor alpha = saved.length > 3 ? saved[3] : saved[1];
-        Tensor beta = saved.length > 3 ? saved[4] : saved[2];
-        FusedKernels.Gradients g = kernels.backward(gradOutputs[0], saved[0], alpha, beta, null, needed[0], scalar);
+        Tensor x = saved[3];
+        if (GradMode.is_enabled()) {
+            Tensor[] live = {saved[0], saved[1], saved[2]};
+            Tensor[] atForward = {x, saved.length > 4 ? saved[4] : full(saved[1], scalar.alpha()),
+                saved.length > 4 ? saved[5] : full(saved[2], scalar.beta())};
+            return ComposedAReLU.differentiableBackward(gradOutputs[0], live, atForward, needed);
+        }
+        Tensor alpha = saved.length > 4 ? saved[4] : saved[1];
+        Tensor beta = saved.length > 4 ? saved[5] : saved[2];
+        FusedKernels.Gradients g = kernels.backward(gradOutputs[0], x, alpha, beta, null, needed[0], scalar);
         return new Tensor[] {g.input(), needed[1] ? g.alpha() : null, needed[2] ? g.beta() : null};
+    }
+
+    /** A tensor of {@code like}'s shape, dtype and device holding a value forward read from it. */
+    private static Tensor full(Tensor like, double value) {
+        return torch.full_like(like, new Scalar(value));
     }
 
     @Override
