@@ -18,7 +18,8 @@ import org.bytedeco.pytorch.Tensor;
  * module calls this with its parameters, so module and function share one implementation.
  *
  * <p>{@code alpha} and {@code beta} hold one element each (the paper's form, any shape with one element) or
- * one element per channel of dimension 1 of the input (the channel-wise form). They must have the input's
+ * one element per channel of dimension 1 of the input (the channel-wise form: shape {@code [C]}, or a shape that
+ * broadcasts along dimension 1 only, such as {@code [C, 1, 1]} for NCHW). They must have the input's
  * dtype and device.
  *
  * <p>Each call takes one of the {@link AReLUPath}s: the fused kernels, recorded as one autograd node when a

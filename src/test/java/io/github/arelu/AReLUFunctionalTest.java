@@ -12,12 +12,14 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.function.BiFunction;
 
 import io.github.arelu.internal.AReLUArguments;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -218,6 +220,34 @@ class AReLUFunctionalTest {
         assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.arelu(doubles(1, 2, 3), three, three),
                 "channel-wise parameters need a channel dimension");
         assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.arelu(x, three, doubles(1, 2)));
+    }
+
+    /**
+     * Channel-wise parameters must lie along dimension 1. Six elements as [2, 3] against channels of 6, or [1, 1, 3]
+     * (which the reference broadcasts along the last dimension) against channels of 3, were read along dimension 1,
+     * silently unlike the reference; [C], [C, 1, ...] and [1, C, 1, ...] aligned with dimension 1 are taken.
+     */
+    @Test
+    void channelwiseParametersOfOtherShapesAreRefusedByName() {
+        TensorOptions options = new TensorOptions(ScalarType.Double);
+        Tensor x = torch.randn(new long[] {2, 3, 4, 5}, options);
+        Tensor y = AReLUFunctional.arelu(x, doubles(0.2, 0.6, 0.9), doubles(1.0, 2.0, 3.0));
+        for (long[] shape : new long[][] {{3, 1, 1}, {1, 3, 1, 1}}) {
+            Tensor a = doubles(0.2, 0.6, 0.9).reshape(shape);
+            Tensor b = doubles(1.0, 2.0, 3.0).reshape(shape);
+            assertArrayEquals(values(y), values(AReLUFunctional.arelu(x, a, b)), "shape " + Arrays.toString(shape));
+        }
+        Tensor six = torch.full(new long[] {2, 3}, new Scalar(0.5), options);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> AReLUFunctional.arelu(torch.randn(new long[] {4, 6, 5}, options), six, six));
+        assertTrue(e.getMessage().contains("alpha has shape [2, 3]") && e.getMessage().contains("[6]"), e.getMessage());
+        Tensor lastDimension = doubles(0.2, 0.6, 0.9).reshape(1, 1, 3);
+        e = assertThrows(IllegalArgumentException.class,
+                () -> AReLUFunctional.arelu(torch.randn(new long[] {2, 3, 3}, options), lastDimension, lastDimension));
+        assertTrue(e.getMessage().contains("[1, 1, 3]") && e.getMessage().contains("dimension 1"), e.getMessage());
+        Tensor trailing = doubles(0.2, 0.6, 0.9).reshape(3, 1);
+        assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.arelu(x, trailing, trailing),
+                "[3, 1] broadcasts along dimension 2 of a 4-dimensional input");
     }
 
     @Test

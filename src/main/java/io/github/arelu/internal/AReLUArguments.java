@@ -56,8 +56,34 @@ public final class AReLUArguments {
                 throw new IllegalArgumentException("channel-wise AReLU with " + count + " channels expects "
                         + "input.size(1) == " + count + ", got an input of shape " + shapeOf(input));
             }
+            checkChannelShape("alpha", alpha, input);
+            checkChannelShape("beta", beta, input);
         }
         return dtype;
+    }
+
+    /**
+     * Channel-wise parameters apply along dimension 1: shape {@code [C]} (as PReLU's weight), or a shape that
+     * broadcasts against the input along dimension 1 and nowhere else ({@code [C, 1, 1]} or {@code [1, C, 1, 1]}
+     * for an input of four dimensions). Any other shape with C elements would be read along dimension 1 where
+     * the reference formula broadcasts it elsewhere (or fails): refused by name.
+     */
+    private static void checkChannelShape(String name, Tensor parameter, Tensor input) {
+        long[] shape = TensorInfo.shape(parameter);
+        if (shape.length == 1) {
+            return;
+        }
+        int offset = (int) input.dim() - shape.length;
+        boolean alongDimension1 = offset >= 0 && offset <= 1;
+        for (int j = 0; alongDimension1 && j < shape.length; j++) {
+            alongDimension1 = shape[j] == (offset + j == 1 ? input.size(1) : 1);
+        }
+        if (!alongDimension1) {
+            throw new IllegalArgumentException("channel-wise AReLU parameter " + name + " has shape "
+                    + shapeOf(parameter) + ", which does not lie along dimension 1 of the input of shape "
+                    + shapeOf(input) + "; give it shape [" + input.size(1) + "] (or [" + input.size(1)
+                    + ", 1, ...] broadcasting along dimension 1)");
+        }
     }
 
     /**
