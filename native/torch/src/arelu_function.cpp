@@ -308,10 +308,12 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     // And alpha and beta as this forward read them, for the kernels' backward: an optimizer's step may write the
     // parameters between a forward and its backward without bumping their versions (libtorch's do), and the
     // reference's graph keeps forward's scales.
-    // x too where its memory is a leaf's (a parameter fed to AReLU, or a view or detached alias of one), for the
-    // same reason: the reference keeps relu(x) and relu(-x), so its backward never reads x again. An activation
-    // between layers, the result of an operation, is not copied.
-    const bool leaf_memory = x.is_leaf() || (x.is_view() && x._base().is_leaf());
+    // x too where its memory may be a parameter's, for the same reason: the reference keeps relu(x) and relu(-x),
+    // so its backward never reads x again. That is a leaf that requires grad or a view of one, and an x that
+    // requires no grad only where its memory is shared (p.detach() is no view). An activation between trained
+    // layers, the result of an operation, is not copied.
+    const bool leaf_memory = x.requires_grad() ? x.is_leaf() || (x.is_view() && x._base().is_leaf())
+                                               : x.has_storage() && x.storage().use_count() > 1;
     ctx->save_for_backward({keep(x), keep(alpha), keep(beta), alpha.clone(), beta.clone(),
                             leaf_memory ? x.clone() : keep(x)});
     return y;

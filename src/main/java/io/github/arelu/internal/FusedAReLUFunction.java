@@ -38,9 +38,9 @@ public final class FusedAReLUFunction extends JavaFunction {
      * An optimizer's step may write a parameter between a forward and its backward without bumping its version
      * (libtorch's do), and the reference's graph keeps what it needs of forward's values ({@code relu(x)},
      * {@code relu(-x)}, the scales); so backward takes forward's values (one-element parameters on the CPU) or
-     * copies made here: of the parameters where the kernels read them as tensors, and of x where its memory is
-     * a leaf's (a parameter fed to AReLU, or a view or detached alias of one). An activation between layers, the
-     * result of an operation, is saved as it is.
+     * copies made here: of the parameters where the kernels read them as tensors, and of x where its memory may
+     * be a parameter's (a parameter fed to AReLU, or a view or detached alias of one). An activation between
+     * layers, the result of an operation, is saved as it is.
      */
     @Override
     protected Tensor[] forward(FunctionContext ctx, Tensor... inputs) {
@@ -61,11 +61,15 @@ public final class FusedAReLUFunction extends JavaFunction {
     }
 
     /**
-     * Whether x's memory may be written between forward and backward without its version changing: a leaf's
-     * (an optimizer steps parameters through their data), directly or through a view or a detached alias
-     * (which is a leaf itself).
+     * Whether x's memory may be a parameter's, which an optimizer steps through its data without a version bump:
+     * a leaf that requires grad, or a view of one; and an x that requires no grad (data, or the activation of
+     * frozen layers) only where its memory is shared, since a detached alias of a parameter ({@code p.detach()})
+     * is no view in libtorch. Activations of trained layers, results of operations, are none of these.
      */
     private static boolean mayBeSteppedUnversioned(Tensor x) {
+        if (!x.requires_grad()) {
+            return x.has_storage() && x.storage().use_count() > 1;
+        }
         return x.is_leaf() || (x.is_view() && x._base().is_leaf());
     }
 
