@@ -11,6 +11,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.PReLUImpl;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -60,6 +61,8 @@ public class AReLUBenchmark {
     private PointerScope stateScope;
     private Tensor x;
     private Tensor xGrad;
+    /** xGrad * 1, made once: mul by a scalar saves no tensor, so its node runs again in every backward. */
+    private Tensor activation;
     private Tensor gradOut;
     private Tensor out;
     private Tensor gradIn;
@@ -74,6 +77,7 @@ public class AReLUBenchmark {
         stateScope = new PointerScope();
         x = torch.randn(size);
         xGrad = x.clone().requires_grad_(true);
+        activation = xGrad.mul(new Scalar(1.0));
         gradOut = torch.randn(size);
         out = torch.empty_like(x);
         gradIn = torch.empty_like(x);
@@ -111,6 +115,25 @@ public class AReLUBenchmark {
     public void fwdBwdModule() {
         try (PointerScope s = new PointerScope()) {
             backward(arelu.forward(xGrad));
+        }
+    }
+
+    /**
+     * The module on an activation between layers (the result of an operation), where {@link #fwdBwdModule}'s input
+     * is a leaf, whose memory an optimizer may step, so that forward keeps a copy of it. The activation is made once;
+     * its backward, {@code grad * 1}, runs in both this and {@link #fwdBwdReluActivation}.
+     */
+    @Benchmark
+    public void fwdBwdModuleActivation() {
+        try (PointerScope s = new PointerScope()) {
+            backward(arelu.forward(activation));
+        }
+    }
+
+    @Benchmark
+    public void fwdBwdReluActivation() {
+        try (PointerScope s = new PointerScope()) {
+            backward(torch.relu(activation));
         }
     }
 
