@@ -217,7 +217,8 @@ ARELU_API int arelu_backward_channels_params_f64(const double* grad_out, const d
  * workspace of at least arelu_cuda_workspace_bytes(n, channels) bytes (channels = 1 for the scalar
  * form) for its deterministic two-stage reduction; the sums land in device doubles
  * neg_sum[channels], pos_sum[channels]. Channel-wise scales are device arrays of the element type.
- * arelu_cuda_available: 1 when there is a CUDA device and the library has kernels for the current one.
+ * arelu_cuda_available: 1 when there is a CUDA device and the current one is no older than the oldest
+ * architecture the library was built for (creates no CUDA context).
  */
 ARELU_API int arelu_cuda_available(void);
 ARELU_API size_t arelu_cuda_workspace_bytes(int64_t n, int64_t channels);

@@ -380,14 +380,20 @@ int arelu_cuda_available(void) {
     return 0;
   }
   if (count == 0) return 0;
-  // A device this library has no kernel image for (built for sm_80 and sm_90; an sm_70 GPU, say) would fail
-  // every launch: it is no device for these kernels, so callers take their fallback instead.
-  cudaFuncAttributes attributes;
-  if (cudaFuncGetAttributes(&attributes, fold_partials) != cudaSuccess) {
+  // A device older than every architecture this library was built for (sm_80 and sm_90 by default; an sm_70
+  // GPU, say) would fail every launch: it is no device for these kernels, so callers take their fallback
+  // instead. Asked of the device's attributes, which, unlike a kernel's, create no CUDA context.
+  int device = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
-  return 1;
+  constexpr int kBuilt[] = {__CUDA_ARCH_LIST__};  // nvcc's list of the architectures compiled, e.g. 800,900
+  int oldest = kBuilt[0];
+  for (const int arch : kBuilt) oldest = arch < oldest ? arch : oldest;
+  return major * 100 + minor * 10 >= oldest ? 1 : 0;
 }
 
 size_t arelu_cuda_workspace_bytes(int64_t n, int64_t channels) {

@@ -285,12 +285,15 @@ variable_list meta_gradients(const AutogradContext* ctx, const variable_list& sa
           at::empty_like(saved[2])};
 }
 
-// `live` itself where it still holds forward's values; otherwise forward's values with live's graph:
-// at_forward + (live - live.detach()), whose derivative with respect to live is 1 (0 where live is not finite:
-// the difference is NaN there and is taken as 0).
+// `live` itself where it still holds forward's values; elsewhere forward's values with live's graph,
+// at_forward + (live - live.detach()), whose derivative with respect to live is 1 (0 where a changed element is
+// not finite: the difference is NaN there and is taken as 0). Decided element by element, NaN counting as
+// unchanged NaN, so that an unchanged NaN or infinite x keeps its gradient.
 Tensor as_at_forward(const Tensor& live, const Tensor& at_forward) {
   if (live.is_same(at_forward) || at::equal(live, at_forward)) return live;
-  return at_forward + at::nan_to_num(live - live.detach(), 0.0, 0.0, 0.0);
+  const Tensor now = live.detach();
+  const Tensor unchanged = (now == at_forward) | (now.isnan() & at_forward.isnan());
+  return at::where(unchanged, live, at_forward + at::nan_to_num(live - now, 0.0, 0.0, 0.0));
 }
 
 class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
@@ -396,6 +399,13 @@ Tensor forward_meta(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
 Tensor forward_autograd(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   const bool channelwise = validate(x, alpha, beta);
   if (x.is_meta() || (fused_dtype(x.scalar_type()) && fused_backend(x) && strided(x))) {
+    const bool records =
+        at::GradMode::is_enabled() && (x.requires_grad() || alpha.requires_grad() || beta.requires_grad());
+    if (!records && !x.is_meta()) {
+      // Nothing to record: the backend kernel alone, without the copies that forward keeps for a backward.
+      at::AutoDispatchBelowADInplaceOrView below_autograd;
+      return op().call(x, alpha, beta);
+    }
     return AReLUFunction::apply(x, alpha, beta);
   }
   return reference(x, alpha, beta, channelwise);

@@ -670,6 +670,20 @@ TEST_P(AReLUTest, CreateGraphAfterAStepOfTheParametersDifferentiatesAtForwardsVa
   }
 }
 
+// Under create_graph, unchanged NaN and infinite elements of a copied (leaf) input keep their gradients: the
+// comparison with forward's copy is element by element, NaN counting as unchanged NaN.
+TEST_P(AReLUTest, CreateGraphKeepsTheGradientOfUnchangedNonFiniteInputs) {
+  std::vector<Tensor> got;
+  for (int k = 0; k < 2; ++k) {
+    const Tensor x = torch::tensor({kNaN, kInf, -kInf, 1.5, -2.0, -0.0, 0.25}, f64()).requires_grad_(true);
+    const Tensor alpha = torch::full({1}, 0.5, f64()).requires_grad_(true);
+    const Tensor beta = torch::full({1}, 1.0, f64()).requires_grad_(true);
+    const Tensor y = k == 0 ? arelu::arelu(x, alpha, beta) : reference(x, alpha, beta);
+    got.push_back(torch::autograd::grad({(y * y).sum()}, {x}, {}, true, true)[0]);
+  }
+  expect_close(got[0], got[1], 1e-12, 0.0, "create_graph gradient of x with NaN and infinities");
+}
+
 TEST_P(AReLUTest, FusedCudaKernelsWhenRequired) {
   // A GPU build that silently fell back to the reference composition fails here.
   if (GetParam() != torch::kCUDA || std::getenv("ARELU_REQUIRE_FUSED_CUDA") == nullptr) {

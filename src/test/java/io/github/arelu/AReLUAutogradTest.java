@@ -272,6 +272,37 @@ class AReLUAutogradTest {
         }
     }
 
+    /**
+     * Under {@code create_graph} a leaf input is compared with forward's copy: unchanged NaN and infinite elements
+     * (NaN never equals itself) keep their gradients, and only the elements a step moved are taken at forward's
+     * values.
+     */
+    @Test
+    void createGraphKeepsTheGradientOfUnchangedNonFiniteInputs() {
+        for (boolean stepped : new boolean[] {false, true}) {
+            double[][] results = new double[2][];
+            for (int k = 0; k < 2; k++) {
+                Tensor x = doubles(Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, 1.5, -2.0, -0.0,
+                        0.25).requires_grad_(true);
+                Tensor a = parameter(0.5, ScalarType.Double);
+                Tensor b = parameter(1.0, ScalarType.Double);
+                Tensor y = k == 0 ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+                Tensor loss = y.mul(y).sum();
+                if (stepped) {
+                    // Moves the finite elements only (the step of a NaN or infinite element is itself).
+                    x.mutable_grad().put(doubles(0, 0, 0, 1, 1, 1, 1));
+                    new SGD(new TensorVector(x), new SGDOptions(0.5)).step();
+                    x.mutable_grad().reset();
+                }
+                TensorVector first = torch.grad(new TensorVector(loss), new TensorVector(x), new TensorVector(),
+                        new BoolOptional(true), true, false);
+                results[k] = values(first.get(0));
+            }
+            assertClose(results[1], results[0], 1e-12, 1e-300, (stepped ? "stepped" : "unchanged")
+                    + " input with NaN and infinities");
+        }
+    }
+
     @Test
     void createGraphGivesTheComposedPathsSecondOrderGradients() {
         Tensor xs = randomDoubles(5, 6);

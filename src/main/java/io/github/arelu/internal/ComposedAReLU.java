@@ -103,16 +103,20 @@ public final class ComposedAReLU {
     }
 
     /**
-     * {@code live} itself where it still holds forward's values; otherwise forward's values with {@code live}'s
-     * graph: {@code atForward + (live - live.detach())}, whose derivative with respect to {@code live} is 1 (0 where
-     * {@code live} is not finite, whose difference is NaN and is taken as 0).
+     * {@code live} itself where it still holds forward's values; elsewhere forward's values with {@code live}'s
+     * graph, {@code atForward + (live - live.detach())}, whose derivative with respect to {@code live} is 1 (0
+     * where a changed element is not finite: the difference is NaN there and is taken as 0). Decided element by
+     * element, NaN counting as unchanged NaN, so that an unchanged NaN or infinite x keeps its gradient.
      */
     private static Tensor asAtForward(Tensor live, Tensor atForward) {
         if (live.is_same(atForward) || torch.equal(live, atForward)) {
             return live;
         }
-        return atForward.add(torch.nan_to_num(live.sub(live.detach()), new DoubleOptional(0.0),
-                new DoubleOptional(0.0), new DoubleOptional(0.0)));
+        Tensor now = live.detach();
+        Tensor unchanged = now.eq(atForward).logical_or(now.isnan().logical_and(atForward.isnan()));
+        Tensor moved = atForward.add(torch.nan_to_num(live.sub(now), new DoubleOptional(0.0), new DoubleOptional(0.0),
+                new DoubleOptional(0.0)));
+        return torch.where(unchanged, live, moved);
     }
 
     /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */
