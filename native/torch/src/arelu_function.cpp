@@ -317,8 +317,9 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     // layers, the result of an operation, is not copied.
     const bool leaf_memory = x.requires_grad() ? x.is_leaf() || (x.is_view() && x._base().is_leaf())
                                                : x.has_storage() && x.storage().use_count() > 1;
-    ctx->save_for_backward({keep(x), keep(alpha), keep(beta), alpha.clone(), beta.clone(),
-                            leaf_memory ? x.clone() : keep(x)});
+    const Tensor kept_x = keep(x);
+    ctx->save_for_backward({kept_x, keep(alpha), keep(beta), alpha.clone(), beta.clone(),
+                            leaf_memory ? x.clone() : kept_x});
     return y;
   }
 

@@ -78,8 +78,12 @@ public final class FunctionContext {
             // is released; the clones of inference tensors are the vector's alone.
             saved = TensorVectorPool.take();
             try (PointerScope scope = new PointerScope()) {
-                for (Tensor tensor : tensors) {
-                    saved.push_back(tensor.is_inference() ? tensor.clone() : tensor);
+                for (int i = 0; i < tensors.length; i++) {
+                    int first = firstIndexOf(tensors, i);
+                    // A handle given twice is kept once (an inference tensor's copy too), then referenced again:
+                    // by a handle of its own, as get's points into the vector, which push_back may reallocate.
+                    saved.push_back(first < i ? new Tensor(saved.get(first))
+                            : tensors[i].is_inference() ? tensors[i].clone() : tensors[i]);
                 }
             }
             savedView = new Tensor[tensors.length];
@@ -89,6 +93,16 @@ public final class FunctionContext {
                 savedVersions[i] = savedView[i]._version();
             }
         }
+    }
+
+    /** The first position of the handle {@code tensors[i]} in {@code tensors}. */
+    private static int firstIndexOf(Tensor[] tensors, int i) {
+        for (int j = 0; j < i; j++) {
+            if (tensors[j] == tensors[i]) {
+                return j;
+            }
+        }
+        return i;
     }
 
     /**
