@@ -66,7 +66,7 @@ public final class FusedAReLUFunction extends JavaFunction {
      * frozen layers) only where its memory is shared, since a detached alias of a parameter ({@code p.detach()})
      * is no view in libtorch. Activations of trained layers, results of operations, are none of these.
      */
-    private static boolean mayBeSteppedUnversioned(Tensor x) {
+    static boolean mayBeSteppedUnversioned(Tensor x) {
         if (!x.requires_grad()) {
             return x.has_storage() && x.storage().use_count() > 1;
         }
