@@ -138,6 +138,44 @@ class AReLUAcceptedInputsTest {
     }
 
     /**
+     * A caller's buffers for a lazily negated or efficient zero input that is not laid out as libtorch would lay
+     * out its copy: the kernels make the input real in the layout {@code out} must have (contiguous for an input
+     * with gaps, the input's strides for a dense one), not in channels_last (what {@code resolve_neg} picks for
+     * these strides) or contiguous (what {@code zeros} gives for a transposed zero tensor).
+     */
+    @Test
+    void explicitFusedCallsWithBuffersReadLazyInputsInTheBuffersLayout() {
+        // [1, 2, 2, 4] in channels_last memory, every other element of the last dimension: strides [16, 1, 8, 4].
+        Tensor base = torch.arange(new Scalar(1), new Scalar(17)).to(ScalarType.Double).reshape(1, 2, 2, 4)
+                .contiguous(MemoryFormat.ChannelsLast);
+        Tensor x = base.slice(3, new org.bytedeco.pytorch.LongOptional(0),
+                new org.bytedeco.pytorch.LongOptional(4), 2)._neg_view();
+        assertTrue(x.is_neg() && !x.is_non_overlapping_and_dense(), "the test needs a negated view with gaps");
+        Tensor alpha = doubles(0.5);
+        Tensor beta = doubles(0.0);
+        Tensor out = torch.zeros(new long[] {1, 2, 2, 2}, new TensorOptions(ScalarType.Double));
+        FusedAReLU.forward(x, alpha, beta, out);
+        assertClose(values(reference(x, alpha, beta)), values(out), 1e-15, 0, "y into out");
+        Tensor g = torch.arange(new Scalar(1), new Scalar(9)).to(ScalarType.Double).reshape(1, 2, 2, 2);
+        Tensor gradIn = torch.zeros(new long[] {1, 2, 2, 2}, new TensorOptions(ScalarType.Double));
+        FusedKernels.Gradients grads = FusedAReLU.backward(g, x, alpha, beta, gradIn);
+        assertClose(values(g.mul(new Scalar(0.5))), values(gradIn), 1e-15, 0, "grad x into gradInputOut");
+        assertClose(values(FusedAReLU.backward(g, x, alpha, beta).input()), values(gradIn), 0, 0,
+                "grad x into gradInputOut against a new tensor");
+        assertClose(new double[] {values(g.mul(x).sum())[0]}, values(grads.alpha()), 1e-15, 0, "grad alpha");
+
+        // A transposed zero tensor, channel-wise with a NaN alpha: NaN marks where channel 1's elements land.
+        Tensor zeros = torch.torch__efficientzerotensor(new long[] {2, 3}, new TensorOptions(ScalarType.Double)).t();
+        assertTrue(zeros._is_zerotensor() && !zeros.is_contiguous(), "the test needs a transposed zero tensor");
+        Tensor channelAlpha = doubles(0.5, Double.NaN);
+        Tensor channelBeta = doubles(0.0, 0.0);
+        Tensor zeroOut = torch.zeros(new long[] {2, 3}, new TensorOptions(ScalarType.Double)).t();
+        FusedAReLU.forward(zeros, channelAlpha, channelBeta, zeroOut);
+        assertClose(values(reference(torch.zeros(new long[] {3, 2}, new TensorOptions(ScalarType.Double)),
+                channelAlpha, channelBeta)), values(zeroOut), 0, 0, "y of a transposed zero tensor into out");
+    }
+
+    /**
      * libtorch's other lazy flags: the conjugate bit exists only on complex tensors, which AReLU refuses by
      * dtype; an efficient zero tensor has no memory at all, and is read as the zeros it stands for.
      */

@@ -12,8 +12,10 @@ import java.util.function.UnaryOperator;
 
 import io.github.arelu.internal.FusedAReLU;
 import io.github.arelu.internal.FusedKernels;
+import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -109,6 +111,7 @@ class AReLUGeneratedInputsTest {
             if (rank == 4 || rank == 5) {
                 layouts.add(rank == 4 ? "channels_last" : "channels_last_3d");
                 layouts.add(rank == 4 ? "channels_last" : "channels_last_3d");
+                layouts.add("channels_last_gaps");
             }
             layout = layouts.get(r.nextInt(layouts.size()));
             int last = rank - 1;
@@ -134,6 +137,15 @@ class AReLUGeneratedInputsTest {
                     baseShape = shape.clone();
                     baseShape[0] = 1;
                     view = t -> t.expand(shape);
+                }
+                case "channels_last_gaps" -> {
+                    // channels_last memory, every other element of the last dimension: gaps, in an order whose
+                    // dense copy libtorch would lay out channels_last, not contiguous.
+                    baseShape = shape.clone();
+                    baseShape[last] = 2 * shape[last] + 1;
+                    long end = 2 * shape[last] + 1;
+                    MemoryFormat format = rank == 4 ? MemoryFormat.ChannelsLast : MemoryFormat.ChannelsLast3d;
+                    view = t -> t.contiguous(format).slice(last, new LongOptional(1), new LongOptional(end), 2);
                 }
                 case "channels_last", "channels_last_3d" -> {
                     baseShape = shape.clone();
@@ -244,8 +256,22 @@ class AReLUGeneratedInputsTest {
                 tol.assertClose(want.gradXView, values(g.input()), "FusedAReLU.backward grad x", false);
                 tol.assertClose(want.gradAlphaView, values(g.alpha()), "FusedAReLU.backward grad alpha", true);
                 tol.assertClose(want.gradBetaView, values(g.beta()), "FusedAReLU.backward grad beta", true);
+                Tensor out = bufferFor(x);
+                FusedAReLU.forward(x, a, b, out);
+                tol.assertClose(want.y, values(out), "FusedAReLU.forward y into out", false);
+                Tensor gradIn = bufferFor(x);
+                FusedAReLU.backward(upstream(dtype), x, a, b, gradIn);
+                tol.assertClose(want.gradXView, values(gradIn), "FusedAReLU.backward grad x into gradInputOut", false);
             }
             return fusedServes;
+        }
+
+        /** A buffer laid out as FusedAReLU's {@code out} must be for x: x's strides where x is dense, else contiguous. */
+        private static Tensor bufferFor(Tensor x) {
+            long[] shape = TensorInfo.shape(x);
+            return x.is_contiguous() || x.is_non_overlapping_and_dense()
+                    ? torch.empty_strided(shape, TensorInfo.strides(x), x.options())
+                    : torch.empty(shape, x.options(), new MemoryFormatOptional());
         }
 
         private interface Call {

@@ -210,11 +210,7 @@ public final class AReLUArguments {
     }
 
     private static String strides(Tensor tensor) {
-        long[] strides = new long[(int) tensor.dim()];
-        for (int i = 0; i < strides.length; i++) {
-            strides[i] = tensor.stride(i);
-        }
-        return Arrays.toString(strides);
+        return Arrays.toString(TensorInfo.strides(tensor));
     }
 
     /**

@@ -145,15 +145,29 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
      * efficient zero tensor (which has no memory) made real, and the elements dense in memory in some order of
      * dimensions (contiguous or, for instance, channels_last), else copied to a contiguous tensor. The tensor
      * itself, without a new handle, in the common case.
+     *
+     * <p>The result is laid out as {@link AReLUArguments#checkOutput} promises a caller's {@code out}: with the
+     * tensor's own strides where it is dense, else contiguous; the kernels walk both as one flat array. So a
+     * negation or zero tensor is made real in that layout, not in one libtorch picks ({@code resolve_neg} of a
+     * tensor with gaps suggests channels_last for some strides, and {@code zeros} is always contiguous).
      */
     static Tensor dense(Tensor tensor) {
-        Tensor t = tensor;
-        if (t.is_neg()) {
-            t = t.resolve_neg();
-        } else if (t._is_zerotensor()) {
-            t = torch.zeros(TensorInfo.shape(t), t.options());
+        boolean dense = isDense(tensor);
+        if (tensor.is_neg()) {
+            // resolve_neg copies with the tensor's strides where it is dense; contiguous() copies, resolved too.
+            return dense ? tensor.resolve_neg() : tensor.contiguous();
         }
-        return t.is_contiguous() || t.is_non_overlapping_and_dense() ? t : t.contiguous();
+        if (tensor._is_zerotensor()) {
+            long[] shape = TensorInfo.shape(tensor);
+            return dense ? torch.empty_strided(shape, TensorInfo.strides(tensor), tensor.options()).zero_()
+                    : torch.zeros(shape, tensor.options());
+        }
+        return dense ? tensor : tensor.contiguous();
+    }
+
+    /** Whether the tensor's elements are dense in memory in some order of dimensions (no gaps, no overlap). */
+    static boolean isDense(Tensor tensor) {
+        return tensor.is_contiguous() || tensor.is_non_overlapping_and_dense();
     }
 
     /** A channel-wise parameter as a flat array of logical values (dense and contiguous). */

@@ -52,6 +52,20 @@ public final class TensorInfo {
     }
 
     /**
+     * The tensor's strides.
+     *
+     * @param tensor a defined strided tensor
+     * @return its stride in each dimension, in elements, empty for a 0-dim tensor
+     */
+    public static long[] strides(Tensor tensor) {
+        long[] strides = new long[(int) tensor.dim()];
+        for (int i = 0; i < strides.length; i++) {
+            strides[i] = tensor.stride(i);
+        }
+        return strides;
+    }
+
+    /**
      * Whether both tensors have the same sizes.
      *
      * @param a a defined tensor
