@@ -263,8 +263,10 @@ final class GradientNode {
         }
         try (PointerScope scope = new PointerScope()) {
             Tensor[] gradients = record.backward(new TensorVector(at(gradientsAddress)));
-            record.releaseUnlessKept();
-            // Last: a failure before leaves the vector empty.
+            // libtorch's references first, then the saved tensors released: a gradient may be a saved tensor
+            // (a fused loss saves its input gradient), whose handle points into the context's pooled vector.
+            // Released first, that vector frees it, or goes to another thread's forward, which writes its own
+            // tensor into the same slot.
             TensorVector results = new TensorVector(at(resultsAddress));
             results.resize(gradients.length);
             for (int i = 0; i < gradients.length; i++) {
@@ -272,6 +274,7 @@ final class GradientNode {
                     results.put(i, gradients[i]);
                 }
             }
+            record.releaseUnlessKept();
         } catch (RuntimeException | Error e) {
             // The caller frees the vector as plain pointers: it must hold no tensor (none, unless a put failed).
             new TensorVector(at(resultsAddress)).clear();

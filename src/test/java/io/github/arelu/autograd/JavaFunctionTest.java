@@ -279,6 +279,37 @@ class JavaFunctionTest {
         assertNotNull(JavaFunction.functionOf(out), "while the node itself still lives");
     }
 
+    /**
+     * A fused loss: forward computes loss = sum(x^2) / 2 and its gradient x * 1, which it saves and the context
+     * alone then owns; backward returns the saved tensor itself. libtorch must get its reference before the
+     * saved tensors are released (without retain_graph, right after backward), else it gets freed memory.
+     */
+    @Test
+    void aSavedTensorReturnedAsAGradientOutlivesTheRelease() {
+        JavaFunction fusedLoss = new JavaFunction() {
+            @Override
+            protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+                try (PointerScope scope = new PointerScope()) {
+                    ctx.saveForBackward(in[0].mul(new Scalar(1.0)));
+                }
+                return new Tensor[] {in[0].pow(new Scalar(2)).sum().mul(new Scalar(0.5))};
+            }
+
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                return new Tensor[] {ctx.savedTensors()[0]};
+            }
+        };
+        for (int i = 0; i < 50; i++) {
+            try (PointerScope step = new PointerScope()) {
+                Tensor x = torch.randn(new long[] {1000, 10}).to(ScalarType.Double).requires_grad_(true);
+                backward(fusedLoss.apply(x)[0], false);
+                assertArrayEquals(values(x), values(x.grad()), "grad x = x, call " + i);
+                assertEquals(1, x.grad().use_count(), "the gradient's one owner is x.grad, call " + i);
+            }
+        }
+    }
+
     @Test
     void aSavedInputModifiedInPlaceAfterForwardIsAnError() {
         Tensor x0 = doubles(1, 2).requires_grad_(true);
