@@ -193,6 +193,10 @@ inline bool takes_short_rows(const Shape& s) {
   return s.inner < kShortRow ||
          (s.inner < kMediumRow && 2 * s.channels * s.inner <= kChunk && s.outer >= kBatchForMediumRows);
 }
+// The most bytes of lanes (16 KiB: 64 channels) that the short-row backward keeps for all channels while it
+// walks a block in memory order: half of a 32 KiB L1 data cache, the rest for the rows streaming through.
+// Tests set another limit (arelu::detail::set_lanes_in_cache) to compare the two walks.
+int64_t g_lanes_in_cache = 16 * 1024;
 // Row blocks are collected this many at a time (one parallel region each), their per-channel sums kept apart
 // and folded in block order afterwards, so the sums do not depend on the thread count.
 constexpr int64_t kBlockWave = 64;
@@ -421,6 +425,20 @@ void backward_rows(IO io, const T* x, int64_t rows, int64_t stride, int64_t m, T
   }
 }
 
+// One outer row of NCHW memory: `channels` rows of m elements, row c with channel c's scales into lanes[c], in
+// one call: backward_rows over one row per channel, in memory order.
+template <class T, class IO>
+void backward_channel_rows(IO io, const T* x, int64_t channels, int64_t m, const T* a, const T* b, Lanes* lanes) {
+#if defined(ARELU_X86_DISPATCH)
+  switch (isa()) {
+    case kAvx512: return backward_channel_rows_avx512(io, x, channels, m, a, b, lanes);
+    case kAvx2: return backward_channel_rows_avx2(io, x, channels, m, a, b, lanes);
+    default: break;
+  }
+#endif
+  for (int64_t c = 0; c < channels; ++c) backward_rows(io.at(c * m), x + c * m, 1, 0, m, a[c], b[c], lanes[c]);
+}
+
 // Per block, per channel: with inner == 1 the sum of its rows' elements in row order; with longer rows the
 // kLanes lanes of the channel, element i of each row into lane i % kLanes, rows in order, combined in the
 // fixed tree at the end of the block. Blocks folded in order. The same values for any thread count.
@@ -468,7 +486,22 @@ void backward_short_rows(IO io, const T* x, const Shape& s, const T* a, const T*
       }
       // Longer rows (kRepeatedScales <= inner < kMediumRow): too short to pay for a combining tree each, so
       // each channel's rows in the block go through the flat kernels' vector loop into the channel's lanes,
-      // element i into lane i % kLanes, rows in order, and the lanes are combined once per block.
+      // element i into lane i % kLanes, rows in order, and the lanes are combined once per block. Two walks
+      // give these sums: in memory order, outer row by outer row, where every channel's lanes stay in the L1
+      // cache between rows; else channel by channel, each over the block's rows with its lanes in registers.
+      // Between a network's layers the caches are cold, and walking a channel's rows reads the block as
+      // 3 x rows strided streams, which costs more than the lanes' trips (jmh/README.md, channel-wise kernels).
+      if (s.channels * static_cast<int64_t>(sizeof(Lanes)) <= g_lanes_in_cache) {
+        std::vector<Lanes> lanes(static_cast<size_t>(s.channels));
+        for (int64_t o = o0; o < o1; ++o) {
+          backward_channel_rows(io.at(o * row), x + o * row, s.channels, s.inner, a, b, lanes.data());
+        }
+        for (int64_t c = 0; c < s.channels; ++c) {
+          pn[c] = combine(lanes[static_cast<size_t>(c)].neg);
+          pp[c] = combine(lanes[static_cast<size_t>(c)].pos);
+        }
+        return;
+      }
       for (int64_t c = 0; c < s.channels; ++c) {
         const int64_t e0 = o0 * row + c * s.inner;
         Lanes l;
@@ -770,6 +803,15 @@ int backward_channels_params(const T* g, const T* x, T* gi, int64_t outer, int64
 
 }  // namespace
 
+namespace arelu::detail {
+// For the tests only (hidden, as set_max_isa): the short-row backward's limit on the channels' lanes for the walk
+// in memory order (0: always channel by channel). Returns the previous limit.
+int64_t set_lanes_in_cache(int64_t bytes) {
+  const int64_t previous = g_lanes_in_cache;
+  g_lanes_in_cache = bytes;
+  return previous;
+}
+}  // namespace arelu::detail
 
 extern "C" {
 

@@ -191,6 +191,12 @@ __attribute__((target("avx2"))) void backward_rows_avx2(IO io, const T* x, int64
     _mm256_storeu_pd(lanes.pos + 4 * k, pos[k]);
   }
 }
+// One outer row of NCHW memory, as backward_channel_rows_avx512.
+template <class T, class IO>
+__attribute__((target("avx2"))) void backward_channel_rows_avx2(IO io, const T* x, int64_t channels, int64_t m,
+                                                                const T* a, const T* b, Lanes* lanes) {
+  for (int64_t c = 0; c < channels; ++c) backward_rows_avx2(io.at(c * m), x + c * m, 1, 0, m, a[c], b[c], lanes[c]);
+}
 // The steps of one range into lanes, the last one partial: backward_rows_avx2 over one row. Returns m.
 template <class T, class IO>
 __attribute__((target("avx2"))) int64_t backward_steps_avx2(IO io, const T* x, int64_t m, T a, T b,

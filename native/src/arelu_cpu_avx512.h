@@ -198,6 +198,13 @@ __attribute__((target("avx512f"))) void backward_rows_avx512(IO io, const T* x, 
     _mm512_storeu_pd(lanes.pos + 8 * k, pos[k]);
   }
 }
+// One outer row of NCHW memory (arelu_cpu.cpp's backward_channel_rows): `channels` rows of m elements, row c
+// into lanes[c], in one call; each channel's lanes make a trip through memory per row.
+template <class T, class IO>
+__attribute__((target("avx512f"))) void backward_channel_rows_avx512(IO io, const T* x, int64_t channels, int64_t m,
+                                                                     const T* a, const T* b, Lanes* lanes) {
+  for (int64_t c = 0; c < channels; ++c) backward_rows_avx512(io.at(c * m), x + c * m, 1, 0, m, a[c], b[c], lanes[c]);
+}
 // The steps of one range into lanes, the last one partial: backward_rows_avx512 over one row. Returns m.
 template <class T, class IO>
 __attribute__((target("avx512f"))) int64_t backward_steps_avx512(IO io, const T* x, int64_t m, T a, T b,

@@ -18,6 +18,7 @@
 // 2 AVX-512; 2 restores the detected one) and returns the level this machine has.
 namespace arelu::detail {
 int set_max_isa(int level);
+int64_t set_lanes_in_cache(int64_t bytes);
 }
 
 namespace {
@@ -709,6 +710,54 @@ TEST_P(ShortRows, MatchTheElementFunctionsF64) { check_short_rows_match_the_elem
 TEST_P(ShortRows, BitIdenticalAcrossIsasF32) { check_short_rows_identical_across_isas<float>(GetParam()); }
 TEST_P(ShortRows, BitIdenticalAcrossIsasF64) { check_short_rows_identical_across_isas<double>(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(AreluCpuIsa, ShortRows, ::testing::Values<int64_t>(1, 7, 31, 32, 47, 49, 61, 100),
+                         [](const ::testing::TestParamInfo<int64_t>& info) {
+                           return "inner" + std::to_string(info.param);
+                         });
+
+// The short-row backward walks a block in memory order or channel by channel (by how many bytes the channels'
+// lanes take): the same sums in the same order, so the same bits, on every ISA and thread count.
+template <class T>
+void check_short_row_walks_identical(int64_t inner) {
+  const int64_t outer = 40, channels = 37, n = outer * channels * inner;
+  std::mt19937_64 rng(23);
+  std::normal_distribution<double> d(0.0, 2.0);
+  std::vector<T> x(n), g(n), a(channels), b(channels);
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = static_cast<T>(d(rng));
+    g[i] = static_cast<T>(d(rng));
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    a[c] = T(0.01 + 0.02 * c);
+    b[c] = T(1.1 + 0.02 * c);
+  }
+  auto run = [&](int64_t lanes_in_cache, int threads) {
+    const int64_t previous = arelu::detail::set_lanes_in_cache(lanes_in_cache);
+    std::vector<T> gi(n);
+    std::vector<double> ns(channels), ps(channels);
+    EXPECT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gi.data(), outer, channels, inner, a.data(), b.data(),
+                                            ns.data(), ps.data(), threads),
+              ARELU_OK);
+    arelu::detail::set_lanes_in_cache(previous);
+    return std::make_tuple(gi, ns, ps);
+  };
+  const int detected = arelu::detail::set_max_isa(2);
+  for (int level = 0; level <= detected; ++level) {
+    arelu::detail::set_max_isa(level);
+    for (int threads : {1, 2}) {
+      const auto [gi_memory, ns_memory, ps_memory] = run(int64_t{1} << 40, threads);
+      const auto [gi_channel, ns_channel, ps_channel] = run(0, threads);
+      EXPECT_EQ(0, std::memcmp(gi_memory.data(), gi_channel.data(), n * sizeof(T))) << "level " << level;
+      EXPECT_EQ(0, std::memcmp(ns_memory.data(), ns_channel.data(), channels * sizeof(double))) << "level " << level;
+      EXPECT_EQ(0, std::memcmp(ps_memory.data(), ps_channel.data(), channels * sizeof(double))) << "level " << level;
+    }
+  }
+  arelu::detail::set_max_isa(2);
+}
+class ShortRowWalks : public ::testing::TestWithParam<int64_t> {};
+TEST_P(ShortRowWalks, BitIdenticalF32) { check_short_row_walks_identical<float>(GetParam()); }
+TEST_P(ShortRowWalks, BitIdenticalF64) { check_short_row_walks_identical<double>(GetParam()); }
+// Rows of the lanes-per-channel loop: partial steps of 0, 15, 1 and 13 elements; medium rows (100, 255).
+INSTANTIATE_TEST_SUITE_P(AreluCpuIsa, ShortRowWalks, ::testing::Values<int64_t>(32, 47, 49, 61, 100, 255),
                          [](const ::testing::TestParamInfo<int64_t>& info) {
                            return "inner" + std::to_string(info.param);
                          });
