@@ -198,7 +198,7 @@ public final class AReLUArguments {
                             ? "an efficient zero tensor" : "layout " + TensorInfo.layoutName(out)));
         }
         checkNoPartialOverlap(out, input, name, "the input");
-        boolean inputDense = input.is_contiguous() || input.is_non_overlapping_and_dense();
+        boolean inputDense = FusedKernels.isDense(input);
         boolean laidOut = inputDense ? TensorInfo.sameStrides(out, input) : out.is_contiguous();
         if (!laidOut) {
             throw new IllegalArgumentException("AReLU " + name + " must be laid out in memory as the kernels lay out "
