@@ -22,7 +22,8 @@
  *   arelu_parameter_gradients_* (and its CUDA twin) turn the sums into parameter gradients, the one
  *   definition every binding uses: grad_alpha = neg_sum if alpha lies in [0.01, 0.99] (compared in
  *   alpha's type; torch.clamp passes the gradient at the bounds) else 0, NaN alpha included;
- *   grad_beta = pos_sum * (1 - sigmoid(beta)) * sigmoid(beta), in double, rounded to the element type.
+ *   grad_beta = pos_sum * (1 - sigmoid(beta)) * sigmoid(beta), in the element type (pos_sum rounded to it
+ *   first, the sigmoid computed in it), as the reference's float sigmoid backward is.
  *
  * Buffers are contiguous. "Channel-wise" functions view them as (outer, channels, inner)
  * row-major, with one scale per channel, as PReLU does for dimension 1 of an NCHW tensor.

@@ -10,6 +10,9 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include <array>
+#include <atomic>
+
 namespace arelu {
 namespace detail {
 namespace {
@@ -73,14 +76,36 @@ void parameter_gradients_typed(const at::Tensor& neg_sum, const at::Tensor& pos_
                "arelu_cuda_parameter_gradients");
 }
 
-// The CUDA kernel of arelu::arelu.
+// The CUDA kernel of arelu::arelu; the reference formula on a device the kernels cannot run on.
 at::Tensor forward_cuda(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta) {
+  if (!cuda_kernels_serve(x)) {
+    return reference_or_named_error(x, alpha, beta, validate(x, alpha, beta));
+  }
   return backend_forward(x, alpha, beta, &cuda_forward);
 }
 
 }  // namespace
 
 bool cuda_kernels_available() { return arelu_cuda_available() != 0; }
+
+bool cuda_kernels_serve(const at::Tensor& x) {
+  // Asked once per device, on that device (arelu_cuda_available asks the current one). x lives there, so its
+  // context exists already; no other device's is created.
+  constexpr int kDevices = 64;
+  static std::array<std::atomic<int>, kDevices> known{};  // 0: not asked yet, 1: served, 2: not served
+  const int device = x.device().index();
+  const auto ask = [&x] {
+    c10::cuda::CUDAGuard guard(x.device());
+    return arelu_cuda_available() != 0 ? 1 : 2;
+  };
+  if (device < 0 || device >= kDevices) return ask() == 1;
+  int answer = known[device].load(std::memory_order_relaxed);
+  if (answer == 0) {
+    answer = ask();
+    known[device].store(answer, std::memory_order_relaxed);
+  }
+  return answer == 1;
+}
 
 void cuda_forward(const at::Tensor& x, const at::Tensor& y, const Scales& s) {
   // The kernels launch on the current device; make it the tensor's.

@@ -111,6 +111,19 @@ Tensor reference(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool 
   return at::relu(x) * b - at::relu(-x) * a;
 }
 
+Tensor reference_or_named_error(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool channelwise) {
+  if (fused_dtype(x.scalar_type())) {
+    return reference(x, alpha, beta, channelwise);
+  }
+  try {
+    return reference(x, alpha, beta, channelwise);
+  } catch (const c10::Error& e) {
+    TORCH_CHECK_TYPE(false, "arelu: inputs of dtype ", x.scalar_type(), " on ", x.device(),
+                     " take the reference formula, whose libtorch operations fail on them here (",
+                     e.what_without_backtrace(), "); convert the input and parameters to Float or Double");
+  }
+}
+
 namespace {
 
 int num_threads() { return at::get_num_threads(); }
@@ -271,12 +284,15 @@ const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor
   return handle;
 }
 
-// Whether a fused kernel is registered for x's device: CPU always, CUDA in a CUDA build (arelu_cuda.cpp).
+// Whether a fused kernel serves x's device: CPU always; CUDA in a CUDA build (arelu_cuda.cpp) on a device the
+// kernels were built for, else the reference formula, as fused_cuda_available() tells.
 bool fused_backend(const Tensor& x) {
   if (x.is_cpu()) return true;
-  // Registered when the library loads, so asked once.
-  static const bool cuda_kernel = op().hasKernelForDispatchKey(c10::DispatchKey::CUDA);
-  return x.is_cuda() && cuda_kernel;
+#ifdef ARELU_TORCH_WITH_CUDA
+  return x.is_cuda() && cuda_kernels_serve(x);
+#else
+  return false;
+#endif
 }
 
 // Gradients of the right shapes and no data, for meta tensors (shape inference through autograd).
@@ -388,10 +404,11 @@ Tensor forward_cpu(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   return backend_forward(x, alpha, beta, &run_cpu_forward);
 }
 
-// The Meta kernel: the checks and the output's shape, dtype and device, without data.
+// The Meta kernel: the checks and the output's shape, strides, dtype and device, without data. Laid out as the
+// backend kernels lay it out: like a dense input, else contiguous.
 Tensor forward_meta(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   validate(x, alpha, beta);
-  return at::empty(x.sizes(), x.options());
+  return at::empty_like(x.is_non_overlapping_and_dense() ? x : x.contiguous());
 }
 
 // The Autograd kernel: the fused function (one node, fused backward) where a fused kernel serves x, libtorch's
@@ -409,7 +426,7 @@ Tensor forward_autograd(const Tensor& x, const Tensor& alpha, const Tensor& beta
     }
     return AReLUFunction::apply(x, alpha, beta);
   }
-  return reference(x, alpha, beta, channelwise);
+  return reference_or_named_error(x, alpha, beta, channelwise);
 }
 
 }  // namespace
@@ -418,7 +435,7 @@ Tensor backend_forward(const Tensor& x, const Tensor& alpha, const Tensor& beta,
   const bool channelwise = validate(x, alpha, beta);
   if (!fused_dtype(x.scalar_type())) {
     // Reached below autograd (inference mode): the same reference composition as the Autograd kernel uses.
-    return reference(x, alpha, beta, channelwise);
+    return reference_or_named_error(x, alpha, beta, channelwise);
   }
   const Tensor xc = dense(x);
   // empty_like keeps a dense tensor's strides: a channels_last input gives a channels_last output.

@@ -39,6 +39,11 @@ at::Tensor dense(const at::Tensor& t);
 // The reference relu(x) * b - relu(-x) * a through libtorch ops, for dtypes and devices without fused kernels.
 at::Tensor reference(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta, bool channelwise);
 
+// reference() for a strided input, with libtorch's error for a dtype its operations lack on the device (Half on
+// the CPU in libtorch 1.13: no clamp) turned into one that names arelu, the dtype and the device.
+at::Tensor reference_or_named_error(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta,
+                                    bool channelwise);
+
 // Runs a backend's fused forward kernel on dense x into y laid out like x.
 using ForwardRunner = void (*)(const at::Tensor& x, const at::Tensor& y, const Scales& s);
 
@@ -47,7 +52,11 @@ using ForwardRunner = void (*)(const at::Tensor& x, const at::Tensor& y, const S
 at::Tensor backend_forward(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta, ForwardRunner run);
 
 #ifdef ARELU_TORCH_WITH_CUDA
+// Whether the current device can run the kernels (arelu_cuda_available).
 bool cuda_kernels_available();
+// Whether the kernels run on x's device: not on a GPU older than every architecture built (an sm_70 GPU with the
+// default 80;90), which has no kernel image for them; there arelu takes the reference formula.
+bool cuda_kernels_serve(const at::Tensor& x);
 // All tensors contiguous, on one CUDA device, of x's dtype (sums: double, one per channel).
 // grad_in may be undefined when only the parameter sums are wanted.
 void cuda_forward(const at::Tensor& x, const at::Tensor& y, const Scales& s);

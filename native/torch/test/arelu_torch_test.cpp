@@ -480,6 +480,35 @@ TEST_P(AReLUTest, ClearErrors) {
   }
 }
 
+// Half takes the reference formula. Where libtorch's CPU operations lack Half (1.13 has no Half clamp), the error
+// names arelu, the dtype and the device, in the module's forward and below autograd alike; where they have it,
+// the values are the reference's.
+TEST(AReLUHalfOnCpu, ReferenceValuesOrANamedError) {
+  const auto half = torch::TensorOptions().dtype(torch::kHalf);
+  const Tensor x = torch::randn({3, 4}).to(torch::kHalf);
+  const Tensor alpha = torch::full({}, 0.9, half);
+  const Tensor beta = torch::full({}, 2.0, half);
+  const auto call = [&](bool below_autograd) {
+    if (!below_autograd) return arelu::arelu(x, alpha, beta);
+    c10::InferenceMode inference;
+    return arelu::arelu(x, alpha, beta);
+  };
+  bool reference_runs = true;
+  try {
+    reference(x, alpha, beta);
+  } catch (const c10::Error&) {
+    reference_runs = false;
+  }
+  for (const bool below : {false, true}) {
+    const std::string what = below ? "CPU Half below autograd" : "CPU Half";
+    if (reference_runs) {
+      EXPECT_TRUE(call(below).equal(reference(x, alpha, beta))) << what;
+    } else {
+      expect_error([&] { call(below); }, {"arelu", "Half", "cpu", "Float or Double"}, what);
+    }
+  }
+}
+
 // create_graph: second derivatives through the fused function equal those through the reference (its
 // backward then differentiates the reference formula), for x, alpha and beta, scalar and channel-wise.
 TEST_P(AReLULayoutTest, SecondOrderGradientsMatchReference) {
@@ -746,18 +775,30 @@ TEST(DispatcherRegistration, KernelsPerDispatchKey) {
 
 // Meta tensors give the real call's shape and dtype, below autograd (the Meta kernel) and through it.
 TEST_P(DispatcherOpCheck, MetaKernelMatchesTheRealOutput) {
-  const Tensor real = op().call(x(), alpha(), beta());
-  const auto meta = [](const Tensor& t) { return t.to(torch::kMeta); };
-  Tensor below, through;
-  {
-    c10::InferenceMode inference;
-    below = op().call(meta(x()), meta(alpha()), meta(beta()));
-  }
-  through = op().call(meta(x()), meta(alpha()), meta(beta()));
-  for (const Tensor& m : {below, through}) {
-    EXPECT_TRUE(m.is_meta());
-    EXPECT_EQ(m.sizes(), real.sizes());
-    EXPECT_EQ(m.scalar_type(), real.scalar_type());
+  // The input as made, with its first and last dimensions swapped (dense, not contiguous: the output keeps that
+  // layout), and with a gap (every other element of the last dimension: the output is contiguous).
+  const Tensor made = x();
+  std::vector<std::pair<const char*, Tensor>> inputs = {{"as made", made}};
+  if (made.dim() >= 2) inputs.emplace_back("transposed", made.transpose(0, made.dim() - 1));
+  inputs.emplace_back("with a gap", made.slice(made.dim() - 1, 0, made.size(made.dim() - 1), 2));
+  const auto meta = [](const Tensor& t) {
+    // to(kMeta) would make a contiguous copy: the same sizes and strides, on the meta device.
+    return at::empty_strided(t.sizes(), t.strides(), t.options().device(torch::kMeta));
+  };
+  for (const auto& [name, input] : inputs) {
+    const Tensor real = op().call(input, alpha(), beta());
+    Tensor below, through;
+    {
+      c10::InferenceMode inference;
+      below = op().call(meta(input), meta(alpha()), meta(beta()));
+    }
+    through = op().call(meta(input), meta(alpha()), meta(beta()));
+    for (const Tensor& m : {below, through}) {
+      EXPECT_TRUE(m.is_meta()) << name;
+      EXPECT_EQ(m.sizes(), real.sizes()) << name;
+      EXPECT_EQ(m.strides(), real.strides()) << name;
+      EXPECT_EQ(m.scalar_type(), real.scalar_type()) << name;
+    }
   }
 }
 

@@ -6,7 +6,11 @@
 // exactly x == 0, and alpha gets no gradient while it lies outside [0.01, 0.99] (bounds included,
 // as torch.clamp does). Float and double tensors on the CPU (and on CUDA in a CUDA build) run the
 // fused kernels of native/include/arelu.h: one pass forward, one pass backward. Half and bfloat16
-// tensors, and devices without fused kernels, run the reference composition through libtorch ops.
+// tensors, and devices without fused kernels, run the reference composition through libtorch ops (where
+// those lack the dtype, as libtorch 1.13's CPU clamp lacks Half, an error names arelu, the dtype and the device).
+// The fused backward reads x, alpha and beta, which forward saves as libtorch saves variables: changing one in
+// place between forward and backward fails with libtorch's "modified by an inplace operation" error, as for
+// built-in PReLU, where the reference composition, which keeps relu(x) and sigmoid(beta), would run.
 //
 // This library must run with exactly the libtorch it was compiled against (see README.md).
 #pragma once
@@ -32,11 +36,13 @@ constexpr double kAlphaMax = 0.99;
 // Scalar form: alpha and beta hold one element each (0-dim or any shape of one element).
 // Channel-wise form: alpha and beta are 1-D of size C == x.size(1), applied along dimension 1
 // (as PReLU's num_parameters does). Differentiable with respect to x, alpha and beta; gradients of
-// alpha and beta have their shapes and dtypes. Double backward (create_graph) is not supported.
+// alpha and beta have their shapes and dtypes. Under create_graph the backward is libtorch's autograd of the
+// reference formula at forward's values, so second derivatives (double backward) are exact.
 // Also registered with the dispatcher as the operator arelu::arelu(Tensor x, Tensor alpha, Tensor beta).
 torch::Tensor arelu(const torch::Tensor& x, const torch::Tensor& alpha, const torch::Tensor& beta);
 
-// True when this build calls the fused CUDA kernels on CUDA tensors and a CUDA device is usable.
+// True when this build calls the fused CUDA kernels on CUDA tensors and the current CUDA device can run them;
+// a GPU older than every architecture built takes the reference formula instead.
 bool fused_cuda_available();
 
 struct AReLUOptions {
