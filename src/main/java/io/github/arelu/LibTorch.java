@@ -2,8 +2,13 @@ package io.github.arelu;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.JarURLConnection;
+import java.net.URI;
 import java.net.URL;
+import java.util.Collections;
 import java.util.Locale;
+import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
 
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.global.torch;
@@ -33,8 +38,8 @@ public final class LibTorch {
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu");
 
-    /** The presets whose native files libtorch's libraries need at load time. */
-    private static final String[] PRESETS = {"openblas", "pytorch"};
+    /** The presets whose native files libtorch's libraries need at load time, each with its JNI library. */
+    private static final String[][] PRESETS = {{"openblas", "jniopenblas_nolapack"}, {"pytorch", "jnitorch"}};
 
     private static volatile boolean loaded;
 
@@ -74,29 +79,65 @@ public final class LibTorch {
     private static void extractNativeFiles() {
         String platform = Loader.getPlatform();
         String extension = System.getProperty("org.bytedeco.javacpp.platform.extension", "");
-        for (String preset : PRESETS) {
-            extractDirectory("/org/bytedeco/" + preset + "/" + platform + "/");
+        int found = 0;
+        for (String[] preset : PRESETS) {
+            found += extractDirectory(preset[0], platform, preset[1]) ? 1 : 0;
             if (!extension.isEmpty()) {
-                extractDirectory("/org/bytedeco/" + preset + "/" + platform + extension + "/");
+                extractDirectory(preset[0], platform + extension, preset[1]);
             }
+        }
+        if (found < PRESETS.length) {
+            LOG.log(System.Logger.Level.WARNING, "LibTorch.load(): bytedeco's native files of pytorch and "
+                    + "OpenBLAS for " + platform + " are not all on the class path; libtorch may then load "
+                    + "libraries of another version from the system");
         }
     }
 
     /**
-     * Extracts a native directory of a jar the way JavaCPP's own loading would place each file (the same
-     * cache subdirectory), so that JavaCPP then finds them cached. The class literal below only loads
-     * the class, it does not initialize it, so nothing native is loaded yet.
+     * Extracts the files of a preset's native directory, each as JavaCPP's own loading extracts it (the same
+     * cache path, whatever the cache options: {@code org.bytedeco.javacpp.cachedir.nosubdir} moves files,
+     * not directories), so that JavaCPP then finds them cached. The directory is found through its JNI library,
+     * a file, since a jar need not list directories (fat jars made without directory entries do not). The
+     * class literal below only loads the class, it does not initialize it, so nothing native is loaded yet.
+     *
+     * @return whether the directory was found
      */
-    private static void extractDirectory(String directory) {
+    private static boolean extractDirectory(String preset, String platform, String jniLibrary) {
+        String directory = "org/bytedeco/" + preset + "/" + platform + "/";
+        URL marker = torch.class.getResource("/" + directory + System.mapLibraryName(jniLibrary));
+        if (marker == null) {
+            return false;
+        }
         try {
-            for (URL url : Loader.findResources(torch.class, directory)) {
-                File extracted = Loader.cacheResource(url);
-                LOG.log(System.Logger.Level.DEBUG, "extracted {0} to {1}", url, extracted);
+            if (marker.openConnection() instanceof JarURLConnection connection) {
+                connection.setUseCaches(false); // our own JarFile, closed here, not the JVM's shared one
+                String jar = connection.getJarFileURL().toExternalForm();
+                try (JarFile file = connection.getJarFile()) {
+                    for (JarEntry entry : Collections.list(file.entries())) {
+                        String name = entry.getName();
+                        // The files the libraries need beside them; not the headers and build files below.
+                        if (name.startsWith(directory) && name.indexOf('/', directory.length()) < 0
+                                && !entry.isDirectory()) {
+                            cache(URI.create("jar:" + jar + "!/" + name).toURL());
+                        }
+                    }
+                }
+            } else {
+                // An unpacked class path directory: the files already lie together.
+                for (URL url : Loader.findResources(torch.class, "/" + directory)) {
+                    cache(url);
+                }
             }
-        } catch (IOException e) {
+        } catch (IOException | IllegalArgumentException e) {
             // JavaCPP's own loading would hit the same problem and report it; say where it started.
             LOG.log(System.Logger.Level.WARNING, "could not extract " + directory + " into JavaCPP's cache ("
                     + e + "); libtorch may then load libraries of another version from the system", e);
         }
+        return true;
+    }
+
+    private static void cache(URL url) throws IOException {
+        File extracted = Loader.cacheResource(url);
+        LOG.log(System.Logger.Level.DEBUG, "extracted {0} to {1}", url, extracted);
     }
 }
