@@ -62,8 +62,9 @@ extern "C" {
    3: arelu_node_functions added.
    4: arelu_forward_params_*, arelu_backward_params_* added.
    5: arelu_forward_channels_params_*, arelu_backward_channels_params_*, ARELU_ERR_NO_MEMORY added.
-   6: arelu_backward_values_* added; b = 1 + sigmoid(beta) with the sigmoid in the element type. */
-#define ARELU_ABI_VERSION 6
+   6: arelu_backward_values_* added; b = 1 + sigmoid(beta) with the sigmoid in the element type.
+   7: arelu_node_functions registers once per process (ARELU_ERR_ALREADY_REGISTERED after that). */
+#define ARELU_ABI_VERSION 7
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
 #define ARELU_ALPHA_MIN 0.01
@@ -76,7 +77,8 @@ enum arelu_status {
   ARELU_ERR_WORKSPACE = 3,      /* CUDA workspace smaller than arelu_cuda_workspace_bytes */
   ARELU_ERR_CUDA = 4,           /* a CUDA launch or runtime call failed */
   ARELU_ERR_NO_CUDA = 5,        /* the library was built without CUDA */
-  ARELU_ERR_NO_MEMORY = 6       /* a host allocation of the call failed */
+  ARELU_ERR_NO_MEMORY = 6,      /* a host allocation of the call failed */
+  ARELU_ERR_ALREADY_REGISTERED = 7 /* arelu_node_functions was called before in this process */
 };
 
 /* ---------------------------------------------------------------- graph nodes of Java autograd functions
@@ -93,8 +95,10 @@ enum arelu_status {
  * died(node): the node is being destroyed; called before libtorch's destructor, which then runs.
  * The destructors given are the copied table's originals (complete-object, deleting). functions receives
  * the addresses to put into the copy, in this order: apply, complete-object destructor, deleting
- * destructor, name (a std::string, as libstdc++ lays it out). Call once; later calls replace the callbacks
- * for every node. */
+ * destructor, name (a std::string, as libstdc++ lays it out). The callbacks serve every node of the process,
+ * so the first call registers them for good: a later one (a second class loader's copy of the Java library
+ * sharing this loaded library) changes nothing and returns ARELU_ERR_ALREADY_REGISTERED, and its caller must
+ * make its nodes another way. */
 typedef int (*arelu_node_apply_fn)(void* node, void* gradients, void* results, char* message, size_t capacity);
 typedef void (*arelu_node_name_fn)(const void* node, char* buffer, size_t capacity);
 typedef void (*arelu_node_died_fn)(void* node);

@@ -14,6 +14,7 @@ const char* arelu_error_string(int status) {
     case ARELU_ERR_CUDA: return "a CUDA launch or runtime call failed";
     case ARELU_ERR_NO_CUDA: return "the library was built without CUDA";
     case ARELU_ERR_NO_MEMORY: return "a host allocation failed";
+    case ARELU_ERR_ALREADY_REGISTERED: return "the node functions were registered before in this process";
     default: return "unknown arelu status";
   }
 }

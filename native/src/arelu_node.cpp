@@ -5,6 +5,7 @@
 // two destructors. We have no libtorch headers, so these are free functions with a member's calling
 // convention: under the Itanium C++ ABI a member function takes `this` as its first argument, after the
 // hidden pointer to a returned class object, exactly as a free function taking the node first does.
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -69,6 +70,12 @@ int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_name_fn name, are
   if (apply == nullptr || name == nullptr || died == nullptr || complete_destructor == nullptr
       || deleting_destructor == nullptr || functions == nullptr) {
     return ARELU_ERR_NULL_POINTER;
+  }
+  // Nodes already made call the first caller's Java code; replacing it would send them to another class
+  // loader's records, which do not know them.
+  static std::atomic<bool> registered{false};
+  if (registered.exchange(true)) {
+    return ARELU_ERR_ALREADY_REGISTERED;
   }
   apply_callback = apply;
   name_callback = name;

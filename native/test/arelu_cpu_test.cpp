@@ -523,9 +523,9 @@ TEST(AreluCpuErrors, StatusCodes) {
   EXPECT_EQ(arelu_abi_version(), ARELU_ABI_VERSION);
   // Every status has its own text, and only an unknown one gets the fallback.
   const std::string unknown = arelu_error_string(-1);
-  EXPECT_EQ(unknown, arelu_error_string(ARELU_ERR_NO_MEMORY + 1));
+  EXPECT_EQ(unknown, arelu_error_string(ARELU_ERR_ALREADY_REGISTERED + 1));
   std::vector<std::string> texts;
-  for (int st = ARELU_OK; st <= ARELU_ERR_NO_MEMORY; ++st) {
+  for (int st = ARELU_OK; st <= ARELU_ERR_ALREADY_REGISTERED; ++st) {
     const std::string text = arelu_error_string(st);
     EXPECT_NE(text, unknown) << "status " << st;
     for (const std::string& other : texts) EXPECT_NE(text, other) << "status " << st;

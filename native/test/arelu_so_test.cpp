@@ -56,6 +56,13 @@ int apply_failing(void*, void*, void*, char* message, size_t capacity) {
   return 1;
 }
 
+// The callbacks are registered once per process: the Java side's apply, which here fails on request.
+bool fail_apply = false;
+int apply(void* node, void* gradients, void* results, char* message, size_t capacity) {
+  return fail_apply ? apply_failing(node, gradients, results, message, capacity)
+                    : apply_ok(node, gradients, results, message, capacity);
+}
+
 void name(const void* node, char* buffer, size_t capacity) {
   seen.push_back(const_cast<void*>(node));
   std::snprintf(buffer, capacity, "%s", "MyFunctionBackward");
@@ -76,7 +83,7 @@ TEST(AreluSharedLibrary, NodeFunctionsCallBackAndRaiseFailures) {
   void* functions[4] = {};
   EXPECT_EQ(arelu_node_functions(nullptr, name, died, reinterpret_cast<void*>(complete),
                                  reinterpret_cast<void*>(deleting), functions), ARELU_ERR_NULL_POINTER);
-  ASSERT_EQ(arelu_node_functions(apply_ok, name, died, reinterpret_cast<void*>(complete),
+  ASSERT_EQ(arelu_node_functions(apply, name, died, reinterpret_cast<void*>(complete),
                                  reinterpret_cast<void*>(deleting), functions), ARELU_OK);
   void* node = marker(7);
   seen.clear();
@@ -95,12 +102,24 @@ TEST(AreluSharedLibrary, NodeFunctionsCallBackAndRaiseFailures) {
   // Each destructor reports first, then runs libtorch's.
   EXPECT_EQ(seen, (std::vector<void*>{node, marker(1), node, marker(2), node, marker(1), node, marker(3)}));
 
-  ASSERT_EQ(arelu_node_functions(apply_failing, name, died, reinterpret_cast<void*>(complete),
-                                 reinterpret_cast<void*>(deleting), functions), ARELU_OK);
+  fail_apply = true;
   try {
     reinterpret_cast<Apply>(functions[0])(node, std::vector<void*>{marker(10)});
     FAIL() << "apply did not raise the callback's failure";
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "MyFunction backward failed: deliberate");
   }
+  fail_apply = false;
+
+  // A second registration (another class loader's copy of the Java library) is refused and changes nothing:
+  // the nodes made so far still call the first callbacks.
+  void* again[4] = {};
+  EXPECT_EQ(arelu_node_functions(apply_failing, name, died, reinterpret_cast<void*>(complete),
+                                 reinterpret_cast<void*>(deleting), again), ARELU_ERR_ALREADY_REGISTERED);
+  seen.clear();
+  results = reinterpret_cast<Apply>(functions[0])(node, std::vector<void*>{marker(10), marker(12)});
+  EXPECT_EQ(results, (std::vector<void*>{marker(12), marker(10)}));
+  EXPECT_EQ(seen, (std::vector<void*>{node}));
+  EXPECT_STREQ(arelu_error_string(ARELU_ERR_ALREADY_REGISTERED),
+               "the node functions were registered before in this process");
 }

@@ -65,6 +65,8 @@ final class CarrierTable {
     private static final int STRING_LOCAL = 16;
     private static final int RTLD_LAZY = 1;
     private static final int RTLD_NOLOAD = 4;
+    /** arelu_node_functions' status when another copy of this library registered first (ARELU_ERR_ALREADY_REGISTERED). */
+    private static final int ALREADY_REGISTERED = 7;
 
     /** Why nodes use hooks, or null when they use our table. */
     private static final String UNAVAILABLE;
@@ -249,6 +251,11 @@ final class CarrierTable {
             int status = (int) functions.invokeExact(applyStub, nameStub, diedStub,
                     MemorySegment.ofAddress(table[TABLE_PREFIX + COMPLETE_DESTRUCTOR]),
                     MemorySegment.ofAddress(table[TABLE_PREFIX + DELETING_DESTRUCTOR]), out);
+            if (status == ALREADY_REGISTERED) {
+                // The loaded library's callbacks serve one copy of this library per process: the first.
+                throw new IllegalStateException("another copy of this library in the process (one of another class "
+                        + "loader) registered the native node functions first");
+            }
             if (status != 0) {
                 throw new IllegalStateException("arelu_node_functions failed with status " + status);
             }

@@ -18,7 +18,8 @@
  * {@code create_graph}, {@code torch::autograd::grad}, threads) is libtorch's engine.
  *
  * <p>Where the table is unavailable (another JavaCPP or preset version, no native library for the
- * platform, a check that fails; logged once) or {@code -Dio.github.arelu.autograd.node=hooks} asks for it,
+ * platform, a check that fails, a second copy of this library in the process, say in another class loader, whose
+ * native library the first copy's table already serves; logged once) or {@code -Dio.github.arelu.autograd.node=hooks} asks for it,
  * nodes get a pre-hook and a post-hook ({@code FunctionPreHook}, {@code FunctionPostHook}) instead: the
  * pre-hook runs the Java backward and hands the carrier an undefined gradient, so its own backward produces
  * nothing; the post-hook hands libtorch the Java gradients.

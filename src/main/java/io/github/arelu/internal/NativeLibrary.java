@@ -31,7 +31,7 @@ import org.bytedeco.javacpp.Loader;
 public final class NativeLibrary {
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu");
-    private static final int ABI_VERSION = 6;
+    private static final int ABI_VERSION = 7;
 
     /** Why the library could not load, or null when it did. */
     private static final String UNAVAILABLE_REASON;
