@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.BiFunction;
 
 import io.github.arelu.internal.AReLUArguments;
@@ -200,6 +201,18 @@ class AReLUFunctionalTest {
         IllegalArgumentException bools = assertThrows(IllegalArgumentException.class,
                 () -> AReLUFunctional.arelu(Tensor.create(true, false), a, b));
         assertTrue(bools.getMessage().contains("Bool"), bools.getMessage());
+        // Floating point, but without libtorch's operations of the reference: refused by name, by pathFor too.
+        for (ScalarType eight : new ScalarType[] {ScalarType.Float8_e5m2, ScalarType.Float8_e4m3fn}) {
+            Tensor x8 = doubles(1, -2).to(eight);
+            Tensor a8 = a.to(eight);
+            Tensor b8 = b.to(eight);
+            for (var call : List.<org.junit.jupiter.api.function.Executable>of(() -> AReLUFunctional.arelu(x8, a8, b8),
+                    () -> AReLUFunctional.pathFor(x8, a8, b8))) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+                assertTrue(e.getMessage().contains(eight.toString()) && e.getMessage().contains("BFloat16"),
+                        e.getMessage());
+            }
+        }
 
         IllegalArgumentException dtype = assertThrows(IllegalArgumentException.class,
                 () -> AReLUFunctional.arelu(doubles(1, 2).to(ScalarType.Float), a, b));

@@ -30,7 +30,9 @@ public final class AReLUArguments {
             throw new IllegalArgumentException("AReLU parameters alpha and beta must be defined tensors");
         }
         ScalarType dtype = TensorInfo.dtype(input);
-        if (!input.is_floating_point()) {
+        // Floating point, but not the float8 types: libtorch has none of the reference's operations for them.
+        if (dtype != ScalarType.Float && dtype != ScalarType.Double && dtype != ScalarType.Half
+                && dtype != ScalarType.BFloat16) {
             throw new IllegalArgumentException("AReLU expects a floating-point input (Float, Double, Half or "
                     + "BFloat16), got " + dtype);
         }
