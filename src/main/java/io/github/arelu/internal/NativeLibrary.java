@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.io.File;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -13,6 +14,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.github.arelu.LibTorch;
 import org.bytedeco.javacpp.Loader;
@@ -32,6 +34,8 @@ public final class NativeLibrary {
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu");
     private static final int ABI_VERSION = 7;
+    /** Whether a call that asked for the CUDA kernels without getting them has been logged. */
+    private static final AtomicBoolean CUDA_FALLBACK_LOGGED = new AtomicBoolean();
 
     /** Why the library could not load, or null when it did. */
     private static final String UNAVAILABLE_REASON;
@@ -63,7 +67,7 @@ public final class NativeLibrary {
 
     private NativeLibrary(Path path) throws Throwable {
         this.path = path;
-        this.symbols = SymbolLookup.libraryLookup(path, Arena.global());
+        this.symbols = open(path);
         int version = (int) bind("arelu_abi_version", FunctionDescriptor.of(JAVA_INT)).invokeExact();
         if (version != ABI_VERSION) {
             throw new UnsatisfiedLinkError(path + " has ABI version " + version + ", expected " + ABI_VERSION);
@@ -77,6 +81,27 @@ public final class NativeLibrary {
         for (ElementType type : types) {
             cpu[type.ordinal()] = new CpuKernels(this, type);
             cuda[type.ordinal()] = cudaAvailable ? new CudaKernels(this, type) : null;
+        }
+    }
+
+    /**
+     * The library's symbols. FFM's lookup says only "Cannot open library" when the dynamic loader refuses a file
+     * (not an ELF file, another architecture, a missing dependency, a noexec mount); the JVM's own loading of the
+     * same file, which fails the same way, gives the loader's reason.
+     */
+    private static SymbolLookup open(Path path) {
+        try {
+            return SymbolLookup.libraryLookup(path, Arena.global());
+        } catch (IllegalArgumentException e) {
+            String reason;
+            try {
+                System.load(path.toString());
+                reason = e.getMessage();
+            } catch (UnsatisfiedLinkError loader) {
+                reason = loader.getMessage();
+            }
+            throw new IllegalStateException(reason != null && reason.contains(path.toString()) ? reason
+                    : "cannot load " + path + ": " + reason, e);
         }
     }
 
@@ -104,7 +129,14 @@ public final class NativeLibrary {
         if (library == null) {
             return null;
         }
-        return (cuda ? library.cuda : library.cpu)[type.ordinal()];
+        FusedKernels kernels = (cuda ? library.cuda : library.cpu)[type.ordinal()];
+        if (kernels == null && cuda && !CUDA_FALLBACK_LOGGED.getAndSet(true)) {
+            LOG.log(System.Logger.Level.WARNING, "AReLU's fused CUDA kernels were asked for (setFusedCuda(true), "
+                    + "arelu(..., true) or -Darelu.cuda.fused=true), but " + library.path + " cannot run them here: "
+                    + "it was built without nvcc, or the current CUDA device is older than the architectures it was "
+                    + "built for; CUDA inputs use the composed libtorch path instead");
+        }
+        return kernels;
     }
 
     /**
@@ -180,10 +212,24 @@ public final class NativeLibrary {
             throw new IllegalStateException("no native library for platform " + platform + " in the jar (looked for "
                     + resource.substring(1) + ")");
         }
-        File file = Loader.cacheResource(NativeLibrary.class, resource);
+        File file;
+        try {
+            file = Loader.cacheResource(NativeLibrary.class, resource);
+        } catch (IOException e) {
+            throw new IllegalStateException("could not extract " + resource.substring(1) + " into JavaCPP's cache "
+                    + "(org.bytedeco.javacpp.cachedir, now " + cacheDirectory() + "): " + e, e);
+        }
         if (file == null) {
             throw new IllegalStateException("JavaCPP could not extract " + resource.substring(1));
         }
         return file.toPath();
+    }
+
+    private static String cacheDirectory() {
+        try {
+            return Loader.getCacheDir().toString();
+        } catch (IOException e) {
+            return "unusable: " + e.getMessage();
+        }
     }
 }

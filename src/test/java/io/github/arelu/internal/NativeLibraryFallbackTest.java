@@ -1,0 +1,48 @@
+package io.github.arelu.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A native library that the dynamic loader refuses: AReLU logs once why, in the loader's words, and computes
+ * the reference's values and gradients with libtorch's operations.
+ */
+class NativeLibraryFallbackTest {
+
+    @Test
+    void aFileThatIsNoLibraryIsNamedWithTheLoadersReason(@TempDir Path work) throws Exception {
+        Path junk = Files.writeString(work.resolve("libarelu.so"), "not a shared library\n".repeat(200));
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "-Darelu.library.path=" + junk));
+        String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
+        if (cache != null) {
+            command.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
+        }
+        command.add(FallbackProbe.class.getName());
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the child JVM did not end: " + output);
+        assertEquals(0, process.exitValue(), output);
+        List<String> lines = output.lines().toList();
+        String reason = lines.stream().filter(l -> l.startsWith("reason ")).findFirst().orElse("no reason line");
+        // The dynamic loader's words, not only FFM's "Cannot open library".
+        assertTrue(reason.contains(junk.toString()) && reason.contains("invalid ELF header"), output);
+        assertTrue(lines.contains("path COMPOSED"), output);
+        // Logged once, with the reason.
+        assertEquals(1, lines.stream().filter(l -> l.contains("fused native kernels are unavailable")).count(), output);
+        String difference = lines.stream().filter(l -> l.startsWith("difference ")).findFirst()
+                .orElseThrow(() -> new AssertionError(output));
+        assertEquals(0.0, Double.parseDouble(difference.substring("difference ".length())), 1e-6, output);
+    }
+}
