@@ -114,8 +114,9 @@ public final class AReLUArguments {
         }
         if (TensorInfo.dtype(parameter) != dtype) {
             throw new IllegalArgumentException("AReLU parameter " + name + " has dtype " + TensorInfo.dtype(parameter)
-                    + " but the input has dtype " + dtype + "; convert the module with to(" + dtype
-                    + ") or the input");
+                    + " but the input has dtype " + dtype + "; cast the input to " + TensorInfo.dtype(parameter)
+                    + " (under autocast too: AReLU is not on autocast's lists), or the module with to(" + dtype
+                    + ") where its parameters are meant to be " + dtype);
         }
         if (!TensorInfo.sameDevice(parameter, input)) {
             throw new IllegalArgumentException("AReLU parameter " + name + " is on device "
