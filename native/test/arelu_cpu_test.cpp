@@ -12,6 +12,8 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 // Hidden test hook in arelu_cpu_dispatch.cpp (not part of the C ABI): caps the ISA level (0 SSE2, 1 AVX2,
@@ -35,6 +37,14 @@ struct RefBackward {
   double neg = 0.0, pos = 0.0;
 };
 
+// The reference's input gradient of one element: ReLU's backward lets NaN through on both sides; the unselected
+// zeros are +0 (positive side) and -0 (negative side).
+double ref_grad(double g, double x, double a, double b) {
+  const bool neg = x < 0 || std::isnan(x);
+  const bool pos = x > 0 || std::isnan(x);
+  return (pos ? g * b : 0.0) + (neg ? g * a : -0.0);
+}
+
 // The semantics of arelu.h with one element at a time, in index order.
 RefBackward ref_backward(const std::vector<double>& g, const std::vector<double>& x, double a, double b) {
   RefBackward r;
@@ -42,11 +52,31 @@ RefBackward ref_backward(const std::vector<double>& g, const std::vector<double>
   for (size_t i = 0; i < x.size(); ++i) {
     const bool neg = x[i] < 0 || std::isnan(x[i]);
     const bool pos = x[i] > 0 || std::isnan(x[i]);
-    r.gi[i] = (pos ? g[i] * b : 0.0) + (neg ? g[i] * a : -0.0);
+    r.gi[i] = ref_grad(g[i], x[i], a, b);
     r.neg += g[i] * (neg ? x[i] : 0.0);
     r.pos += g[i] * (pos ? x[i] : 0.0);
   }
   return r;
+}
+
+// The reference's two sums alone (and the sum of the finite |terms|, for the tolerance), in index order with
+// long double accumulators, so that on ten million terms and more the reference's own rounding stays far below
+// the tolerance of expect_sum_near. No vectors of n doubles: the large sizes stay cheap.
+struct RefSums {
+  double neg = 0.0, pos = 0.0, abs_terms = 0.0;
+};
+template <class T>
+RefSums ref_sums(const std::vector<T>& g, const std::vector<T>& x) {
+  long double neg = 0.0L, pos = 0.0L, abs_terms = 0.0L;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double gd = g[i], xd = x[i];
+    const bool is_neg = xd < 0 || std::isnan(xd);
+    const bool is_pos = xd > 0 || std::isnan(xd);
+    neg += gd * (is_neg ? xd : 0.0);
+    pos += gd * (is_pos ? xd : 0.0);
+    if (std::isfinite(gd * xd)) abs_terms += std::fabs(gd * xd);
+  }
+  return {static_cast<double>(neg), static_cast<double>(pos), static_cast<double>(abs_terms)};
 }
 
 // |sum - ref| within rounding of a sum of |terms| (summation order differs from the reference).
@@ -63,6 +93,11 @@ void expect_sum_near(double got, double want, double abs_terms) {
 }
 
 bool same_value(double got, double want) { return (std::isnan(got) && std::isnan(want)) || got == want; }
+
+// same_value, and a zero has the wanted sign (== takes -0 for +0).
+bool same_value_and_sign(double got, double want) {
+  return (std::isnan(got) && std::isnan(want)) || (got == want && std::signbit(got) == std::signbit(want));
+}
 
 bool bits_equal(double u, double v) { return std::memcmp(&u, &v, sizeof u) == 0; }
 
@@ -84,6 +119,26 @@ template <class T>
 std::vector<T> cast(const std::vector<double>& v) {
   return std::vector<T>(v.begin(), v.end());
 }
+// From a temporary: double takes it over (no copy of the large sizes' data).
+template <class T>
+std::vector<T> cast(std::vector<double>&& v) {
+  if constexpr (std::is_same_v<T, double>) {
+    return std::move(v);
+  } else {
+    return std::vector<T>(v.begin(), v.end());
+  }
+}
+
+// v with its NaN and infinities replaced by finite values of both signs; the other edge points (signed zeros,
+// tiny and large values) stay. On data with a NaN or an infinity the sums are NaN (or infinite), and
+// expect_sum_near then only checks that both are NaN: the sums' values are checked on this data.
+template <class T>
+std::vector<T> finite_only(std::vector<T> v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) v[i] = (i % 2 == 0) ? T(2.25) : T(-1.75);
+  }
+  return v;
+}
 template <class T>
 std::vector<double> widen(const std::vector<T>& v) {
   return std::vector<double>(v.begin(), v.end());
@@ -94,45 +149,71 @@ class AreluCpu : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(AreluCpu, Types);
 
-// The input gradient: exact, except where x is NaN and float rounds g*b and g*a separately.
+// One element of the input gradient against the reference's (in double): exact, signed zeros included, except
+// where x is NaN and float rounds the non-zero g*b and g*a separately.
+template <class T>
+::testing::AssertionResult grad_element_matches(T got, double want_in_double, double x) {
+  const double w = static_cast<double>(static_cast<T>(want_in_double));
+  if (std::isnan(x) && std::isfinite(w) && w != 0) {
+    if (std::fabs(got - w) <= 1e-6 * std::fabs(w)) return ::testing::AssertionSuccess();
+  } else if (same_value_and_sign(got, w)) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "got " << got << " want " << w << " (signbit " << std::signbit(got)
+                                       << " want " << std::signbit(w) << ") at x=" << x;
+}
+
+// The input gradient against the reference's.
 template <class T>
 void expect_grad(const std::vector<T>& got, const RefBackward& want, const std::vector<double>& x) {
   for (size_t i = 0; i < got.size(); ++i) {
-    const double w = static_cast<double>(static_cast<T>(want.gi[i]));
-    if (std::isnan(x[i]) && !std::isnan(w) && !std::isinf(w)) {
-      ASSERT_NEAR(got[i], w, 1e-6 * std::fabs(w)) << "i=" << i;
-    } else {
-      ASSERT_TRUE(same_value(got[i], w)) << "i=" << i << " got " << got[i] << " want " << w;
-    }
+    ASSERT_TRUE(grad_element_matches(got[i], want.gi[i], x[i])) << "i=" << i;
   }
 }
 
-// Forward and backward against the reference loop, for one size and thread count.
+// The same, with the reference computed element by element (no vectors of n doubles).
+template <class T>
+void expect_grad_of(const std::vector<T>& got, const std::vector<T>& g, const std::vector<T>& x, T a, T b) {
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(grad_element_matches(got[i], ref_grad(g[i], x[i], a, b), x[i])) << "i=" << i;
+  }
+}
+
+// Forward and backward against the reference loop, for one size and thread count. x holds the edge points
+// (signed zeros, tiny and large values, NaN, infinities) from n = kEdges.size() on, so the element outputs are
+// checked on them, and the sums there are NaN, which expect_sum_near can only check as "both NaN". So the
+// backward runs a second time, on the same x with its NaN and infinities replaced by finite values (the zeros
+// and the tiny and large values kept), where the sums must be finite and match the reference's values.
 template <class T>
 void check_scalar_matches_reference(int64_t n, int nt) {
   const T a = static_cast<T>(kA), b = static_cast<T>(kB);
   const std::vector<T> x = cast<T>(make_data(n, 1, true));
   const std::vector<T> g = cast<T>(make_data(n, 2, false));
-  const std::vector<double> xd = widen(x), gd = widen(g);
 
-  std::vector<T> y(n);
-  ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, a, b, nt), ARELU_OK);
+  std::vector<T> out(n);
+  ASSERT_EQ(arelu::abi::forward(x.data(), out.data(), n, a, b, nt), ARELU_OK);
   for (int64_t i = 0; i < n; ++i) {
-    const double w = static_cast<double>(static_cast<T>(ref_forward(xd[i], a, b)));
-    ASSERT_TRUE(same_value(y[i], w) && std::signbit(y[i]) == std::signbit(w)) << i << ": " << xd[i];
+    const double w = static_cast<double>(static_cast<T>(ref_forward(x[i], a, b)));
+    ASSERT_TRUE(same_value_and_sign(out[i], w)) << i << ": " << x[i] << " -> " << out[i];
   }
 
-  const RefBackward ref = ref_backward(gd, xd, a, b);
-  double abs_terms = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isfinite(gd[i] * xd[i])) abs_terms += std::fabs(gd[i] * xd[i]);
-  }
-  std::vector<T> gi(n);
+  // The edge points: the input gradient, and the sums as the reference's (NaN from n = kEdges.size() on).
   double ns = -1, ps = -1;
-  ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi.data(), n, a, b, &ns, &ps, nt), ARELU_OK);
-  expect_grad(gi, ref, xd);
-  expect_sum_near(ns, ref.neg, abs_terms);
-  expect_sum_near(ps, ref.pos, abs_terms);
+  ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), out.data(), n, a, b, &ns, &ps, nt), ARELU_OK);
+  expect_grad_of(out, g, x, a, b);
+  const RefSums ref = ref_sums(g, x);
+  expect_sum_near(ns, ref.neg, ref.abs_terms);
+  expect_sum_near(ps, ref.pos, ref.abs_terms);
+
+  // Finite data: the sums' values.
+  const std::vector<T> xf = finite_only(x);
+  ns = ps = -1;
+  ASSERT_EQ(arelu::abi::backward(g.data(), xf.data(), out.data(), n, a, b, &ns, &ps, nt), ARELU_OK);
+  expect_grad_of(out, g, xf, a, b);
+  const RefSums fin = ref_sums(g, xf);
+  ASSERT_TRUE(std::isfinite(fin.neg) && std::isfinite(fin.pos)) << fin.neg << " " << fin.pos;
+  expect_sum_near(ns, fin.neg, fin.abs_terms);
+  expect_sum_near(ps, fin.pos, fin.abs_terms);
 }
 
 // (size, thread count): sizes 0 to 10^7 (the size sweep of this project lives here, not in the JVM tests).
@@ -156,6 +237,63 @@ INSTANTIATE_TEST_SUITE_P(Small, ScalarSizes,
 INSTANTIATE_TEST_SUITE_P(TenMillion, ScalarSizes, ::testing::Values(SizeAndThreads{10000019, 2}),
                          size_and_threads_name);
 
+// Finite data in [-4, 4), one value in 256 a zero of either sign, from a cheap generator (splitmix64) that gives
+// the same sequence again for the same seed.
+template <class T>
+class DataStream {
+ public:
+  explicit DataStream(uint64_t seed) : state_(seed) {}
+  T next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    if ((z & 0xff) == 0) return (z & 0x100) ? -T(0) : T(0);
+    return static_cast<T>((static_cast<double>(z >> 11) * 0x1p-53 - 0.5) * 8.0);
+  }
+  void fill(std::vector<T>& v) {
+    for (T& e : v) e = next();
+  }
+
+ private:
+  uint64_t state_;
+};
+
+// The scalar backward collects its chunk sums (32768 elements a chunk) 512 chunks at a time, one wave after the
+// other (kChunk and kWave in arelu_cpu.cpp), which no size of ScalarSizes reaches: 2^24 + 200003 elements take a
+// second wave of 7 chunks, the last one partial. Sums against the reference's values on finite data, in one
+// thread and in two, without grad_in and in place (grad_in over grad_out); the input gradient too. Memory is what
+// costs here (first touches of pages): two buffers of n elements, no more, and grad_out generated again for each
+// run and for the check of the input gradient.
+template <class T>
+void check_sums_over_two_reduction_waves() {
+  const int64_t n = int64_t{512} * 32768 + 200003;
+  const uint64_t x_seed = 29, g_seed = 31;
+  std::vector<T> x(n), g(n);
+  DataStream<T>(x_seed).fill(x);
+  DataStream<T>(g_seed).fill(g);
+  const T a = static_cast<T>(kA), b = static_cast<T>(kB);
+  const RefSums ref = ref_sums(g, x);
+  ASSERT_TRUE(std::isfinite(ref.neg) && std::isfinite(ref.pos));
+  for (const int nt : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(nt));
+    DataStream<T>(g_seed).fill(g);
+    double ns = -1, ps = -1, ns_in_place = -1, ps_in_place = -1;
+    ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), nullptr, n, a, b, &ns, &ps, nt), ARELU_OK);
+    expect_sum_near(ns, ref.neg, ref.abs_terms);
+    expect_sum_near(ps, ref.pos, ref.abs_terms);
+    ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), g.data(), n, a, b, &ns_in_place, &ps_in_place, nt), ARELU_OK);
+    EXPECT_TRUE(bits_equal(ns, ns_in_place) && bits_equal(ps, ps_in_place))
+        << ns << " " << ns_in_place << ", " << ps << " " << ps_in_place;
+    DataStream<T> grad_out(g_seed);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_TRUE(grad_element_matches(g[i], ref_grad(grad_out.next(), x[i], a, b), x[i])) << "i=" << i;
+    }
+  }
+}
+TEST(ScalarTwoReductionWaves, Float32SumsMatchReference) { check_sums_over_two_reduction_waves<float>(); }
+TEST(ScalarTwoReductionWaves, Float64SumsMatchReference) { check_sums_over_two_reduction_waves<double>(); }
+
 TYPED_TEST(AreluCpu, SumsWithoutNaNAreFinite) {
   using T = TypeParam;
   const std::vector<T> x = cast<T>(make_data(100000, 3, false));
@@ -174,7 +312,7 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
   using T = TypeParam;
   const T a = T(kA), b = T(kB);
   for (double xv : kEdges) {
-    for (double gv : {1.0, -2.5, 0.0, kInf, kNaN}) {
+    for (double gv : {1.0, -2.5, 0.0, -0.0, kInf, kNaN}) {
       const T x = T(xv), g = T(gv);
       T y, gi;
       double ns, ps;
@@ -183,10 +321,10 @@ TYPED_TEST(AreluCpu, EdgePointsOneByOne) {
       EXPECT_TRUE(same_value(y, T(wy)) && std::signbit(y) == std::signbit(T(wy))) << xv;
       ASSERT_EQ(arelu::abi::backward(&g, &x, &gi, 1, a, b, &ns, &ps, 1), ARELU_OK);
       const RefBackward r = ref_backward({double(g)}, {double(x)}, a, b);
-      EXPECT_TRUE(same_value(gi, T(r.gi[0])) || std::fabs(gi - T(r.gi[0])) <= 1e-6 * std::fabs(gi))
-          << "x=" << xv << " g=" << gv << " gi=" << gi << " want " << r.gi[0];
-      EXPECT_TRUE(same_value(ns, r.neg)) << "x=" << xv << " g=" << gv;
-      EXPECT_TRUE(same_value(ps, r.pos)) << "x=" << xv << " g=" << gv;
+      // Signed zeros included (g = -0 at x > 0 gives -0): a tolerance only where x is NaN.
+      EXPECT_TRUE(grad_element_matches(gi, r.gi[0], double(x))) << "x=" << xv << " g=" << gv;
+      EXPECT_TRUE(same_value_and_sign(ns, r.neg)) << "x=" << xv << " g=" << gv << " neg_sum " << ns;
+      EXPECT_TRUE(same_value_and_sign(ps, r.pos)) << "x=" << xv << " g=" << gv << " pos_sum " << ps;
     }
   }
   // The cases the header spells out.
@@ -311,16 +449,14 @@ TYPED_TEST(AreluCpu, NaNScaleMakesItsChannelNaN) {
     if (c == 1) {
       ASSERT_TRUE(std::isnan(y[i])) << "i=" << i;
     } else {
-      ASSERT_TRUE(same_value(y[i], T(ref_forward(x[i], a, b)))) << "i=" << i;
+      ASSERT_TRUE(same_value_and_sign(y[i], T(ref_forward(x[i], a, b)))) << "i=" << i;
     }
   }
 }
 
 template <class T>
-void check_in_place_and_null_grad_in(int nt) {
-  const int64_t n = 200003;
-  const std::vector<T> x = cast<T>(make_data(n, 5, true));
-  const std::vector<T> g = cast<T>(make_data(n, 6, false));
+void check_in_place_and_null_grad_in_on(const std::vector<T>& x, const std::vector<T>& g, int nt, bool finite) {
+  const int64_t n = static_cast<int64_t>(x.size());
   std::vector<T> y(n);
   ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, T(kA), T(kB), nt), ARELU_OK);
   std::vector<T> inplace = x;
@@ -334,8 +470,24 @@ void check_in_place_and_null_grad_in(int nt) {
   ASSERT_EQ(arelu::abi::backward(gio.data(), x.data(), gio.data(), n, T(kA), T(kB), &ns2, &ps2, nt), ARELU_OK);
   ASSERT_EQ(0, std::memcmp(gi.data(), gio.data(), n * sizeof(T)));
   ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), nullptr, n, T(kA), T(kB), &ns3, &ps3, nt), ARELU_OK);
-  EXPECT_TRUE(bits_equal(ns, ns2) && bits_equal(ns, ns3));
-  EXPECT_TRUE(bits_equal(ps, ps2) && bits_equal(ps, ps3));
+  if (finite) EXPECT_TRUE(std::isfinite(ns) && std::isfinite(ps)) << ns << " " << ps;
+  EXPECT_TRUE(bits_equal(ns, ns2) && bits_equal(ns, ns3)) << ns << " " << ns2 << " " << ns3;
+  EXPECT_TRUE(bits_equal(ps, ps2) && bits_equal(ps, ps3)) << ps << " " << ps2 << " " << ps3;
+}
+
+template <class T>
+void check_in_place_and_null_grad_in(int nt) {
+  const int64_t n = 200003;
+  const std::vector<T> x = cast<T>(make_data(n, 5, true));
+  const std::vector<T> g = cast<T>(make_data(n, 6, false));
+  // The edge points make both sums NaN, and NaN sums are one canonical NaN: the bit comparisons of the sums
+  // are only worth something on finite data, so the whole check runs on both.
+  {
+    SCOPED_TRACE("edge points");
+    check_in_place_and_null_grad_in_on(x, g, nt, false);
+  }
+  SCOPED_TRACE("finite data");
+  check_in_place_and_null_grad_in_on(finite_only(x), g, nt, true);
 }
 
 // In place (y == x, grad_in == grad_out) and without grad_in: the same values, the same sums to the bit.
@@ -362,16 +514,13 @@ const std::vector<Dims> kShapes = {{1, 3, 1000},  {5, 4, 1},      {2, 3, 70000},
                                    {130, 9, 31},  {130, 9, 32},   {128, 64, 49}, {16, 3, 100},   {15, 3, 100},
                                    {40, 6, 255},  {40, 6, 256}};
 
+// One data set of check_channels_match_reference: forward (when with_forward) and backward against the
+// per-channel reference, in place and without grad_in, for 1, 2 and 3 threads. On finite data every channel's
+// sums must be finite, so that they are compared as values.
 template <class T>
-void check_channels_match_reference(const Dims& d) {
+void check_channels_on(const Dims& d, const std::vector<T>& x, const std::vector<T>& g, const std::vector<T>& a,
+                       const std::vector<T>& b, bool with_forward, bool finite) {
   const int64_t n = d.outer * d.channels * d.inner;
-  const std::vector<T> x = cast<T>(make_data(n, 7, true));
-  const std::vector<T> g = cast<T>(make_data(n, 8, false));
-  std::vector<T> a(d.channels), b(d.channels);
-  for (int64_t c = 0; c < d.channels; ++c) {
-    a[c] = T(0.01 + 0.98 * c / (d.channels + 1.0));
-    b[c] = T(1.0 + 0.9 * (c + 1.0) / (d.channels + 1.0));
-  }
   // Per-channel reference: the channel's elements in index order.
   std::vector<RefBackward> ref(d.channels);
   std::vector<double> abs_terms(d.channels, 0.0);
@@ -388,6 +537,9 @@ void check_channels_match_reference(const Dims& d) {
       }
     }
     ref[c] = ref_backward(gc, xc, a[c], b[c]);
+    if (finite) {
+      ASSERT_TRUE(std::isfinite(ref[c].neg) && std::isfinite(ref[c].pos)) << "channel " << c;
+    }
     size_t j = 0;
     for (int64_t o = 0; o < d.outer; ++o) {
       for (int64_t k = 0; k < d.inner; ++k) want_gi[(o * d.channels + c) * d.inner + k] = ref[c].gi[j++];
@@ -396,14 +548,21 @@ void check_channels_match_reference(const Dims& d) {
   std::vector<double> first_ns, first_ps;
   for (int nt : {1, 2, 3}) {
     SCOPED_TRACE("shape " + std::to_string(d.outer) + "x" + std::to_string(d.channels) + "x" +
-                 std::to_string(d.inner) + " threads=" + std::to_string(nt));
-    std::vector<T> y(n);
-    ASSERT_EQ(arelu::abi::forward_channels(x.data(), y.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt), ARELU_OK);
-    for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_value(y[i], T(want_y[i]))) << i;
-    std::vector<T> inplace = x;
-    ASSERT_EQ(arelu::abi::forward_channels(inplace.data(), inplace.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt),
-              ARELU_OK);
-    ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
+                 std::to_string(d.inner) + " threads=" + std::to_string(nt) +
+                 (finite ? " finite data" : " edge points"));
+    if (with_forward) {
+      std::vector<T> y(n);
+      ASSERT_EQ(arelu::abi::forward_channels(x.data(), y.data(), d.outer, d.channels, d.inner, a.data(), b.data(), nt),
+                ARELU_OK);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(same_value_and_sign(y[i], T(want_y[i]))) << i << ": " << x[i] << " -> " << y[i];
+      }
+      std::vector<T> inplace = x;
+      ASSERT_EQ(arelu::abi::forward_channels(inplace.data(), inplace.data(), d.outer, d.channels, d.inner, a.data(),
+                                             b.data(), nt),
+                ARELU_OK);
+      ASSERT_EQ(0, std::memcmp(y.data(), inplace.data(), n * sizeof(T)));
+    }
 
     std::vector<T> gi(n);
     std::vector<double> ns(d.channels, -7), ps(d.channels, -7);
@@ -440,6 +599,24 @@ void check_channels_match_reference(const Dims& d) {
       ASSERT_TRUE(bits_equal(ns[c], first_ns[c]) && bits_equal(ps[c], first_ps[c])) << c;
     }
   }
+}
+
+// x holds the edge points (signed zeros, tiny and large values, NaN, infinities): a channel that gets a NaN or an
+// infinity has NaN (or infinite) sums, compared only as such, and with few channels every channel gets one. So
+// the backward runs again on the same x with its NaN and infinities replaced by finite values, where every
+// channel's sums are compared as values.
+template <class T>
+void check_channels_match_reference(const Dims& d) {
+  const int64_t n = d.outer * d.channels * d.inner;
+  const std::vector<T> x = cast<T>(make_data(n, 7, true));
+  const std::vector<T> g = cast<T>(make_data(n, 8, false));
+  std::vector<T> a(d.channels), b(d.channels);
+  for (int64_t c = 0; c < d.channels; ++c) {
+    a[c] = T(0.01 + 0.98 * c / (d.channels + 1.0));
+    b[c] = T(1.0 + 0.9 * (c + 1.0) / (d.channels + 1.0));
+  }
+  check_channels_on(d, x, g, a, b, true, false);
+  check_channels_on(d, finite_only(x), g, a, b, false, true);
 }
 
 class ChannelShapes : public ::testing::TestWithParam<Dims> {};
@@ -536,32 +713,29 @@ TEST(AreluCpuErrors, StatusCodes) {
 }
 
 // The AVX2 and AVX-512 paths (where the CPU has them) and the SSE2 fallback give the same bits: grad_in
-// (separate, in place, absent), both sums, scalar and channel-wise, forward too, on data with NaN,
-// infinities and zeros, at lengths that exercise the step tails and several chunks.
+// (separate, in place, absent), both sums, scalar and channel-wise, forward too, at lengths that exercise the
+// step tails and several chunks. Twice: on data with NaN, infinities and zeros (for the element outputs: the sums
+// are NaN there for all but the shortest lengths), and on finite data with zeros and denormals, where the sums
+// are finite and their bits are compared.
 template <class T>
 void check_isa_paths_identical(int level, int64_t n) {
-  std::mt19937 rng(1234);
-  std::normal_distribution<double> d(0.0, 2.0);
-  std::uniform_int_distribution<int> pick(0, 39);
-  const T specials[] = {T(0), -T(0), std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
-                        -std::numeric_limits<T>::infinity(), std::numeric_limits<T>::denorm_min(),
-                        std::numeric_limits<T>::max(), T(1e-30)};
-  auto draw = [&]() {
-    const int k = pick(rng);
-    return k < 8 ? specials[k] : static_cast<T>(d(rng));
-  };
-  std::vector<T> g(n), x(n);
-  for (int64_t i = 0; i < n; ++i) {
-    g[i] = draw();
-    x[i] = draw();
-  }
   const T a = T(0.3), b = T(1.7);
+  // The first five are finite.
+  const T specials[] = {T(0),
+                        -T(0),
+                        std::numeric_limits<T>::denorm_min(),
+                        T(1e-30),
+                        -std::numeric_limits<T>::denorm_min(),
+                        std::numeric_limits<T>::quiet_NaN(),
+                        std::numeric_limits<T>::infinity(),
+                        -std::numeric_limits<T>::infinity(),
+                        std::numeric_limits<T>::max()};
   struct Out {
     std::vector<T> gi, gip, y;
     double ns, ps, ns0, ps0, ns2, ps2;
     std::vector<double> cn, cp;
   };
-  auto run = [&](int isa) {
+  auto run = [&](int isa, const std::vector<T>& g, const std::vector<T>& x) {
     arelu::detail::set_max_isa(isa);
     Out o;
     o.gi.assign(n, T(0));
@@ -584,11 +758,8 @@ void check_isa_paths_identical(int level, int64_t n) {
     }
     return o;
   };
-  const Out sse = run(0);
   const int detected = arelu::detail::set_max_isa(2);
   if (detected < level) GTEST_SKIP() << "this CPU lacks ISA level " << level << " (has " << detected << ")";
-  const Out avx = run(level);
-  arelu::detail::set_max_isa(2);
   auto same = [](const auto& u, const auto& v) {
     return u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(u[0])) == 0;
   };
@@ -597,36 +768,54 @@ void check_isa_paths_identical(int level, int64_t n) {
     std::memcpy(&u, &v, 8);
     return u;
   };
-  EXPECT_TRUE(same(sse.gi, avx.gi)) << "n=" << n;
-  EXPECT_TRUE(same(sse.gip, avx.gip)) << "n=" << n;
-  EXPECT_TRUE(same(sse.y, avx.y)) << "n=" << n;
-  EXPECT_TRUE(same(sse.cn, avx.cn)) << "n=" << n;
-  EXPECT_TRUE(same(sse.cp, avx.cp)) << "n=" << n;
-  EXPECT_EQ(bits(sse.ns), bits(avx.ns)) << "n=" << n;
-  EXPECT_EQ(bits(sse.ps), bits(avx.ps)) << "n=" << n;
-  EXPECT_EQ(bits(sse.ns0), bits(avx.ns0)) << "n=" << n;
-  EXPECT_EQ(bits(sse.ps0), bits(avx.ps0)) << "n=" << n;
-  EXPECT_EQ(bits(sse.ns2), bits(avx.ns2)) << "n=" << n;
-  EXPECT_EQ(bits(sse.ps2), bits(avx.ps2)) << "n=" << n;
+  for (const bool finite : {false, true}) {
+    SCOPED_TRACE(finite ? "finite data" : "edge points");
+    // Edge points: 9 values in 40 a special one, NaN and infinities included; finite data: 5 in 40 a zero, a
+    // denormal or a tiny value.
+    std::mt19937 rng(1234);
+    std::normal_distribution<double> d(0.0, 2.0);
+    std::uniform_int_distribution<int> pick(0, 39);
+    const int specials_drawn = finite ? 5 : 9;
+    auto draw = [&]() {
+      const int k = pick(rng);
+      return k < specials_drawn ? specials[k] : static_cast<T>(d(rng));
+    };
+    std::vector<T> g(n), x(n);
+    for (int64_t i = 0; i < n; ++i) {
+      g[i] = draw();
+      x[i] = draw();
+    }
+    const Out sse = run(0, g, x);
+    const Out avx = run(level, g, x);
+    arelu::detail::set_max_isa(2);
+    if (finite) {
+      for (const double v : {sse.ns, sse.ps, sse.ns0, sse.ps0, sse.ns2, sse.ps2}) EXPECT_TRUE(std::isfinite(v)) << v;
+      for (int c = 0; c < 3; ++c) EXPECT_TRUE(std::isfinite(sse.cn[c]) && std::isfinite(sse.cp[c])) << c;
+    }
+    EXPECT_TRUE(same(sse.gi, avx.gi)) << "n=" << n;
+    EXPECT_TRUE(same(sse.gip, avx.gip)) << "n=" << n;
+    EXPECT_TRUE(same(sse.y, avx.y)) << "n=" << n;
+    EXPECT_TRUE(same(sse.cn, avx.cn)) << "n=" << n;
+    EXPECT_TRUE(same(sse.cp, avx.cp)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ns), bits(avx.ns)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ps), bits(avx.ps)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ns0), bits(avx.ns0)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ps0), bits(avx.ps0)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ns2), bits(avx.ns2)) << "n=" << n;
+    EXPECT_EQ(bits(sse.ps2), bits(avx.ps2)) << "n=" << n;
+  }
 }
 
 // Channel-wise short rows (channels_last memory, inner 1, and NCHW rows of every short-row loop): every ISA
-// gives the same bits, special values in x and g included, on a channel count that is no multiple of any vector
-// width.
+// gives the same bits, on a channel count that is no multiple of any vector width. Twice: with special values in
+// x and g (NaN and infinities among them, which make every channel's sums NaN), and on finite data with zeros and
+// denormals, where every channel's sums are finite and their bits are compared.
 template <class T>
 void check_short_rows_identical_across_isas(int64_t inner) {
   const int64_t outer = 300, channels = 37, n = outer * channels * inner;
-  std::mt19937_64 rng(17);
-  std::normal_distribution<double> d(0.0, 2.0);
-  std::uniform_int_distribution<int> pick(0, 19);
-  const T specials[] = {T(0), -T(0), std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
-                        -std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::denorm_min()};
-  auto draw = [&]() { const int k = pick(rng); return k < 6 ? specials[k] : static_cast<T>(d(rng)); };
-  std::vector<T> x(n), g(n), a(channels), b(channels);
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = draw();
-    g[i] = draw();
-  }
+  const T specials[] = {T(0), -T(0), -std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::quiet_NaN(),
+                        std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity()};
+  std::vector<T> a(channels), b(channels);
   for (int64_t c = 0; c < channels; ++c) {
     a[c] = T(0.01 + 0.02 * c);
     b[c] = T(1.1 + 0.02 * c);
@@ -635,7 +824,7 @@ void check_short_rows_identical_across_isas(int64_t inner) {
     std::vector<T> y, gi, in_place;
     std::vector<double> ns, ps, ns_none, ps_none;
   };
-  auto run = [&](int isa) {
+  auto run = [&](int isa, const std::vector<T>& g, const std::vector<T>& x) {
     arelu::detail::set_max_isa(isa);
     Out o{std::vector<T>(n), std::vector<T>(n), g, std::vector<double>(channels), std::vector<double>(channels),
           std::vector<double>(channels), std::vector<double>(channels)};
@@ -650,25 +839,48 @@ void check_short_rows_identical_across_isas(int64_t inner) {
                                             a.data(), b.data(), ns_in_place.data(), ps_in_place.data(), 2),
               ARELU_OK);
     EXPECT_EQ(0, std::memcmp(ns_in_place.data(), o.ns.data(), channels * sizeof(double)));
+    EXPECT_EQ(0, std::memcmp(ps_in_place.data(), o.ps.data(), channels * sizeof(double)));
     EXPECT_EQ(arelu::abi::backward_channels(g.data(), x.data(), static_cast<T*>(nullptr), outer, channels, inner,
                                             a.data(), b.data(), o.ns_none.data(), o.ps_none.data(), 2),
               ARELU_OK);
     return o;
   };
-  const Out base = run(0);
-  const int detected = arelu::detail::set_max_isa(2);
-  for (int level = 1; level <= detected; ++level) {
-    const Out other = run(level);
-    EXPECT_EQ(0, std::memcmp(base.y.data(), other.y.data(), n * sizeof(T))) << "level " << level;
-    EXPECT_EQ(0, std::memcmp(base.gi.data(), other.gi.data(), n * sizeof(T))) << "level " << level;
-    EXPECT_EQ(0, std::memcmp(base.ns.data(), other.ns.data(), channels * sizeof(double))) << "level " << level;
-    EXPECT_EQ(0, std::memcmp(base.ps.data(), other.ps.data(), channels * sizeof(double))) << "level " << level;
-    EXPECT_EQ(0, std::memcmp(base.in_place.data(), other.in_place.data(), n * sizeof(T))) << "level " << level;
-    EXPECT_EQ(0, std::memcmp(base.ns_none.data(), other.ns_none.data(), channels * sizeof(double))) << "level " << level;
-    EXPECT_EQ(0, std::memcmp(base.ps_none.data(), other.ps_none.data(), channels * sizeof(double))) << "level " << level;
+  for (const bool finite : {false, true}) {
+    SCOPED_TRACE(finite ? "finite data" : "special values");
+    // One value in ten a special one: of all six, or of the three finite ones.
+    std::mt19937_64 rng(17);
+    std::normal_distribution<double> d(0.0, 2.0);
+    std::uniform_int_distribution<int> pick(0, finite ? 29 : 19);
+    auto draw = [&]() { const int k = pick(rng); return k < (finite ? 3 : 6) ? specials[k] : static_cast<T>(d(rng)); };
+    std::vector<T> x(n), g(n);
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = draw();
+      g[i] = draw();
+    }
+    const Out base = run(0, g, x);
+    if (finite) {
+      for (int64_t c = 0; c < channels; ++c) {
+        EXPECT_TRUE(std::isfinite(base.ns[c]) && std::isfinite(base.ps[c])) << "channel " << c;
+      }
+    }
+    const int detected = arelu::detail::set_max_isa(2);
+    for (int level = 1; level <= detected; ++level) {
+      const Out other = run(level, g, x);
+      EXPECT_EQ(0, std::memcmp(base.y.data(), other.y.data(), n * sizeof(T))) << "level " << level;
+      EXPECT_EQ(0, std::memcmp(base.gi.data(), other.gi.data(), n * sizeof(T))) << "level " << level;
+      EXPECT_EQ(0, std::memcmp(base.ns.data(), other.ns.data(), channels * sizeof(double))) << "level " << level;
+      EXPECT_EQ(0, std::memcmp(base.ps.data(), other.ps.data(), channels * sizeof(double))) << "level " << level;
+      EXPECT_EQ(0, std::memcmp(base.in_place.data(), other.in_place.data(), n * sizeof(T))) << "level " << level;
+      EXPECT_EQ(0, std::memcmp(base.ns_none.data(), other.ns_none.data(), channels * sizeof(double)))
+          << "level " << level;
+      EXPECT_EQ(0, std::memcmp(base.ps_none.data(), other.ps_none.data(), channels * sizeof(double)))
+          << "level " << level;
+    }
+    EXPECT_EQ(0, std::memcmp(base.in_place.data(), base.gi.data(), n * sizeof(T)));
+    EXPECT_EQ(0, std::memcmp(base.ns_none.data(), base.ns.data(), channels * sizeof(double)));
+    EXPECT_EQ(0, std::memcmp(base.ps_none.data(), base.ps.data(), channels * sizeof(double)));
+    arelu::detail::set_max_isa(2);
   }
-  EXPECT_EQ(0, std::memcmp(base.in_place.data(), base.gi.data(), n * sizeof(T)));
-  arelu::detail::set_max_isa(2);
 }
 // The short-row loops write the element functions a second time, with bit masks for speed: pinned here to the
 // one definition (the flat kernels, themselves bit-identical to forward1 and backward1). Every channel has the
@@ -956,68 +1168,83 @@ TEST(ParameterGradientsChannels, EachChannelByItsOwnPairAndStatusCodes) {
 template <class T>
 void check_params_form_is_the_three_calls() {
   const int64_t n = 100003;
-  const std::vector<T> x = cast<T>(make_data(n, 5, true));
-  const std::vector<T> g = cast<T>(make_data(n, 6, true));
+  const std::vector<T> x_edges = cast<T>(make_data(n, 5, true));
+  const std::vector<T> g_edges = cast<T>(make_data(n, 6, true));
+  // The edge points make both sums NaN, and so every parameter gradient that depends on them: the gradients are
+  // compared as values on the same data with the NaN and infinities replaced by finite values.
+  const std::vector<T> x_finite = finite_only(x_edges), g_finite = finite_only(g_edges);
   const std::vector<std::pair<double, double>> parameters = {{0.9, 2.0}, {1.3, -0.5}, {0.001, 40.0}, {kNaN, 1.0},
                                                                {0.5, kNaN}};
-  for (const auto& [alpha_value, beta_value] : parameters) {
-    for (const int nt : {1, 2}) {
-      const T alpha = static_cast<T>(alpha_value), beta = static_cast<T>(beta_value);
-      T neg, pos;
-      ASSERT_EQ(arelu::abi::scales(&alpha, &beta, &neg, &pos, 1), ARELU_OK);
-      std::vector<T> y_want(n), y_got(n), gi_want(n), gi_got(n);
-      ASSERT_EQ(arelu::abi::forward(x.data(), y_want.data(), n, neg, pos, nt), ARELU_OK);
-      ASSERT_EQ(arelu::abi::forward_params(x.data(), y_got.data(), n, &alpha, &beta, nt), ARELU_OK);
-      EXPECT_EQ(std::memcmp(y_got.data(), y_want.data(), n * sizeof(T)), 0) << alpha_value << " " << beta_value;
-      double ns, ps;
-      T ga_want, gb_want, ga_got = -7, gb_got = -7;
-      ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi_want.data(), n, neg, pos, &ns, &ps, nt), ARELU_OK);
-      ASSERT_EQ(arelu::abi::parameter_gradients(&ns, &ps, &alpha, &beta, &ga_want, &gb_want, 1), ARELU_OK);
-      ASSERT_EQ(arelu::abi::backward_params(g.data(), x.data(), gi_got.data(), n, &alpha, &beta, &ga_got, &gb_got, nt),
-                ARELU_OK);
-      EXPECT_EQ(std::memcmp(gi_got.data(), gi_want.data(), n * sizeof(T)), 0) << alpha_value << " " << beta_value;
-      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want))) << ga_got << " " << ga_want;
-      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want))) << gb_got << " " << gb_want;
-      // The parameters by value: the same as from their memory.
-      std::vector<T> gi_values(n);
-      ga_got = gb_got = -7;
-      ASSERT_EQ(arelu::abi::backward_values(g.data(), x.data(), gi_values.data(), n, alpha, beta, &ga_got, &gb_got, nt),
-                ARELU_OK);
-      EXPECT_EQ(std::memcmp(gi_values.data(), gi_want.data(), n * sizeof(T)), 0);
-      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
-      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
-      // In place: the gradient over grad_out, as arelu_backward_* allows.
-      std::vector<T> in_place = g;
-      ASSERT_EQ(arelu::abi::backward_params(in_place.data(), x.data(), in_place.data(), n, &alpha, &beta, &ga_got,
-                                            &gb_got, nt),
-                ARELU_OK);
-      EXPECT_EQ(std::memcmp(in_place.data(), gi_want.data(), n * sizeof(T)), 0);
-      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
-      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
-      // grad_in over alpha's memory (and y over beta's): the parameters are read before anything is written.
-      std::vector<T> over_alpha(n);
-      over_alpha[0] = alpha;
-      ga_got = gb_got = -7;
-      ASSERT_EQ(arelu::abi::backward_params(g.data(), x.data(), over_alpha.data(), n, over_alpha.data(), &beta,
-                                            &ga_got, &gb_got, nt),
-                ARELU_OK);
-      EXPECT_EQ(std::memcmp(over_alpha.data(), gi_want.data(), n * sizeof(T)), 0);
-      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
-      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
-      std::vector<T> over_beta(n);
-      over_beta[0] = beta;
-      ga_got = gb_got = -7;
-      ASSERT_EQ(arelu::abi::backward_params(g.data(), x.data(), over_beta.data(), n, &alpha, over_beta.data(),
-                                            &ga_got, &gb_got, nt),
-                ARELU_OK);
-      EXPECT_EQ(std::memcmp(over_beta.data(), gi_want.data(), n * sizeof(T)), 0);
-      EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
-      EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
-      over_beta[0] = beta;
-      ASSERT_EQ(arelu::abi::forward_params(x.data(), over_beta.data(), n, &alpha, over_beta.data(), nt), ARELU_OK);
-      EXPECT_EQ(std::memcmp(over_beta.data(), y_want.data(), n * sizeof(T)), 0);
+  for (const bool finite : {false, true}) {
+    SCOPED_TRACE(finite ? "finite data" : "edge points");
+    const std::vector<T>& x = finite ? x_finite : x_edges;
+    const std::vector<T>& g = finite ? g_finite : g_edges;
+    for (const auto& [alpha_value, beta_value] : parameters) {
+      for (const int nt : {1, 2}) {
+        const T alpha = static_cast<T>(alpha_value), beta = static_cast<T>(beta_value);
+        T neg, pos;
+        ASSERT_EQ(arelu::abi::scales(&alpha, &beta, &neg, &pos, 1), ARELU_OK);
+        std::vector<T> y_want(n), y_got(n), gi_want(n), gi_got(n);
+        ASSERT_EQ(arelu::abi::forward(x.data(), y_want.data(), n, neg, pos, nt), ARELU_OK);
+        ASSERT_EQ(arelu::abi::forward_params(x.data(), y_got.data(), n, &alpha, &beta, nt), ARELU_OK);
+        EXPECT_EQ(std::memcmp(y_got.data(), y_want.data(), n * sizeof(T)), 0) << alpha_value << " " << beta_value;
+        double ns, ps;
+        T ga_want, gb_want, ga_got = -7, gb_got = -7;
+        ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi_want.data(), n, neg, pos, &ns, &ps, nt), ARELU_OK);
+        if (finite) ASSERT_TRUE(std::isfinite(ns) && std::isfinite(ps)) << ns << " " << ps;
+        ASSERT_EQ(arelu::abi::parameter_gradients(&ns, &ps, &alpha, &beta, &ga_want, &gb_want, 1), ARELU_OK);
+        ASSERT_EQ(
+            arelu::abi::backward_params(g.data(), x.data(), gi_got.data(), n, &alpha, &beta, &ga_got, &gb_got, nt),
+            ARELU_OK);
+        EXPECT_EQ(std::memcmp(gi_got.data(), gi_want.data(), n * sizeof(T)), 0) << alpha_value << " " << beta_value;
+        EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)))
+            << ga_got << " " << ga_want;
+        EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)))
+            << gb_got << " " << gb_want;
+        // The parameters by value: the same as from their memory.
+        std::vector<T> gi_values(n);
+        ga_got = gb_got = -7;
+        ASSERT_EQ(
+            arelu::abi::backward_values(g.data(), x.data(), gi_values.data(), n, alpha, beta, &ga_got, &gb_got, nt),
+            ARELU_OK);
+        EXPECT_EQ(std::memcmp(gi_values.data(), gi_want.data(), n * sizeof(T)), 0);
+        EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
+        EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
+        // In place: the gradient over grad_out, as arelu_backward_* allows.
+        std::vector<T> in_place = g;
+        ASSERT_EQ(arelu::abi::backward_params(in_place.data(), x.data(), in_place.data(), n, &alpha, &beta, &ga_got,
+                                              &gb_got, nt),
+                  ARELU_OK);
+        EXPECT_EQ(std::memcmp(in_place.data(), gi_want.data(), n * sizeof(T)), 0);
+        EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
+        EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
+        // grad_in over alpha's memory (and y over beta's): the parameters are read before anything is written.
+        std::vector<T> over_alpha(n);
+        over_alpha[0] = alpha;
+        ga_got = gb_got = -7;
+        ASSERT_EQ(arelu::abi::backward_params(g.data(), x.data(), over_alpha.data(), n, over_alpha.data(), &beta,
+                                              &ga_got, &gb_got, nt),
+                  ARELU_OK);
+        EXPECT_EQ(std::memcmp(over_alpha.data(), gi_want.data(), n * sizeof(T)), 0);
+        EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
+        EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
+        std::vector<T> over_beta(n);
+        over_beta[0] = beta;
+        ga_got = gb_got = -7;
+        ASSERT_EQ(arelu::abi::backward_params(g.data(), x.data(), over_beta.data(), n, &alpha, over_beta.data(),
+                                              &ga_got, &gb_got, nt),
+                  ARELU_OK);
+        EXPECT_EQ(std::memcmp(over_beta.data(), gi_want.data(), n * sizeof(T)), 0);
+        EXPECT_TRUE(bits_equal(ga_got, ga_want) || (std::isnan(ga_got) && std::isnan(ga_want)));
+        EXPECT_TRUE(bits_equal(gb_got, gb_want) || (std::isnan(gb_got) && std::isnan(gb_want)));
+        over_beta[0] = beta;
+        ASSERT_EQ(arelu::abi::forward_params(x.data(), over_beta.data(), n, &alpha, over_beta.data(), nt), ARELU_OK);
+        EXPECT_EQ(std::memcmp(over_beta.data(), y_want.data(), n * sizeof(T)), 0);
+      }
     }
   }
+  const std::vector<T>& x = x_edges;
+  const std::vector<T>& g = g_edges;
   const T alpha = 0.5, beta = 0.0;
   T ga, gb;
   T y[1];
@@ -1058,8 +1285,11 @@ void check_channels_params_form_is_the_three_calls() {
     SCOPED_TRACE("shape " + std::to_string(d.outer) + "x" + std::to_string(d.channels) + "x" +
                  std::to_string(d.inner));
     const int64_t n = d.outer * d.channels * d.inner, ch = d.channels;
-    const std::vector<T> x = cast<T>(make_data(n, 15, true));
-    const std::vector<T> g = cast<T>(make_data(n, 16, true));
+    const std::vector<T> x_edges = cast<T>(make_data(n, 15, true));
+    const std::vector<T> g_edges = cast<T>(make_data(n, 16, true));
+    // The edge points make the sums of the channels they fall in NaN (all of them with few channels), and so
+    // the parameter gradients: compared as values on the same data with NaN and infinities replaced.
+    const std::vector<T> x_finite = finite_only(x_edges), g_finite = finite_only(g_edges);
     std::vector<T> alpha(ch), beta(ch);
     for (int64_t c = 0; c < ch; ++c) {
       alpha[c] = static_cast<T>(alphas[c % alphas.size()]);
@@ -1067,64 +1297,73 @@ void check_channels_params_form_is_the_three_calls() {
     }
     std::vector<T> neg(ch), pos(ch);
     ASSERT_EQ(arelu::abi::scales(alpha.data(), beta.data(), neg.data(), pos.data(), ch), ARELU_OK);
-    for (const int nt : {1, 2}) {
-      std::vector<T> y_want(n), y_got(n), gi_want(n), gi_got(n);
-      ASSERT_EQ(arelu::abi::forward_channels(x.data(), y_want.data(), d.outer, ch, d.inner, neg.data(), pos.data(), nt),
-                ARELU_OK);
-      ASSERT_EQ(arelu::abi::forward_channels_params(x.data(), y_got.data(), d.outer, ch, d.inner, alpha.data(),
-                                                    beta.data(), nt),
-                ARELU_OK);
-      EXPECT_EQ(std::memcmp(y_got.data(), y_want.data(), n * sizeof(T)), 0);
-      std::vector<double> ns(ch), ps(ch);
-      std::vector<T> ga_want(ch), gb_want(ch), ga_got(ch, T(-7)), gb_got(ch, T(-7));
-      ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gi_want.data(), d.outer, ch, d.inner, neg.data(),
-                                              pos.data(), ns.data(), ps.data(), nt),
-                ARELU_OK);
-      ASSERT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga_want.data(),
-                                                gb_want.data(), ch),
-                ARELU_OK);
-      const auto same_gradients = [&](const std::vector<T>& ga, const std::vector<T>& gb) {
-        for (int64_t c = 0; c < ch; ++c) {
-          EXPECT_TRUE(bits_equal(ga[c], ga_want[c]) || (std::isnan(ga[c]) && std::isnan(ga_want[c])))
-              << "channel " << c << ": " << ga[c] << " " << ga_want[c];
-          EXPECT_TRUE(bits_equal(gb[c], gb_want[c]) || (std::isnan(gb[c]) && std::isnan(gb_want[c])))
-              << "channel " << c << ": " << gb[c] << " " << gb_want[c];
+    for (const bool finite : {false, true}) {
+      SCOPED_TRACE(finite ? "finite data" : "edge points");
+      const std::vector<T>& x = finite ? x_finite : x_edges;
+      const std::vector<T>& g = finite ? g_finite : g_edges;
+      for (const int nt : {1, 2}) {
+        std::vector<T> y_want(n), y_got(n), gi_want(n), gi_got(n);
+        ASSERT_EQ(
+            arelu::abi::forward_channels(x.data(), y_want.data(), d.outer, ch, d.inner, neg.data(), pos.data(), nt),
+            ARELU_OK);
+        ASSERT_EQ(arelu::abi::forward_channels_params(x.data(), y_got.data(), d.outer, ch, d.inner, alpha.data(),
+                                                      beta.data(), nt),
+                  ARELU_OK);
+        EXPECT_EQ(std::memcmp(y_got.data(), y_want.data(), n * sizeof(T)), 0);
+        std::vector<double> ns(ch), ps(ch);
+        std::vector<T> ga_want(ch), gb_want(ch), ga_got(ch, T(-7)), gb_got(ch, T(-7));
+        ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), gi_want.data(), d.outer, ch, d.inner, neg.data(),
+                                                pos.data(), ns.data(), ps.data(), nt),
+                  ARELU_OK);
+        for (int64_t c = 0; finite && c < ch; ++c) {
+          ASSERT_TRUE(std::isfinite(ns[c]) && std::isfinite(ps[c])) << "channel " << c;
         }
-      };
-      ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), gi_got.data(), d.outer, ch, d.inner,
-                                                     alpha.data(), beta.data(), ga_got.data(), gb_got.data(), nt),
-                ARELU_OK);
-      EXPECT_EQ(std::memcmp(gi_got.data(), gi_want.data(), n * sizeof(T)), 0);
-      same_gradients(ga_got, gb_got);
-      // In place, and without grad_in: the same gradients.
-      std::vector<T> in_place = g;
-      std::fill(ga_got.begin(), ga_got.end(), T(-7));
-      ASSERT_EQ(arelu::abi::backward_channels_params(in_place.data(), x.data(), in_place.data(), d.outer, ch, d.inner,
-                                                     alpha.data(), beta.data(), ga_got.data(), gb_got.data(), nt),
-                ARELU_OK);
-      EXPECT_EQ(std::memcmp(in_place.data(), gi_want.data(), n * sizeof(T)), 0);
-      same_gradients(ga_got, gb_got);
-      std::fill(gb_got.begin(), gb_got.end(), T(-7));
-      ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), nullptr, d.outer, ch, d.inner, alpha.data(),
-                                                     beta.data(), ga_got.data(), gb_got.data(), nt),
-                ARELU_OK);
-      same_gradients(ga_got, gb_got);
-      // grad_in over alpha's memory and y over beta's: the parameters are copied before anything is written.
-      if (n >= ch) {
-        std::vector<T> over_alpha(n);
-        std::copy(alpha.begin(), alpha.end(), over_alpha.begin());
-        ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), over_alpha.data(), d.outer, ch, d.inner,
-                                                       over_alpha.data(), beta.data(), ga_got.data(), gb_got.data(),
-                                                       nt),
+        ASSERT_EQ(arelu::abi::parameter_gradients(ns.data(), ps.data(), alpha.data(), beta.data(), ga_want.data(),
+                                                  gb_want.data(), ch),
                   ARELU_OK);
-        EXPECT_EQ(std::memcmp(over_alpha.data(), gi_want.data(), n * sizeof(T)), 0);
+        const auto same_gradients = [&](const std::vector<T>& ga, const std::vector<T>& gb) {
+          for (int64_t c = 0; c < ch; ++c) {
+            EXPECT_TRUE(bits_equal(ga[c], ga_want[c]) || (std::isnan(ga[c]) && std::isnan(ga_want[c])))
+                << "channel " << c << ": " << ga[c] << " " << ga_want[c];
+            EXPECT_TRUE(bits_equal(gb[c], gb_want[c]) || (std::isnan(gb[c]) && std::isnan(gb_want[c])))
+                << "channel " << c << ": " << gb[c] << " " << gb_want[c];
+          }
+        };
+        ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), gi_got.data(), d.outer, ch, d.inner,
+                                                       alpha.data(), beta.data(), ga_got.data(), gb_got.data(), nt),
+                  ARELU_OK);
+        EXPECT_EQ(std::memcmp(gi_got.data(), gi_want.data(), n * sizeof(T)), 0);
         same_gradients(ga_got, gb_got);
-        std::vector<T> over_beta(n);
-        std::copy(beta.begin(), beta.end(), over_beta.begin());
-        ASSERT_EQ(arelu::abi::forward_channels_params(x.data(), over_beta.data(), d.outer, ch, d.inner, alpha.data(),
-                                                      over_beta.data(), nt),
+        // In place, and without grad_in: the same gradients.
+        std::vector<T> in_place = g;
+        std::fill(ga_got.begin(), ga_got.end(), T(-7));
+        ASSERT_EQ(arelu::abi::backward_channels_params(in_place.data(), x.data(), in_place.data(), d.outer, ch, d.inner,
+                                                       alpha.data(), beta.data(), ga_got.data(), gb_got.data(), nt),
                   ARELU_OK);
-        EXPECT_EQ(std::memcmp(over_beta.data(), y_want.data(), n * sizeof(T)), 0);
+        EXPECT_EQ(std::memcmp(in_place.data(), gi_want.data(), n * sizeof(T)), 0);
+        same_gradients(ga_got, gb_got);
+        std::fill(gb_got.begin(), gb_got.end(), T(-7));
+        ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), nullptr, d.outer, ch, d.inner, alpha.data(),
+                                                       beta.data(), ga_got.data(), gb_got.data(), nt),
+                  ARELU_OK);
+        same_gradients(ga_got, gb_got);
+        // grad_in over alpha's memory and y over beta's: the parameters are copied before anything is written.
+        if (n >= ch) {
+          std::vector<T> over_alpha(n);
+          std::copy(alpha.begin(), alpha.end(), over_alpha.begin());
+          ASSERT_EQ(arelu::abi::backward_channels_params(g.data(), x.data(), over_alpha.data(), d.outer, ch, d.inner,
+                                                         over_alpha.data(), beta.data(), ga_got.data(), gb_got.data(),
+                                                         nt),
+                    ARELU_OK);
+          EXPECT_EQ(std::memcmp(over_alpha.data(), gi_want.data(), n * sizeof(T)), 0);
+          same_gradients(ga_got, gb_got);
+          std::vector<T> over_beta(n);
+          std::copy(beta.begin(), beta.end(), over_beta.begin());
+          ASSERT_EQ(arelu::abi::forward_channels_params(x.data(), over_beta.data(), d.outer, ch, d.inner, alpha.data(),
+                                                        over_beta.data(), nt),
+                    ARELU_OK);
+          EXPECT_EQ(std::memcmp(over_beta.data(), y_want.data(), n * sizeof(T)), 0);
+        }
       }
     }
   }

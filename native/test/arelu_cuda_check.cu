@@ -115,12 +115,15 @@ struct Api {
   }
 };
 
-// Element-wise results must equal the CPU kernels': the same operations in the same precision.
+// Element-wise results must equal the CPU kernels': the same operations in the same precision, so the same
+// signed zeros too (== takes -0 for +0); NaN only as NaN (payloads may differ).
 template <class T>
 void check_elements(const std::string& what, const std::vector<T>& gpu, const std::vector<T>& cpu) {
   for (size_t i = 0; i < gpu.size(); ++i) {
-    if (!same(gpu[i], cpu[i])) {
-      fail(what + " at " + std::to_string(i) + ": " + std::to_string(gpu[i]) + " vs " + std::to_string(cpu[i]));
+    if (!same(gpu[i], cpu[i]) || (gpu[i] == cpu[i] && std::signbit(gpu[i]) != std::signbit(cpu[i]))) {
+      fail(what + " at " + std::to_string(i) + ": " + std::to_string(gpu[i]) + " vs " + std::to_string(cpu[i]) +
+           " (signbits " + std::to_string(std::signbit(gpu[i])) + " and " + std::to_string(std::signbit(cpu[i])) +
+           ")");
       return;
     }
   }

@@ -4,22 +4,46 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace {
+
+// Bit for bit: == takes -0.0f for 0.0f, and the signs of zeros are part of the results.
+void expect_bits(const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(&got[i], &want[i], sizeof(float)))
+        << "element " << i << ": " << got[i] << " (signbit " << std::signbit(got[i]) << "), want " << want[i]
+        << " (signbit " << std::signbit(want[i]) << ")";
+  }
+}
+
+}  // namespace
 
 TEST(AreluSharedLibrary, AbiAndCpuKernels) {
   EXPECT_EQ(arelu_abi_version(), ARELU_ABI_VERSION);
   std::vector<float> x = {-2.0f, -0.0f, 0.0f, 3.0f};
   std::vector<float> y(x.size());
   ASSERT_EQ(arelu_forward_f32(x.data(), y.data(), x.size(), 0.5f, 1.5f, 2), ARELU_OK);
-  EXPECT_EQ(y, (std::vector<float>{-1.0f, -0.0f, 0.0f, 4.5f}));
+  // x == 0 keeps its signed zero.
+  expect_bits(y, {-1.0f, -0.0f, 0.0f, 4.5f});
   double ns, ps;
   ASSERT_EQ(arelu_backward_f32(x.data(), x.data(), nullptr, x.size(), 0.5f, 1.5f, &ns, &ps, 1), ARELU_OK);
   EXPECT_EQ(ns, 4.0);
   EXPECT_EQ(ps, 9.0);
+  // The input gradient's zeros have the reference's signs: +0 at x == 0 (either sign), -0 for g = -0 at x > 0.
+  const std::vector<float> g = {1.0f, 1.0f, -1.0f, -0.0f};
+  std::vector<float> gi(x.size(), 7.0f);
+  ASSERT_EQ(arelu_backward_f32(g.data(), x.data(), gi.data(), x.size(), 0.5f, 1.5f, &ns, &ps, 1), ARELU_OK);
+  expect_bits(gi, {0.5f, 0.0f, 0.0f, -0.0f});
+  EXPECT_EQ(ns, -2.0);
+  EXPECT_EQ(ps, 0.0);
 }
 
 TEST(AreluSharedLibrary, CudaEntryPointsWithoutDevice) {
