@@ -6,6 +6,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import java.util.zip.CRC32;
 
 import io.github.arelu.AReLU;
@@ -86,7 +88,7 @@ public final class CommonOptions {
         requireAtLeast("--batch-size", batchSize, 1);
         requireAtLeast("--train-limit", trainLimit, 0);
         requireAtLeast("--test-limit", testLimit, 0);
-        requireAtLeast("--threads", threads.threads, 1);
+        threads.validate(command.commandLine());
         if (!Double.isFinite(areluAlpha)) {
             throw OptionChecks.invalid(command.commandLine(), "--arelu-alpha", areluAlpha + " (must be a finite number)");
         }
@@ -96,9 +98,29 @@ public final class CommonOptions {
         return OptionChecks.activations(command.commandLine(), "--activations", activationList);
     }
 
-    /** {@code --threads} libtorch threads, and oneDNN as {@code --onednn} says for {@code --net}'s convolutions. */
-    ProcessSettings processSettings() {
-        return new ProcessSettings(threads.threads, oneDnn, network, batchSize);
+    /**
+     * {@code --threads} libtorch threads, and oneDNN as {@code --onednn} says for {@code --net}'s convolutions
+     * on the images a step trains on in each of {@code worldSize} processes.
+     */
+    ProcessSettings processSettings(int worldSize) {
+        return new ProcessSettings(threads.threads, oneDnn, network, stepImages(worldSize));
+    }
+
+    /**
+     * The images one step trains on in one process: {@code --batch-size}, or every training image where there
+     * are fewer, as {@link Trainer} takes them, and of that a data-parallel rank's share (the largest, where
+     * they differ by one). The training images are counted from their file's header, before the data set is
+     * loaded; where that cannot be read, loading it will say why, and the batch size stands in.
+     */
+    int stepImages(int worldSize) {
+        int images = batchSize;
+        try {
+            int available = MnistData.imageCount(data.data, MnistData.Split.TRAIN);
+            images = Math.min(images, trainLimit > 0 ? Math.min(trainLimit, available) : available);
+        } catch (IOException e) {
+            // Reported with the options' context when the command loads the data set.
+        }
+        return Math.max(1, Math.ceilDiv(images, worldSize));
     }
 
     void requireAtLeast(String option, long value, long minimum) {
@@ -149,21 +171,51 @@ public final class CommonOptions {
         setup.put("--arelu-beta", Double.toString(areluBeta));
         setup.put("training images", Integer.toString(trainAndTest[0].count()));
         setup.put("test images", Integer.toString(trainAndTest[1].count()));
+        setup.put("data CRC-32", checksum(trainAndTest));
+        return setup;
+    }
+
+    /** A CRC-32 of the images and labels of both splits, in hex: the same only for the same data. */
+    static String checksum(MnistData[] trainAndTest) {
         CRC32 checksum = new CRC32();
         for (MnistData split : trainAndTest) {
             checksum.update(split.pixels());
             checksum.update(split.labels());
         }
-        setup.put("data CRC-32", String.format(Locale.ROOT, "%08x", checksum.getValue()));
-        return setup;
+        return String.format(Locale.ROOT, "%08x", checksum.getValue());
     }
 
-    String describeTraining() {
-        return String.format(Locale.ROOT, "%s, %s, batch %d, %d run(s) from seed %d; inputs scaled to [0,1] then "
-                + "normalized with MNIST's mean %.4f and std %.4f%s", network, optimizer.description(), batchSize,
-                runs.runs, runs.seed, TensorData.MEAN, TensorData.STD, projectAlpha
+    /** The training setup in words, its batch described against {@code trainingSetSizes} ({@link #describeBatch}). */
+    String describeTraining(int... trainingSetSizes) {
+        return String.format(Locale.ROOT, "%s, %s, %s, %d run(s) from seed %d; inputs scaled to [0,1] then "
+                + "normalized with MNIST's mean %.4f and std %.4f%s", network, optimizer.description(),
+                describeBatch(trainingSetSizes), runs.runs, runs.seed, TensorData.MEAN, TensorData.STD, projectAlpha
                         ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)" : "")
                 + initializationNote();
+    }
+
+    /**
+     * {@code batch 128}; where {@code --batch-size} is more than a training set of {@code trainingSetSizes}
+     * holds, says so, since its steps then take that whole set: {@code batch 20000, more than the 100
+     * training images (a step takes all of them)}.
+     */
+    String describeBatch(int... trainingSetSizes) {
+        String smaller = IntStream.of(trainingSetSizes).filter(size -> size < batchSize).mapToObj(Integer::toString)
+                .collect(Collectors.joining(" and "));
+        return "batch " + batchSize + (smaller.isEmpty() ? ""
+                : ", more than the " + smaller + " training images (a step takes all of them)");
+    }
+
+    /**
+     * Where {@code split}'s images came from, for a message about them: {@code the first 100 of FILE
+     * (--train-limit 100)}, or the file.
+     */
+    String describeSource(MnistData.Split split) {
+        boolean training = split == MnistData.Split.TRAIN;
+        int limit = training ? trainLimit : testLimit;
+        Path file = MnistData.imagesPath(data.data, split);
+        return limit > 0 ? String.format(Locale.ROOT, "the first %d of %s (%s %d)", limit, file,
+                training ? "--train-limit" : "--test-limit", limit) : file.toString();
     }
 
     /** How {@code --arelu-alpha} and {@code --arelu-beta} differ from the paper's initialization, for descriptions. */
@@ -199,5 +251,10 @@ public final class CommonOptions {
     /** Prints why the data set could not be read (no usage message: the options were fine); returns exit code 1. */
     int reportDataError(IOException e) {
         return DataOptions.reportError(command, e);
+    }
+
+    /** Prints which output cannot be written and why; returns exit code 1. */
+    int reportUnwritable(OutputFiles.Unwritable e) {
+        return OutputFiles.report(command, e);
     }
 }

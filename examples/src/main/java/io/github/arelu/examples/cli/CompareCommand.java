@@ -6,6 +6,7 @@ import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -31,7 +32,7 @@ import picocli.CommandLine.Option;
  * reports test accuracy after the first epoch and the best over all epochs, and every AReLU layer's alpha and
  * beta epoch by epoch.
  */
-@Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "compare", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = "Trains ConvMNIST, LinearMNIST, ResNet or VGG with each activation and compares test accuracy "
                 + "(and records AReLU's parameters), following the protocol of the AReLU paper's code (NLL loss, batch 128).")
 public final class CompareCommand implements Experiment {
@@ -87,34 +88,72 @@ public final class CompareCommand implements Experiment {
         selected = common.validate(activations);
         common.requirePositiveFinite("--lr", learningRate);
         common.requireAtLeast("--epochs", epochs, 1);
-        if (parameterPlot != null && selected.stream().noneMatch(activation -> activation.name().startsWith("AReLU"))) {
-            throw OptionChecks.invalid(common.command.commandLine(), "--parameter-plot", "it draws AReLU's "
-                    + "parameters, but --activations '" + activations + "' has no AReLU");
+        if (selected.stream().noneMatch(activation -> activation.name().startsWith("AReLU"))) {
+            requireAbsentWithoutAReLU("--parameter-csv", parameterCsv, "records");
+            requireAbsentWithoutAReLU("--parameter-plot", parameterPlot, "draws");
         }
         distributed.validate();
     }
 
+    /** Refuses {@code option}, which {@code does} AReLU's parameters, when it is given and no AReLU trains. */
+    private void requireAbsentWithoutAReLU(String option, Path value, String does) {
+        if (value != null) {
+            throw OptionChecks.invalid(common.command.commandLine(), option, "it " + does + " AReLU's "
+                    + "parameters, but --activations '" + activations + "' has no AReLU");
+        }
+    }
+
+    /**
+     * The options' threads and convolutions; oneDNN is checked on a rank's share of a step. A process that
+     * starts {@code --local-workers} trains nothing: each worker checks for itself.
+     */
     @Override
     public ProcessSettings processSettings() {
-        return common.processSettings();
+        return distributed.startsLocalWorkers() ? ProcessSettings.withoutOneDnn(common.threads())
+                : common.processSettings(distributed.worldSize);
     }
 
     @Override
-    public Integer call() throws IOException {
-        if (distributed.startsLocalWorkers()) {
-            return distributed.runLocalWorkers();
-        }
-        MnistData[] data;
+    public Integer call() {
         try {
-            data = common.loadData();
-        } catch (IOException e) {
-            return common.reportDataError(e);
-        }
-        try {
+            // Rank 0 alone writes files, so only its paths need to exist; checked before any worker starts.
+            if (distributed.rank == 0) {
+                checkOutputs();
+            }
+            if (distributed.startsLocalWorkers()) {
+                return distributed.runLocalWorkers();
+            }
+            MnistData[] data;
+            try {
+                data = common.loadData();
+            } catch (IOException e) {
+                return common.reportDataError(e);
+            }
             return compareAndReport(distributed.join(setup(data)), data);
         } catch (DataParallelException e) {
             return distributed.reportFailure(e);
+        } catch (OutputFiles.Unwritable e) {
+            return common.reportUnwritable(e);
         }
+    }
+
+    private void checkOutputs() throws OutputFiles.Unwritable {
+        for (Map.Entry<String, Path> output : outputs().entrySet()) {
+            if (output.getValue() != null) {
+                OutputFiles.checkFile(output.getKey(), output.getValue());
+            }
+        }
+    }
+
+    /** Every output file by its option, null where not given. */
+    private Map<String, Path> outputs() {
+        Map<String, Path> outputs = new LinkedHashMap<>();
+        outputs.put("--json-out", jsonOut);
+        outputs.put("--csv-out", csvOut);
+        outputs.put("--plot", plot);
+        outputs.put("--parameter-csv", parameterCsv);
+        outputs.put("--parameter-plot", parameterPlot);
+        return outputs;
     }
 
     /**
@@ -130,7 +169,7 @@ public final class CompareCommand implements Experiment {
     }
 
     /** Trains and reports, alone or as one rank of a data-parallel group; only rank 0 prints and writes files. */
-    private int compareAndReport(GradientSync group, MnistData[] data) throws IOException {
+    private int compareAndReport(GradientSync group, MnistData[] data) throws OutputFiles.Unwritable {
         boolean reporting = group.rank() == 0;
         PrintWriter out = reporting ? common.command.commandLine().getOut() : new PrintWriter(Writer.nullWriter());
         long start = System.nanoTime();
@@ -138,8 +177,8 @@ public final class CompareCommand implements Experiment {
         List<ActivationResult> results = compare(selected, data[0], data[1], trainer);
         group.finish();
         out.printf(Locale.ROOT, "%nData: %s, %d training and %d test images. %s, lr %s, %d epoch(s).%n%s%n",
-                common.data(), data[0].count(), data[1].count(), common.describeTraining(), learningRate, epochs,
-                CommonOptions.describeRuntime());
+                common.data(), data[0].count(), data[1].count(), common.describeTraining(data[0].count()),
+                learningRate, epochs, CommonOptions.describeRuntime());
         if (group.worldSize() > 1) {
             out.printf(Locale.ROOT, "Data parallel: %d processes (gloo), each on 1/%d of every batch; images/s "
                     + "below are the group's. All-reduce: %.1f %% of rank 0's training time (waiting for the "
@@ -185,25 +224,27 @@ public final class CompareCommand implements Experiment {
         return results;
     }
 
-    private void writeOutputs(List<ActivationResult> results, int trainCount) throws IOException {
+    private void writeOutputs(List<ActivationResult> results, int trainCount) throws OutputFiles.Unwritable {
         if (jsonOut != null) {
-            Files.writeString(jsonOut, Reports.toJson(results));
+            OutputFiles.write("--json-out", jsonOut, () -> Files.writeString(jsonOut, Reports.toJson(results)));
         }
         if (csvOut != null) {
-            Files.writeString(csvOut, Reports.toCsv(results));
+            OutputFiles.write("--csv-out", csvOut, () -> Files.writeString(csvOut, Reports.toCsv(results)));
         }
         if (plot != null) {
             String title = String.format(Locale.ROOT, "%s, %s lr %s, %d training images, %d run(s)", common.network,
                     common.optimizer, learningRate, trainCount, common.runs());
-            Reports.writeChart(results, title, plot);
+            OutputFiles.write("--plot", plot, () -> Reports.writeChart(results, title, plot));
         }
         if (parameterCsv != null) {
-            Files.writeString(parameterCsv, Reports.toParameterCsv(results));
+            OutputFiles.write("--parameter-csv", parameterCsv,
+                    () -> Files.writeString(parameterCsv, Reports.toParameterCsv(results)));
         }
         if (parameterPlot != null) {
             String title = String.format(Locale.ROOT, "AReLU parameters: %s, %s lr %s, %d training images",
                     common.network, common.optimizer, learningRate, trainCount);
-            Reports.writeParameterChart(results, title, parameterPlot);
+            OutputFiles.write("--parameter-plot", parameterPlot,
+                    () -> Reports.writeParameterChart(results, title, parameterPlot));
         }
     }
 }

@@ -12,6 +12,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Spec;
 
 /**
@@ -23,6 +24,10 @@ public final class DistributedOptions {
 
     /** torchrun's default port. */
     static final String DEFAULT_MASTER = "127.0.0.1:29500";
+    /** The shortest {@code --dist-timeout}: c10d counts in milliseconds, and less would round to none. */
+    static final double MIN_TIMEOUT_SECONDS = 0.001;
+    /** The longest, about 11.6 days: far more would overflow the nanoseconds that the waits count in. */
+    static final double MAX_TIMEOUT_SECONDS = 1e6;
 
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
@@ -62,12 +67,16 @@ public final class DistributedOptions {
                     + (worldSize - 1) + ")");
         }
         OptionChecks.requireAtLeast(commandLine, "--local-workers", localWorkers, 0);
-        if (localWorkers > 0 && worldSize > 1) {
+        // Given at all, even as 1 and 0: every worker gets its own, and picocli refuses an option given twice.
+        ParseResult parsed = commandLine.getParseResult();
+        if (localWorkers > 0 && (parsed.hasMatchedOption("--world-size") || parsed.hasMatchedOption("--rank"))) {
             throw new ParameterException(commandLine, "--local-workers starts its own ranks: give it "
                     + "without --world-size and --rank");
         }
-        OptionChecks.requirePositiveFinite(commandLine, "--dist-timeout", timeoutSeconds,
-                "a positive number of seconds");
+        if (!(timeoutSeconds >= MIN_TIMEOUT_SECONDS && timeoutSeconds <= MAX_TIMEOUT_SECONDS)) {
+            throw OptionChecks.invalid(commandLine, "--dist-timeout", timeoutSeconds + " (must be "
+                    + MIN_TIMEOUT_SECONDS + " to " + (long) MAX_TIMEOUT_SECONDS + " seconds)");
+        }
         try {
             DataParallel.Master.parse(master);
         } catch (IllegalArgumentException e) {
@@ -103,8 +112,10 @@ public final class DistributedOptions {
         if (worldSize == 1) {
             return GradientSync.singleProcess();
         }
-        return DataParallel.connect(DataParallel.Master.parse(master), rank, worldSize, timeout(), glooInterface,
-                setup);
+        try (LocalWorkers.Mark waiting = LocalWorkers.markWaitingForGroup(rank)) {
+            return DataParallel.connect(DataParallel.Master.parse(master), rank, worldSize, timeout(),
+                    glooInterface, setup);
+        }
     }
 
     Duration timeout() {

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 
 import io.github.arelu.AReLU;
 import io.github.arelu.examples.data.MnistData;
@@ -35,7 +36,7 @@ import picocli.CommandLine.Option;
  * as mean +- std over runs. Long, so every finished run is stored (see {@link RunStore}) and the same
  * command resumes where an interrupted one stopped.
  */
-@Command(name = "lr-table", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "lr-table", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = {"Reproduces the AReLU paper's learning-rate table (ConvMNIST, SGD momentum 0.9): first-epoch "
                 + "and best test accuracy, mean +- std over runs, per learning rate and activation.",
                 "Times the activations first and says how long the table takes; runs are stored in --out as they "
@@ -71,6 +72,20 @@ public final class LearningRateTableCommand implements Experiment {
     static final String DEFAULT_LEARNING_RATES = "1e-2,1e-4,1e-5";
     /** Timed steps per activation for the estimate, after the warm-up steps. */
     private static final int TIMED_STEPS = 20;
+    /** The stored setup's entry of the data's checksum; tables stored before it was recorded lack it. */
+    private static final String DATA_CHECKSUM = "dataCrc32";
+    /**
+     * How messages name each stored setup entry: by the option that sets it. The keys stay those that
+     * tables already stored use, so that those still resume.
+     */
+    private static final Map<String, String> SETUP_NAMES = Map.ofEntries(Map.entry("data", "--data"),
+            Map.entry("trainImages", "training images (--train-limit)"),
+            Map.entry("testImages", "test images (--test-limit)"), Map.entry("network", "--net"),
+            Map.entry("optimizer", "--optimizer"), Map.entry("batchSize", "--batch-size"),
+            Map.entry("epochs", "--epochs"), Map.entry("firstSeed", "--seed"),
+            Map.entry("convolutions", "convolutions (--onednn)"), Map.entry("alphaProjection", "--project-alpha"),
+            Map.entry("areluAlpha", "--arelu-alpha"), Map.entry("areluBeta", "--arelu-beta"),
+            Map.entry(DATA_CHECKSUM, "the data's CRC-32"));
 
     @Mixin
     CommonOptions common;
@@ -119,11 +134,20 @@ public final class LearningRateTableCommand implements Experiment {
 
     @Override
     public ProcessSettings processSettings() {
-        return common.processSettings();
+        return common.processSettings(1);
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
+        try {
+            OutputFiles.checkDirectory("--out", out);
+            return table();
+        } catch (OutputFiles.Unwritable e) {
+            return common.reportUnwritable(e);
+        }
+    }
+
+    private int table() throws OutputFiles.Unwritable {
         PrintWriter console = common.command.commandLine().getOut();
         MnistData[] data;
         try {
@@ -133,7 +157,7 @@ public final class LearningRateTableCommand implements Experiment {
         }
         TensorData train = TensorData.of(data[0], MnistData.CLASSES);
         TensorData test = TensorData.of(data[1], MnistData.CLASSES);
-        RunStore store = new RunStore(out, setup(train, test));
+        RunStore store = new RunStore(out, setup(data), SETUP_NAMES, Set.of(DATA_CHECKSUM));
         Map<RunStore.RunKey, Trainer.History> done = new LinkedHashMap<>();
         List<RunStore.RunKey> todo = new ArrayList<>();
         // Run r of every cell before run r + 1 of any, so an interrupted table already covers every cell.
@@ -164,7 +188,7 @@ public final class LearningRateTableCommand implements Experiment {
                 + "epoch(s) = %d runs, %d already in %s.%n", rates.size(), selected.size(), common.runs(), epochs,
                 rates.size() * selected.size() * common.runs(), done.size(), out);
         console.printf(Locale.ROOT, "Data: %s, %d training and %d test images. %s.%n%s%n", common.data(), train.count(),
-                test.count(), common.describeTraining(), CommonOptions.describeRuntime());
+                test.count(), common.describeTraining(train.count()), CommonOptions.describeRuntime());
         if (!todo.isEmpty()) {
             StringBuilder measured = new StringBuilder();
             speed.forEach((name, throughput) -> measured.append(String.format(Locale.ROOT, "%s%s %.0f",
@@ -225,12 +249,16 @@ public final class LearningRateTableCommand implements Experiment {
         return rates;
     }
 
-    /** What every stored run must share with this table: otherwise its numbers mean something else. */
-    private Map<String, String> setup(TensorData train, TensorData test) {
+    /**
+     * What every stored run must share with this table: otherwise its numbers mean something else. The data
+     * by its path, its counts and its checksum: other images of the same counts at the same path are other data.
+     */
+    private Map<String, String> setup(MnistData[] data) {
         Map<String, String> setup = new LinkedHashMap<>();
         setup.put("data", common.data().toAbsolutePath().normalize().toString());
-        setup.put("trainImages", Integer.toString(train.count()));
-        setup.put("testImages", Integer.toString(test.count()));
+        setup.put("trainImages", Integer.toString(data[0].count()));
+        setup.put("testImages", Integer.toString(data[1].count()));
+        setup.put(DATA_CHECKSUM, CommonOptions.checksum(data));
         setup.put("network", common.network.name());
         setup.put("optimizer", common.optimizer.name());
         setup.put("batchSize", Integer.toString(common.batchSize));
@@ -253,7 +281,7 @@ public final class LearningRateTableCommand implements Experiment {
 
     private void runAll(List<RunStore.RunKey> todo, Map<RunStore.RunKey, Trainer.History> done,
             List<ActivationSpec<?>> selected, Trainer trainer, TensorData train, TensorData test, RunStore store,
-            Map<String, Trainer.Throughput> speed, double estimate, PrintWriter console) throws IOException {
+            Map<String, Trainer.Throughput> speed, double estimate, PrintWriter console) throws OutputFiles.Unwritable {
         double estimatedSoFar = 0;
         double actualSoFar = 0;
         double estimatedLeft = estimate;
@@ -271,7 +299,7 @@ public final class LearningRateTableCommand implements Experiment {
                 history = trainer.fit(network, common.optimizer, key.learningRate(), epochs, train, test,
                         new Random(seed), label);
             }
-            store.save(key, history);
+            OutputFiles.write("--out", out, () -> store.save(key, history));
             done.put(key, history);
             double estimated = speed.get(key.activation()).secondsFor(epochs, train.count(), test.count());
             estimatedSoFar += estimated;
@@ -288,7 +316,7 @@ public final class LearningRateTableCommand implements Experiment {
 
     private void writeResults(List<Double> rates, List<ActivationSpec<?>> selected,
             Map<RunStore.RunKey, Trainer.History> done, TensorData train, TensorData test, PrintWriter console)
-            throws IOException {
+            throws OutputFiles.Unwritable {
         List<LearningRateTable.Cell> cells = new ArrayList<>();
         for (double rate : rates) {
             List<ActivationResult> results = new ArrayList<>();
@@ -301,27 +329,31 @@ public final class LearningRateTableCommand implements Experiment {
             }
             cells.add(new LearningRateTable.Cell(rate, results));
         }
-        String description = String.format(Locale.ROOT, "%s, %s, batch %d, %d epoch(s), %d run(s) from seed %d, %d "
+        String description = String.format(Locale.ROOT, "%s, %s, %s, %d epoch(s), %d run(s) from seed %d, %d "
                 + "training and %d test images of %s%s", common.network, common.optimizer.description(),
-                common.batchSize, epochs, common.runs(), common.seed(), train.count(), test.count(), common.data(),
+                common.describeBatch(train.count()), epochs, common.runs(), common.seed(), train.count(), test.count(),
+                common.data(),
                 (common.projectAlpha ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)"
                         : "") + common.initializationNote());
         LearningRateTable table = new LearningRateTable(description, cells);
-        Files.createDirectories(out);
         String markdown = table.toMarkdown();
-        Files.writeString(out.resolve("table.md"), markdown);
-        Files.writeString(out.resolve("results.json"), table.toJson());
-        Files.writeString(out.resolve("results.csv"), table.toCsv());
-        for (LearningRateTable.Cell cell : cells) {
-            String rate = RunStore.formatLearningRate(cell.learningRate());
-            Reports.writeChart(cell.results(), String.format(Locale.ROOT, "%s lr %s: test accuracy, mean +- std of %d "
-                    + "run(s)", common.network, rate, common.runs()), out.resolve("accuracy-lr-" + rate + ".png"));
-            if (cell.results().stream().anyMatch(result -> result.runs().stream()
-                    .anyMatch(run -> !run.parameters().isEmpty()))) {
-                Reports.writeParameterChart(cell.results(), String.format(Locale.ROOT, "AReLU parameters: %s lr %s",
-                        common.network, rate), out.resolve("parameters-lr-" + rate + ".png"));
+        OutputFiles.write("--out", out, () -> {
+            Files.createDirectories(out);
+            Files.writeString(out.resolve("table.md"), markdown);
+            Files.writeString(out.resolve("results.json"), table.toJson());
+            Files.writeString(out.resolve("results.csv"), table.toCsv());
+            for (LearningRateTable.Cell cell : cells) {
+                String rate = RunStore.formatLearningRate(cell.learningRate());
+                Reports.writeChart(cell.results(), String.format(Locale.ROOT, "%s lr %s: test accuracy, mean +- std "
+                        + "of %d run(s)", common.network, rate, common.runs()), out.resolve("accuracy-lr-" + rate
+                        + ".png"));
+                if (cell.results().stream().anyMatch(result -> result.runs().stream()
+                        .anyMatch(run -> !run.parameters().isEmpty()))) {
+                    Reports.writeParameterChart(cell.results(), String.format(Locale.ROOT, "AReLU parameters: %s "
+                            + "lr %s", common.network, rate), out.resolve("parameters-lr-" + rate + ".png"));
+                }
             }
-        }
+        });
         console.println();
         console.print(markdown);
         console.printf("Written to %s: table.md, results.json (with AReLU's parameters per run), results.csv, "

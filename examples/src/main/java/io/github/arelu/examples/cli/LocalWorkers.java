@@ -10,10 +10,12 @@ import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 
 import io.github.arelu.examples.dist.DataParallel;
 
@@ -21,15 +23,26 @@ import io.github.arelu.examples.dist.DataParallel;
  * {@code --local-workers N}: starts N JVMs on this machine, ranks 0 to N-1 of one data-parallel group, with
  * this JVM's options and class path and the user's arguments, then waits for them all and reports every
  * rank that failed. Rank 0's output and everyone's errors (ranks above 0 prefixed {@code [rank R]}) come out
- * of this process.
+ * of this process; the output of ranks above 0, which print nothing of their own, is discarded.
  *
- * <p>The ranks stop by themselves when one fails (see {@link DataParallel}); should one still be running
- * {@code timeout} plus {@link #GRACE} after another failed, it is killed, so this never hangs either.
+ * <p>Once a rank has failed, a rank still waiting for the group to form is stopped at once: it would wait for
+ * the failed one until the timeout. Each worker marks, with a file in a directory this process names in
+ * {@link #WAITING_MARKS}, while it waits in the rendezvous. After the group has formed the ranks stop by
+ * themselves when one fails (see {@link DataParallel}); should one still be running {@code timeout} plus
+ * {@link #GRACE} after another failed, it is killed, so this never hangs either.
  */
 final class LocalWorkers {
 
     /** Time for a rank to report a failed collective and exit, on top of the collective's own timeout. */
     static final Duration GRACE = Duration.ofSeconds(30);
+    /** The environment variable that names the directory of the workers' {@link #markWaitingForGroup} files. */
+    static final String WAITING_MARKS = "ARELU_LOCAL_WORKERS_WAITING";
+
+    /** A mark that lasts until it is closed. */
+    interface Mark extends AutoCloseable {
+        @Override
+        void close();
+    }
 
     private final List<String> mainClassAndCommand;
     private final List<String> userArguments;
@@ -55,15 +68,50 @@ final class LocalWorkers {
         this.timeout = timeout;
     }
 
+    /**
+     * Marks, until the mark is closed, that this process (rank {@code rank} of a group that {@code
+     * --local-workers} started) waits for the others in the rendezvous. Outside such a group, or where the
+     * mark cannot be made, a mark that marks nothing: the starting process then only waits longer.
+     */
+    static Mark markWaitingForGroup(int rank) {
+        String directory = System.getenv(WAITING_MARKS);
+        if (directory == null) {
+            return () -> { };
+        }
+        Path mark = Path.of(directory, waitingMarkName(rank));
+        try {
+            Files.createFile(mark);
+        } catch (IOException e) {
+            return () -> { };
+        }
+        return () -> {
+            try {
+                Files.deleteIfExists(mark);
+            } catch (IOException e) {
+                // Left behind, it can only get this rank stopped once another has failed.
+            }
+        };
+    }
+
+    private static String waitingMarkName(int rank) {
+        return "rank-" + rank + ".waiting";
+    }
+
     int run(PrintWriter out, PrintWriter err) {
         DataParallel.Master rendezvous = master != null ? master : new DataParallel.Master("127.0.0.1", freePort());
+        Path marks;
+        try {
+            marks = Files.createTempDirectory("arelu-local-workers");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot make a temporary directory for the workers: " + e.getMessage(), e);
+        }
         List<Process> processes = new ArrayList<>();
         List<Thread> pumps = new ArrayList<>();
         Thread killer = new Thread(() -> processes.forEach(Process::destroyForcibly));
         Runtime.getRuntime().addShutdownHook(killer);
         try {
             for (int rank = 0; rank < count; rank++) {
-                Process process = start(rank, rendezvous);
+                Process process = start(rank, rendezvous, marks);
                 processes.add(process);
                 String prefix = rank == 0 ? "" : "[rank " + rank + "] ";
                 pumps.add(pump(process.getErrorStream(), err, prefix));
@@ -71,7 +119,7 @@ final class LocalWorkers {
                     pumps.add(pump(process.getInputStream(), out, ""));
                 }
             }
-            int[] exitCodes = awaitAll(processes, err);
+            int[] exitCodes = awaitAll(processes, marks, err);
             for (Thread pump : pumps) {
                 pump.join();
             }
@@ -90,16 +138,24 @@ final class LocalWorkers {
             return 1;
         } finally {
             Runtime.getRuntime().removeShutdownHook(killer);
+            deleteMarks(marks);
         }
     }
 
-    /** Waits for every process; once one has failed, the others get {@code timeout + GRACE} before a kill. */
-    private int[] awaitAll(List<Process> processes, PrintWriter err) throws InterruptedException {
+    /**
+     * Waits for every process. Once one has failed, those waiting for the group to form are stopped at once,
+     * and the others get {@code timeout + GRACE} before a kill.
+     */
+    private int[] awaitAll(List<Process> processes, Path marks, PrintWriter err) throws InterruptedException {
         long killDeadline = Long.MAX_VALUE;
+        boolean[] stopped = new boolean[processes.size()];
         while (processes.stream().anyMatch(Process::isAlive)) {
-            boolean failed = processes.stream().anyMatch(p -> !p.isAlive() && p.exitValue() != 0);
-            if (failed && killDeadline == Long.MAX_VALUE) {
-                killDeadline = System.nanoTime() + timeout.plus(GRACE).toNanos();
+            int failed = lowestFailedRank(processes);
+            if (failed >= 0) {
+                stopWaitingForGroup(processes, failed, marks, stopped, err);
+                if (killDeadline == Long.MAX_VALUE) {
+                    killDeadline = System.nanoTime() + timeout.plus(GRACE).toNanos();
+                }
             }
             if (System.nanoTime() > killDeadline) {
                 for (int rank = 0; rank < processes.size(); rank++) {
@@ -120,7 +176,44 @@ final class LocalWorkers {
         return exitCodes;
     }
 
-    private Process start(int rank, DataParallel.Master rendezvous) {
+    /** The lowest rank that has exited with an error, or -1. */
+    private static int lowestFailedRank(List<Process> processes) {
+        for (int rank = 0; rank < processes.size(); rank++) {
+            if (!processes.get(rank).isAlive() && processes.get(rank).exitValue() != 0) {
+                return rank;
+            }
+        }
+        return -1;
+    }
+
+    /** Kills every rank that waits in the rendezvous, where it would wait for {@code failed} until the timeout. */
+    private static void stopWaitingForGroup(List<Process> processes, int failed, Path marks, boolean[] stopped,
+            PrintWriter err) {
+        for (int rank = 0; rank < processes.size(); rank++) {
+            if (!stopped[rank] && processes.get(rank).isAlive() && Files.exists(marks.resolve(waitingMarkName(rank)))) {
+                stopped[rank] = true;
+                synchronized (err) {
+                    err.println("worker rank " + rank + " was waiting for the group to form when rank " + failed
+                            + " failed: stopped");
+                    err.flush();
+                }
+                processes.get(rank).destroyForcibly();
+            }
+        }
+    }
+
+    private static void deleteMarks(Path marks) {
+        try (Stream<Path> left = Files.list(marks)) {
+            for (Path mark : left.toList()) {
+                Files.deleteIfExists(mark);
+            }
+            Files.deleteIfExists(marks);
+        } catch (IOException e) {
+            // An empty directory or a few empty files left in the temporary directory.
+        }
+    }
+
+    private Process start(int rank, DataParallel.Master rendezvous, Path marks) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -128,8 +221,14 @@ final class LocalWorkers {
         command.add(System.getProperty("java.class.path"));
         command.addAll(mainClassAndCommand);
         command.addAll(workerArguments(userArguments, rank, count, rendezvous, threadsGiven));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().put(WAITING_MARKS, marks.toString());
+        if (rank > 0) {
+            // Never read: left in a pipe, a rank that printed more than the pipe holds would block on it.
+            builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        }
         try {
-            return new ProcessBuilder(command).start();
+            return builder.start();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start worker rank " + rank + ": " + e.getMessage(), e);
         }

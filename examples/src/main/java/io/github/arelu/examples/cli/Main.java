@@ -1,6 +1,9 @@
 package io.github.arelu.examples.cli;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.List;
+import java.util.Properties;
 
 import io.github.arelu.LibTorch;
 import io.github.arelu.examples.train.NonFiniteLossException;
@@ -17,7 +20,7 @@ import picocli.CommandLine.Spec;
  * first, and once a subcommand's options are checked, the libtorch settings they ask for
  * ({@link ProcessSettings}) are applied before it runs.
  */
-@Command(name = "arelu-examples", mixinStandardHelpOptions = true,
+@Command(name = "arelu-examples", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Reproduces the AReLU paper's experiments; 'arelu-examples COMMAND --help' lists a command's "
                 + "options.",
         subcommands = {CompareCommand.class, LearningRateTableCommand.class, TransferCommand.class,
@@ -26,6 +29,26 @@ public final class Main implements Runnable {
 
     @Spec
     CommandSpec spec;
+
+    /**
+     * {@code -V}: this program's version and the library's, as Maven filtered them into
+     * {@code version.properties} when it built the classes.
+     */
+    static final class Version implements CommandLine.IVersionProvider {
+
+        @Override
+        public String[] getVersion() throws IOException {
+            Properties versions = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+                if (in == null) {
+                    return new String[] {"arelu-examples, version unknown: built without Maven's resources"};
+                }
+                versions.load(in);
+            }
+            return new String[] {"arelu-examples " + versions.getProperty("examples") + " (arelu "
+                    + versions.getProperty("arelu") + ")"};
+        }
+    }
 
     @Override
     public void run() {

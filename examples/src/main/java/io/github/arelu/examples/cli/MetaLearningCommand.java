@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.stream.DoubleStream;
 
 import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TaskSampler;
@@ -34,7 +35,7 @@ import picocli.CommandLine.Spec;
  * accuracy), and in addition evaluate on tasks drawn from the test images, which no meta step has seen,
  * every few steps. Tasks draw from all classes in both.
  */
-@Command(name = "maml", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "maml", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = {"Meta-learns ConvMNIST with MAML (second order by default) on N-way K-shot tasks and compares "
                 + "activations by query accuracy after fast adaptation, mean +- std over runs.",
                 "Defaults follow the AReLU paper's code: 5-way 1-shot, 32 tasks per meta step, 5 adaptation steps at "
@@ -129,7 +130,7 @@ public final class MetaLearningCommand implements Experiment {
         requireAtLeast("--eval-every", evaluateEvery, 1);
         requireAtLeast("--eval-tasks", evaluationTasks, 1);
         requireAtLeast("--runs", runOptions.runs, 1);
-        requireAtLeast("--threads", threadOptions.threads, 1);
+        threadOptions.validate(command.commandLine());
         try {
             adaptation = new MetaLearner.Adaptation(adaptationSteps, adaptationLearningRate, firstOrder);
         } catch (IllegalArgumentException e) {
@@ -146,7 +147,16 @@ public final class MetaLearningCommand implements Experiment {
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
+        try {
+            OutputFiles.checkDirectory("--out", out);
+            return metaLearn();
+        } catch (OutputFiles.Unwritable e) {
+            return OutputFiles.report(command, e);
+        }
+    }
+
+    private int metaLearn() throws OutputFiles.Unwritable {
         PrintWriter console = command.commandLine().getOut();
         MnistData train;
         MnistData test;
@@ -159,14 +169,8 @@ public final class MetaLearningCommand implements Experiment {
         }
         TensorData trainTensors = TensorData.of(train, MnistData.CLASSES);
         TensorData testTensors = TensorData.of(test, MnistData.CLASSES);
-        TaskSampler trainTasks;
-        TaskSampler testTasks;
-        try {
-            trainTasks = new TaskSampler(train, trainTensors, ways, shots, queriesPerClass);
-            testTasks = new TaskSampler(test, testTensors, ways, shots, queriesPerClass);
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(command.commandLine(), "Invalid task shape: " + e.getMessage());
-        }
+        TaskSampler trainTasks = taskSampler(train, trainTensors, "training");
+        TaskSampler testTasks = taskSampler(test, testTensors, "test");
         long start = System.nanoTime();
         List<MetaLearningResults.Result> results = new ArrayList<>();
         for (ActivationSpec<?> activation : selected) {
@@ -177,12 +181,8 @@ public final class MetaLearningCommand implements Experiment {
             results.add(new MetaLearningResults.Result(activation.name(), activationRuns));
         }
         String description = describe();
-        Files.createDirectories(out);
         MetaLearningResults report = new MetaLearningResults(description, results);
         String markdown = report.toMarkdown();
-        Files.writeString(out.resolve("table.md"), markdown);
-        Files.writeString(out.resolve("results.json"), report.toJson());
-        Files.writeString(out.resolve("results.csv"), report.toCsv());
         List<Reports.Band> testBands = new ArrayList<>();
         List<Reports.Band> trainBands = new ArrayList<>();
         for (MetaLearningResults.Result result : results) {
@@ -193,17 +193,34 @@ public final class MetaLearningCommand implements Experiment {
                     result.perStep(Statistics::mean), result.perStep(Statistics::std)));
         }
         String task = String.format(Locale.ROOT, "MAML %d-way %d-shot%s", ways, shots, firstOrder ? " (first order)" : "");
-        Reports.writeBandChart(String.format(Locale.ROOT, "%s: query accuracy on test-image tasks, mean +- std of %d "
-                + "run(s)", task, runOptions.runs), "meta step", "query accuracy (%)", testBands, out.resolve("query-accuracy.png"));
-        Reports.writeBandChart(String.format(Locale.ROOT, "%s: query accuracy of each step's training tasks, mean +- std "
-                + "of %d run(s)", task, runOptions.runs), "meta step", "query accuracy (%)", trainBands,
-                out.resolve("train-query-accuracy.png"));
+        OutputFiles.write("--out", out, () -> {
+            Files.createDirectories(out);
+            Files.writeString(out.resolve("table.md"), markdown);
+            Files.writeString(out.resolve("results.json"), report.toJson());
+            Files.writeString(out.resolve("results.csv"), report.toCsv());
+            Reports.writeBandChart(String.format(Locale.ROOT, "%s: query accuracy on test-image tasks, mean +- std "
+                    + "of %d run(s)", task, runOptions.runs), "meta step", "query accuracy (%)", testBands,
+                    out.resolve("query-accuracy.png"));
+            Reports.writeBandChart(String.format(Locale.ROOT, "%s: query accuracy of each step's training tasks, "
+                    + "mean +- std of %d run(s)", task, runOptions.runs), "meta step", "query accuracy (%)",
+                    trainBands, out.resolve("train-query-accuracy.png"));
+        });
         console.println();
         console.print(markdown);
         console.printf(Locale.ROOT, "Wall time: %.1f s. Written to %s: table.md, results.json, results.csv, "
                 + "query-accuracy.png, train-query-accuracy.png.%n", (System.nanoTime() - start) / 1e9, out);
         console.flush();
         return 0;
+    }
+
+    /** Tasks of the options' shape from {@code data}, the {@code which} images; a shape they cannot give gets usage. */
+    private TaskSampler taskSampler(MnistData data, TensorData tensors, String which) {
+        try {
+            return new TaskSampler(data, tensors, ways, shots, queriesPerClass);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(command.commandLine(), "Invalid task shape for the " + which + " images: "
+                    + e.getMessage());
+        }
     }
 
     /** One run: seeded weights and task draws; evaluations on their own seeded draw of test tasks. */
@@ -213,13 +230,17 @@ public final class MetaLearningCommand implements Experiment {
         long started = System.nanoTime();
         MetaLearner learner = new MetaLearner(activation, ways, runSeed, adaptation, metaLearningRate);
         Random trainRandom = new Random(runSeed);
-        double[] trainAccuracy = new double[iterations];
+        // Grown step by step rather than sized by --iterations: a huge count is a run stopped by hand, not a
+        // request for an array of that size up front.
+        DoubleStream.Builder trainAccuracy = DoubleStream.builder();
         List<Integer> evaluated = new ArrayList<>();
         List<Double> testAccuracy = new ArrayList<>();
         for (int step = 1; step <= iterations; step++) {
+            double stepAccuracy;
             try (PointerScope scope = new PointerScope()) {
-                trainAccuracy[step - 1] = learner.metaStep(MetaLearner.sample(trainTasks, tasksPerStep, trainRandom));
+                stepAccuracy = learner.metaStep(MetaLearner.sample(trainTasks, tasksPerStep, trainRandom));
             }
+            trainAccuracy.add(stepAccuracy);
             if (step % evaluateEvery == 0 || step == iterations) {
                 // The same test tasks at every evaluation of a run, so the curve shows learning, not task draws;
                 // drawn from a seed of their own (the run's, scrambled), apart from the training tasks' draws.
@@ -231,12 +252,13 @@ public final class MetaLearningCommand implements Experiment {
                     if (progress != null) {
                         progress.printf(Locale.ROOT, "%-6s run %d/%d step %d/%d: train query %.1f %%, test query "
                                 + "%.1f %% (%.0f s)%n", activation.name(), run + 1, runOptions.runs, step, iterations,
-                                trainAccuracy[step - 1], accuracy, (System.nanoTime() - started) / 1e9);
+                                stepAccuracy, accuracy, (System.nanoTime() - started) / 1e9);
                     }
                 }
             }
         }
-        return new MetaLearningResults.Run(trainAccuracy, evaluated.stream().mapToInt(Integer::intValue).toArray(),
+        return new MetaLearningResults.Run(trainAccuracy.build().toArray(),
+                evaluated.stream().mapToInt(Integer::intValue).toArray(),
                 testAccuracy.stream().mapToDouble(Double::doubleValue).toArray(), (System.nanoTime() - started) / 1e9);
     }
 

@@ -19,13 +19,8 @@ final class OptionChecks {
     }
 
     static void requirePositiveFinite(CommandLine commandLine, String option, double value) {
-        requirePositiveFinite(commandLine, option, value, "a positive number");
-    }
-
-    /** As above, with what the value must be named, such as {@code "a positive number of seconds"}. */
-    static void requirePositiveFinite(CommandLine commandLine, String option, double value, String what) {
         if (!(value > 0) || Double.isInfinite(value)) {
-            throw invalid(commandLine, option, value + " (must be " + what + ")");
+            throw invalid(commandLine, option, value + " (must be a positive number)");
         }
     }
 

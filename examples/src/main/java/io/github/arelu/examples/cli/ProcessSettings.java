@@ -9,6 +9,8 @@ import io.github.arelu.examples.train.LibTorchSettings;
  *
  * @param oneDnn what {@code --onednn} asks for; auto checks oneDNN on {@code network}'s convolutions at
  *     {@code batchSize}
+ * @param batchSize the images one training step of this process takes: oneDNN picks its kernels by shape,
+ *     and a larger check than the steps costs time and memory for nothing
  */
 record ProcessSettings(int threads, OneDnnCheck.Mode oneDnn, MnistNetwork.Kind network, int batchSize) {
 

@@ -1,5 +1,6 @@
 package io.github.arelu.examples.cli;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 /** {@code --threads}: libtorch's thread count, which {@link Main} sets once for the whole process. */
@@ -18,5 +19,22 @@ public final class ThreadOptions {
     /** With another default, for a command whose work gains nothing from more threads. */
     public ThreadOptions(int defaultThreads) {
         threads = defaultThreads;
+    }
+
+    /**
+     * The most {@code --threads} allowed: 4 per core this JVM may use. More only contend for the cores, and
+     * libtorch starts them all when the count is set, before anything else could fail (100000 started
+     * thousands of threads before a missing data set was reported).
+     */
+    static int maximum() {
+        return 4 * Runtime.getRuntime().availableProcessors();
+    }
+
+    /** Checks {@code --threads} against 1 and {@link #maximum()}; errors end in picocli's usage message. */
+    void validate(CommandLine commandLine) {
+        if (threads < 1 || threads > maximum()) {
+            throw OptionChecks.invalid(commandLine, "--threads", threads + " (must be 1 to " + maximum() + ", 4 x "
+                    + "this machine's " + Runtime.getRuntime().availableProcessors() + " core(s))");
+        }
     }
 }

@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  * problems (5-9 relabelled 0-4), so the fine-tuned network likewise starts from a head trained for other
  * classes.
  */
-@Command(name = "transfer", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "transfer", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = "Pretrains on Fashion-MNIST classes 0-4, fine-tunes on classes 5-9 at a low learning rate, "
                 + "and compares how far each activation gets.")
 public final class TransferCommand implements Experiment {
@@ -80,11 +80,20 @@ public final class TransferCommand implements Experiment {
 
     @Override
     public ProcessSettings processSettings() {
-        return common.processSettings();
+        return common.processSettings(1);
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
+        try {
+            OutputFiles.checkDirectory("--out", out);
+            return transfer();
+        } catch (OutputFiles.Unwritable e) {
+            return common.reportUnwritable(e);
+        }
+    }
+
+    private int transfer() throws OutputFiles.Unwritable {
         PrintWriter console = common.command.commandLine().getOut();
         MnistData[] data;
         try {
@@ -93,10 +102,22 @@ public final class TransferCommand implements Experiment {
             return common.reportDataError(e);
         }
         long start = System.nanoTime();
-        TensorData sourceTrain = TensorData.of(data[0].classRange(0, CLASSES_PER_HALF), CLASSES_PER_HALF);
-        TensorData sourceTest = TensorData.of(data[1].classRange(0, CLASSES_PER_HALF), CLASSES_PER_HALF);
-        TensorData targetTrain = TensorData.of(data[0].classRange(CLASSES_PER_HALF, CLASSES_PER_HALF), CLASSES_PER_HALF);
-        TensorData targetTest = TensorData.of(data[1].classRange(CLASSES_PER_HALF, CLASSES_PER_HALF), CLASSES_PER_HALF);
+        // Pretraining and fine-tuning each train on one half of the classes and score on the same half.
+        MnistData[][] halves = new MnistData[2][];
+        for (int half = 0; half < 2; half++) {
+            halves[half] = new MnistData[] {data[0].classRange(half * CLASSES_PER_HALF, CLASSES_PER_HALF),
+                data[1].classRange(half * CLASSES_PER_HALF, CLASSES_PER_HALF)};
+            // Indexed like data: by the split's order, training then test.
+            for (MnistData.Split split : MnistData.Split.values()) {
+                if (halves[half][split.ordinal()].count() == 0) {
+                    return reportEmptyHalf(half, split);
+                }
+            }
+        }
+        TensorData sourceTrain = TensorData.of(halves[0][0], CLASSES_PER_HALF);
+        TensorData sourceTest = TensorData.of(halves[0][1], CLASSES_PER_HALF);
+        TensorData targetTrain = TensorData.of(halves[1][0], CLASSES_PER_HALF);
+        TensorData targetTest = TensorData.of(halves[1][1], CLASSES_PER_HALF);
         Trainer trainer = common.trainer(progress, GradientSync.singleProcess());
 
         List<TransferResults.Result> results = new ArrayList<>();
@@ -112,21 +133,38 @@ public final class TransferCommand implements Experiment {
                         + "images) at lr %s for %d epoch(s), then fine-tuned on classes 5-9 (%d training, %d test images) "
                         + "at lr %s for %d epoch(s); %s", common.data(), sourceTrain.count(), sourceTest.count(),
                 pretrainLearningRate, pretrainEpochs, targetTrain.count(), targetTest.count(), finetuneLearningRate,
-                finetuneEpochs, common.describeTraining());
+                finetuneEpochs, common.describeTraining(sourceTrain.count(), targetTrain.count()));
         TransferResults report = new TransferResults(description, results);
         String markdown = report.toMarkdown();
-        Files.createDirectories(out);
-        Files.writeString(out.resolve("table.md"), markdown);
-        Files.writeString(out.resolve("results.json"), report.toJson());
-        Files.writeString(out.resolve("results.csv"), report.toCsv());
-        report.writeFinetuningChart(String.format(Locale.ROOT, "%s: fine-tuning on classes 5-9 at lr %s, mean +- std "
-                + "of %d run(s)", common.network, finetuneLearningRate, common.runs()), out.resolve("finetuning.png"));
+        OutputFiles.write("--out", out, () -> {
+            Files.createDirectories(out);
+            Files.writeString(out.resolve("table.md"), markdown);
+            Files.writeString(out.resolve("results.json"), report.toJson());
+            Files.writeString(out.resolve("results.csv"), report.toCsv());
+            report.writeFinetuningChart(String.format(Locale.ROOT, "%s: fine-tuning on classes 5-9 at lr %s, mean "
+                    + "+- std of %d run(s)", common.network, finetuneLearningRate, common.runs()),
+                    out.resolve("finetuning.png"));
+        });
         console.printf(Locale.ROOT, "%n%s%n", CommonOptions.describeRuntime());
         console.print(markdown);
         console.printf(Locale.ROOT, "Wall time: %.1f s. Written to %s: table.md, results.json, results.csv, "
                 + "finetuning.png.%n", (System.nanoTime() - start) / 1e9, out);
         console.flush();
         return 0;
+    }
+
+    /**
+     * Says that {@code split} has no images of {@code half}'s classes, naming the file or the limit it came
+     * from; returns the exit code, 1, as for any data set the experiment cannot use.
+     */
+    private int reportEmptyHalf(int half, MnistData.Split split) {
+        PrintWriter err = common.command.commandLine().getErr();
+        err.printf(Locale.ROOT, "transfer: no %s images of classes %d-%d in %s: %s on classes %d-%d needs "
+                + "training and test images of them%n", split == MnistData.Split.TRAIN ? "training" : "test",
+                half * CLASSES_PER_HALF, (half + 1) * CLASSES_PER_HALF - 1, common.describeSource(split),
+                half == 0 ? "pretraining" : "fine-tuning", half * CLASSES_PER_HALF, (half + 1) * CLASSES_PER_HALF - 1);
+        err.flush();
+        return 1;
     }
 
     private TransferResults.Run transferOnce(Trainer trainer, ActivationSpec<?> activation, long seed, int run,

@@ -29,16 +29,40 @@ public record IdxFile(int[] dimensions, byte[] data) {
      * Reads {@code file}, gunzipping it when it starts with the gzip magic whatever its name.
      *
      * @param expectedDimensions the number of dimensions the caller needs (3 for images, 1 for labels)
-     * @throws IdxFormatException naming the file, for a bad magic number, an unexpected number of
-     *     dimensions, a negative size, or data shorter or longer than the header announces
+     * @throws IdxFormatException naming the file, for an empty file, a bad magic number, an unexpected number
+     *     of dimensions, a negative size, or data shorter or longer than the header announces
      */
     public static IdxFile read(Path file, int expectedDimensions) throws IOException {
+        return open(file, in -> readFrom(in, file, expectedDimensions));
+    }
+
+    /**
+     * The sizes in {@code file}'s header, outermost first, without reading its data: how many images a file
+     * holds, for decisions made before the data set is loaded.
+     *
+     * @throws IdxFormatException as {@link #read} does for the header
+     */
+    public static int[] readDimensions(Path file, int expectedDimensions) throws IOException {
+        return open(file, in -> readHeader(in, file, expectedDimensions));
+    }
+
+    /** What is read from a file once it is open and gunzipped where needed. */
+    private interface Reading<T> {
+        T from(DataInputStream in) throws IOException;
+    }
+
+    private static <T> T open(Path file, Reading<T> reading) throws IOException {
+        if (Files.size(file) == 0) {
+            throw new IdxFormatException(file + ": empty file");
+        }
         try (InputStream raw = new BufferedInputStream(Files.newInputStream(file));
              DataInputStream in = new DataInputStream(maybeGunzip(raw))) {
-            return readFrom(in, file, expectedDimensions);
+            return reading.from(in);
         } catch (ZipException | EOFException e) {
-            // A damaged gzip stream or a header cut short: the JDK's messages do not say which file.
-            throw new IdxFormatException(file + ": truncated or corrupt (" + e.getMessage() + ")", e);
+            // A damaged gzip stream or a header cut short: the JDK's messages do not say which file, and an
+            // end of file inside a header has no message at all.
+            throw new IdxFormatException(file + ": truncated or corrupt (" + (e.getMessage() == null
+                    ? "it ends before its header is complete" : e.getMessage()) + ")", e);
         }
     }
 
@@ -52,6 +76,25 @@ public record IdxFile(int[] dimensions, byte[] data) {
     }
 
     private static IdxFile readFrom(DataInputStream in, Path file, int expectedDimensions) throws IOException {
+        int[] dimensions = readHeader(in, file, expectedDimensions);
+        long elementCount = 1;
+        for (int size : dimensions) {
+            elementCount *= size;
+        }
+        byte[] data = in.readNBytes((int) elementCount);
+        if (data.length < elementCount) {
+            throw new IdxFormatException(file + ": truncated: header " + Arrays.toString(dimensions)
+                    + " announces " + elementCount + " bytes of data, found only " + data.length);
+        }
+        if (in.read() != -1) {
+            throw new IdxFormatException(file + ": corrupt: data continues past the " + elementCount
+                    + " bytes that header " + Arrays.toString(dimensions) + " announces");
+        }
+        return new IdxFile(dimensions, data);
+    }
+
+    /** The magic number and the sizes, checked: sizes whose product fits in a byte array. */
+    private static int[] readHeader(DataInputStream in, Path file, int expectedDimensions) throws IOException {
         int magic = in.readInt();
         int type = (magic >>> 8) & 0xff;
         int dimensionCount = magic & 0xff;
@@ -77,15 +120,6 @@ public record IdxFile(int[] dimensions, byte[] data) {
                         + Arrays.toString(Arrays.copyOf(dimensions, i + 1)));
             }
         }
-        byte[] data = in.readNBytes((int) elementCount);
-        if (data.length < elementCount) {
-            throw new IdxFormatException(file + ": truncated: header " + Arrays.toString(dimensions)
-                    + " announces " + elementCount + " bytes of data, found only " + data.length);
-        }
-        if (in.read() != -1) {
-            throw new IdxFormatException(file + ": corrupt: data continues past the " + elementCount
-                    + " bytes that header " + Arrays.toString(dimensions) + " announces");
-        }
-        return new IdxFile(dimensions, data);
+        return dimensions;
     }
 }

@@ -1,6 +1,7 @@
 package io.github.arelu.examples.data;
 
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -22,6 +23,8 @@ public record MnistData(byte[] pixels, byte[] labels, int rows, int columns) {
     /** Where {@link #DEBIAN_PACKAGE} puts its files. */
     public static final Path DEFAULT_DIRECTORY = Path.of("/usr/share/datasets/fashion-mnist");
     public static final int CLASSES = 10;
+    /** The side of an image in pixels: what every network here is built for. */
+    public static final int IMAGE_SIZE = 28;
 
     private static final int IMAGES_MAGIC_DIMENSIONS = 3;
     private static final int LABELS_MAGIC_DIMENSIONS = 1;
@@ -59,10 +62,17 @@ public record MnistData(byte[] pixels, byte[] labels, int rows, int columns) {
      * Loads both splits from {@code directory}, checking every file before reading any so that one error
      * names all that is missing.
      *
+     * @throws FileSystemException when {@code directory} is a file, not a directory
      * @throws NoSuchFileException naming each missing file and how to get them
-     * @throws IdxFormatException for a truncated or corrupt file, or images and labels that disagree
+     * @throws IdxFormatException for a truncated or corrupt file, a file without images or with images of
+     *     another size than {@value #IMAGE_SIZE}x{@value #IMAGE_SIZE}, or images and labels that disagree
      */
     public static MnistData[] loadTrainAndTest(Path directory) throws IOException {
+        if (Files.exists(directory) && !Files.isDirectory(directory)) {
+            throw new FileSystemException(directory.toString(), null, "not a directory: an MNIST-format data set "
+                    + "is a directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                    + "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, gzipped (.gz) or not");
+        }
         List<String> missing = new ArrayList<>();
         for (Split split : Split.values()) {
             for (String base : List.of(split.imagesFile, split.labelsFile)) {
@@ -90,6 +100,16 @@ public record MnistData(byte[] pixels, byte[] labels, int rows, int columns) {
         IdxFile labels = IdxFile.read(labelsPath, LABELS_MAGIC_DIMENSIONS);
         int imageCount = images.dimensions()[0];
         int labelCount = labels.dimensions()[0];
+        if (imageCount == 0) {
+            // Nothing to train on or to score: every accuracy would be 0 / 0.
+            throw new IdxFormatException(imagesPath + ": holds no images");
+        }
+        int rows = images.dimensions()[1];
+        int columns = images.dimensions()[2];
+        if (rows != IMAGE_SIZE || columns != IMAGE_SIZE) {
+            throw new IdxFormatException(imagesPath + ": images of " + rows + "x" + columns + " pixels; the "
+                    + "networks here take MNIST's " + IMAGE_SIZE + "x" + IMAGE_SIZE);
+        }
         if (imageCount != labelCount) {
             throw new IdxFormatException(imagesPath + " holds " + imageCount + " images but " + labelsPath
                     + " holds " + labelCount + " labels");
@@ -101,7 +121,21 @@ public record MnistData(byte[] pixels, byte[] labels, int rows, int columns) {
                         + " at index " + i + " is outside 0.." + (CLASSES - 1));
             }
         }
-        return new MnistData(images.data(), labelBytes, images.dimensions()[1], images.dimensions()[2]);
+        return new MnistData(images.data(), labelBytes, rows, columns);
+    }
+
+    /**
+     * How many images {@code split}'s file in {@code directory} holds, read from its header alone: for
+     * settings made before the data set is loaded.
+     */
+    public static int imageCount(Path directory, Split split) throws IOException {
+        return IdxFile.readDimensions(require(directory, split.imagesFile), IMAGES_MAGIC_DIMENSIONS)[0];
+    }
+
+    /** {@code split}'s images file in {@code directory}, gzipped or not, for messages about its images. */
+    public static Path imagesPath(Path directory, Split split) {
+        Path file = find(directory, split.imagesFile);
+        return file != null ? file : directory.resolve(split.imagesFile);
     }
 
     /** The first {@code limit} examples, or all of them when {@code limit} is at least {@link #count()}. */

@@ -74,7 +74,8 @@ public final class TaskSampler {
         }
         if (classIds.size() < ways) {
             throw new IllegalArgumentException(ways + "-way tasks with " + (shots + queries) + " images per class "
-                    + "need " + ways + " classes with that many images; the data set has " + classIds.size());
+                    + "need " + ways + " classes with that many images; " + (classIds.size() == 1 ? "1 class has"
+                    : classIds.size() + " classes have") + " them");
         }
     }
 

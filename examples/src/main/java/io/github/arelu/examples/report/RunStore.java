@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 import io.github.arelu.examples.train.AReLUTrajectory;
@@ -51,6 +52,8 @@ public final class RunStore {
 
     private final Path directory;
     private final Map<String, String> setup;
+    private final Map<String, String> names;
+    private final Set<String> recordedLater;
 
     /**
      * @param directory where the run files live (created on the first save)
@@ -58,8 +61,20 @@ public final class RunStore {
      *     compared on load)
      */
     public RunStore(Path directory, Map<String, String> setup) {
+        this(directory, setup, Map.of(), Set.of());
+    }
+
+    /**
+     * @param names how messages name a setup entry, by its key (the option a user sets it with, where the
+     *     stored keys predate such names); a key without one is named as stored
+     * @param recordedLater the setup entries that runs stored before they were recorded lack: such a run is
+     *     taken as agreeing on them, so that it still resumes
+     */
+    public RunStore(Path directory, Map<String, String> setup, Map<String, String> names, Set<String> recordedLater) {
         this.directory = directory;
         this.setup = new LinkedHashMap<>(setup);
+        this.names = Map.copyOf(names);
+        this.recordedLater = Set.copyOf(recordedLater);
     }
 
     /** {@code 0.0001} rather than {@code 1.0E-4}: for file names and tables. */
@@ -91,15 +106,18 @@ public final class RunStore {
         List<String> differences = new ArrayList<>();
         for (Map.Entry<String, String> entry : setup.entrySet()) {
             String stored = properties.getProperty(SETUP_PREFIX + entry.getKey());
+            if (stored == null && recordedLater.contains(entry.getKey())) {
+                continue;
+            }
             if (!entry.getValue().equals(stored)) {
-                differences.add(entry.getKey() + " " + (stored == null ? "missing" : "'" + stored + "'")
+                differences.add(nameOf(entry.getKey()) + " " + (stored == null ? "missing" : "'" + stored + "'")
                         + " there, '" + entry.getValue() + "' now");
             }
         }
         // And what the stored run had that this setup has not (an option that is only stored when on).
         for (String name : properties.stringPropertyNames()) {
             if (name.startsWith(SETUP_PREFIX) && !setup.containsKey(name.substring(SETUP_PREFIX.length()))) {
-                differences.add(name.substring(SETUP_PREFIX.length()) + " '" + properties.getProperty(name)
+                differences.add(nameOf(name.substring(SETUP_PREFIX.length())) + " '" + properties.getProperty(name)
                         + "' there, missing now");
             }
         }
@@ -114,6 +132,10 @@ public final class RunStore {
         } catch (IllegalArgumentException e) {
             throw new IOException(file + " is not a complete run file: " + e.getMessage(), e);
         }
+    }
+
+    private String nameOf(String key) {
+        return names.getOrDefault(key, key);
     }
 
     /** Stores {@code history} as the result of {@code key}, replacing any earlier file of that run. */

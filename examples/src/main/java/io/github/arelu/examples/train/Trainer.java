@@ -2,6 +2,7 @@ package io.github.arelu.examples.train;
 
 import java.util.List;
 import java.util.Random;
+import java.util.stream.DoubleStream;
 
 import io.github.arelu.AReLU;
 import io.github.arelu.AReLUFunctional;
@@ -256,36 +257,47 @@ public final class Trainer {
     /**
      * Trains {@code network} for {@code epochs} epochs with a new optimizer at {@code learningRate},
      * evaluating on {@code test} and recording its AReLU layers' parameters after each.
+     *
+     * @throws IllegalArgumentException when {@code train} or {@code test} holds no images: no step to take,
+     *     or an accuracy of 0 / 0
      */
     public History fit(MnistNetwork network, OptimizerKind optimizerKind, double learningRate, int epochs,
             TensorData train, TensorData test, Random shuffle, String label) {
+        if (train.count() == 0 || test.count() == 0) {
+            throw new IllegalArgumentException("training needs training and test images; got " + train.count()
+                    + " training and " + test.count() + " test images");
+        }
         sync.startFrom(network);
         Optimizer optimizer = optimizerKind.create(network, learningRate);
         AReLUTrajectory.Recorder parameters = new AReLUTrajectory.Recorder(network);
         List<Tensor> projectedAlphas = alphaProjection
                 ? AReLUTrajectory.layers(network).values().stream().map(AReLUTrajectory.Parameters::alpha).toList()
                 : List.of();
-        double[] losses = new double[epochs];
-        double[] accuracies = new double[epochs];
+        // Grown epoch by epoch rather than sized by epochs: a huge --epochs is a run stopped by hand, not a
+        // request for arrays of that size up front.
+        DoubleStream.Builder losses = DoubleStream.builder();
+        DoubleStream.Builder accuracies = DoubleStream.builder();
         double throughputSum = 0;
         long start = System.nanoTime();
         for (int epoch = 0; epoch < epochs; epoch++) {
             progress.start(label + " epoch " + (epoch + 1) + "/" + epochs, train.count());
             long trainingStart = System.nanoTime();
             double allReduceBefore = sync.communicationSeconds();
-            losses[epoch] = trainEpoch(network, optimizer, projectedAlphas, train, shuffle);
+            double loss = trainEpoch(network, optimizer, projectedAlphas, train, shuffle);
             long trainingTime = System.nanoTime() - trainingStart;
             trainingNanos += trainingTime;
             allReduceSeconds += sync.communicationSeconds() - allReduceBefore;
             double throughput = train.count() / (trainingTime / 1e9);
-            accuracies[epoch] = evaluate(network, test);
+            double accuracy = evaluate(network, test);
+            losses.add(loss);
+            accuracies.add(accuracy);
             parameters.sample();
             throughputSum += throughput;
             progress.finish(train.count(), throughput,
-                    String.format("loss %.4f, test accuracy %.2f %%", losses[epoch], accuracies[epoch]));
+                    String.format("loss %.4f, test accuracy %.2f %%", loss, accuracy));
         }
-        return new History(losses, accuracies, throughputSum / epochs, (System.nanoTime() - start) / 1e9,
-                parameters.trajectories());
+        return new History(losses.build().toArray(), accuracies.build().toArray(), throughputSum / epochs,
+                (System.nanoTime() - start) / 1e9, parameters.trajectories());
     }
 
     /**

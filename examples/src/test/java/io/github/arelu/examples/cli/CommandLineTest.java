@@ -5,8 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
 import io.github.arelu.examples.data.TinyDataSet;
 import io.github.arelu.examples.model.ActivationSpec;
@@ -74,6 +78,21 @@ class CommandLineTest {
             assertTrue(outcome.err().contains("Invalid value for option '" + arguments[0] + "'"), outcome.err());
             assertTrue(outcome.err().contains("Usage: compare"), outcome.err());
         }
+    }
+
+    /** libtorch starts every thread asked for when the count is set: 100000 started thousands before any error. */
+    @Test
+    void threadsHaveAnUpperBoundNamedInTheMessage() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        String tooMany = Integer.toString(4 * cores + 1);
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", emptyDirectory.toString(),
+                "--threads", tooMany);
+        assertEquals(2, outcome.exitCode(), outcome.err());
+        assertTrue(outcome.err().contains("Invalid value for option '--threads': " + tooMany + " (must be 1 to "
+                + 4 * cores + ", 4 x this machine's " + cores + " core(s))"), outcome.err());
+        CommandRun most = run(new CompareCommand(ProgressBar.silent()), "--data", emptyDirectory.toString(),
+                "--threads", Integer.toString(4 * cores));
+        assertEquals(1, most.exitCode(), "the most allowed gets as far as the data set: " + most.err());
     }
 
     @Test
@@ -217,6 +236,172 @@ class CommandLineTest {
         assertEquals(1, run(new TransferCommand(ProgressBar.silent()), "--data", emptyDirectory.toString(),
                 "--threads", "1").exitCode());
         assertEquals(1, torch.get_num_threads());
+    }
+
+    /** An empty split used to print NaN accuracies (a test set) or the untrained ones (a training set), exit 0. */
+    @Test
+    void aFileWithoutImagesIsNamedNotScoredAsNaN() throws IOException {
+        String[] args = {"--data", tinyDataSet.toString(), "--net", "LinearMNIST", "--activations", "ReLU",
+            "--epochs", "1"};
+        TinyDataSet.write(tinyDataSet, 8, 0, 4);
+        CommandRun noTestImages = run(new CompareCommand(ProgressBar.silent()), args);
+        assertEquals(1, noTestImages.exitCode(), noTestImages.out());
+        assertEquals("compare: cannot read the data set: " + tinyDataSet.resolve("t10k-images-idx3-ubyte")
+                + ": holds no images\n", noTestImages.err());
+        assertEquals("", noTestImages.out());
+        TinyDataSet.write(tinyDataSet, 0, 4, 4);
+        CommandRun noTrainingImages = run(new CompareCommand(ProgressBar.silent()), args);
+        assertEquals(1, noTrainingImages.exitCode(), noTrainingImages.out());
+        assertTrue(noTrainingImages.err().contains(tinyDataSet.resolve("train-images-idx3-ubyte")
+                + ": holds no images"), noTrainingImages.err());
+    }
+
+    /** The networks take 28x28: 14x14 ended in libtorch's stack traces, 32x32 trained on silently. */
+    @Test
+    void imagesOfAnotherSizeAreNamedWithTheirFile() throws IOException {
+        writeTinyDataSet();
+        TinyDataSet.writeSplit(tinyDataSet, "train", 8, 4, 32, 7);
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", "1");
+        assertEquals(1, outcome.exitCode(), outcome.out());
+        assertEquals("compare: cannot read the data set: " + tinyDataSet.resolve("train-images-idx3-ubyte")
+                + ": images of 32x32 pixels; the networks here take MNIST's 28x28\n", outcome.err());
+    }
+
+    @Test
+    void dataThatIsAFileIsNotADirectory() throws IOException {
+        Path file = Files.writeString(emptyDirectory.resolve("data.txt"), "not a data set");
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", file.toString());
+        assertEquals(1, outcome.exitCode());
+        assertTrue(outcome.err().startsWith("compare: cannot read the data set: " + file + ": not a directory: an "
+                + "MNIST-format data set is a directory holding train-images-idx3-ubyte"), outcome.err());
+    }
+
+    /**
+     * Every output is checked before training: a missing directory used to end the whole run in a
+     * NoSuchFileException's stack trace.
+     */
+    @Test
+    void anOutputThatCannotBeWrittenStopsTheCommandBeforeTraining() throws IOException {
+        writeTinyDataSet();
+        Path missing = emptyDirectory.resolve("nonexistent");
+        Path aFile = Files.writeString(emptyDirectory.resolve("a-file"), "");
+        for (String option : List.of("--json-out", "--csv-out", "--plot", "--parameter-csv", "--parameter-plot")) {
+            CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                    "--net", "LinearMNIST", "--activations", "AReLU", "--epochs", "1", option,
+                    missing.resolve("out").toString());
+            assertEquals(1, outcome.exitCode(), option + ": " + outcome.err());
+            assertEquals("compare: cannot write " + option + " " + missing.resolve("out") + ": directory " + missing
+                    + " does not exist\n", outcome.err());
+            assertEquals("", outcome.out(), "nothing trained");
+        }
+        CommandRun underAFile = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--json-out", aFile.resolve("x.json").toString());
+        assertEquals("compare: cannot write --json-out " + aFile.resolve("x.json") + ": " + aFile
+                + " is not a directory\n", underAFile.err());
+        CommandRun aDirectory = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--csv-out", emptyDirectory.toString());
+        assertEquals("compare: cannot write --csv-out " + emptyDirectory + ": it is a directory\n", aDirectory.err());
+    }
+
+    /** A write that fails all the same, here because the directory went away during training, is named too. */
+    @Test
+    void anOutputThatFailsAtWriteTimeIsNamedWithoutAStackTrace() throws IOException {
+        writeTinyDataSet();
+        Path results = Files.createDirectory(emptyDirectory.resolve("results"));
+        Path json = results.resolve("x.json");
+        // The first progress line, at the end of the first epoch, removes the directory the JSON goes to.
+        OutputStream removesTheDirectory = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                Files.deleteIfExists(results);
+            }
+        };
+        ProgressBar progress = new ProgressBar(new PrintStream(removesTheDirectory, true), false);
+        CommandRun outcome = run(new CompareCommand(progress), "--data", tinyDataSet.toString(), "--net",
+                "LinearMNIST", "--activations", "ReLU", "--epochs", "1", "--json-out", json.toString());
+        assertEquals(1, outcome.exitCode(), outcome.err());
+        assertTrue(outcome.out().contains("Wall time:"), "trained: " + outcome.out());
+        assertEquals("compare: cannot write --json-out " + json + ": no such file or directory: " + json + "\n",
+                outcome.err());
+    }
+
+    /**
+     * The start-up oneDNN check runs the convolutions on the images a step takes, not on --batch-size as given
+     * (20000 took 45 s and 3.8 GB on 100 training images), and in a data-parallel group on a rank's share.
+     */
+    @Test
+    void oneDnnIsCheckedOnTheImagesOfOneStep() throws IOException {
+        writeTinyDataSet();
+        assertEquals(8, checkedBatch("--batch-size", "20000"), "all 8 training images");
+        assertEquals(3, checkedBatch("--batch-size", "20000", "--train-limit", "3"));
+        assertEquals(5, checkedBatch("--batch-size", "5"));
+        assertEquals(2, checkedBatch("--batch-size", "20000", "--train-limit", "3", "--world-size", "2", "--rank",
+                "1"), "the larger share of 3 images over 2 ranks");
+        CompareCommand starter = new CompareCommand(ProgressBar.silent());
+        Main.commandLine(starter).parseArgs("--data", tinyDataSet.toString(), "--local-workers", "2");
+        starter.validate();
+        assertEquals(OneDnnCheck.Mode.off, starter.processSettings().oneDnn(), "the workers check for themselves");
+    }
+
+    private int checkedBatch(String... args) {
+        CompareCommand command = new CompareCommand(ProgressBar.silent());
+        String[] all = Arrays.copyOf(args, args.length + 2);
+        all[args.length] = "--data";
+        all[args.length + 1] = tinyDataSet.toString();
+        Main.commandLine(command).parseArgs(all);
+        command.validate();
+        return command.processSettings().batchSize();
+    }
+
+    @Test
+    void theSummarySaysWhenTheBatchIsMoreThanTheTrainingImages() throws IOException {
+        writeTinyDataSet();
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", "1", "--batch-size", "20000");
+        assertEquals(0, outcome.exitCode(), outcome.err());
+        assertTrue(outcome.out().contains("LinearMNIST, SGD (momentum 0.9), batch 20000, more than the 8 training "
+                + "images (a step takes all of them), 1 run(s)"), outcome.out());
+        CommandRun fits = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", "1", "--batch-size", "8");
+        assertTrue(fits.out().contains("SGD (momentum 0.9), batch 8, 1 run(s)"), fits.out());
+    }
+
+    /** Per-epoch records used to be allocated for every epoch up front: OutOfMemoryError before the first step. */
+    @Test
+    void aHugeEpochCountTrainsUntilStopped() throws IOException {
+        writeTinyDataSet();
+        // lr 1e30 stops the run at its second batch (see aNonFiniteTrainingLossStopsTheRunWithAClearMessage).
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", Integer.toString(Integer.MAX_VALUE),
+                "--batch-size", "2", "--lr", "1e30");
+        assertEquals(1, outcome.exitCode(), outcome.err());
+        assertTrue(outcome.err().startsWith("compare: the training loss is ") && outcome.err().contains(
+                "at the batch of images 3 to 4 of 8"), outcome.err());
+    }
+
+    /** -V printed an empty line. */
+    @Test
+    void versionNamesTheProgramAndTheLibrary() {
+        for (Object command : List.of(new Main(), new CompareCommand(ProgressBar.silent()),
+                new TransferCommand(ProgressBar.silent()), new LearningRateTableCommand(ProgressBar.silent()),
+                new MetaLearningCommand(null))) {
+            CommandRun outcome = run(command, "-V");
+            assertEquals(0, outcome.exitCode());
+            String version = "\\d+\\.\\d+\\.\\d+\\S*";
+            assertTrue(outcome.out().matches("arelu-examples " + version + " \\(arelu " + version + "\\)\\R"),
+                    command.getClass().getSimpleName() + ": " + outcome.out());
+        }
+    }
+
+    /** As --parameter-plot does: a header-only CSV was written. */
+    @Test
+    void parameterCsvNeedsAnAReLUActivation() {
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", emptyDirectory.toString(),
+                "--activations", "ReLU,PReLU", "--parameter-csv", emptyDirectory.resolve("p.csv").toString());
+        assertEquals(2, outcome.exitCode());
+        assertTrue(outcome.err().contains("Invalid value for option '--parameter-csv': it records AReLU's parameters, "
+                + "but --activations 'ReLU,PReLU' has no AReLU"), outcome.err());
     }
 
     /** 8 training and 4 test images of 28x28 pixels, labels 0-3 repeating. */

@@ -1,13 +1,17 @@
 package io.github.arelu.examples.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.DataInputStream;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -323,6 +327,66 @@ class DataParallelTest {
         }
         assertTrue(run("--rank", "2", "--world-size", "2").err().contains(
                 "Invalid value for option '--rank': 2 (must be 0 to --world-size - 1 = 1)"));
+    }
+
+    /** 1e10 s overflowed Duration's nanoseconds (ArithmeticException); under 0.0005 s it rounded to 0 ms. */
+    @Test
+    void theTimeoutHasBoundsNamedInTheMessage() {
+        for (String timeout : new String[] {"1.0E10", "4.0E-4"}) {
+            CommandRun outcome = run("--data", directory.resolve("missing").toString(), "--dist-timeout", timeout);
+            assertEquals(2, outcome.exitCode(), outcome.err());
+            assertTrue(outcome.err().contains("Invalid value for option '--dist-timeout': " + timeout + " (must be "
+                    + "0.001 to 1000000 seconds)"), outcome.err());
+        }
+    }
+
+    /** Each worker gets --world-size and --rank of its own: given as well, even 1 and 0, picocli refused them twice. */
+    @Test
+    void localWorkersRefuseWorldSizeAndRankOfTheUser() {
+        for (String[] given : new String[][] {{"--world-size", "1"}, {"--rank", "0"}}) {
+            CommandRun outcome = run(concat(given, "--local-workers", "2", "--data",
+                    directory.resolve("missing").toString()));
+            assertEquals(2, outcome.exitCode(), outcome.err());
+            assertTrue(outcome.err().startsWith("--local-workers starts its own ranks: give it without --world-size "
+                    + "and --rank"), outcome.err());
+        }
+    }
+
+    /**
+     * When rank 0 cannot serve the store, rank 1 waits in the rendezvous for it until --dist-timeout: stopped
+     * at once instead. (Here rank 1 reaches the program that holds the port, which never answers.)
+     */
+    @Test
+    void localWorkersStopARankWaitingForTheGroupOnceAnotherFailed() throws Exception {
+        Path data = Files.createDirectory(directory.resolve("tiny"));
+        TinyDataSet.write(data, 16, 8, 10);
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CommandRun outcome = run("--data", data.toString(), "--net", "LinearMNIST", "--activations", "ReLU",
+                    "--threads", "1", "--local-workers", "2", "--master", "127.0.0.1:" + taken.getLocalPort(),
+                    "--dist-timeout", "30");
+            assertEquals(1, outcome.exitCode(), outcome.err());
+            assertTrue(outcome.err().contains("port " + taken.getLocalPort() + " is already in use"), outcome.err());
+            assertTrue(outcome.err().contains("worker rank 1 was waiting for the group to form when rank 0 failed: "
+                    + "stopped"), outcome.err());
+            assertFalse(outcome.err().contains("[rank 1] compare: data-parallel training failed"),
+                    "rank 1 did not wait for its own timeout: " + outcome.err());
+        }
+    }
+
+    /**
+     * Ranks above 0 print nothing of their own, but what they print must not fill a pipe nobody reads (they
+     * would block on it forever). {@link ChattyWorker} prints a megabyte on rank 1, a line on rank 0.
+     */
+    @Test
+    void theOutputOfRanksAbove0IsDiscardedNotLeftToBlockThem() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        LocalWorkers workers = new LocalWorkers(List.of(ChattyWorker.class.getName()), List.of(), 2, null, true,
+                Duration.ofSeconds(5));
+        int exitCode = assertTimeoutPreemptively(HANG_GUARD, () -> workers.run(new PrintWriter(out, true),
+                new PrintWriter(err, true)), "a rank blocked on its output");
+        assertEquals(0, exitCode, err.toString());
+        assertEquals(ChattyWorker.RANK_0_LINE + System.lineSeparator(), out.toString());
     }
 
     @Test

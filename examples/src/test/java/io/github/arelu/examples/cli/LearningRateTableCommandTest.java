@@ -139,7 +139,73 @@ class LearningRateTableCommandTest {
         assertEquals(0, run().exitCode());
         CommandRun outcome = run("--epochs", "3");
         assertEquals(1, outcome.exitCode());
-        assertTrue(outcome.err().contains("epochs '2' there, '3' now"), outcome.err());
+        assertTrue(outcome.err().contains("(--epochs '2' there, '3' now)"), outcome.err());
+    }
+
+    /** The differences are named by the options that make them, not by the keys the run files store them under. */
+    @Test
+    void aSetupMismatchNamesTheOptions() throws IOException {
+        assertEquals(0, run().exitCode());
+        CommandRun outcome = run("--batch-size", "4", "--seed", "7");
+        assertEquals(1, outcome.exitCode());
+        assertTrue(outcome.err().contains("(--batch-size '128' there, '4' now; --seed '42' there, '7' now)"),
+                outcome.err());
+        assertFalse(outcome.err().contains("batchSize") || outcome.err().contains("firstSeed"), outcome.err());
+    }
+
+    /** Other images of the same counts at the same path used to resume the runs of the old ones. */
+    @Test
+    void otherImagesOfTheSameCountsAreAnotherSetup() throws IOException {
+        assertEquals(0, run().exitCode());
+        TinyDataSet.writeSplit(data, "train", 8, 4, 28, 11);
+        CommandRun outcome = run();
+        assertEquals(1, outcome.exitCode(), outcome.out());
+        assertTrue(outcome.err().matches("(?s)lr-table: .* was made with another setup \\(the data's CRC-32 "
+                + "'[0-9a-f]{8}' there, '[0-9a-f]{8}' now\\)\\. .*"), outcome.err());
+    }
+
+    /** Tables stored before the data's checksum was recorded still resume, as the compatibility policy has it. */
+    @Test
+    void runsStoredWithoutTheDataChecksumStillResume() throws IOException {
+        assertEquals(0, run().exitCode());
+        for (Path file : runFiles().keySet()) {
+            Files.writeString(file, Files.readString(file).replaceAll("(?m)^setup\\.dataCrc32=.*\\R", ""));
+            assertFalse(Files.readString(file).contains("dataCrc32"), file.toString());
+        }
+        CommandRun resumed = run();
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertTrue(resumed.out().contains("= 8 runs, 8 already in"), resumed.out());
+    }
+
+    /** A --out that is a file used to fail with FileAlreadyExistsException after the first run. */
+    @Test
+    void anOutThatIsAFileIsRefusedBeforeTraining() throws IOException {
+        Files.writeString(out, "a file");
+        CommandRun outcome = run();
+        assertEquals(1, outcome.exitCode());
+        assertEquals("lr-table: cannot write --out " + out + ": it is not a directory\n", outcome.err());
+        assertEquals("", outcome.out());
+    }
+
+    /** A run file that cannot be written once training has begun ends the table with the option named. */
+    @Test
+    void aRunThatCannotBeStoredIsNamedWithoutAStackTrace() throws IOException {
+        Files.createDirectories(out);
+        Path inTheWay = Files.writeString(out.resolve("lr-0.01"), "a file where the runs of lr 0.01 go");
+        CommandRun outcome = run();
+        assertEquals(1, outcome.exitCode());
+        assertEquals("lr-table: cannot write --out " + out + ": " + inTheWay.resolve("AReLU") + ": Not a directory\n",
+                outcome.err());
+    }
+
+    /** An empty test set crashed in the speed measurement with a stack trace. */
+    @Test
+    void aTestFileWithoutImagesIsNamed() throws IOException {
+        TinyDataSet.writeSplit(data, "t10k", 0, 4, 28, 7);
+        CommandRun outcome = run();
+        assertEquals(1, outcome.exitCode());
+        assertEquals("lr-table: cannot read the data set: " + data.resolve("t10k-images-idx3-ubyte")
+                + ": holds no images\n", outcome.err());
     }
 
     /** A table with --project-alpha says so, and is another setup than one without: neither resumes the other. */
@@ -150,7 +216,7 @@ class LearningRateTableCommandTest {
                 + "after every step (--project-alpha)"));
         CommandRun withoutIt = run();
         assertEquals(1, withoutIt.exitCode());
-        assertTrue(withoutIt.err().contains("alphaProjection"), withoutIt.err());
+        assertTrue(withoutIt.err().contains("--project-alpha 'on' there, missing now"), withoutIt.err());
     }
 
     /**
@@ -167,7 +233,7 @@ class LearningRateTableCommandTest {
         assertFalse(json.contains("\"alpha\": {\"mean\": [0.9,"), json);
         CommandRun paperStart = run();
         assertEquals(1, paperStart.exitCode());
-        assertTrue(paperStart.err().contains("areluAlpha"), paperStart.err());
+        assertTrue(paperStart.err().contains("--arelu-alpha '0.25' there, missing now"), paperStart.err());
         assertEquals(2, run("--arelu-alpha", "Infinity").exitCode());
     }
 
@@ -182,7 +248,7 @@ class LearningRateTableCommandTest {
         assertTrue(json.contains("\"alpha\": {\"mean\": [0.9,"), json);
         CommandRun paperStart = run();
         assertEquals(1, paperStart.exitCode());
-        assertTrue(paperStart.err().contains("areluBeta"), paperStart.err());
+        assertTrue(paperStart.err().contains("--arelu-beta '-4.0' there, missing now"), paperStart.err());
         assertEquals(2, run("--arelu-beta", "NaN").exitCode());
     }
 

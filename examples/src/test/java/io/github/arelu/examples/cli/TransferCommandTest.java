@@ -1,6 +1,7 @@
 package io.github.arelu.examples.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
@@ -122,6 +123,39 @@ class TransferCommandTest {
         assertTrue(outcome.out().contains("| activation | pretrained, 0-4 | 5-9 before fine-tuning |"), outcome.out());
         BufferedImage chart = ImageIO.read(out.resolve("finetuning.png").toFile());
         assertEquals(900, chart.getWidth());
+    }
+
+    /**
+     * Each phase needs training and test images of its classes: with one image of each split (class 0), the
+     * fine-tuning phase had none and the table said "NaN ± NaN" (null in the JSON), exit code 0.
+     */
+    @Test
+    void aPhaseWithoutImagesIsNamedWithTheLimitOrTheFile() throws IOException {
+        CommandRun limited = CommandRun.of(new TransferCommand(ProgressBar.silent()), "--data", data.toString(),
+                "--train-limit", "1", "--test-limit", "1", "--threads", "1", "--out", out.toString());
+        assertEquals(1, limited.exitCode(), limited.out());
+        assertEquals("transfer: no training images of classes 5-9 in the first 1 of "
+                + data.resolve("train-images-idx3-ubyte") + " (--train-limit 1): fine-tuning on classes 5-9 needs "
+                + "training and test images of them\n", limited.err());
+        assertFalse(Files.exists(out.resolve("table.md")));
+        // Test images of classes 0-4 only, from the file itself.
+        TinyDataSet.writeSplit(data, "t10k", 20, 5, 28, 7);
+        CommandRun unlimited = CommandRun.of(new TransferCommand(ProgressBar.silent()), "--data", data.toString(),
+                "--threads", "1", "--out", out.toString());
+        assertEquals(1, unlimited.exitCode(), unlimited.out());
+        assertEquals("transfer: no test images of classes 5-9 in " + data.resolve("t10k-images-idx3-ubyte")
+                + ": fine-tuning on classes 5-9 needs training and test images of them\n", unlimited.err());
+    }
+
+    /** A --out that is a file used to fail with FileAlreadyExistsException once every run was done. */
+    @Test
+    void anOutThatIsAFileIsRefusedBeforeTraining() throws IOException {
+        Path aFile = Files.writeString(out.resolve("results"), "a file");
+        CommandRun outcome = CommandRun.of(new TransferCommand(ProgressBar.silent()), "--data", data.toString(),
+                "--threads", "1", "--out", aFile.toString());
+        assertEquals(1, outcome.exitCode());
+        assertEquals("transfer: cannot write --out " + aFile + ": it is not a directory\n", outcome.err());
+        assertEquals("", outcome.out());
     }
 
     private static double[] doubles(JsonArray array) {

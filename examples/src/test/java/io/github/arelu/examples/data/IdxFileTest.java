@@ -2,6 +2,7 @@ package io.github.arelu.examples.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -76,6 +77,31 @@ class IdxFileTest {
         assertTrue(error.getMessage().contains("truncated or corrupt"), error.getMessage());
     }
 
+    /** An empty file, gzipped or not, and a gzip header cut short used to say "truncated or corrupt (null)". */
+    @Test
+    void emptyFilesAndCutHeadersAreSaidInWords() throws IOException {
+        for (String name : new String[] {"empty", "empty.gz"}) {
+            Path file = write(name, new byte[0], false);
+            IdxFormatException error = assertThrows(IdxFormatException.class, () -> IdxFile.read(file, 3));
+            assertEquals(file + ": empty file", error.getMessage());
+        }
+        Path noContent = write("no-content.gz", new byte[0], true);
+        IdxFormatException error = assertThrows(IdxFormatException.class, () -> IdxFile.read(noContent, 3));
+        assertEquals(noContent + ": truncated or corrupt (it ends before its header is complete)", error.getMessage());
+        byte[] gzipHeader = Arrays.copyOf(gzip(idx(1, new int[] {1}, new byte[] {1})), 5);
+        Path cutHeader = write("cut-header.gz", gzipHeader, false);
+        error = assertThrows(IdxFormatException.class, () -> IdxFile.read(cutHeader, 1));
+        assertEquals(cutHeader + ": truncated or corrupt (it ends before its header is complete)", error.getMessage());
+    }
+
+    @Test
+    void theHeaderAloneGivesTheSizes() throws IOException {
+        Path file = write("images.gz", idx(3, new int[] {3, 28, 28}, sequence(3 * 28 * 28)), true);
+        assertArrayEquals(new int[] {3, 28, 28}, IdxFile.readDimensions(file, 3));
+        writeSplit("train", 3, true, new byte[] {0, 1, 2});
+        assertEquals(3, MnistData.imageCount(directory, MnistData.Split.TRAIN));
+    }
+
     @Test
     void cutGzipStreamIsReportedWithTheFile() throws IOException {
         byte[] gzipped = gzip(idx(3, new int[] {50, 28, 28}, sequence(50 * 28 * 28)));
@@ -123,6 +149,33 @@ class IdxFileTest {
         IdxFormatException error = assertThrows(IdxFormatException.class,
                 () -> MnistData.load(directory, MnistData.Split.TRAIN));
         assertTrue(error.getMessage().contains("holds 3 images but"), error.getMessage());
+    }
+
+    @Test
+    void aSplitWithoutImagesIsRefused() throws IOException {
+        writeSplit("train", 0, false, new byte[0]);
+        IdxFormatException error = assertThrows(IdxFormatException.class,
+                () -> MnistData.load(directory, MnistData.Split.TRAIN));
+        assertEquals(directory.resolve("train-images-idx3-ubyte") + ": holds no images", error.getMessage());
+    }
+
+    /** The networks take 28x28 images; 14x14 ones reached libtorch, which failed with a stack trace. */
+    @Test
+    void imagesOfAnotherSizeThan28x28AreRefused() throws IOException {
+        write("t10k-images-idx3-ubyte", idx(3, new int[] {2, 14, 14}, sequence(2 * 14 * 14)), false);
+        write("t10k-labels-idx1-ubyte", idx(1, new int[] {2}, new byte[] {0, 1}), false);
+        IdxFormatException error = assertThrows(IdxFormatException.class,
+                () -> MnistData.load(directory, MnistData.Split.TEST));
+        assertEquals(directory.resolve("t10k-images-idx3-ubyte") + ": images of 14x14 pixels; the networks here "
+                + "take MNIST's 28x28", error.getMessage());
+    }
+
+    @Test
+    void aFileWhereTheDirectoryShouldBeIsNamedAsSuch() throws IOException {
+        Path file = write("not-a-directory", new byte[] {1}, false);
+        IOException error = assertThrows(IOException.class, () -> MnistData.loadTrainAndTest(file));
+        assertTrue(error.getMessage().startsWith(file + ": not a directory"), error.getMessage());
+        assertFalse(error.getMessage().contains("missing"), error.getMessage());
     }
 
     @Test

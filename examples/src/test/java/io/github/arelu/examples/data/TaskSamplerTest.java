@@ -80,7 +80,7 @@ class TaskSamplerTest {
         MnistData data = data();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 10, 2, 1));
-        assertTrue(e.getMessage().contains("the data set has 9"), e.getMessage());
+        assertTrue(e.getMessage().contains("; 9 classes have them"), e.getMessage());
         assertThrows(IllegalArgumentException.class,
                 () -> new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 5, 0, 1));
     }

@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 
 import io.github.arelu.examples.cli.CommandRun;
@@ -172,5 +175,76 @@ class MetaLearningTest {
         assertEquals(2, tooManyWays.exitCode());
         assertTrue(tooManyWays.err().contains("5-way tasks"), tooManyWays.err());
         assertEquals(2, run("--shots", "0").exitCode());
+    }
+
+    /** Which images cannot give the tasks is named: the message used to say "the data set has 4" for either. */
+    @Test
+    void impossibleTasksNameTheTrainingOrTheTestImages() throws IOException {
+        Path data = work.resolve("data");
+        Files.createDirectories(data);
+        TinyDataSet.write(data, 40, 8, 4);
+        CommandRun outcome = run("--data", data.toString(), "--ways", "3", "--shots", "2");
+        assertEquals(2, outcome.exitCode());
+        assertTrue(outcome.err().contains("Invalid task shape for the test images: 3-way tasks with 4 images per "
+                + "class need 3 classes with that many images; 0 classes have them"), outcome.err());
+    }
+
+    @Test
+    void threadsHaveAnUpperBound() {
+        CommandRun outcome = run("--data", work.resolve("missing").toString(), "--threads",
+                Integer.toString(4 * Runtime.getRuntime().availableProcessors() + 1));
+        assertEquals(2, outcome.exitCode());
+        assertTrue(outcome.err().contains("Invalid value for option '--threads'"), outcome.err());
+    }
+
+    /** A --out that is a file used to fail with FileAlreadyExistsException once every run was done. */
+    @Test
+    void anOutThatIsAFileIsRefusedBeforeTraining() throws IOException {
+        Path data = work.resolve("data");
+        Files.createDirectories(data);
+        TinyDataSet.write(data, 40, 40, 4);
+        Path aFile = Files.writeString(work.resolve("maml"), "a file");
+        CommandRun outcome = run("--data", data.toString(), "--activations", "ReLU", "--ways", "3", "--iterations",
+                "1", "--tasks-per-step", "1", "--eval-tasks", "1", "--runs", "1", "--first-order", "--out",
+                aFile.toString());
+        assertEquals(1, outcome.exitCode());
+        assertEquals("maml: cannot write --out " + aFile + ": it is not a directory\n", outcome.err());
+        assertEquals("", outcome.out());
+    }
+
+    @Test
+    void aFileWithoutImagesIsNamed() throws IOException {
+        Path data = work.resolve("data");
+        Files.createDirectories(data);
+        TinyDataSet.write(data, 0, 40, 4);
+        CommandRun outcome = run("--data", data.toString(), "--out", work.resolve("maml").toString());
+        assertEquals(1, outcome.exitCode());
+        assertEquals("maml: cannot read the data set: " + data.resolve("train-images-idx3-ubyte")
+                + ": holds no images\n", outcome.err());
+    }
+
+    /**
+     * The per-step accuracies used to be allocated for every meta step up front: a huge --iterations ended
+     * in OutOfMemoryError before the first step. Now the run starts; the progress writer stops it at its first
+     * evaluation.
+     */
+    @Test
+    void aHugeIterationCountTrainsUntilStopped() throws IOException {
+        Path data = work.resolve("data");
+        Files.createDirectories(data);
+        TinyDataSet.write(data, 40, 40, 4);
+        PrintWriter stopsAtTheFirstLine = new PrintWriter(Writer.nullWriter()) {
+            @Override
+            public PrintWriter printf(Locale locale, String format, Object... args) {
+                throw new IllegalStateException("stopped after: " + String.format(locale, format, args));
+            }
+        };
+        CommandRun outcome = CommandRun.of(new MetaLearningCommand(stopsAtTheFirstLine), "--data", data.toString(),
+                "--activations", "ReLU", "--ways", "3", "--iterations", Integer.toString(Integer.MAX_VALUE),
+                "--eval-every", "1", "--tasks-per-step", "1", "--eval-tasks", "1", "--runs", "1", "--first-order",
+                "--out", work.resolve("maml").toString());
+        assertEquals(1, outcome.exitCode(), outcome.err());
+        assertTrue(outcome.err().contains("stopped after: ReLU   run 1/1 step 1/2147483647: train query "),
+                outcome.err());
     }
 }
