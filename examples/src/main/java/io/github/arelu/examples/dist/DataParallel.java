@@ -1,5 +1,6 @@
 package io.github.arelu.examples.dist;
 
+import java.lang.ref.Reference;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
@@ -389,15 +390,29 @@ public final class DataParallel implements GradientSync {
     /** Copies rank 0's parameters and buffers into every rank's {@code network}. */
     @Override
     public void startFrom(Module network) {
-        List<Tensor> tensors = new ArrayList<>(List.of(network.parameters().get()));
-        tensors.addAll(List.of(network.buffers().get()));
+        List<Tensor> tensors = owned(network.parameters());
+        tensors.addAll(owned(network.buffers()));
         broadcastFromRank0(tensors, "the broadcast of rank 0's parameters");
     }
 
     /** Copies rank 0's buffers (BatchNorm's running statistics) into every rank's {@code network}. */
     @Override
     public void shareBuffers(Module network) {
-        broadcastFromRank0(List.of(network.buffers().get()), "the broadcast of rank 0's BatchNorm statistics");
+        broadcastFromRank0(owned(network.buffers()), "the broadcast of rank 0's BatchNorm statistics");
+    }
+
+    /**
+     * Handles of their own to the vector's tensors. {@code get()}'s point into the vector's memory, which its
+     * deallocator frees once the garbage collector finds the vector unreachable, whatever handles are left: a
+     * worker crashed (SIGSEGV) reading such a handle during the broadcasts.
+     */
+    private static List<Tensor> owned(TensorVector vector) {
+        List<Tensor> tensors = new ArrayList<>();
+        for (long i = 0; i < vector.size(); i++) {
+            tensors.add(new Tensor(vector.get(i)));
+        }
+        Reference.reachabilityFence(vector);
+        return tensors;
     }
 
     private void broadcastFromRank0(List<Tensor> tensors, String what) {

@@ -1,5 +1,6 @@
 package io.github.arelu.examples.train;
 
+import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -97,6 +98,8 @@ public record AReLUTrajectory(String layer, long channels, List<Summary> alpha, 
                 layers.put(layer, new Parameters(new Tensor(entry.getValue()), new Tensor(beta)));
             }
         }
+        // byName's handles point into the dictionary: it must not be freed before the copies above are made.
+        Reference.reachabilityFence(parameters);
         return layers;
     }
 
