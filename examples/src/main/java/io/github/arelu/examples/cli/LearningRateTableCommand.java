@@ -338,10 +338,7 @@ public final class LearningRateTableCommand implements Experiment {
         LearningRateTable table = new LearningRateTable(description, cells);
         String markdown = table.toMarkdown();
         OutputFiles.write("--out", out, () -> {
-            Files.createDirectories(out);
-            Files.writeString(out.resolve("table.md"), markdown);
-            Files.writeString(out.resolve("results.json"), table.toJson());
-            Files.writeString(out.resolve("results.csv"), table.toCsv());
+            Reports.writeTables(out, markdown, table.toJson(), table.toCsv());
             for (LearningRateTable.Cell cell : cells) {
                 String rate = RunStore.formatLearningRate(cell.learningRate());
                 Reports.writeChart(cell.results(), String.format(Locale.ROOT, "%s lr %s: test accuracy, mean +- std "

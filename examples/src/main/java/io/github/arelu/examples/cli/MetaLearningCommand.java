@@ -194,10 +194,7 @@ public final class MetaLearningCommand implements Experiment {
         }
         String task = String.format(Locale.ROOT, "MAML %d-way %d-shot%s", ways, shots, firstOrder ? " (first order)" : "");
         OutputFiles.write("--out", out, () -> {
-            Files.createDirectories(out);
-            Files.writeString(out.resolve("table.md"), markdown);
-            Files.writeString(out.resolve("results.json"), report.toJson());
-            Files.writeString(out.resolve("results.csv"), report.toCsv());
+            Reports.writeTables(out, markdown, report.toJson(), report.toCsv());
             Reports.writeBandChart(String.format(Locale.ROOT, "%s: query accuracy on test-image tasks, mean +- std "
                     + "of %d run(s)", task, runOptions.runs), "meta step", "query accuracy (%)", testBands,
                     out.resolve("query-accuracy.png"));

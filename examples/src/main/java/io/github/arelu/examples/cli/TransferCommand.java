@@ -13,6 +13,7 @@ import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.report.Reports;
 import io.github.arelu.examples.report.TransferResults;
 import io.github.arelu.examples.train.GradientSync;
 import io.github.arelu.examples.train.ProgressBar;
@@ -137,10 +138,7 @@ public final class TransferCommand implements Experiment {
         TransferResults report = new TransferResults(description, results);
         String markdown = report.toMarkdown();
         OutputFiles.write("--out", out, () -> {
-            Files.createDirectories(out);
-            Files.writeString(out.resolve("table.md"), markdown);
-            Files.writeString(out.resolve("results.json"), report.toJson());
-            Files.writeString(out.resolve("results.csv"), report.toCsv());
+            Reports.writeTables(out, markdown, report.toJson(), report.toCsv());
             report.writeFinetuningChart(String.format(Locale.ROOT, "%s: fine-tuning on classes 5-9 at lr %s, mean "
                     + "+- std of %d run(s)", common.network, finetuneLearningRate, common.runs()),
                     out.resolve("finetuning.png"));

@@ -36,6 +36,17 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  */
 public final class Reports {
 
+    /**
+     * Makes {@code out} if needed and writes a command's tables into it: {@code table.md}, {@code results.json}
+     * and {@code results.csv}, the files every command's {@code --out} holds.
+     */
+    public static void writeTables(Path out, String markdown, String json, String csv) throws IOException {
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("table.md"), markdown);
+        Files.writeString(out.resolve("results.json"), json);
+        Files.writeString(out.resolve("results.csv"), csv);
+    }
+
     private Reports() {
     }
 
