@@ -1,16 +1,27 @@
 // Which CPU loops run: detected once at load, capped by tests.
 #include "arelu_cpu_dispatch.h"
 
+#include <strings.h>
+
 #include <cstdlib>
-#include <cstring>
+#include <initializer_list>
+
+namespace arelu::detail {
+// Whether an ARELU_DISABLE_* value asks to switch a loop off. Unset, empty and the usual words for "no" (0,
+// false, no, off, in any case) do not: "false" must not quietly disable what it names.
+bool flag_value_set(const char* value) {
+  if (value == nullptr || value[0] == '\0') return false;
+  for (const char* no : {"0", "false", "no", "off"}) {
+    if (strcasecmp(value, no) == 0) return false;
+  }
+  return true;
+}
+}  // namespace arelu::detail
 
 namespace arelu::cpu {
 #if defined(ARELU_X86_DISPATCH)
 namespace {
-bool env_set(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
-}
+bool env_set(const char* name) { return arelu::detail::flag_value_set(std::getenv(name)); }
 int detect_isa() {
   __builtin_cpu_init();  // may run from a static initializer, before libgcc's own
   // __builtin_cpu_supports also checks that the OS saves the ymm / zmm state.

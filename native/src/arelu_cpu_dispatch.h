@@ -4,7 +4,7 @@
 // chosen at run time by what the CPU and OS support, else the SSE2 baseline runs. All of them use the same
 // lanes, the same per-lane order and the same combining tree, and every product is rounded once, so they
 // give the same bits. In the environment (read once, at load) ARELU_DISABLE_AVX512=1 stops at AVX2 and
-// ARELU_DISABLE_AVX2=1 forces SSE2.
+// ARELU_DISABLE_AVX2=1 forces SSE2 (0, false, no, off and an empty value leave them on).
 #pragma once
 
 #include "arelu_cpu_avx2.h"

@@ -17,10 +17,12 @@
 #include <vector>
 
 // Hidden test hook in arelu_cpu_dispatch.cpp (not part of the C ABI): caps the ISA level (0 SSE2, 1 AVX2,
-// 2 AVX-512; 2 restores the detected one) and returns the level this machine has.
+// 2 AVX-512; 2 restores the detected one) and returns the level this machine has; and how an ARELU_DISABLE_*
+// value is read.
 namespace arelu::detail {
 int set_max_isa(int level);
 int64_t set_lanes_in_cache(int64_t bytes);
+bool flag_value_set(const char* value);
 }
 
 namespace {
@@ -964,6 +966,15 @@ void check_short_row_walks_identical(int64_t inner) {
     }
   }
   arelu::detail::set_max_isa(2);
+}
+// ARELU_DISABLE_AVX2=false must leave AVX2 on: only values that say yes switch a loop off.
+TEST(AreluCpuIsa, DisableFlagsReadOnlyYesAsSet) {
+  for (const char* no : {static_cast<const char*>(nullptr), "", "0", "false", "FALSE", "No", "off"}) {
+    EXPECT_FALSE(arelu::detail::flag_value_set(no)) << (no == nullptr ? "unset" : no);
+  }
+  for (const char* yes : {"1", "true", "TRUE", "yes", "on", "2"}) {
+    EXPECT_TRUE(arelu::detail::flag_value_set(yes)) << yes;
+  }
 }
 class ShortRowWalks : public ::testing::TestWithParam<int64_t> {};
 TEST_P(ShortRowWalks, BitIdenticalF32) { check_short_row_walks_identical<float>(GetParam()); }
