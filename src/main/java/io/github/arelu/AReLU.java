@@ -146,7 +146,8 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      *
      * @param input the tensor {@link #forward} would be given
      * @return the path of a forward call on {@code input} under the current grad mode
-     * @throws IllegalArgumentException for an input that {@link #forward} would refuse, with the same message
+     * @throws IllegalArgumentException for an input that {@link #forward} would refuse up front, with the same
+     *     message (see {@link AReLUFunctional#pathFor(Tensor, Tensor, Tensor, boolean)} for other layouts)
      */
     public AReLUPath pathFor(Tensor input) {
         checkParameterShapes();

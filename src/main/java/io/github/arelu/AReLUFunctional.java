@@ -80,8 +80,8 @@ public final class AReLUFunctional {
      * @param alpha the raw alpha
      * @param beta the raw beta
      * @return the path a call of {@link #arelu(Tensor, Tensor, Tensor)} with these arguments would take now
-     * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses, with
-     *     the same message
+     * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses up front,
+     *     with the same message (see {@link #pathFor(Tensor, Tensor, Tensor, boolean)} for other layouts)
      */
     public static AReLUPath pathFor(Tensor input, Tensor alpha, Tensor beta) {
         return pathFor(input, alpha, beta, FUSED_CUDA_DEFAULT);
@@ -96,8 +96,11 @@ public final class AReLUFunctional {
      * @param beta the raw beta
      * @param fusedCuda whether a CUDA input may take the fused kernels
      * @return the path a call with these arguments would take now
-     * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses, with
-     *     the same message
+     * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses up front,
+     *     with the same message. An input of a layout other than strided and sparse COO (sparse CSR, MKL-DNN)
+     *     passes those checks and gets {@link AReLUPath#COMPOSED}; {@code arelu} may then still refuse it by
+     *     name, when libtorch's operations of the reference formula fail on that layout, which only running
+     *     them tells.
      */
     public static AReLUPath pathFor(Tensor input, Tensor alpha, Tensor beta, boolean fusedCuda) {
         if (FusedKernels.select(input, AReLUArguments.check(input, alpha, beta), fusedCuda) == null) {
