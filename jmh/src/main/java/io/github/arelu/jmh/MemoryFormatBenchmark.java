@@ -6,6 +6,7 @@ import io.github.arelu.AReLU;
 import io.github.arelu.LibTorch;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -28,7 +29,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * channels_last (1M elements, 2 libtorch threads), against ReLU on the same tensor. {@code *ChannelsLast}: the
  * fused kernels on the channels_last memory as it is, output and input gradient channels_last.
  * {@code *ViaContiguous}: what a channels_last network paid when the fused path made its input contiguous and
- * returned a contiguous output: the copy in, and the next convolution's copy back to channels_last.
+ * returned a contiguous output: the copy in, and the next convolution's copy back to channels_last. The input
+ * is an activation between layers (the result of an operation, made once), as in a network: a leaf that
+ * requires grad would be copied by AReLU's forward, which an optimizer may step (see {@code AReLUBenchmark}).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -39,6 +42,8 @@ import org.openjdk.jmh.annotations.Warmup;
 public class MemoryFormatBenchmark {
 
     private PointerScope stateScope;
+    private Tensor leaf;
+    /** {@code leaf * 1}, channels_last like it: mul by a scalar saves no tensor, so its node runs again each time. */
     private Tensor x;
     private Tensor gradOut;
     private AReLU scalar;
@@ -50,7 +55,11 @@ public class MemoryFormatBenchmark {
         torch.set_num_threads(2);
         torch.manual_seed(0);
         stateScope = new PointerScope();
-        x = torch.randn(32, 32, 32, 32).contiguous(MemoryFormat.ChannelsLast).requires_grad_(true);
+        leaf = torch.randn(32, 32, 32, 32).contiguous(MemoryFormat.ChannelsLast).requires_grad_(true);
+        x = leaf.mul(new Scalar(1.0));
+        if (!x.is_contiguous(MemoryFormat.ChannelsLast) || x.is_contiguous()) {
+            throw new IllegalStateException("the activation is not channels_last: the benchmark would not measure it");
+        }
         gradOut = torch.randn(32, 32, 32, 32).contiguous(MemoryFormat.ChannelsLast);
         scalar = new AReLU();
         channelwise = AReLU.channelwise(32);
@@ -63,7 +72,7 @@ public class MemoryFormatBenchmark {
 
     private void backward(Tensor y) {
         y.backward(gradOut, new BoolOptional(), false, new TensorArrayRefOptional());
-        x.mutable_grad().reset();
+        leaf.mutable_grad().reset();
         for (AReLU m : new AReLU[] {scalar, channelwise}) {
             m.alpha().mutable_grad().reset();
             m.beta().mutable_grad().reset();
