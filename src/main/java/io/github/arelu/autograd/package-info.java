@@ -47,7 +47,8 @@
  * versions, {@code sizeof} of the hook classes, the number of virtual functions, two peers sharing a virtual
  * table with distinct references) is checked once at start-up; if it differs, nodes fall back to one JavaCPP
  * peer per hook, with the retention above, and a warning is logged once ({@code
- * -Dio.github.arelu.autograd.perCallHooks=true} forces that fallback, for comparisons). In the fallback, a
+ * -Dio.github.arelu.autograd.perCallHooks=true} forces that fallback where nodes have hooks, for comparisons:
+ * with {@code -Dio.github.arelu.autograd.node=hooks}, or where the virtual table is unavailable). In the fallback, a
  * zero-element sentinel leaf behind the node's last edge, whose storage deleter calls back, reports the
  * node's death instead.
  *
@@ -75,7 +76,7 @@
  * {@code PointerScope}, each graph dropped at once: libtorch deletes every peer, yet the JVM's weak handles
  * grow by one an iteration (here, resident size after two full GCs grew by 8.4 MiB from 200 000 to 1 000 000
  * iterations, 11 bytes each; {@code jmh/README.md} has the same growth, and GC pauses, for AReLU's node
- * under {@code -Dio.github.arelu.autograd.perCallHooks=true}). With that destructor, {@code HookPeers} could go:
+ * with one JavaCPP peer per hook). With that destructor, {@code HookPeers} could go:
  * one JavaCPP peer per hook would then leave nothing behind.
  *
  * <h2>Limits</h2>

@@ -74,7 +74,11 @@ public final class Soak {
                     resetGradients(x, arelu);
                 }
             }
-            printHeader(calls, window, warmup, size);
+            String nodes;
+            try (PointerScope probe = new PointerScope()) {
+                nodes = nodeKind(arelu.forward(x).grad_fn().name().getString());
+            }
+            printHeader(calls, window, warmup, size, nodes);
             long done = 0;
             long[] gcBefore = gcTotals();
             ThreadMXBean threads = ManagementFactory.getThreadMXBean();
@@ -119,15 +123,26 @@ public final class Soak {
         arelu.beta().mutable_grad().reset();
     }
 
-    private static void printHeader(long calls, long window, long warmup, int size) throws IOException {
+    /**
+     * How the library made this process's nodes, from a node's name: its own virtual table names it after the
+     * function; with hooks it keeps the carrier's name, and the property says which hooks (the shared ones unless
+     * their layout check failed, which the library logs).
+     */
+    private static String nodeKind(String nodeName) {
+        if (nodeName.equals("AReLUBackward")) {
+            return "nodes with the library's own virtual table (" + nodeName + ")";
+        }
+        return "nodes with hooks (" + nodeName + "): " + (Boolean.getBoolean("io.github.arelu.autograd.perCallHooks")
+                ? "one JavaCPP peer per hook (forced)" : "the library's shared hook objects, unless the log says otherwise");
+    }
+
+    private static void printHeader(long calls, long window, long warmup, int size, String nodes) throws IOException {
         System.out.printf(Locale.ROOT, "AReLU forward + sum().backward(), %d-element float input, %,d calls after "
                 + "%,d of warm-up, windows of %,d, one libtorch thread%n", size, calls, warmup, window);
         System.out.printf(Locale.ROOT, "host: %s, %d CPUs; allocator: %s; max heap %d MiB; %s; %s%n", Host.cpuModel(),
                 Runtime.getRuntime().availableProcessors(), Host.allocator(),
                 Runtime.getRuntime().maxMemory() >> 20, System.getProperty("java.vm.name") + " "
-                        + System.getProperty("java.version"),
-                Boolean.getBoolean("io.github.arelu.autograd.perCallHooks") ? "one JavaCPP peer per hook (forced)"
-                        : "shared hook peers");
+                        + System.getProperty("java.version"), nodes);
         System.out.println();
         System.out.println("| calls | RSS after full GC (MiB) | live nodes | JavaCPP objects | AReLU us/call "
                 + "| AReLU CPU us/call | ReLU us/call | GCs in window | GC ms in window | mean GC pause (ms) |");
