@@ -174,6 +174,28 @@ public final class FunctionContext {
         return recording;
     }
 
+    /**
+     * Refuses a saved tensor that is one of the outputs or a view of one: once the output's {@code grad_fn} is the
+     * node, the saved tensor would hold its own node (the registry holds the context, the context the tensor, the
+     * tensor its {@code grad_fn}), which then never dies unless a backward releases it. libtorch breaks that
+     * cycle inside its saved variables; from Java it cannot be broken. A detached output ({@code out.detach()})
+     * has no {@code grad_fn} and is kept, version checks included.
+     */
+    synchronized void refuseSavedOutputs(Tensor[] outputs) {
+        for (int i = 0; i < savedView.length; i++) {
+            Tensor saved = savedView[i];
+            boolean view = saved.is_view();
+            for (int j = 0; j < outputs.length; j++) {
+                if (view ? saved._base().is_same(outputs[j]) : saved.is_same(outputs[j])) {
+                    throw new IllegalStateException(functionName + ".forward saved output " + j
+                            + (view ? " (a view of it)" : "") + " as saved tensor " + i + ", which would keep "
+                            + "the call's node alive for ever; save output.detach() where backward is not itself "
+                            + "differentiated (create_graph), or recompute the output from the inputs in backward");
+                }
+            }
+        }
+    }
+
     void attach(Node rawNode) {
         node = rawNode;
     }

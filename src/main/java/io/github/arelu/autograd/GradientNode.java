@@ -261,6 +261,15 @@ final class GradientNode {
         if (record == null) {
             throw new IllegalStateException("a JavaFunction node ran without its record");
         }
+        // The context's lock, held from the saved tensors' first read to their release: libtorch's own nodes
+        // lock their mutex in apply and in release_variables alike, so that one thread's backward without
+        // retain_graph does not free what another thread's backward through the same retained graph still reads.
+        synchronized (record.context) {
+            runAndFill(record, gradientsAddress, resultsAddress);
+        }
+    }
+
+    private static void runAndFill(GradientNode record, long gradientsAddress, long resultsAddress) {
         try (PointerScope scope = new PointerScope()) {
             Tensor[] gradients = record.backward(new TensorVector(at(gradientsAddress)));
             // libtorch's references first, then the saved tensors released: a gradient may be a saved tensor
@@ -275,8 +284,9 @@ final class GradientNode {
                 }
             }
             record.releaseUnlessKept();
-        } catch (RuntimeException | Error e) {
+        } catch (Throwable e) {
             // The caller frees the vector as plain pointers: it must hold no tensor (none, unless a put failed).
+            // Throwable: a checked exception thrown past javac (Kotlin, Lombok's @SneakyThrows) is named too.
             new TensorVector(at(resultsAddress)).clear();
             throw backwardFailed(record, e);
         }
@@ -375,12 +385,15 @@ final class GradientNode {
         @Override
         public TensorVector apply(TensorVector gradients) {
             GradientNode record = running();
-            try {
-                record.runBackward(gradients);
-                record.releaseUnlessKept();
-            } catch (RuntimeException | Error e) {
-                // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
-                throw backwardFailed(record, e);
+            // The context's lock, as in GradientNode.apply.
+            synchronized (record.context) {
+                try {
+                    record.runBackward(gradients);
+                    record.releaseUnlessKept();
+                } catch (Throwable e) {
+                    // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
+                    throw backwardFailed(record, e);
+                }
             }
             return ONE_UNDEFINED;
         }

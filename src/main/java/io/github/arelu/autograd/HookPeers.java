@@ -118,7 +118,9 @@ final class HookPeers {
         TABLES = tables;
         REFERENCES = references;
         if (reason != null) {
-            LOG.log(System.Logger.Level.WARNING, "JavaFunction nodes use one JavaCPP hook peer per call, whose JNI "
+            // Asked for on the command line, it is no surprise: said, not warned about.
+            LOG.log(reason.startsWith("-D") ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                    "JavaFunction nodes use one JavaCPP hook peer per call, whose JNI "
                     + "weak references JavaCPP " + VerifiedVersions.version(null, null) + " may never delete: "
                     + reason);
         }

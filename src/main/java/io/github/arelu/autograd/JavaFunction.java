@@ -91,7 +91,8 @@ public abstract class JavaFunction {
      * @return the outputs of {@link #forward}, whose {@code grad_fn} is the recorded node when one was recorded
      * @throws IllegalArgumentException for a null or undefined input
      * @throws IllegalStateException when forward returns no outputs, an undefined or non-floating-point
-     *     output, an output that is an input or shares its memory, or the same tensor twice
+     *     output, an output that is an input or shares its memory, or the same tensor twice, or saves an output
+     *     (or a view of one) for backward
      */
     public final Tensor[] apply(Tensor... inputs) {
         boolean[] requiresGrad = new boolean[inputs.length];
@@ -116,6 +117,7 @@ public abstract class JavaFunction {
             }
             if (context.isRecording()) {
                 checkOutputs(outputs, inputs);
+                context.refuseSavedOutputs(outputs);
                 GradientNode.wire(this, context, inputs, outputs);
             }
             handedOver = true;

@@ -85,7 +85,11 @@
  *       {@code AReLUBackward}; with hooks it is the carrier's, {@code CatBackward0}.
  *       {@link io.github.arelu.autograd.JavaFunction#functionOf} tells which function made a node.</li>
  *   <li>Forward must return new tensors: outputs that are inputs or views of inputs (in-place functions)
- *       are refused. Save inputs, not outputs: a saved output would keep its own node alive.</li>
+ *       are refused. Save inputs, not outputs: a saved output (or a view of one) would keep its own node
+ *       alive, and is refused; its detached alias ({@code out.detach()}) is accepted, for a backward that is not
+ *       itself differentiated.</li>
+ *   <li>Backward calls of one node from several threads (a retained graph) run one at a time, as libtorch's own
+ *       nodes do.</li>
  *   <li>Per call the carrier costs a few small libtorch operations (a {@code cat} of zero- and one-element
  *       tensors, setting edges) and one upcall in backward (two JNI upcalls with hooks); see
  *       {@code jmh/README.md} for figures.</li>

@@ -13,7 +13,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.github.arelu.internal.Scopes;
 import org.bytedeco.javacpp.PointerScope;
@@ -441,5 +444,167 @@ class JavaFunctionTest {
         assertArrayEquals(new double[] {2, 2, 2}, values(x.grad()));
         kept.releaseReference();
         assertEquals(before, JavaFunction.liveNodeCount());
+    }
+
+    /** y = x * x, saving x; the first backward waits, between taking the saved handles and reading them, for a go. */
+    static final class SquareThatWaits extends JavaFunction {
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch go = new CountDownLatch(1);
+        final AtomicInteger backwardCalls = new AtomicInteger();
+
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            ctx.saveForBackward(in[0]);
+            return new Tensor[] {in[0].mul(in[0])};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            Tensor x = ctx.savedTensors()[0];
+            if (backwardCalls.getAndIncrement() == 0) {
+                entered.countDown();
+                try {
+                    go.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return new Tensor[] {g[0].mul(x).mul(new Scalar(2.0))};
+        }
+    }
+
+    private static double[] gradientOf(Tensor loss, Tensor x, boolean retainGraph) {
+        try (PointerScope s = new PointerScope()) {
+            return values(torch.grad(new TensorVector(loss), new TensorVector(x), new TensorVector(),
+                    new BoolOptional(retainGraph), false, false).get(0));
+        }
+    }
+
+    /**
+     * Two threads' backward through one retained graph: the one without retain_graph releases the saved tensors
+     * only after the other has read them, as libtorch's nodes lock their mutex in apply and release alike. Before,
+     * the release gave the saved tensors' vector back to the pool while the first backward still read through its
+     * handles, and forwards in between put their own tensors there: gradients of 2 * 1001 instead of 2 * x.
+     */
+    @Test
+    void aBackwardWithoutRetainGraphWaitsForAnotherThreadsBackwardOfTheSameNode() throws Exception {
+        Tensor x = doubles(1, 2, 3).requires_grad_(true);
+        SquareThatWaits f = new SquareThatWaits();
+        Tensor loss = f.apply(x)[0].sum();
+        AtomicReference<double[]> first = new AtomicReference<>();
+        AtomicReference<double[]> second = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread retaining = new Thread(() -> {
+            try {
+                first.set(gradientOf(loss, x, true));
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        retaining.start();
+        assertTrue(f.entered.await(10, TimeUnit.SECONDS), "the first backward started");
+        Thread releasing = new Thread(() -> {
+            try {
+                second.set(gradientOf(loss, x, false));
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        releasing.start();
+        releasing.join(500);
+        List<Tensor> others = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            others.add(new SquareThatWaits().apply(torch.full(new long[] {3}, new Scalar(1001.0),
+                    new org.bytedeco.pytorch.DimnameListOptional(),
+                    new org.bytedeco.pytorch.TensorOptions(ScalarType.Double)).requires_grad_(true))[0]);
+        }
+        f.go.countDown();
+        retaining.join(10_000);
+        releasing.join(10_000);
+        assertNull(failure.get(), () -> String.valueOf(failure.get()));
+        assertArrayEquals(new double[] {2, 4, 6}, first.get(), "the retaining backward read its own saved x");
+        assertArrayEquals(new double[] {2, 4, 6}, second.get());
+        assertEquals(200, others.size());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> void throwUnchecked(Throwable e) throws T {
+        throw (T) e;
+    }
+
+    /** A checked exception thrown past javac (Kotlin, Lombok's @SneakyThrows) is named like any other. */
+    @Test
+    void aCheckedExceptionFromBackwardIsNamedToo() {
+        JavaFunction sneaky = new AffineAndSquare() {
+            @Override
+            public String name() {
+                return "Sneaky";
+            }
+
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                JavaFunctionTest.<RuntimeException>throwUnchecked(new java.io.IOException("checked from backward"));
+                return null;
+            }
+        };
+        int nodes = JavaFunction.liveNodeCount();
+        try (PointerScope s = new PointerScope()) {
+            Tensor x = doubles(1, 2).requires_grad_(true);
+            Tensor loss = sneaky.apply(x, doubles(2), doubles(0))[0].sum();
+            RuntimeException e = assertThrows(RuntimeException.class, () -> backward(loss, false));
+            assertTrue(e.getMessage().contains("Sneaky backward failed: java.io.IOException: checked from backward"),
+                    e.getMessage());
+        }
+        assertEquals(nodes, JavaFunction.liveNodeCount());
+    }
+
+    /** y = exp(x), saving what {@code save} makes of the output. */
+    static final class Exp extends JavaFunction {
+        private final java.util.function.UnaryOperator<Tensor> save;
+
+        Exp(java.util.function.UnaryOperator<Tensor> save) {
+            this.save = save;
+        }
+
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            Tensor y = in[0].exp();
+            ctx.saveForBackward(save.apply(y));
+            return new Tensor[] {y};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            return new Tensor[] {g[0].mul(ctx.savedTensors()[0].reshape(g[0].sizes()))};
+        }
+    }
+
+    /**
+     * An output saved for backward would hold its own node for ever (the reviewer's 1000 calls left 500 nodes
+     * alive): refused by name, a view of it too; its detached alias is accepted and leaves nothing behind.
+     */
+    @Test
+    void savingAnOutputIsRefusedAndItsDetachedAliasLeavesNothingBehind() {
+        int nodes = JavaFunction.liveNodeCount();
+        try (PointerScope s = new PointerScope()) {
+            Tensor x = doubles(0.5, -1).requires_grad_(true);
+            IllegalStateException asIs = assertThrows(IllegalStateException.class,
+                    () -> new Exp(y -> y).apply(x));
+            assertTrue(asIs.getMessage().contains("Exp.forward saved output 0 as saved tensor 0"), asIs.getMessage());
+            IllegalStateException view = assertThrows(IllegalStateException.class,
+                    () -> new Exp(y -> y.view(2, 1)).apply(x));
+            assertTrue(view.getMessage().contains("saved output 0 (a view of it)"), view.getMessage());
+            assertEquals(nodes, JavaFunction.liveNodeCount(), "the refused calls left no node");
+            for (int i = 0; i < 100; i++) {
+                try (PointerScope step = new PointerScope()) {
+                    Tensor loss = new Exp(Tensor::detach).apply(x)[0].sum();
+                    if (i % 2 == 0) {
+                        backward(loss, false);
+                    }
+                }
+            }
+            assertArrayEquals(new double[] {50 * Math.exp(0.5), 50 * Math.exp(-1)}, values(x.grad()), 1e-12);
+        }
+        assertEquals(nodes, JavaFunction.liveNodeCount(), "100 calls that saved a detached output, 50 without backward");
     }
 }
