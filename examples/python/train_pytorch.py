@@ -29,6 +29,8 @@ DEFAULT_DATA = Path("/usr/share/datasets/fashion-mnist")
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 EVALUATION_BATCH = 1000
+WARM_UP_STEPS = 10  # Trainer.WARM_UP_STEPS
+ALIASES = {"swish": "SiLU"}  # ActivationSpec's aliases
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 
@@ -272,6 +274,18 @@ def train_run(activation_name, seed, args, train, test):
     return history
 
 
+def warm_up(activation_name, args, train):
+    """Trainer.warmUp: WARM_UP_STEPS untimed SGD steps on the first batch, with a network of their own."""
+    network = NETWORKS[args.net](ACTIVATIONS[activation_name])
+    optimizer = torch.optim.SGD(network.parameters(), lr=1e-4, momentum=0.9)
+    images, labels = train
+    batch = slice(0, min(args.batch_size, len(labels)))
+    for _ in range(WARM_UP_STEPS):
+        optimizer.zero_grad()
+        F.nll_loss(network(images[batch]), labels[batch]).backward()
+        optimizer.step()
+
+
 def mean(values):
     return sum(values) / len(values)
 
@@ -296,6 +310,29 @@ def allocator():
     return "tcmalloc" if "libtcmalloc" in maps else "jemalloc" if "libjemalloc" in maps else "glibc malloc"
 
 
+def blas():
+    """The BLAS this process's PyTorch computes with, from the libraries mapped into it. Debian's python3-torch
+    takes whichever libblas.so.3 the system's alternatives give: the netlib reference one, single-threaded and
+    slow, unless an optimized one (libopenblas0-pthread, for instance) is installed; it decides the speed of
+    convolutions without oneDNN."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError as error:
+        return f"unknown ({error})"
+    paths = sorted({line.split()[-1] for line in maps.splitlines() if "/" in line and (
+        "blas" in line.split()[-1].lower() or "mkl" in line.split()[-1].lower())})
+    names = " ".join(paths).lower()
+    if "openblas" in names:
+        return "OpenBLAS"
+    if "mkl" in names:
+        return "MKL"
+    if "blis" in names:
+        return "BLIS"
+    if "/blas/libblas" in names:
+        return "netlib reference BLAS (single-threaded; apt-get install libopenblas0-pthread for a fast one)"
+    return "unknown (" + (", ".join(paths) or "no BLAS library mapped") + ")"
+
+
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -316,28 +353,56 @@ def parse_arguments():
     parser.add_argument("--no-mkldnn", action="store_true",
                         help="switch oneDNN off, as the Java side does where its start-up check refuses bytedeco's oneDNN")
     parser.add_argument("--json-out", type=Path, help="write the summary as JSON, in the Java side's fields")
+    parser.add_argument("--check-arguments", action="store_true",
+                        help="check the options and stop (examples/bin/compare-pytorch does, before the Java side runs)")
     args = parser.parse_args()
     for name in ("epochs", "runs", "batch_size", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not args.lr > 0:
         parser.error("--lr must be a positive number")
-    names = list(ACTIVATIONS) if args.activations == "all" else [n.strip() for n in args.activations.split(",")]
-    by_lower_case = {name.lower(): name for name in ACTIVATIONS}
-    unknown = [name for name in names if name.lower() not in by_lower_case]
-    if unknown:
-        parser.error(f"unknown activation(s) {', '.join(unknown)}; known: {', '.join(ACTIVATIONS)}")
-    args.activations = [by_lower_case[name.lower()] for name in names]
+    for name in ("train_limit", "test_limit"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 (all images) or more")
+    try:
+        args.activations = parse_activations(args.activations)
+    except ValueError as error:
+        parser.error(str(error))
     return args
+
+
+def parse_activations(comma_separated):
+    """ActivationSpec.parseList's rules: 'all', or names in any case (Swish for SiLU), none empty or twice."""
+    if comma_separated.strip().lower() == "all":
+        return list(ACTIVATIONS)
+    by_lower_case = {name.lower(): name for name in ACTIVATIONS}
+    selected = []
+    for name in comma_separated.split(","):
+        wanted = ALIASES.get(name.strip().lower(), name.strip()).lower()
+        if not wanted:
+            raise ValueError(f"empty activation name in '{comma_separated}'; known: {', '.join(ACTIVATIONS)}")
+        if wanted not in by_lower_case:
+            raise ValueError(f"unknown activation '{name.strip()}'; known: {', '.join(ACTIVATIONS)} (or 'all'; Swish "
+                             "is an alias of SiLU)")
+        if by_lower_case[wanted] in selected:
+            raise ValueError(f"activation {by_lower_case[wanted]} is listed twice in '{comma_separated}'")
+        selected.append(by_lower_case[wanted])
+    return selected
 
 
 def main():
     args = parse_arguments()
+    if args.check_arguments:
+        return
     torch.set_num_threads(args.threads)
     if args.no_mkldnn:
         torch.backends.mkldnn.enabled = False
     train = load_split(args.data, "train", args.train_limit)
     test = load_split(args.data, "t10k", args.test_limit)
+    # As Trainer.warmUp before the Java side's runs: the first steps of a process pay for its allocator's and
+    # libraries' first use, which would otherwise slow the first activation's first epoch.
+    for name in args.activations:
+        warm_up(name, args, train)
     results = {}
     for name in args.activations:
         results[name] = summarize([train_run(name, args.seed + run, args, train, test) for run in range(args.runs)])
@@ -347,7 +412,7 @@ def main():
           f"{args.runs} run(s) from seed {args.seed}, lr {args.lr}, {args.epochs} epoch(s).")
     print(f"PyTorch {torch.__version__}, Python {sys.version.split()[0]}. Threads: {torch.get_num_threads()}. "
           f"oneDNN: {'on' if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else 'off'}. "
-          f"Memory allocator: {allocator()}.")
+          f"Memory allocator: {allocator()}. BLAS: {blas()}.")
     print(f"{'activation':<10} | {'1st epoch acc (%)':>17} | {'best acc (%)':>12} | {'final loss':>10} | {'img/s':>7}")
     for name, result in results.items():
         print(f"{name:<10} | {result['firstEpochMean']:17.2f} | {result['bestMean']:12.2f} | "
