@@ -229,7 +229,8 @@ public class AReLU extends org.bytedeco.pytorch.Module {
             return "AReLU(being constructed)";
         }
         if (!heldAsBuilt()) {
-            return "AReLU(built with " + numParameters + " parameters of each kind, holding alpha of shape "
+            return "AReLU(built with " + numParameters + (numParameters == 1 ? " parameter" : " parameters")
+                    + " of each kind, holding alpha of shape "
                     + AReLUArguments.shapeOf(alpha) + " and beta of shape " + AReLUArguments.shapeOf(beta) + ")";
         }
         String form = numParameters == 1 ? "scalar" : "channel-wise, " + numParameters + " channels";

@@ -88,7 +88,7 @@ public final class LibTorch {
         }
         if (found < PRESETS.length) {
             LOG.log(System.Logger.Level.WARNING, "LibTorch.load(): bytedeco's native files of pytorch and "
-                    + "OpenBLAS for " + platform + " are not all on the class path; libtorch may then load "
+                    + "OpenBLAS for " + platform + " are not all on the class or module path; libtorch may then load "
                     + "libraries of another version from the system");
         }
     }
@@ -104,7 +104,7 @@ public final class LibTorch {
      */
     private static boolean extractDirectory(String preset, String platform, String jniLibrary) {
         String directory = "org/bytedeco/" + preset + "/" + platform + "/";
-        URL marker = torch.class.getResource("/" + directory + System.mapLibraryName(jniLibrary));
+        URL marker = find(directory + System.mapLibraryName(jniLibrary));
         if (marker == null) {
             return false;
         }
@@ -134,6 +134,18 @@ public final class LibTorch {
                     + e + "); libtorch may then load libraries of another version from the system", e);
         }
         return true;
+    }
+
+    /**
+     * A resource of bytedeco's native jars. On the class path {@code Class.getResource} finds it; on the module
+     * path that searches the class's own module only, while the native jars are modules of their own
+     * ({@code org.bytedeco.pytorch.linux.x86_64}), whose platform directories (no packages: "linux-x86_64") the
+     * class loader finds.
+     */
+    private static URL find(String resource) {
+        URL url = torch.class.getResource("/" + resource);
+        ClassLoader loader = torch.class.getClassLoader();
+        return url != null || loader == null ? url : loader.getResource(resource);
     }
 
     private static void cache(URL url) throws IOException {
