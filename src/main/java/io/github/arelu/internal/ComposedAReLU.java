@@ -114,6 +114,11 @@ public final class ComposedAReLU {
         }
         Tensor now = live.detach();
         Tensor unchanged = now.eq(atForward).logical_or(now.isnan().logical_and(atForward.isnan()));
+        if (unchanged.all().item_bool()) {
+            // Unchanged but for NaNs, which torch.equal counts as changed: the where below would add its other
+            // branch's +0 to every gradient, and -0 would come back as +0.
+            return live;
+        }
         Tensor moved = atForward.add(torch.nan_to_num(live.sub(now), new DoubleOptional(0.0), new DoubleOptional(0.0),
                 new DoubleOptional(0.0)));
         return torch.where(unchanged, live, moved);
