@@ -3,7 +3,7 @@
 
 The same networks (--net ConvMNIST: 3 x conv/max-pool/activation, 10/20/40 channels, kernels 5/5/3, linear
 40 -> 10, log-softmax; --net ResNet: the Java side's small ResNet with BatchNorm), NLL loss, SGD with
-momentum 0.9 (or Adam), batch 128, MNIST's normalization, seeds per run, test accuracy after every epoch. AReLU is the paper's official formula relu(x) * b - relu(-x) * a with
+momentum 0.9 (or Adam), batch 128, MNIST's normalization (or none, --normalize none), seeds per run, test accuracy after every epoch. AReLU is the paper's official formula relu(x) * b - relu(-x) * a with
 a = clamp(alpha, 0.01, 0.99) and b = 1 + sigmoid(beta), alpha 0.9 and beta 2.0 as parameters.
 
 images/s counts training only: training images of an epoch over the time of its training steps, the test
@@ -214,8 +214,9 @@ def read_idx(directory, base_name, magic):
     return sizes, bytearray(data[header:header + count])
 
 
-def load_split(directory, prefix, limit):
-    """Normalized float32 images [N, 1, 28, 28] and int64 labels [N], the first `limit` only if > 0."""
+def load_split(directory, prefix, limit, normalize):
+    """float32 images [N, 1, 28, 28] in [0, 1], normalized with MNIST's mean and std if `normalize` is 'mnist',
+    and int64 labels [N]; the first `limit` only if > 0."""
     sizes, pixels = read_idx(directory, f"{prefix}-images-idx3-ubyte", IMAGES_MAGIC)
     (label_count,), labels = read_idx(directory, f"{prefix}-labels-idx1-ubyte", LABELS_MAGIC)
     if sizes[0] != label_count:
@@ -224,7 +225,9 @@ def load_split(directory, prefix, limit):
     labels = torch.frombuffer(labels, dtype=torch.uint8).long()
     if limit > 0:
         images, labels = images[:limit], labels[:limit]
-    images = (images.float() / 255 - MNIST_MEAN) / MNIST_STD
+    images = images.float() / 255
+    if normalize == "mnist":
+        images = (images - MNIST_MEAN) / MNIST_STD
     return images.contiguous(), labels.contiguous()
 
 
@@ -350,6 +353,9 @@ def parse_arguments():
     parser.add_argument("--test-limit", type=int, default=0, help="first N test images only")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch threads (default: %(default)s, this machine's cores)")
+    parser.add_argument("--normalize", choices=["mnist", "none"], default="mnist",
+                        help="normalize the [0, 1] pixels with MNIST's mean and std, or not (as the paper's code); "
+                             "as the Java side's --normalize")
     parser.add_argument("--no-mkldnn", action="store_true",
                         help="switch oneDNN off, as the Java side does where its start-up check refuses bytedeco's oneDNN")
     parser.add_argument("--json-out", type=Path, help="write the summary as JSON, in the Java side's fields")
@@ -397,8 +403,8 @@ def main():
     torch.set_num_threads(args.threads)
     if args.no_mkldnn:
         torch.backends.mkldnn.enabled = False
-    train = load_split(args.data, "train", args.train_limit)
-    test = load_split(args.data, "t10k", args.test_limit)
+    train = load_split(args.data, "train", args.train_limit, args.normalize)
+    test = load_split(args.data, "t10k", args.test_limit, args.normalize)
     # As Trainer.warmUp before the Java side's runs: the first steps of a process pay for its allocator's and
     # libraries' first use, which would otherwise slow the first activation's first epoch.
     for name in args.activations:

@@ -54,6 +54,11 @@ public final class CommonOptions {
     @Option(names = "--test-limit", paramLabel = "N", description = "evaluate on the first N test images only (default: all)")
     int testLimit = 0;
 
+    @Option(names = "--normalize", paramLabel = "mnist|none", description = "the inputs: pixels scaled to [0, 1], "
+            + "then normalized with MNIST's mean and std (mnist, the default, as the paper's meta-learning script), "
+            + "or left in [0, 1] (none, as the paper's activation comparison and transfer feed them)")
+    TensorData.Normalization normalization = TensorData.Normalization.mnist;
+
     @Option(names = "--project-alpha", description = "after every optimizer step, put each AReLU layer's alpha "
             + "that lies outside [0.01, 0.99] back on the bound (AReLU.projectAlpha), where it gets gradients again; "
             + "an opt-in remedy, not the paper's AReLU (see examples/README.md)")
@@ -166,6 +171,7 @@ public final class CommonOptions {
         setup.put("--batch-size", Integer.toString(batchSize));
         setup.put("--runs", Integer.toString(runs.runs));
         setup.put("--seed", Long.toString(runs.seed));
+        setup.put("--normalize", normalization.name());
         setup.put("--project-alpha", Boolean.toString(projectAlpha));
         setup.put("--arelu-alpha", Double.toString(areluAlpha));
         setup.put("--arelu-beta", Double.toString(areluBeta));
@@ -187,11 +193,19 @@ public final class CommonOptions {
 
     /** The training setup in words, its batch described against {@code trainingSetSizes} ({@link #describeBatch}). */
     String describeTraining(int... trainingSetSizes) {
-        return String.format(Locale.ROOT, "%s, %s, %s, %d run(s) from seed %d; inputs scaled to [0,1] then "
-                + "normalized with MNIST's mean %.4f and std %.4f%s", network, optimizer.description(),
-                describeBatch(trainingSetSizes), runs.runs, runs.seed, TensorData.MEAN, TensorData.STD, projectAlpha
+        String inputs = normalization == TensorData.Normalization.mnist
+                ? String.format(Locale.ROOT, "inputs scaled to [0,1] then normalized with MNIST's mean %.4f and std %.4f",
+                        TensorData.MEAN, TensorData.STD)
+                : "inputs scaled to [0,1] and not normalized (--normalize none, as the paper's code)";
+        return String.format(Locale.ROOT, "%s, %s, %s, %d run(s) from seed %d; %s%s", network, optimizer.description(),
+                describeBatch(trainingSetSizes), runs.runs, runs.seed, inputs, projectAlpha
                         ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)" : "")
                 + initializationNote();
+    }
+
+    /** {@code data} as tensors, its pixels as {@code --normalize} says. */
+    TensorData tensors(MnistData data, int classes) {
+        return TensorData.of(data, classes, normalization);
     }
 
     /**

@@ -204,8 +204,8 @@ public final class CompareCommand implements Experiment {
      * activation uses seed {@code seed + r}.
      */
     List<ActivationResult> compare(List<ActivationSpec<?>> selected, MnistData train, MnistData test, Trainer trainer) {
-        TensorData trainTensors = TensorData.of(train, MnistData.CLASSES);
-        TensorData testTensors = TensorData.of(test, MnistData.CLASSES);
+        TensorData trainTensors = common.tensors(train, MnistData.CLASSES);
+        TensorData testTensors = common.tensors(test, MnistData.CLASSES);
         for (ActivationSpec<?> activation : selected) {
             trainer.warmUp(common.network, activation, trainTensors);
         }

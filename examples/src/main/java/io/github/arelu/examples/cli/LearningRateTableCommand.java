@@ -85,6 +85,7 @@ public final class LearningRateTableCommand implements Experiment {
             Map.entry("epochs", "--epochs"), Map.entry("firstSeed", "--seed"),
             Map.entry("convolutions", "convolutions (--onednn)"), Map.entry("alphaProjection", "--project-alpha"),
             Map.entry("areluAlpha", "--arelu-alpha"), Map.entry("areluBeta", "--arelu-beta"),
+            Map.entry("inputs", "--normalize"),
             Map.entry(DATA_CHECKSUM, "the data's CRC-32"));
 
     @Mixin
@@ -155,8 +156,8 @@ public final class LearningRateTableCommand implements Experiment {
         } catch (IOException e) {
             return common.reportDataError(e);
         }
-        TensorData train = TensorData.of(data[0], MnistData.CLASSES);
-        TensorData test = TensorData.of(data[1], MnistData.CLASSES);
+        TensorData train = common.tensors(data[0], MnistData.CLASSES);
+        TensorData test = common.tensors(data[1], MnistData.CLASSES);
         RunStore store = new RunStore(out, setup(data), SETUP_NAMES, Set.of(DATA_CHECKSUM));
         Map<RunStore.RunKey, Trainer.History> done = new LinkedHashMap<>();
         List<RunStore.RunKey> todo = new ArrayList<>();
@@ -268,6 +269,10 @@ public final class LearningRateTableCommand implements Experiment {
         if (common.projectAlpha) {
             // Only when on, so that tables stored before the option existed still resume.
             setup.put("alphaProjection", "on");
+        }
+        if (common.normalization != TensorData.Normalization.mnist) {
+            // Likewise only when not the default: tables stored before the option existed normalized their inputs.
+            setup.put("inputs", common.normalization.name());
         }
         if (common.areluAlpha != AReLU.DEFAULT_ALPHA) {
             // Likewise only when set: runs from another initial alpha are another experiment, never resumed.

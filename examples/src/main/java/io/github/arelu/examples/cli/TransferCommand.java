@@ -115,10 +115,10 @@ public final class TransferCommand implements Experiment {
                 }
             }
         }
-        TensorData sourceTrain = TensorData.of(halves[0][0], CLASSES_PER_HALF);
-        TensorData sourceTest = TensorData.of(halves[0][1], CLASSES_PER_HALF);
-        TensorData targetTrain = TensorData.of(halves[1][0], CLASSES_PER_HALF);
-        TensorData targetTest = TensorData.of(halves[1][1], CLASSES_PER_HALF);
+        TensorData sourceTrain = common.tensors(halves[0][0], CLASSES_PER_HALF);
+        TensorData sourceTest = common.tensors(halves[0][1], CLASSES_PER_HALF);
+        TensorData targetTrain = common.tensors(halves[1][0], CLASSES_PER_HALF);
+        TensorData targetTest = common.tensors(halves[1][1], CLASSES_PER_HALF);
         Trainer trainer = common.trainer(progress, GradientSync.singleProcess());
 
         List<TransferResults.Result> results = new ArrayList<>();

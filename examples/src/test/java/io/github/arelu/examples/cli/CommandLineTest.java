@@ -131,6 +131,33 @@ class CommandLineTest {
         assertEquals(Runtime.getRuntime().availableProcessors(), command.common.threads());
     }
 
+    /** --normalize none trains on [0, 1] pixels, as the paper's code; the summary and the result differ. */
+    @Test
+    void normalizeNoneTrainsOnUnitPixelsAndSaysSo() throws IOException {
+        writeTinyDataSet();
+        String[] options = {"--data", tinyDataSet.toString(), "--net", "LinearMNIST", "--activations", "ReLU",
+            "--epochs", "1", "--lr", "0.5"};
+        CommandRun normalized = run(new CompareCommand(ProgressBar.silent()), options);
+        String[] none = java.util.Arrays.copyOf(options, options.length + 2);
+        none[options.length] = "--normalize";
+        none[options.length + 1] = "none";
+        CommandRun unit = run(new CompareCommand(ProgressBar.silent()), none);
+        assertEquals(0, normalized.exitCode(), normalized.err());
+        assertEquals(0, unit.exitCode(), unit.err());
+        assertTrue(normalized.out().contains("normalized with MNIST's mean 0.1307 and std 0.3081"), normalized.out());
+        assertTrue(unit.out().contains("inputs scaled to [0,1] and not normalized (--normalize none"), unit.out());
+        assertFalse(finalLoss(normalized.out()).equals(finalLoss(unit.out())),
+                "the same final loss from other inputs:\n" + normalized.out() + "\n" + unit.out());
+    }
+
+    /** The final loss column of the summary's ReLU row. */
+    private static String finalLoss(String out) {
+        java.util.regex.Matcher row = java.util.regex.Pattern.compile("\\nReLU +\\|[^|]*\\|[^|]*\\| ([0-9.]+) ")
+                .matcher(out);
+        assertTrue(row.find(), "no ReLU row with a final loss in:\n" + out);
+        return row.group(1);
+    }
+
     @Test
     void threadsReachLibtorchAndTheSummary() throws IOException {
         writeTinyDataSet();

@@ -153,6 +153,15 @@ class LearningRateTableCommandTest {
         assertFalse(outcome.err().contains("batchSize") || outcome.err().contains("firstSeed"), outcome.err());
     }
 
+    /** Runs on inputs left in [0, 1] are another experiment than runs on normalized ones, never resumed. */
+    @Test
+    void unnormalizedInputsAreAnotherSetup() throws IOException {
+        assertEquals(0, run().exitCode());
+        CommandRun outcome = run("--normalize", "none");
+        assertEquals(1, outcome.exitCode(), outcome.out());
+        assertTrue(outcome.err().contains("(--normalize missing there, 'none' now)"), outcome.err());
+    }
+
     /** Other images of the same counts at the same path used to resume the runs of the old ones. */
     @Test
     void otherImagesOfTheSameCountsAreAnotherSetup() throws IOException {
