@@ -84,37 +84,6 @@ class LibTorchTest {
         assertChildLoadedFromCache(output);
     }
 
-    /**
-     * The library as a Java module on the module path, bytedeco's native jars as theirs (README, "Modules"):
-     * there {@code Class.getResource} searches the class's own module only, the native files were not found,
-     * nothing was extracted early, and the child crashed beside the system's libtorch.
-     */
-    @Test
-    void onTheModulePathWithAnEmptyCache(@TempDir Path cache) throws Exception {
-        Path library = Path.of(LibTorch.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        assertTrue(Files.exists(library.resolve("module-info.class")) || library.toString().endsWith(".jar"),
-                "the library's classes with their module-info: " + library);
-        List<String> modulePath = new ArrayList<>(List.of(library.toString()));
-        List<String> classPath = new ArrayList<>();
-        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
-            boolean bytedeco = entry.contains(File.separator + "org" + File.separator + "bytedeco" + File.separator)
-                    && !entry.contains("-platform");
-            if (bytedeco) {
-                modulePath.add(entry);
-            } else if (!Path.of(entry).equals(library)) {
-                classPath.add(entry);
-            }
-        }
-        String platform = Loader.getPlatform().replace('-', '.');
-        String output = runFreshJvm(cache, List.of("--enable-native-access=io.github.arelu,org.bytedeco.javacpp,"
-                + "org.bytedeco.pytorch,ALL-UNNAMED", "--module-path", String.join(File.pathSeparator, modulePath),
-                "--add-modules", "io.github.arelu,org.bytedeco.pytorch." + platform + ",org.bytedeco.openblas."
-                        + platform + ",org.bytedeco.javacpp." + platform,
-                "-cp", String.join(File.pathSeparator, classPath)));
-        assertChildLoadedFromCache(output);
-        assertFalse(output.contains("not all on the class or module path"), output);
-    }
-
     private static void assertAllFromCache(List<String> mapped, Path cache) {
         assertFalse(mapped.stream().noneMatch(path -> path.endsWith("/libtorch_cpu.so")),
                 "libtorch_cpu.so is not mapped at all: " + mapped);
@@ -136,16 +105,10 @@ class LibTorchTest {
 
     /** Runs {@link LibTorchMappings} in a new JVM with an empty cache; asserts it exits with 0. */
     private static String runFreshJvm(String classPath, Path cache, String... options) throws Exception {
-        List<String> jvm = new ArrayList<>(List.of("--enable-native-access=ALL-UNNAMED", "-cp", classPath));
-        Collections.addAll(jvm, options);
-        return runFreshJvm(cache, jvm);
-    }
-
-    /** Runs {@link LibTorchMappings} in a new JVM with these options and an empty cache; asserts it exits with 0. */
-    private static String runFreshJvm(Path cache, List<String> options) throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Dorg.bytedeco.javacpp.cachedir=" + cache));
-        command.addAll(options);
+                .toString(), "--enable-native-access=ALL-UNNAMED", "-cp", classPath,
+                "-Dorg.bytedeco.javacpp.cachedir=" + cache));
+        Collections.addAll(command, options);
         command.add(LibTorchMappings.class.getName());
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

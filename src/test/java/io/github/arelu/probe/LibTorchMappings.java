@@ -13,9 +13,9 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * A fresh JVM's view of libtorch, for {@link LibTorchTest}: loads it as a program's main does, then prints
  * {@code sum 2.0} (libtorch computed), {@code cache <dir>} (JavaCPP's cache) and {@code mapped <path>} for
- * every libtorch and c10 library mapped into the process. In a package of its own, not the library's: on the
- * module path the library's packages belong to its module, and a class of theirs on the class path is not
- * loaded.
+ * every libtorch and c10 library mapped into the process. In a package of its own, not the library's, so that
+ * programs that run with the library on the module path ({@code ModulePathProgram}) can use it: there the
+ * library's packages belong to its module.
  */
 public final class LibTorchMappings {
 
