@@ -473,6 +473,20 @@ class JavaFunctionTest {
         }
     }
 
+    /** A thread that takes {@code d loss / d x} into {@code result}, or its failure into {@code failure}. */
+    private static Thread startGradient(Tensor loss, Tensor x, boolean retainGraph, AtomicReference<double[]> result,
+            AtomicReference<Throwable> failure) {
+        Thread thread = new Thread(() -> {
+            try {
+                result.set(gradientOf(loss, x, retainGraph));
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        thread.start();
+        return thread;
+    }
+
     private static double[] gradientOf(Tensor loss, Tensor x, boolean retainGraph) {
         try (PointerScope s = new PointerScope()) {
             return values(torch.grad(new TensorVector(loss), new TensorVector(x), new TensorVector(),
@@ -494,23 +508,9 @@ class JavaFunctionTest {
         AtomicReference<double[]> first = new AtomicReference<>();
         AtomicReference<double[]> second = new AtomicReference<>();
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread retaining = new Thread(() -> {
-            try {
-                first.set(gradientOf(loss, x, true));
-            } catch (Throwable e) {
-                failure.set(e);
-            }
-        });
-        retaining.start();
+        Thread retaining = startGradient(loss, x, true, first, failure);
         assertTrue(f.entered.await(10, TimeUnit.SECONDS), "the first backward started");
-        Thread releasing = new Thread(() -> {
-            try {
-                second.set(gradientOf(loss, x, false));
-            } catch (Throwable e) {
-                failure.set(e);
-            }
-        });
-        releasing.start();
+        Thread releasing = startGradient(loss, x, false, second, failure);
         releasing.join(500);
         List<Tensor> others = new ArrayList<>();
         for (int i = 0; i < 200; i++) {
