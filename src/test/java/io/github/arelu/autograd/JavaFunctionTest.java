@@ -341,17 +341,7 @@ class JavaFunctionTest {
         assertTrue(e.getMessage().contains(
                 "backward failed: java.lang.IllegalStateException: deliberate failure in backward"), e.getMessage());
         // An Error too reaches the caller as an exception naming the function, the class and the message.
-        JavaFunction asserting = new AffineAndSquare() {
-            @Override
-            public String name() {
-                return "Asserting";
-            }
-
-            @Override
-            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
-                throw new AssertionError("assertion in backward");
-            }
-        };
+        JavaFunction asserting = failingInBackward("Asserting", new AssertionError("assertion in backward"));
         Tensor loss2 = asserting.apply(x, doubles(2), doubles(0))[0].sum();
         RuntimeException e2 = assertThrows(RuntimeException.class, () -> backward(loss2, false));
         assertTrue(e2.getMessage().contains("Asserting backward failed: java.lang.AssertionError: assertion in backward"),
@@ -527,6 +517,22 @@ class JavaFunctionTest {
         assertEquals(200, others.size());
     }
 
+    /** {@link AffineAndSquare} named {@code name}, whose backward throws {@code thrown}, checked or not. */
+    private static JavaFunction failingInBackward(String name, Throwable thrown) {
+        return new AffineAndSquare() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                JavaFunctionTest.<RuntimeException>throwUnchecked(thrown);
+                return null;
+            }
+        };
+    }
+
     @SuppressWarnings("unchecked")
     private static <T extends Throwable> void throwUnchecked(Throwable e) throws T {
         throw (T) e;
@@ -535,18 +541,7 @@ class JavaFunctionTest {
     /** A checked exception thrown past javac (Kotlin, Lombok's @SneakyThrows) is named like any other. */
     @Test
     void aCheckedExceptionFromBackwardIsNamedToo() {
-        JavaFunction sneaky = new AffineAndSquare() {
-            @Override
-            public String name() {
-                return "Sneaky";
-            }
-
-            @Override
-            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
-                JavaFunctionTest.<RuntimeException>throwUnchecked(new java.io.IOException("checked from backward"));
-                return null;
-            }
-        };
+        JavaFunction sneaky = failingInBackward("Sneaky", new java.io.IOException("checked from backward"));
         int nodes = JavaFunction.liveNodeCount();
         try (PointerScope s = new PointerScope()) {
             Tensor x = doubles(1, 2).requires_grad_(true);
