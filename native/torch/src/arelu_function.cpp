@@ -416,7 +416,11 @@ Tensor forward_meta(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
 // of every dtype take the function too, so that they reach the Meta kernel (libtorch 1.13 has no Meta relu).
 Tensor forward_autograd(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   const bool channelwise = validate(x, alpha, beta);
-  if (x.is_meta() || (fused_dtype(x.scalar_type()) && fused_backend(x) && strided(x))) {
+  // Forward-mode AD (dual tensors): the fused function has no jvp, and the backend kernel alone would return the
+  // output without its tangent; the reference composition carries it. Level 0, the one level libtorch's own
+  // kernels look at, since it supports no nesting.
+  const bool tangents = x._fw_grad(0).defined() || alpha._fw_grad(0).defined() || beta._fw_grad(0).defined();
+  if (!tangents && (x.is_meta() || (fused_dtype(x.scalar_type()) && fused_backend(x) && strided(x)))) {
     const bool records =
         at::GradMode::is_enabled() && (x.requires_grad() || alpha.requires_grad() || beta.requires_grad());
     if (!records && !x.is_meta()) {

@@ -5,6 +5,7 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/forward_grad.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -435,6 +436,25 @@ TEST_P(AReLUTest, ChannelwiseMatchesReference) {
                            torch::randn({2, 3, 4}, f64()), "channel-wise with NaN alpha");
 }
 
+// Where a fused kernel serves the input, the call records the fused function's one node: the value tests compare
+// with the reference and would pass as well if every call took the reference composition.
+TEST_P(AReLUTest, FusedInputsRecordTheFusedNode) {
+  if (GetParam() == torch::kCUDA && !arelu::fused_cuda_available()) {
+    GTEST_SKIP() << "no fused CUDA kernels in this build";
+  }
+  for (const auto type : {torch::kFloat, torch::kDouble}) {
+    const auto options = torch::TensorOptions().dtype(type).device(GetParam());
+    for (const bool channelwise : {false, true}) {
+      const int64_t n = channelwise ? 5 : 1;
+      const Tensor x = torch::randn({4, 5, 3}, options).requires_grad_(true);
+      const Tensor y = arelu::arelu(x, torch::full({n}, 0.9, options), torch::full({n}, 2.0, options));
+      ASSERT_NE(y.grad_fn(), nullptr);
+      EXPECT_NE(y.grad_fn()->name().find("AReLUFunction"), std::string::npos)
+          << c10::toString(type) << (channelwise ? " channel-wise" : " scalar") << ": " << y.grad_fn()->name();
+    }
+  }
+}
+
 TEST_P(AReLUTest, BFloat16AndHalfUseTheReference) {
   std::vector<torch::ScalarType> types = {torch::kBFloat16};
   if (GetParam() == torch::kCUDA) {
@@ -531,6 +551,39 @@ TEST_P(AReLULayoutTest, SecondOrderGradientsMatchReference) {
   for (size_t i = 0; i < 3; ++i) {
     expect_close(second[0][i], second[1][i], 1e-12, 1e-12, "second-order gradient " + std::to_string(i) +
                  " with " + std::to_string(channels) + " channel(s)");
+  }
+}
+
+// Forward-mode AD (dual tensors): the output's tangent equals the reference's, whichever inputs carry a tangent
+// and whether or not they also require grad; the fused function has no jvp, so these calls take the reference.
+TEST_P(AReLULayoutTest, ForwardModeTangentsMatchReference) {
+  const int64_t channels = channelwise() ? 3 : 1;
+  const Tensor x0 = torch::randn({4, 3, 5}, f64()) * 2;
+  const Tensor a0 = channels == 1 ? torch::full({1}, 0.3, f64()) : torch::tensor({0.3, 0.005, 0.9}, f64());
+  const Tensor b0 = channels == 1 ? torch::full({1}, 0.8, f64()) : torch::tensor({0.8, -1.0, 2.0}, f64());
+  const Tensor primals[3] = {x0, a0, b0};
+  const Tensor directions[3] = {torch::randn_like(x0), torch::randn_like(a0), torch::randn_like(b0)};
+  for (const bool requires_grad : {false, true}) {
+    for (int dual_mask = 1; dual_mask < 8; ++dual_mask) {
+      const std::string what = std::string("tangents of") + ((dual_mask & 1) ? " x" : "") +
+                               ((dual_mask & 2) ? " alpha" : "") + ((dual_mask & 4) ? " beta" : "") +
+                               (requires_grad ? ", inputs requiring grad" : "");
+      Tensor tangents[2];
+      for (int k = 0; k < 2; ++k) {
+        const uint64_t level = torch::autograd::ForwardADLevel::get_next_idx();
+        std::vector<Tensor> inputs;
+        for (int i = 0; i < 3; ++i) {
+          Tensor t = primals[i].clone().requires_grad_(requires_grad);
+          inputs.push_back((dual_mask & (1 << i)) ? at::_make_dual(t, directions[i], level) : t);
+        }
+        const Tensor y = k == 0 ? arelu::arelu(inputs[0], inputs[1], inputs[2])
+                                : reference(inputs[0], inputs[1], inputs[2]);
+        tangents[k] = std::get<1>(at::_unpack_dual(y, level));
+        torch::autograd::ForwardADLevel::release_idx(level);
+      }
+      ASSERT_TRUE(tangents[0].defined()) << what << ": the output has no tangent";
+      expect_close(tangents[0], tangents[1], 1e-12, 1e-12, what);
+    }
   }
 }
 
