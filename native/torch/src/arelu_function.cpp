@@ -124,6 +124,16 @@ Tensor reference_or_named_error(const Tensor& x, const Tensor& alpha, const Tens
   }
 }
 
+Tensor reference_of_other_layout(const Tensor& x, const Tensor& alpha, const Tensor& beta, bool channelwise) {
+  try {
+    return reference(x, alpha, beta, channelwise);
+  } catch (const c10::Error& e) {
+    TORCH_CHECK_VALUE(false, "arelu: inputs of layout ", x.layout(), (x.is_nested() ? " (nested)" : ""),
+                      " are not supported: libtorch's operations of the reference formula fail on them (",
+                      e.what_without_backtrace(), "); convert the input with to_dense()");
+  }
+}
+
 namespace {
 
 int num_threads() { return at::get_num_threads(); }
@@ -411,6 +421,15 @@ Tensor forward_meta(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
   return at::empty_like(x.is_non_overlapping_and_dense() ? x : x.contiguous());
 }
 
+// The kernel of every backend without its own (CompositeExplicitAutograd): CUDA tensors in a build without the
+// CUDA kernels, sparse inputs through the dispatcher. The Autograd kernel sends them to the reference composition;
+// reached below autograd (InferenceMode) they get the same, rather than the dispatcher's "could not run".
+Tensor forward_other(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
+  const bool channelwise = validate(x, alpha, beta);
+  return strided(x) ? reference_or_named_error(x, alpha, beta, channelwise)
+                    : reference_of_other_layout(x, alpha, beta, channelwise);
+}
+
 // The Autograd kernel: the fused function (one node, fused backward) where a fused kernel serves x, libtorch's
 // autograd of the reference composition elsewhere (half, bfloat16, devices without fused kernels). Meta tensors
 // of every dtype take the function too, so that they reach the Meta kernel (libtorch 1.13 has no Meta relu).
@@ -458,14 +477,7 @@ torch::Tensor arelu(const torch::Tensor& x, const torch::Tensor& alpha, const to
   // Named errors first: the dispatcher cannot route undefined tensors.
   const bool channelwise = detail::validate(x, alpha, beta);
   if (!detail::strided(x)) {
-    // Sparse, MKL-DNN, nested: libtorch's own operations where they support the layout, else a named error.
-    try {
-      return detail::reference(x, alpha, beta, channelwise);
-    } catch (const c10::Error& e) {
-      TORCH_CHECK_VALUE(false, "arelu: inputs of layout ", x.layout(), (x.is_nested() ? " (nested)" : ""),
-                        " are not supported: libtorch's operations of the reference formula fail on them (",
-                        e.what_without_backtrace(), "); convert the input with to_dense()");
-    }
+    return detail::reference_of_other_layout(x, alpha, beta, channelwise);
   }
   return detail::op().call(x, alpha, beta);
 }
@@ -498,11 +510,15 @@ void AReLUImpl::pretty_print(std::ostream& stream) const {
 
 // The operator arelu::arelu for dispatcher users (TorchScript, torch.ops after load_library), registered as
 // PyTorch's extension guide does: one kernel per backend key (CPU here, CUDA in arelu_cuda.cpp, Meta for
-// shapes), and the autograd function for the Autograd key, which calls the backend kernel below autograd.
+// shapes, the reference composition for the other backends), and the autograd function for the Autograd key, which calls the backend kernel below autograd.
 TORCH_LIBRARY(arelu, m) { m.def("arelu(Tensor x, Tensor alpha, Tensor beta) -> Tensor"); }
 
 TORCH_LIBRARY_IMPL(arelu, CPU, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_cpu)); }
 
 TORCH_LIBRARY_IMPL(arelu, Meta, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_meta)); }
+
+TORCH_LIBRARY_IMPL(arelu, CompositeExplicitAutograd, m) {
+  m.impl("arelu", TORCH_FN(arelu::detail::forward_other));
+}
 
 TORCH_LIBRARY_IMPL(arelu, Autograd, m) { m.impl("arelu", TORCH_FN(arelu::detail::forward_autograd)); }

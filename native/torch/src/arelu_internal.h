@@ -44,6 +44,11 @@ at::Tensor reference(const at::Tensor& x, const at::Tensor& alpha, const at::Ten
 at::Tensor reference_or_named_error(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta,
                                     bool channelwise);
 
+// Sparse, MKL-DNN, nested inputs: libtorch's own operations of the reference where they support the layout, else a
+// named error.
+at::Tensor reference_of_other_layout(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& beta,
+                                     bool channelwise);
+
 // Runs a backend's fused forward kernel on dense x into y laid out like x.
 using ForwardRunner = void (*)(const at::Tensor& x, const at::Tensor& y, const Scales& s);
 

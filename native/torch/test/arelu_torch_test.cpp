@@ -46,6 +46,14 @@ Tensor reference(const Tensor& x, const Tensor& alpha, const Tensor& beta) {
 
 Tensor fused(const Tensor& x, const Tensor& alpha, const Tensor& beta) { return arelu::arelu(x, alpha, beta); }
 
+// arelu::arelu from the dispatcher, typed.
+const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor&)>& arelu_op() {
+  static const auto handle = c10::Dispatcher::singleton()
+                                 .findSchemaOrThrow("arelu::arelu", "")
+                                 .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
+  return handle;
+}
+
 struct Outcome {
   Tensor y, grad_x, grad_alpha, grad_beta;
 };
@@ -420,6 +428,14 @@ TEST_P(AReLUTest, SparseInputsTakeLibtorchsOperationsOrANamedError) {
   }
   expect_error([&] { arelu::arelu(dense, alpha.to_sparse(), beta); }, {"alpha", "strided", "layout"},
                "sparse alpha");
+  // Through the dispatcher below autograd, a backend without a kernel of its own: the reference composition too.
+  c10::InferenceMode inference;
+  if (libtorch_supports) {
+    expect_close(arelu_op().call(sparse, alpha, beta).to_dense(), want, 1e-12, 0, "sparse COO y, inference mode");
+  } else {
+    expect_error([&] { arelu_op().call(sparse, alpha, beta); }, {"layout", "to_dense()"},
+                 "sparse COO, inference mode");
+  }
 }
 
 TEST_P(AReLUTest, ChannelwiseMatchesReference) {
@@ -587,13 +603,6 @@ TEST_P(AReLULayoutTest, ForwardModeTangentsMatchReference) {
   }
 }
 
-// arelu::arelu from the dispatcher, typed.
-static const c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, const Tensor&)>& arelu_op() {
-  static const auto handle = c10::Dispatcher::singleton()
-                                 .findSchemaOrThrow("arelu::arelu", "")
-                                 .typed<Tensor(const Tensor&, const Tensor&, const Tensor&)>();
-  return handle;
-}
 
 TEST_P(AReLUTest, DispatcherOperator) {
   const auto& op = arelu_op();
@@ -819,8 +828,9 @@ TEST(DispatcherRegistration, KernelsPerDispatchKey) {
   EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CPU));
   EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::Meta));
   EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::Autograd));
-  // Not one composite kernel with a device switch any more.
+  // Not one composite kernel with a device switch any more; the reference composition for other backends.
   EXPECT_FALSE(op.hasKernelForDispatchKey(c10::DispatchKey::CompositeImplicitAutograd));
+  EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CompositeExplicitAutograd));
   if (arelu::fused_cuda_available()) {
     EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CUDA));
   }
