@@ -221,7 +221,9 @@ ARELU_API int arelu_backward_channels_params_f64(const double* grad_out, const d
  * Kernels are only enqueued: nothing synchronizes, nothing allocates. Backward needs a device
  * workspace of at least arelu_cuda_workspace_bytes(n, channels) bytes (channels = 1 for the scalar
  * form) for its deterministic two-stage reduction; the sums land in device doubles
- * neg_sum[channels], pos_sum[channels]. Channel-wise scales are device arrays of the element type.
+ * neg_sum[channels], pos_sum[channels]. The workspace and the sums hold doubles: 8-byte aligned (a
+ * misaligned one faults the whole CUDA context; tensors from libtorch's allocator are aligned).
+ * Channel-wise scales are device arrays of the element type.
  * arelu_cuda_available: 1 when there is a CUDA device and the current one is no older than the oldest
  * architecture the library was built for (creates no CUDA context).
  */
