@@ -112,6 +112,7 @@ public final class DistributedOptions {
         if (worldSize == 1) {
             return GradientSync.singleProcess();
         }
+        LocalWorkers.exitWithStarter(rank);
         try (LocalWorkers.Mark waiting = LocalWorkers.markWaitingForGroup(rank)) {
             return DataParallel.connect(DataParallel.Master.parse(master), rank, worldSize, timeout(),
                     glooInterface, setup);
@@ -140,7 +141,7 @@ public final class DistributedOptions {
             case SETUP_MISMATCH -> "start every process with the same training options and data set";
             case RANKS_MISSING -> "start every --rank from 0 to --world-size - 1, or allow more time with "
                     + "--dist-timeout";
-            case NETWORK_INTERFACE -> "name another with --gloo-interface";
+            case NETWORK_INTERFACE -> "name the network interface gloo should use with --gloo-interface";
             case TIMED_OUT -> "the timeout is --dist-timeout";
         };
         return e.getMessage() + " (" + advice + ")";

@@ -93,6 +93,36 @@ final class LocalWorkers {
         };
     }
 
+    /**
+     * In a worker that {@code --local-workers} started: ends this process, with a line saying why, once the
+     * process that started it is gone. That process stops its workers on SIGTERM and ^C, but a SIGKILL runs no
+     * shutdown hook, and the workers would train on unattended, rank 0 writing its files. Elsewhere, nothing.
+     */
+    static void exitWithStarter(int rank) {
+        if (System.getenv(WAITING_MARKS) == null) {
+            return;
+        }
+        ProcessHandle starter = ProcessHandle.current().parent().orElse(null);
+        if (starter == null) {
+            return;
+        }
+        Thread.ofPlatform().daemon().name("arelu-local-workers-starter").start(() -> {
+            try {
+                while (starter.isAlive()) {
+                    Thread.sleep(STARTER_POLL.toMillis());
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+            System.err.println("rank " + rank + ": the --local-workers process that started this worker is gone: "
+                    + "stopping");
+            System.exit(1);
+        });
+    }
+
+    /** How often a worker looks for the process that started it. */
+    private static final Duration STARTER_POLL = Duration.ofSeconds(1);
+
     private static String waitingMarkName(int rank) {
         return "rank-" + rank + ".waiting";
     }

@@ -1,10 +1,13 @@
 package io.github.arelu.examples.dist;
 
+import java.io.IOException;
 import java.lang.ref.Reference;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -132,7 +135,8 @@ public final class DataParallel implements GradientSync {
         // Before the store: a rank with a wrong interface stops at once, and the others are told it never arrived.
         org.bytedeco.pytorch.gloo.Device device = glooDevice(glooInterface, masterAddress);
         TCPStore store = openStore(master, rank, timeout);
-        rendezvous(store, master, rank, worldSize, timeout, encode(setup));
+        rendezvous(store, master, rank, worldSize, timeout, encode(setup),
+                GlooAddress.of(glooInterface, masterAddress).encoded());
         ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(milliseconds(timeout));
         options.devices().push_back(device);
         try {
@@ -181,14 +185,15 @@ public final class DataParallel implements GradientSync {
      * rank 0 waits for all and publishes a verdict, which the others wait for.
      */
     private static void rendezvous(TCPStore store, Master master, int rank, int worldSize, Duration timeout,
-            String setup) {
+            String setup, String glooAddress) {
         long claims = store.add(KEY_PREFIX + "claims/" + rank, 1);
         if (claims > 1) {
             throw new DataParallelException(DataParallelException.Reason.RANK_TAKEN, "rank " + rank
                     + " is already taken by another process at " + master + "; every process needs its own rank");
         }
-        // The setup first: rank 0 reads it once it sees the world size.
+        // The setup and gloo's address first: rank 0 reads them once it sees the world size.
         store.set(KEY_PREFIX + "setup/" + rank, setup);
+        store.set(KEY_PREFIX + "gloo/" + rank, glooAddress);
         store.set(KEY_PREFIX + "world-size/" + rank, Integer.toString(worldSize));
         if (rank == 0) {
             Verdict verdict = checkArrivals(store, master, worldSize, timeout, setup);
@@ -203,6 +208,17 @@ public final class DataParallel implements GradientSync {
             String verdictKey = KEY_PREFIX + "verdict";
             // Rank 0 waits up to the timeout for the last arrival before it decides: give it that and more.
             Duration verdictTimeout = timeout.multipliedBy(2);
+            // Rank 0 checks the ranks of its own world only: one started with a larger world size and a rank
+            // beyond rank 0's would otherwise be told "ok" and wait in gloo for peers that never come.
+            String rank0WorldSize = KEY_PREFIX + "world-size/0";
+            if (awaitKey(store, rank0WorldSize, verdictTimeout)) {
+                String theirs = store.get_to_str(rank0WorldSize);
+                if (!theirs.equals(Integer.toString(worldSize))) {
+                    throw new DataParallelException(DataParallelException.Reason.WORLD_SIZE_MISMATCH, "rank " + rank
+                            + " was started with world size " + worldSize + ", rank 0 with " + theirs
+                            + "; all processes need the same world size");
+                }
+            }
             if (!awaitKey(store, verdictKey, verdictTimeout)) {
                 throw new DataParallelException(DataParallelException.Reason.TIMED_OUT, "rank " + rank
                         + " reached the master at " + master + " but rank 0 did not confirm the group within "
@@ -220,7 +236,7 @@ public final class DataParallel implements GradientSync {
      * Rank 0's decision, which the other ranks read from the store as {@code REASON:message}: a null reason
      * for "ok", else what is wrong.
      */
-    private record Verdict(DataParallelException.Reason reason, String message) {
+    record Verdict(DataParallelException.Reason reason, String message) {
 
         static final Verdict OK = new Verdict(null, VERDICT_OK);
 
@@ -266,6 +282,117 @@ public final class DataParallel implements GradientSync {
         if (!missing.isEmpty()) {
             return new Verdict(DataParallelException.Reason.RANKS_MISSING, "rank(s) " + missing + " of world size "
                     + worldSize + " did not arrive at " + master + " within " + seconds(timeout));
+        }
+        List<GlooAddress> addresses = new ArrayList<>();
+        for (int r = 0; r < worldSize; r++) {
+            addresses.add(GlooAddress.decode(store.get_to_str(KEY_PREFIX + "gloo/" + r)));
+        }
+        return checkReachable(addresses);
+    }
+
+    /**
+     * Where one rank's gloo listens, as far as the others' reaching it goes: a loopback address is reached only
+     * from the same network stack (the same machine, and the same network namespace), which {@code network}
+     * identifies: the namespace and the non-loopback addresses of the machine's interfaces.
+     *
+     * @param address the address gloo binds, such as {@code 127.0.1.1}
+     * @param source what the address comes from, such as {@code the address of host name 'node1'}
+     * @param interfaces this rank's interfaces with their addresses, for the message
+     */
+    record GlooAddress(String address, String source, boolean loopback, String network, String interfaces) {
+
+        /** As {@link #glooDevice} chooses: the named interface, the loopback master's address, or the host name's. */
+        static GlooAddress of(String glooInterface, InetAddress masterAddress) {
+            String network = networkIdentity();
+            String interfaces = interfacesWithAddresses();
+            if (glooInterface != null) {
+                boolean loopback;
+                try {
+                    NetworkInterface named = NetworkInterface.getByName(glooInterface);
+                    loopback = named != null && named.isLoopback();
+                } catch (SocketException e) {
+                    loopback = false;
+                }
+                return new GlooAddress(glooInterface, "network interface '" + glooInterface + "'", loopback, network,
+                        interfaces);
+            }
+            if (masterAddress.isLoopbackAddress()) {
+                return new GlooAddress(masterAddress.getHostAddress(), "the master's address", true, network,
+                        interfaces);
+            }
+            try {
+                InetAddress local = InetAddress.getLocalHost();
+                return new GlooAddress(local.getHostAddress(), "the address of this machine's host name '"
+                        + local.getHostName() + "'", local.isLoopbackAddress(), network, interfaces);
+            } catch (UnknownHostException e) {
+                // gloo resolves the host name as well, and says so if it cannot.
+                return new GlooAddress("?", "this machine's host name, unresolved", false, network, interfaces);
+            }
+        }
+
+        String encoded() {
+            Map<String, String> fields = new LinkedHashMap<>();
+            fields.put("address", address);
+            fields.put("source", source);
+            fields.put("loopback", Boolean.toString(loopback));
+            fields.put("network", network);
+            fields.put("interfaces", interfaces);
+            return encode(fields);
+        }
+
+        static GlooAddress decode(String text) {
+            Map<String, String> fields = DataParallel.decode(text);
+            return new GlooAddress(fields.getOrDefault("address", "?"), fields.getOrDefault("source", "?"),
+                    Boolean.parseBoolean(fields.get("loopback")), fields.getOrDefault("network", ""),
+                    fields.getOrDefault("interfaces", "?"));
+        }
+
+        /** This process's network namespace (Linux) and the non-loopback addresses of its interfaces. */
+        private static String networkIdentity() {
+            String namespace;
+            try {
+                namespace = Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString();
+            } catch (IOException | UnsupportedOperationException | SecurityException e) {
+                namespace = "";
+            }
+            List<String> addresses = new ArrayList<>();
+            try {
+                for (NetworkInterface networkInterface : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                    for (InetAddress address : Collections.list(networkInterface.getInetAddresses())) {
+                        if (!address.isLoopbackAddress()) {
+                            addresses.add(address.getHostAddress());
+                        }
+                    }
+                }
+            } catch (SocketException e) {
+                // The namespace alone, then.
+            }
+            Collections.sort(addresses);
+            return namespace + " " + String.join(" ", addresses);
+        }
+    }
+
+    /**
+     * OK, or the first rank whose gloo would listen on a loopback address that another rank, in another network
+     * stack, cannot reach: gloo would otherwise wait for that connection until long after the timeout and fail
+     * without saying why (a Debian host name resolves to 127.0.1.1; a rank 0 given a loopback master while the
+     * others name its real address).
+     */
+    static Verdict checkReachable(List<GlooAddress> addresses) {
+        for (int r = 0; r < addresses.size(); r++) {
+            GlooAddress own = addresses.get(r);
+            if (!own.loopback()) {
+                continue;
+            }
+            for (int other = 0; other < addresses.size(); other++) {
+                if (!addresses.get(other).network().equals(own.network())) {
+                    return new Verdict(DataParallelException.Reason.NETWORK_INTERFACE, "rank " + r + "'s gloo "
+                            + "would listen on " + own.address() + " (" + own.source() + "), a loopback address, "
+                            + "which rank " + other + " on another machine (or in another network namespace) cannot "
+                            + "reach; rank " + r + " needs an address the others reach (its interfaces with an "
+                            + "address: " + own.interfaces() + ")");
+                }
+            }
         }
         return Verdict.OK;
     }

@@ -242,9 +242,21 @@ class DataParallelTest {
     void disagreeingWorldSizesStopBothRanks() throws Exception {
         DataParallel.Master master = loopback(freePort());
         List<String> messages = connectAll(master, new int[][] {{0, 2}, {1, 3}});
-        assertEquals("rank 1 was started with world size 3, rank 0 with 2; all processes need the same "
-                + "world size (start every process with the same --world-size)", messages.get(0));
-        assertEquals("rank 0 refused the group: " + messages.get(0), messages.get(1));
+        String expected = "rank 1 was started with world size 3, rank 0 with 2; all processes need the same "
+                + "world size (start every process with the same --world-size)";
+        assertEquals(expected, messages.get(0));
+        // Rank 1 sees rank 0's world size itself, before the verdict.
+        assertEquals(expected, messages.get(1));
+    }
+
+    /** Rank 0 checks the ranks below its world size only: a rank beyond it checks rank 0's world size itself. */
+    @Test
+    void aRankBeyondRank0sWorldSizeIsStoppedInsteadOfWaitingInGloo() throws Exception {
+        DataParallel.Master master = loopback(freePort());
+        List<String> messages = connectAll(master, new int[][] {{0, 2}, {2, 3}});
+        assertTrue(messages.get(0).startsWith("rank(s) [1] of world size 2 did not arrive"), messages.get(0));
+        assertEquals("rank 2 was started with world size 3, rank 0 with 2; all processes need the same world size "
+                + "(start every process with the same --world-size)", messages.get(1));
     }
 
     /*
@@ -370,6 +382,39 @@ class DataParallelTest {
                     + "stopped"), outcome.err());
             assertFalse(outcome.err().contains("[rank 1] compare: data-parallel training failed"),
                     "rank 1 did not wait for its own timeout: " + outcome.err());
+        }
+    }
+
+    /** A SIGKILL of the --local-workers process runs none of its hooks: the workers notice and stop by themselves. */
+    @Test
+    void workersStopWhenTheProcessThatStartedThemIsKilled() throws Exception {
+        Path data = Files.createDirectory(directory.resolve("tiny"));
+        TinyDataSet.write(data, 16, 8, 10);
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "compare",
+                "--data", data.toString(), "--net", "LinearMNIST", "--activations", "ReLU", "--threads", "1",
+                "--epochs", "100000", "--local-workers", "2"));
+        Path log = directory.resolve("starter.log");
+        Process starter = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        List<ProcessHandle> workers = List.of();
+        try {
+            long deadline = System.nanoTime() + HANG_GUARD.toNanos();
+            // Training: both workers up and rank 0 past its first epoch.
+            while (System.nanoTime() < deadline && (workers.size() < 2 || !Files.readString(log).contains("epoch 2/"))) {
+                assertTrue(starter.isAlive(), Files.readString(log));
+                workers = starter.children().toList();
+                Thread.sleep(200);
+            }
+            assertEquals(2, workers.size(), Files.readString(log));
+            starter.destroyForcibly().waitFor();
+            for (ProcessHandle worker : workers) {
+                worker.onExit().get(30, TimeUnit.SECONDS);
+            }
+        } finally {
+            starter.destroyForcibly();
+            workers.forEach(ProcessHandle::destroyForcibly);
         }
     }
 
