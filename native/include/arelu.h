@@ -107,7 +107,9 @@ ARELU_API int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_name_fn
 
 /* ABI version of the loaded library; callers refuse a library whose version differs. */
 ARELU_API int arelu_abi_version(void);
-/* Static, human-readable text for a status code. */
+/* Human-readable text for a status code: static, but for ARELU_ERR_CUDA, whose text also names the CUDA
+   runtime's error behind this thread's last failed call ("... (cudaErrorNoKernelImageForDevice: ...)"), valid
+   until the thread's next call of arelu_error_string. */
 ARELU_API const char* arelu_error_string(int status);
 
 /* ---------------------------------------------------------------- CPU: scalar scales */

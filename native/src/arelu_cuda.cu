@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 
 namespace {
 
@@ -65,7 +66,16 @@ int64_t blocks_for(int64_t items) {
   return b < kMaxBlocks ? b : kMaxBlocks;
 }
 
-int launch_status() { return cudaGetLastError() == cudaSuccess ? ARELU_OK : ARELU_ERR_CUDA; }
+// What made this thread's last call fail with ARELU_ERR_CUDA, for arelu_error_string: the status alone would lose
+// it ("no kernel image is available", "invalid configuration", a driver too old).
+thread_local char last_error[192] = "";
+
+int launch_status() {
+  const cudaError_t error = cudaGetLastError();
+  if (error == cudaSuccess) return ARELU_OK;
+  std::snprintf(last_error, sizeof last_error, "%s: %s", cudaGetErrorName(error), cudaGetErrorString(error));
+  return ARELU_ERR_CUDA;
+}
 
 // Block-wide sum in a fixed tree: shuffles within warps, then warp 0 over the warp results.
 // The result is valid in thread 0.
@@ -370,6 +380,10 @@ int cuda_parameter_gradients(const double* neg_sum, const double* pos_sum, const
 }
 
 }  // namespace
+
+namespace arelu::detail {
+const char* last_cuda_error() { return last_error; }
+}  // namespace arelu::detail
 
 extern "C" {
 

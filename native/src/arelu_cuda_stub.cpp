@@ -2,6 +2,10 @@
 // can link one ABI and decide at run time.
 #include "arelu.h"
 
+namespace arelu::detail {
+const char* last_cuda_error() { return ""; }
+}  // namespace arelu::detail
+
 extern "C" {
 
 int arelu_cuda_available(void) { return 0; }

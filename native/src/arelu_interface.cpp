@@ -1,6 +1,13 @@
 // The functions of the C ABI that are neither CPU nor CUDA kernels: every build of the library has them.
 #include "arelu.h"
 
+#include <string>
+
+namespace arelu::detail {
+// The CUDA error behind this thread's last ARELU_ERR_CUDA ("name: description"), "" if none or without CUDA.
+const char* last_cuda_error();
+}  // namespace arelu::detail
+
 extern "C" {
 
 int arelu_abi_version(void) { return ARELU_ABI_VERSION; }
@@ -11,7 +18,13 @@ const char* arelu_error_string(int status) {
     case ARELU_ERR_NULL_POINTER: return "a required pointer is NULL";
     case ARELU_ERR_BAD_SIZE: return "negative size, or outer * channels * inner overflows";
     case ARELU_ERR_WORKSPACE: return "CUDA workspace smaller than arelu_cuda_workspace_bytes";
-    case ARELU_ERR_CUDA: return "a CUDA launch or runtime call failed";
+    case ARELU_ERR_CUDA: {
+      // Per thread, as the error it names: valid until this thread's next call of arelu_error_string.
+      thread_local std::string message;
+      const std::string cause = arelu::detail::last_cuda_error();
+      message = "a CUDA launch or runtime call failed" + (cause.empty() ? std::string() : " (" + cause + ")");
+      return message.c_str();
+    }
     case ARELU_ERR_NO_CUDA: return "the library was built without CUDA";
     case ARELU_ERR_NO_MEMORY: return "a host allocation failed";
     case ARELU_ERR_ALREADY_REGISTERED: return "the node functions were registered before in this process";

@@ -53,6 +53,11 @@ TEST(AreluSharedLibrary, CudaEntryPointsWithoutDevice) {
   float x = 1.0f;
   const int st = arelu_cuda_forward_f32(&x, &x, 1, 0.5f, 1.5f, nullptr);
   EXPECT_TRUE(st == ARELU_ERR_NO_CUDA || st == ARELU_ERR_CUDA) << arelu_error_string(st);
+  if (st == ARELU_ERR_CUDA) {
+    // The CUDA runtime's own error comes with it, by name: here no device or no driver.
+    const std::string message = arelu_error_string(st);
+    EXPECT_EQ(message.rfind("a CUDA launch or runtime call failed (cudaError", 0), 0u) << message;
+  }
   // Argument errors do not need a device (in a stub build everything is ARELU_ERR_NO_CUDA).
   const int bad = arelu_cuda_forward_f32(&x, &x, -1, 0.5f, 1.5f, nullptr);
   EXPECT_TRUE(bad == ARELU_ERR_NO_CUDA || bad == ARELU_ERR_BAD_SIZE);
