@@ -232,6 +232,15 @@ public final class CommonOptions {
                 training ? "--train-limit" : "--test-limit", limit) : file.toString();
     }
 
+    /**
+     * What a stored table's one-line description adds to network, optimizer and data: inputs left unnormalized
+     * ({@code --normalize none}) and {@link #initializationNote()}; empty for the defaults.
+     */
+    String setupNote() {
+        return (normalization == TensorData.Normalization.mnist ? ""
+                : "; inputs scaled to [0,1] and not normalized (--normalize none)") + initializationNote();
+    }
+
     /** How {@code --arelu-alpha} and {@code --arelu-beta} differ from the paper's initialization, for descriptions. */
     String initializationNote() {
         return (areluAlpha == AReLU.DEFAULT_ALPHA ? ""

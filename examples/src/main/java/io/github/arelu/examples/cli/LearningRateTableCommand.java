@@ -339,7 +339,7 @@ public final class LearningRateTableCommand implements Experiment {
                 common.describeBatch(train.count()), epochs, common.runs(), common.seed(), train.count(), test.count(),
                 common.data(),
                 (common.projectAlpha ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)"
-                        : "") + common.initializationNote());
+                        : "") + common.setupNote());
         LearningRateTable table = new LearningRateTable(description, cells);
         String markdown = table.toMarkdown();
         OutputFiles.write("--out", out, () -> {

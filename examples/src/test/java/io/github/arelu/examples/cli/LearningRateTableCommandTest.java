@@ -157,9 +157,16 @@ class LearningRateTableCommandTest {
     @Test
     void unnormalizedInputsAreAnotherSetup() throws IOException {
         assertEquals(0, run().exitCode());
+        assertFalse(Files.readString(out.resolve("table.md")).contains("normalized"));
         CommandRun outcome = run("--normalize", "none");
         assertEquals(1, outcome.exitCode(), outcome.out());
         assertTrue(outcome.err().contains("(--normalize missing there, 'none' now)"), outcome.err());
+        // A table of unnormalized inputs says so where its numbers are read.
+        Path other = out;
+        out = other.resolveSibling("unnormalized");
+        assertEquals(0, run("--normalize", "none").exitCode());
+        assertTrue(Files.readString(out.resolve("table.md")).contains("; inputs scaled to [0,1] and not normalized "
+                + "(--normalize none)"), Files.readString(out.resolve("table.md")));
     }
 
     /** Other images of the same counts at the same path used to resume the runs of the old ones. */
