@@ -5,12 +5,16 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeSet;
 
 import io.github.arelu.AReLU;
 import io.github.arelu.examples.data.MnistData;
@@ -26,6 +30,7 @@ import io.github.arelu.examples.train.GradientSync;
 import io.github.arelu.examples.train.ProgressBar;
 import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -161,13 +166,22 @@ public final class LearningRateTableCommand implements Experiment {
         RunStore store = new RunStore(out, setup(data), SETUP_NAMES, Set.of(DATA_CHECKSUM));
         Map<RunStore.RunKey, Trainer.History> done = new LinkedHashMap<>();
         List<RunStore.RunKey> todo = new ArrayList<>();
+        // Of the stored runs, and of this process for the runs it trains.
+        List<String> threadCounts = new ArrayList<>();
         // Run r of every cell before run r + 1 of any, so an interrupted table already covers every cell.
         for (int run = 0; run < common.runs(); run++) {
             for (double rate : rates) {
                 for (ActivationSpec<?> activation : selected) {
                     RunStore.RunKey key = new RunStore.RunKey(rate, activation.name(), run);
                     try {
-                        store.load(key).ifPresentOrElse(history -> done.put(key, history), () -> todo.add(key));
+                        Optional<Trainer.History> stored = store.load(key);
+                        if (stored.isPresent()) {
+                            done.put(key, stored.get());
+                            OptionalInt threads = store.threadsOf(key);
+                            threadCounts.add(threads.isPresent() ? Integer.toString(threads.getAsInt()) : "unrecorded");
+                        } else {
+                            todo.add(key);
+                        }
                     } catch (IOException e) {
                         // Another setup's results, or a damaged file: named, for the user to decide.
                         common.command.commandLine().getErr().println("lr-table: " + e.getMessage());
@@ -205,8 +219,9 @@ public final class LearningRateTableCommand implements Experiment {
             console.printf("Interrupt at any time: the same command resumes from the runs stored in %s.%n", out);
             console.flush();
             runAll(todo, done, selected, trainer, train, test, store, speed, estimate, console);
+            threadCounts.add(Integer.toString(torch.get_num_threads()));
         }
-        writeResults(rates, selected, done, train, test, console);
+        writeResults(rates, selected, done, train, test, threadsNote(threadCounts), console);
         return 0;
     }
 
@@ -304,7 +319,7 @@ public final class LearningRateTableCommand implements Experiment {
                 history = trainer.fit(network, common.optimizer, key.learningRate(), epochs, train, test,
                         new Random(seed), label);
             }
-            OutputFiles.write("--out", out, () -> store.save(key, history));
+            OutputFiles.write("--out", out, () -> store.save(key, history, torch.get_num_threads()));
             done.put(key, history);
             double estimated = speed.get(key.activation()).secondsFor(epochs, train.count(), test.count());
             estimatedSoFar += estimated;
@@ -320,7 +335,8 @@ public final class LearningRateTableCommand implements Experiment {
     }
 
     private void writeResults(List<Double> rates, List<ActivationSpec<?>> selected,
-            Map<RunStore.RunKey, Trainer.History> done, TensorData train, TensorData test, PrintWriter console)
+            Map<RunStore.RunKey, Trainer.History> done, TensorData train, TensorData test, String threadsNote,
+            PrintWriter console)
             throws OutputFiles.Unwritable {
         List<LearningRateTable.Cell> cells = new ArrayList<>();
         for (double rate : rates) {
@@ -339,7 +355,7 @@ public final class LearningRateTableCommand implements Experiment {
                 common.describeBatch(train.count()), epochs, common.runs(), common.seed(), train.count(), test.count(),
                 common.data(),
                 (common.projectAlpha ? "; AReLU's alpha projected onto [0.01, 0.99] after every step (--project-alpha)"
-                        : "") + common.setupNote());
+                        : "") + common.setupNote() + threadsNote);
         LearningRateTable table = new LearningRateTable(description, cells);
         String markdown = table.toMarkdown();
         OutputFiles.write("--out", out, () -> {
@@ -361,6 +377,18 @@ public final class LearningRateTableCommand implements Experiment {
         console.printf("Written to %s: table.md, results.json (with AReLU's parameters per run), results.csv, "
                 + "accuracy-lr-*.png and, with AReLU, parameters-lr-*.png.%n", out);
         console.flush();
+    }
+
+    /**
+     * Where the runs were trained with different libtorch thread counts (a table resumed with another
+     * {@code --threads}), such as {@code 1} and {@code 2}, or {@code unrecorded} for runs stored before the
+     * count was: their images/s, which results.json and results.csv average, mix the counts, so the table says
+     * which. Empty where every run had the same count.
+     */
+    static String threadsNote(Collection<String> threadCounts) {
+        Set<String> counts = new TreeSet<>(threadCounts);
+        return counts.size() < 2 ? "" : "; the runs' images/s mix libtorch thread counts " + String.join(", ", counts)
+                + " (the table was resumed with other --threads)";
     }
 
     /** {@code 1 h 05 min}, {@code 12 min}, {@code 40 s}. */

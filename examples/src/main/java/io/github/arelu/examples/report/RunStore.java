@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Properties;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -49,6 +50,7 @@ public final class RunStore {
 
     private static final String SETUP_PREFIX = "setup.";
     private static final String PARAMETERS = "parameters.";
+    private static final String THREADS = "threads";
 
     private final Path directory;
     private final Map<String, String> setup;
@@ -138,8 +140,33 @@ public final class RunStore {
         return names.getOrDefault(key, key);
     }
 
-    /** Stores {@code history} as the result of {@code key}, replacing any earlier file of that run. */
-    public void save(RunKey key, Trainer.History history) throws IOException {
+    /**
+     * The libtorch thread count that {@code key}'s run was trained with, or empty for a run stored before it
+     * was recorded or not stored at all. Not part of the setup: it changes speed, not what is trained, so a
+     * table may resume with another; its images/s then average different counts, which the table says.
+     */
+    public OptionalInt threadsOf(RunKey key) throws IOException {
+        Path file = fileOf(key);
+        if (!Files.isRegularFile(file)) {
+            return OptionalInt.empty();
+        }
+        Properties properties = new Properties();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            properties.load(reader);
+        }
+        String threads = properties.getProperty(THREADS);
+        try {
+            return threads == null ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(threads));
+        } catch (NumberFormatException e) {
+            throw new IOException(file + " is not a complete run file: threads '" + threads + "' is not a number", e);
+        }
+    }
+
+    /**
+     * Stores {@code history} as the result of {@code key}, trained with {@code threads} libtorch threads,
+     * replacing any earlier file of that run.
+     */
+    public void save(RunKey key, Trainer.History history, int threads) throws IOException {
         Path file = fileOf(key);
         Files.createDirectories(file.getParent());
         Properties properties = new Properties();
@@ -151,6 +178,7 @@ public final class RunStore {
         properties.setProperty("testAccuracy", joined(history.testAccuracy()));
         properties.setProperty("imagesPerSecond", Double.toString(history.imagesPerSecond()));
         properties.setProperty("seconds", Double.toString(history.seconds()));
+        properties.setProperty(THREADS, Integer.toString(threads));
         saveTrajectories(properties, history.parameters());
         Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
         try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.WRITE,

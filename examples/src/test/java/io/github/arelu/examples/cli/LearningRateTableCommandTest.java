@@ -180,6 +180,26 @@ class LearningRateTableCommandTest {
                 + "'[0-9a-f]{8}' there, '[0-9a-f]{8}' now\\)\\. .*"), outcome.err());
     }
 
+    /** Threads change speed, not what is trained: a table resumes with other --threads and says its images/s mix them. */
+    @Test
+    void aTableResumedWithOtherThreadsSaysItsSpeedsMixThem() throws IOException {
+        assertEquals(0, run().exitCode());
+        assertFalse(Files.readString(out.resolve("table.md")).contains("thread"));
+        Files.delete(out.resolve("lr-0.01").resolve("ReLU").resolve("run-2.properties"));
+        CommandRun resumed = run("--threads", "2");
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertTrue(resumed.out().contains("= 8 runs, 7 already in"), resumed.out());
+        assertTrue(Files.readString(out.resolve("table.md")).contains("; the runs' images/s mix libtorch thread counts "
+                + "1, 2 (the table was resumed with other --threads)"), Files.readString(out.resolve("table.md")));
+        // Runs stored before the count was recorded count as their own kind.
+        for (Path file : runFiles().keySet()) {
+            Files.writeString(file, Files.readString(file).replaceAll("(?m)^threads=1\\R", ""));
+        }
+        assertEquals(0, run("--threads", "2").exitCode());
+        assertTrue(Files.readString(out.resolve("table.md")).contains("thread counts 2, unrecorded"),
+                Files.readString(out.resolve("table.md")));
+    }
+
     /** Tables stored before the data's checksum was recorded still resume, as the compatibility policy has it. */
     @Test
     void runsStoredWithoutTheDataChecksumStillResume() throws IOException {

@@ -33,7 +33,7 @@ class RunStoreTest {
         Trainer.History history = new Trainer.History(new double[] {2.302585092994046, 0.1 + 0.2},
                 new double[] {11.35, 73.80000000000001}, 8123.456789, 95.25);
         assertTrue(store.load(KEY).isEmpty());
-        store.save(KEY, history);
+        store.save(KEY, history, 1);
         Trainer.History loaded = new RunStore(directory, SETUP).load(KEY).orElseThrow();
         assertArrayEquals(history.trainLoss(), loaded.trainLoss());
         assertArrayEquals(history.testAccuracy(), loaded.testAccuracy());
@@ -59,16 +59,16 @@ class RunStoreTest {
                                 1.02, 1.02, 1.02, 1)),
                         List.of(new AReLUTrajectory.Summary(2, 2, 2, Double.NaN), new AReLUTrajectory.Summary(
                                 1.5, 1.5, 1.5, Double.NaN))));
-        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1, trajectories));
+        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1, trajectories), 1);
         assertEquals(trajectories, store.load(KEY).orElseThrow().parameters());
 
-        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1));
+        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1), 1);
         assertEquals(List.of(), store.load(KEY).orElseThrow().parameters(), "a run without AReLU has none");
     }
 
     @Test
     void aRunOfAnotherSetupIsAnErrorNamingTheDifference() throws IOException {
-        new RunStore(directory, SETUP).save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1));
+        new RunStore(directory, SETUP).save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1), 1);
         RunStore other = new RunStore(directory, Map.of("network", "ConvMNIST", "epochs", "20"));
         RunStore.SetupMismatchException e = assertThrows(RunStore.SetupMismatchException.class, () -> other.load(KEY));
         assertTrue(e.getMessage().contains("epochs '2' there, '20' now"), e.getMessage());
@@ -83,7 +83,7 @@ class RunStoreTest {
     @Test
     void aTruncatedFileIsAnErrorNotAnEmptyRun() throws IOException {
         RunStore store = new RunStore(directory, SETUP);
-        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1));
+        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1), 1);
         Path file = store.fileOf(KEY);
         Files.writeString(file, Files.readString(file).replaceAll("(?m)^testAccuracy=.*$", ""));
         IOException e = assertThrows(IOException.class, () -> store.load(KEY));
