@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 python="${PYTHON:-python3}"
-prefix="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+# TorchConfig.cmake under share/cmake, and the PyTorch directory itself, whose lib/ then comes before the
+# system's libraries (a libtorch-dev beside it would be refused by native/torch/CMakeLists.txt otherwise).
+prefix="$("$python" -c 'import os, torch; print(torch.utils.cmake_prefix_path + ";" + os.path.dirname(torch.__file__))')"
 torch_cuda="$("$python" -c 'import torch; print(torch.version.cuda or "")')"
 if [ -z "$torch_cuda" ]; then
   echo "gpu-check-torch: the PyTorch of $python is not a CUDA build" >&2
@@ -19,8 +21,8 @@ echo "gpu-check-torch: PyTorch $("$python" -c 'import torch; print(torch.__versi
 # The op links the toolkit's CUDA runtime, PyTorch its own: of another major version, two runtimes would share
 # the process (CUDA 13's also needs driver 580 or later). Said before the build, so that a failure below is
 # read with it in mind.
-nvcc_cuda="$(nvcc --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')"
-if [ "${nvcc_cuda%%.*}" != "${torch_cuda%%.*}" ]; then
+nvcc_cuda="$("${CUDACXX:-nvcc}" --version 2>/dev/null | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' || true)"
+if [ -n "$nvcc_cuda" ] && [ "${nvcc_cuda%%.*}" != "${torch_cuda%%.*}" ]; then
   echo "gpu-check-torch: WARNING: nvcc is CUDA $nvcc_cuda, PyTorch was built with CUDA $torch_cuda: the op" \
     "would run a CUDA $nvcc_cuda runtime beside PyTorch's; a failure below may come from that, not the code" >&2
 fi
