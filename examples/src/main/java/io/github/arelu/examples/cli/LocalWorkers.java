@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -37,6 +38,11 @@ final class LocalWorkers {
     static final Duration GRACE = Duration.ofSeconds(30);
     /** The environment variable that names the directory of the workers' {@link #markWaitingForGroup} files. */
     static final String WAITING_MARKS = "ARELU_LOCAL_WORKERS_WAITING";
+
+    /** The environment variable naming the starting process to its workers, as {@code PID:START}. */
+    static final String STARTER = "ARELU_LOCAL_WORKERS_STARTER";
+    /** How often a worker looks for the process that started it. */
+    private static final Duration STARTER_POLL = Duration.ofSeconds(1);
 
     /** A mark that lasts until it is closed. */
     interface Mark extends AutoCloseable {
@@ -96,19 +102,18 @@ final class LocalWorkers {
     /**
      * In a worker that {@code --local-workers} started: ends this process, with a line saying why, once the
      * process that started it is gone. That process stops its workers on SIGTERM and ^C, but a SIGKILL runs no
-     * shutdown hook, and the workers would train on unattended, rank 0 writing its files. Elsewhere, nothing.
+     * shutdown hook, and the workers would train on unattended, rank 0 writing its files. The starter is known by
+     * its pid and start time ({@link #STARTER}), so a starter gone before this call, or a pid reused since, counts
+     * as gone. Elsewhere, nothing.
      */
     static void exitWithStarter(int rank) {
-        if (System.getenv(WAITING_MARKS) == null) {
-            return;
-        }
-        ProcessHandle starter = ProcessHandle.current().parent().orElse(null);
+        String starter = System.getenv(STARTER);
         if (starter == null) {
             return;
         }
         Thread.ofPlatform().daemon().name("arelu-local-workers-starter").start(() -> {
             try {
-                while (starter.isAlive()) {
+                while (isRunning(starter)) {
                     Thread.sleep(STARTER_POLL.toMillis());
                 }
             } catch (InterruptedException e) {
@@ -120,8 +125,28 @@ final class LocalWorkers {
         });
     }
 
-    /** How often a worker looks for the process that started it. */
-    private static final Duration STARTER_POLL = Duration.ofSeconds(1);
+    /** {@code PID:START} of this process, as {@link #STARTER} gives it to the workers. */
+    private static String thisProcess() {
+        ProcessHandle self = ProcessHandle.current();
+        return self.pid() + ":" + self.info().startInstant().map(Instant::toEpochMilli).orElse(-1L);
+    }
+
+    /** Whether the process {@code PID:START} ({@link #thisProcess}) is still running. */
+    static boolean isRunning(String process) {
+        int colon = process.indexOf(':');
+        long pid;
+        long start;
+        try {
+            pid = Long.parseLong(process.substring(0, colon));
+            start = Long.parseLong(process.substring(colon + 1));
+        } catch (NumberFormatException | IndexOutOfBoundsException e) {
+            return true; // not ours to judge: watch nothing rather than stop a worker
+        }
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                .filter(handle -> start < 0 || handle.info().startInstant().map(Instant::toEpochMilli)
+                        .orElse(start) == start)
+                .isPresent();
+    }
 
     private static String waitingMarkName(int rank) {
         return "rank-" + rank + ".waiting";
@@ -253,6 +278,7 @@ final class LocalWorkers {
         command.addAll(workerArguments(userArguments, rank, count, rendezvous, threadsGiven));
         ProcessBuilder builder = new ProcessBuilder(command);
         builder.environment().put(WAITING_MARKS, marks.toString());
+        builder.environment().put(STARTER, thisProcess());
         if (rank > 0) {
             // Never read: left in a pipe, a rank that printed more than the pipe holds would block on it.
             builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);

@@ -293,7 +293,7 @@ public final class DataParallel implements GradientSync {
     /**
      * Where one rank's gloo listens, as far as the others' reaching it goes: a loopback address is reached only
      * from the same network stack (the same machine, and the same network namespace), which {@code network}
-     * identifies: the namespace and the non-loopback addresses of the machine's interfaces.
+     * identifies ({@link #networkIdentity}).
      *
      * @param address the address gloo binds, such as {@code 127.0.1.1}
      * @param source what the address comes from, such as {@code the address of host name 'node1'}
@@ -347,28 +347,32 @@ public final class DataParallel implements GradientSync {
                     fields.getOrDefault("interfaces", "?"));
         }
 
-        /** This process's network namespace (Linux) and the non-loopback addresses of its interfaces. */
+        /**
+         * This process's network stack: on Linux the kernel's boot id and the network namespace, the same for
+         * every process that shares a loopback and stable while they run; elsewhere the non-loopback addresses of
+         * the interfaces (which ranks can see differently: an address that comes and goes, IPv6 hidden by
+         * {@code -Djava.net.preferIPv4Stack}), so only where /proc cannot say.
+         */
         private static String networkIdentity() {
-            String namespace;
             try {
-                namespace = Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString();
+                return "boot " + Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip() + ", "
+                        + Files.readSymbolicLink(Path.of("/proc/self/ns/net"));
             } catch (IOException | UnsupportedOperationException | SecurityException e) {
-                namespace = "";
-            }
-            List<String> addresses = new ArrayList<>();
-            try {
-                for (NetworkInterface networkInterface : Collections.list(NetworkInterface.getNetworkInterfaces())) {
-                    for (InetAddress address : Collections.list(networkInterface.getInetAddresses())) {
-                        if (!address.isLoopbackAddress()) {
-                            addresses.add(address.getHostAddress());
+                List<String> addresses = new ArrayList<>();
+                try {
+                    for (NetworkInterface networkInterface : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                        for (InetAddress address : Collections.list(networkInterface.getInetAddresses())) {
+                            if (!address.isLoopbackAddress()) {
+                                addresses.add(address.getHostAddress());
+                            }
                         }
                     }
+                } catch (SocketException unreadable) {
+                    // Nothing to tell this stack apart by: "" for every such rank.
                 }
-            } catch (SocketException e) {
-                // The namespace alone, then.
+                Collections.sort(addresses);
+                return "addresses " + String.join(" ", addresses);
             }
-            Collections.sort(addresses);
-            return namespace + " " + String.join(" ", addresses);
         }
     }
 

@@ -418,6 +418,19 @@ class DataParallelTest {
         }
     }
 
+    /** A worker knows its starter by pid and start time: a pid reused by another process is no starter. */
+    @Test
+    void theStarterIsKnownByItsPidAndStartTime() throws Exception {
+        ProcessHandle self = ProcessHandle.current();
+        long start = self.info().startInstant().orElseThrow().toEpochMilli();
+        assertTrue(LocalWorkers.isRunning(self.pid() + ":" + start));
+        assertFalse(LocalWorkers.isRunning(self.pid() + ":" + (start - 1000)), "another process under a reused pid");
+        Process ended = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-version").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        ended.waitFor();
+        assertFalse(LocalWorkers.isRunning(ended.pid() + ":-1"));
+    }
+
     /**
      * Ranks above 0 print nothing of their own, but what they print must not fill a pipe nobody reads (they
      * would block on it forever). {@link ChattyWorker} prints a megabyte on rank 1, a line on rank 0.
