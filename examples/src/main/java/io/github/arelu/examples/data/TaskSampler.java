@@ -66,14 +66,16 @@ public final class TaskSampler {
             }
             all.get(labels[i]).add(i);
         }
+        // In long: shots + queries of the user's choosing may pass int's range, and every class would then qualify.
+        long perClass = (long) shots + queries;
         for (int id = 0; id < all.size(); id++) {
-            if (all.get(id).size() >= shots + queries) {
+            if (all.get(id).size() >= perClass) {
                 classIds.add(id);
                 indicesByClass.add(all.get(id));
             }
         }
         if (classIds.size() < ways) {
-            throw new IllegalArgumentException(ways + "-way tasks with " + (shots + queries) + " images per class "
+            throw new IllegalArgumentException(ways + "-way tasks with " + perClass + " images per class "
                     + "need " + ways + " classes with that many images; " + (classIds.size() == 1 ? "1 class has"
                     : classIds.size() + " classes have") + " them");
         }

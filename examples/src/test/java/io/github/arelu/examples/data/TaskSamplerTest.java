@@ -83,6 +83,11 @@ class TaskSamplerTest {
         assertTrue(e.getMessage().contains("; 9 classes have them"), e.getMessage());
         assertThrows(IllegalArgumentException.class,
                 () -> new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 5, 0, 1));
+        // shots + queries past int's range: no class has that many images (it wrapped negative, and all had).
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 5, 1_100_000_000, 1_100_000_000));
+        assertTrue(e.getMessage().contains("with 2200000000 images per class need 5 classes with that many images; "
+                + "0 classes have them"), e.getMessage());
     }
 
     @Test
