@@ -98,12 +98,9 @@ public final class RunStore {
      */
     public Optional<Trainer.History> load(RunKey key) throws IOException {
         Path file = fileOf(key);
-        if (!Files.isRegularFile(file)) {
+        Properties properties = stored(key).orElse(null);
+        if (properties == null) {
             return Optional.empty();
-        }
-        Properties properties = new Properties();
-        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            properties.load(reader);
         }
         List<String> differences = new ArrayList<>();
         for (Map.Entry<String, String> entry : setup.entrySet()) {
@@ -136,6 +133,19 @@ public final class RunStore {
         }
     }
 
+    /** The properties stored for {@code key}, or empty when that run has not finished yet. */
+    private Optional<Properties> stored(RunKey key) throws IOException {
+        Path file = fileOf(key);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        Properties properties = new Properties();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            properties.load(reader);
+        }
+        return Optional.of(properties);
+    }
+
     private String nameOf(String key) {
         return names.getOrDefault(key, key);
     }
@@ -146,19 +156,16 @@ public final class RunStore {
      * table may resume with another; its images/s then average different counts, which the table says.
      */
     public OptionalInt threadsOf(RunKey key) throws IOException {
-        Path file = fileOf(key);
-        if (!Files.isRegularFile(file)) {
+        Properties properties = stored(key).orElse(null);
+        if (properties == null) {
             return OptionalInt.empty();
-        }
-        Properties properties = new Properties();
-        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            properties.load(reader);
         }
         String threads = properties.getProperty(THREADS);
         try {
             return threads == null ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(threads));
         } catch (NumberFormatException e) {
-            throw new IOException(file + " is not a complete run file: threads '" + threads + "' is not a number", e);
+            throw new IOException(fileOf(key) + " is not a complete run file: threads '" + threads + "' is not a number",
+                    e);
         }
     }
 
