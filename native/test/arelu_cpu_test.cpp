@@ -3,10 +3,13 @@
 #include "arelu_typed.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -395,6 +398,24 @@ TYPED_TEST(AreluCpu, ZeroGradientsHaveTheReferencesSign) {
   }
 }
 
+// A NaN sum is the canonical quiet NaN (arelu.h), whatever sign and payload the NaN that made it had: here a
+// negative NaN in x, which multiplies and adds through to the sums with its sign. Scalar and channel-wise.
+TYPED_TEST(AreluCpu, NaNSumsAreTheCanonicalQuietNaN) {
+  using T = TypeParam;
+  const double canonical = std::numeric_limits<double>::quiet_NaN();
+  for (int64_t n : {int64_t{1}, int64_t{16}, int64_t{37}}) {
+    const std::vector<T> x(n, std::copysign(std::numeric_limits<T>::quiet_NaN(), T(-1))), g(n, T(1.5));
+    double ns = 0, ps = 0;
+    ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), static_cast<T*>(nullptr), n, T(kA), T(kB), &ns, &ps, 1),
+              ARELU_OK);
+    EXPECT_TRUE(bits_equal(ns, canonical) && bits_equal(ps, canonical)) << "n=" << n << " " << ns << " " << ps;
+    const T a[] = {T(kA)}, b[] = {T(kB)};
+    ASSERT_EQ(arelu::abi::backward_channels(g.data(), x.data(), static_cast<T*>(nullptr), n, 1, 1, a, b, &ns, &ps, 1),
+              ARELU_OK);
+    EXPECT_TRUE(bits_equal(ns, canonical) && bits_equal(ps, canonical)) << "channel-wise, n=" << n;
+  }
+}
+
 // The reference's y for x < 0 is 0 * b - (-x) * a: +0, not -0, where the product underflows.
 TYPED_TEST(AreluCpu, UnderflowingNegativeProductIsPlusZero) {
   using T = TypeParam;
@@ -514,7 +535,11 @@ const std::vector<Dims> kShapes = {{1, 3, 1000},  {5, 4, 1},      {2, 3, 70000},
                                    // up), medium rows with a batch of 16 or more, and the same rows with a smaller
                                    // batch (pieces); ResNet's last stage (7 x 7)
                                    {130, 9, 31},  {130, 9, 32},   {128, 64, 49}, {16, 3, 100},   {15, 3, 100},
-                                   {40, 6, 255},  {40, 6, 256}};
+                                   {40, 6, 255},  {40, 6, 256},
+                                   // more than 64 blocks of whole outer rows (kBlockWave in arelu_cpu.cpp): the
+                                   // short-row backward's second wave of blocks, for each short-row loop (one
+                                   // outer row of over 16384 elements is a block of its own)
+                                   {66, 16385, 1}, {66, 2341, 7},  {66, 335, 49}};
 
 // One data set of check_channels_match_reference: forward (when with_forward) and backward against the
 // per-channel reference, in place and without grad_in, for 1, 2 and 3 threads. On finite data every channel's
@@ -976,6 +1001,24 @@ TEST(AreluCpuIsa, DisableFlagsReadOnlyYesAsSet) {
     EXPECT_TRUE(arelu::detail::flag_value_set(yes)) << yes;
   }
 }
+// ARELU_DISABLE_AVX512 and ARELU_DISABLE_AVX2 in the environment (read once, at load) cap the level detected:
+// CTest runs this test a second and a third time with each of them set (CMakeLists.txt). Unset, the level is
+// what the CPU has.
+TEST(AreluCpuIsa, DisableFlagsInTheEnvironmentCapTheDetectedLevel) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const int detected = arelu::detail::set_max_isa(2);
+  const int cpu = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+  if (arelu::detail::flag_value_set(std::getenv("ARELU_DISABLE_AVX2"))) {
+    EXPECT_EQ(detected, 0);
+  } else if (arelu::detail::flag_value_set(std::getenv("ARELU_DISABLE_AVX512"))) {
+    EXPECT_EQ(detected, std::min(cpu, 1));
+  } else {
+    EXPECT_EQ(detected, cpu);
+  }
+#else
+  GTEST_SKIP() << "no ISA dispatch on this target";
+#endif
+}
 class ShortRowWalks : public ::testing::TestWithParam<int64_t> {};
 TEST_P(ShortRowWalks, BitIdenticalF32) { check_short_row_walks_identical<float>(GetParam()); }
 TEST_P(ShortRowWalks, BitIdenticalF64) { check_short_row_walks_identical<double>(GetParam()); }
@@ -984,6 +1027,101 @@ INSTANTIATE_TEST_SUITE_P(AreluCpuIsa, ShortRowWalks, ::testing::Values<int64_t>(
                          [](const ::testing::TestParamInfo<int64_t>& info) {
                            return "inner" + std::to_string(info.param);
                          });
+
+// Memory whose last element ends a mapping, followed by a page that may not be touched: a read past the end of a
+// buffer (an unmasked load in a tail step, a mask wider than the tail) faults, where on the heap it reads a
+// neighbour's bytes and, multiplied by a masked zero, mostly changes nothing a value comparison would see.
+template <class T>
+class GuardedBuffer {
+ public:
+  explicit GuardedBuffer(int64_t n) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t bytes = static_cast<size_t>(n) * sizeof(T);
+    const size_t data_pages = (bytes + page - 1) / page;
+    size_ = (data_pages + 1) * page;
+    void* base = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    EXPECT_NE(base, MAP_FAILED);
+    base_ = static_cast<char*>(base);
+    EXPECT_EQ(0, mprotect(base_ + data_pages * page, page, PROT_NONE));
+    data_ = reinterpret_cast<T*>(base_ + data_pages * page - bytes);
+  }
+  ~GuardedBuffer() { munmap(base_, size_); }
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+  T* data() const { return data_; }
+
+ private:
+  char* base_ = nullptr;
+  size_t size_ = 0;
+  T* data_ = nullptr;
+};
+
+// Every loop of every ISA reads and writes only its buffers' elements: each buffer ends at a guard page, at every
+// tail length of a 16-element step and of a vector, scalar and channel-wise (rows of each short-row loop and the
+// flat walk), forward, and backward with grad_in separate, in place and absent. The results are those of the
+// same calls on ordinary memory.
+template <class T>
+void check_kernels_stay_inside_their_buffers() {
+  const int detected = arelu::detail::set_max_isa(2);
+  const T a = T(0.3), b = T(1.7);
+  std::mt19937 rng(99);
+  std::normal_distribution<double> d(0.0, 2.0);
+  for (int level = 0; level <= detected; ++level) {
+    arelu::detail::set_max_isa(level);
+    for (int64_t n = 1; n <= 40; ++n) {
+      SCOPED_TRACE("level " + std::to_string(level) + " n " + std::to_string(n));
+      std::vector<T> xv(n), gv(n);
+      for (int64_t i = 0; i < n; ++i) {
+        xv[i] = static_cast<T>(d(rng));
+        gv[i] = static_cast<T>(d(rng));
+      }
+      GuardedBuffer<T> x(n), g(n), y(n), gi(n);
+      std::copy(xv.begin(), xv.end(), x.data());
+      std::copy(gv.begin(), gv.end(), g.data());
+      std::vector<T> y_plain(n), gi_plain(n);
+      double ns, ps, ns_plain, ps_plain, ns_none, ps_none;
+      ASSERT_EQ(arelu::abi::forward(x.data(), y.data(), n, a, b, 1), ARELU_OK);
+      ASSERT_EQ(arelu::abi::forward(xv.data(), y_plain.data(), n, a, b, 1), ARELU_OK);
+      ASSERT_EQ(0, std::memcmp(y.data(), y_plain.data(), n * sizeof(T)));
+      ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), gi.data(), n, a, b, &ns, &ps, 1), ARELU_OK);
+      ASSERT_EQ(arelu::abi::backward(gv.data(), xv.data(), gi_plain.data(), n, a, b, &ns_plain, &ps_plain, 1),
+                ARELU_OK);
+      ASSERT_EQ(0, std::memcmp(gi.data(), gi_plain.data(), n * sizeof(T)));
+      ASSERT_TRUE(bits_equal(ns, ns_plain) && bits_equal(ps, ps_plain));
+      ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), static_cast<T*>(nullptr), n, a, b, &ns_none, &ps_none, 1),
+                ARELU_OK);
+      ASSERT_TRUE(bits_equal(ns, ns_none) && bits_equal(ps, ps_none));
+      ASSERT_EQ(arelu::abi::backward(g.data(), x.data(), g.data(), n, a, b, &ns_none, &ps_none, 1), ARELU_OK);
+      ASSERT_EQ(0, std::memcmp(g.data(), gi_plain.data(), n * sizeof(T)));
+      // Channel-wise: 3 outer rows of 5 channels of n elements (rows of n < 32 repeat the scales, longer ones
+      // take the lanes per channel), and one outer row of 2 channels of 40 n (the flat walk).
+      for (const Dims dims : {Dims{3, 5, n}, Dims{1, 2, 40 * n}}) {
+        const int64_t m = dims.outer * dims.channels * dims.inner;
+        GuardedBuffer<T> cx(m), cg(m), cy(m), cgi(m), ca(dims.channels), cb(dims.channels);
+        for (int64_t i = 0; i < m; ++i) {
+          cx.data()[i] = static_cast<T>(d(rng));
+          cg.data()[i] = static_cast<T>(d(rng));
+        }
+        for (int64_t c = 0; c < dims.channels; ++c) {
+          ca.data()[c] = T(0.1 + 0.1 * c);
+          cb.data()[c] = T(1.1 + 0.1 * c);
+        }
+        std::vector<double> cn(dims.channels), cp(dims.channels);
+        ASSERT_EQ(arelu::abi::forward_channels(cx.data(), cy.data(), dims.outer, dims.channels, dims.inner, ca.data(),
+                                               cb.data(), 1),
+                  ARELU_OK);
+        for (T* out : {cgi.data(), static_cast<T*>(nullptr), cg.data()}) {
+          ASSERT_EQ(arelu::abi::backward_channels(cg.data(), cx.data(), out, dims.outer, dims.channels, dims.inner,
+                                                  ca.data(), cb.data(), cn.data(), cp.data(), 1),
+                    ARELU_OK);
+        }
+      }
+    }
+  }
+  arelu::detail::set_max_isa(2);
+}
+TEST(AreluCpuIsa, KernelsStayInsideTheirBuffersF32) { check_kernels_stay_inside_their_buffers<float>(); }
+TEST(AreluCpuIsa, KernelsStayInsideTheirBuffersF64) { check_kernels_stay_inside_their_buffers<double>(); }
 
 // Lengths that exercise the step tails and several chunks.
 class IsaPaths : public ::testing::TestWithParam<int64_t> {};
@@ -1021,6 +1159,8 @@ const ParameterCase kParameterCases[] = {
     {"infinite_sum_inside", kInf, -kInf, 0.5, 0.0, kInf, -kInf},
     {"nan_beta", 1.0, 1.0, 0.5, kNaN, 1.0, kNaN},
     {"nan_pos_sum", 1.0, kNaN, 0.5, 1.0, 1.0, kNaN},
+    // A sum that float does not hold: rounded to T first, then each product rounded in T, as the reference does.
+    {"sum_rounded_to_the_element_type", 1.0, 0.1, 0.5, 2.0, 1.0, 0.1 * (1.0 - kSigmoid2) * kSigmoid2},
 };
 
 bool same_or_both_nan(double got, double want) { return std::isnan(want) ? std::isnan(got) : got == want; }
