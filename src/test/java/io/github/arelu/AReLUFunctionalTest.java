@@ -233,6 +233,16 @@ class AReLUFunctionalTest {
         assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.arelu(doubles(1, 2, 3), three, three),
                 "channel-wise parameters need a channel dimension");
         assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.arelu(x, three, doubles(1, 2)));
+        // Two channels, the fewest of the channel-wise form, are checked as any other count: unchecked, the fused
+        // kernels would read [2, 4, 5] as 4 rows of 2 channels of 5 elements and answer without a word.
+        Tensor two = doubles(0.5, 0.5);
+        IllegalArgumentException twoChannels = assertThrows(IllegalArgumentException.class,
+                () -> AReLUFunctional.arelu(x, two, two));
+        assertTrue(twoChannels.getMessage().contains("2 channels") && twoChannels.getMessage().contains("[2, 4, 5]"),
+                twoChannels.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.pathFor(x, two, two));
+        assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.arelu(doubles(1, 2, 3, 4), two, two),
+                "two channel-wise parameters need a channel dimension");
     }
 
     /**

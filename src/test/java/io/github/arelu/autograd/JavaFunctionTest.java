@@ -313,6 +313,23 @@ class JavaFunctionTest {
         }
     }
 
+    /** Under NoGradGuard nothing is recorded, as by libtorch's own operations: no node, outputs without gradient. */
+    @Test
+    void underNoGradGuardNothingIsRecorded() {
+        Tensor x = doubles(1, 2, 3).requires_grad_(true);
+        Tensor w = doubles(2).requires_grad_(true);
+        int before = JavaFunction.liveNodeCount();
+        try (org.bytedeco.pytorch.NoGradGuard noGrad = new org.bytedeco.pytorch.NoGradGuard()) {
+            Tensor[] out = new AffineAndSquare().apply(x, w, doubles(1));
+            assertArrayEquals(new double[] {3, 5, 7}, values(out[0]));
+            for (Tensor o : out) {
+                assertFalse(o.requires_grad(), "an output under NoGradGuard");
+                assertNull(JavaFunction.functionOf(o));
+            }
+            assertEquals(before, JavaFunction.liveNodeCount(), "no node made");
+        }
+    }
+
     @Test
     void aSavedInputModifiedInPlaceAfterForwardIsAnError() {
         Tensor x0 = doubles(1, 2).requires_grad_(true);
@@ -434,6 +451,25 @@ class JavaFunctionTest {
         assertArrayEquals(new double[] {2, 2, 2}, values(x.grad()));
         kept.releaseReference();
         assertEquals(before, JavaFunction.liveNodeCount());
+    }
+
+    /**
+     * A dead node's record leaves with it: a node of another operation that libtorch later makes at the same
+     * address (a cat of as many inputs, the carrier's kind and size) is no JavaFunction's.
+     */
+    @Test
+    void aNodeMadeWhereADeadOnesWasIsNoJavaFunctions() {
+        Tensor x = doubles(1, 2, 3).requires_grad_(true);
+        for (int i = 0; i < 200; i++) {
+            try (PointerScope dropped = new PointerScope()) {
+                Tensor y = new AffineAndSquare().apply(x, doubles(2), doubles(1))[0];
+                assertNotNull(JavaFunction.functionOf(y));
+            }
+            try (PointerScope later = new PointerScope()) {
+                Tensor other = torch.cat(new TensorVector(x, doubles(2), doubles(1)));
+                assertNull(JavaFunction.functionOf(other), "a cat made after " + (i + 1) + " dropped graphs");
+            }
+        }
     }
 
     /** y = x * x, saving x; the first backward waits, between taking the saved handles and reading them, for a go. */
