@@ -77,6 +77,12 @@ public final class MetaLearningCommand implements Experiment {
             + "(default: ${DEFAULT-VALUE})")
     double metaLearningRate = 0.005;
 
+    // Not in the paper's code: second-order MAML with AReLU at Adam's lr 0.005 had meta-gradients of 2 jump to
+    // 100-1000 in some runs, after which the run fell back and stalled (examples/README.md, "Meta learning").
+    @Option(names = "--clip-meta-gradient", paramLabel = "NORM", description = "rescale each meta-gradient to at most "
+            + "this total norm before Adam's step (default: no clipping, as the paper's code)")
+    Double clipMetaGradient;
+
     @Option(names = "--iterations", paramLabel = "N", description = "meta steps per run (default: ${DEFAULT-VALUE})")
     int iterations = 300;
 
@@ -137,6 +143,9 @@ public final class MetaLearningCommand implements Experiment {
             throw new ParameterException(command.commandLine(), "Invalid adaptation options: " + e.getMessage());
         }
         OptionChecks.requirePositiveFinite(command.commandLine(), "--meta-lr", metaLearningRate);
+        if (clipMetaGradient != null) {
+            OptionChecks.requirePositiveFinite(command.commandLine(), "--clip-meta-gradient", clipMetaGradient);
+        }
         selected = parseActivations();
     }
 
@@ -225,7 +234,8 @@ public final class MetaLearningCommand implements Experiment {
             TaskSampler testTasks) {
         long runSeed = runOptions.seed + run;
         long started = System.nanoTime();
-        MetaLearner learner = new MetaLearner(activation, ways, runSeed, adaptation, metaLearningRate);
+        MetaLearner learner = new MetaLearner(activation, ways, runSeed, adaptation, metaLearningRate,
+                clipMetaGradient == null ? Double.POSITIVE_INFINITY : clipMetaGradient);
         Random trainRandom = new Random(runSeed);
         // Grown step by step rather than sized by --iterations: a huge count is a run stopped by hand, not a
         // request for an array of that size up front.
@@ -278,10 +288,12 @@ public final class MetaLearningCommand implements Experiment {
 
     private String describe() {
         return String.format(Locale.ROOT, "MAML (%s) on ConvMNIST, %s: %d-way %d-shot tasks with %d query image(s) per "
-                + "class, %d tasks per meta step, %d adaptation steps at lr %s, Adam at lr %s, %d meta steps, %d run(s) "
+                + "class, %d tasks per meta step, %d adaptation steps at lr %s, Adam at lr %s%s, %d meta steps, %d run(s) "
                 + "from seed %d; evaluated every %d steps on %d tasks of test images. %d libtorch thread(s)",
                 adaptation.firstOrder() ? "first order" : "second order", data, ways, shots, queriesPerClass,
-                tasksPerStep, adaptation.steps(), adaptation.learningRate(), metaLearningRate, iterations, runOptions.runs, runOptions.seed,
+                tasksPerStep, adaptation.steps(), adaptation.learningRate(), metaLearningRate,
+                clipMetaGradient == null ? "" : " on meta-gradients clipped to norm " + clipMetaGradient,
+                iterations, runOptions.runs, runOptions.seed,
                 evaluateEvery, evaluationTasks, torch.get_num_threads());
     }
 }

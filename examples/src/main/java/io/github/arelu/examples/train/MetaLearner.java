@@ -58,6 +58,8 @@ public final class MetaLearner {
     private final List<Tensor> initialWeights;
     private final Optimizer metaOptimizer;
     private final Adaptation adaptation;
+    /** The largest total norm a meta-gradient keeps ({@link Double#POSITIVE_INFINITY}: none, the paper's code). */
+    private final double maxMetaGradientNorm;
 
     /**
      * A ConvMNIST with {@code ways} outputs and {@code activation}, initialized from {@code seed}.
@@ -65,8 +67,24 @@ public final class MetaLearner {
      * @throws IllegalArgumentException for an activation outside {@link #ACTIVATIONS}
      */
     public MetaLearner(ActivationSpec<?> activation, int ways, long seed, Adaptation adaptation, double metaLearningRate) {
+        this(activation, ways, seed, adaptation, metaLearningRate, Double.POSITIVE_INFINITY);
+    }
+
+    /**
+     * As above, with each meta-gradient rescaled to a total norm of at most {@code maxMetaGradientNorm} before
+     * Adam's step (libtorch's {@code clip_grad_norm_}; not in the paper's code).
+     *
+     * @throws IllegalArgumentException for an activation outside {@link #ACTIVATIONS}, or a norm that is not
+     *         positive
+     */
+    public MetaLearner(ActivationSpec<?> activation, int ways, long seed, Adaptation adaptation, double metaLearningRate,
+            double maxMetaGradientNorm) {
         requireSupported(activation);
+        if (!(maxMetaGradientNorm > 0)) {
+            throw new IllegalArgumentException("a meta-gradient norm limit must be positive, got " + maxMetaGradientNorm);
+        }
         this.adaptation = adaptation;
+        this.maxMetaGradientNorm = maxMetaGradientNorm;
         torch.manual_seed(seed);
         network = new ConvMnist(activation, ways);
         List<Tensor> weights = new ArrayList<>();
@@ -90,8 +108,9 @@ public final class MetaLearner {
 
     /**
      * One meta step: adapts to each task and backpropagates its query loss into the initial weights (one
-     * task's graph at a time, so memory stays that of one task), then one Adam step on their mean. Returns
-     * the query accuracy (%) of the adapted networks on these tasks, before the step.
+     * task's graph at a time, so memory stays that of one task), then one Adam step on their mean, clipped to
+     * the norm limit if one was given. Returns the query accuracy (%) of the adapted networks on these tasks,
+     * before the step.
      */
     public double metaStep(List<TaskSampler.Task> tasks) {
         metaOptimizer.zero_grad();
@@ -105,6 +124,9 @@ public final class MetaLearner {
                 correct += correct(logProbabilities, task.queryLabels());
                 queries += task.queryLabels().size(0);
             }
+        }
+        if (maxMetaGradientNorm != Double.POSITIVE_INFINITY) {
+            torch.clip_grad_norm_(network.parameters(), maxMetaGradientNorm);
         }
         metaOptimizer.step();
         return 100.0 * correct / queries;

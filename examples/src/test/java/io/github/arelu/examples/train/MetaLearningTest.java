@@ -1,6 +1,7 @@
 package io.github.arelu.examples.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -118,6 +119,40 @@ class MetaLearningTest {
             }
             assertTrue(difference > 1e-3 * size, activation + ": second-order meta-gradient equals the first-order "
                     + "one (largest difference " + difference + ", largest gradient " + size + ")");
+        }
+    }
+
+    /**
+     * {@code --clip-meta-gradient}: a meta-gradient above the limit is the unclipped one scaled to the limit's
+     * norm (same direction), and one below it is left as it is.
+     */
+    @Test
+    void aClippedMetaGradientIsTheUnclippedOneScaledToTheLimit() {
+        MnistData data = syntheticData();
+        TaskSampler sampler = new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 3, 2, 2);
+        double[] unclipped = metaGradient(sampler, Double.POSITIVE_INFINITY);
+        double norm = Math.sqrt(java.util.Arrays.stream(unclipped).map(g -> g * g).sum());
+        assertTrue(norm > 0, "a zero meta-gradient tests nothing");
+        for (double limit : new double[] {norm / 4, norm * 2}) {
+            double[] clipped = metaGradient(sampler, limit);
+            double scale = Math.min(1, limit / norm);
+            for (int i = 0; i < unclipped.length; i++) {
+                assertEquals(unclipped[i] * scale, clipped[i], 1e-5 * norm,
+                        "element " + i + " with limit " + limit + " and norm " + norm);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> new MetaLearner(ActivationSpec.byName("AReLU"), 3, 11,
+                new MetaLearner.Adaptation(2, 0.05, false), 0.005, 0));
+    }
+
+    /** AReLU's second-order meta-gradient on two tasks, after one meta step limited to {@code limit}. */
+    private static double[] metaGradient(TaskSampler sampler, double limit) {
+        MetaLearner learner = new MetaLearner(ActivationSpec.byName("AReLU"), 3, 11,
+                new MetaLearner.Adaptation(2, 0.05, false), 0.005, limit);
+        try (PointerScope scope = new PointerScope()) {
+            learner.metaStep(MetaLearner.sample(sampler, 2, new Random(12)));
+            return learner.initialWeights().stream()
+                    .flatMapToDouble(weight -> java.util.Arrays.stream(doubles(weight.grad()))).toArray();
         }
     }
 
@@ -245,6 +280,9 @@ class MetaLearningTest {
         assertEquals(2, tooManyWays.exitCode());
         assertTrue(tooManyWays.err().contains("5-way tasks"), tooManyWays.err());
         assertEquals(2, run("--shots", "0").exitCode());
+        CommandRun noClip = run("--clip-meta-gradient", "0");
+        assertEquals(2, noClip.exitCode());
+        assertTrue(noClip.err().contains("--clip-meta-gradient"), noClip.err());
     }
 
     /** Which images cannot give the tasks is named: the message used to say "the data set has 4" for either. */
