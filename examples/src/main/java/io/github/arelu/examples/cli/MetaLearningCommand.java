@@ -250,7 +250,8 @@ public final class MetaLearningCommand implements Experiment {
             trainAccuracy.add(stepAccuracy);
             if (step % evaluateEvery == 0 || step == iterations) {
                 // The same test tasks at every evaluation of a run, so the curve shows learning, not task draws;
-                // drawn from a seed of their own (the run's, scrambled), apart from the training tasks' draws.
+                // from a stream apart from the training tasks' draws: Random xors its seed with 0x5DEECE66D, so
+                // this one starts from the state runSeed and the training draws' from runSeed ^ 0x5DEECE66D.
                 try (PointerScope scope = new PointerScope()) {
                     double accuracy = learner.evaluate(MetaLearner.sample(testTasks, evaluationTasks,
                             new Random(runSeed ^ 0x5DEECE66DL)));

@@ -186,6 +186,17 @@ class IdxFileTest {
         assertTrue(error.getMessage().contains("label 12 at index 1"), error.getMessage());
     }
 
+    /** At the boundary: 9 is Fashion-MNIST's last class, 10 the first label past it. */
+    @Test
+    void labelTenIsCorruptAndLabelNineIsNot() throws IOException {
+        writeSplit("train", 2, false, new byte[] {0, 9});
+        assertEquals(9, MnistData.load(directory, MnistData.Split.TRAIN).labels()[1]);
+        writeSplit("train", 2, false, new byte[] {9, 10});
+        IdxFormatException error = assertThrows(IdxFormatException.class,
+                () -> MnistData.load(directory, MnistData.Split.TRAIN));
+        assertTrue(error.getMessage().contains("label 10 at index 1"), error.getMessage());
+    }
+
     private void writeSplit(String prefix, int count, boolean gzip, byte[] labels) throws IOException {
         String suffix = gzip ? ".gz" : "";
         write(prefix + "-images-idx3-ubyte" + suffix, idx(3, new int[] {count, 28, 28}, sequence(count * 28 * 28)), gzip);

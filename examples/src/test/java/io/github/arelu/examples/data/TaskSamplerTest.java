@@ -90,6 +90,17 @@ class TaskSamplerTest {
                 + "0 classes have them"), e.getMessage());
     }
 
+    /** Class 9 has exactly shots + queries = 2 images: enough, so 10-way tasks are possible and include it. */
+    @Test
+    void aClassWithExactlyShotsPlusQueriesImagesIsUsed() {
+        MnistData data = data();
+        TaskSampler.Task task = new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 10, 1, 1)
+                .sample(new Random(1));
+        assertEquals(10, task.classes().length);
+        assertTrue(java.util.Arrays.stream(task.classes()).anyMatch(id -> id == 9),
+                java.util.Arrays.toString(task.classes()));
+    }
+
     @Test
     void labelsOutsideTheClassesAreAnError() {
         MnistData bad = new MnistData(new byte[4 * 4], new byte[] {0, 1, 12, 2}, 2, 2);
