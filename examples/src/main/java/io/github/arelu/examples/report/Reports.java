@@ -50,14 +50,19 @@ public final class Reports {
     private Reports() {
     }
 
-    /** One row per activation: first-epoch and best test accuracy (mean +- std), final loss, speed. */
+    /**
+     * One row per activation: first-epoch and best test accuracy (mean +- std), final loss, speed. The first
+     * column is as wide as the longest name ("AReLU-channelwise"), so the columns stay aligned.
+     */
     public static void printTable(List<ActivationResult> results, PrintWriter out) {
-        out.printf(Locale.ROOT, "%-10s | %-17s | %-17s | %-10s | %-7s | %s%n", "activation", "1st epoch acc (%)",
-                "best acc (%)", "final loss", "img/s", "time (s)");
-        out.println("-".repeat(10) + "-+-" + "-".repeat(17) + "-+-" + "-".repeat(17) + "-+-" + "-".repeat(10)
+        int width = Math.max("activation".length(),
+                results.stream().mapToInt(result -> result.activation().length()).max().orElse(0));
+        out.printf(Locale.ROOT, "%-" + width + "s | %-17s | %-17s | %-10s | %-7s | %s%n", "activation",
+                "1st epoch acc (%)", "best acc (%)", "final loss", "img/s", "time (s)");
+        out.println("-".repeat(width) + "-+-" + "-".repeat(17) + "-+-" + "-".repeat(17) + "-+-" + "-".repeat(10)
                 + "-+-" + "-".repeat(7) + "-+-" + "-".repeat(8));
         for (ActivationResult result : results) {
-            out.printf(Locale.ROOT, "%-10s | %7.2f +- %-6.2f | %7.2f +- %-6.2f | %-10.4f | %7.0f | %.1f%n",
+            out.printf(Locale.ROOT, "%-" + width + "s | %7.2f +- %-6.2f | %7.2f +- %-6.2f | %-10.4f | %7.0f | %.1f%n",
                     result.activation(), result.firstEpochMean(), result.firstEpochStd(), result.bestMean(),
                     result.bestStd(), result.finalLossMean(), result.imagesPerSecondMean(), result.secondsTotal());
         }

@@ -44,6 +44,19 @@ class ReportsTest {
         assertEquals("ReLU       |   12.00 +- 1.00   |   13.50 +- 0.50   | 2.1500     |    9600 | 18.0", lines.get(3));
     }
 
+    /** A name longer than the header ("AReLU-channelwise") widens the first column for every row. */
+    @Test
+    void consoleTableStaysAlignedWithLongNames() {
+        StringWriter text = new StringWriter();
+        Reports.printTable(List.of(new ActivationResult("AReLU-channelwise", RESULTS.getFirst().runs()),
+                RESULTS.get(1)), new PrintWriter(text, true));
+        List<String> lines = text.toString().lines().toList();
+        assertEquals("activation        | 1st epoch acc (%)", lines.get(0).substring(0, 37));
+        assertEquals("AReLU-channelwise |   62.00 +- 2.00", lines.get(2).substring(0, 35));
+        assertEquals("ReLU              |   12.00 +- 1.00", lines.get(3).substring(0, 35));
+        assertEquals("------------------+-", lines.get(1).substring(0, 20));
+    }
+
     @Test
     void csvHasOneLinePerActivationRunAndEpoch() {
         List<String> lines = Reports.toCsv(RESULTS).lines().toList();
