@@ -240,14 +240,17 @@ public final class MetaLearningCommand implements Experiment {
         // Grown step by step rather than sized by --iterations: a huge count is a run stopped by hand, not a
         // request for an array of that size up front.
         DoubleStream.Builder trainAccuracy = DoubleStream.builder();
+        DoubleStream.Builder gradientNorms = DoubleStream.builder();
         List<Integer> evaluated = new ArrayList<>();
         List<Double> testAccuracy = new ArrayList<>();
         for (int step = 1; step <= iterations; step++) {
-            double stepAccuracy;
+            MetaLearner.StepResult stepResult;
             try (PointerScope scope = new PointerScope()) {
-                stepAccuracy = learner.metaStep(MetaLearner.sample(trainTasks, tasksPerStep, trainRandom));
+                stepResult = learner.metaStep(MetaLearner.sample(trainTasks, tasksPerStep, trainRandom));
             }
+            double stepAccuracy = stepResult.queryAccuracy();
             trainAccuracy.add(stepAccuracy);
+            gradientNorms.add(stepResult.metaGradientNorm());
             if (step % evaluateEvery == 0 || step == iterations) {
                 // The same test tasks at every evaluation of a run, so the curve shows learning, not task draws;
                 // from a stream apart from the training tasks' draws: Random xors its seed with 0x5DEECE66D, so
@@ -265,7 +268,7 @@ public final class MetaLearningCommand implements Experiment {
                 }
             }
         }
-        return new MetaLearningResults.Run(trainAccuracy.build().toArray(),
+        return new MetaLearningResults.Run(trainAccuracy.build().toArray(), gradientNorms.build().toArray(),
                 evaluated.stream().mapToInt(Integer::intValue).toArray(),
                 testAccuracy.stream().mapToDouble(Double::doubleValue).toArray(), (System.nanoTime() - started) / 1e9);
     }

@@ -107,12 +107,21 @@ public final class MetaLearner {
     }
 
     /**
+     * What one meta step saw.
+     *
+     * @param queryAccuracy query accuracy (%) of the adapted networks on the step's tasks, before the step
+     * @param metaGradientNorm the meta-gradient's total (Euclidean) norm over all initial weights, before any
+     *        clipping: a run whose norm jumps by orders of magnitude is one that clipping may save
+     */
+    public record StepResult(double queryAccuracy, double metaGradientNorm) {
+    }
+
+    /**
      * One meta step: adapts to each task and backpropagates its query loss into the initial weights (one
      * task's graph at a time, so memory stays that of one task), then one Adam step on their mean, clipped to
-     * the norm limit if one was given. Returns the query accuracy (%) of the adapted networks on these tasks,
-     * before the step.
+     * the norm limit if one was given.
      */
-    public double metaStep(List<TaskSampler.Task> tasks) {
+    public StepResult metaStep(List<TaskSampler.Task> tasks) {
         metaOptimizer.zero_grad();
         long correct = 0;
         long queries = 0;
@@ -125,11 +134,24 @@ public final class MetaLearner {
                 queries += task.queryLabels().size(0);
             }
         }
+        double norm = metaGradientNorm();
         if (maxMetaGradientNorm != Double.POSITIVE_INFINITY) {
             torch.clip_grad_norm_(network.parameters(), maxMetaGradientNorm);
         }
         metaOptimizer.step();
-        return 100.0 * correct / queries;
+        return new StepResult(100.0 * correct / queries, norm);
+    }
+
+    /** The total norm of the initial weights' gradients, summed in double over the weights. */
+    private double metaGradientNorm() {
+        double squares = 0;
+        try (PointerScope scope = new PointerScope()) {
+            for (Tensor weight : initialWeights) {
+                double norm = weight.grad().norm().item_double();
+                squares += norm * norm;
+            }
+        }
+        return Math.sqrt(squares);
     }
 
     /** Query accuracy (%) after adaptation on {@code tasks}, leaving the initial weights as they are. */

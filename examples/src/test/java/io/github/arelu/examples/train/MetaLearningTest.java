@@ -124,17 +124,20 @@ class MetaLearningTest {
 
     /**
      * {@code --clip-meta-gradient}: a meta-gradient above the limit is the unclipped one scaled to the limit's
-     * norm (same direction), and one below it is left as it is.
+     * norm (same direction), and one below it is left as it is; either way the step reports the norm before
+     * clipping.
      */
     @Test
     void aClippedMetaGradientIsTheUnclippedOneScaledToTheLimit() {
         MnistData data = syntheticData();
         TaskSampler sampler = new TaskSampler(data, TensorData.of(data, MnistData.CLASSES), 3, 2, 2);
-        double[] unclipped = metaGradient(sampler, Double.POSITIVE_INFINITY);
+        double[] unclipped = metaGradient(sampler, Double.POSITIVE_INFINITY, null);
         double norm = Math.sqrt(java.util.Arrays.stream(unclipped).map(g -> g * g).sum());
         assertTrue(norm > 0, "a zero meta-gradient tests nothing");
         for (double limit : new double[] {norm / 4, norm * 2}) {
-            double[] clipped = metaGradient(sampler, limit);
+            double[] reported = new double[1];
+            double[] clipped = metaGradient(sampler, limit, reported);
+            assertEquals(norm, reported[0], 1e-5 * norm, "the step reports the norm before clipping");
             double scale = Math.min(1, limit / norm);
             for (int i = 0; i < unclipped.length; i++) {
                 assertEquals(unclipped[i] * scale, clipped[i], 1e-5 * norm,
@@ -145,12 +148,18 @@ class MetaLearningTest {
                 new MetaLearner.Adaptation(2, 0.05, false), 0.005, 0));
     }
 
-    /** AReLU's second-order meta-gradient on two tasks, after one meta step limited to {@code limit}. */
-    private static double[] metaGradient(TaskSampler sampler, double limit) {
+    /**
+     * AReLU's second-order meta-gradient on two tasks, after one meta step limited to {@code limit}; the norm
+     * the step reports goes into {@code reportedNorm}'s element, if given.
+     */
+    private static double[] metaGradient(TaskSampler sampler, double limit, double[] reportedNorm) {
         MetaLearner learner = new MetaLearner(ActivationSpec.byName("AReLU"), 3, 11,
                 new MetaLearner.Adaptation(2, 0.05, false), 0.005, limit);
         try (PointerScope scope = new PointerScope()) {
-            learner.metaStep(MetaLearner.sample(sampler, 2, new Random(12)));
+            MetaLearner.StepResult step = learner.metaStep(MetaLearner.sample(sampler, 2, new Random(12)));
+            if (reportedNorm != null) {
+                reportedNorm[0] = step.metaGradientNorm();
+            }
             return learner.initialWeights().stream()
                     .flatMapToDouble(weight -> java.util.Arrays.stream(doubles(weight.grad()))).toArray();
         }
