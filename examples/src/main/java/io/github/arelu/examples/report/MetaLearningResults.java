@@ -41,10 +41,9 @@ public record MetaLearningResults(String description, List<MetaLearningResults.R
             return Arrays.stream(trainQueryAccuracy).max().orElse(Double.NaN);
         }
 
-        /** The largest meta-gradient norm of the run (NaN if any step's was). */
+        /** The largest meta-gradient norm of the run (NaN if any step's was: NaN sorts above every number). */
         public double largestMetaGradientNorm() {
-            return Arrays.stream(metaGradientNorm).reduce(Double.NEGATIVE_INFINITY,
-                    (a, b) -> Double.isNaN(a) || Double.isNaN(b) ? Double.NaN : Math.max(a, b));
+            return Arrays.stream(metaGradientNorm).max().orElse(Double.NaN);
         }
     }
 
