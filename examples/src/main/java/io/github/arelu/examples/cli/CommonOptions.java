@@ -105,27 +105,42 @@ public final class CommonOptions {
 
     /**
      * {@code --threads} libtorch threads, and oneDNN as {@code --onednn} says for {@code --net}'s convolutions
-     * on the images a step trains on in each of {@code worldSize} processes.
+     * on the batches that rank {@code rank} of {@code worldSize} processes puts through them when it trains on
+     * the training images and scores the test images.
      */
-    ProcessSettings processSettings(int worldSize) {
-        return new ProcessSettings(threads.threads, oneDnn, network, stepImages(worldSize));
+    ProcessSettings processSettings(int rank, int worldSize) {
+        Trainer.BatchSizes batches;
+        try {
+            batches = Trainer.BatchSizes.of(imageCount(MnistData.Split.TRAIN), imageCount(MnistData.Split.TEST),
+                    batchSize, rank, worldSize);
+        } catch (IOException e) {
+            // Reported with the options' context when the command loads the data set; nothing to check until then.
+            batches = Trainer.BatchSizes.NONE;
+        }
+        return processSettings(batches);
+    }
+
+    /** {@code --threads} libtorch threads, and oneDNN as {@code --onednn} says for {@code batches}. */
+    ProcessSettings processSettings(Trainer.BatchSizes batches) {
+        return new ProcessSettings(threads.threads, oneDnn, network, batches);
     }
 
     /**
-     * The images one step trains on in one process: {@code --batch-size}, or every training image where there
-     * are fewer, as {@link Trainer} takes them, and of that a data-parallel rank's share (the largest, where
-     * they differ by one). The training images are counted from their file's header, before the data set is
-     * loaded; where that cannot be read, loading it will say why, and the batch size stands in.
+     * How many images of {@code split} a run takes ({@code --train-limit}, {@code --test-limit}), counted from
+     * the images file's header before the data set is loaded.
      */
-    int stepImages(int worldSize) {
-        int images = batchSize;
-        try {
-            int available = MnistData.imageCount(data.data, MnistData.Split.TRAIN);
-            images = Math.min(images, trainLimit > 0 ? Math.min(trainLimit, available) : available);
-        } catch (IOException e) {
-            // Reported with the options' context when the command loads the data set.
-        }
-        return Math.max(1, Math.ceilDiv(images, worldSize));
+    int imageCount(MnistData.Split split) throws IOException {
+        int available = MnistData.imageCount(data.data, split);
+        int limit = split == MnistData.Split.TRAIN ? trainLimit : testLimit;
+        return limit > 0 ? Math.min(limit, available) : available;
+    }
+
+    /**
+     * How many of the images that a run takes of {@code split} are of each class, read from the labels file
+     * before the data set is loaded.
+     */
+    int[] labelCounts(MnistData.Split split) throws IOException {
+        return MnistData.labelCounts(data.data, split, split == MnistData.Split.TRAIN ? trainLimit : testLimit);
     }
 
     void requireAtLeast(String option, long value, long minimum) {

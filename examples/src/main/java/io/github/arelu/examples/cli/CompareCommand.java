@@ -104,13 +104,13 @@ public final class CompareCommand implements Experiment {
     }
 
     /**
-     * The options' threads and convolutions; oneDNN is checked on a rank's share of a step. A process that
+     * The options' threads and convolutions; oneDNN is checked on this rank's shares of the batches. A process that
      * starts {@code --local-workers} trains nothing: each worker checks for itself.
      */
     @Override
     public ProcessSettings processSettings() {
         return distributed.startsLocalWorkers() ? ProcessSettings.withoutOneDnn(common.threads())
-                : common.processSettings(distributed.worldSize);
+                : common.processSettings(distributed.rank, distributed.worldSize);
     }
 
     @Override

@@ -140,7 +140,7 @@ public final class LearningRateTableCommand implements Experiment {
 
     @Override
     public ProcessSettings processSettings() {
-        return common.processSettings(1);
+        return common.processSettings(0, 1);
     }
 
     @Override

@@ -3,11 +3,14 @@ package io.github.arelu.examples.cli;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
 import io.github.arelu.examples.train.LibTorchSettings;
+import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.StringTensorDictItem;
 import org.bytedeco.pytorch.Tensor;
@@ -19,8 +22,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * Whether to use libtorch's oneDNN convolutions in this process. bytedeco's 2.10.0 oneDNN returned NaN from
  * finite inputs on some machines (in some processes and not others) and trained correctly on others, so
  * {@code --onednn auto} checks, once per process before training: the network's own forward and backward
- * (its convolution shapes, the real batch size, random images and labels, the same weights) through oneDNN
- * and through libtorch's own convolutions. oneDNN is used only if every output and every parameter gradient
+ * (its convolution shapes, at each batch size of the run's training steps, random images and labels, the same
+ * weights) and its forward in eval mode at each size of the run's test batches, through oneDNN and through
+ * libtorch's own convolutions. oneDNN is used only if every output and every parameter gradient
  * is finite and agrees; the {@link Verdict} says which was used and why, for the run's summary.
  */
 final class OneDnnCheck {
@@ -51,11 +55,11 @@ final class OneDnnCheck {
     }
 
     /** Decides for this process (checking when {@code mode} is auto) and switches oneDNN accordingly. */
-    static Verdict apply(Mode mode, MnistNetwork.Kind network, int batchSize) {
+    static Verdict apply(Mode mode, MnistNetwork.Kind network, Trainer.BatchSizes batches) {
         Verdict verdict = switch (mode) {
             case on -> new Verdict(true, "oneDNN (--onednn on)");
             case off -> new Verdict(false, "libtorch's own (--onednn off)");
-            case auto -> check(network, batchSize);
+            case auto -> check(network, batches);
         };
         LibTorchSettings.setOneDnnEnabled(verdict.enabled());
         current = verdict;
@@ -67,26 +71,86 @@ final class OneDnnCheck {
         return current;
     }
 
-    private static Verdict check(MnistNetwork.Kind network, int batchSize) {
+    /**
+     * oneDNN against libtorch's own convolutions on every batch size of {@code batches}: oneDNN picks its
+     * kernels by shape, so agreement on one size says nothing of another (an epoch's last, smaller step, or a
+     * test batch of 1000 images in eval mode, whose wrong values would be wrong accuracies without an error).
+     */
+    private static Verdict check(MnistNetwork.Kind network, Trainer.BatchSizes batches) {
         if (!network.convolutional()) {
             return new Verdict(false, "libtorch's own (--onednn auto: " + network + " has no convolutions)");
+        }
+        if (batches.training().isEmpty() && batches.evaluation().isEmpty()) {
+            return new Verdict(false, "libtorch's own (--onednn auto: no batch to check it on)");
         }
         boolean before = LibTorchSettings.oneDnnEnabled();
         try (PointerScope scope = new PointerScope()) {
             // Random draws here do not change any run: every run's network is made from its own seed.
             MnistNetwork model = network.create(ActivationSpec.byName("ReLU"), 10);
-            Tensor images = torch.randn(batchSize, 1, 28, 28);
-            Tensor labels = torch.randint(10, new long[] {batchSize}, new TensorOptions(ScalarType.Long));
-            List<String> names = new ArrayList<>();
-            List<Tensor> withOneDnn = forwardBackward(model, images, labels, true, names);
-            List<Tensor> without = forwardBackward(model, images, labels, false, null);
-            String disagreement = disagreement(names, withOneDnn, without);
-            return disagreement == null
-                    ? new Verdict(true, "oneDNN (--onednn auto: it agreed with libtorch's own convolutions on "
-                            + network + "'s shapes at batch " + batchSize + ", forward and backward)")
-                    : new Verdict(false, "libtorch's own (--onednn auto: oneDNN " + disagreement + ")");
+            for (int size : batches.training()) {
+                String disagreement = compare(model, size, true);
+                if (disagreement != null) {
+                    return refused(disagreement + " in a training step of " + size + " images");
+                }
+            }
+            for (int size : batches.evaluation()) {
+                String disagreement = compare(model, size, false);
+                if (disagreement != null) {
+                    return refused(disagreement + " in a test batch of " + size + " images");
+                }
+            }
+            List<String> checked = new ArrayList<>();
+            if (!batches.training().isEmpty()) {
+                checked.add("training steps of " + sizes(batches.training()) + " images (forward and backward)");
+            }
+            if (!batches.evaluation().isEmpty()) {
+                checked.add("test batches of " + sizes(batches.evaluation()) + " images (forward)");
+            }
+            return new Verdict(true, "oneDNN (--onednn auto: it agreed with libtorch's own convolutions on "
+                    + network + "'s shapes in " + String.join(" and in ", checked) + ")");
         } finally {
             LibTorchSettings.setOneDnnEnabled(before);
+        }
+    }
+
+    private static Verdict refused(String disagreement) {
+        return new Verdict(false, "libtorch's own (--onednn auto: oneDNN " + disagreement + ")");
+    }
+
+    /** "96 and 128", "4, 96 and 128". */
+    static String sizes(Set<Integer> sizes) {
+        List<String> words = sizes.stream().map(String::valueOf).toList();
+        return words.size() == 1 ? words.get(0)
+                : String.join(", ", words.subList(0, words.size() - 1)) + " and " + words.getLast();
+    }
+
+    /**
+     * What differs between oneDNN's and libtorch's own convolutions on {@code size} random images, in words
+     * ({@link #disagreement}), or null: a training step's output and parameter gradients, or a test batch's
+     * output in eval mode without gradients.
+     */
+    private static String compare(MnistNetwork model, int size, boolean training) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor images = torch.randn(size, 1, 28, 28);
+            if (training) {
+                Tensor labels = torch.randint(10, new long[] {size}, new TensorOptions(ScalarType.Long));
+                List<String> names = new ArrayList<>();
+                List<Tensor> withOneDnn = forwardBackward(model, images, labels, true, names);
+                return disagreement(names, withOneDnn, forwardBackward(model, images, labels, false, null));
+            }
+            return disagreement(List.of("the output"), List.of(evaluate(model, images, true)),
+                    List.of(evaluate(model, images, false)));
+        }
+    }
+
+    /** The output of one forward pass in eval mode without gradients, as the trainer scores test images. */
+    private static Tensor evaluate(MnistNetwork model, Tensor images, boolean oneDnn) {
+        LibTorchSettings.setOneDnnEnabled(oneDnn);
+        model.eval();
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            return model.forward(images).clone();
+        } finally {
+            model.train(true);
         }
     }
 

@@ -5,6 +5,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -81,7 +82,26 @@ public final class TransferCommand implements Experiment {
 
     @Override
     public ProcessSettings processSettings() {
-        return common.processSettings(1);
+        // Pretraining and fine-tuning each take their half of the classes, so each has batch sizes of its own.
+        Trainer.BatchSizes batches;
+        try {
+            int[] train = common.labelCounts(MnistData.Split.TRAIN);
+            int[] test = common.labelCounts(MnistData.Split.TEST);
+            batches = Trainer.BatchSizes.NONE;
+            for (int half = 0; half < 2; half++) {
+                batches = batches.and(Trainer.BatchSizes.of(halfCount(train, half), halfCount(test, half),
+                        common.batchSize, 0, 1));
+            }
+        } catch (IOException e) {
+            // Reported with the options' context when the command loads the data set; nothing to check until then.
+            batches = Trainer.BatchSizes.NONE;
+        }
+        return common.processSettings(batches);
+    }
+
+    /** The images of classes {@code half * 5} to {@code half * 5 + 4}. */
+    private static int halfCount(int[] classCounts, int half) {
+        return Arrays.stream(classCounts, half * CLASSES_PER_HALF, (half + 1) * CLASSES_PER_HALF).sum();
     }
 
     @Override

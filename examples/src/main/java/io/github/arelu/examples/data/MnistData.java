@@ -132,6 +132,24 @@ public record MnistData(byte[] pixels, byte[] labels, int rows, int columns) {
         return IdxFile.readDimensions(require(directory, split.imagesFile), IMAGES_MAGIC_DIMENSIONS)[0];
     }
 
+    /**
+     * How many of the first {@code limit} labels of {@code split}'s file in {@code directory} (all of them where
+     * {@code limit} is 0) name each class, read from the labels file alone: for settings made before the data
+     * set is loaded. Labels outside 0..{@value #CLASSES} - 1 are not counted; {@link #load} refuses them.
+     */
+    public static int[] labelCounts(Path directory, Split split, int limit) throws IOException {
+        byte[] labels = IdxFile.read(require(directory, split.labelsFile), LABELS_MAGIC_DIMENSIONS).data();
+        int[] counts = new int[CLASSES];
+        int read = limit > 0 ? Math.min(limit, labels.length) : labels.length;
+        for (int i = 0; i < read; i++) {
+            int label = Byte.toUnsignedInt(labels[i]);
+            if (label < CLASSES) {
+                counts[label]++;
+            }
+        }
+        return counts;
+    }
+
     /** {@code split}'s images file in {@code directory}, gzipped or not, for messages about its images. */
     public static Path imagesPath(Path directory, Split split) {
         Path file = find(directory, split.imagesFile);

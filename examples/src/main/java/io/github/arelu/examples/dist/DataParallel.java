@@ -508,14 +508,7 @@ public final class DataParallel implements GradientSync {
     /** This rank's part of a batch of {@code size}: contiguous, sizes differing by at most one. */
     @Override
     public Shard shard(int size) {
-        return shard(rank, worldSize, size);
-    }
-
-    /** Rank {@code rank}'s part of a batch of {@code size} in a group of {@code worldSize}. */
-    public static Shard shard(int rank, int worldSize, int size) {
-        int start = (int) ((long) rank * size / worldSize);
-        int end = (int) ((long) (rank + 1) * size / worldSize);
-        return new Shard(start, end - start);
+        return Shard.of(rank, worldSize, size);
     }
 
     /** Copies rank 0's parameters and buffers into every rank's {@code network}. */

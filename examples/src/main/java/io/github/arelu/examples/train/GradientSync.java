@@ -15,6 +15,16 @@ public interface GradientSync {
 
     /** The part {@code [offset, offset + length)} of a batch that this process trains or evaluates on. */
     record Shard(int offset, int length) {
+
+        /**
+         * Rank {@code rank}'s part of a batch of {@code size} in a group of {@code worldSize}: consecutive
+         * parts whose lengths differ by one at most.
+         */
+        public static Shard of(int rank, int worldSize, int size) {
+            int start = (int) ((long) rank * size / worldSize);
+            int end = (int) ((long) (rank + 1) * size / worldSize);
+            return new Shard(start, end - start);
+        }
     }
 
     /** This process's number in the group, 0 to {@link #worldSize()} - 1; 0 for a process alone. */

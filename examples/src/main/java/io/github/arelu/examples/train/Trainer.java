@@ -1,7 +1,10 @@
 package io.github.arelu.examples.train;
 
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.DoubleStream;
 
 import io.github.arelu.AReLU;
@@ -96,6 +99,7 @@ public final class Trainer {
         }
     }
 
+    /** The most test images one forward pass of an evaluation takes. */
     private static final int EVALUATION_BATCH = 1000;
     /** Untimed steps of {@link #warmUp}. */
     static final int WARM_UP_STEPS = 10;
@@ -227,6 +231,65 @@ public final class Trainer {
             evaluate(network, evaluationImages);
             double evaluation = evaluationImages.count() / ((System.nanoTime() - start) / 1e9);
             return new Throughput(training, evaluation);
+        }
+    }
+
+    /**
+     * The numbers of images that a trainer's forward passes take in one process, for checks that depend on the
+     * shapes (oneDNN picks its convolution kernels by shape).
+     *
+     * @param training those of a training step (forward and backward, in training mode), in ascending order
+     * @param evaluation those of a test batch (forward only, in eval mode, without gradients), in ascending order
+     */
+    public record BatchSizes(Set<Integer> training, Set<Integer> evaluation) {
+
+        /** No forward passes at all. */
+        public static final BatchSizes NONE = new BatchSizes(Set.of(), Set.of());
+
+        public BatchSizes {
+            training = Collections.unmodifiableSortedSet(new TreeSet<>(training));
+            evaluation = Collections.unmodifiableSortedSet(new TreeSet<>(evaluation));
+        }
+
+        /**
+         * Those of a trainer of {@code batchSize} in rank {@code rank} of {@code worldSize} processes on
+         * {@code trainImages} training and {@code testImages} test images: the steps of {@link #fit} (of which
+         * {@link #warmUp}'s and {@link #measure}'s are the first) and the test batches of its evaluations (of
+         * which, in a process alone, {@link #measure}'s is the first, and {@link #accuracy}'s are all).
+         */
+        public static BatchSizes of(int trainImages, int testImages, int batchSize, int rank, int worldSize) {
+            Set<Integer> training = new TreeSet<>();
+            addShare(training, Math.min(batchSize, trainImages), rank, worldSize);
+            // An epoch's last step takes the images that are left.
+            if (trainImages > batchSize && trainImages % batchSize != 0) {
+                addShare(training, trainImages % batchSize, rank, worldSize);
+            }
+            Set<Integer> evaluation = new TreeSet<>();
+            int testShare = GradientSync.Shard.of(rank, worldSize, testImages).length();
+            if (testShare > 0) {
+                evaluation.add(Math.min(EVALUATION_BATCH, testShare));
+            }
+            if (testShare > EVALUATION_BATCH && testShare % EVALUATION_BATCH != 0) {
+                evaluation.add(testShare % EVALUATION_BATCH);
+            }
+            return new BatchSizes(training, evaluation);
+        }
+
+        /** Those of both. */
+        public BatchSizes and(BatchSizes other) {
+            Set<Integer> allTraining = new TreeSet<>(training);
+            allTraining.addAll(other.training);
+            Set<Integer> allEvaluation = new TreeSet<>(evaluation);
+            allEvaluation.addAll(other.evaluation);
+            return new BatchSizes(allTraining, allEvaluation);
+        }
+
+        /** A rank's shard of a step of {@code images}; a rank whose shard is empty runs no forward pass. */
+        private static void addShare(Set<Integer> sizes, int images, int rank, int worldSize) {
+            int share = GradientSync.Shard.of(rank, worldSize, images).length();
+            if (share > 0) {
+                sizes.add(share);
+            }
         }
     }
 

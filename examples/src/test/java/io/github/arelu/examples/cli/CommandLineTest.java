@@ -11,11 +11,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
 
 import io.github.arelu.examples.data.TinyDataSet;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.train.LibTorchSettings;
 import io.github.arelu.examples.train.ProgressBar;
+import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -221,11 +224,13 @@ class CommandLineTest {
     void oneDnnAutoChecksTheNetworksConvolutions() throws IOException {
         writeTinyDataSet();
         CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
-                "--activations", "ReLU", "--epochs", "1", "--batch-size", "4");
+                "--activations", "ReLU", "--epochs", "1", "--batch-size", "3");
         assertEquals(0, outcome.exitCode(), outcome.err());
         boolean agreed = outcome.out().contains("Convolutions: oneDNN (--onednn auto: it agreed with libtorch's own "
-                + "convolutions on ConvMNIST's shapes at batch 4, forward and backward).");
-        boolean refused = outcome.out().contains("Convolutions: libtorch's own (--onednn auto: oneDNN ");
+                + "convolutions on ConvMNIST's shapes in training steps of 2 and 3 images (forward and backward) and "
+                + "in test batches of 4 images (forward)).");
+        boolean refused = Pattern.compile("Convolutions: libtorch's own \\(--onednn auto: oneDNN [^\\n]* in (a training "
+                + "step of [23]|a test batch of 4) images\\)\\.").matcher(outcome.out()).find();
         assertTrue(agreed != refused, outcome.out());
         assertEquals(agreed, LibTorchSettings.oneDnnEnabled());
     }
@@ -354,31 +359,53 @@ class CommandLineTest {
     }
 
     /**
-     * The start-up oneDNN check runs the convolutions on the images a step takes, not on --batch-size as given
-     * (20000 took 45 s and 3.8 GB on 100 training images), and in a data-parallel group on a rank's share.
+     * The start-up oneDNN check runs the convolutions on the batches the run takes, not on --batch-size as given
+     * (20000 took 45 s and 3.8 GB on 100 training images): an epoch's last, smaller step too, and the test
+     * batches; in a data-parallel group, on this rank's shares. The tiny data set has 8 training and 4 test images.
      */
     @Test
-    void oneDnnIsCheckedOnTheImagesOfOneStep() throws IOException {
+    void oneDnnIsCheckedOnTheBatchesOfTheRun() throws IOException {
         writeTinyDataSet();
-        assertEquals(8, checkedBatch("--batch-size", "20000"), "all 8 training images");
-        assertEquals(3, checkedBatch("--batch-size", "20000", "--train-limit", "3"));
-        assertEquals(5, checkedBatch("--batch-size", "5"));
-        assertEquals(2, checkedBatch("--batch-size", "20000", "--train-limit", "3", "--world-size", "2", "--rank",
-                "1"), "the larger share of 3 images over 2 ranks");
+        assertEquals(new Trainer.BatchSizes(Set.of(8), Set.of(4)), checkedBatches("--batch-size", "20000"),
+                "all 8 training images");
+        assertEquals(new Trainer.BatchSizes(Set.of(3), Set.of(4)), checkedBatches("--batch-size", "20000",
+                "--train-limit", "3"));
+        assertEquals(new Trainer.BatchSizes(Set.of(3, 5), Set.of(4)), checkedBatches("--batch-size", "5"),
+                "a step of 5 and the last of 3");
+        assertEquals(new Trainer.BatchSizes(Set.of(2), Set.of(2)), checkedBatches("--batch-size", "20000",
+                "--train-limit", "3", "--test-limit", "3", "--world-size", "2", "--rank", "1"),
+                "rank 1's shares of 3 images over 2 ranks");
+        assertEquals(new Trainer.BatchSizes(Set.of(1), Set.of(1)), checkedBatches("--batch-size", "20000",
+                "--train-limit", "3", "--test-limit", "3", "--world-size", "2", "--rank", "0"));
+        LearningRateTableCommand table = new LearningRateTableCommand(ProgressBar.silent());
+        Main.commandLine(table).parseArgs("--data", tinyDataSet.toString(), "--batch-size", "3");
+        table.validate();
+        assertEquals(new Trainer.BatchSizes(Set.of(2, 3), Set.of(4)), table.processSettings().batches());
         CompareCommand starter = new CompareCommand(ProgressBar.silent());
         Main.commandLine(starter).parseArgs("--data", tinyDataSet.toString(), "--local-workers", "2");
         starter.validate();
         assertEquals(OneDnnCheck.Mode.off, starter.processSettings().oneDnn(), "the workers check for themselves");
+        CompareCommand noData = new CompareCommand(ProgressBar.silent());
+        Main.commandLine(noData).parseArgs("--data", emptyDirectory.toString());
+        noData.validate();
+        assertEquals(Trainer.BatchSizes.NONE, noData.processSettings().batches(), "loading will say what is missing");
     }
 
-    private int checkedBatch(String... args) {
+    @Test
+    void theSummaryListsTheCheckedSizesInOrder() {
+        assertEquals("128", OneDnnCheck.sizes(Set.of(128)));
+        assertEquals("96 and 128", OneDnnCheck.sizes(new Trainer.BatchSizes(Set.of(128, 96), Set.of()).training()));
+        assertEquals("2, 5 and 8", OneDnnCheck.sizes(new Trainer.BatchSizes(Set.of(8, 2, 5), Set.of()).training()));
+    }
+
+    private Trainer.BatchSizes checkedBatches(String... args) {
         CompareCommand command = new CompareCommand(ProgressBar.silent());
         String[] all = Arrays.copyOf(args, args.length + 2);
         all[args.length] = "--data";
         all[args.length + 1] = tinyDataSet.toString();
         Main.commandLine(command).parseArgs(all);
         command.validate();
-        return command.processSettings().batchSize();
+        return command.processSettings().batches();
     }
 
     @Test

@@ -35,6 +35,7 @@ import io.github.arelu.examples.dist.DataParallel;
 import io.github.arelu.examples.dist.DataParallelException;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
+import io.github.arelu.examples.train.GradientSync;
 import io.github.arelu.examples.train.ProgressBar;
 import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.pytorch.TensorVector;
@@ -453,7 +454,7 @@ class DataParallelTest {
             for (int size : new int[] {1, 3, 88, 89, 128}) {
                 int next = 0;
                 for (int rank = 0; rank < worldSize; rank++) {
-                    DataParallel.Shard shard = DataParallel.shard(rank, worldSize, size);
+                    GradientSync.Shard shard = GradientSync.Shard.of(rank, worldSize, size);
                     assertEquals(next, shard.offset());
                     assertTrue(Math.abs(shard.length() - (double) size / worldSize) < 1, shard.toString());
                     next += shard.length();

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
 import javax.imageio.ImageIO;
 
@@ -20,6 +21,7 @@ import com.google.gson.JsonParser;
 import io.github.arelu.examples.data.TinyDataSet;
 import io.github.arelu.examples.report.Statistics;
 import io.github.arelu.examples.train.ProgressBar;
+import io.github.arelu.examples.train.Trainer;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -47,6 +49,20 @@ class TransferCommandTest {
     @AfterEach
     void restoreThreads() {
         torch.set_num_threads(threadsBefore);
+    }
+
+    /**
+     * The oneDNN check runs each phase's batches: pretraining and fine-tuning each take their half of the
+     * classes. Of the first 23 training images (labels 0-9 repeating), 13 are of classes 0-4 and 10 of 5-9; of
+     * the first 13 test images, 8 and 5.
+     */
+    @Test
+    void oneDnnIsCheckedOnTheBatchesOfEachPhase() {
+        TransferCommand command = new TransferCommand(ProgressBar.silent());
+        Main.commandLine(command).parseArgs("--data", data.toString(), "--batch-size", "8", "--train-limit", "23",
+                "--test-limit", "13");
+        command.validate();
+        assertEquals(new Trainer.BatchSizes(Set.of(2, 5, 8), Set.of(5, 8)), command.processSettings().batches());
     }
 
     @Test

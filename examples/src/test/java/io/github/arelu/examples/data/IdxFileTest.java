@@ -103,6 +103,17 @@ class IdxFileTest {
     }
 
     @Test
+    void theLabelsFileAloneGivesTheCountsOfTheClasses() throws IOException {
+        writeSplit("train", 6, true, new byte[] {0, 9, 2, 9, 12, 2});
+        assertArrayEquals(new int[] {1, 0, 2, 0, 0, 0, 0, 0, 0, 2},
+                MnistData.labelCounts(directory, MnistData.Split.TRAIN, 0), "label 12 is not counted");
+        assertArrayEquals(new int[] {1, 0, 1, 0, 0, 0, 0, 0, 0, 1},
+                MnistData.labelCounts(directory, MnistData.Split.TRAIN, 3), "the first 3");
+        assertArrayEquals(new int[] {1, 0, 2, 0, 0, 0, 0, 0, 0, 2},
+                MnistData.labelCounts(directory, MnistData.Split.TRAIN, 100), "all of them");
+    }
+
+    @Test
     void cutGzipStreamIsReportedWithTheFile() throws IOException {
         byte[] gzipped = gzip(idx(3, new int[] {50, 28, 28}, sequence(50 * 28 * 28)));
         Path file = write("cut.gz", Arrays.copyOf(gzipped, gzipped.length / 2), false);

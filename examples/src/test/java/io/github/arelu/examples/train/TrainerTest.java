@@ -9,6 +9,8 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -17,6 +19,8 @@ import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -42,6 +46,91 @@ class TrainerTest {
                 Trainer.OptimizerKind.SGD, 0.1, 1, none, four, new Random(1), "no training images"));
         assertEquals("training needs training and test images; got 0 training and 4 test images",
                 noTraining.getMessage());
+    }
+
+    /**
+     * {@link Trainer.BatchSizes#of} names exactly the batch sizes that {@link Trainer#fit} puts through a
+     * network, training and scoring: a last, smaller step (7 images in steps of 3) and a last, smaller test batch
+     * (2500 test images in batches of 1000), in a process alone and as rank 1 of 2. The oneDNN check runs these.
+     */
+    @Test
+    void batchSizesAreThoseThatFitPutsThroughTheNetwork() {
+        assertEquals(new Trainer.BatchSizes(Set.of(1, 3), Set.of(500, 1000)), Trainer.BatchSizes.of(7, 2500, 3, 0, 1));
+        assertEquals(new Trainer.BatchSizes(Set.of(1, 2), Set.of(250, 1000)), Trainer.BatchSizes.of(7, 2500, 3, 1, 2));
+        assertEquals(new Trainer.BatchSizes(Set.of(7), Set.of(4)), Trainer.BatchSizes.of(7, 4, 20000, 0, 1),
+                "a batch larger than the training set takes all of it");
+        assertEquals(new Trainer.BatchSizes(Set.of(3), Set.of(4)), Trainer.BatchSizes.of(6, 4, 3, 0, 1),
+                "steps that divide the set leave no smaller one");
+        assertEquals(new Trainer.BatchSizes(Set.of(), Set.of()), Trainer.BatchSizes.of(1, 1, 3, 0, 2),
+                "rank 0 of 2 has no share of one image");
+        assertEquals(new Trainer.BatchSizes(Set.of(1, 2, 3), Set.of(4, 5)), Trainer.BatchSizes.of(5, 4, 2, 0, 1)
+                .and(Trainer.BatchSizes.of(3, 5, 3, 0, 1)));
+        TensorData train = TensorData.of(images(7), MnistData.CLASSES);
+        TensorData test = TensorData.of(images(2500), MnistData.CLASSES);
+        for (int worldSize = 1; worldSize <= 2; worldSize++) {
+            int rank = worldSize - 1;
+            try (PointerScope scope = new PointerScope()) {
+                RecordingNetwork network = new RecordingNetwork();
+                GradientSync sync = worldSize == 1 ? GradientSync.singleProcess() : new LoneRank(rank, worldSize);
+                new Trainer(3, ProgressBar.silent(), sync).fit(network, Trainer.OptimizerKind.SGD, 0.1, 1, train, test,
+                        new Random(1), "recorded");
+                assertEquals(Trainer.BatchSizes.of(7, 2500, 3, rank, worldSize),
+                        new Trainer.BatchSizes(network.training, network.evaluation), "rank " + rank + " of " + worldSize);
+            }
+        }
+    }
+
+    /** A linear classifier that notes the size of each batch it sees, by mode. */
+    private static final class RecordingNetwork extends MnistNetwork {
+        final Set<Integer> training = new TreeSet<>();
+        final Set<Integer> evaluation = new TreeSet<>();
+        private final LinearImpl classifier;
+
+        RecordingNetwork() {
+            super("Recording");
+            classifier = register_module("classifier", new LinearImpl(28 * 28, MnistData.CLASSES));
+        }
+
+        @Override
+        public Tensor forward(Tensor images) {
+            (is_training() ? training : evaluation).add((int) images.size(0));
+            return classifier.forward(images.flatten(1, -1)).log_softmax(1);
+        }
+    }
+
+    /** Rank {@code rank} of a group whose other ranks are absent: its own shards, collectives that add nothing. */
+    private record LoneRank(int rank, int worldSize) implements GradientSync {
+        @Override
+        public Shard shard(int batchSize) {
+            return Shard.of(rank, worldSize, batchSize);
+        }
+
+        @Override
+        public void startFrom(Module network) {
+        }
+
+        @Override
+        public void shareBuffers(Module network) {
+        }
+
+        @Override
+        public double sumGradients(Module network, Tensor scaledShardLoss) {
+            return scaledShardLoss == null ? 0 : scaledShardLoss.item_double();
+        }
+
+        @Override
+        public long sum(long value) {
+            return value;
+        }
+
+        @Override
+        public double communicationSeconds() {
+            return 0;
+        }
+
+        @Override
+        public void finish() {
+        }
     }
 
     private static MnistData images(int count) {
