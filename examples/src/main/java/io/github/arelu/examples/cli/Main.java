@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Properties;
 
 import io.github.arelu.LibTorch;
-import io.github.arelu.examples.train.NonFiniteLossException;
+import io.github.arelu.examples.train.NonFiniteResultException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -65,15 +65,15 @@ public final class Main implements Runnable {
     /**
      * The command line as main runs it, for the root command or one experiment alone: enum values match
      * case-insensitively (convmnist, sgd, adam); an {@link Experiment}'s options are checked and its
-     * {@link ProcessSettings} applied before it runs; a training loss that is no longer finite ends the run
-     * with its message and exit code 1.
+     * {@link ProcessSettings} applied before it runs; a training loss or network output that is no longer
+     * finite ends the run with its message and exit code 1.
      */
     public static CommandLine commandLine(Object command) {
         System.setProperty("java.awt.headless", "true");
         return new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionStrategy(Main::configureAndRun)
                 .setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-                    if (e instanceof NonFiniteLossException) {
+                    if (e instanceof NonFiniteResultException) {
                         commandLine.getErr().println(commandLine.getCommandName() + ": " + e.getMessage());
                         return 1;
                     }

@@ -19,6 +19,7 @@ import io.github.arelu.examples.report.MetaLearningResults;
 import io.github.arelu.examples.report.Reports;
 import io.github.arelu.examples.report.Statistics;
 import io.github.arelu.examples.train.MetaLearner;
+import io.github.arelu.examples.train.NonFiniteResultException;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Command;
@@ -243,30 +244,37 @@ public final class MetaLearningCommand implements Experiment {
         DoubleStream.Builder gradientNorms = DoubleStream.builder();
         List<Integer> evaluated = new ArrayList<>();
         List<Double> testAccuracy = new ArrayList<>();
-        for (int step = 1; step <= iterations; step++) {
-            MetaLearner.StepResult stepResult;
-            try (PointerScope scope = new PointerScope()) {
-                stepResult = learner.metaStep(MetaLearner.sample(trainTasks, tasksPerStep, trainRandom));
-            }
-            double stepAccuracy = stepResult.queryAccuracy();
-            trainAccuracy.add(stepAccuracy);
-            gradientNorms.add(stepResult.metaGradientNorm());
-            if (step % evaluateEvery == 0 || step == iterations) {
-                // The same test tasks at every evaluation of a run, so the curve shows learning, not task draws;
-                // from a stream apart from the training tasks' draws: Random xors its seed with 0x5DEECE66D, so
-                // this one starts from the state runSeed and the training draws' from runSeed ^ 0x5DEECE66D.
+        int step = 0;
+        try {
+            for (step = 1; step <= iterations; step++) {
+                MetaLearner.StepResult stepResult;
                 try (PointerScope scope = new PointerScope()) {
-                    double accuracy = learner.evaluate(MetaLearner.sample(testTasks, evaluationTasks,
-                            new Random(runSeed ^ 0x5DEECE66DL)));
-                    evaluated.add(step);
-                    testAccuracy.add(accuracy);
-                    if (progress != null) {
-                        progress.printf(Locale.ROOT, "%-6s run %d/%d step %d/%d: train query %.1f %%, test query "
-                                + "%.1f %% (%.0f s)%n", activation.name(), run + 1, runOptions.runs, step, iterations,
-                                stepAccuracy, accuracy, (System.nanoTime() - started) / 1e9);
+                    stepResult = learner.metaStep(MetaLearner.sample(trainTasks, tasksPerStep, trainRandom));
+                }
+                double stepAccuracy = stepResult.queryAccuracy();
+                trainAccuracy.add(stepAccuracy);
+                gradientNorms.add(stepResult.metaGradientNorm());
+                if (step % evaluateEvery == 0 || step == iterations) {
+                    // The same test tasks at every evaluation of a run, so the curve shows learning, not task
+                    // draws; from a stream apart from the training tasks' draws: Random xors its seed with
+                    // 0x5DEECE66D, so this one starts from the state runSeed and the training draws' from
+                    // runSeed ^ 0x5DEECE66D.
+                    try (PointerScope scope = new PointerScope()) {
+                        double accuracy = learner.evaluate(MetaLearner.sample(testTasks, evaluationTasks,
+                                new Random(runSeed ^ 0x5DEECE66DL)));
+                        evaluated.add(step);
+                        testAccuracy.add(accuracy);
+                        if (progress != null) {
+                            progress.printf(Locale.ROOT, "%-6s run %d/%d step %d/%d: train query %.1f %%, test "
+                                    + "query %.1f %% (%.0f s)%n", activation.name(), run + 1, runOptions.runs, step,
+                                    iterations, stepAccuracy, accuracy, (System.nanoTime() - started) / 1e9);
+                        }
                     }
                 }
             }
+        } catch (NonFiniteResultException e) {
+            throw new NonFiniteResultException(String.format(Locale.ROOT, "%s run %d/%d, meta step %d: %s",
+                    activation.name(), run + 1, runOptions.runs, step, e.getMessage()));
         }
         return new MetaLearningResults.Run(trainAccuracy.build().toArray(), gradientNorms.build().toArray(),
                 evaluated.stream().mapToInt(Integer::intValue).toArray(),

@@ -2,6 +2,7 @@ package io.github.arelu.examples.train;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 
 import io.github.arelu.AReLUFunctional;
@@ -205,7 +206,19 @@ public final class MetaLearner {
         return weights;
     }
 
+    /**
+     * How many query images the adapted network classifies correctly.
+     *
+     * @throws NonFiniteResultException when its output for some image is NaN or infinite: the argmax of a NaN
+     *     row is a class all the same, so an accuracy from it would be a number without meaning
+     */
     private static long correct(Tensor logProbabilities, Tensor labels) {
+        long nonFinite = logProbabilities.isfinite().all(1).logical_not().sum().item_long();
+        if (nonFinite > 0) {
+            throw new NonFiniteResultException(String.format(Locale.ROOT, "the adapted network's output is NaN or "
+                    + "infinite for %d of %d query images; meta-training stopped, since every figure from it would be "
+                    + "meaningless. Try a smaller meta or adaptation learning rate.", nonFinite, labels.size(0)));
+        }
         return logProbabilities.argmax(new LongOptional(1), false).eq(labels).sum().item_long();
     }
 }

@@ -228,7 +228,7 @@ public final class Trainer {
             TensorData evaluationImages = new TensorData(test.images().narrow(0, 0, Math.min(EVALUATION_BATCH,
                     test.count())), test.labels().narrow(0, 0, Math.min(EVALUATION_BATCH, test.count())), test.classes());
             start = System.nanoTime();
-            evaluate(network, evaluationImages);
+            evaluate(network, evaluationImages, "of a timing run");
             double evaluation = evaluationImages.count() / ((System.nanoTime() - start) / 1e9);
             return new Throughput(training, evaluation);
         }
@@ -323,6 +323,8 @@ public final class Trainer {
      *
      * @throws IllegalArgumentException when {@code train} or {@code test} holds no images: no step to take,
      *     or an accuracy of 0 / 0
+     * @throws NonFiniteResultException when a training loss, or the network's output for a test image, is NaN
+     *     or infinite
      */
     public History fit(MnistNetwork network, OptimizerKind optimizerKind, double learningRate, int epochs,
             TensorData train, TensorData test, Random shuffle, String label) {
@@ -351,7 +353,7 @@ public final class Trainer {
             trainingNanos += trainingTime;
             allReduceSeconds += sync.communicationSeconds() - allReduceBefore;
             double throughput = train.count() / (trainingTime / 1e9);
-            double accuracy = evaluate(network, test);
+            double accuracy = evaluate(network, test, "after epoch " + (epoch + 1));
             losses.add(loss);
             accuracies.add(accuracy);
             parameters.sample();
@@ -368,7 +370,7 @@ public final class Trainer {
      * data-parallel group every rank draws the same order (the same seed) and trains on its shard of
      * each batch. {@code projectedAlphas} are projected onto AReLU's clamp range after every step.
      *
-     * @throws NonFiniteLossException the moment a batch's loss is NaN or infinite (in a group, every rank
+     * @throws NonFiniteResultException the moment a batch's loss is NaN or infinite (in a group, every rank
      *     sees the same summed loss, so all of them stop)
      */
     double trainEpoch(MnistNetwork network, Optimizer optimizer, List<Tensor> projectedAlphas, TensorData train,
@@ -389,12 +391,10 @@ public final class Trainer {
                     double loss = step(network, optimizer, images, labels, (double) shard.length() / size);
                     projectedAlphas.forEach(AReLUFunctional::projectAlpha);
                     if (!Double.isFinite(loss)) {
-                        throw new NonFiniteLossException(String.format(java.util.Locale.ROOT,
+                        throw new NonFiniteResultException(String.format(java.util.Locale.ROOT,
                                 "the training loss is %s at the batch of images %d to %d of %d; training stopped, "
                                 + "since every later figure would be meaningless.%s", loss, start + 1, start + size,
-                                count, LibTorchSettings.oneDnnEnabled() ? " oneDNN convolutions are on: bytedeco's "
-                                + "2.10.0 build returns NaN from them on some machines, try without them." : " Try a "
-                                + "smaller learning rate."));
+                                count, whatToTry(" Try a smaller learning rate.")));
                     }
                     lossSum += loss * size;
                 }
@@ -422,37 +422,78 @@ public final class Trainer {
         return batchLoss;
     }
 
-    /** {@link #accuracy} on the whole of {@code test}; in a group each rank counts its shard of it. */
-    private double evaluate(MnistNetwork network, TensorData test) {
+    /**
+     * {@link #accuracy} on the whole of {@code test}; in a group each rank counts its shard of it.
+     *
+     * @param when when the network is scored, for the message of a {@link NonFiniteResultException}
+     */
+    private double evaluate(MnistNetwork network, TensorData test, String when) {
         // Each process scores its part of the test set: with one model's BatchNorm statistics, rank 0's.
         sync.shareBuffers(network);
         GradientSync.Shard shard = sync.shard(test.count());
-        long correct = sync.sum(countCorrect(network, test, shard.offset(), shard.length()));
+        Score score = score(network, test, shard.offset(), shard.length());
+        // Every rank takes part in both sums, so that all of them stop together or none does.
+        long nonFinite = sync.sum(score.nonFinite());
+        long correct = sync.sum(score.correct());
+        if (nonFinite > 0) {
+            throw nonFiniteOutput(nonFinite, test.count(), when);
+        }
         return 100.0 * correct / test.count();
     }
 
-    /** Percentage of {@code test} that {@code network} classifies correctly, in eval mode without gradients. */
+    /**
+     * Percentage of {@code test} that {@code network} classifies correctly, in eval mode without gradients.
+     *
+     * @throws NonFiniteResultException when the network's output for some image is NaN or infinite
+     */
     public static double accuracy(MnistNetwork network, TensorData test) {
-        return 100.0 * countCorrect(network, test, 0, test.count()) / test.count();
+        Score score = score(network, test, 0, test.count());
+        if (score.nonFinite() > 0) {
+            throw nonFiniteOutput(score.nonFinite(), test.count(), "");
+        }
+        return 100.0 * score.correct() / test.count();
     }
 
-    /** How many of the {@code count} test images from {@code first} on {@code network} classifies correctly. */
-    private static long countCorrect(MnistNetwork network, TensorData test, int first, int count) {
+    /**
+     * Of some test images, how many the network classifies correctly, and for how many its output is not finite:
+     * the argmax of a NaN row is a class all the same, so an accuracy from such outputs would be a number
+     * without meaning.
+     */
+    private record Score(long correct, long nonFinite) {
+    }
+
+    /** Scores the {@code count} test images from {@code first} on. */
+    private static Score score(MnistNetwork network, TensorData test, int first, int count) {
         network.eval();
         long correct = 0;
+        long nonFinite = 0;
         try (NoGradGuard noGrad = new NoGradGuard()) {
             for (int start = first; start < first + count; start += EVALUATION_BATCH) {
                 int size = Math.min(EVALUATION_BATCH, first + count - start);
                 try (PointerScope batchScope = new PointerScope()) {
-                    Tensor predictions = network.forward(test.images().narrow(0, start, size)).argmax(
-                            new LongOptional(1), false);
+                    Tensor output = network.forward(test.images().narrow(0, start, size));
+                    nonFinite += output.isfinite().all(1).logical_not().sum().item_long();
+                    Tensor predictions = output.argmax(new LongOptional(1), false);
                     correct += predictions.eq(test.labels().narrow(0, start, size)).sum().item_long();
                 }
             }
         } finally {
             network.train(true);
         }
-        return correct;
+        return new Score(correct, nonFinite);
+    }
+
+    private static NonFiniteResultException nonFiniteOutput(long nonFinite, int images, String when) {
+        return new NonFiniteResultException(String.format(java.util.Locale.ROOT, "the network's output is NaN or "
+                + "infinite for %d of the %d test images%s; scoring stopped, since an accuracy from it would be "
+                + "meaningless.%s", nonFinite, images, when.isEmpty() ? "" : " " + when, whatToTry(" Its weights are "
+                + "likely no longer finite after the last step: try a smaller learning rate.")));
+    }
+
+    /** {@code otherwise}, unless oneDNN's convolutions are on: then the advice to try without them. */
+    private static String whatToTry(String otherwise) {
+        return LibTorchSettings.oneDnnEnabled() ? " oneDNN convolutions are on: bytedeco's 2.10.0 build returns NaN "
+                + "from them on some machines, try without them." : otherwise;
     }
 
     /** A permutation of {@code 0 .. count - 1} drawn from {@code random} (Fisher-Yates). */

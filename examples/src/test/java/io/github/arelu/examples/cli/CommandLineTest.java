@@ -421,6 +421,23 @@ class CommandLineTest {
         assertTrue(fits.out().contains("SGD (momentum 0.9), batch 8, 1 run(s)"), fits.out());
     }
 
+    /**
+     * A step whose loss was finite can leave weights that are not (lr 1e30, one batch per epoch): scoring the
+     * test images with them gave an accuracy (every NaN row's argmax is one class) and exit code 0. The run
+     * stops instead, with a message, before any figure of that epoch is printed.
+     */
+    @Test
+    void aNonFiniteTestOutputStopsTheRunWithAClearMessage() throws IOException {
+        writeTinyDataSet();
+        CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
+                "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", "1", "--batch-size", "8", "--lr", "1e30");
+        assertEquals(1, outcome.exitCode(), outcome.out() + outcome.err());
+        assertEquals("compare: the network's output is NaN or infinite for 4 of the 4 test images after epoch 1; "
+                + "scoring stopped, since an accuracy from it would be meaningless. Its weights are likely no longer "
+                + "finite after the last step: try a smaller learning rate.\n", outcome.err());
+        assertFalse(outcome.out().contains("test accuracy"), "no figures from the bad network: " + outcome.out());
+    }
+
     /** Per-epoch records used to be allocated for every epoch up front: OutOfMemoryError before the first step. */
     @Test
     void aHugeEpochCountTrainsUntilStopped() throws IOException {

@@ -277,6 +277,25 @@ class MetaLearningTest {
         assertTrue(Files.readString(out.resolve("table.md")).startsWith("# Meta learning"));
     }
 
+    /**
+     * Adapted networks whose output is NaN (adaptation lr 1e30) gave a query accuracy all the same, every NaN
+     * row's argmax being a class: the run stops instead, saying where.
+     */
+    @Test
+    void aNonFiniteAdaptedOutputStopsTheRunWithAClearMessage() throws IOException {
+        Path data = work.resolve("data");
+        Files.createDirectories(data);
+        TinyDataSet.write(data, 40, 40, 4);
+        CommandRun outcome = run("--data", data.toString(), "--activations", "ReLU", "--ways", "3", "--iterations",
+                "2", "--tasks-per-step", "2", "--eval-tasks", "2", "--runs", "1", "--first-order", "--adaptation-lr",
+                "1e30", "--out", work.resolve("maml").toString());
+        assertEquals(1, outcome.exitCode(), outcome.out() + outcome.err());
+        assertTrue(outcome.err().startsWith("maml: ReLU run 1/1, meta step 1: the adapted network's output is NaN or "
+                + "infinite for "), outcome.err());
+        assertTrue(outcome.err().endsWith(" query images; meta-training stopped, since every figure from it would be "
+                + "meaningless. Try a smaller meta or adaptation learning rate.\n"), outcome.err());
+    }
+
     @Test
     void activationsWithoutAFunctionalFormAndImpossibleTasksGetUsage() throws IOException {
         CommandRun selu = run("--activations", "AReLU,SELU");
