@@ -13,7 +13,11 @@ final class Host {
 
     /** The CPU's model name and the widest vector instructions it has (the kernels' speed depends on them). */
     static String cpuModel() throws IOException {
-        List<String> lines = Files.readAllLines(Path.of("/proc/cpuinfo"));
+        return cpuModel(Files.readAllLines(Path.of("/proc/cpuinfo")));
+    }
+
+    /** {@link #cpuModel()} from the lines of /proc/cpuinfo. */
+    static String cpuModel(List<String> lines) {
         for (String line : lines) {
             if (line.startsWith("model name")) {
                 String flags = lines.stream().filter(l -> l.startsWith("flags")).findFirst().orElse("");

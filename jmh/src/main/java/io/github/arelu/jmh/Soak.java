@@ -6,6 +6,7 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 
 import io.github.arelu.AReLU;
@@ -108,10 +109,9 @@ public final class Soak {
                 System.gc();
                 System.gc();
                 Thread.sleep(100);
-                System.out.printf(Locale.ROOT, "| %,d | %.1f | %d | %d | %.1f | %.1f | %.1f | %d | %.0f | %.1f |%n", done,
-                        residentMiB(), JavaFunction.liveNodeCount(), Pointer.totalCount(),
-                        areluNanos / 1e3 / window, areluCpuNanos / 1e3 / window, reluNanos / 1e3 / reluCalls, gcAfter[0] - gcBefore[0],
-                        (double) (gcAfter[1] - gcBefore[1]), meanPause(gcBefore, gcAfter));
+                System.out.print(tableRow(done, residentMiB(Files.readAllLines(Path.of("/proc/self/status"))),
+                        JavaFunction.liveNodeCount(), Pointer.totalCount(), window, areluNanos, areluCpuNanos, reluCalls,
+                        reluNanos, gcBefore, gcAfter));
                 gcBefore = gcTotals();
             }
         }
@@ -160,13 +160,29 @@ public final class Soak {
         return new long[] {count, millis};
     }
 
+    /**
+     * One window's line of the table.
+     *
+     * @param calls the calls made so far, this window's included
+     * @param gcBefore {@link #gcTotals()} at the window's start
+     * @param gcAfter {@link #gcTotals()} at its end, before ReLU's calls
+     */
+    static String tableRow(long calls, double residentMiB, long liveNodes, long javaCppObjects, long window,
+            long areluNanos, long areluCpuNanos, long reluCalls, long reluNanos, long[] gcBefore, long[] gcAfter) {
+        return String.format(Locale.ROOT, "| %,d | %.1f | %d | %d | %.1f | %.1f | %.1f | %d | %.0f | %.1f |%n", calls,
+                residentMiB, liveNodes, javaCppObjects, areluNanos / 1e3 / window, areluCpuNanos / 1e3 / window,
+                reluNanos / 1e3 / reluCalls, gcAfter[0] - gcBefore[0], (double) (gcAfter[1] - gcBefore[1]),
+                meanPause(gcBefore, gcAfter));
+    }
+
     private static double meanPause(long[] before, long[] after) {
         long count = after[0] - before[0];
         return count == 0 ? 0 : (double) (after[1] - before[1]) / count;
     }
 
-    private static double residentMiB() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+    /** The resident set size in /proc/self/status's lines, which give it in KiB. */
+    static double residentMiB(List<String> status) {
+        for (String line : status) {
             if (line.startsWith("VmRSS:")) {
                 return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
             }

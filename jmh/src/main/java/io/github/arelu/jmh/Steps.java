@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.IntConsumer;
+import java.util.function.LongSupplier;
 
 import io.github.arelu.AReLU;
 import io.github.arelu.AReLUPath;
@@ -104,40 +106,16 @@ public final class Steps {
             for (int k = 0; k < count; k++) {
                 networks[k] = new TrainingNetwork(net, names.get(k), 1);
             }
-            double[][] ms = new double[count][steps];
-            // Each round runs every network once, starting one further on each round, so none always runs
-            // first (right after the previous round's last) or last.
-            for (int round = -warmup; round < steps; round++) {
-                for (int j = 0; j < count; j++) {
-                    int k = Math.floorMod(round + j, count);
-                    long start = System.nanoTime();
-                    networks[k].step(images, labels);
-                    if (round >= 0) {
-                        ms[k][round] = (System.nanoTime() - start) / 1e6;
-                    }
-                }
-            }
+            double[][] ms = interleavedMs(count, warmup, steps, k -> networks[k].step(images, labels), System::nanoTime);
             System.out.printf(Locale.ROOT, "%s training steps, batch %d, %d libtorch thread(s), %s convolutions, "
                     + "%d steps each after %d of warm-up, interleaved%n", net, BATCH, threads,
                     oneDnn ? "oneDNN's" : "libtorch's own", steps, warmup);
             System.out.printf(Locale.ROOT, "host: %s, %d CPUs; allocator: %s; %s%n%n", Host.cpuModel(),
                     Runtime.getRuntime().availableProcessors(), Host.allocator(),
                     System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
-            System.out.printf("| activation | fastest (ms) | lower quartile (ms) | median (ms) | images/s / %s's, "
-                    + "lower quartile | images/s / %s's, median |%n", names.get(0), names.get(0));
-            System.out.println("|---|---:|---:|---:|---:|---:|");
-            double[][] sorted = new double[count][];
-            for (int k = 0; k < count; k++) {
-                sorted[k] = ms[k].clone();
-                Arrays.sort(sorted[k]);
-            }
-            for (int k = 0; k < count; k++) {
-                double[] s = sorted[k];
-                System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.3f | %.3f |%n", names.get(k), s[0],
-                        quartile(s), median(s), quartile(sorted[0]) / quartile(s), median(sorted[0]) / median(s));
-            }
+            System.out.print(quantileTable(names, ms));
             if (windows > 1) {
-                printWindows(names, ms, windows, warmup);
+                System.out.print(windowTable(names, ms, windows, warmup));
             }
         }
     }
@@ -157,20 +135,64 @@ public final class Steps {
         };
     }
 
+    /**
+     * Each network's milliseconds per step, {@code [network][step]}, from {@code warmup} untimed rounds and then
+     * {@code steps} timed ones, a round running {@code step} once for each network. Each round starts one
+     * network further on, so none always runs first (right after the previous round's last) or last.
+     *
+     * @param nanoTime the clock, {@link System#nanoTime} but in tests
+     */
+    static double[][] interleavedMs(int count, int warmup, int steps, IntConsumer step, LongSupplier nanoTime) {
+        double[][] ms = new double[count][steps];
+        for (int round = -warmup; round < steps; round++) {
+            for (int j = 0; j < count; j++) {
+                int k = Math.floorMod(round + j, count);
+                long start = nanoTime.getAsLong();
+                step.accept(k);
+                if (round >= 0) {
+                    ms[k][round] = (nanoTime.getAsLong() - start) / 1e6;
+                }
+            }
+        }
+        return ms;
+    }
+
+    /**
+     * Each activation's fastest, lower-quartile and median step, and its images/s against the first activation's
+     * at both quantiles.
+     */
+    static String quantileTable(List<String> names, double[][] ms) {
+        StringBuilder out = new StringBuilder(String.format("| activation | fastest (ms) | lower quartile (ms) | "
+                + "median (ms) | images/s / %s's, lower quartile | images/s / %s's, median |%n", names.get(0),
+                names.get(0)));
+        out.append("|---|---:|---:|---:|---:|---:|").append(System.lineSeparator());
+        double[][] sorted = new double[ms.length][];
+        for (int k = 0; k < ms.length; k++) {
+            sorted[k] = ms[k].clone();
+            Arrays.sort(sorted[k]);
+        }
+        for (int k = 0; k < ms.length; k++) {
+            double[] s = sorted[k];
+            out.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.3f | %.3f |%n", names.get(k), s[0],
+                    quartile(s), median(s), quartile(sorted[0]) / quartile(s), median(sorted[0]) / median(s)));
+        }
+        return out.toString();
+    }
+
     /** Each activation's median step per window of consecutive steps, against the first activation's. */
-    private static void printWindows(List<String> names, double[][] ms, int windows, int warmup) {
+    static String windowTable(List<String> names, double[][] ms, int windows, int warmup) {
         int steps = ms[0].length;
         int size = steps / windows;
-        System.out.printf(Locale.ROOT, "%nimages/s / %s's, median of each window of %d steps (after %d of warm-up)%n%n",
-                names.get(0), size, warmup);
+        StringBuilder out = new StringBuilder(String.format(Locale.ROOT,
+                "%nimages/s / %s's, median of each window of %d steps (after %d of warm-up)%n%n", names.get(0), size,
+                warmup));
         StringBuilder header = new StringBuilder("| activation |");
         StringBuilder rule = new StringBuilder("|---|");
         for (int w = 0; w < windows; w++) {
             header.append(String.format(Locale.ROOT, " steps %d-%d |", warmup + w * size + 1, warmup + (w + 1) * size));
             rule.append("---:|");
         }
-        System.out.println(header);
-        System.out.println(rule);
+        out.append(header).append(System.lineSeparator()).append(rule).append(System.lineSeparator());
         for (int k = 1; k < names.size(); k++) {
             StringBuilder row = new StringBuilder("| " + names.get(k) + " |");
             for (int w = 0; w < windows; w++) {
@@ -180,8 +202,9 @@ public final class Steps {
                 Arrays.sort(own);
                 row.append(String.format(Locale.ROOT, " %.3f |", median(first) / median(own)));
             }
-            System.out.println(row);
+            out.append(row).append(System.lineSeparator());
         }
+        return out.toString();
     }
 
     private static String required(String option, String value) {
@@ -191,11 +214,11 @@ public final class Steps {
         return value;
     }
 
-    private static double quartile(double[] sorted) {
+    static double quartile(double[] sorted) {
         return sorted[sorted.length / 4];
     }
 
-    private static double median(double[] sorted) {
+    static double median(double[] sorted) {
         int n = sorted.length;
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }

@@ -61,6 +61,69 @@ class RatioReportTest {
 
     /** A JVM in a German locale writes "Score Error (99,9%)" and quoted scores with a decimal comma. */
     @Test
+    void eachRatioIsTakenAgainstItsOwnBaseline() {
+        String report = RatioReport.report(List.of(HEADER,
+                row("fwdBwdRelu", "avgt", "10.0", "us/op", 65536, 2),
+                row("fwdBwdReluActivation", "avgt", "12.0", "us/op", 65536, 2),
+                row("fwdBwdModule", "avgt", "25.0", "us/op", 65536, 2),
+                row("fwdBwdModuleActivation", "avgt", "18.0", "us/op", 65536, 2),
+                row("fwdBwdKernels", "avgt", "14.0", "us/op", 65536, 2),
+                row("fwdBwdComposed", "avgt", "50.0", "us/op", 65536, 2),
+                row("fwdBwdPrelu", "avgt", "16.0", "us/op", 65536, 2),
+                row("fwdRelu", "avgt", "4.0", "us/op", 65536, 2),
+                row("fwdModule", "avgt", "9.0", "us/op", 65536, 2),
+                row("coldFwdBwdRelu", "avgt", "8.0", "us/op", 65536, 2),
+                row("coldFwdBwdModule", "avgt", "11.0", "us/op", 65536, 2)));
+        assertTrue(line(report, "AReLU module fwd+bwd / ReLU fwd+bwd, leaf")
+                .endsWith("| 2.50 (<= 2.0: missed) |"), report);
+        assertTrue(line(report, "AReLU module fwd+bwd / ReLU fwd+bwd, on an activation")
+                .endsWith("| 1.50 (<= 2.0: met) |"), report);
+        assertTrue(line(report, "fused kernels").endsWith("| 1.40 |"), report);
+        assertTrue(line(report, "composed").endsWith("| 5.00 |"), report);
+        assertTrue(line(report, "PReLU").endsWith("| 1.60 |"), report);
+        assertTrue(line(report, "AReLU module forward, no grad").endsWith("| 2.25 |"), report);
+        assertTrue(line(report, "caches cold").endsWith("| 1.38 |"), report);
+        assertTrue(line(report, "autograd node per call").endsWith("| 11.0 |"), report);
+        assertFalse(report.contains("**"), "one set of parameters needs no label:\n" + report);
+    }
+
+    /** #19's targets: 2.0 at 64K elements, 1.3 from 1M on; a ratio on the limit meets it. */
+    @Test
+    void eachSizeIsHeldToItsOwnLimit() {
+        String report = RatioReport.report(List.of(HEADER,
+                row("fwdBwdModule", "avgt", "60.0", "us/op", 65536, 2),
+                row("fwdBwdRelu", "avgt", "30.0", "us/op", 65536, 2),
+                row("fwdBwdModule", "avgt", "450.0", "us/op", 1048576, 2),
+                row("fwdBwdRelu", "avgt", "300.0", "us/op", 1048576, 2),
+                row("fwdBwdModule", "avgt", "13000.0", "us/op", 16777216, 2),
+                row("fwdBwdRelu", "avgt", "10000.0", "us/op", 16777216, 2)));
+        assertTrue(line(report, "AReLU module fwd+bwd / ReLU fwd+bwd, leaf")
+                .endsWith("| 2.00 (<= 2.0: met) | 1.50 (<= 1.3: missed) | 1.30 (<= 1.3: met) |"), report);
+    }
+
+    /**
+     * A run with another time unit ({@code -tu ns}) gets no table headed us/op; an operations counter (reported in
+     * the primary result's unit) is not the benchmark's time.
+     */
+    @Test
+    void onlyPrimaryResultsInMicrosecondsAreTabled() {
+        String report = RatioReport.report(List.of(HEADER,
+                row("fwdBwdModule", "avgt", "50000.0", "us/op", 65536, 2).replace("us/op", "ns/op"),
+                row("fwdBwdRelu", "avgt", "30000.0", "us/op", 65536, 2).replace("us/op", "ns/op"),
+                "\"io.github.arelu.jmh.MemoryFormatBenchmark.fwdBwdReluChannelsLast\",\"avgt\",1,10,200000.0,5.0,"
+                        + "\"ns/op\",,2"));
+        assertFalse(report.contains("| fwdBwd"), report);
+        assertTrue(report.contains("(3 of 3 rows not in these tables"), report);
+
+        report = RatioReport.report(List.of(HEADER,
+                row("fwdBwdModule", "avgt", "50.0", "us/op", 65536, 2),
+                row("fwdBwdModule:kernelCalls", "avgt", "0.5", "us/op", 65536, 2),
+                row("fwdBwdRelu", "avgt", "30.0", "us/op", 65536, 2)));
+        assertFalse(report.contains("kernelCalls"), report);
+        assertTrue(report.contains("(1 of 3 rows not in these tables"), report);
+    }
+
+    @Test
     void readsScoresWrittenWithADecimalComma() {
         String header = HEADER.replace("99.9%", "99,9%");
         String report = RatioReport.report(List.of(header,
@@ -108,5 +171,23 @@ class RatioReportTest {
         String row = line(report, "oneDnn false, threads 2");
         assertTrue(row.contains("9.50 / 10.50 / 10.00"), row);
         assertTrue(row.contains("0.905 (>= 0.97: missed)") && row.contains("| 0.950 |"), row);
+    }
+
+    /** The ResNet's third network, the channel-wise AReLU, is held to the target too; a ratio on it meets it. */
+    @Test
+    void theResNetStepHoldsBothAReLUsToTheTarget() {
+        String header = "\"Benchmark\",\"Mode\",\"Threads\",\"Samples\",\"Score\",\"Score Error (99.9%)\",\"Unit\","
+                + "\"Param: oneDnn\",\"Param: threads\"";
+        String prefix = "\"io.github.arelu.jmh.TrainingStepBenchmark.resnetReluAreluChannelwiseSteps";
+        String report = RatioReport.report(List.of(header,
+                prefix + "\",\"avgt\",1,10,307.0,1.0,\"ms/op\",false,2",
+                prefix + ":resnetAreluChannelwiseMs\",\"avgt\",1,10,1100.0,NaN,\"#\",false,2",
+                prefix + ":resnetAreluMs\",\"avgt\",1,10,1000.0,NaN,\"#\",false,2",
+                prefix + ":resnetReluMs\",\"avgt\",1,10,970.0,NaN,\"#\",false,2"));
+        assertTrue(line(report, "ResNet training step").contains("ReLU / AReLU / AReLU-channelwise"), report);
+        String row = line(report, "oneDnn false, threads 2");
+        assertTrue(row.contains("| 97.00 / 100.00 / 110.00 |"), row);
+        assertTrue(row.endsWith("| 0.970 (>= 0.97: met) | 0.882 (>= 0.97: missed) |"), row);
+        assertFalse(report.contains("rows not in these tables"), report);
     }
 }
