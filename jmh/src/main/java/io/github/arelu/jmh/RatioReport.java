@@ -99,7 +99,9 @@ public final class RatioReport {
                 memoryFormat.computeIfAbsent(row.setting(), k -> new LinkedHashMap<>())
                         .put(row.name(), new double[] {row.score(), row.error()});
                 used++;
-            } else {
+            } else if (row.secondary() || row.unit().equals("ms/op")) {
+                // The step tables print the invocation's score as milliseconds; its counters are milliseconds by
+                // construction, whatever unit JMH gives them.
                 unsized.computeIfAbsent(row.setting(), k -> new LinkedHashMap<>()).put(row.name(), row.score());
             }
         }

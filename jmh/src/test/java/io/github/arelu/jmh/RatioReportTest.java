@@ -173,6 +173,24 @@ class RatioReportTest {
         assertTrue(row.contains("0.905 (>= 0.97: missed)") && row.contains("| 0.950 |"), row);
     }
 
+    /**
+     * A step run in another unit (jmh/run passes -tu us on to JMH) is left out: its score was printed under
+     * "ms per step" as it was, microseconds included.
+     */
+    @Test
+    void aTrainingStepInAnotherUnitIsLeftOut() {
+        String header = "\"Benchmark\",\"Mode\",\"Threads\",\"Samples\",\"Score\",\"Score Error (99.9%)\",\"Unit\","
+                + "\"Param: oneDnn\",\"Param: threads\"";
+        String prefix = "\"io.github.arelu.jmh.TrainingStepBenchmark.reluAreluPreluSteps";
+        String report = RatioReport.report(List.of(header,
+                prefix + "\",\"avgt\",1,10,30000.0,1.0,\"us/op\",false,2",
+                prefix + ":areluMs\",\"avgt\",1,10,1050.0,NaN,\"#\",false,2",
+                prefix + ":preluMs\",\"avgt\",1,10,1000.0,NaN,\"#\",false,2",
+                prefix + ":reluMs\",\"avgt\",1,10,950.0,NaN,\"#\",false,2"));
+        assertFalse(report.contains("ConvMNIST training step"), report);
+        assertTrue(report.contains("(4 of 4 rows not in these tables"), report);
+    }
+
     /** The ResNet's third network, the channel-wise AReLU, is held to the target too; a ratio on it meets it. */
     @Test
     void theResNetStepHoldsBothAReLUsToTheTarget() {
