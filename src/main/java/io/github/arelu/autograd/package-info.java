@@ -83,7 +83,7 @@
  * <ul>
  *   <li>{@code node.name()} of such a node is the function's {@code name()} and {@code Backward}, such as
  *       {@code AReLUBackward}; with hooks it is the carrier's, {@code CatBackward0}.
- *       {@link io.github.arelu.autograd.JavaFunction#functionOf} tells which function made a node.</li>
+ *       {@link io.github.arelu.autograd.JavaFunction#functionOf} tells which function made an output's node.</li>
  *   <li>Forward must return new tensors: outputs that are inputs or views of inputs (in-place functions)
  *       are refused. Save inputs, not outputs: a saved output (or a view of one) would keep its own node
  *       alive, and is refused; its detached alias ({@code out.detach()}) is accepted, for a backward that is not
