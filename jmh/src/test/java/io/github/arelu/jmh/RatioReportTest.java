@@ -59,7 +59,7 @@ class RatioReportTest {
         assertTrue(report.contains("(3 of 6 rows not in these tables"), report);
     }
 
-    /** A JVM in a German locale writes "Score Error (99,9%)" and quoted scores with a decimal comma. */
+    /** Every ratio of the size table against the baseline it names, each of them different here. */
     @Test
     void eachRatioIsTakenAgainstItsOwnBaseline() {
         String report = RatioReport.report(List.of(HEADER,
@@ -123,6 +123,7 @@ class RatioReportTest {
         assertTrue(report.contains("(1 of 3 rows not in these tables"), report);
     }
 
+    /** A JVM in a German locale writes "Score Error (99,9%)" and quoted scores with a decimal comma. */
     @Test
     void readsScoresWrittenWithADecimalComma() {
         String header = HEADER.replace("99.9%", "99,9%");
