@@ -86,7 +86,7 @@ public final class CommonOptions {
 
     /**
      * Validates the shared numbers and parses {@code activationList}; errors end in picocli's usage message.
-     * Changes nothing in the process: {@link #processSettings()} says what {@link Main} is to set.
+     * Changes nothing in the process: {@link #processSettings(int, int)} says what {@link Main} is to set.
      */
     List<ActivationSpec<?>> validate(String activationList) {
         requireAtLeast("--runs", runs.runs, 1);

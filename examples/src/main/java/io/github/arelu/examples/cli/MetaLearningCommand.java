@@ -273,8 +273,8 @@ public final class MetaLearningCommand implements Experiment {
                 }
             }
         } catch (NonFiniteResultException e) {
-            throw new NonFiniteResultException(String.format(Locale.ROOT, "%s run %d/%d, meta step %d: %s",
-                    activation.name(), run + 1, runOptions.runs, step, e.getMessage()));
+            throw e.in(String.format(Locale.ROOT, "%s run %d/%d, meta step %d", activation.name(), run + 1,
+                    runOptions.runs, step));
         }
         return new MetaLearningResults.Run(trainAccuracy.build().toArray(), gradientNorms.build().toArray(),
                 evaluated.stream().mapToInt(Integer::intValue).toArray(),

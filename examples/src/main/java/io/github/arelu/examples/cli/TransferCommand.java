@@ -17,6 +17,7 @@ import io.github.arelu.examples.model.MnistNetwork;
 import io.github.arelu.examples.report.Reports;
 import io.github.arelu.examples.report.TransferResults;
 import io.github.arelu.examples.train.GradientSync;
+import io.github.arelu.examples.train.NonFiniteResultException;
 import io.github.arelu.examples.train.ProgressBar;
 import io.github.arelu.examples.train.Trainer;
 import picocli.CommandLine.Command;
@@ -192,7 +193,12 @@ public final class TransferCommand implements Experiment {
         String label = String.format("%-9s run %d/%d", activation.name(), run + 1, common.runs());
         Trainer.History pretraining = trainer.fit(network, common.optimizer, pretrainLearningRate, pretrainEpochs,
                 sourceTrain, sourceTest, shuffle, label + " pretrain 0-4");
-        double beforeFinetuning = Trainer.accuracy(network, targetTest);
+        double beforeFinetuning;
+        try {
+            beforeFinetuning = Trainer.accuracy(network, targetTest);
+        } catch (NonFiniteResultException e) {
+            throw e.in(label + ", before fine-tuning");
+        }
         Trainer.History finetuning = trainer.fit(network, common.optimizer, finetuneLearningRate, finetuneEpochs,
                 targetTrain, targetTest, shuffle, label + " finetune 5-9");
         return new TransferResults.Run(pretraining, beforeFinetuning, finetuning);

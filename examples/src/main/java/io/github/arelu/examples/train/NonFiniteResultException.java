@@ -13,4 +13,13 @@ public final class NonFiniteResultException extends RuntimeException {
     public NonFiniteResultException(String message) {
         super(message);
     }
+
+    private NonFiniteResultException(String message, Throwable cause) {
+        super(message, cause);
+    }
+
+    /** This exception's message after {@code where} ("ReLU run 1/3, epoch 2"), its spaces collapsed. */
+    public NonFiniteResultException in(String where) {
+        return new NonFiniteResultException(where.strip().replaceAll(" +", " ") + ": " + getMessage(), this);
+    }
 }

@@ -17,6 +17,8 @@ public final class ProgressBar {
     private int total;
     private long startNanos;
     private long lastDrawNanos;
+    /** Whether the terminal's line holds a bar that no summary has ended yet. */
+    private boolean drawn;
 
     public ProgressBar(PrintStream out, boolean interactive) {
         this.out = out;
@@ -39,6 +41,7 @@ public final class ProgressBar {
         this.total = total;
         this.startNanos = System.nanoTime();
         this.lastDrawNanos = 0;
+        this.drawn = false;
     }
 
     public void update(int done, double meanLoss) {
@@ -50,6 +53,7 @@ public final class ProgressBar {
             return;
         }
         lastDrawNanos = now;
+        drawn = true;
         int filled = total == 0 ? WIDTH : (int) ((long) WIDTH * done / total);
         out.printf("\r%s [%s%s] %3d%% %d/%d %6.0f img/s loss %.4f ", label, "#".repeat(filled),
                 ".".repeat(WIDTH - filled), total == 0 ? 100 : 100L * done / total, done, total,
@@ -68,6 +72,16 @@ public final class ProgressBar {
             out.printf("%s%s: %d images in %.1f s, %.0f img/s training, %s%n", prefix, label, done,
                     (System.nanoTime() - startNanos) / 1e9, trainingImagesPerSecond, summary);
             out.flush();
+        }
+        drawn = false;
+    }
+
+    /** Ends the line of a bar that training left mid-epoch, so that a message printed next starts its own. */
+    public void interrupt() {
+        if (drawn) {
+            out.println();
+            out.flush();
+            drawn = false;
         }
     }
 

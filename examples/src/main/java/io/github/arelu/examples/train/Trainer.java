@@ -228,7 +228,11 @@ public final class Trainer {
             TensorData evaluationImages = new TensorData(test.images().narrow(0, 0, Math.min(EVALUATION_BATCH,
                     test.count())), test.labels().narrow(0, 0, Math.min(EVALUATION_BATCH, test.count())), test.classes());
             start = System.nanoTime();
-            evaluate(network, evaluationImages, "of a timing run");
+            try {
+                evaluate(network, evaluationImages);
+            } catch (NonFiniteResultException e) {
+                throw e.in("a timing run of " + activation.name() + " at lr 1e-4");
+            }
             double evaluation = evaluationImages.count() / ((System.nanoTime() - start) / 1e9);
             return new Throughput(training, evaluation);
         }
@@ -348,12 +352,22 @@ public final class Trainer {
             progress.start(label + " epoch " + (epoch + 1) + "/" + epochs, train.count());
             long trainingStart = System.nanoTime();
             double allReduceBefore = sync.communicationSeconds();
-            double loss = trainEpoch(network, optimizer, projectedAlphas, train, shuffle);
-            long trainingTime = System.nanoTime() - trainingStart;
+            double loss;
+            long trainingTime;
+            double communicationSeconds;
+            double accuracy;
+            try {
+                loss = trainEpoch(network, optimizer, projectedAlphas, train, shuffle);
+                trainingTime = System.nanoTime() - trainingStart;
+                communicationSeconds = sync.communicationSeconds() - allReduceBefore;
+                accuracy = evaluate(network, test);
+            } catch (NonFiniteResultException e) {
+                progress.interrupt();
+                throw e.in(label + ", epoch " + (epoch + 1));
+            }
             trainingNanos += trainingTime;
-            allReduceSeconds += sync.communicationSeconds() - allReduceBefore;
+            allReduceSeconds += communicationSeconds;
             double throughput = train.count() / (trainingTime / 1e9);
-            double accuracy = evaluate(network, test, "after epoch " + (epoch + 1));
             losses.add(loss);
             accuracies.add(accuracy);
             parameters.sample();
@@ -422,12 +436,8 @@ public final class Trainer {
         return batchLoss;
     }
 
-    /**
-     * {@link #accuracy} on the whole of {@code test}; in a group each rank counts its shard of it.
-     *
-     * @param when when the network is scored, for the message of a {@link NonFiniteResultException}
-     */
-    private double evaluate(MnistNetwork network, TensorData test, String when) {
+    /** {@link #accuracy} on the whole of {@code test}; in a group each rank counts its shard of it. */
+    private double evaluate(MnistNetwork network, TensorData test) {
         // Each process scores its part of the test set: with one model's BatchNorm statistics, rank 0's.
         sync.shareBuffers(network);
         GradientSync.Shard shard = sync.shard(test.count());
@@ -436,7 +446,7 @@ public final class Trainer {
         long nonFinite = sync.sum(score.nonFinite());
         long correct = sync.sum(score.correct());
         if (nonFinite > 0) {
-            throw nonFiniteOutput(nonFinite, test.count(), when);
+            throw nonFiniteOutput(nonFinite, test.count());
         }
         return 100.0 * correct / test.count();
     }
@@ -449,7 +459,7 @@ public final class Trainer {
     public static double accuracy(MnistNetwork network, TensorData test) {
         Score score = score(network, test, 0, test.count());
         if (score.nonFinite() > 0) {
-            throw nonFiniteOutput(score.nonFinite(), test.count(), "");
+            throw nonFiniteOutput(score.nonFinite(), test.count());
         }
         return 100.0 * score.correct() / test.count();
     }
@@ -483,11 +493,11 @@ public final class Trainer {
         return new Score(correct, nonFinite);
     }
 
-    private static NonFiniteResultException nonFiniteOutput(long nonFinite, int images, String when) {
+    private static NonFiniteResultException nonFiniteOutput(long nonFinite, int images) {
         return new NonFiniteResultException(String.format(java.util.Locale.ROOT, "the network's output is NaN or "
-                + "infinite for %d of the %d test images%s; scoring stopped, since an accuracy from it would be "
-                + "meaningless.%s", nonFinite, images, when.isEmpty() ? "" : " " + when, whatToTry(" Its weights are "
-                + "likely no longer finite after the last step: try a smaller learning rate.")));
+                + "infinite for %d of the %d test images; scoring stopped, since an accuracy from it would be "
+                + "meaningless.%s", nonFinite, images, whatToTry(" Its weights are likely no longer finite after the "
+                + "last step: try a smaller learning rate.")));
     }
 
     /** {@code otherwise}, unless oneDNN's convolutions are on: then the advice to try without them. */

@@ -432,9 +432,9 @@ class CommandLineTest {
         CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), "--data", tinyDataSet.toString(),
                 "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", "1", "--batch-size", "8", "--lr", "1e30");
         assertEquals(1, outcome.exitCode(), outcome.out() + outcome.err());
-        assertEquals("compare: the network's output is NaN or infinite for 4 of the 4 test images after epoch 1; "
-                + "scoring stopped, since an accuracy from it would be meaningless. Its weights are likely no longer "
-                + "finite after the last step: try a smaller learning rate.\n", outcome.err());
+        assertEquals("compare: ReLU run 1/1, epoch 1: the network's output is NaN or infinite for 4 of the 4 test "
+                + "images; scoring stopped, since an accuracy from it would be meaningless. Its weights are likely no "
+                + "longer finite after the last step: try a smaller learning rate.\n", outcome.err());
         assertFalse(outcome.out().contains("test accuracy"), "no figures from the bad network: " + outcome.out());
     }
 
@@ -447,7 +447,8 @@ class CommandLineTest {
                 "--net", "LinearMNIST", "--activations", "ReLU", "--epochs", Integer.toString(Integer.MAX_VALUE),
                 "--batch-size", "2", "--lr", "1e30");
         assertEquals(1, outcome.exitCode(), outcome.err());
-        assertTrue(outcome.err().startsWith("compare: the training loss is ") && outcome.err().contains(
+        assertTrue(outcome.err().startsWith("compare: ReLU run 1/1, epoch 1: the training loss is ")
+                && outcome.err().contains(
                 "at the batch of images 3 to 4 of 8"), outcome.err());
     }
 
