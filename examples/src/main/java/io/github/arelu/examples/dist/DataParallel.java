@@ -3,7 +3,9 @@ package io.github.arelu.examples.dist;
 import java.io.IOException;
 import java.lang.ref.Reference;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
+import java.net.ServerSocket;
 import java.net.SocketException;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -18,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Predicate;
 
 import io.github.arelu.examples.train.GradientSync;
 import org.bytedeco.javacpp.chrono.Milliseconds;
@@ -301,6 +304,9 @@ public final class DataParallel implements GradientSync {
      */
     record GlooAddress(String address, String source, boolean loopback, String network, String interfaces) {
 
+        /** The address gloo's default device falls back to (libtorch's {@code kLoopbackAddress}). */
+        static final String LOOPBACK_FALLBACK = "127.0.0.1";
+
         /** As {@link #glooDevice} chooses: the named interface, the loopback master's address, or the host name's. */
         static GlooAddress of(String glooInterface, InetAddress masterAddress) {
             String network = networkIdentity();
@@ -320,13 +326,67 @@ public final class DataParallel implements GradientSync {
                 return new GlooAddress(masterAddress.getHostAddress(), "the master's address", true, network,
                         interfaces);
             }
+            String hostName = hostName();
+            return ofHostName(hostName, resolve(hostName), GlooAddress::bindable, network, interfaces);
+        }
+
+        /**
+         * Where gloo's default device listens (libtorch's {@code ProcessGroupGloo::createDefaultDevice}): the
+         * first address of the host name that a socket here can bind, and where there is none (the name does not
+         * resolve, or only to addresses of other machines, as a stale {@code /etc/hosts} entry has it) the
+         * loopback {@code 127.0.0.1}, with no more than a warning from libtorch. That fallback is a loopback
+         * address too, which other machines cannot reach, so it must be known here for {@link #checkReachable}.
+         */
+        static GlooAddress ofHostName(String hostName, List<InetAddress> resolved, Predicate<InetAddress> bindable,
+                String network, String interfaces) {
+            for (InetAddress address : resolved) {
+                if (bindable.test(address)) {
+                    return new GlooAddress(address.getHostAddress(), "the address of this machine's host name '"
+                            + hostName + "'", address.isLoopbackAddress(), network, interfaces);
+                }
+            }
+            List<String> addresses = resolved.stream().map(InetAddress::getHostAddress).toList();
+            String why = addresses.isEmpty() ? "does not resolve"
+                    : "resolves only to addresses that are not this machine's (" + String.join(", ", addresses) + ")";
+            return new GlooAddress(LOOPBACK_FALLBACK, "gloo's fallback, since this machine's host name '" + hostName
+                    + "' " + why, true, network, interfaces);
+        }
+
+        /** This machine's host name as gloo reads it ({@code gethostname}: on Linux, the UTS namespace's). */
+        private static String hostName() {
             try {
-                InetAddress local = InetAddress.getLocalHost();
-                return new GlooAddress(local.getHostAddress(), "the address of this machine's host name '"
-                        + local.getHostName() + "'", local.isLoopbackAddress(), network, interfaces);
+                return Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+            } catch (IOException | UnsupportedOperationException | SecurityException e) {
+                try {
+                    return InetAddress.getLocalHost().getHostName();
+                } catch (UnknownHostException unresolved) {
+                    // Java's message starts with the name it could not resolve ("name: name: Name or service ...").
+                    String message = String.valueOf(unresolved.getMessage());
+                    int colon = message.indexOf(':');
+                    return colon > 0 ? message.substring(0, colon) : message;
+                }
+            }
+        }
+
+        /** The host name's addresses, none where it does not resolve. */
+        private static List<InetAddress> resolve(String hostName) {
+            if (hostName.isBlank()) {
+                return List.of(); // Java would answer the loopback for "", where gethostname's caller finds nothing
+            }
+            try {
+                return List.of(InetAddress.getAllByName(hostName));
             } catch (UnknownHostException e) {
-                // gloo resolves the host name as well, and says so if it cannot.
-                return new GlooAddress("?", "this machine's host name, unresolved", false, network, interfaces);
+                return List.of();
+            }
+        }
+
+        /** Whether a socket here can bind the address, as gloo tries each address of the host name. */
+        private static boolean bindable(InetAddress address) {
+            try (ServerSocket socket = new ServerSocket()) {
+                socket.bind(new InetSocketAddress(address, 0));
+                return true;
+            } catch (IOException | SecurityException e) {
+                return false;
             }
         }
 

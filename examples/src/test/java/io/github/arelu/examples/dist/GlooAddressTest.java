@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
@@ -45,6 +47,62 @@ class GlooAddressTest {
                 + "loopback address, which rank 0 on another machine (or in another network namespace) cannot reach; "
                 + "rank 1 needs an address the others reach (its interfaces with an address: lo 127.0.0.1, eth0 "
                 + "net:[1] 10.0.0.2)", verdict.message());
+    }
+
+    @Test
+    void aHostNameThatDoesNotResolveMeansGloosLoopbackFallbackWhichAnotherMachineCannotReach() {
+        DataParallel.GlooAddress unresolved = DataParallel.GlooAddress.ofHostName("node1", List.of(), address -> true,
+                "net:[2] 10.0.0.2", "lo 127.0.0.1, eth0 10.0.0.2");
+        assertEquals("127.0.0.1", unresolved.address());
+        assertTrue(unresolved.loopback());
+        assertEquals("gloo's fallback, since this machine's host name 'node1' does not resolve", unresolved.source());
+        DataParallel.Verdict verdict = DataParallel.checkReachable(List.of(at("10.0.0.1", false, "net:[1] 10.0.0.1"),
+                unresolved));
+        assertEquals(DataParallelException.Reason.NETWORK_INTERFACE, verdict.reason());
+        assertEquals("rank 1's gloo would listen on 127.0.0.1 (gloo's fallback, since this machine's host name "
+                + "'node1' does not resolve), a loopback address, which rank 0 on another machine (or in another "
+                + "network namespace) cannot reach; rank 1 needs an address the others reach (its interfaces with an "
+                + "address: lo 127.0.0.1, eth0 10.0.0.2)", verdict.message());
+    }
+
+    @Test
+    void aHostNameOfOtherMachinesAddressesAlsoFallsBackToTheLoopback() throws Exception {
+        // A stale /etc/hosts entry: the name resolves, but no socket here can bind its addresses.
+        List<InetAddress> resolved = List.of(InetAddress.getByName("192.0.2.7"), InetAddress.getByName("192.0.2.8"));
+        DataParallel.GlooAddress stale = DataParallel.GlooAddress.ofHostName("node1", resolved, address -> false,
+                "net:[2]", "eth0 10.0.0.2");
+        assertEquals("127.0.0.1", stale.address());
+        assertTrue(stale.loopback());
+        assertEquals("gloo's fallback, since this machine's host name 'node1' resolves only to addresses that are "
+                + "not this machine's (192.0.2.7, 192.0.2.8)", stale.source());
+    }
+
+    @Test
+    void aHostNameListensOnItsFirstAddressThatBinds() throws Exception {
+        List<InetAddress> resolved = List.of(InetAddress.getByName("192.0.2.7"), InetAddress.getByName("10.0.0.2"),
+                InetAddress.getByName("127.0.1.1"));
+        DataParallel.GlooAddress routable = DataParallel.GlooAddress.ofHostName("node1", resolved,
+                address -> !address.getHostAddress().equals("192.0.2.7"), "net:[2]", "eth0 10.0.0.2");
+        assertEquals("10.0.0.2", routable.address());
+        assertFalse(routable.loopback());
+        assertEquals("the address of this machine's host name 'node1'", routable.source());
+        DataParallel.GlooAddress debian = DataParallel.GlooAddress.ofHostName("node1",
+                List.of(InetAddress.getByName("127.0.1.1")), address -> true, "net:[2]", "eth0 10.0.0.2");
+        assertEquals("127.0.1.1", debian.address());
+        assertTrue(debian.loopback());
+    }
+
+    @Test
+    void thisMachinesHostNameGivesAnAddressThatBinds() throws Exception {
+        DataParallel.GlooAddress own = DataParallel.GlooAddress.of(null, InetAddress.getByName("192.0.2.1"));
+        if (own.source().startsWith("gloo's fallback")) {
+            assertEquals("127.0.0.1", own.address());
+        } else {
+            try (ServerSocket socket = new ServerSocket()) {
+                socket.bind(new InetSocketAddress(InetAddress.getByName(own.address()), 0));
+            }
+            assertEquals(InetAddress.getByName(own.address()).isLoopbackAddress(), own.loopback());
+        }
     }
 
     @Test
