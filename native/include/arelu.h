@@ -184,7 +184,7 @@ ARELU_API int arelu_backward_params_f64(const double* grad_out, const double* x,
                                         const double* alpha, const double* beta, double* grad_alpha,
                                         double* grad_beta, int num_threads);
 /* arelu_backward_params_* with the raw parameters passed by value: a training step's backward takes the values
- * its forward read, whatever was written to the parameters' memory in between (libtorch's optimizers update
+ * its forward read, whatever was written to the parameters' memory in between (libtorch's SGD updates
  * parameters without bumping their version, so nothing else would notice). */
 ARELU_API int arelu_backward_values_f32(const float* grad_out, const float* x, float* grad_in, int64_t n,
                                         float alpha, float beta, float* grad_alpha, float* grad_beta,

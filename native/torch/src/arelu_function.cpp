@@ -335,7 +335,7 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     // serves.
     const auto keep = [](const Tensor& t) { return t.is_inference() ? t.clone() : t; };
     // And alpha and beta as this forward read them, for the kernels' backward: an optimizer's step may write the
-    // parameters between a forward and its backward without bumping their versions (libtorch's do), and the
+    // parameters between a forward and its backward without bumping their versions (libtorch's SGD does), and the
     // reference's graph keeps forward's scales.
     // x too where its memory may be a parameter's, for the same reason: the reference keeps relu(x) and relu(-x),
     // so its backward never reads x again. That is a leaf that requires grad or a view of one, and an x that

@@ -21,13 +21,19 @@ import io.github.arelu.autograd.JavaFunction;
 import io.github.arelu.internal.AReLUArguments;
 import io.github.arelu.internal.FusedAReLUFunction;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Adagrad;
+import org.bytedeco.pytorch.AdagradOptions;
 import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
+import org.bytedeco.pytorch.AdamW;
+import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.RMSprop;
+import org.bytedeco.pytorch.RMSpropOptions;
 import org.bytedeco.pytorch.SGD;
 import org.bytedeco.pytorch.SGDOptions;
 import org.bytedeco.pytorch.SequentialImpl;
@@ -137,6 +143,40 @@ class AReLUModuleTest {
                         name + ": grad alpha");
                 assertClose(values(before.beta().grad()), values(module.beta().grad()), tolerance, tolerance,
                         name + ": grad beta");
+            }
+        }
+    }
+
+    /**
+     * libtorch's other optimizers bump the versions of the parameters they step, so there the second backward of
+     * the test above is refused, naming the in-place change, as libtorch's own operations refuse it: AReLU saves
+     * alpha and beta for that check. The composed reference says the same.
+     */
+    @Test
+    void aBackwardAfterAnotherOptimizersStepIsRefusedAsForBuiltInOperations() {
+        for (String name : new String[] {"Adam", "AdamW", "RMSprop", "Adagrad"}) {
+            for (boolean fused : new boolean[] {true, false}) {
+                AReLU module = new AReLU();
+                Optimizer optimizer = switch (name) {
+                    case "Adam" -> new Adam(module.parameters(), new AdamOptions(0.1));
+                    case "AdamW" -> new AdamW(module.parameters(), new AdamWOptions(0.1));
+                    case "RMSprop" -> new RMSprop(module.parameters(), new RMSpropOptions(0.1));
+                    default -> new Adagrad(module.parameters(), new AdagradOptions(0.1));
+                };
+                Tensor x1 = torch.randn(new long[] {4, 3});
+                Tensor x2 = torch.randn(new long[] {4, 3});
+                Tensor y1 = fused ? module.forward(x1)
+                        : AReLUFunctional.areluComposed(x1, module.alpha(), module.beta());
+                Tensor y2 = fused ? module.forward(x2)
+                        : AReLUFunctional.areluComposed(x2, module.alpha(), module.beta());
+                y1.sum().backward();
+                long version = module.alpha()._version();
+                optimizer.step();
+                assertTrue(module.alpha()._version() > version, name + " bumps alpha's version");
+                RuntimeException refused = assertThrows(RuntimeException.class, () -> y2.sum().backward(),
+                        name + (fused ? ", fused" : ", composed") + ": the second backward");
+                assertTrue(refused.getMessage().contains("modified by an inplace operation"),
+                        name + ": " + refused.getMessage());
             }
         }
     }

@@ -55,8 +55,9 @@ public final class FunctionContext {
      * differentiate through them. Keep outputs out of it: a saved output would hold the node that owns it
      * and never be released. Nothing is kept when no gradient will be computed. An inference tensor (made under
      * {@code InferenceMode}) has no version counter to guard it with, so a copy of it is kept instead.
-     * libtorch's optimizers write parameters without bumping their versions: a parameter saved here and read in a
-     * backward that runs after an optimizer step holds the stepped values, with no error. Where backward must
+     * libtorch's SGD writes parameters without bumping their versions (its Adam, AdamW, RMSprop and Adagrad bump
+     * them, and the backward then refuses): a parameter saved here and read in a backward that runs after an SGD
+     * step holds the stepped values, with no error. Where backward must
      * compute with forward's values (a value formed from a parameter in forward, as AReLU's scales, is saved as
      * formed in libtorch's own graph), save a {@code clone()} of the parameter too, or its values in
      * {@link #savedData}.

@@ -36,7 +36,7 @@ public final class FusedAReLUFunction extends JavaFunction {
      * Saves x, alpha and beta (for the version checks, and for the differentiable backward under
      * {@code create_graph}) and what the fused backward computes with: x, alpha and beta as forward read them.
      * An optimizer's step may write a parameter between a forward and its backward without bumping its version
-     * (libtorch's do), and the reference's graph keeps what it needs of forward's values ({@code relu(x)},
+     * (libtorch's SGD does), and the reference's graph keeps what it needs of forward's values ({@code relu(x)},
      * {@code relu(-x)}, the scales); so backward takes forward's values (one-element parameters on the CPU) or
      * copies made here: of the parameters where the kernels read them as tensors, and of x where its memory may
      * be a parameter's (a parameter fed to AReLU, or a view or detached alias of one). An activation between

@@ -28,8 +28,8 @@ public abstract sealed class FusedKernels permits CpuKernels, CudaKernels {
     /**
      * One-element parameters as a forward call read them: the raw values, each a value of the element type.
      * The training path hands them to backward, which computes with forward's values rather than with what the
-     * parameters hold by then: libtorch's optimizers write parameters without bumping their version counters, so
-     * a step taken between a forward and its backward would otherwise change the gradients unnoticed.
+     * parameters hold by then: libtorch's SGD writes parameters without bumping their version counters, so a
+     * step taken between a forward and its backward would otherwise change the gradients unnoticed.
      *
      * @param alpha the raw alpha
      * @param beta the raw beta
