@@ -63,8 +63,9 @@ extern "C" {
    4: arelu_forward_params_*, arelu_backward_params_* added.
    5: arelu_forward_channels_params_*, arelu_backward_channels_params_*, ARELU_ERR_NO_MEMORY added.
    6: arelu_backward_values_* added; b = 1 + sigmoid(beta) with the sigmoid in the element type.
-   7: arelu_node_functions registers once per process (ARELU_ERR_ALREADY_REGISTERED after that). */
-#define ARELU_ABI_VERSION 7
+   7: arelu_node_functions registers once per process (ARELU_ERR_ALREADY_REGISTERED after that).
+   8: arelu_call_back added. */
+#define ARELU_ABI_VERSION 8
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
 #define ARELU_ALPHA_MIN 0.01
@@ -104,6 +105,13 @@ typedef void (*arelu_node_name_fn)(const void* node, char* buffer, size_t capaci
 typedef void (*arelu_node_died_fn)(void* node);
 ARELU_API int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_name_fn name, arelu_node_died_fn died,
                                    void* complete_destructor, void* deleting_destructor, void** functions);
+
+/* Calls body() once, in this thread, and returns when it returns (nothing for NULL). For Java's virtual
+ * threads: one that calls this through java.lang.foreign and runs Java code in body (an upcall) cannot leave
+ * its OS thread until body returns, since a native frame pins it there; io.github.arelu.autograd runs an
+ * autograd function's forward so, because libtorch keeps grad mode per OS thread. body must not unwind (a C++
+ * exception or longjmp) through this frame. */
+ARELU_API void arelu_call_back(void (*body)(void));
 
 /* ABI version of the loaded library; callers refuse a library whose version differs. */
 ARELU_API int arelu_abi_version(void);

@@ -12,6 +12,10 @@ extern "C" {
 
 int arelu_abi_version(void) { return ARELU_ABI_VERSION; }
 
+void arelu_call_back(void (*body)(void)) {
+  if (body != nullptr) body();
+}
+
 const char* arelu_error_string(int status) {
   switch (status) {
     case ARELU_OK: return "ok";

@@ -46,6 +46,20 @@ TEST(AreluSharedLibrary, AbiAndCpuKernels) {
   EXPECT_EQ(ps, 0.0);
 }
 
+namespace {
+int calls_back = 0;
+void count_call() { ++calls_back; }
+}  // namespace
+
+// arelu_call_back calls its function once, in the caller's thread, before it returns; NULL is no call.
+TEST(AreluSharedLibrary, CallBackCallsOnce) {
+  calls_back = 0;
+  arelu_call_back(count_call);
+  EXPECT_EQ(calls_back, 1);
+  arelu_call_back(nullptr);
+  EXPECT_EQ(calls_back, 1);
+}
+
 TEST(AreluSharedLibrary, CudaEntryPointsWithoutDevice) {
   const int available = arelu_cuda_available();
   ASSERT_TRUE(available == 0 || available == 1);

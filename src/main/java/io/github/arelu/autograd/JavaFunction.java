@@ -85,12 +85,15 @@ public abstract class JavaFunction {
 
     /**
      * Runs {@link #forward} and, when grad mode is on and an input requires grad, records the call as a node
-     * of libtorch's autograd graph whose backward is {@link #backward}.
+     * of libtorch's autograd graph whose backward is {@link #backward}. On a virtual thread, forward runs on one
+     * OS thread throughout, even if it blocks (libtorch's grad mode is per OS thread; see the package
+     * documentation).
      *
      * @param inputs the function's tensor inputs
      * @return the outputs of {@link #forward}, whose {@code grad_fn} is the recorded node when one was recorded
      * @throws IllegalArgumentException for a null or undefined input
-     * @throws IllegalStateException when forward returns no outputs, an undefined or non-floating-point
+     * @throws IllegalStateException on a virtual thread where the native library is unavailable; when forward
+     *     returns no outputs, an undefined or non-floating-point
      *     output, an output that is an input or shares its memory, or the same tensor twice, or saves an output
      *     (or a view of one) for backward
      */
@@ -104,6 +107,15 @@ public abstract class JavaFunction {
             requiresGrad[i] = inputs[i].requires_grad();
             anyRequiresGrad |= requiresGrad[i];
         }
+        if (Thread.currentThread().isVirtual()) {
+            // Grad mode is switched off for forward and back on after it: on one OS thread (OneCarrier).
+            boolean recordable = anyRequiresGrad;
+            return OneCarrier.call(() -> forwardAndRecord(inputs, requiresGrad, recordable), name() + ".apply");
+        }
+        return forwardAndRecord(inputs, requiresGrad, anyRequiresGrad);
+    }
+
+    private Tensor[] forwardAndRecord(Tensor[] inputs, boolean[] requiresGrad, boolean anyRequiresGrad) {
         boolean gradMode = GradMode.is_enabled();
         FunctionContext context = new FunctionContext(name(), requiresGrad, gradMode && anyRequiresGrad);
         Tensor[] outputs;

@@ -95,6 +95,12 @@
  *       {@code jmh/README.md} for figures.</li>
  *   <li>An exception in backward reaches the caller of {@code backward()} as a {@code RuntimeException} whose
  *       message carries the original's class and message (JavaCPP passes text, not the exception object).</li>
+ *   <li>Virtual threads: libtorch keeps grad mode and its other thread-local state per OS thread. {@code apply}
+ *       runs forward (grad mode off) on one OS thread throughout, also on a virtual thread that blocks in it:
+ *       there inside a call of the native library that calls back ({@code arelu_call_back}), since a native
+ *       frame keeps a virtual thread on its carrier; without the native library, {@code apply} refuses virtual
+ *       threads. Your own code that sets thread-local libtorch state ({@code NoGradGuard},
+ *       {@code InferenceMode}) and then blocks on a virtual thread meets the same problem.</li>
  * </ul>
  */
 package io.github.arelu.autograd;

@@ -14,6 +14,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -637,5 +639,128 @@ class JavaFunctionTest {
             assertArrayEquals(new double[] {50 * Math.exp(0.5), 50 * Math.exp(-1)}, values(x.grad()), 1e-12);
         }
         assertEquals(nodes, JavaFunction.liveNodeCount(), "100 calls that saved a detached output, 50 without backward");
+    }
+
+    /** y = 2 x, after a pause in forward, during which a virtual thread leaves its carrier. */
+    static final class DoubleAfterAPause extends JavaFunction {
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return new Tensor[] {in[0].mul(new Scalar(2.0))};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            return new Tensor[] {g[0].mul(new Scalar(2.0))};
+        }
+    }
+
+    /**
+     * libtorch keeps grad mode per OS thread and {@code apply} switches it off for forward. A virtual thread that
+     * blocks in forward may resume on another OS thread (carrier): grad mode was then switched back on there and
+     * left off on the first, and the virtual threads that ran there next recorded no graph, without an error (a
+     * review saw 1998 calls of 2000 return outputs without a node). Every call records its node and computes
+     * its gradient, and afterwards grad mode is on wherever virtual threads run.
+     */
+    @Test
+    void forwardsThatBlockOnVirtualThreadsLeaveGradModeOnEveryCarrier() throws Exception {
+        AtomicInteger unrecorded = new AtomicInteger();
+        AtomicInteger wrong = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        JavaFunction pause = new DoubleAfterAPause();
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < 100; t++) {
+                threads.submit(() -> {
+                    for (int call = 0; call < 10; call++) {
+                        try (PointerScope step = new PointerScope()) {
+                            Tensor x = doubles(1.5, -2).requires_grad_(true);
+                            Tensor y = pause.apply(x)[0];
+                            if (!y.requires_grad()) {
+                                unrecorded.incrementAndGet();
+                                continue;
+                            }
+                            backward(y.sum(), false);
+                            if (!java.util.Arrays.equals(new double[] {2, 2}, values(x.grad()))) {
+                                wrong.incrementAndGet();
+                            }
+                        } catch (Throwable e) {
+                            failure.compareAndSet(null, e);
+                        }
+                    }
+                });
+            }
+        }
+        assertNull(failure.get(), () -> "a call failed: " + failure.get());
+        assertEquals(0, unrecorded.get(), "calls whose outputs record no node");
+        assertEquals(0, wrong.get(), "calls with a wrong gradient");
+        AtomicInteger gradModeOff = new AtomicInteger();
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < 200; t++) {
+                threads.submit(() -> {
+                    if (!GradMode.is_enabled()) {
+                        gradModeOff.incrementAndGet();
+                    }
+                });
+            }
+        }
+        assertEquals(0, gradModeOff.get(), "virtual threads that found grad mode off afterwards");
+    }
+
+    /** y = exp(2 x), the doubling by a nested apply of {@link DoubleAfterAPause} in forward. */
+    static final class ExpOfTwice extends JavaFunction {
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            Tensor y = new DoubleAfterAPause().apply(in[0])[0].exp();
+            ctx.saveForBackward(y.detach());
+            return new Tensor[] {y};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            return new Tensor[] {g[0].mul(ctx.savedTensors()[0]).mul(new Scalar(2.0))};
+        }
+    }
+
+    /** Its forward throws. */
+    static final class ThrowsInForward extends JavaFunction {
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            throw new IllegalArgumentException("from forward");
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            return new Tensor[] {g[0]};
+        }
+    }
+
+    /** On a virtual thread forward's exceptions reach the caller as they are, and applies nest. */
+    @Test
+    void onVirtualThreadsForwardsExceptionsReachTheCallerAndAppliesNest() throws Exception {
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        Thread thread = Thread.ofVirtual().start(() -> {
+            try (PointerScope step = new PointerScope()) {
+                Tensor x = doubles(0.5, -1).requires_grad_(true);
+                backward(new ExpOfTwice().apply(x)[0].sum(), false);
+                double[] grad = values(x.grad());
+                IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                        () -> new ThrowsInForward().apply(x));
+                outcome.set(new Object[] {grad, refused.getMessage(), GradMode.is_enabled()});
+            } catch (Throwable e) {
+                outcome.set(e);
+            }
+        });
+        thread.join();
+        if (outcome.get() instanceof Throwable e) {
+            throw new AssertionError("on a virtual thread", e);
+        }
+        Object[] result = (Object[]) outcome.get();
+        assertArrayEquals(new double[] {2 * Math.exp(1), 2 * Math.exp(-2)}, (double[]) result[0], 1e-12);
+        assertEquals("from forward", result[1]);
+        assertEquals(true, result[2], "grad mode on after the failed forward");
     }
 }
