@@ -40,8 +40,10 @@ public final class FunctionContext {
     private long[] savedVersions;
     private Map<String, Object> savedData;
     private boolean released;
-    /** The graph node, without ownership (a raw pointer): set once wired, used only while it runs. */
+    /** The graph node, without ownership (a raw pointer): set once wired, cleared when it dies. */
     private Node node;
+    /** Whether the node died: a context kept past its call may not reach it. */
+    private boolean nodeDied;
 
     FunctionContext(String functionName, boolean[] inputRequiresGrad, boolean recording) {
         this.functionName = functionName;
@@ -152,14 +154,18 @@ public final class FunctionContext {
      *
      * @param index the input's position among the arguments of {@code apply}
      * @return whether a gradient for that input is needed
+     * @throws IllegalStateException when the call's graph node was destroyed (a context kept past its call)
      */
-    public boolean needsInputGrad(int index) {
+    public synchronized boolean needsInputGrad(int index) {
         if (index < 0 || index >= inputRequiresGrad.length) {
             throw new IndexOutOfBoundsException(functionName + " has " + inputRequiresGrad.length
                     + " inputs, asked about input " + index);
         }
-        Node running = node;
-        return running != null ? running.task_should_compute_output(index) : inputRequiresGrad[index];
+        if (nodeDied) {
+            throw new IllegalStateException(functionName + ": this call's graph node was destroyed; a "
+                    + "FunctionContext serves its call's forward and backward only");
+        }
+        return node != null ? node.task_should_compute_output(index) : inputRequiresGrad[index];
     }
 
     /**
@@ -197,8 +203,14 @@ public final class FunctionContext {
         }
     }
 
-    void attach(Node rawNode) {
+    synchronized void attach(Node rawNode) {
         node = rawNode;
+    }
+
+    /** The node died (libtorch destroys it): its pointer must not be used again. Told at once, before release. */
+    synchronized void forgetNode() {
+        nodeDied = true;
+        node = null;
     }
 
     /** Frees the saved tensors, as libtorch frees saved variables when the graph is released. */

@@ -236,6 +236,11 @@ final class GradientNode {
         return record;
     }
 
+    /** The node died: the context must not reach it from now on (its release follows, maybe queued). */
+    void forgetNode() {
+        context.forgetNode();
+    }
+
     long nodeAddress() {
         return nodeAddress;
     }

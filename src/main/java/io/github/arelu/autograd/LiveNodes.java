@@ -92,6 +92,7 @@ final class LiveNodes {
         GradientNode record = BY_KEY.remove(key);
         if (record != null) {
             BY_NODE_ADDRESS.remove(record.nodeAddress(), record);
+            record.forgetNode();
             release(record);
         }
     }

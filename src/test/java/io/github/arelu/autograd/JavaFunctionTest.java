@@ -763,4 +763,42 @@ class JavaFunctionTest {
         assertEquals("from forward", result[1]);
         assertEquals(true, result[2], "grad mode on after the failed forward");
     }
+
+    /** Keeps its last context, as a user's function should not. */
+    static final class KeepsItsContext extends JavaFunction {
+        FunctionContext kept;
+
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            kept = ctx;
+            return new Tensor[] {in[0].mul(new Scalar(3.0))};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            return new Tensor[] {ctx.needsInputGrad(0) ? g[0].mul(new Scalar(3.0)) : null};
+        }
+    }
+
+    /**
+     * A context kept past its call reached its node through a raw pointer after libtorch had destroyed the
+     * node (freed memory: the review saw needsInputGrad(0) answer true and needsInputGrad(1) fail with a garbage
+     * "Index out of range"). Once the node is gone it says so; while the node lives (a kept graph) it answers.
+     */
+    @Test
+    void aContextKeptPastItsNodesDeathSaysSo() {
+        KeepsItsContext function = new KeepsItsContext();
+        int nodes = JavaFunction.liveNodeCount();
+        try (PointerScope call = new PointerScope()) {
+            Tensor x = doubles(1, 2).requires_grad_(true);
+            Tensor y = function.apply(x)[0];
+            backward(y.sum(), true);
+            assertTrue(function.kept.needsInputGrad(0), "the node lives on in the kept graph");
+        }
+        assertEquals(nodes, JavaFunction.liveNodeCount(), "the graph and its node are gone");
+        IllegalStateException gone = assertThrows(IllegalStateException.class, () -> function.kept.needsInputGrad(0));
+        assertEquals("KeepsItsContext: this call's graph node was destroyed; a FunctionContext serves its call's "
+                + "forward and backward only", gone.getMessage());
+        assertThrows(IndexOutOfBoundsException.class, () -> function.kept.needsInputGrad(1));
+    }
 }
