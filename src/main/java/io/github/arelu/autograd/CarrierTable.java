@@ -135,14 +135,21 @@ final class CarrierTable {
             GradientNode.apply(node.address(), gradients.address(), results.address());
             return 0;
         } catch (Throwable e) {
-            String text = e.getMessage() != null ? e.getMessage() : e.toString();
-            byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-            int length = (int) Math.min(bytes.length, capacity - 1);
-            MemorySegment buffer = message.reinterpret(capacity);
-            MemorySegment.copy(bytes, 0, buffer, ValueLayout.JAVA_BYTE, 0, length);
-            buffer.set(ValueLayout.JAVA_BYTE, length, (byte) 0);
+            putCString(e.getMessage() != null ? e.getMessage() : e.getClass().getName(), message, capacity);
             return 1;
         }
+    }
+
+    /**
+     * {@code text} as a NUL-terminated UTF-8 string of at most {@code capacity} bytes: a NUL inside it written as
+     * {@code \0} (C would end the text there), and a text too long cut before a character, never inside one.
+     */
+    static void putCString(String text, MemorySegment buffer, long capacity) {
+        byte[] bytes = GradientNode.fitted(text.replace("\0", "\\0"), (int) capacity - 1)
+                .getBytes(StandardCharsets.UTF_8);
+        MemorySegment target = buffer.reinterpret(capacity);
+        MemorySegment.copy(bytes, 0, target, ValueLayout.JAVA_BYTE, 0, bytes.length);
+        target.set(ValueLayout.JAVA_BYTE, bytes.length, (byte) 0);
     }
 
     /** {@code name()}: the function's name and "Backward", as PyTorch names a custom function's node. */
@@ -154,11 +161,7 @@ final class CarrierTable {
         } catch (Throwable e) {
             name = "JavaFunctionBackward";
         }
-        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
-        int length = (int) Math.min(bytes.length, capacity - 1);
-        MemorySegment target = buffer.reinterpret(capacity);
-        MemorySegment.copy(bytes, 0, target, ValueLayout.JAVA_BYTE, 0, length);
-        target.set(ValueLayout.JAVA_BYTE, length, (byte) 0);
+        putCString(name, buffer, capacity);
     }
 
     /** The node is being destroyed (libtorch's destructor runs next). Must not throw. */

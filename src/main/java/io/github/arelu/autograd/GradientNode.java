@@ -1,5 +1,6 @@
 package io.github.arelu.autograd;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -70,6 +71,9 @@ final class GradientNode {
     static final List<Class<? extends Pointer>> HOOK_BASES = List.of(FunctionPreHook.class, FunctionPostHook.class);
     /** How many JavaCPP hook peers (each with a JNI weak reference) were made: a handful, not one per call. */
     private static final AtomicLong PEERS_MADE = new AtomicLong();
+
+    /** The bytes of JavaCPP's exception text, its terminating NUL left out ({@code char msg[1024]}). */
+    private static final int JAVACPP_MESSAGE_BYTES = 1023;
     /** The hooks whose peers every node's hooks are copies of. Never freed: the copies use their references. */
     private static final PreHook PRE_HOOK;
     private static final PostHook POST_HOOK;
@@ -302,7 +306,38 @@ final class GradientNode {
      * (a C++ exception), so the message names the function and the original's class and message.
      */
     private static RuntimeException backwardFailed(GradientNode record, Throwable e) {
-        return new RuntimeException(record.function.name() + " backward failed: " + e, e);
+        String what;
+        try {
+            what = String.valueOf(e);
+        } catch (Throwable broken) {
+            // A user's exception whose toString throws must not hide which function failed.
+            what = e.getClass().getName() + " (its toString threw " + broken.getClass().getName() + ")";
+        }
+        // A NUL would end the text where it crosses libtorch as a C string.
+        return new RuntimeException(record.function.name() + " backward failed: " + what.replace("\0", "\\0"), e);
+    }
+
+    /**
+     * With hooks, JavaCPP carries the exception's {@code toString()} into a C++ exception of 1023 bytes at most,
+     * cut wherever that falls, inside a character too; so the message is cut to fit first, between characters.
+     */
+    private static RuntimeException fittedForJavaCpp(RuntimeException e) {
+        String prefix = e.getClass().getName() + ": ";
+        String message = fitted(e.getMessage(), JAVACPP_MESSAGE_BYTES - prefix.length());
+        return message.equals(e.getMessage()) ? e : new RuntimeException(message, e.getCause());
+    }
+
+    /** {@code text}, or its longest start of at most {@code maxBytes} bytes in UTF-8 that ends between characters. */
+    static String fitted(String text, int maxBytes) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= maxBytes) {
+            return text;
+        }
+        int length = Math.max(0, maxBytes);
+        while (length > 0 && (bytes[length] & 0xC0) == 0x80) {
+            length--; // bytes[length], the first one left out, continues a character: leave that one out whole
+        }
+        return new String(bytes, 0, length, StandardCharsets.UTF_8);
     }
 
     /**
@@ -397,7 +432,7 @@ final class GradientNode {
                     record.releaseUnlessKept();
                 } catch (Throwable e) {
                     // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
-                    throw backwardFailed(record, e);
+                    throw fittedForJavaCpp(backwardFailed(record, e));
                 }
             }
             return ONE_UNDEFINED;

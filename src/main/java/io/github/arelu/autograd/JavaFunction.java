@@ -66,7 +66,10 @@ public abstract class JavaFunction {
      * each shaped like its input, with its dtype and device; {@code null} or an undefined tensor for an input
      * that gets no gradient. Runs with grad mode on exactly when the caller asked for {@code create_graph}:
      * then compute with differentiable operations on {@link FunctionContext#savedTensors()} and the output
-     * gradients. Skip inputs for which {@link FunctionContext#needsInputGrad} is false.
+     * gradients. Skip inputs for which {@link FunctionContext#needsInputGrad} is false. It runs inside a
+     * {@code PointerScope} of the library's, closed when it returns: the tensors it makes are freed then, but for
+     * the gradients it returns, which libtorch takes over. To keep one beyond (a cache, a log), call its
+     * {@code retainReference()} and later {@code releaseReference()}, or copy its values out.
      *
      * @param ctx the context forward filled
      * @param gradOutputs one gradient per output of forward
@@ -75,12 +78,19 @@ public abstract class JavaFunction {
     protected abstract Tensor[] backward(FunctionContext ctx, Tensor... gradOutputs);
 
     /**
-     * The name used in error messages; the class's simple name unless overridden.
+     * The name used in error messages and in the node's name ({@code name() + "Backward"}): the class's simple
+     * name unless overridden; for an anonymous class, which has none, its binary name without the package
+     * (such as {@code Trainer$1}).
      *
      * @return this function's name
      */
     public String name() {
-        return getClass().getSimpleName();
+        String simple = getClass().getSimpleName();
+        if (!simple.isEmpty()) {
+            return simple;
+        }
+        String binary = getClass().getName();
+        return binary.substring(binary.lastIndexOf('.') + 1);
     }
 
     /**

@@ -591,6 +591,67 @@ class JavaFunctionTest {
         assertEquals(nodes, JavaFunction.liveNodeCount());
     }
 
+    /** The message of the exception that {@code backward()} raises for a function that throws {@code thrown}. */
+    private static String backwardFailure(JavaFunction function) {
+        try (PointerScope s = new PointerScope()) {
+            Tensor x = doubles(1, 2).requires_grad_(true);
+            Tensor loss = function.apply(x, doubles(2), doubles(0))[0].sum();
+            return assertThrows(RuntimeException.class, () -> backward(loss, false)).getMessage();
+        }
+    }
+
+    /**
+     * What crosses libtorch as text names the function whatever it threw: an anonymous function by its binary
+     * name (its simple name is empty: the message began " backward failed" and the node was "Backward"), an
+     * exception whose toString throws by its class, a NUL in a message as {@code \0} (C ended the text there),
+     * and a message longer than the text libtorch carries cut before a character, not inside one.
+     */
+    @Test
+    void aBackwardFailureIsNamedWhateverItThrows() {
+        JavaFunction anonymous = new AffineAndSquare() {
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                throw new IllegalStateException("from an anonymous function");
+            }
+        };
+        assertTrue(anonymous.name().startsWith("JavaFunctionTest$"), anonymous.name());
+        String message = backwardFailure(anonymous);
+        assertTrue(message.contains(anonymous.name() + " backward failed: java.lang.IllegalStateException: from an "
+                + "anonymous function"), message);
+        boolean hooks;
+        try (PointerScope s = new PointerScope()) {
+            Tensor x = doubles(1, 2).requires_grad_(true);
+            String node = anonymous.apply(x, doubles(2), doubles(0))[0].grad_fn().name().getString();
+            // Nodes with hooks keep the carrier's name.
+            hooks = node.equals("CatBackward0");
+            assertTrue(hooks || node.equals(anonymous.name() + "Backward"), node);
+        }
+
+        RuntimeException unprintable = new IllegalStateException("never shown") {
+            @Override
+            public String toString() {
+                throw new UnsupportedOperationException("no toString");
+            }
+        };
+        message = backwardFailure(failingInBackward("Unprintable", unprintable));
+        assertTrue(message.contains("Unprintable backward failed: " + unprintable.getClass().getName()
+                + " (its toString threw java.lang.UnsupportedOperationException)"), message);
+
+        message = backwardFailure(failingInBackward("Nul", new IllegalStateException("before\0after")));
+        assertTrue(message.contains("Nul backward failed: java.lang.IllegalStateException: before\\0after"), message);
+
+        String accents = "\u00e9".repeat(3000); // 2 bytes each: 6000 bytes
+        message = backwardFailure(failingInBackward("Long", new IllegalStateException(accents)));
+        int start = message.indexOf("\u00e9");
+        assertTrue(start > 0, message);
+        String kept = message.substring(start).replaceAll("[^\u00e9][\\s\\S]*$", "");
+        // The node's message holds 4095 bytes; with hooks JavaCPP's holds 1023, the exception's class name included.
+        int least = hooks ? 450 : 1950;
+        assertTrue(kept.length() > least && kept.chars().allMatch(c -> c == 0xe9), "kept " + kept.length()
+                + " characters, all whole: " + message.substring(start, Math.min(message.length(), start + 40)));
+        assertFalse(message.contains("\ufffd"), "a character cut in two");
+    }
+
     /** y = exp(x), saving what {@code save} makes of the output. */
     static final class Exp extends JavaFunction {
         private final java.util.function.UnaryOperator<Tensor> save;
