@@ -6,7 +6,6 @@ import io.github.arelu.internal.FusedKernels;
 import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -144,8 +143,10 @@ public final class AReLUFunctional {
             throw new IllegalArgumentException("projectAlpha expects a floating-point alpha, got "
                     + TensorInfo.describe(alpha));
         }
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            alpha.clamp_(new ScalarOptional(new Scalar(ComposedAReLU.ALPHA_MIN)),
+        // Through a detached alias (the same memory and version counter) rather than under NoGradGuard, whose
+        // thread-local grad mode a virtual thread could carry to another OS thread.
+        try (PointerScope scope = new PointerScope()) {
+            alpha.detach().clamp_(new ScalarOptional(new Scalar(ComposedAReLU.ALPHA_MIN)),
                     new ScalarOptional(new Scalar(ComposedAReLU.ALPHA_MAX)));
         }
         return alpha;
