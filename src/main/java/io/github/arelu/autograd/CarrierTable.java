@@ -135,7 +135,12 @@ final class CarrierTable {
             GradientNode.apply(node.address(), gradients.address(), results.address());
             return 0;
         } catch (Throwable e) {
-            putCString(e.getMessage() != null ? e.getMessage() : e.getClass().getName(), message, capacity);
+            try {
+                putCString(e.getMessage() != null ? e.getMessage() : e.getClass().getName(), message, capacity);
+            } catch (Throwable unwritable) {
+                // Nothing may leave an upcall (the JVM would end). The native side left the message empty, and
+                // then raises its own ("a Java autograd function's backward failed").
+            }
             return 1;
         }
     }
@@ -145,23 +150,28 @@ final class CarrierTable {
      * {@code \0} (C would end the text there), and a text too long cut before a character, never inside one.
      */
     static void putCString(String text, MemorySegment buffer, long capacity) {
-        byte[] bytes = GradientNode.fitted(text.replace("\0", "\\0"), (int) capacity - 1)
-                .getBytes(StandardCharsets.UTF_8);
+        if (capacity <= 0) {
+            return;
+        }
+        byte[] bytes = text.replace("\0", "\\0").getBytes(StandardCharsets.UTF_8);
+        int length = GradientNode.fittedLength(bytes, (int) Math.min(Integer.MAX_VALUE, capacity - 1));
         MemorySegment target = buffer.reinterpret(capacity);
-        MemorySegment.copy(bytes, 0, target, ValueLayout.JAVA_BYTE, 0, bytes.length);
-        target.set(ValueLayout.JAVA_BYTE, bytes.length, (byte) 0);
+        MemorySegment.copy(bytes, 0, target, ValueLayout.JAVA_BYTE, 0, length);
+        target.set(ValueLayout.JAVA_BYTE, length, (byte) 0);
     }
 
     /** {@code name()}: the function's name and "Backward", as PyTorch names a custom function's node. */
     private static void name(MemorySegment node, MemorySegment buffer, long capacity) {
-        String name;
         try {
             GradientNode record = LiveNodes.byNodeAddress(node.address());
-            name = (record == null ? "JavaFunction" : record.function().name()) + "Backward";
+            putCString((record == null ? "JavaFunction" : record.function().name()) + "Backward", buffer, capacity);
         } catch (Throwable e) {
-            name = "JavaFunctionBackward";
+            try {
+                putCString("JavaFunctionBackward", buffer, capacity);
+            } catch (Throwable unwritable) {
+                // Nothing may leave an upcall; the native side started the name empty.
+            }
         }
-        putCString(name, buffer, capacity);
     }
 
     /** The node is being destroyed (libtorch's destructor runs next). Must not throw. */

@@ -40,7 +40,11 @@ public final class FunctionContext {
     private long[] savedVersions;
     private Map<String, Object> savedData;
     private boolean released;
-    /** The graph node, without ownership (a raw pointer): set once wired, cleared when it dies. */
+    /**
+     * The graph node, without ownership (a raw pointer): set once wired, cleared when its death is reported (with
+     * our virtual table or our hooks before libtorch destroys anything of it; with the lifetime sentinel of the
+     * per-call-hooks fallback while its edges are being destroyed, so a kept context's last call may still race).
+     */
     private Node node;
     /** Whether the node died: a context kept past its call may not reach it. */
     private boolean nodeDied;

@@ -330,14 +330,19 @@ final class GradientNode {
     /** {@code text}, or its longest start of at most {@code maxBytes} bytes in UTF-8 that ends between characters. */
     static String fitted(String text, int maxBytes) {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        return new String(bytes, 0, fittedLength(bytes, maxBytes), StandardCharsets.UTF_8);
+    }
+
+    /** How many of the UTF-8 {@code bytes} fit in {@code maxBytes}, cut between characters, never inside one. */
+    static int fittedLength(byte[] bytes, int maxBytes) {
         if (bytes.length <= maxBytes) {
-            return text;
+            return bytes.length;
         }
         int length = Math.max(0, maxBytes);
         while (length > 0 && (bytes[length] & 0xC0) == 0x80) {
             length--; // bytes[length], the first one left out, continues a character: leave that one out whole
         }
-        return new String(bytes, 0, length, StandardCharsets.UTF_8);
+        return length;
     }
 
     /**

@@ -69,7 +69,9 @@ public abstract class JavaFunction {
      * gradients. Skip inputs for which {@link FunctionContext#needsInputGrad} is false. It runs inside a
      * {@code PointerScope} of the library's, closed when it returns: the tensors it makes are freed then, but for
      * the gradients it returns, which libtorch takes over. To keep one beyond (a cache, a log), call its
-     * {@code retainReference()} and later {@code releaseReference()}, or copy its values out.
+     * {@code retainReference()} and later {@code releaseReference()}. The handles of {@code gradOutputs} and of
+     * {@link FunctionContext#savedTensors()} point into libtorch's and the context's buffers, which other calls
+     * reuse: keep {@code new Tensor(t).retainReference()}, a handle of your own, instead.
      *
      * @param ctx the context forward filled
      * @param gradOutputs one gradient per output of forward

@@ -90,7 +90,15 @@ final class OneCarrier {
 
     /** The upcall: runs this thread's pending body. Nothing may leave it (an upcall that throws ends the JVM). */
     private static void runPending() {
-        PENDING.get().run();
+        try {
+            Pending<?> pending = PENDING.get();
+            if (pending != null) {
+                pending.run();
+            }
+        } catch (Throwable e) {
+            // Pending.run keeps what the body throws; this is only a last guard. Without a pending body, the
+            // caller finds it did not run and says so.
+        }
     }
 
     /** A body, then its result or what it threw. */
@@ -117,16 +125,16 @@ final class OneCarrier {
             if (!ran) {
                 throw new IllegalStateException("arelu_call_back returned without calling back");
             }
-            if (failure instanceof RuntimeException e) {
-                throw e;
-            }
-            if (failure instanceof Error e) {
-                throw e;
-            }
             if (failure != null) {
-                throw new IllegalStateException(failure);
+                // As it would leave the body on a platform thread, checked exceptions thrown past javac too.
+                throw OneCarrier.<RuntimeException>unchecked(failure);
             }
             return result;
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> E unchecked(Throwable e) throws E {
+        throw (E) e;
     }
 }

@@ -99,7 +99,9 @@
  *       runs forward (grad mode off) on one OS thread throughout, also on a virtual thread that blocks in it:
  *       there inside a call of the native library that calls back ({@code arelu_call_back}), since a native
  *       frame keeps a virtual thread on its carrier; without the native library, {@code apply} refuses virtual
- *       threads. Your own code that sets thread-local libtorch state ({@code NoGradGuard},
+ *       threads. So a forward that blocks holds its carrier meanwhile (JFR's {@code jdk.VirtualThreadPinned}),
+ *       and one that waits for other virtual threads can starve the scheduler, which has as many carriers as
+ *       cores. Your own code that sets thread-local libtorch state ({@code NoGradGuard},
  *       {@code InferenceMode}) and then blocks on a virtual thread meets the same problem.</li>
  * </ul>
  */
