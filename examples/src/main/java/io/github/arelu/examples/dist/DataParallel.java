@@ -139,7 +139,7 @@ public final class DataParallel implements GradientSync {
         org.bytedeco.pytorch.gloo.Device device = glooDevice(glooInterface, masterAddress);
         TCPStore store = openStore(master, rank, timeout);
         rendezvous(store, master, rank, worldSize, timeout, encode(setup),
-                GlooAddress.of(glooInterface, masterAddress).encoded());
+                GlooAddress.of(glooInterface, masterAddress).bound(device.str().getString()).encoded());
         ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(milliseconds(timeout));
         options.devices().push_back(device);
         try {
@@ -328,6 +328,40 @@ public final class DataParallel implements GradientSync {
             }
             String hostName = hostName();
             return ofHostName(hostName, resolve(hostName), GlooAddress::bindable, network, interfaces);
+        }
+
+        /**
+         * This address as the device gloo made reports it ({@code Device::str()}, such as {@code tcp, pci=,
+         * iface=lo, speed=-1, addr=[127.0.0.1]}): whether it is a loopback address is then the device's answer,
+         * not a prediction, and where gloo's default device chose another address than the one predicted (glibc
+         * sorts a host name's IPv6 addresses before its IPv4 ones, Java the other way round), that one is named.
+         * Unchanged when the description names no address literal.
+         */
+        GlooAddress bound(String deviceDescription) {
+            InetAddress device = deviceAddress(deviceDescription);
+            if (device == null) {
+                return this;
+            }
+            boolean predictedAnAddress = !source.startsWith("network interface");
+            if (predictedAnAddress && !device.getHostAddress().equals(address)) {
+                return new GlooAddress(device.getHostAddress(), "the address gloo chose; expected " + address + ", "
+                        + source, device.isLoopbackAddress(), network, interfaces);
+            }
+            return new GlooAddress(address, source, device.isLoopbackAddress(), network, interfaces);
+        }
+
+        /** The address literal after {@code addr=[} in a gloo device's description, or null. */
+        static InetAddress deviceAddress(String deviceDescription) {
+            int start = deviceDescription.indexOf("addr=[");
+            int end = start < 0 ? -1 : deviceDescription.indexOf(']', start);
+            if (end < 0) {
+                return null;
+            }
+            try {
+                return InetAddress.ofLiteral(deviceDescription.substring(start + "addr=[".length(), end));
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
         }
 
         /**

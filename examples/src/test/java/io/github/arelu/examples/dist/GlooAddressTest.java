@@ -106,6 +106,30 @@ class GlooAddressTest {
     }
 
     @Test
+    void theDevicesOwnAddressDecidesWhetherItIsALoopbackAddress() throws Exception {
+        assertEquals(InetAddress.getByName("127.0.0.1"),
+                DataParallel.GlooAddress.deviceAddress("tcp, pci=, iface=lo, speed=-1, addr=[127.0.0.1]"));
+        assertEquals(InetAddress.getByName("2001:db8::5"), DataParallel.GlooAddress.deviceAddress("addr=[2001:db8::5]"));
+        assertNull(DataParallel.GlooAddress.deviceAddress("tcp, pci=, iface=lo"));
+        assertNull(DataParallel.GlooAddress.deviceAddress("addr=[node1]"), "a name, not an address literal");
+
+        // glibc lists a host name's IPv6 address first where Java lists its IPv4 one: gloo's choice counts.
+        DataParallel.GlooAddress predicted = at("127.0.1.1", true, "net:[2]");
+        DataParallel.GlooAddress chosen = predicted.bound("tcp, pci=, iface=eth0, speed=-1, addr=[2001:db8::5]");
+        assertEquals("2001:db8:0:0:0:0:0:5", chosen.address());
+        assertFalse(chosen.loopback());
+        assertEquals("the address gloo chose; expected 127.0.1.1, the address of this machine's host name 'node'",
+                chosen.source());
+        // The same address: only the loopback answer is the device's.
+        assertEquals(predicted, predicted.bound("tcp, addr=[127.0.1.1]"));
+        assertEquals(predicted, predicted.bound("tcp, no address"));
+        DataParallel.GlooAddress lo = new DataParallel.GlooAddress("lo", "network interface 'lo'", false, "net:[2]",
+                "lo 127.0.0.1").bound("tcp, pci=, iface=lo, speed=-1, addr=[127.0.0.1]");
+        assertEquals("lo", lo.address());
+        assertTrue(lo.loopback());
+    }
+
+    @Test
     void travelsThroughTheStoreUnchanged() {
         DataParallel.GlooAddress address = at("127.0.1.1", true, "net:[4026531840] 10.0.0.2 fe80::1%eth0");
         assertEquals(address, DataParallel.GlooAddress.decode(address.encoded()));
