@@ -21,7 +21,7 @@ import io.github.arelu.internal.NativeLibrary;
  * every virtual thread that runs there next: their operations would record no graph, and gradients would be
  * missing without an error. A virtual thread cannot leave its carrier while a native frame is on its stack, so
  * on a virtual thread the code runs inside a call of the native library ({@code arelu_call_back}) that calls
- * back into Java. Platform threads run it directly.
+ * back into Java. For virtual threads only: {@link JavaFunction#apply} runs platform threads' forwards directly.
  */
 final class OneCarrier {
 
@@ -57,14 +57,11 @@ final class OneCarrier {
     }
 
     /**
-     * {@code body.get()}, run on one OS thread throughout; what it throws is thrown here.
+     * {@code body.get()} on this virtual thread, run on one OS thread throughout; what it throws is thrown here.
      *
-     * @throws IllegalStateException on a virtual thread where the native library is unavailable
+     * @throws IllegalStateException where the native library is unavailable
      */
     static <T> T call(Supplier<T> body, String what) {
-        if (!Thread.currentThread().isVirtual()) {
-            return body.get();
-        }
         if (CALL_BACK == null) {
             throw new IllegalStateException(what + " on a virtual thread needs AReLU's native library ("
                     + UNAVAILABLE + "): libtorch keeps grad mode per OS thread, and a virtual thread that blocks "
