@@ -114,7 +114,8 @@ public final class FunctionContext {
 
     /**
      * The tensors given to {@link #saveForBackward}, for use during backward. The handles belong to this
-     * context and are valid until the graph is released; do not close them or keep them.
+     * context and are valid until the graph is released, when they are nulled (a kept one then throws
+     * {@code NullPointerException}): do not close them or keep them; keep {@code new Tensor(t)} instead.
      *
      * @return the saved tensors, in the order they were saved
      * @throws RuntimeException with libtorch's message when the graph was released, or when a saved tensor
@@ -225,6 +226,12 @@ public final class FunctionContext {
 
     private void releaseSaved() {
         if (saved != null) {
+            // The handles savedTensors() gave point into the vector, which the pool hands to another call's forward:
+            // one kept past release would silently read that call's tensor. Nulled, its use throws
+            // NullPointerException ("This pointer address is NULL.").
+            for (Tensor view : savedView) {
+                view.setNull();
+            }
             savedView = NONE;
             TensorVectorPool.giveBack(saved);
             saved = null;

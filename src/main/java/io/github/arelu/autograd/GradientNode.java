@@ -372,27 +372,41 @@ final class GradientNode {
      */
     private Tensor[] backward(TensorVector gradients) {
         Tensor[] gradOutputs = new Tensor[outputs.length];
-        for (int i = 0; i < gradOutputs.length; i++) {
-            Tensor g = gradients.get(i);
-            // Unused outputs get no gradient from libtorch; backward sees zeros, as in PyTorch.
-            gradOutputs[i] = g.defined() ? g : outputs[i].zeros();
-        }
-        Tensor[] result = function.backward(context, gradOutputs);
-        if (result == null || result.length != inputs.length) {
-            throw new IllegalStateException(function.name() + ".backward returned "
-                    + (result == null ? "null" : result.length + " gradients") + " for " + inputs.length
-                    + " inputs");
-        }
-        Tensor[] checked = new Tensor[result.length];
-        for (int i = 0; i < result.length; i++) {
-            if (result[i] != null && result[i].defined() && context.needsInputGrad(i)) {
-                inputs[i].check(result[i], function.name(), i);
-                checked[i] = result[i];
-            } else {
-                checked[i] = new Tensor();
+        Tensor[] borrowed = new Tensor[outputs.length];
+        try {
+            for (int i = 0; i < gradOutputs.length; i++) {
+                borrowed[i] = gradients.get(i);
+                // Unused outputs get no gradient from libtorch; backward sees zeros, as in PyTorch.
+                gradOutputs[i] = borrowed[i].defined() ? borrowed[i] : outputs[i].zeros();
+            }
+            Tensor[] result = function.backward(context, gradOutputs);
+            if (result == null || result.length != inputs.length) {
+                throw new IllegalStateException(function.name() + ".backward returned "
+                        + (result == null ? "null" : result.length + " gradients") + " for " + inputs.length
+                        + " inputs");
+            }
+            Tensor[] checked = new Tensor[result.length];
+            for (int i = 0; i < result.length; i++) {
+                if (result[i] != null && result[i].defined() && context.needsInputGrad(i)) {
+                    inputs[i].check(result[i], function.name(), i);
+                    // An output gradient passed on as it is gets a handle of its own, as the borrowed one (the same address:
+                    // Pointer.equals) is nulled below.
+                    checked[i] = Arrays.asList(borrowed).contains(result[i]) ? new Tensor(result[i]) : result[i];
+                } else {
+                    checked[i] = new Tensor();
+                }
+            }
+            return checked;
+        } finally {
+            // The handles point into libtorch's vector of output gradients, which is freed or reused once this node
+            // has run: one kept past backward would silently read whatever lies there next. Nulled, its use throws
+            // NullPointerException ("This pointer address is NULL.").
+            for (Tensor g : borrowed) {
+                if (g != null) {
+                    g.setNull();
+                }
             }
         }
-        return checked;
     }
 
     /** Step 3: hands the input gradients to libtorch. */

@@ -71,7 +71,9 @@ public abstract class JavaFunction {
      * the gradients it returns, which libtorch takes over. To keep one beyond (a cache, a log), call its
      * {@code retainReference()} and later {@code releaseReference()}. The handles of {@code gradOutputs} and of
      * {@link FunctionContext#savedTensors()} point into libtorch's and the context's buffers, which other calls
-     * reuse: keep {@code new Tensor(t).retainReference()}, a handle of your own, instead.
+     * reuse, so they are nulled when backward returns and when the graph is released: a kept one then throws
+     * {@code NullPointerException} instead of reading another call's tensor. Keep
+     * {@code new Tensor(t).retainReference()}, a handle of your own, instead.
      *
      * @param ctx the context forward filled
      * @param gradOutputs one gradient per output of forward

@@ -864,4 +864,51 @@ class JavaFunctionTest {
                 + "forward and backward only", gone.getMessage());
         assertThrows(IndexOutOfBoundsException.class, () -> function.kept.needsInputGrad(1));
     }
+
+    /**
+     * Keeps the handles its backward was given, as a user's function should not: its output's gradient, passed on
+     * as the input's (so that the handle it returns is the one it was given), and its saved input.
+     */
+    static final class KeepsItsHandles extends JavaFunction {
+        Tensor keptGradient;
+        Tensor keptSaved;
+
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            ctx.saveForBackward(in[0]);
+            return new Tensor[] {in[0].add(new Scalar(1.0))};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            keptSaved = ctx.savedTensors()[0];
+            keptGradient = g[0];
+            return new Tensor[] {g[0]};
+        }
+    }
+
+    /**
+     * The handles of gradOutputs and savedTensors() point into libtorch's vector of gradients and the context's
+     * pooled vector. Kept past the call, they read the next call's tensors (the saved x of a second call, 7 where
+     * the first saved 1) with no error; nulled when backward returns and when the graph is released, their use
+     * throws. The gradient passed on as it is still reaches x.
+     */
+    @Test
+    void handlesKeptPastBackwardThrowInsteadOfReadingAnotherCallsTensors() {
+        KeepsItsHandles function = new KeepsItsHandles();
+        try (PointerScope call = new PointerScope()) {
+            Tensor first = doubles(1, 1, 1).requires_grad_(true);
+            backward(function.apply(first)[0].mul(new Scalar(2.0)).sum(), false);
+            assertArrayEquals(new double[] {2, 2, 2}, values(first.grad()), 0.0);
+
+            Tensor second = doubles(7, 7, 7).requires_grad_(true);
+            Tensor y = function.apply(second)[0];
+            NullPointerException saved = assertThrows(NullPointerException.class, () -> function.keptSaved.sum());
+            assertEquals("This pointer address is NULL.", saved.getMessage());
+            assertThrows(NullPointerException.class, () -> function.keptGradient.sum());
+
+            backward(y.mul(new Scalar(3.0)).sum(), false);
+            assertArrayEquals(new double[] {3, 3, 3}, values(second.grad()), 0.0);
+        }
+    }
 }
