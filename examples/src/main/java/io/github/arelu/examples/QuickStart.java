@@ -3,6 +3,7 @@ package io.github.arelu.examples;
 // README:begin
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 
 import io.github.arelu.AReLU;
 import io.github.arelu.LibTorch;
@@ -68,7 +69,7 @@ public class QuickStart {
                 loss.backward();
                 adam.step();
                 if (step == 1 || step % 100 == 0) {
-                    System.out.printf("step %d: loss %.4f%n", step, loss.item_double());
+                    System.out.printf(Locale.ROOT, "step %d: loss %.4f%n", step, loss.item_double());
                 }
             }
         }
@@ -85,10 +86,10 @@ public class QuickStart {
         try (NoGradGuard noGrad = new NoGradGuard()) { // inference: no autograd graph
             Tensor trainedPredictions = net.forward(test[0]).argmax(new LongOptional(1), false);
             Tensor loadedPredictions = loaded.forward(test[0]).argmax(new LongOptional(1), false);
-            System.out.printf("trained: alpha %.6f, beta %.6f, test accuracy %.2f %%%n",
+            System.out.printf(Locale.ROOT, "trained: alpha %.6f, beta %.6f, test accuracy %.2f %%%n",
                     net.arelu.alpha().item_double(), net.arelu.beta().item_double(),
                     accuracy(trainedPredictions, test[1]));
-            System.out.printf("loaded:  alpha %.6f, beta %.6f, test accuracy %.2f %%, same predictions: %b (%s)%n",
+            System.out.printf(Locale.ROOT, "loaded:  alpha %.6f, beta %.6f, test accuracy %.2f %%, same predictions: %b (%s)%n",
                     loaded.arelu.alpha().item_double(), loaded.arelu.beta().item_double(),
                     accuracy(loadedPredictions, test[1]), loadedPredictions.equal(trainedPredictions), checkpoint);
         }

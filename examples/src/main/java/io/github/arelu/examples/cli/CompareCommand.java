@@ -215,7 +215,7 @@ public final class CompareCommand implements Experiment {
             for (int run = 0; run < common.runs(); run++) {
                 long runSeed = common.seed() + run;
                 MnistNetwork network = common.newNetwork(activation, MnistData.CLASSES, runSeed);
-                String label = String.format("%-9s run %d/%d", activation.name(), run + 1, common.runs());
+                String label = String.format(Locale.ROOT, "%-9s run %d/%d", activation.name(), run + 1, common.runs());
                 runs.add(trainer.fit(network, common.optimizer, learningRate, epochs, trainTensors, testTensors,
                         new Random(runSeed), label));
             }

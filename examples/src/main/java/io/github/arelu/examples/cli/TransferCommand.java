@@ -190,7 +190,7 @@ public final class TransferCommand implements Experiment {
             TensorData sourceTrain, TensorData sourceTest, TensorData targetTrain, TensorData targetTest) {
         MnistNetwork network = common.newNetwork(activation, CLASSES_PER_HALF, seed);
         Random shuffle = new Random(seed);
-        String label = String.format("%-9s run %d/%d", activation.name(), run + 1, common.runs());
+        String label = String.format(Locale.ROOT, "%-9s run %d/%d", activation.name(), run + 1, common.runs());
         Trainer.History pretraining = trainer.fit(network, common.optimizer, pretrainLearningRate, pretrainEpochs,
                 sourceTrain, sourceTest, shuffle, label + " pretrain 0-4");
         double beforeFinetuning;

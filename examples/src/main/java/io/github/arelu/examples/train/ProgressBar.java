@@ -1,6 +1,7 @@
 package io.github.arelu.examples.train;
 
 import java.io.PrintStream;
+import java.util.Locale;
 
 /**
  * Training progress on stderr: on a terminal a bar redrawn in place (at most ten times a second, so drawing
@@ -55,7 +56,7 @@ public final class ProgressBar {
         lastDrawNanos = now;
         drawn = true;
         int filled = total == 0 ? WIDTH : (int) ((long) WIDTH * done / total);
-        out.printf("\r%s [%s%s] %3d%% %d/%d %6.0f img/s loss %.4f ", label, "#".repeat(filled),
+        out.printf(Locale.ROOT, "\r%s [%s%s] %3d%% %d/%d %6.0f img/s loss %.4f ", label, "#".repeat(filled),
                 ".".repeat(WIDTH - filled), total == 0 ? 100 : 100L * done / total, done, total,
                 imagesPerSecond(done, now), meanLoss);
         out.flush();
@@ -69,7 +70,7 @@ public final class ProgressBar {
         if (out != null) {
             // Clear the bar first: the summary may be shorter than what it replaces.
             String prefix = interactive ? "\r\033[K" : "";
-            out.printf("%s%s: %d images in %.1f s, %.0f img/s training, %s%n", prefix, label, done,
+            out.printf(Locale.ROOT, "%s%s: %d images in %.1f s, %.0f img/s training, %s%n", prefix, label, done,
                     (System.nanoTime() - startNanos) / 1e9, trainingImagesPerSecond, summary);
             out.flush();
         }

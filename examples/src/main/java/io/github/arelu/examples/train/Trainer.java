@@ -2,6 +2,7 @@ package io.github.arelu.examples.train;
 
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
@@ -373,7 +374,7 @@ public final class Trainer {
             parameters.sample();
             throughputSum += throughput;
             progress.finish(train.count(), throughput,
-                    String.format("loss %.4f, test accuracy %.2f %%", loss, accuracy));
+                    String.format(Locale.ROOT, "loss %.4f, test accuracy %.2f %%", loss, accuracy));
         }
         return new History(losses.build().toArray(), accuracies.build().toArray(), throughputSum / epochs,
                 (System.nanoTime() - start) / 1e9, parameters.trajectories());
