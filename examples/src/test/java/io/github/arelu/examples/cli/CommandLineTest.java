@@ -237,29 +237,41 @@ class CommandLineTest {
 
     @Test
     void oneDnnDisagreementNamesWhatDiffers() {
-        java.util.List<String> names = java.util.List.of("the output", "conv1.weight's gradient");
+        java.util.List<OneDnnCheck.Compared> compared = java.util.List.of(OneDnnCheck.Compared.OUTPUT,
+                OneDnnCheck.Compared.gradientOf("conv1.weight"));
         org.bytedeco.pytorch.Tensor reference = org.bytedeco.pytorch.Tensor.create(1.0, -2.0, 0.5);
+        // |(1e-6, 0, 0)| / |(1, -2, 0.5)| = 4.4e-7 of the norm: rounding, for an output too
         org.bytedeco.pytorch.Tensor close = org.bytedeco.pytorch.Tensor.create(1.0 + 1e-6, -2.0, 0.5);
         org.bytedeco.pytorch.Tensor nan = org.bytedeco.pytorch.Tensor.create(1.0, Double.NaN, 0.5);
         org.bytedeco.pytorch.Tensor far = org.bytedeco.pytorch.Tensor.create(1.0, -2.0, 0.7);
-        assertEquals(null, OneDnnCheck.disagreement(names, java.util.List.of(close, close),
+        assertEquals(null, OneDnnCheck.disagreement(compared, java.util.List.of(close, close),
                 java.util.List.of(reference, reference)));
         assertEquals("gave NaN or infinity in 1 of 3 values of conv1.weight's gradient", OneDnnCheck.disagreement(
-                names, java.util.List.of(close, nan), java.util.List.of(reference, reference)));
+                compared, java.util.List.of(close, nan), java.util.List.of(reference, reference)));
         // |(0, 0, 0.2)| / |(1, -2, 0.5)| = 8.73 %
         assertEquals("differed from libtorch's own by 8.73 % of the norm of the output", OneDnnCheck.disagreement(
-                names, java.util.List.of(far, close), java.util.List.of(reference, reference)));
-        // Rounding-sized differences in a few elements of an ill-conditioned tensor are agreement.
+                compared, java.util.List.of(far, close), java.util.List.of(reference, reference)));
+        assertEquals("differed from libtorch's own by 8.73 % of the norm of conv1.weight's gradient",
+                OneDnnCheck.disagreement(compared, java.util.List.of(close, far), java.util.List.of(reference, reference)));
+        // A whole tensor 0.38 % off, as the oneDNN bug's finite outputs were at the least: wrong for an output,
+        // whose rounding is 1e-7 of its norm; within what rounding does to an ill-conditioned gradient.
         double[] ones = new double[1000];
         Arrays.fill(ones, 1.0);
         org.bytedeco.pytorch.Tensor wide = org.bytedeco.pytorch.Tensor.create(ones);
+        org.bytedeco.pytorch.Tensor slightlyOff = wide.mul(new org.bytedeco.pytorch.Scalar(1.0038));
+        assertEquals("differed from libtorch's own by 0.380 % of the norm of the output", OneDnnCheck.disagreement(
+                compared, java.util.List.of(slightlyOff, close), java.util.List.of(wide, reference)));
+        assertEquals(null, OneDnnCheck.disagreement(compared, java.util.List.of(close, slightlyOff),
+                java.util.List.of(reference, wide)));
+        // Rounding-sized differences in a few elements of an ill-conditioned gradient are agreement; the whole
+        // gradient 2 % off is not.
         ones[7] = 1.02;
         org.bytedeco.pytorch.Tensor oneElementOff = org.bytedeco.pytorch.Tensor.create(ones);
-        assertEquals(null, OneDnnCheck.disagreement(names, java.util.List.of(oneElementOff, close),
-                java.util.List.of(wide, reference)));
+        assertEquals(null, OneDnnCheck.disagreement(compared, java.util.List.of(close, oneElementOff),
+                java.util.List.of(reference, wide)));
         org.bytedeco.pytorch.Tensor allOff = wide.mul(new org.bytedeco.pytorch.Scalar(1.02));
-        assertEquals("differed from libtorch's own by 2.00 % of the norm of the output", OneDnnCheck.disagreement(
-                names, java.util.List.of(allOff, close), java.util.List.of(wide, reference)));
+        assertEquals("differed from libtorch's own by 2.00 % of the norm of conv1.weight's gradient",
+                OneDnnCheck.disagreement(compared, java.util.List.of(close, allOff), java.util.List.of(reference, wide)));
     }
 
     @Test
