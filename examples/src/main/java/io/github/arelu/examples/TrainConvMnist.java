@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.zip.GZIPInputStream;
 
 import io.github.arelu.AReLU;
@@ -154,10 +155,11 @@ public class TrainConvMnist {
             long start = System.nanoTime();
             double loss = trainEpoch(net, optimizer, trainImages, trainLabels, 128);
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.printf("epoch %d: training loss %.4f, test accuracy %.2f %% (%.0f images/s)%n", epoch, loss,
+            System.out.printf(Locale.ROOT, "epoch %d: training loss %.4f, test accuracy %.2f %% (%.0f images/s)%n", epoch, loss,
                     accuracy(net, testImages, testLabels), trainImages.size(0) / seconds);
         }
-        System.out.printf("AReLU alpha %.4f, %.4f, %.4f; beta %.4f, %.4f, %.4f%n",
+        // Raw alpha: the slope for x < 0 is alpha clamped to [0.01, 0.99], and a clamped alpha gets no gradient.
+        System.out.printf(Locale.ROOT, "AReLU raw alpha %.4f, %.4f, %.4f (used clamped to [0.01, 0.99]); beta %.4f, %.4f, %.4f%n",
                 net.activation1.alpha().item_double(), net.activation2.alpha().item_double(),
                 net.activation3.alpha().item_double(), net.activation1.beta().item_double(),
                 net.activation2.beta().item_double(), net.activation3.beta().item_double());
