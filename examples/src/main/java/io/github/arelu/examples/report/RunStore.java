@@ -102,6 +102,14 @@ public final class RunStore {
         if (properties == null) {
             return Optional.empty();
         }
+        // A file copied or moved by hand holds another cell's run: counted here, it would be a wrong mean.
+        String storedKey = properties.getProperty("learningRate") + "/" + properties.getProperty("activation") + "/"
+                + properties.getProperty("run");
+        String expectedKey = Double.toString(key.learningRate()) + "/" + key.activation() + "/" + (key.run() + 1);
+        if (!storedKey.equals(expectedKey)) {
+            throw new IOException(file + " holds the run of learning rate, activation and run (1-based) '" + storedKey
+                    + "', not '" + expectedKey + "': copied or moved there by hand? Delete it to run it again.");
+        }
         List<String> differences = new ArrayList<>();
         for (Map.Entry<String, String> entry : setup.entrySet()) {
             String stored = properties.getProperty(SETUP_PREFIX + entry.getKey());

@@ -80,6 +80,23 @@ class RunStoreTest {
         assertTrue(e.getMessage().contains("epochs '2' there, missing now"), e.getMessage());
     }
 
+    /** A run file copied into another cell's place (by hand) would count in that cell's mean and std. */
+    @Test
+    void anotherCellsRunFileIsAnErrorNotItsRun() throws IOException {
+        RunStore store = new RunStore(directory, SETUP);
+        store.save(KEY, new Trainer.History(new double[] {1}, new double[] {50}, 1, 1), 1);
+        for (RunStore.RunKey other : List.of(new RunStore.RunKey(1e-4, "AReLU", 1),
+                new RunStore.RunKey(1e-5, "ReLU", 1), new RunStore.RunKey(1e-5, "AReLU", 0))) {
+            Files.createDirectories(store.fileOf(other).getParent());
+            Files.copy(store.fileOf(KEY), store.fileOf(other));
+            IOException e = assertThrows(IOException.class, () -> store.load(other));
+            assertTrue(e.getMessage().contains("holds the run of learning rate, activation and run (1-based) "
+                    + "'1.0E-5/AReLU/2', not '" + other.learningRate() + "/" + other.activation() + "/"
+                    + (other.run() + 1) + "'"), e.getMessage());
+        }
+        assertEquals(50, store.load(KEY).orElseThrow().testAccuracy()[0], "its own place still reads");
+    }
+
     @Test
     void aTruncatedFileIsAnErrorNotAnEmptyRun() throws IOException {
         RunStore store = new RunStore(directory, SETUP);
