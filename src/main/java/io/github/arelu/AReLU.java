@@ -192,7 +192,8 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     /**
      * The raw (unclamped) alpha parameter.
      *
-     * @return the registered parameter, shape {@code [numParameters]}
+     * @return the registered parameter, shape {@code [numParameters]}: the module's own handle, freed with the
+     *     module (with the {@code PointerScope} open when it was made, if any); {@code new Tensor(t)} outlives it
      */
     public Tensor alpha() {
         return alpha;
@@ -201,7 +202,8 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     /**
      * The raw beta parameter.
      *
-     * @return the registered parameter, shape {@code [numParameters]}
+     * @return the registered parameter, shape {@code [numParameters]}: the module's own handle, freed with the
+     *     module (with the {@code PointerScope} open when it was made, if any); {@code new Tensor(t)} outlives it
      */
     public Tensor beta() {
         return beta;

@@ -1,5 +1,6 @@
 package io.github.arelu.examples.train;
 
+import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -201,6 +202,8 @@ public final class MetaLearner {
             for (int i = 0; i < weights.size(); i++) {
                 next.add(weights.get(i).sub(gradients.get(i).mul(learningRate)));
             }
+            // get(i) points into the vector: it must not be collected (and freed) before the last mul has read it.
+            Reference.reachabilityFence(gradients);
             weights = next;
         }
         return weights;
