@@ -354,6 +354,52 @@ class AReLUAutogradTest {
     }
 
     /**
+     * Under {@code create_graph} the fused backward differentiates the reference formula with libtorch's grad,
+     * which sums every path to what it is asked about: where the parameters also lie upstream of x (the same
+     * AReLU twice in a row, x computed from alpha or beta, alpha computed from x), the path through x was counted
+     * there and again by the engine (alpha's gradient 2.625 for x = alpha * z, where the reference gives 0.75).
+     * First and second derivatives with respect to every leaf, scalar and channel-wise, against the composed path.
+     */
+    @Test
+    void createGraphWithTheParametersUpstreamOfTheInputMatchesTheComposedPath() {
+        Tensor zs = randomDoubles(4, 3);
+        Tensor w = randomDoubles(4, 3);
+        String[] wirings = {"the same AReLU twice", "x = alpha * z", "x = z + beta", "alpha = a * (1 + mean(x) / 10)"};
+        for (boolean channelwise : new boolean[] {false, true}) {
+            for (String wiring : wirings) {
+                double[][] results = new double[2][];
+                for (int k = 0; k < 2; k++) {
+                    boolean fused = k == 0;
+                    Tensor z = zs.clone().requires_grad_(true);
+                    Tensor a = channelwise ? doubles(0.3, 0.6, 0.95).requires_grad_(true) : parameter(0.3, ScalarType.Double);
+                    Tensor b = channelwise ? doubles(0.8, -0.5, 2.0).requires_grad_(true) : parameter(0.8, ScalarType.Double);
+                    Tensor y = switch (wiring) {
+                        case "the same AReLU twice" -> activate(activate(z, a, b, fused), a, b, fused);
+                        case "x = alpha * z" -> activate(z.mul(a), a, b, fused);
+                        case "x = z + beta" -> activate(z.add(b), a, b, fused);
+                        default -> activate(z, a.mul(z.mean().div(new Scalar(10.0)).add(new Scalar(1.0))), b, fused);
+                    };
+                    Tensor loss = y.mul(y).mul(w).sum();
+                    TensorVector first = torch.grad(new TensorVector(loss), new TensorVector(z, a, b),
+                            new TensorVector(), new BoolOptional(true), true, false);
+                    Tensor penalty = first.get(0).pow(new Scalar(2.0)).sum().add(first.get(1).pow(new Scalar(2.0)).sum())
+                            .add(first.get(2).mul(first.get(2)).sum());
+                    TensorVector second = torch.grad(new TensorVector(penalty), new TensorVector(z, a, b),
+                            new TensorVector(), new BoolOptional(false), false, true);
+                    results[k] = concat(values(first.get(0)), values(first.get(1)), values(first.get(2)),
+                            values(second.get(0)), values(second.get(1)), values(second.get(2)));
+                }
+                assertClose(results[1], results[0], 1e-12, 1e-300,
+                        (channelwise ? "channel-wise, " : "scalar, ") + wiring + ": first and second derivatives");
+            }
+        }
+    }
+
+    private static Tensor activate(Tensor x, Tensor a, Tensor b, boolean fused) {
+        return fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+    }
+
+    /**
      * MAML's outer gradient differentiates through an inner SGD step: w' = w - lr * dL_train(w)/dw, then
      * d L_test(w') / dw. With AReLU between two linear maps the inner gradient passes through AReLU's
      * backward, so the outer one needs its second derivatives.

@@ -73,22 +73,26 @@ public final class ComposedAReLU {
      * differentiable functions of {@code gradOutput} and the inputs: libtorch's autograd of the reference
      * formula with {@code create_graph}, for second-order gradients (meta-learning differentiates through
      * inner updates).
+     *
+     * <p>Taken with respect to a node of each input's own (a view), not the input: libtorch's grad sums every
+     * path from the output to what it is asked about, so where alpha lies upstream of x (one AReLU applied twice,
+     * {@code x = alpha * z}) alpha's gradient would hold the path through x too, which the engine then adds again
+     * through x's own gradient (alpha's gradient was 2.625 where the reference gives 0.75).
      */
     static Tensor[] differentiableBackward(Tensor gradOutput, Tensor[] inputs, Tensor[] atForward, boolean[] needed) {
         try (PointerScope scope = new PointerScope()) {
             TensorVector wrt = new TensorVector();
+            Tensor[] at = new Tensor[3];
             for (int i = 0; i < 3; i++) {
+                Tensor node = needed[i] ? inputs[i].view_as(inputs[i]) : inputs[i];
                 if (needed[i]) {
-                    wrt.push_back(inputs[i]);
+                    wrt.push_back(node);
                 }
+                at[i] = asAtForward(node, inputs[i], atForward[i]);
             }
             Tensor[] result = new Tensor[3];
             if (wrt.size() == 0) {
                 return result;
-            }
-            Tensor[] at = new Tensor[3];
-            for (int i = 0; i < 3; i++) {
-                at[i] = asAtForward(inputs[i], atForward[i]);
             }
             TensorVector grads = torch.grad(new TensorVector(reference(at[0], at[1], at[2])), wrt,
                     new TensorVector(gradOutput), new BoolOptional(true), true, true);
@@ -103,25 +107,26 @@ public final class ComposedAReLU {
     }
 
     /**
-     * {@code live} itself where it still holds forward's values; elsewhere forward's values with {@code live}'s
-     * graph, {@code atForward + (live - live.detach())}, whose derivative with respect to {@code live} is 1 (0
-     * where a changed element is not finite: the difference is NaN there and is taken as 0). Decided element by
-     * element, NaN counting as unchanged NaN, so that an unchanged NaN or infinite x keeps its gradient.
+     * {@code node} (the live input, or a view of it) where the input still holds forward's values; elsewhere
+     * forward's values with {@code node}'s graph, {@code atForward + (node - node.detach())}, whose derivative
+     * with respect to {@code node} is 1 (0 where a changed element is not finite: the difference is NaN there and
+     * is taken as 0). Decided element by element, NaN counting as unchanged NaN, so that an unchanged NaN or
+     * infinite x keeps its gradient.
      */
-    private static Tensor asAtForward(Tensor live, Tensor atForward) {
+    private static Tensor asAtForward(Tensor node, Tensor live, Tensor atForward) {
         if (live.is_same(atForward) || torch.equal(live, atForward)) {
-            return live;
+            return node;
         }
         Tensor now = live.detach();
         Tensor unchanged = now.eq(atForward).logical_or(now.isnan().logical_and(atForward.isnan()));
         if (unchanged.all().item_bool()) {
             // Unchanged but for NaNs, which torch.equal counts as changed: the where below would add its other
             // branch's +0 to every gradient, and -0 would come back as +0.
-            return live;
+            return node;
         }
-        Tensor moved = atForward.add(torch.nan_to_num(live.sub(now), new DoubleOptional(0.0), new DoubleOptional(0.0),
+        Tensor moved = atForward.add(torch.nan_to_num(node.sub(now), new DoubleOptional(0.0), new DoubleOptional(0.0),
                 new DoubleOptional(0.0)));
-        return torch.where(unchanged, live, moved);
+        return torch.where(unchanged, node, moved);
     }
 
     /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */
