@@ -311,15 +311,15 @@ variable_list meta_gradients(const AutogradContext* ctx, const variable_list& sa
           at::empty_like(saved[2])};
 }
 
-// `live` itself where it still holds forward's values; elsewhere forward's values with live's graph,
-// at_forward + (live - live.detach()), whose derivative with respect to live is 1 (0 where a changed element is
-// not finite: the difference is NaN there and is taken as 0). Decided element by element, NaN counting as
-// unchanged NaN, so that an unchanged NaN or infinite x keeps its gradient.
-Tensor as_at_forward(const Tensor& live, const Tensor& at_forward) {
-  if (live.is_same(at_forward) || at::equal(live, at_forward)) return live;
+// `node` (the live input, or a view of it) where the input still holds forward's values; elsewhere forward's
+// values with node's graph, at_forward + (node - node.detach()), whose derivative with respect to node is 1 (0
+// where a changed element is not finite: the difference is NaN there and is taken as 0). Decided element by
+// element, NaN counting as unchanged NaN, so that an unchanged NaN or infinite x keeps its gradient.
+Tensor as_at_forward(const Tensor& node, const Tensor& live, const Tensor& at_forward) {
+  if (live.is_same(at_forward) || at::equal(live, at_forward)) return node;
   const Tensor now = live.detach();
   const Tensor unchanged = (now == at_forward) | (now.isnan() & at_forward.isnan());
-  return at::where(unchanged, live, at_forward + at::nan_to_num(live - now, 0.0, 0.0, 0.0));
+  return at::where(unchanged, node, at_forward + at::nan_to_num(node - now, 0.0, 0.0, 0.0));
 }
 
 class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
@@ -390,16 +390,23 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
   }
 
  private:
+  // The grad is taken with respect to a node of each input's own (a view), not the input: grad sums every path
+  // from y to what it is asked about, so where alpha lies upstream of x (one AReLU applied twice, x = alpha * z)
+  // alpha's gradient would hold the path through x too, which the engine then adds again through x's gradient.
   static variable_list differentiable_backward(AutogradContext* ctx, const Tensor& grad_output,
                                                const variable_list& saved, bool channelwise) {
+    constexpr size_t kAtForward[3] = {5, 3, 4};  // where forward's x, alpha and beta are saved
     std::vector<Tensor> wrt;
+    Tensor at[3];
     for (size_t i = 0; i < 3; ++i) {
-      if (ctx->needs_input_grad(i)) wrt.push_back(saved[i]);
+      const bool needed = ctx->needs_input_grad(i);
+      const Tensor node = needed ? saved[i].view_as(saved[i]) : saved[i];
+      if (needed) wrt.push_back(node);
+      at[i] = as_at_forward(node, saved[i], saved[kAtForward[i]]);
     }
     variable_list result(3);
     if (wrt.empty()) return result;
-    const Tensor y = reference(as_at_forward(saved[0], saved[5]), as_at_forward(saved[1], saved[3]),
-                               as_at_forward(saved[2], saved[4]), channelwise);
+    const Tensor y = reference(at[0], at[1], at[2], channelwise);
     const variable_list grads = torch::autograd::grad({y}, wrt, {grad_output}, /*retain_graph=*/true,
                                                       /*create_graph=*/true, /*allow_unused=*/true);
     for (size_t i = 0, k = 0; i < 3; ++i) {

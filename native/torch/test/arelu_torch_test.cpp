@@ -570,6 +570,45 @@ TEST_P(AReLULayoutTest, SecondOrderGradientsMatchReference) {
   }
 }
 
+// Under create_graph the fused backward differentiates the reference formula with grad, which sums every path to
+// what it is asked about: where alpha or beta also lies upstream of x (the same AReLU twice in a row, x computed
+// from alpha or beta, alpha computed from x), the path through x was counted there and again by the engine (alpha's
+// gradient 2.625 for x = alpha * z, where the reference gives 0.75). First and second derivatives with respect to
+// every leaf, against the reference.
+TEST_P(AReLULayoutTest, CreateGraphWithTheParametersUpstreamOfTheInputMatchesReference) {
+  const bool cw = channelwise();
+  const Tensor z0 = torch::randn({4, 3}, f64());
+  const Tensor w = torch::randn({4, 3}, f64());
+  const Tensor a0 = cw ? torch::tensor({0.3, 0.6, 0.95}, f64()) : torch::full({1}, 0.3, f64());
+  const Tensor b0 = cw ? torch::tensor({0.8, -0.5, 2.0}, f64()) : torch::full({1}, 0.8, f64());
+  const std::string wirings[] = {"the same AReLU twice", "x = alpha * z", "x = z + beta", "alpha = a * (1 + mean(x) / 10)"};
+  for (const std::string& wiring : wirings) {
+    std::vector<Tensor> results[2];
+    for (int k = 0; k < 2; ++k) {
+      const auto f = [k](const Tensor& x, const Tensor& a, const Tensor& b) {
+        return k == 0 ? arelu::arelu(x, a, b) : reference(x, a, b);
+      };
+      const Tensor z = z0.clone().requires_grad_(true);
+      const Tensor a = a0.clone().requires_grad_(true);
+      const Tensor b = b0.clone().requires_grad_(true);
+      const Tensor y = wiring == wirings[0]   ? f(f(z, a, b), a, b)
+                       : wiring == wirings[1] ? f(z * a, a, b)
+                       : wiring == wirings[2] ? f(z + b, a, b)
+                                              : f(z, a * (1 + z.mean() / 10), b);
+      const Tensor loss = (y * y * w).sum();
+      const auto first = torch::autograd::grad({loss}, {z, a, b}, {}, /*retain_graph=*/true, /*create_graph=*/true);
+      const Tensor penalty = first[0].pow(2).sum() + first[1].pow(2).sum() + (first[2] * first[2]).sum();
+      const auto second = torch::autograd::grad({penalty}, {z, a, b});
+      results[k] = {first[0], first[1], first[2], second[0], second[1], second[2]};
+    }
+    for (size_t i = 0; i < 6; ++i) {
+      expect_close(results[0][i], results[1][i], 1e-12, 1e-12,
+                   std::string(cw ? "channel-wise, " : "scalar, ") + wiring + ": " + (i < 3 ? "first" : "second") +
+                       " derivative " + std::to_string(i % 3));
+    }
+  }
+}
+
 // Forward-mode AD (dual tensors): the output's tangent equals the reference's, whichever inputs carry a tangent
 // and whether or not they also require grad; the fused function has no jvp, so these calls take the reference.
 TEST_P(AReLULayoutTest, ForwardModeTangentsMatchReference) {
