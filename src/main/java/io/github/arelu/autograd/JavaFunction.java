@@ -66,7 +66,10 @@ public abstract class JavaFunction {
      * each shaped like its input, with its dtype and device; {@code null} or an undefined tensor for an input
      * that gets no gradient. Runs with grad mode on exactly when the caller asked for {@code create_graph}:
      * then compute with differentiable operations on {@link FunctionContext#savedTensors()} and the output
-     * gradients. Skip inputs for which {@link FunctionContext#needsInputGrad} is false. It runs inside a
+     * gradients. To take them as {@code torch.grad} of a reference formula, ask it about a view of each saved
+     * input ({@code t.view_as(t)}, used by the formula in its place), not the saved input: grad sums every path
+     * to what it is asked about, so an input that also lies upstream of another (a parameter used before, as in
+     * {@code f(alpha * z, alpha)}) would get that path here and again from libtorch's engine. Skip inputs for which {@link FunctionContext#needsInputGrad} is false. It runs inside a
      * {@code PointerScope} of the library's, closed when it returns: the tensors it makes are freed then, but for
      * the gradients it returns, which libtorch takes over. To keep one beyond (a cache, a log), call its
      * {@code retainReference()} and later {@code releaseReference()}. The handles of {@code gradOutputs} and of
