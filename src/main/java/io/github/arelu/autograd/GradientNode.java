@@ -389,8 +389,8 @@ final class GradientNode {
             for (int i = 0; i < result.length; i++) {
                 if (result[i] != null && result[i].defined() && context.needsInputGrad(i)) {
                     inputs[i].check(result[i], function.name(), i);
-                    // An output gradient passed on as it is gets a handle of its own, as the borrowed one (the same address:
-                    // Pointer.equals) is nulled below.
+                    // An output gradient passed on as it is gets a handle of its own, as the borrowed one (the same
+                    // address: Pointer.equals) is nulled below.
                     checked[i] = Arrays.asList(borrowed).contains(result[i]) ? new Tensor(result[i]) : result[i];
                 } else {
                     checked[i] = new Tensor();

@@ -89,7 +89,8 @@ public class QuickStart {
             System.out.printf(Locale.ROOT, "trained: alpha %.6f, beta %.6f, test accuracy %.2f %%%n",
                     net.arelu.alpha().item_double(), net.arelu.beta().item_double(),
                     accuracy(trainedPredictions, test[1]));
-            System.out.printf(Locale.ROOT, "loaded:  alpha %.6f, beta %.6f, test accuracy %.2f %%, same predictions: %b (%s)%n",
+            System.out.printf(Locale.ROOT,
+                    "loaded:  alpha %.6f, beta %.6f, test accuracy %.2f %%, same predictions: %b (%s)%n",
                     loaded.arelu.alpha().item_double(), loaded.arelu.beta().item_double(),
                     accuracy(loadedPredictions, test[1]), loadedPredictions.equal(trainedPredictions), checkpoint);
         }

@@ -155,11 +155,12 @@ public class TrainConvMnist {
             long start = System.nanoTime();
             double loss = trainEpoch(net, optimizer, trainImages, trainLabels, 128);
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.printf(Locale.ROOT, "epoch %d: training loss %.4f, test accuracy %.2f %% (%.0f images/s)%n", epoch, loss,
-                    accuracy(net, testImages, testLabels), trainImages.size(0) / seconds);
+            System.out.printf(Locale.ROOT, "epoch %d: training loss %.4f, test accuracy %.2f %% (%.0f images/s)%n",
+                    epoch, loss, accuracy(net, testImages, testLabels), trainImages.size(0) / seconds);
         }
         // Raw alpha: the slope for x < 0 is alpha clamped to [0.01, 0.99], and a clamped alpha gets no gradient.
-        System.out.printf(Locale.ROOT, "AReLU raw alpha %.4f, %.4f, %.4f (used clamped to [0.01, 0.99]); beta %.4f, %.4f, %.4f%n",
+        System.out.printf(Locale.ROOT,
+                "AReLU raw alpha %.4f, %.4f, %.4f (used clamped to [0.01, 0.99]); beta %.4f, %.4f, %.4f%n",
                 net.activation1.alpha().item_double(), net.activation2.alpha().item_double(),
                 net.activation3.alpha().item_double(), net.activation1.beta().item_double(),
                 net.activation2.beta().item_double(), net.activation3.beta().item_double());
