@@ -319,6 +319,9 @@ Tensor as_at_forward(const Tensor& node, const Tensor& live, const Tensor& at_fo
   if (live.is_same(at_forward) || at::equal(live, at_forward)) return node;
   const Tensor now = live.detach();
   const Tensor unchanged = (now == at_forward) | (now.isnan() & at_forward.isnan());
+  // Unchanged but for NaNs, which at::equal counts as changed: the where below would add its other branch's +0 to
+  // every gradient, and -0 would come back as +0.
+  if (unchanged.all().item<bool>()) return node;
   return at::where(unchanged, node, at_forward + at::nan_to_num(node - now, 0.0, 0.0, 0.0));
 }
 
@@ -392,20 +395,24 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
  private:
   // The grad is taken with respect to a node of each input's own (a view), not the input: grad sums every path
   // from y to what it is asked about, so where alpha lies upstream of x (one AReLU applied twice, x = alpha * z)
-  // alpha's gradient would hold the path through x too, which the engine then adds again through x's gradient.
+  // alpha's gradient would hold the path through x too, which the engine then adds again through x's gradient;
+  // and one tensor given in two places would get both places' gradients in each.
   static variable_list differentiable_backward(AutogradContext* ctx, const Tensor& grad_output,
                                                const variable_list& saved, bool channelwise) {
     constexpr size_t kAtForward[3] = {5, 3, 4};  // where forward's x, alpha and beta are saved
     std::vector<Tensor> wrt;
-    Tensor at[3];
+    Tensor nodes[3];
     for (size_t i = 0; i < 3; ++i) {
       const bool needed = ctx->needs_input_grad(i);
-      const Tensor node = needed ? saved[i].view_as(saved[i]) : saved[i];
-      if (needed) wrt.push_back(node);
-      at[i] = as_at_forward(node, saved[i], saved[kAtForward[i]]);
+      nodes[i] = needed ? saved[i].view_as(saved[i]) : saved[i];
+      if (needed) wrt.push_back(nodes[i]);
     }
     variable_list result(3);
     if (wrt.empty()) return result;
+    Tensor at[3];
+    for (size_t i = 0; i < 3; ++i) {
+      at[i] = as_at_forward(nodes[i], saved[i], saved[kAtForward[i]]);
+    }
     const Tensor y = reference(at[0], at[1], at[2], channelwise);
     const variable_list grads = torch::autograd::grad({y}, wrt, {grad_output}, /*retain_graph=*/true,
                                                       /*create_graph=*/true, /*allow_unused=*/true);

@@ -572,16 +572,17 @@ TEST_P(AReLULayoutTest, SecondOrderGradientsMatchReference) {
 
 // Under create_graph the fused backward differentiates the reference formula with grad, which sums every path to
 // what it is asked about: where alpha or beta also lies upstream of x (the same AReLU twice in a row, x computed
-// from alpha or beta, alpha computed from x), the path through x was counted there and again by the engine (alpha's
-// gradient 2.625 for x = alpha * z, where the reference gives 0.75). First and second derivatives with respect to
-// every leaf, against the reference.
+// from alpha or beta, alpha computed from x), the path through x was counted there and again by the engine, and one
+// tensor given in two places got both places' gradients twice. First and second derivatives with respect to every
+// leaf, against the reference.
 TEST_P(AReLULayoutTest, CreateGraphWithTheParametersUpstreamOfTheInputMatchesReference) {
   const bool cw = channelwise();
   const Tensor z0 = torch::randn({4, 3}, f64());
   const Tensor w = torch::randn({4, 3}, f64());
   const Tensor a0 = cw ? torch::tensor({0.3, 0.6, 0.95}, f64()) : torch::full({1}, 0.3, f64());
   const Tensor b0 = cw ? torch::tensor({0.8, -0.5, 2.0}, f64()) : torch::full({1}, 0.8, f64());
-  const std::string wirings[] = {"the same AReLU twice", "x = alpha * z", "x = z + beta", "alpha = a * (1 + mean(x) / 10)"};
+  const std::string wirings[] = {"the same AReLU twice", "x = alpha * z", "x = z + beta",
+                                 "alpha = a * (1 + mean(x) / 10)", "beta = alpha (one tensor in two places)"};
   for (const std::string& wiring : wirings) {
     std::vector<Tensor> results[2];
     for (int k = 0; k < 2; ++k) {
@@ -594,7 +595,8 @@ TEST_P(AReLULayoutTest, CreateGraphWithTheParametersUpstreamOfTheInputMatchesRef
       const Tensor y = wiring == wirings[0]   ? f(f(z, a, b), a, b)
                        : wiring == wirings[1] ? f(z * a, a, b)
                        : wiring == wirings[2] ? f(z + b, a, b)
-                                              : f(z, a * (1 + z.mean() / 10), b);
+                       : wiring == wirings[3] ? f(z, a * (1 + z.mean() / 10), b)
+                                              : f(z * b, a, a);
       const Tensor loss = (y * y * w).sum();
       const auto first = torch::autograd::grad({loss}, {z, a, b}, {}, /*retain_graph=*/true, /*create_graph=*/true);
       const Tensor penalty = first[0].pow(2).sum() + first[1].pow(2).sum() + (first[2] * first[2]).sum();
@@ -605,6 +607,35 @@ TEST_P(AReLULayoutTest, CreateGraphWithTheParametersUpstreamOfTheInputMatchesRef
       expect_close(results[0][i], results[1][i], 1e-12, 1e-12,
                    std::string(cw ? "channel-wise, " : "scalar, ") + wiring + ": " + (i < 3 ? "first" : "second") +
                        " derivative " + std::to_string(i % 3));
+    }
+  }
+}
+
+// A NaN in x or in a parameter made the unchanged input look stepped (NaN never equals itself), and the gradients
+// under create_graph came back +0 where the reference gives -0. Compared bit for bit, signs of zeros included.
+TEST_P(AReLUTest, CreateGraphKeepsSignedZerosWithNaNsInTheInputs) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const bool channelwise : {false, true}) {
+    std::vector<Tensor> got[2];
+    for (int k = 0; k < 2; ++k) {
+      const Tensor x = (channelwise ? torch::tensor({1.0, 1.0, 2.0, -2.0}, f64()).reshape({1, 2, 2})
+                                    : torch::tensor({1.0, nan, -2.0, 0.0}, f64()))
+                           .requires_grad_(true);
+      const Tensor a = (channelwise ? torch::tensor({0.5, nan}, f64()) : torch::full({1}, 0.5, f64())).requires_grad_(true);
+      const Tensor b = (channelwise ? torch::tensor({100.0, 0.5}, f64()) : torch::full({1}, 0.5, f64())).requires_grad_(true);
+      const Tensor y = k == 0 ? arelu::arelu(x, a, b) : reference(x, a, b);
+      got[k] = torch::autograd::grad({y}, {x, a, b}, {torch::full_like(y, -0.0)}, /*retain_graph=*/true,
+                                     /*create_graph=*/true);
+    }
+    for (size_t i = 0; i < 3; ++i) {
+      // Bit for bit but for NaN payloads (the kernels' NaN is the canonical one).
+      const Tensor fused = host(got[0][i]);
+      const Tensor expected = host(got[1][i]);
+      const Tensor nan_in_both = fused.isnan() & expected.isnan();
+      EXPECT_TRUE(torch::equal(fused.view(torch::kLong).masked_fill(nan_in_both, 0),
+                               expected.view(torch::kLong).masked_fill(nan_in_both, 0)))
+          << (channelwise ? "channel-wise" : "scalar") << " gradient " << i << ": fused " << host(got[0][i])
+          << ", reference " << host(got[1][i]);
     }
   }
 }
