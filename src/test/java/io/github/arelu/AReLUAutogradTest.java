@@ -357,14 +357,15 @@ class AReLUAutogradTest {
      * Under {@code create_graph} the fused backward differentiates the reference formula with libtorch's grad,
      * which sums every path to what it is asked about: where the parameters also lie upstream of x (the same
      * AReLU twice in a row, x computed from alpha or beta, alpha computed from x), the path through x was counted
-     * there and again by the engine (alpha's gradient 2.625 for x = alpha * z, where the reference gives 0.75).
-     * First and second derivatives with respect to every leaf, scalar and channel-wise, against the composed path.
+     * there and again by the engine, and one tensor given in two places got both places' gradients twice. First
+     * and second derivatives with respect to every leaf, scalar and channel-wise, against the composed path.
      */
     @Test
     void createGraphWithTheParametersUpstreamOfTheInputMatchesTheComposedPath() {
         Tensor zs = randomDoubles(4, 3);
         Tensor w = randomDoubles(4, 3);
-        String[] wirings = {"the same AReLU twice", "x = alpha * z", "x = z + beta", "alpha = a * (1 + mean(x) / 10)"};
+        String[] wirings = {"the same AReLU twice", "x = alpha * z", "x = z + beta", "alpha = a * (1 + mean(x) / 10)",
+            "beta = alpha (one tensor in two places)"};
         for (boolean channelwise : new boolean[] {false, true}) {
             for (String wiring : wirings) {
                 double[][] results = new double[2][];
@@ -377,6 +378,7 @@ class AReLUAutogradTest {
                         case "the same AReLU twice" -> activate(activate(z, a, b, fused), a, b, fused);
                         case "x = alpha * z" -> activate(z.mul(a), a, b, fused);
                         case "x = z + beta" -> activate(z.add(b), a, b, fused);
+                        case "beta = alpha (one tensor in two places)" -> activate(z.mul(b), a, a, fused);
                         default -> activate(z, a.mul(z.mean().div(new Scalar(10.0)).add(new Scalar(1.0))), b, fused);
                     };
                     Tensor loss = y.mul(y).mul(w).sum();

@@ -77,22 +77,25 @@ public final class ComposedAReLU {
      * <p>Taken with respect to a node of each input's own (a view), not the input: libtorch's grad sums every
      * path from the output to what it is asked about, so where alpha lies upstream of x (one AReLU applied twice,
      * {@code x = alpha * z}) alpha's gradient would hold the path through x too, which the engine then adds again
-     * through x's own gradient (alpha's gradient was 2.625 where the reference gives 0.75).
+     * through x's own gradient; and one tensor given in two places would get both places' gradients in each.
      */
     static Tensor[] differentiableBackward(Tensor gradOutput, Tensor[] inputs, Tensor[] atForward, boolean[] needed) {
         try (PointerScope scope = new PointerScope()) {
             TensorVector wrt = new TensorVector();
-            Tensor[] at = new Tensor[3];
+            Tensor[] nodes = new Tensor[3];
             for (int i = 0; i < 3; i++) {
-                Tensor node = needed[i] ? inputs[i].view_as(inputs[i]) : inputs[i];
+                nodes[i] = needed[i] ? inputs[i].view_as(inputs[i]) : inputs[i];
                 if (needed[i]) {
-                    wrt.push_back(node);
+                    wrt.push_back(nodes[i]);
                 }
-                at[i] = asAtForward(node, inputs[i], atForward[i]);
             }
             Tensor[] result = new Tensor[3];
             if (wrt.size() == 0) {
                 return result;
+            }
+            Tensor[] at = new Tensor[3];
+            for (int i = 0; i < 3; i++) {
+                at[i] = asAtForward(nodes[i], inputs[i], atForward[i]);
             }
             TensorVector grads = torch.grad(new TensorVector(reference(at[0], at[1], at[2])), wrt,
                     new TensorVector(gradOutput), new BoolOptional(true), true, true);
