@@ -69,12 +69,13 @@ public abstract class JavaFunction {
      * gradients. To take them as {@code torch.grad} of a reference formula, ask it about a view of each saved
      * input ({@code t.view_as(t)}, used by the formula in its place), not the saved input: grad sums every path
      * to what it is asked about, so an input that also lies upstream of another (a parameter used before, as in
-     * {@code f(alpha * z, alpha)}) would get that path here and again from libtorch's engine. Skip inputs for which {@link FunctionContext#needsInputGrad} is false. It runs inside a
-     * {@code PointerScope} of the library's, closed when it returns: the tensors it makes are freed then, but for
-     * the gradients it returns, which libtorch takes over. To keep one beyond (a cache, a log), call its
-     * {@code retainReference()} and later {@code releaseReference()}. The handles of {@code gradOutputs} and of
-     * {@link FunctionContext#savedTensors()} point into libtorch's and the context's buffers, which other calls
-     * reuse, so they are nulled when backward returns and when the graph is released: a kept one then throws
+     * {@code f(alpha * z, alpha)}) would get that path here and again from libtorch's engine. Skip inputs for
+     * which {@link FunctionContext#needsInputGrad} is false. It runs inside a {@code PointerScope} of the
+     * library's, closed when it returns: the tensors it makes are freed then, but for the gradients it returns,
+     * which libtorch takes over. To keep one beyond (a cache, a log), call its {@code retainReference()} and later
+     * {@code releaseReference()}. The handles of {@code gradOutputs} point into libtorch's buffer and are nulled
+     * when backward returns; those of {@link FunctionContext#savedTensors()} point into the context's, which other
+     * calls reuse, and are nulled when the graph is released. A kept one then throws
      * {@code NullPointerException} instead of reading another call's tensor. Keep
      * {@code new Tensor(t).retainReference()}, a handle of your own, instead.
      *
