@@ -142,7 +142,8 @@ final class GradientNode {
                 if (!input.requires_grad()) {
                     parts[i] = PLACEHOLDER;
                     edgeFromCat[i] = true;
-                } else if (input.is_leaf() && input.is_cpu() && input.dim() == 1 && input.numel() <= SMALL_LEAF) {
+                } else if (input.is_leaf() && input.is_cpu() && input.dim() == 1 && input.numel() <= SMALL_LEAF
+                        && input.has_storage()) { // not a sparse one, which cat cannot join to dense parts
                     parts[i] = input;
                     edgeFromCat[i] = true;
                 } else {
@@ -204,7 +205,10 @@ final class GradientNode {
         if (gradFn != null && !gradFn.isNull()) {
             return new Edge(gradFn, (int) tensor.output_nr());
         }
-        return tensor.view_as(tensor).grad_fn().next_edge(0);
+        // Sparse, MKL-DNN and nested leaves have no view_as (a sparse one was refused by libtorch); a clone's node
+        // leads to the same AccumulateGrad.
+        Tensor stepping = TensorInfo.isStrided(tensor) ? tensor.view_as(tensor) : tensor.clone();
+        return stepping.grad_fn().next_edge(0);
     }
 
     JavaFunction function() {

@@ -30,6 +30,12 @@ import org.bytedeco.pytorch.Tensor;
  * Tensor y = new Scale().apply(x, w)[0];
  * }</pre>
  *
+ * <p>{@code apply} takes tensors only: put a value of another kind that backward needs (a scale, a flag, a
+ * temperature held in a field) into {@link FunctionContext#savedData()} in {@code forward} and read it there in
+ * {@code backward}. A field read in backward has its value at backward time, which a caller may have changed since
+ * forward (a schedule, the same instance used again with another value), and the gradient is then silently that
+ * of another function.
+ *
  * <p>Semantics are those of a built-in operation: leaf and non-leaf inputs, any subset requiring grad;
  * {@code torch::autograd::grad} for some inputs only ({@link FunctionContext#needsInputGrad}); {@code
  * retain_graph} and repeated backward (gradients accumulate); libtorch's errors for a second backward after
@@ -186,6 +192,18 @@ public abstract class JavaFunction {
         return LiveNodes.count();
     }
 
+    /**
+     * Whether {@code out} shares memory with {@code in} where one of them has no storage (sparse and MKL-DNN tensors,
+     * on which libtorch's {@code is_alias_of} throws): two sparse COO tensors by their values, anything else by
+     * identity.
+     */
+    private static boolean sharesMemoryWithoutStorage(Tensor out, Tensor in) {
+        if (out.is_sparse() && in.is_sparse()) {
+            return out.is_same(in) || out._values().is_alias_of(in._values());
+        }
+        return out.is_same(in);
+    }
+
     private void checkOutputs(Tensor[] outputs, Tensor[] inputs) {
         if (outputs == null || outputs.length == 0) {
             throw new IllegalStateException(name() + ".forward returned no outputs");
@@ -199,8 +217,10 @@ public abstract class JavaFunction {
                 throw new IllegalStateException(name() + ".forward output " + i + " has dtype "
                         + TensorInfo.dtype(out) + "; only floating-point and complex outputs can have gradients");
             }
+            boolean outHasStorage = out.has_storage();
             for (int j = 0; j < inputs.length; j++) {
-                if (out.is_alias_of(inputs[j])) {
+                Tensor in = inputs[j];
+                if (outHasStorage && in.has_storage() ? out.is_alias_of(in) : sharesMemoryWithoutStorage(out, in)) {
                     throw new IllegalStateException(name() + ".forward output " + i + " shares memory with input "
                             + j + "; return new tensors (clone an input to pass it through)");
                 }

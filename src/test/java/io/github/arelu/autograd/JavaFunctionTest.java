@@ -911,4 +911,45 @@ class JavaFunctionTest {
             assertArrayEquals(new double[] {3, 3, 3}, values(second.grad()), 0.0);
         }
     }
+
+    /** y = 3 x, written for any layout (sparse COO too, which libtorch's custom functions accept). */
+    static final class Triple extends JavaFunction {
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            return new Tensor[] {in[0].mul(new Scalar(3.0))};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            return new Tensor[] {g[0].mul(new Scalar(3.0))};
+        }
+    }
+
+    @Test
+    void sparseInputsGetTheGradientOfTheSameOperationsInLibtorch() {
+        for (long[] shape : new long[][] {{4}, {2, 3}}) {
+            Tensor dense = torch.randn(shape).to(ScalarType.Double);
+            Tensor weight = torch.randn(shape).to(ScalarType.Double);
+            Tensor x = dense.to_sparse().requires_grad_(true);
+            Tensor ref = dense.to_sparse().requires_grad_(true);
+            backward(new Triple().apply(x)[0].to_dense().mul(weight).sum(), false);
+            backward(ref.mul(new Scalar(3.0)).to_dense().mul(weight).sum(), false);
+            assertArrayEquals(values(ref.grad().to_dense()), values(x.grad().to_dense()),
+                    "sparse input of shape " + java.util.Arrays.toString(shape));
+        }
+        Tensor sparse = torch.randn(2, 3).to_sparse().requires_grad_(true);
+        JavaFunction passThrough = new JavaFunction() {
+            @Override
+            protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+                return new Tensor[] {in[0].detach()};
+            }
+
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                return new Tensor[] {g[0]};
+            }
+        };
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> passThrough.apply(sparse));
+        assertTrue(e.getMessage().contains("shares memory with input 0"), e.getMessage());
+    }
 }
