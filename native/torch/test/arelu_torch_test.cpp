@@ -611,6 +611,26 @@ TEST_P(AReLULayoutTest, CreateGraphWithTheParametersUpstreamOfTheInputMatchesRef
   }
 }
 
+// An input that is the result of an operation, detached in place after forward, has lost the graph it was
+// computed from: under create_graph, the parameter gradients came back without their derivatives through x
+// (d(dL/dbeta)/dw undefined where the reference gives [0, 0.44, 0.44]). Refused, as newer libtorch refuses such
+// saved tensors in its own nodes.
+TEST_P(AReLUTest, AnInputDetachedInPlaceAfterForwardIsRefused) {
+  const Tensor w = torch::tensor({-1.5, 0.5, 2.0}, f64()).reshape({1, 3}).requires_grad_(true);
+  const Tensor a = torch::full({1}, 0.3, f64()).requires_grad_(true);
+  const Tensor b = torch::full({1}, 0.7, f64()).requires_grad_(true);
+  Tensor x = w * 2;
+  const Tensor y = arelu::arelu(x, a, b);
+  x.detach_();
+  EXPECT_THROW(
+      {
+        const auto g = torch::autograd::grad({y.sum()}, {b}, {}, /*retain_graph=*/true, /*create_graph=*/true);
+        torch::autograd::grad({g[0].sum()}, {w}, {}, /*retain_graph=*/true, /*create_graph=*/false,
+                              /*allow_unused=*/true);
+      },
+      c10::Error);
+}
+
 // A NaN in x or in a parameter made the unchanged input look stepped (NaN never equals itself), and the gradients
 // under create_graph came back +0 where the reference gives -0. Compared bit for bit, signs of zeros included.
 TEST_P(AReLUTest, CreateGraphKeepsSignedZerosWithNaNsInTheInputs) {

@@ -197,6 +197,35 @@ class AReLUAutogradTest {
     }
 
     /**
+     * An input that is the result of an operation, detached in place ({@code detach_()}) after forward, has lost
+     * the graph it was computed from. libtorch's own nodes refuse to use such a saved tensor; the fused node did
+     * not, and under create_graph its parameter gradients then lost their derivatives through x: d(dL/dbeta)/dw
+     * came back undefined (zero) where the reference gives [0, 0.44, 0.44].
+     */
+    @Test
+    void anInputDetachedInPlaceAfterForwardIsAnErrorNotAMissingSecondDerivative() {
+        Tensor w = doubles(-1.5, 0.5, 2.0).reshape(1, 3).requires_grad_(true);
+        Tensor a = parameter(0.3, ScalarType.Double);
+        Tensor b = parameter(0.7, ScalarType.Double);
+        Tensor x = w.mul(new Scalar(2.0));
+        Tensor y = AReLUFunctional.arelu(x, a, b);
+        x.detach_();
+        RuntimeException e = assertThrows(RuntimeException.class, () -> {
+            TensorVector g = torch.grad(new TensorVector(y.sum()), new TensorVector(b), new TensorVector(),
+                    new BoolOptional(true), true, false);
+            torch.grad(new TensorVector(g.get(0).sum()), new TensorVector(w), new TensorVector(),
+                    new BoolOptional(true), false, true);
+        });
+        assertTrue(e.getMessage().contains("detached in-place"), e.getMessage());
+        // Without create_graph too, as libtorch's nodes.
+        Tensor x2 = w.mul(new Scalar(2.0));
+        Tensor y2 = AReLUFunctional.arelu(x2, a, b);
+        x2.detach_();
+        RuntimeException e2 = assertThrows(RuntimeException.class, () -> backward(y2.sum(), false));
+        assertTrue(e2.getMessage().contains("detached in-place"), e2.getMessage());
+    }
+
+    /**
      * libtorch's optimizers write a parameter through its data, which leaves its version as it was. Fed to AReLU
      * itself (or through a view, or detached), a parameter stepped between forward and backward must leave
      * backward's values as they were at forward, as in the reference, which saved {@code relu(x)} and

@@ -31,6 +31,9 @@ public final class FunctionContext {
             + "backward through the graph a second time or if you need to access saved tensors after calling "
             + "backward.";
 
+    static final String DETACHED_IN_PLACE = "Trying to use a saved tensor that has been detached in-place, i.e. "
+            + "with .detach_(). This is not supported, please use out-of-place `.detach()` instead";
+
     private final String functionName;
     private final boolean[] inputRequiresGrad;
     private final boolean recording;
@@ -38,6 +41,8 @@ public final class FunctionContext {
     private TensorVector saved;
     private Tensor[] savedView = NONE;
     private long[] savedVersions;
+    /** Which saved tensors had a grad_fn when saved: libtorch refuses one that has lost it since (detach_()). */
+    private boolean[] savedWithGradFn;
     private Map<String, Object> savedData;
     private boolean released;
     /**
@@ -95,9 +100,11 @@ public final class FunctionContext {
             }
             savedView = new Tensor[tensors.length];
             savedVersions = new long[tensors.length];
+            savedWithGradFn = new boolean[tensors.length];
             for (int i = 0; i < tensors.length; i++) {
                 savedView[i] = saved.get(i);
                 savedVersions[i] = savedView[i]._version();
+                savedWithGradFn[i] = !savedView[i].is_leaf();
             }
         }
     }
@@ -132,6 +139,11 @@ public final class FunctionContext {
                         + "by an inplace operation: [" + TensorInfo.describe(savedView[i]) + "], which is saved tensor "
                         + i + " of " + functionName + ", is at version " + version + "; expected version "
                         + savedVersions[i] + " instead.");
+            }
+            if (savedWithGradFn[i] && savedView[i].is_leaf()) {
+                // As libtorch's SavedVariable: the graph to what the tensor was computed from is gone, so a
+                // backward under create_graph would silently lose the derivatives through it.
+                throw new RuntimeException(DETACHED_IN_PLACE + " (saved tensor " + i + " of " + functionName + ")");
             }
         }
         return savedView.clone();

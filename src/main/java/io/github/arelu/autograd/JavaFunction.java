@@ -39,7 +39,8 @@ import org.bytedeco.pytorch.Tensor;
  * <p>Semantics are those of a built-in operation: leaf and non-leaf inputs, any subset requiring grad;
  * {@code torch::autograd::grad} for some inputs only ({@link FunctionContext#needsInputGrad}); {@code
  * retain_graph} and repeated backward (gradients accumulate); libtorch's errors for a second backward after
- * the graph was released and for a saved tensor modified in place; an exception thrown by {@code backward}
+ * the graph was released, for a saved tensor modified in place and for one detached in place ({@code detach_()},
+ * which cuts the graph that higher-order gradients would go through); an exception thrown by {@code backward}
  * reaches the caller of {@code backward()} as a {@code RuntimeException} whose message names it, and the
  * process goes on; under {@code create_graph} backward runs with grad mode on, so a backward written with
  * differentiable operations on the saved tensors gives correct higher-order gradients. Without grad mode,
