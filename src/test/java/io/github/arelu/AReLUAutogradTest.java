@@ -196,6 +196,50 @@ class AReLUAutogradTest {
         }
     }
 
+    /** Hooks libtorch owns call Java through a weak reference: kept reachable here. */
+    private static final java.util.List<Object> HOOKS = new java.util.ArrayList<>();
+
+    /**
+     * A pre-hook added to the output's node ({@code y.grad_fn().add_pre_hook}) that triples the gradient. With our
+     * own virtual table, it does, as on the reference's node. Where nodes run on hooks, libtorch runs it after the
+     * node's own pre-hook, on the undefined gradient that one hands the carrier, and ignores what it returns: the
+     * gradients came back untripled, with no error. There it must be refused.
+     */
+    @Test
+    void aPreHookOnTheOutputsNodeChangesTheGradientsOrIsRefused() {
+        // The build's second test run asks for hooks; PerCallResidueTest checks that nodes have them exactly then.
+        boolean hooks = "hooks".equals(System.getProperty("io.github.arelu.autograd.node"));
+        double[][] got = new double[2][];
+        for (int k = 0; k < 2; k++) {
+            boolean fused = k == 0;
+            Tensor x = doubles(-1.5, 0.5, 2.0).reshape(1, 3).requires_grad_(true);
+            Tensor a = parameter(0.3, ScalarType.Double);
+            Tensor b = parameter(0.7, ScalarType.Double);
+            Tensor y = fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+            org.bytedeco.pytorch.FunctionPreHook triple = new org.bytedeco.pytorch.FunctionPreHook() {
+                @Override
+                public TensorVector apply(TensorVector gradients) {
+                    TensorVector out = new TensorVector();
+                    for (long i = 0; i < gradients.size(); i++) {
+                        Tensor g = gradients.get(i);
+                        out.push_back(g.defined() ? g.mul(new Scalar(3.0)) : g);
+                    }
+                    return out;
+                }
+            };
+            HOOKS.add(triple);
+            y.grad_fn().add_pre_hook(triple);
+            if (fused && hooks) {
+                RuntimeException e = assertThrows(RuntimeException.class, () -> backward(y.sum(), false));
+                assertTrue(e.getMessage().contains("add_tensor_pre_hook"), e.getMessage());
+                return;
+            }
+            backward(y.sum(), false);
+            got[k] = concat(values(x.grad()), values(a.grad()), values(b.grad()));
+        }
+        assertClose(got[1], got[0], 1e-14, 1e-15, "gradients through a pre-hook on the output's node");
+    }
+
     /**
      * An input that is the result of an operation, detached in place ({@code detach_()}) after forward, has lost
      * the graph it was computed from. libtorch's own nodes refuse to use such a saved tensor; the fused node did

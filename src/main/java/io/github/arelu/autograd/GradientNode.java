@@ -244,6 +244,22 @@ final class GradientNode {
         return record;
     }
 
+    /**
+     * With hooks, ours must be the node's only function pre-hook: libtorch runs pre-hooks in the order they were
+     * added, so one added later ({@code output.grad_fn().add_pre_hook(...)}) would be handed the undefined gradient
+     * ours gives the carrier, and what it returns would be ignored: the gradients would silently leave it out.
+     */
+    private static void refuseOtherPreHooks(GradientNode record) {
+        try (PointerScope scope = new PointerScope()) {
+            Node node = torch.get_current_node();
+            if (node != null && !node.isNull() && node.pre_hooks().size() > 1) {
+                throw new IllegalStateException(record.function.name() + "'s node has a pre-hook besides its own "
+                        + "(added with add_pre_hook), which cannot see or change its gradient where JavaFunction nodes "
+                        + "run on hooks: add it with add_tensor_pre_hook, which runs before the node's own hooks");
+            }
+        }
+    }
+
     /** The node died: the context must not reach it from now on (its release follows, maybe queued). */
     void forgetNode() {
         context.forgetNode();
@@ -451,6 +467,7 @@ final class GradientNode {
             // The context's lock, as in GradientNode.apply.
             synchronized (record.context) {
                 try {
+                    refuseOtherPreHooks(record);
                     record.runBackward(gradients);
                     record.releaseUnlessKept();
                 } catch (Throwable e) {

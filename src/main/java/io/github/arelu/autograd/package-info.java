@@ -22,7 +22,10 @@
  * native library the first copy's table already serves; logged once) or {@code -Dio.github.arelu.autograd.node=hooks} asks for it,
  * nodes get a pre-hook and a post-hook ({@code FunctionPreHook}, {@code FunctionPostHook}) instead: the
  * pre-hook runs the Java backward and hands the carrier an undefined gradient, so its own backward produces
- * nothing; the post-hook hands libtorch the Java gradients.
+ * nothing; the post-hook hands libtorch the Java gradients. A user's pre-hook on such a node
+ * ({@code output.grad_fn().add_pre_hook}) would run after ours, on that undefined gradient, and what it returned
+ * would be ignored: the backward refuses to run and says to use {@code add_tensor_pre_hook} on the output instead,
+ * which runs before the node's hooks.
  *
  * <p>Each call's two native vectors (the carrier's inputs, the saved tensors) come from a pool: JavaCPP
  * reads {@code /proc/self/statm} for every native object it registers (while
