@@ -369,6 +369,15 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     if (saved[0].is_meta()) {
       return meta_gradients(ctx, saved);
     }
+    // set_data (PyTorch's x.data = ...) replaces a tensor's data, shape and dtype without a version bump: the
+    // kernels would read x's new number of elements of the gradient, past its end, and the differentiable
+    // backward would broadcast them. Under create_graph the live x (saved[0]) is read, else forward's (saved[5]).
+    const Tensor& read_x = at::GradMode::is_enabled() ? saved[0] : saved[5];
+    TORCH_CHECK(read_x.sizes() == grad_outputs[0].sizes() && read_x.scalar_type() == grad_outputs[0].scalar_type(),
+                "arelu backward: its saved input is now ", read_x.scalar_type(), read_x.sizes(),
+                " where its output's gradient is ", grad_outputs[0].scalar_type(), grad_outputs[0].sizes(),
+                ": the input's data was replaced after forward without a version bump (set_data, PyTorch's x.data = "
+                "...); keep an input as it is until its backward");
     if (at::GradMode::is_enabled()) {
       // create_graph: the gradients must themselves be differentiable, and the kernels are not. libtorch's
       // autograd of the reference formula, at forward's values and connected to the saved inputs' graph, gives

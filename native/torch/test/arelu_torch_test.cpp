@@ -631,6 +631,25 @@ TEST_P(AReLUTest, AnInputDetachedInPlaceAfterForwardIsRefused) {
       c10::Error);
 }
 
+// set_data replaces a saved input's data, shape and dtype without a version bump: the kernels read the new x's
+// number of elements of the output's gradient, past its end (garbage parameter gradients, no error). Refused, for
+// more elements, as many in another shape, and another dtype, with and without create_graph.
+TEST_P(AReLUTest, ASavedInputWhoseDataWasReplacedIsRefused) {
+  const Tensor replacements[] = {torch::ones({64, 65}, f64()), torch::ones({4096}, f64()),
+                                 torch::ones({64, 64}, f64().dtype(torch::kFloat))};
+  for (const Tensor& replacement : replacements) {
+    for (const bool create_graph : {false, true}) {
+      Tensor x = torch::randn({64, 64}, f64());
+      const Tensor a = torch::full({1}, 0.3, f64()).requires_grad_(true);
+      const Tensor b = torch::full({1}, 0.2, f64()).requires_grad_(true);
+      const Tensor y = arelu::arelu(x, a, b);
+      x.set_data(replacement);
+      EXPECT_THROW(torch::autograd::grad({y.sum()}, {a, b}, {}, /*retain_graph=*/true, create_graph), c10::Error)
+          << replacement.sizes() << " " << replacement.scalar_type() << " create_graph " << create_graph;
+    }
+  }
+}
+
 // A NaN in x or in a parameter made the unchanged input look stepped (NaN never equals itself), and the gradients
 // under create_graph came back +0 where the reference gives -0. Compared bit for bit, signs of zeros included.
 TEST_P(AReLUTest, CreateGraphKeepsSignedZerosWithNaNsInTheInputs) {

@@ -241,6 +241,35 @@ class AReLUAutogradTest {
     }
 
     /**
+     * {@code set_data} (PyTorch's {@code x.data = ...}) replaces a tensor's data and shape without a version bump.
+     * Done to a saved input after forward, libtorch's own nodes then fail on the mismatched shape (a {@code mul}
+     * that saved x: "The size of tensor a (64) must match the size of tensor b (65)"). The fused backward read the
+     * new x by its own size, past the end of the output's gradient: alpha's gradient came back 4.1e167, -3.3e130 or
+     * -4039, beta's -1.18e70 or 1018, from run to run and mode to mode, with no error.
+     */
+    @Test
+    void aSavedInputWhoseDataWasReplacedIsAnErrorNotAReadPastTheGradient() {
+        TensorOptions float64 = new TensorOptions(ScalarType.Double);
+        Tensor[] replacements = {
+            torch.ones(new long[] {64, 65}, float64), // more elements than the gradient: read past its end
+            torch.ones(new long[] {4096}, float64), // as many, another shape: libtorch's mul refuses it too
+            torch.ones(new long[] {64, 64}, new TensorOptions(ScalarType.Float))}; // another dtype
+        for (Tensor replacement : replacements) {
+            for (boolean createGraph : new boolean[] {false, true}) {
+                Tensor x = randomDoubles(64, 64);
+                Tensor a = parameter(0.3, ScalarType.Double);
+                Tensor b = parameter(0.2, ScalarType.Double);
+                Tensor y = AReLUFunctional.arelu(x, a, b);
+                x.set_data(replacement);
+                RuntimeException e = assertThrows(RuntimeException.class, () -> torch.grad(new TensorVector(y.sum()),
+                        new TensorVector(a, b), new TensorVector(), new BoolOptional(true), createGraph, false),
+                        () -> "x replaced by " + replacement + ", create_graph " + createGraph);
+                assertTrue(e.getMessage().contains("set_data"), e.getMessage());
+            }
+        }
+    }
+
+    /**
      * An input that is the result of an operation, detached in place ({@code detach_()}) after forward, has lost
      * the graph it was computed from. libtorch's own nodes refuse to use such a saved tensor; the fused node did
      * not, and under create_graph its parameter gradients then lost their derivatives through x: d(dL/dbeta)/dw

@@ -86,15 +86,31 @@ public final class FusedAReLUFunction extends JavaFunction {
         FusedKernels.ScalarParameters scalar = (FusedKernels.ScalarParameters) ctx.savedData().get(SCALAR_PARAMETERS);
         Tensor x = saved[3];
         if (GradMode.is_enabled()) {
+            checkUnreplaced(saved[0], gradOutputs[0]);
             Tensor[] live = {saved[0], saved[1], saved[2]};
             Tensor[] atForward = {x, saved.length > 4 ? saved[4] : full(saved[1], scalar.alpha()),
                 saved.length > 4 ? saved[5] : full(saved[2], scalar.beta())};
             return ComposedAReLU.differentiableBackward(gradOutputs[0], live, atForward, needed);
         }
+        checkUnreplaced(x, gradOutputs[0]);
         Tensor alpha = saved.length > 4 ? saved[4] : saved[1];
         Tensor beta = saved.length > 4 ? saved[5] : saved[2];
         FusedKernels.Gradients g = kernels.backward(gradOutputs[0], x, alpha, beta, null, needed[0], scalar);
         return new Tensor[] {g.input(), needed[1] ? g.alpha() : null, needed[2] ? g.beta() : null};
+    }
+
+    /**
+     * The saved x still has its output gradient's shape and dtype. {@code set_data} (PyTorch's {@code x.data = ...})
+     * replaces a tensor's data, shape and dtype without a version bump: the kernels would read x's new number of
+     * elements of the gradient, past its end, and the differentiable backward would broadcast them.
+     */
+    private static void checkUnreplaced(Tensor x, Tensor gradOutput) {
+        if (TensorInfo.dtype(x) != TensorInfo.dtype(gradOutput) || !TensorInfo.sameShape(x, gradOutput)) {
+            throw new IllegalStateException("AReLU backward: its saved input is now " + TensorInfo.describe(x)
+                    + " where its output's gradient is " + TensorInfo.describe(gradOutput) + ": the input's data was "
+                    + "replaced after forward without a version bump (set_data, PyTorch's x.data = ...); keep an "
+                    + "input as it is until its backward");
+        }
     }
 
     /** A tensor of {@code like}'s shape, dtype and device holding a value forward read from it. */
