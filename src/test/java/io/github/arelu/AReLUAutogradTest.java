@@ -241,6 +241,48 @@ class AReLUAutogradTest {
     }
 
     /**
+     * A post-hook added to the output's node ({@code y.grad_fn().add_post_hook}) is handed the node's input
+     * gradients and the outputs' gradients, and may change the former. Where nodes run on hooks, libtorch hands it
+     * the node's inputs as the pre-hooks left them: the undefined gradient the node's own pre-hook gives the
+     * carrier. A hook that scales the gradients by the upstream gradient's sum (an undefined gradient is zero)
+     * zeroed every gradient, with no error, where the reference gives x [0.3, 3.336, -3.336], alpha -1.5 and
+     * beta -0.665 (also with -Dio.github.arelu.autograd.perCallHooks=true).
+     */
+    @Test
+    void aPostHookOnTheOutputsNodeSeesTheOutputsGradient() {
+        double[][] seen = new double[2][];
+        double[][] got = new double[2][];
+        for (int k = 0; k < 2; k++) {
+            int slot = k;
+            boolean fused = k == 0;
+            Tensor x = doubles(-1.5, 0.5, 2.0).reshape(1, 3).requires_grad_(true);
+            Tensor a = parameter(0.3, ScalarType.Double);
+            Tensor b = parameter(0.7, ScalarType.Double);
+            Tensor y = fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+            org.bytedeco.pytorch.FunctionPostHook scaleByUpstream = new org.bytedeco.pytorch.FunctionPostHook() {
+                @Override
+                public TensorVector apply(TensorVector gradInputs, TensorVector gradOutputs) {
+                    Tensor g = gradOutputs.size() > 0 ? gradOutputs.get(0) : new Tensor();
+                    seen[slot] = g.defined() ? values(g) : new double[0];
+                    double scale = g.defined() ? g.sum().item_double() : 0.0;
+                    TensorVector out = new TensorVector();
+                    for (long i = 0; i < gradInputs.size(); i++) {
+                        Tensor gi = gradInputs.get(i);
+                        out.push_back(gi.defined() ? gi.mul(new Scalar(scale)) : gi);
+                    }
+                    return out;
+                }
+            };
+            HOOKS.add(scaleByUpstream);
+            y.grad_fn().add_post_hook(scaleByUpstream);
+            backward(y.mul(doubles(1.0, 2.0, -2.0).reshape(1, 3)).sum(), false);
+            got[k] = concat(values(x.grad()), values(a.grad()), values(b.grad()));
+        }
+        assertArrayEquals(seen[1], seen[0], "the outputs' gradient a post-hook on the output's node is handed");
+        assertClose(got[1], got[0], 1e-14, 1e-15, "gradients through a post-hook on the output's node");
+    }
+
+    /**
      * {@code set_data} (PyTorch's {@code x.data = ...}) replaces a tensor's data and shape without a version bump.
      * Done to a saved input after forward, libtorch's own nodes then fail on the mismatched shape (a {@code mul}
      * that saved x: "The size of tensor a (64) must match the size of tensor b (65)"). The fused backward read the

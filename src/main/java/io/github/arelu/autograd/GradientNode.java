@@ -55,6 +55,13 @@ final class GradientNode {
      * another call: the post-hook takes it, and a run that failed in between is cleared by the next pre-hook.
      */
     private static final ThreadLocal<TensorVector> PENDING = new ThreadLocal<>();
+    /**
+     * The outputs' gradients from a pre-hook to the post-hook of the same run, only where the node has post-hooks
+     * besides ours: libtorch hands every post-hook the node's inputs as the pre-hooks left them, which with hooks is
+     * the undefined gradient ours gives the carrier; our post-hook, the node's first, puts the real ones back, so
+     * a user's post-hook ({@code output.grad_fn().add_post_hook}) sees the gradients it would see on any node.
+     */
+    private static final ThreadLocal<TensorVector> PENDING_GRAD_OUTPUTS = new ThreadLocal<>();
     /** What the pre-hook hands the carrier: one undefined gradient. Never freed, only copied from. */
     private static final TensorVector ONE_UNDEFINED;
     /**
@@ -249,14 +256,19 @@ final class GradientNode {
      * added, so one added later ({@code output.grad_fn().add_pre_hook(...)}) would be handed the undefined gradient
      * ours gives the carrier, and what it returns would be ignored: the gradients would silently leave it out.
      */
-    private static void refuseOtherPreHooks(GradientNode record) {
+    private static boolean refuseOtherPreHooks(GradientNode record) {
         try (PointerScope scope = new PointerScope()) {
             Node node = torch.get_current_node();
-            if (node != null && !node.isNull() && node.pre_hooks().size() > 1) {
+            if (node == null || node.isNull()) {
+                return false;
+            }
+            if (node.pre_hooks().size() > 1) {
                 throw new IllegalStateException(record.function.name() + "'s node has a pre-hook besides its own "
                         + "(added with add_pre_hook), which cannot see or change its gradient where JavaFunction nodes "
                         + "run on hooks: add it with add_tensor_pre_hook, which runs before the node's own hooks");
             }
+            // Whether a user's post-hook follows ours: it must be handed the outputs' gradients (see deliver).
+            return node.post_hooks().size() > 1;
         }
     }
 
@@ -376,10 +388,18 @@ final class GradientNode {
     }
 
     /** Step 1 with hooks: the Java backward, run when the outputs' gradients arrive. */
-    private void runBackward(TensorVector gradients) {
+    private void runBackward(TensorVector gradients, boolean keepGradOutputs) {
         releasePending();
         TensorVector keep;
         try (PointerScope scope = new PointerScope()) {
+            if (keepGradOutputs) {
+                // Own references, taken before backward nulls its borrowed handles into libtorch's vector.
+                Tensor[] copies = new Tensor[(int) gradients.size()];
+                for (int i = 0; i < copies.length; i++) {
+                    copies[i] = new Tensor(gradients.get(i));
+                }
+                PENDING_GRAD_OUTPUTS.set(Scopes.retained(new TensorVector(copies)));
+            }
             // Our own references, in one vector: the results may point into memory freed when this hook returns.
             keep = Scopes.retained(new TensorVector(backward(gradients)));
         }
@@ -430,7 +450,17 @@ final class GradientNode {
     }
 
     /** Step 3: hands the input gradients to libtorch. */
-    private static TensorVector deliver(TensorVector carrierOutputs) {
+    private static TensorVector deliver(TensorVector carrierOutputs, TensorVector carrierInputs) {
+        TensorVector gradOutputs = PENDING_GRAD_OUTPUTS.get();
+        if (gradOutputs != null) {
+            // libtorch passes the later post-hooks this very vector (its own, non-const list of the node's inputs).
+            PENDING_GRAD_OUTPUTS.remove();
+            carrierInputs.resize(gradOutputs.size());
+            for (int i = 0; i < gradOutputs.size(); i++) {
+                carrierInputs.put(i, gradOutputs.get(i));
+            }
+            gradOutputs.releaseReference();
+        }
         TensorVector keep = PENDING.get();
         PENDING.remove();
         if (keep == null) {
@@ -453,6 +483,11 @@ final class GradientNode {
             PENDING.remove();
             stale.releaseReference();
         }
+        TensorVector staleGradOutputs = PENDING_GRAD_OUTPUTS.get();
+        if (staleGradOutputs != null) {
+            PENDING_GRAD_OUTPUTS.remove();
+            staleGradOutputs.releaseReference();
+        }
     }
 
     private static final class PreHook extends FunctionPreHook {
@@ -467,8 +502,8 @@ final class GradientNode {
             // The context's lock, as in GradientNode.apply.
             synchronized (record.context) {
                 try {
-                    refuseOtherPreHooks(record);
-                    record.runBackward(gradients);
+                    boolean userPostHooks = refuseOtherPreHooks(record);
+                    record.runBackward(gradients, userPostHooks);
                     record.releaseUnlessKept();
                 } catch (Throwable e) {
                     // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
@@ -487,7 +522,7 @@ final class GradientNode {
 
         @Override
         public TensorVector apply(TensorVector carrierOutputs, TensorVector carrierInputs) {
-            return deliver(carrierOutputs);
+            return deliver(carrierOutputs, carrierInputs);
         }
     }
 

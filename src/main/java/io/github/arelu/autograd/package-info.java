@@ -26,6 +26,9 @@
  * ({@code output.grad_fn().add_pre_hook}) would run after ours, on that undefined gradient, and what it returned
  * would be ignored: the backward refuses to run and says to use {@code add_tensor_pre_hook} on the output instead,
  * which runs before the node's hooks.
+ * A user's post-hook ({@code output.grad_fn().add_post_hook}) runs after ours; libtorch hands post-hooks the node's
+ * inputs as the pre-hooks left them, the undefined gradient, so ours puts the outputs' real gradients back into that
+ * list first, where the node has a post-hook besides its own.
  *
  * <p>Each call's two native vectors (the carrier's inputs, the saved tensors) come from a pool: JavaCPP
  * reads {@code /proc/self/statm} for every native object it registers (while
