@@ -350,8 +350,8 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     ctx->save_for_backward({kept_x, keep(alpha), keep(beta), alpha.clone(), beta.clone(),
                             leaf_memory ? x.clone() : kept_x});
     // Which of x, alpha and beta were results of operations: one detached in place (detach_()) after this has
-    // lost the graph it was computed from, and backward refuses it, as newer libtorch's saved variables do,
-    // rather than silently leaving the derivatives through it out of create_graph's gradients.
+    // lost the graph it was computed from, and a backward under create_graph refuses it rather than silently
+    // leaving the derivatives through it out of the gradients.
     ctx->saved_data["with_grad_fn"] = static_cast<int64_t>((x.grad_fn() ? 1 : 0) | (alpha.grad_fn() ? 2 : 0) |
                                                            (beta.grad_fn() ? 4 : 0));
     return y;
@@ -359,12 +359,6 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const int64_t with_grad_fn = ctx->saved_data["with_grad_fn"].toInt();
-    for (size_t i = 0; i < 3; ++i) {
-      TORCH_CHECK(!((with_grad_fn >> i) & 1) || saved[i].grad_fn(),
-                  "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_(). This is not "
-                  "supported, please use out-of-place `.detach()` instead (input ", i, " of arelu)");
-    }
     const bool channelwise = saved[1].numel() > 1;
     if (saved[0].is_meta()) {
       return meta_gradients(ctx, saved);
@@ -379,6 +373,15 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
                 ": the input's data was replaced after forward without a version bump (set_data, PyTorch's x.data = "
                 "...); keep an input as it is until its backward");
     if (at::GradMode::is_enabled()) {
+      // Only here is the inputs' graph read: without create_graph the kernels read forward's values, and the
+      // engine passes the gradients on along the edges recorded at forward, which detach_() leaves in place.
+      const int64_t with_grad_fn = ctx->saved_data["with_grad_fn"].toInt();
+      for (size_t i = 0; i < 3; ++i) {
+        TORCH_CHECK(!((with_grad_fn >> i) & 1) || saved[i].grad_fn(),
+                    "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_(). This is "
+                    "not supported under create_graph, please use out-of-place `.detach()` instead (input ", i,
+                    " of arelu)");
+      }
       // create_graph: the gradients must themselves be differentiable, and the kernels are not. libtorch's
       // autograd of the reference formula, at forward's values and connected to the saved inputs' graph, gives
       // them exactly.

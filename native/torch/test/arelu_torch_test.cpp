@@ -629,6 +629,15 @@ TEST_P(AReLUTest, AnInputDetachedInPlaceAfterForwardIsRefused) {
                               /*allow_unused=*/true);
       },
       c10::Error);
+  // Without create_graph, backward reads x's values only: the gradients are the reference's.
+  const Tensor w2 = w.detach().clone().requires_grad_(true);
+  Tensor x2 = w2 * 2;
+  const Tensor y2 = arelu::arelu(x2, a, b);
+  x2.detach_();
+  y2.sum().backward();
+  const Tensor w3 = w.detach().clone().requires_grad_(true);
+  reference(w3 * 2, a.detach().requires_grad_(true), b.detach().requires_grad_(true)).sum().backward();
+  expect_close(w2.grad(), w3.grad(), 1e-14, 1e-15, "dw after x.detach_() without create_graph");
 }
 
 // set_data replaces a saved input's data, shape and dtype without a version bump: the kernels read the new x's

@@ -6,6 +6,7 @@ import java.util.Map;
 
 import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -140,9 +141,10 @@ public final class FunctionContext {
                         + i + " of " + functionName + ", is at version " + version + "; expected version "
                         + savedVersions[i] + " instead.");
             }
-            if (savedWithGradFn[i] && savedView[i].is_leaf()) {
-                // As libtorch's SavedVariable: the graph to what the tensor was computed from is gone, so a
-                // backward under create_graph would silently lose the derivatives through it.
+            if (savedWithGradFn[i] && savedView[i].is_leaf() && GradMode.is_enabled()) {
+                // The graph to what the tensor was computed from is gone: a backward under create_graph would
+                // silently lose the derivatives through it. Without create_graph its values are all backward
+                // reads, and they are forward's (the version check above): the gradients are right, as before.
                 throw new RuntimeException(DETACHED_IN_PLACE + " (saved tensor " + i + " of " + functionName + ")");
             }
         }

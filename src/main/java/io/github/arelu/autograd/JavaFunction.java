@@ -4,6 +4,7 @@ import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.Layout;
 
 /**
  * An autograd function written in Java, for bytedeco's libtorch: the counterpart of PyTorch's
@@ -39,10 +40,10 @@ import org.bytedeco.pytorch.Tensor;
  * <p>Semantics are those of a built-in operation: leaf and non-leaf inputs, any subset requiring grad;
  * {@code torch::autograd::grad} for some inputs only ({@link FunctionContext#needsInputGrad}); {@code
  * retain_graph} and repeated backward (gradients accumulate); libtorch's errors for a second backward after
- * the graph was released, for a saved tensor modified in place and for one detached in place ({@code detach_()},
- * which cuts the graph that higher-order gradients would go through); an exception thrown by {@code backward}
- * reaches the caller of {@code backward()} as a {@code RuntimeException} whose message names it, and the
- * process goes on; under {@code create_graph} backward runs with grad mode on, so a backward written with
+ * the graph was released and for a saved tensor modified in place; under {@code create_graph}, an error for a saved
+ * tensor detached in place ({@code detach_()}, which cuts the graph that higher-order gradients go through); an
+ * exception thrown by {@code backward} reaches the caller of {@code backward()} as a {@code RuntimeException}
+ * whose message names it, and the process goes on; under {@code create_graph} backward runs with grad mode on, so a backward written with
  * differentiable operations on the saved tensors gives correct higher-order gradients. Without grad mode,
  * or when no input requires grad, {@code apply} just runs {@code forward} and records nothing.
  *
@@ -195,14 +196,32 @@ public abstract class JavaFunction {
 
     /**
      * Whether {@code out} shares memory with {@code in} where one of them has no storage (sparse and MKL-DNN tensors,
-     * on which libtorch's {@code is_alias_of} throws): two sparse COO tensors by their values, anything else by
-     * identity.
+     * on which libtorch's {@code is_alias_of} throws): by the storage of their elements (a sparse tensor's values,
+     * COO and compressed layouts alike) where both have one, else by identity.
      */
     private static boolean sharesMemoryWithoutStorage(Tensor out, Tensor in) {
-        if (out.is_sparse() && in.is_sparse()) {
-            return out.is_same(in) || out._values().is_alias_of(in._values());
+        if (out.is_same(in)) {
+            return true;
         }
-        return out.is_same(in);
+        Tensor outElements = elementsOf(out);
+        Tensor inElements = elementsOf(in);
+        return outElements != null && inElements != null && outElements.is_alias_of(inElements);
+    }
+
+    /** The strided tensor that holds {@code t}'s elements: itself, or a sparse tensor's values; null for none. */
+    private static Tensor elementsOf(Tensor t) {
+        if (t.has_storage()) {
+            return t;
+        }
+        int layout = t.layout().value;
+        if (layout == Layout.Sparse.value) {
+            return t._values();
+        }
+        if (layout == Layout.SparseCsr.value || layout == Layout.SparseCsc.value || layout == Layout.SparseBsr.value
+                || layout == Layout.SparseBsc.value) {
+            return t.values();
+        }
+        return null; // MKL-DNN (opaque), or a layout without strided elements
     }
 
     private void checkOutputs(Tensor[] outputs, Tensor[] inputs) {

@@ -951,5 +951,22 @@ class JavaFunctionTest {
         };
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> passThrough.apply(sparse));
         assertTrue(e.getMessage().contains("shares memory with input 0"), e.getMessage());
+        // Compressed layouts, and a dense output that is a sparse input's values, share memory too.
+        Tensor csr = torch.randn(2, 3).to_sparse_csr().requires_grad_(true);
+        IllegalStateException c = assertThrows(IllegalStateException.class, () -> passThrough.apply(csr));
+        assertTrue(c.getMessage().contains("shares memory with input 0"), c.getMessage());
+        JavaFunction values = new JavaFunction() {
+            @Override
+            protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+                return new Tensor[] {in[0]._values()};
+            }
+
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                return new Tensor[] {null};
+            }
+        };
+        IllegalStateException v = assertThrows(IllegalStateException.class, () -> values.apply(sparse));
+        assertTrue(v.getMessage().contains("shares memory with input 0"), v.getMessage());
     }
 }
