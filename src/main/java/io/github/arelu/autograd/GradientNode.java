@@ -237,38 +237,22 @@ final class GradientNode {
         return PEERS_MADE.get();
     }
 
-    /** The record of the node libtorch's engine is running on this thread (whose hook is being called). */
-    private static GradientNode running() {
-        GradientNode record;
+    /**
+     * The record of the node libtorch's engine is running on this thread (whose pre-hook is being called), with the
+     * number of the node's function pre-hooks and post-hooks, ours included.
+     */
+    private record Running(GradientNode record, long preHooks, long postHooks) {
+    }
+
+    private static Running running() {
         // libtorch hands out a shared_ptr: freed here, or it would keep the node alive until the next GC.
         try (PointerScope scope = new PointerScope()) {
             Node node = torch.get_current_node();
-            record = node == null || node.isNull() ? null : LiveNodes.byNodeAddress(node.address());
-        }
-        if (record == null) {
-            throw new IllegalStateException("a JavaFunction hook ran outside a JavaFunction node");
-        }
-        return record;
-    }
-
-    /**
-     * With hooks, ours must be the node's only function pre-hook: libtorch runs pre-hooks in the order they were
-     * added, so one added later ({@code output.grad_fn().add_pre_hook(...)}) would be handed the undefined gradient
-     * ours gives the carrier, and what it returns would be ignored: the gradients would silently leave it out.
-     */
-    private static boolean refuseOtherPreHooks(GradientNode record) {
-        try (PointerScope scope = new PointerScope()) {
-            Node node = torch.get_current_node();
-            if (node == null || node.isNull()) {
-                return false;
+            GradientNode record = node == null || node.isNull() ? null : LiveNodes.byNodeAddress(node.address());
+            if (record == null) {
+                throw new IllegalStateException("a JavaFunction hook ran outside a JavaFunction node");
             }
-            if (node.pre_hooks().size() > 1) {
-                throw new IllegalStateException(record.function.name() + "'s node has a pre-hook besides its own "
-                        + "(added with add_pre_hook), which cannot see or change its gradient where JavaFunction nodes "
-                        + "run on hooks: add it with add_tensor_pre_hook, which runs before the node's own hooks");
-            }
-            // Whether a user's post-hook follows ours: it must be handed the outputs' gradients (see deliver).
-            return node.post_hooks().size() > 1;
+            return new Running(record, node.pre_hooks().size(), node.post_hooks().size());
         }
     }
 
@@ -498,12 +482,22 @@ final class GradientNode {
 
         @Override
         public TensorVector apply(TensorVector gradients) {
-            GradientNode record = running();
+            Running running = running();
+            GradientNode record = running.record();
             // The context's lock, as in GradientNode.apply.
             synchronized (record.context) {
                 try {
-                    boolean userPostHooks = refuseOtherPreHooks(record);
-                    record.runBackward(gradients, userPostHooks);
+                    if (running.preHooks() > 1) {
+                        // libtorch runs pre-hooks in the order they were added: one added later
+                        // (output.grad_fn().add_pre_hook) would be handed the undefined gradient ours gives the
+                        // carrier, and what it returned would be ignored.
+                        throw new IllegalStateException(record.function.name() + "'s node has a pre-hook besides its "
+                                + "own (added with add_pre_hook), which cannot see or change its gradient where "
+                                + "JavaFunction nodes run on hooks: add it with add_tensor_pre_hook, which runs before "
+                                + "the node's own hooks");
+                    }
+                    // A user's post-hook follows ours: it must be handed the outputs' gradients (see deliver).
+                    record.runBackward(gradients, running.postHooks() > 1);
                     record.releaseUnlessKept();
                 } catch (Throwable e) {
                     // JavaCPP turns it into a C++ exception carrying this text; libtorch rethrows it to the caller.
