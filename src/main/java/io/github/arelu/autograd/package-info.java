@@ -94,6 +94,10 @@
  *       are refused. Save inputs, not outputs: a saved output (or a view of one) would keep its own node
  *       alive, and is refused; its detached alias ({@code out.detach()}) is accepted, for a backward that is not
  *       itself differentiated.</li>
+ *   <li>With hooks, the node's own backward is the carrier's: hooks run only inside libtorch's engine, so calling
+ *       the node directly ({@code output.grad_fn().apply(gradients)}, outside {@code backward()} and
+ *       {@code torch::autograd::grad}) runs {@code cat}'s backward and returns slices of the gradient, not the
+ *       function's gradients. With the node's own virtual table it returns the function's.</li>
  *   <li>Backward calls of one node from several threads (a retained graph) run one at a time, as libtorch's own
  *       nodes do.</li>
  *   <li>Per call the carrier costs a few small libtorch operations (a {@code cat} of zero- and one-element
