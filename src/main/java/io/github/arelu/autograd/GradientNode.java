@@ -375,19 +375,26 @@ final class GradientNode {
     private void runBackward(TensorVector gradients, boolean keepGradOutputs) {
         releasePending();
         TensorVector keep;
+        TensorVector gradOutputs = null;
         try (PointerScope scope = new PointerScope()) {
+            // Our own references, in one vector: the results may point into memory freed when this hook returns.
+            keep = Scopes.retained(new TensorVector(backward(gradients)));
             if (keepGradOutputs) {
-                // Own references, taken before backward nulls its borrowed handles into libtorch's vector.
+                // Own references to the outputs' gradients, from libtorch's vector (backward nulls only its own Java
+                // handles into it). Taken once backward has succeeded: a backward that throws leaves nothing behind on
+                // this thread, and a backward that runs a nested backward through JavaFunction nodes (whose pre-hooks
+                // call releasePending) cannot drop them before this node's post-hook.
                 Tensor[] copies = new Tensor[(int) gradients.size()];
                 for (int i = 0; i < copies.length; i++) {
                     copies[i] = new Tensor(gradients.get(i));
                 }
-                PENDING_GRAD_OUTPUTS.set(Scopes.retained(new TensorVector(copies)));
+                gradOutputs = Scopes.retained(new TensorVector(copies));
             }
-            // Our own references, in one vector: the results may point into memory freed when this hook returns.
-            keep = Scopes.retained(new TensorVector(backward(gradients)));
         }
         PENDING.set(keep);
+        if (gradOutputs != null) {
+            PENDING_GRAD_OUTPUTS.set(gradOutputs);
+        }
     }
 
     /**

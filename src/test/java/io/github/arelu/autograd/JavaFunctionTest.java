@@ -969,4 +969,56 @@ class JavaFunctionTest {
         IllegalStateException v = assertThrows(IllegalStateException.class, () -> values.apply(sparse));
         assertTrue(v.getMessage().contains("shares memory with input 0"), v.getMessage());
     }
+
+    /** Post-hooks libtorch owns call Java through a weak reference: kept reachable here. */
+    private static final List<Object> POST_HOOKS = new ArrayList<>();
+
+    /**
+     * A user's post-hook on a node is handed the outputs' gradients, also where the node's backward itself runs a
+     * backward through another JavaFunction node. With hooks, the node's own pre-hook keeps those gradients for its
+     * post-hook to put back into libtorch's list; a nested node's pre-hook dropped them, and the outer post-hook saw
+     * an undefined gradient. (Without the node's own virtual table only; with it, libtorch hands them over itself.)
+     */
+    @Test
+    void aPostHookSeesTheOutputsGradientAlsoAfterANestedBackward() {
+        JavaFunction outer = new JavaFunction() {
+            @Override
+            protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+                return new Tensor[] {in[0].mul(new Scalar(2.0))};
+            }
+
+            @Override
+            protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                boolean mode = GradMode.is_enabled();
+                GradMode.set_enabled(true);
+                try {
+                    Tensor z = doubles(1.0, -2.0).requires_grad_(true);
+                    io.github.arelu.Tensors.backward(new Triple().apply(z)[0].sum(), false); // not this backward
+                } finally {
+                    GradMode.set_enabled(mode);
+                }
+                return new Tensor[] {g[0].mul(new Scalar(2.0))};
+            }
+        };
+        Tensor x = doubles(0.5, 1.5, -1.0).requires_grad_(true);
+        Tensor y = outer.apply(x)[0];
+        double[][] seen = new double[1][];
+        org.bytedeco.pytorch.FunctionPostHook recorder = new org.bytedeco.pytorch.FunctionPostHook() {
+            @Override
+            public TensorVector apply(TensorVector gradInputs, TensorVector gradOutputs) {
+                seen[0] = gradOutputs.size() == 1 && gradOutputs.get(0).defined() ? values(gradOutputs.get(0))
+                        : new double[0];
+                TensorVector out = new TensorVector();
+                for (long i = 0; i < gradInputs.size(); i++) {
+                    out.push_back(gradInputs.get(i));
+                }
+                return out;
+            }
+        };
+        POST_HOOKS.add(recorder);
+        y.grad_fn().add_post_hook(recorder);
+        backward(y.mul(doubles(1.0, 2.0, 3.0)).sum(), false);
+        assertArrayEquals(new double[] {1.0, 2.0, 3.0}, seen[0], 0.0, "the outputs' gradient the post-hook saw");
+        assertArrayEquals(new double[] {2.0, 4.0, 6.0}, values(x.grad()), 0.0);
+    }
 }
