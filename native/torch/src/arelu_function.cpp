@@ -359,7 +359,10 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const bool channelwise = saved[1].numel() > 1;
+    // From forward's copy of alpha (saved[3]), which the kernels read: the live alpha (saved[1]) may have been
+    // replaced by set_data since, and a one-element alpha taken as channel-wise would have the kernels read x.size(1)
+    // scales from, and write as many sums into, one-element tensors.
+    const bool channelwise = saved[3].numel() > 1;
     if (saved[0].is_meta()) {
       return meta_gradients(ctx, saved);
     }
@@ -367,11 +370,22 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     // kernels would read x's new number of elements of the gradient, past its end, and the differentiable
     // backward would broadcast them. Under create_graph the live x (saved[0]) is read, else forward's (saved[5]).
     const Tensor& read_x = at::GradMode::is_enabled() ? saved[0] : saved[5];
-    TORCH_CHECK(read_x.sizes() == grad_outputs[0].sizes() && read_x.scalar_type() == grad_outputs[0].scalar_type(),
-                "arelu backward: its saved input is now ", read_x.scalar_type(), read_x.sizes(),
-                " where its output's gradient is ", grad_outputs[0].scalar_type(), grad_outputs[0].sizes(),
+    TORCH_CHECK(read_x.sizes() == grad_outputs[0].sizes() && read_x.scalar_type() == grad_outputs[0].scalar_type() &&
+                    read_x.device() == grad_outputs[0].device(),
+                "arelu backward: its saved input is now ", read_x.scalar_type(), read_x.sizes(), " on ",
+                read_x.device(), " where its output's gradient is ", grad_outputs[0].scalar_type(),
+                grad_outputs[0].sizes(), " on ", grad_outputs[0].device(),
                 ": the input's data was replaced after forward without a version bump (set_data, PyTorch's x.data = "
                 "...); keep an input as it is until its backward");
+    // The live parameters too: the differentiable backward reads them, and their shape decides the form.
+    for (size_t i = 1; i < 3; ++i) {
+      TORCH_CHECK(saved[i].sizes() == saved[i + 2].sizes() && saved[i].scalar_type() == saved[i + 2].scalar_type() &&
+                      saved[i].device() == saved[i + 2].device(),
+                  "arelu backward: its saved ", (i == 1 ? "alpha" : "beta"), " is now ", saved[i].scalar_type(),
+                  saved[i].sizes(), " where forward read ", saved[i + 2].scalar_type(), saved[i + 2].sizes(),
+                  ": its data was replaced after forward without a version bump (set_data); keep an input as it is "
+                  "until its backward");
+    }
     if (at::GradMode::is_enabled()) {
       // Only here is the inputs' graph read: without create_graph the kernels read forward's values, and the
       // engine passes the gradients on along the edges recorded at forward, which detach_() leaves in place.

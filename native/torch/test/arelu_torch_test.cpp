@@ -659,6 +659,22 @@ TEST_P(AReLUTest, ASavedInputWhoseDataWasReplacedIsRefused) {
   }
 }
 
+// The same for one-element parameters replaced by set_data with one per channel: backward took the form from the
+// live alpha and the scales and sums from forward's one-element copy, and the channel-wise kernel wrote x.size(1)
+// sums into one-element tensors (munmap_chunk(): invalid pointer, or SIGSEGV). Refused, naming set_data.
+TEST_P(AReLUTest, ASavedParameterWhoseDataWasReplacedIsRefused) {
+  for (const bool create_graph : {false, true}) {
+    const Tensor x = torch::randn({8, 64}, f64());
+    const Tensor a = torch::full({1}, 0.3, f64()).requires_grad_(true);
+    const Tensor b = torch::full({1}, 0.2, f64()).requires_grad_(true);
+    const Tensor y = arelu::arelu(x, a, b);
+    a.set_data(torch::full({64}, 0.3, f64()));
+    b.set_data(torch::full({64}, 0.2, f64()));
+    EXPECT_THROW(torch::autograd::grad({y.sum()}, {a, b}, {}, /*retain_graph=*/true, create_graph), c10::Error)
+        << "create_graph " << create_graph;
+  }
+}
+
 // A NaN in x or in a parameter made the unchanged input look stepped (NaN never equals itself), and the gradients
 // under create_graph came back +0 where the reference gives -0. Compared bit for bit, signs of zeros included.
 TEST_P(AReLUTest, CreateGraphKeepsSignedZerosWithNaNsInTheInputs) {

@@ -312,6 +312,26 @@ class AReLUAutogradTest {
     }
 
     /**
+     * One-element parameters replaced by {@code set_data} with one per channel after forward: refused with and without
+     * create_graph (the C++ op wrote channel-wise sums into one-element tensors there; here the fused backward uses
+     * forward's values, and the reference formula under create_graph would broadcast the new ones).
+     */
+    @Test
+    void aSavedParameterWhoseDataWasReplacedIsAnError() {
+        for (boolean createGraph : new boolean[] {false, true}) {
+            Tensor x = randomDoubles(8, 64);
+            Tensor a = parameter(0.3, ScalarType.Double);
+            Tensor b = parameter(0.2, ScalarType.Double);
+            Tensor y = AReLUFunctional.arelu(x, a, b);
+            TensorOptions float64 = new TensorOptions(ScalarType.Double);
+            a.set_data(torch.full(new long[] {64}, new Scalar(0.3), new org.bytedeco.pytorch.DimnameListOptional(),
+                    float64));
+            assertThrows(RuntimeException.class, () -> torch.grad(new TensorVector(y.sum()), new TensorVector(a, b),
+                    new TensorVector(), new BoolOptional(true), createGraph, false), () -> "create_graph " + createGraph);
+        }
+    }
+
+    /**
      * An input that is the result of an operation, detached in place ({@code detach_()}) after forward, has lost
      * the graph it was computed from. libtorch's own nodes refuse to use such a saved tensor; the fused node did
      * not, and under create_graph its parameter gradients then lost their derivatives through x: d(dL/dbeta)/dw

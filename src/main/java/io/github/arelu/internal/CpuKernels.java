@@ -122,7 +122,10 @@ final class CpuKernels extends FusedKernels {
             // One call per direction whatever the form: the scales, sums and parameter gradients are formed in
             // the native call, so the only tensors made here are the gradients themselves.
             // The parameters' memory, unless forward's values are given.
-            boolean byValue = channels == 1 && given != null;
+            // given: forward's parameters had one element. A live alpha that set_data has since replaced (more
+            // elements, another dtype) is then not read as a channel-wise parameter past its end; the gradient's
+            // shape check names the mismatch.
+            boolean byValue = given != null;
             Tensor a = byValue ? null : channels == 1 ? dense(alpha) : flat(alpha);
             Tensor b = byValue ? null : channels == 1 ? dense(beta) : flat(beta);
             Tensor gradAlpha = torch.empty(TensorInfo.shape(alpha), elementOptions, noMemoryFormat);

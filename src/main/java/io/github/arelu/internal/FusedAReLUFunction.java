@@ -87,6 +87,8 @@ public final class FusedAReLUFunction extends JavaFunction {
         Tensor x = saved[3];
         if (GradMode.is_enabled()) {
             checkUnreplaced(saved[0], gradOutputs[0]);
+            checkParameterUnreplaced("alpha", saved[1], saved.length > 4 ? saved[4] : null, gradOutputs[0]);
+            checkParameterUnreplaced("beta", saved[2], saved.length > 4 ? saved[5] : null, gradOutputs[0]);
             Tensor[] live = {saved[0], saved[1], saved[2]};
             Tensor[] atForward = {x, saved.length > 4 ? saved[4] : full(saved[1], scalar.alpha()),
                 saved.length > 4 ? saved[5] : full(saved[2], scalar.beta())};
@@ -101,15 +103,34 @@ public final class FusedAReLUFunction extends JavaFunction {
 
     /**
      * The saved x still has its output gradient's shape and dtype. {@code set_data} (PyTorch's {@code x.data = ...})
-     * replaces a tensor's data, shape and dtype without a version bump: the kernels would read x's new number of
-     * elements of the gradient, past its end, and the differentiable backward would broadcast them.
+     * replaces a tensor's data, shape, dtype and device without a version bump: the kernels would read x's new number
+     * of elements of the gradient, past its end, and the differentiable backward would broadcast them.
      */
     private static void checkUnreplaced(Tensor x, Tensor gradOutput) {
-        if (TensorInfo.dtype(x) != TensorInfo.dtype(gradOutput) || !TensorInfo.sameShape(x, gradOutput)) {
+        // is_same_size: one JNI call where sameShape makes 2 + 2 per dimension (this runs on every backward). The
+        // device too: set_data accepts a CUDA tensor for a CPU one, and the CPU kernels would read its device memory.
+        if (TensorInfo.dtype(x) != TensorInfo.dtype(gradOutput) || !x.is_same_size(gradOutput)
+                || x.is_cpu() != gradOutput.is_cpu()) {
             throw new IllegalStateException("AReLU backward: its saved input is now " + TensorInfo.describe(x)
                     + " where its output's gradient is " + TensorInfo.describe(gradOutput) + ": the input's data was "
                     + "replaced after forward without a version bump (set_data, PyTorch's x.data = ...); keep an "
                     + "input as it is until its backward");
+        }
+    }
+
+    /**
+     * Under {@code create_graph} the live parameters are read too (the graph goes through them): one that
+     * {@code set_data} replaced must still have forward's shape ({@code atForward}'s, or one element where forward
+     * kept only the values), and the input's dtype and device, or the reference formula would broadcast it.
+     */
+    private static void checkParameterUnreplaced(String name, Tensor live, Tensor atForward, Tensor gradOutput) {
+        boolean sameShape = atForward != null ? live.is_same_size(atForward) : live.numel() == 1;
+        if (!sameShape || TensorInfo.dtype(live) != TensorInfo.dtype(gradOutput)
+                || live.is_cpu() != gradOutput.is_cpu()) {
+            throw new IllegalStateException("AReLU backward: its saved " + name + " is now " + TensorInfo.describe(live)
+                    + (atForward != null ? " where forward read " + TensorInfo.describe(atForward) : "") + ": its data "
+                    + "was replaced after forward without a version bump (set_data); keep an input as it is until its "
+                    + "backward");
         }
     }
 
