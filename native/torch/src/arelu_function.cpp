@@ -325,6 +325,9 @@ Tensor as_at_forward(const Tensor& node, const Tensor& live, const Tensor& at_fo
   return at::where(unchanged, node, at_forward + at::nan_to_num(node - now, 0.0, 0.0, 0.0));
 }
 
+// saved_data keys of the nodes x, alpha and beta came from (AReLUFunction::forward).
+constexpr const char* kGradFnKeys[3] = {"x_grad_fn", "alpha_grad_fn", "beta_grad_fn"};
+
 class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
  public:
   // x, alpha, beta are validated (one device, matching shapes; float/double, or meta tensors of any dtype) by
@@ -349,11 +352,15 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     const Tensor kept_x = keep(x);
     ctx->save_for_backward({kept_x, keep(alpha), keep(beta), alpha.clone(), beta.clone(),
                             leaf_memory ? x.clone() : kept_x});
-    // Which of x, alpha and beta were results of operations: one detached in place (detach_()) after this has
+    // The nodes x, alpha and beta came from (none for a leaf): one detached in place (detach_()) after this has
     // lost the graph it was computed from, and a backward under create_graph refuses it rather than silently
-    // leaving the derivatives through it out of the gradients.
-    ctx->saved_data["with_grad_fn"] = static_cast<int64_t>((x.grad_fn() ? 1 : 0) | (alpha.grad_fn() ? 2 : 0) |
-                                                           (beta.grad_fn() ? 4 : 0));
+    // leaving the derivatives through it out of the gradients. Compared by address: this node's edges keep those
+    // nodes alive, and an unpacked detached input comes back with no grad_fn (libtorch 1.13) or with this very
+    // node's (libtorch 2.x hands a saved non-leaf without one the node it is saved for).
+    const Tensor inputs[3] = {x, alpha, beta};
+    for (size_t i = 0; i < 3; ++i) {
+      ctx->saved_data[kGradFnKeys[i]] = static_cast<int64_t>(reinterpret_cast<intptr_t>(inputs[i].grad_fn().get()));
+    }
     return y;
   }
 
@@ -389,9 +396,9 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
     if (at::GradMode::is_enabled()) {
       // Only here is the inputs' graph read: without create_graph the kernels read forward's values, and the
       // engine passes the gradients on along the edges recorded at forward, which detach_() leaves in place.
-      const int64_t with_grad_fn = ctx->saved_data["with_grad_fn"].toInt();
       for (size_t i = 0; i < 3; ++i) {
-        TORCH_CHECK(!((with_grad_fn >> i) & 1) || saved[i].grad_fn(),
+        TORCH_CHECK(ctx->saved_data[kGradFnKeys[i]].toInt() ==
+                        static_cast<int64_t>(reinterpret_cast<intptr_t>(saved[i].grad_fn().get())),
                     "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_(). This is "
                     "not supported under create_graph, please use out-of-place `.detach()` instead (input ", i,
                     " of arelu)");
