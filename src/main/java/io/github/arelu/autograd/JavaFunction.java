@@ -197,7 +197,8 @@ public abstract class JavaFunction {
     /**
      * Whether {@code out} shares memory with {@code in} where one of them has no storage (sparse and MKL-DNN tensors,
      * on which libtorch's {@code is_alias_of} throws): by the storage of their elements (a sparse tensor's values,
-     * COO and compressed layouts alike) where both have one, else by identity.
+     * COO and compressed layouts alike; its indices, which carry no gradient, may be shared) where both have one,
+     * else by identity.
      */
     private static boolean sharesMemoryWithoutStorage(Tensor out, Tensor in) {
         if (out.is_same(in)) {
