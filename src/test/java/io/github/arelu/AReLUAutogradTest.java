@@ -199,6 +199,24 @@ class AReLUAutogradTest {
     /** Hooks libtorch owns call Java through a weak reference: kept reachable here. */
     private static final java.util.List<Object> HOOKS = new java.util.ArrayList<>();
 
+    /** x [1, 3], alpha 0.3 and beta 0.7, all requiring grad, and y through the fused node or the reference formula. */
+    private static Tensor[] xAlphaBetaY(boolean fused) {
+        Tensor x = doubles(-1.5, 0.5, 2.0).reshape(1, 3).requires_grad_(true);
+        Tensor a = parameter(0.3, ScalarType.Double);
+        Tensor b = parameter(0.7, ScalarType.Double);
+        return new Tensor[] {x, a, b, fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b)};
+    }
+
+    /** The gradients scaled by {@code scale}; undefined ones stay as they are. */
+    private static TensorVector scaled(TensorVector gradients, double scale) {
+        TensorVector out = new TensorVector();
+        for (long i = 0; i < gradients.size(); i++) {
+            Tensor g = gradients.get(i);
+            out.push_back(g.defined() ? g.mul(new Scalar(scale)) : g);
+        }
+        return out;
+    }
+
     /**
      * A pre-hook added to the output's node ({@code y.grad_fn().add_pre_hook}) that triples the gradient. With our
      * own virtual table, it does, as on the reference's node. Where nodes run on hooks, libtorch runs it after the
@@ -212,19 +230,15 @@ class AReLUAutogradTest {
         double[][] got = new double[2][];
         for (int k = 0; k < 2; k++) {
             boolean fused = k == 0;
-            Tensor x = doubles(-1.5, 0.5, 2.0).reshape(1, 3).requires_grad_(true);
-            Tensor a = parameter(0.3, ScalarType.Double);
-            Tensor b = parameter(0.7, ScalarType.Double);
-            Tensor y = fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+            Tensor[] xaby = xAlphaBetaY(fused);
+            Tensor x = xaby[0];
+            Tensor a = xaby[1];
+            Tensor b = xaby[2];
+            Tensor y = xaby[3];
             org.bytedeco.pytorch.FunctionPreHook triple = new org.bytedeco.pytorch.FunctionPreHook() {
                 @Override
                 public TensorVector apply(TensorVector gradients) {
-                    TensorVector out = new TensorVector();
-                    for (long i = 0; i < gradients.size(); i++) {
-                        Tensor g = gradients.get(i);
-                        out.push_back(g.defined() ? g.mul(new Scalar(3.0)) : g);
-                    }
-                    return out;
+                    return scaled(gradients, 3.0);
                 }
             };
             HOOKS.add(triple);
@@ -254,23 +268,17 @@ class AReLUAutogradTest {
         double[][] got = new double[2][];
         for (int k = 0; k < 2; k++) {
             int slot = k;
-            boolean fused = k == 0;
-            Tensor x = doubles(-1.5, 0.5, 2.0).reshape(1, 3).requires_grad_(true);
-            Tensor a = parameter(0.3, ScalarType.Double);
-            Tensor b = parameter(0.7, ScalarType.Double);
-            Tensor y = fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b);
+            Tensor[] xaby = xAlphaBetaY(k == 0);
+            Tensor x = xaby[0];
+            Tensor a = xaby[1];
+            Tensor b = xaby[2];
+            Tensor y = xaby[3];
             org.bytedeco.pytorch.FunctionPostHook scaleByUpstream = new org.bytedeco.pytorch.FunctionPostHook() {
                 @Override
                 public TensorVector apply(TensorVector gradInputs, TensorVector gradOutputs) {
                     Tensor g = gradOutputs.size() > 0 ? gradOutputs.get(0) : new Tensor();
                     seen[slot] = g.defined() ? values(g) : new double[0];
-                    double scale = g.defined() ? g.sum().item_double() : 0.0;
-                    TensorVector out = new TensorVector();
-                    for (long i = 0; i < gradInputs.size(); i++) {
-                        Tensor gi = gradInputs.get(i);
-                        out.push_back(gi.defined() ? gi.mul(new Scalar(scale)) : gi);
-                    }
-                    return out;
+                    return scaled(gradInputs, g.defined() ? g.sum().item_double() : 0.0);
                 }
             };
             HOOKS.add(scaleByUpstream);
