@@ -133,9 +133,6 @@ public final class FunctionContext {
         if (released) {
             throw new RuntimeException(GRAPH_RELEASED);
         }
-        // Asked once, and only where a saved tensor had a grad_fn: without create_graph nothing below reads is_leaf,
-        // so a plain backward makes no call per saved tensor for the detach_() check (jmh/README's count).
-        int createGraph = -1;
         for (int i = 0; i < savedView.length; i++) {
             long version = savedView[i]._version();
             if (version != savedVersions[i]) {
@@ -144,10 +141,8 @@ public final class FunctionContext {
                         + i + " of " + functionName + ", is at version " + version + "; expected version "
                         + savedVersions[i] + " instead.");
             }
-            if (savedWithGradFn[i] && createGraph < 0) {
-                createGraph = GradMode.is_enabled() ? 1 : 0;
-            }
-            if (savedWithGradFn[i] && createGraph == 1 && savedView[i].is_leaf()) {
+            // Grad mode first: a plain backward asks no is_leaf for the detach_() check (jmh/README's count).
+            if (savedWithGradFn[i] && GradMode.is_enabled() && savedView[i].is_leaf()) {
                 // The graph to what the tensor was computed from is gone: a backward under create_graph would
                 // silently lose the derivatives through it. Without create_graph its values are all backward
                 // reads, and they are forward's (the version check above): the gradients are right, as before.

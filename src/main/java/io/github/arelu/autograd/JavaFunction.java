@@ -43,9 +43,9 @@ import org.bytedeco.pytorch.global.torch.Layout;
  * the graph was released and for a saved tensor modified in place; under {@code create_graph}, an error for a saved
  * tensor detached in place ({@code detach_()}, which cuts the graph that higher-order gradients go through); an
  * exception thrown by {@code backward} reaches the caller of {@code backward()} as a {@code RuntimeException}
- * whose message names it, and the process goes on; under {@code create_graph} backward runs with grad mode on, so a backward written with
- * differentiable operations on the saved tensors gives correct higher-order gradients. Without grad mode,
- * or when no input requires grad, {@code apply} just runs {@code forward} and records nothing.
+ * whose message names it, and the process goes on; under {@code create_graph} backward runs with grad mode on, so
+ * a backward written with differentiable operations on the saved tensors gives correct higher-order gradients.
+ * Without grad mode, or when no input requires grad, {@code apply} just runs {@code forward} and records nothing.
  *
  * <p>Lifetime: the node is owned by libtorch's graph like any other; the Java side of a call (this
  * function and its {@link FunctionContext}) is held by a registry until libtorch destroys the node (the
