@@ -21,7 +21,8 @@
  *             makes the sum NaN, as 0 * NaN and 0 * Inf are NaN)
  *   arelu_parameter_gradients_* (and its CUDA twin) turn the sums into parameter gradients, the one
  *   definition every binding uses: grad_alpha = neg_sum if alpha lies in [0.01, 0.99] (compared in
- *   alpha's type; torch.clamp passes the gradient at the bounds) else 0, NaN alpha included;
+ *   alpha's type; libtorch's clamp passed the gradient at the bounds up to 2.13, and from 2.14 passes none
+ *   there: a binding on such a libtorch zeroes it there) else 0, NaN alpha included;
  *   grad_beta = pos_sum * (1 - sigmoid(beta)) * sigmoid(beta), in the element type (pos_sum rounded to it
  *   first, the sigmoid computed in it), as the reference's float sigmoid backward is.
  *
