@@ -131,7 +131,9 @@ public final class AReLUFunctional {
      * <p>Why: the forward pass clamps alpha, so alpha gets no gradient while it lies outside the range. With
      * momentum, the last steps inside the range can carry it past a bound, where it then stays for good (at
      * the bound's slope). Projected back after each step, alpha sits on the bound, where the clamp passes the
-     * gradient again, so a later step can take it back inside. A value inside the range is left as it is, so
+     * gradient again, so a later step can take it back inside. (libtorch's clamp passed the gradient on its bounds
+     * up to 2.13, bytedeco 1.5.13's 2.10 among them; from 2.14 it passes none there, and on such a libtorch alpha
+     * goes to the value of its dtype next to the bound inside.) A value inside the range is left as it is, so
      * the forward pass computes the same function before and after; NaN stays NaN.
      *
      * @param alpha the raw alpha (a parameter or any floating-point tensor), changed in place
@@ -146,8 +148,8 @@ public final class AReLUFunctional {
         // Through a detached alias (the same memory and version counter) rather than under NoGradGuard, whose
         // thread-local grad mode a virtual thread could carry to another OS thread.
         try (PointerScope scope = new PointerScope()) {
-            alpha.detach().clamp_(new ScalarOptional(new Scalar(ComposedAReLU.ALPHA_MIN)),
-                    new ScalarOptional(new Scalar(ComposedAReLU.ALPHA_MAX)));
+            double[] range = ComposedAReLU.trainableAlphaRange(TensorInfo.dtype(alpha));
+            alpha.detach().clamp_(new ScalarOptional(new Scalar(range[0])), new ScalarOptional(new Scalar(range[1])));
         }
         return alpha;
     }

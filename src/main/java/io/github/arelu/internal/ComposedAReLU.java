@@ -10,6 +10,7 @@ import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * AReLU from libtorch operations: the reference formula {@code relu(x) * b - relu(-x) * a} with
@@ -130,6 +131,17 @@ public final class ComposedAReLU {
         Tensor moved = atForward.add(torch.nan_to_num(node.sub(now), new DoubleOptional(0.0), new DoubleOptional(0.0),
                 new DoubleOptional(0.0)));
         return torch.where(unchanged, node, moved);
+    }
+
+    /**
+     * The range that {@code projectAlpha} clamps alpha to: [0.01, 0.99] where libtorch's clamp passes the gradient
+     * on its bounds (up to libtorch 2.13), else the values of {@code dtype} next to them inside (2.14 on).
+     *
+     * @param dtype alpha's dtype
+     * @return {lower, upper}
+     */
+    public static double[] trainableAlphaRange(ScalarType dtype) {
+        return ClampBounds.trainableRange(dtype, ClampBounds.passGradient());
     }
 
     /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */
