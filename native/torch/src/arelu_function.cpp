@@ -270,36 +270,43 @@ void run_backward(const Tensor& g, const Tensor& x, const Tensor& gi, const Scal
   }
 }
 
-// Whether libtorch's clamp passes the gradient to an input lying exactly on a bound. It has since 2018 (the
-// subgradient 1 there), up to 2.13; 2.14 passes none (a bound counts as clamped). The reference's alpha gradient
-// at exactly 0.01 or 0.99 follows the libtorch it runs on, and so does this op's: asked of libtorch once.
-bool clamp_passes_gradient_at_bounds() {
-  static const bool passes = [] {
+// Whether libtorch's clamp passes the gradient to an input lying exactly on its lower and on its upper bound. It
+// has since 2018 (the subgradient 1 there), up to 2.13; 2.14 passes none (a bound counts as clamped). The
+// reference's alpha gradient at exactly 0.01 or 0.99 follows the libtorch it runs on, and so does this op's: asked
+// of libtorch once, for each bound.
+struct ClampRule {
+  bool passes_at_min;
+  bool passes_at_max;
+};
+
+const ClampRule& clamp_rule() {
+  static const ClampRule rule = [] {
     // Asked from a backward, or first from a caller in no-grad or inference mode: autograd on for the question.
     c10::InferenceMode not_inference(false);
     at::AutoGradMode grad_mode(true);
-    const Tensor bound = at::full({}, kAlphaMin, at::TensorOptions().dtype(at::kDouble)).requires_grad_(true);
-    const Tensor grad = torch::autograd::grad({bound.clamp(kAlphaMin, kAlphaMax)}, {bound})[0];
-    return grad.item<double>() != 0.0;
+    const Tensor bounds = at::tensor(std::vector<double>{kAlphaMin, kAlphaMax}, at::TensorOptions().dtype(at::kDouble))
+                              .requires_grad_(true);
+    const Tensor grad = torch::autograd::grad({bounds.clamp(kAlphaMin, kAlphaMax).sum()}, {bounds})[0];
+    return ClampRule{grad[0].item<double>() != 0.0, grad[1].item<double>() != 0.0};
   }();
-  return passes;
+  return rule;
 }
 
 // alpha compared in its own type, as the kernels and libtorch's clamp compare it.
-void zero_alpha_gradient_on_the_bounds_if_clamp_does(const Tensor& alpha, const Tensor& grad_alpha) {
-  if (!clamp_passes_gradient_at_bounds()) {
-    grad_alpha.masked_fill_(alpha.eq(kAlphaMin).logical_or_(alpha.eq(kAlphaMax)), 0);
-  }
+void zero_alpha_gradient_where_clamp_passes_none(const Tensor& alpha, const Tensor& grad_alpha) {
+  const ClampRule& rule = clamp_rule();
+  if (!rule.passes_at_min) grad_alpha.masked_fill_(alpha.eq(kAlphaMin), 0);
+  if (!rule.passes_at_max) grad_alpha.masked_fill_(alpha.eq(kAlphaMax), 0);
 }
 
 // All contiguous, alpha's dtype and device (sums: double). The kernels pass alpha's gradient on the bounds, as
-// libtorch's clamp did up to 2.13; where the clamp of this libtorch passes none there, it is zeroed there.
+// libtorch's clamp did up to 2.13; on a bound where the clamp of this libtorch passes none, it is zeroed.
 void run_parameter_gradients(const Tensor& neg_sum, const Tensor& pos_sum, const Tensor& alpha, const Tensor& beta,
                              const Tensor& grad_alpha, const Tensor& grad_beta) {
 #ifdef ARELU_TORCH_WITH_CUDA
   if (alpha.is_cuda()) {
     cuda_parameter_gradients(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
-    zero_alpha_gradient_on_the_bounds_if_clamp_does(alpha, grad_alpha);
+    zero_alpha_gradient_where_clamp_passes_none(alpha, grad_alpha);
     return;
   }
 #endif
@@ -308,7 +315,7 @@ void run_parameter_gradients(const Tensor& neg_sum, const Tensor& pos_sum, const
   } else {
     cpu_parameter_gradients<double>(neg_sum, pos_sum, alpha, beta, grad_alpha, grad_beta);
   }
-  zero_alpha_gradient_on_the_bounds_if_clamp_does(alpha, grad_alpha);
+  zero_alpha_gradient_where_clamp_passes_none(alpha, grad_alpha);
 }
 
 // The operator arelu::arelu, typed, for calls through the dispatcher.

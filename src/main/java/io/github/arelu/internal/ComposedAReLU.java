@@ -141,7 +141,7 @@ public final class ComposedAReLU {
      * @return {lower, upper}
      */
     public static double[] trainableAlphaRange(ScalarType dtype) {
-        return ClampBounds.trainableRange(dtype, ClampBounds.passGradient());
+        return ClampBounds.trainableRange(dtype, ClampBounds.rule());
     }
 
     /** a = clamp(alpha, 0.01, 0.99), differentiable with torch.clamp's gradient rule. */

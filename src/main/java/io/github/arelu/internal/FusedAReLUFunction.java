@@ -98,10 +98,11 @@ public final class FusedAReLUFunction extends JavaFunction {
         Tensor alpha = saved.length > 4 ? saved[4] : saved[1];
         Tensor beta = saved.length > 4 ? saved[5] : saved[2];
         FusedKernels.Gradients g = kernels.backward(gradOutputs[0], x, alpha, beta, null, needed[0], scalar);
-        if (needed[1] && !ClampBounds.passGradient()) {
+        ClampBounds.Rule clamp = ClampBounds.rule();
+        if (needed[1] && !clamp.passesOnBoth()) {
             // A libtorch whose clamp passes no gradient on its bounds (2.14 on): the reference's alpha gets none there.
             ClampBounds.zeroGradientOnBounds(scalar != null ? full(g.alpha(), scalar.alpha()) : alpha, g.alpha(),
-                    false);
+                    clamp);
         }
         return new Tensor[] {g.input(), needed[1] ? g.alpha() : null, needed[2] ? g.beta() : null};
     }

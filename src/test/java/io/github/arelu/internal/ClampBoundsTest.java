@@ -2,7 +2,6 @@ package io.github.arelu.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.arelu.AReLUFunctional;
 import io.github.arelu.LibTorch;
@@ -25,7 +24,8 @@ class ClampBoundsTest {
     @Test
     void bytedecosLibtorchPassesTheGradientOnTheBoundsAsTheKernelsDo() {
         LibTorch.load();
-        assertTrue(ClampBounds.passGradient(), "libtorch 2.10's clamp passes the gradient on its bounds");
+        assertEquals(new ClampBounds.Rule(true, true), ClampBounds.rule(),
+                "libtorch 2.10's clamp passes the gradient on both bounds");
         try (PointerScope scope = new PointerScope()) {
             Tensor alpha = torch.full(new long[] {1}, new Scalar(0.99f),
                     new TensorOptions(ScalarType.Float)).requires_grad_(true);
@@ -45,9 +45,11 @@ class ClampBoundsTest {
             float[] values = {0.01f, 0.5f, 0.99f, 0.0f, Math.nextUp(0.01f), Math.nextDown(0.99f), 1.5f};
             Tensor alpha = floats(values);
             Tensor grad = floats(new float[] {1, 2, 3, 4, 5, 6, 7});
-            ClampBounds.zeroGradientOnBounds(alpha, grad, true);
+            ClampBounds.zeroGradientOnBounds(alpha, grad, new ClampBounds.Rule(true, true));
             assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7}, floatsOf(grad), "passing: unchanged");
-            ClampBounds.zeroGradientOnBounds(alpha, grad, false);
+            ClampBounds.zeroGradientOnBounds(alpha, grad, new ClampBounds.Rule(true, false));
+            assertArrayEquals(new float[] {1, 2, 0, 4, 5, 6, 7}, floatsOf(grad), "on the upper bound only");
+            ClampBounds.zeroGradientOnBounds(alpha, grad, new ClampBounds.Rule(false, false));
             assertArrayEquals(new float[] {0, 2, 0, 4, 5, 6, 7}, floatsOf(grad),
                     "on 0.01 and 0.99 as float32 holds them, and nowhere else");
 
@@ -56,7 +58,7 @@ class ClampBoundsTest {
             alpha64.index_fill_(0, torch.zeros(new long[] {1}, new TensorOptions(ScalarType.Long)),
                     new Scalar((double) 0.01f));
             Tensor grad64 = torch.ones(new long[] {2}, new TensorOptions(ScalarType.Double));
-            ClampBounds.zeroGradientOnBounds(alpha64, grad64, false);
+            ClampBounds.zeroGradientOnBounds(alpha64, grad64, new ClampBounds.Rule(false, false));
             assertEquals(1.0, grad64.get(0).item_double(), 0.0, "float32's 0.01 is not float64's bound");
             assertEquals(0.0, grad64.get(1).item_double(), 0.0, "float64's 0.01");
         }
@@ -65,11 +67,15 @@ class ClampBoundsTest {
     @Test
     void projectAlphaGoesToTheBoundsOrWhereAClampThatPassesNoneThereStillPassesIt() {
         LibTorch.load();
-        assertArrayEquals(new double[] {0.01, 0.99}, ClampBounds.trainableRange(ScalarType.Float, true), 0.0);
+        ClampBounds.Rule passes = new ClampBounds.Rule(true, true);
+        ClampBounds.Rule passesNone = new ClampBounds.Rule(false, false);
+        assertArrayEquals(new double[] {0.01, 0.99}, ClampBounds.trainableRange(ScalarType.Float, passes), 0.0);
         assertArrayEquals(new double[] {Math.nextUp(0.01f), Math.nextDown(0.99f)},
-                ClampBounds.trainableRange(ScalarType.Float, false), 0.0);
+                ClampBounds.trainableRange(ScalarType.Float, passesNone), 0.0);
         assertArrayEquals(new double[] {Math.nextUp(0.01), Math.nextDown(0.99)},
-                ClampBounds.trainableRange(ScalarType.Double, false), 0.0);
+                ClampBounds.trainableRange(ScalarType.Double, passesNone), 0.0);
+        assertArrayEquals(new double[] {Math.nextUp(0.01), 0.99},
+                ClampBounds.trainableRange(ScalarType.Double, new ClampBounds.Rule(false, true)), 0.0);
         assertArrayEquals(new double[] {0.01, 0.99}, ComposedAReLU.trainableAlphaRange(ScalarType.Float), 0.0,
                 "on this libtorch, the bounds");
     }
