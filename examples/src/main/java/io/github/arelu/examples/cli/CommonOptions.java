@@ -23,6 +23,8 @@ import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Spec;
 
 /** Options that compare, transfer and lr-table share; checked by {@link #validate(String)}. */
@@ -85,7 +87,9 @@ public final class CommonOptions {
     OneDnnCheck.Mode oneDnn = OneDnnCheck.Mode.auto;
 
     /**
-     * Validates the shared numbers and parses {@code activationList}; errors end in picocli's usage message.
+     * Validates the shared numbers and parses {@code activationList}, and refuses the AReLU options
+     * ({@code --arelu-alpha}, {@code --arelu-beta}, {@code --project-alpha}) when it has no AReLU; errors end in
+     * picocli's usage message.
      * Changes nothing in the process: {@link #processSettings(int, int)} says what {@link Main} is to set.
      */
     List<ActivationSpec<?>> validate(String activationList) {
@@ -100,7 +104,25 @@ public final class CommonOptions {
         if (!Double.isFinite(areluBeta)) {
             throw OptionChecks.invalid(command.commandLine(), "--arelu-beta", areluBeta + " (must be a finite number)");
         }
-        return OptionChecks.activations(command.commandLine(), "--activations", activationList);
+        List<ActivationSpec<?>> selected = OptionChecks.activations(command.commandLine(), "--activations",
+                activationList);
+        if (!hasAReLU(selected)) {
+            // They would change nothing but the summary and, in lr-table, the stored setup, whose
+            // difference would then refuse to resume the very same runs.
+            ParseResult parsed = command.commandLine().getParseResult();
+            for (String option : List.of("--arelu-alpha", "--arelu-beta", "--project-alpha")) {
+                if (parsed.hasMatchedOption(option)) {
+                    throw new ParameterException(command.commandLine(), option + " is for AReLU layers, but "
+                            + "--activations '" + activationList + "' has no AReLU");
+                }
+            }
+        }
+        return selected;
+    }
+
+    /** Whether {@code selected} trains AReLU in either form, the paper's or the channel-wise one. */
+    static boolean hasAReLU(List<ActivationSpec<?>> selected) {
+        return selected.stream().anyMatch(activation -> activation.name().startsWith("AReLU"));
     }
 
     /**

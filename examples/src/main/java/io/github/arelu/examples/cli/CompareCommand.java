@@ -88,7 +88,7 @@ public final class CompareCommand implements Experiment {
         selected = common.validate(activations);
         common.requirePositiveFinite("--lr", learningRate);
         common.requireAtLeast("--epochs", epochs, 1);
-        if (selected.stream().noneMatch(activation -> activation.name().startsWith("AReLU"))) {
+        if (!CommonOptions.hasAReLU(selected)) {
             requireAbsentWithoutAReLU("--parameter-csv", parameterCsv, "records");
             requireAbsentWithoutAReLU("--parameter-plot", parameterPlot, "draws");
         }

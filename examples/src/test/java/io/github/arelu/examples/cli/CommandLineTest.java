@@ -488,6 +488,34 @@ class CommandLineTest {
                 + "but --activations 'ReLU,PReLU' has no AReLU"), outcome.err());
     }
 
+    /**
+     * Without an AReLU layer the initialization and projection options change nothing but the summary's claims
+     * (and lr-table's stored setup): refused in every command that has them. AReLU-channelwise counts as AReLU,
+     * so there the command gets as far as the missing data set.
+     */
+    @Test
+    void areluOptionsNeedAnAReLUActivation() {
+        String missing = emptyDirectory.resolve("missing").toString();
+        for (String[] option : new String[][] {{"--arelu-alpha", "0.5"}, {"--arelu-beta", "1"}, {"--project-alpha"}}) {
+            for (Object command : List.of(new CompareCommand(ProgressBar.silent()),
+                    new TransferCommand(ProgressBar.silent()), new LearningRateTableCommand(ProgressBar.silent()))) {
+                CommandRun outcome = run(command, concat(option, "--data", missing, "--activations", "ReLU,PReLU"));
+                assertEquals(2, outcome.exitCode(), outcome.err());
+                assertTrue(outcome.err().startsWith(option[0] + " is for AReLU layers, but --activations 'ReLU,PReLU' "
+                        + "has no AReLU"), outcome.err());
+            }
+            CommandRun channelwise = run(new CompareCommand(ProgressBar.silent()), concat(option, "--data", missing,
+                    "--activations", "ReLU,AReLU-channelwise"));
+            assertEquals(1, channelwise.exitCode(), channelwise.err());
+        }
+    }
+
+    private static String[] concat(String[] first, String... second) {
+        String[] all = Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, all, first.length, second.length);
+        return all;
+    }
+
     /** 8 training and 4 test images of 28x28 pixels, labels 0-3 repeating. */
     private void writeTinyDataSet() throws IOException {
         TinyDataSet.write(tinyDataSet, 8, 4, 4);
