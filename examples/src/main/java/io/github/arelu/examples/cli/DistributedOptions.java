@@ -82,6 +82,15 @@ public final class DistributedOptions {
         } catch (IllegalArgumentException e) {
             throw OptionChecks.invalid(commandLine, "--master", master + " (" + e.getMessage() + ")");
         }
+        if (worldSize == 1 && localWorkers <= 1) {
+            // One process trains and connects to nothing: the option would be ignored without a word.
+            for (String option : List.of("--master", "--gloo-interface", "--dist-timeout")) {
+                if (parsed.hasMatchedOption(option)) {
+                    throw new ParameterException(commandLine, option + " is for data-parallel training: give it "
+                            + "with --world-size or --local-workers of 2 or more");
+                }
+            }
+        }
     }
 
     boolean startsLocalWorkers() {

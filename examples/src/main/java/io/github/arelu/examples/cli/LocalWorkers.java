@@ -292,8 +292,8 @@ final class LocalWorkers {
 
     /**
      * The user's arguments without {@code --local-workers} and {@code --master}, plus this rank's
-     * {@code --world-size}, {@code --rank} and {@code --master}, and a share of the cores as {@code --threads}
-     * unless the user gave it.
+     * {@code --world-size}, {@code --rank} and, in a group of two or more, {@code --master}, and a share of the
+     * cores as {@code --threads} unless the user gave it.
      */
     static List<String> workerArguments(List<String> userArguments, int rank, int count,
             DataParallel.Master rendezvous, boolean threadsGiven) {
@@ -306,8 +306,11 @@ final class LocalWorkers {
                 arguments.add(argument);
             }
         }
-        arguments.addAll(List.of("--world-size", Integer.toString(count), "--rank", Integer.toString(rank),
-                "--master", rendezvous.toString()));
+        arguments.addAll(List.of("--world-size", Integer.toString(count), "--rank", Integer.toString(rank)));
+        if (count > 1) {
+            // A lone worker connects to nobody, and refuses --master as any process alone does.
+            arguments.addAll(List.of("--master", rendezvous.toString()));
+        }
         if (!threadsGiven) {
             int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / count);
             arguments.addAll(List.of("--threads", Integer.toString(threads)));

@@ -342,6 +342,22 @@ class DataParallelTest {
                 "Invalid value for option '--rank': 2 (must be 0 to --world-size - 1 = 1)"));
     }
 
+    /** In one process nothing connects: the group's options would be ignored without a word. */
+    @Test
+    void optionsOfAGroupAreRefusedInOneProcess() {
+        String missing = directory.resolve("missing").toString();
+        String[][] alone = {{}, {"--world-size", "1"}, {"--local-workers", "1"}};
+        for (String[] option : new String[][] {{"--master", "127.0.0.1:29501"}, {"--gloo-interface", "lo"},
+            {"--dist-timeout", "5"}}) {
+            for (String[] processes : alone) {
+                CommandRun outcome = run(concat(concat(option, processes), "--data", missing));
+                assertEquals(2, outcome.exitCode(), outcome.err());
+                assertTrue(outcome.err().startsWith(option[0] + " is for data-parallel training: give it with "
+                        + "--world-size or --local-workers of 2 or more"), outcome.err());
+            }
+        }
+    }
+
     /** 1e10 s overflowed Duration's nanoseconds (ArithmeticException); under 0.0005 s it rounded to 0 ms. */
     @Test
     void theTimeoutHasBoundsNamedInTheMessage() {
@@ -473,6 +489,10 @@ class DataParallelTest {
                 "127.0.0.1:4000", "--threads", Integer.toString(threads)), arguments);
         assertEquals(List.of("--threads", "1", "--world-size", "2", "--rank", "0", "--master", "127.0.0.1:4000"),
                 LocalWorkers.workerArguments(List.of("--threads", "1", "--local-workers=2"), 0, 2, loopback(4000), true));
+        // Alone, a worker refuses --master as any process alone does.
+        assertEquals(List.of("--threads", "1", "--world-size", "1", "--rank", "0"),
+                LocalWorkers.workerArguments(List.of("--threads", "1", "--local-workers", "1"), 0, 1, loopback(4000),
+                        true));
     }
 
     private static CommandRun run(String... args) {
