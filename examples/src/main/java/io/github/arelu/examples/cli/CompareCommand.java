@@ -6,6 +6,7 @@ import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -26,6 +27,7 @@ import io.github.arelu.examples.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
 /**
  * The paper's activation comparison: trains one network per activation (and run) with the same seeds and
@@ -92,7 +94,23 @@ public final class CompareCommand implements Experiment {
             requireAbsentWithoutAReLU("--parameter-csv", parameterCsv, "records");
             requireAbsentWithoutAReLU("--parameter-plot", parameterPlot, "draws");
         }
+        requireDistinctOutputs();
         distributed.validate();
+    }
+
+    /** Refuses two outputs at one path: the one written last would silently replace the other. */
+    private void requireDistinctOutputs() {
+        Map<Path, String> optionByFile = new HashMap<>();
+        for (Map.Entry<String, Path> output : outputs().entrySet()) {
+            if (output.getValue() != null) {
+                String earlier = optionByFile.putIfAbsent(output.getValue().toAbsolutePath().normalize(),
+                        output.getKey());
+                if (earlier != null) {
+                    throw new ParameterException(common.command.commandLine(), earlier + " and " + output.getKey()
+                            + " name the same file, " + output.getValue() + ": give each output its own");
+                }
+            }
+        }
     }
 
     /** Refuses {@code option}, which {@code does} AReLU's parameters, when it is given and no AReLU trains. */

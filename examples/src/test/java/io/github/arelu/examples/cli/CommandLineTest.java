@@ -488,6 +488,25 @@ class CommandLineTest {
                 + "but --activations 'ReLU,PReLU' has no AReLU"), outcome.err());
     }
 
+    /** Two outputs at one path: the one written last replaced the other without a word. */
+    @Test
+    void twoOutputsAtOnePathGetUsage() {
+        String file = emptyDirectory.resolve("results").toString();
+        String[][] clashes = {
+            {"--json-out", file, "--csv-out", file},
+            {"--plot", emptyDirectory.resolve("sub/../results").toString(), "--parameter-plot", file},
+            {"--json-out", "results.json", "--parameter-csv", Path.of("results.json").toAbsolutePath().toString()}};
+        String[][] named = {{"--json-out", "--csv-out"}, {"--plot", "--parameter-plot"},
+            {"--json-out", "--parameter-csv"}};
+        for (int i = 0; i < clashes.length; i++) {
+            CommandRun outcome = run(new CompareCommand(ProgressBar.silent()), concat(clashes[i], "--data",
+                    emptyDirectory.toString()));
+            assertEquals(2, outcome.exitCode(), outcome.err());
+            assertTrue(outcome.err().startsWith(named[i][0] + " and " + named[i][1] + " name the same file, "
+                    + clashes[i][3] + ": give each output its own"), outcome.err());
+        }
+    }
+
     /**
      * Without an AReLU layer the initialization and projection options change nothing but the summary's claims
      * (and lr-table's stored setup): refused in every command that has them. AReLU-channelwise counts as AReLU,
