@@ -104,13 +104,20 @@ public final class DistributedOptions {
     int runLocalWorkers() {
         boolean masterGiven = command.commandLine().getParseResult().hasMatchedOption("--master");
         boolean threadsGiven = command.commandLine().getParseResult().hasMatchedOption("--threads");
-        // Under the root command the arguments begin with this command's name, which the workers get anyway.
-        List<String> arguments = command.commandLine().getParseResult().originalArgs();
-        List<String> own = command.parent() == null ? arguments
-                : arguments.subList(arguments.indexOf(command.name()) + 1, arguments.size());
-        LocalWorkers workers = new LocalWorkers(List.of(Main.class.getName(), command.name()), own,
+        LocalWorkers workers = new LocalWorkers(List.of(Main.class.getName(), command.name()), ownArguments(),
                 localWorkers, masterGiven ? DataParallel.Master.parse(master) : null, threadsGiven, timeout());
         return workers.run(command.commandLine().getOut(), command.commandLine().getErr());
+    }
+
+    /**
+     * This command's arguments with @-files expanded: a worker must find {@code --local-workers} and
+     * {@code --master} among them to leave them out, as it would not inside a file. Under the root command the
+     * arguments begin with this command's name, which the workers get anyway.
+     */
+    List<String> ownArguments() {
+        List<String> arguments = command.commandLine().getParseResult().expandedArgs();
+        return command.parent() == null ? arguments
+                : arguments.subList(arguments.indexOf(command.name()) + 1, arguments.size());
     }
 
     /**

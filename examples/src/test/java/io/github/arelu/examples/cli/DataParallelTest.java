@@ -42,6 +42,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * Data-parallel training on c10d's gloo, on the loopback only: N processes reach one process's parameters,
@@ -151,6 +152,52 @@ class DataParallelTest {
         } finally {
             torch.set_num_threads(threadsBefore);
         }
+    }
+
+    /**
+     * Options in a picocli @-file reach the workers as on the command line: built from the arguments before the
+     * file was expanded, the workers' got --local-workers back and failed, blaming --world-size and --rank.
+     */
+    @Test
+    void localWorkersGivenInAnArgumentFileTrainLikeOneProcess() throws Exception {
+        Path data = Files.createDirectory(directory.resolve("tiny"));
+        TinyDataSet.write(data, 16, 8, 10);
+        int threadsBefore = torch.get_num_threads();
+        try {
+            String[] common = {"--data", data.toString(), "--net", "LinearMNIST", "--activations", "AReLU",
+                "--epochs", "1", "--batch-size", "4", "--lr", "0.05", "--threads", "1"};
+            Path aloneJson = directory.resolve("alone.json");
+            CommandRun alone = run(concat(common, "--json-out", aloneJson.toString()));
+            assertEquals(0, alone.exitCode(), alone.err());
+            Path argumentFile = directory.resolve("arguments.txt");
+            Files.write(argumentFile, List.of(concat(common, "--local-workers", "2", "--dist-timeout", "60")));
+            Path togetherJson = directory.resolve("together.json");
+            CommandRun together = run("@" + argumentFile, "--json-out", togetherJson.toString());
+            assertEquals(0, together.exitCode(), together.err());
+            assertEquals(1, count(together.out(), "Data parallel: 2 processes (gloo)"), together.out());
+            assertEquals(trainLoss(Files.readString(aloneJson))[0], trainLoss(Files.readString(togetherJson))[0],
+                    1e-4);
+        } finally {
+            torch.set_num_threads(threadsBefore);
+        }
+    }
+
+    /** Under the root command as alone, the workers' arguments are the command's own, its @-files expanded. */
+    @Test
+    void workersGetTheArgumentsOfAnArgumentFile() throws IOException {
+        Path argumentFile = directory.resolve("arguments.txt");
+        Files.write(argumentFile, List.of("--local-workers", "2", "--master", "127.0.0.1:4000", "--epochs", "3"));
+        List<String> expanded = List.of("--net", "LinearMNIST", "--local-workers", "2", "--master", "127.0.0.1:4000",
+                "--epochs", "3");
+        CommandLine root = Main.commandLine(new Main());
+        root.parseArgs("compare", "--net", "LinearMNIST", "@" + argumentFile);
+        CompareCommand underRoot = root.getSubcommands().get("compare").getCommand();
+        assertEquals(expanded, underRoot.distributed.ownArguments());
+        CompareCommand alone = new CompareCommand(ProgressBar.silent());
+        Main.commandLine(alone).parseArgs("--net", "LinearMNIST", "@" + argumentFile);
+        assertEquals(expanded, alone.distributed.ownArguments());
+        assertEquals(List.of("--net", "LinearMNIST", "--epochs", "3", "--world-size", "2", "--rank", "1", "--master",
+                "127.0.0.1:4000"), LocalWorkers.workerArguments(expanded, 1, 2, loopback(4000), true));
     }
 
     @Test
