@@ -605,12 +605,30 @@ public final class DataParallel implements GradientSync {
         return Shard.of(rank, worldSize, size);
     }
 
-    /** Copies rank 0's parameters and buffers into every rank's {@code network}. */
+    /**
+     * Copies rank 0's parameters and buffers into every rank's {@code network}, then seeds libtorch's generator
+     * of every rank above 0 with {@link #rankSeed} of the seed it was last seeded with, the run's
+     * ({@code Trainer.newNetwork} seeds it to build the network).
+     */
     @Override
     public void startFrom(Module network) {
         List<Tensor> tensors = owned(network.parameters());
         tensors.addAll(owned(network.buffers()));
         broadcastFromRank0(tensors, "the broadcast of rank 0's parameters");
+        // Every rank built the network from the run's seed, so each would draw rank 0's RReLU slopes for its
+        // own shard. Rank 0 keeps its stream: it draws what one process does.
+        if (rank > 0) {
+            torch.manual_seed(rankSeed(torch.getDefaultCPUGenerator().current_seed(), rank));
+        }
+    }
+
+    /**
+     * The seed of rank {@code rank}'s generator in a run from {@code runSeed}: the same on every start, another
+     * for every rank. libtorch's generator takes the low 32 bits, where rank r adds r times an odd constant
+     * (the golden ratio's bits), far from the small offsets between the seeds of consecutive runs.
+     */
+    public static long rankSeed(long runSeed, int rank) {
+        return runSeed + rank * 0x9E3779B97F4A7C15L;
     }
 
     /** Copies rank 0's buffers (BatchNorm's running statistics) into every rank's {@code network}. */

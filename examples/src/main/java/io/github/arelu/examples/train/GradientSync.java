@@ -36,7 +36,11 @@ public interface GradientSync {
     /** This process's part of a batch of {@code batchSize} images. */
     Shard shard(int batchSize);
 
-    /** Makes every process start from the same parameters and buffers (rank 0's). */
+    /**
+     * Makes every process start from the same parameters and buffers (rank 0's), and gives every process but
+     * rank 0 a stream of libtorch's generator of its own, so that random activations (RReLU's slopes) differ
+     * from shard to shard.
+     */
     void startFrom(Module network);
 
     /**

@@ -30,8 +30,8 @@ import org.bytedeco.pytorch.global.torch;
  * training images, NLL loss on log-softmax outputs, and a pass over the test set after every epoch.
  *
  * <p>Everything random is seeded: libtorch's global generator (weight initialization, RReLU's slopes) by
- * {@link #newNetwork} and the batch order by the {@link Random} the caller passes, so a seed gives the same
- * result on the CPU every time.
+ * {@link #newNetwork} (and, in a data-parallel group, per rank by {@link GradientSync#startFrom}) and the batch
+ * order by the {@link Random} the caller passes, so a seed gives the same result on the CPU every time.
  *
  * <p>A trainer changes no process-wide setting: programs set libtorch up once at their start
  * ({@link LibTorchSettings}). How its process shares batches and gradients with others is its

@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -124,6 +125,38 @@ class DataParallelTest {
             moved = Math.max(moved, Math.abs(value));
         }
         assertTrue(moved > 1e-3, "training moved the first running mean from 0 by only " + moved);
+    }
+
+    /**
+     * Every rank seeds libtorch's generator with the run's seed to build the network: unless a rank reseeds its
+     * own, all draw rank 0's RReLU slopes for their different shards. Rank 0 draws what one process does, rank 1
+     * what {@link DataParallel#rankSeed} gives it, the same on every start.
+     */
+    @Test
+    void eachRankDrawsRReLUSlopesOfItsOwn() throws Exception {
+        Path outputs = directory.resolve("rrelu.bin");
+        String master = "127.0.0.1:" + freePort();
+        Worker rank0 = Worker.start(directory, "rrelu", 0, 2, master, 60, outputs);
+        Worker rank1 = Worker.start(directory, "rrelu", 1, 2, master, 60, outputs);
+        assertEquals(0, rank0.finish(), rank0.log());
+        assertEquals(0, rank1.finish(), rank1.log());
+        List<float[]> first = readParameters(Path.of(outputs + ".rank0"));
+        List<float[]> second = readParameters(Path.of(outputs + ".rank1"));
+        // The same weights and input: the outputs differ by RReLU's slopes alone, which range over [1/8, 1/3].
+        assertTrue(maxDifference(first, second) > 1e-2, "rank 1 drew rank 0's slopes: " + maxDifference(first, second));
+        assertTrue(maxDifference(first, List.of(rreluOutput(OptionalLong.empty()))) < 1e-5,
+                "rank 0 is not one process");
+        assertTrue(maxDifference(second, List.of(rreluOutput(OptionalLong.of(DataParallel.rankSeed(
+                DataParallelWorker.SEED, 1))))) < 1e-5, "rank 1 did not draw from its own seed");
+    }
+
+    /** ConvMNIST with RReLU from the workers' seed on their input, in training mode, reseeded first if given. */
+    private static float[] rreluOutput(OptionalLong reseed) {
+        MnistNetwork network = Trainer.newNetwork(MnistNetwork.Kind.ConvMNIST, ActivationSpec.byName("RReLU"),
+                MnistData.CLASSES, DataParallelWorker.SEED);
+        reseed.ifPresent(torch::manual_seed);
+        network.train(true);
+        return DataParallelWorker.floats(network.forward(DataParallelWorker.rreluInput()));
     }
 
     @Test

@@ -29,9 +29,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * faults, joins the group and then dies or hangs.
  *
  * <p>Arguments: {@code MODE RANK WORLD_SIZE HOST:PORT TIMEOUT_SECONDS PARAMETERS_FILE}, MODE one of
- * {@code train}, {@code die} (exits abruptly right after joining) and {@code hang} (joins, then never calls
- * a collective). Exit code 0 on success, 1 after a {@link DataParallelException}, whose message goes to
- * stderr as the commands print it.
+ * {@code train}, {@code batchnorm}, {@code rrelu}, {@code die} (exits abruptly right after joining) and
+ * {@code hang} (joins, then never calls a collective). Exit code 0 on success, 1 after a
+ * {@link DataParallelException}, whose message goes to stderr as the commands print it.
  */
 public final class DataParallelWorker {
 
@@ -63,6 +63,7 @@ public final class DataParallelWorker {
                 case "hang" -> Thread.sleep(Long.MAX_VALUE);
                 case "train" -> train(group, rank, parametersFile);
                 case "batchnorm" -> trainWithBatchNorm(group, rank, parametersFile);
+                case "rrelu" -> rreluOutputs(group, rank, parametersFile);
                 default -> throw new IllegalArgumentException("unknown mode " + mode);
             }
         } catch (DataParallelException e) {
@@ -102,6 +103,31 @@ public final class DataParallelWorker {
                 train, test, new Random(SEED), "worker");
         writeTensors(network.buffers(), Path.of(file + ".rank" + rank));
         group.finish();
+    }
+
+    /**
+     * ConvMNIST with RReLU built from {@link #SEED} on every rank, as compare builds a run's network, started from
+     * rank 0's weights; every rank writes its training-mode output for {@link #rreluInput()} to {@code file} +
+     * ".rank" + rank. The input and the weights are the same on every rank: only RReLU's slopes can differ.
+     */
+    private static void rreluOutputs(GradientSync group, int rank, Path file) throws IOException {
+        MnistNetwork network = Trainer.newNetwork(MnistNetwork.Kind.ConvMNIST, ActivationSpec.byName("RReLU"),
+                MnistData.CLASSES, SEED);
+        group.startFrom(network);
+        network.train(true);
+        TensorVector output = new TensorVector(network.forward(rreluInput()));
+        writeTensors(output, Path.of(file + ".rank" + rank));
+        group.finish();
+    }
+
+    /** Four images of Gaussian noise, drawn from Java's generator so that libtorch's stays untouched. */
+    static Tensor rreluInput() {
+        Random random = new Random(SEED);
+        float[] pixels = new float[4 * 28 * 28];
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = (float) random.nextGaussian();
+        }
+        return Tensor.create(pixels, 4, 1, 28, 28);
     }
 
     /** Every parameter in registration order: its element count, then its floats. */
