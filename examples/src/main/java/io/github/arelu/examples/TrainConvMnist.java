@@ -130,10 +130,44 @@ public class TrainConvMnist {
         return 100.0 * correct / images.size(0);
     }
 
+    static final String USAGE = "usage: train-convmnist [DATA_DIR [EPOCHS]]";
+
+    /** {@code [DATA_DIR [EPOCHS]]}: by default Debian's Fashion-MNIST and 2 epochs. */
+    record Arguments(Path data, int epochs) {
+
+        /** @throws IllegalArgumentException naming what is wrong with {@code args} */
+        static Arguments parse(String... args) {
+            if (args.length > 2) {
+                throw new IllegalArgumentException("at most DATA_DIR and EPOCHS, got " + args.length + " arguments");
+            }
+            int epochs = 2;
+            if (args.length == 2) {
+                try {
+                    epochs = Integer.parseInt(args[1]);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("EPOCHS must be a whole number, got '" + args[1] + "'");
+                }
+                if (epochs < 1) {
+                    throw new IllegalArgumentException("EPOCHS must be at least 1, got " + epochs);
+                }
+            }
+            return new Arguments(Path.of(args.length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist"), epochs);
+        }
+    }
+
     public static void main(String[] args) throws IOException {
+        Arguments arguments;
+        try {
+            arguments = Arguments.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("train-convmnist: " + e.getMessage());
+            System.err.println(USAGE);
+            System.exit(2);
+            return;
+        }
         LibTorch.load(); // before any bytedeco class: see "Run your own program" in the README
-        Path data = Path.of(args.length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist");
-        int epochs = args.length > 1 ? Integer.parseInt(args[1]) : 2;
+        Path data = arguments.data();
+        int epochs = arguments.epochs();
         // libtorch's own convolutions (bytedeco 2.10.0's oneDNN returns NaN on some machines, see
         // examples/README.md) and one OpenBLAS thread under libtorch's own threads.
         torch.globalContext().setUserEnabledMkldnn(false);

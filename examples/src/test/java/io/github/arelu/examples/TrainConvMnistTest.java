@@ -74,6 +74,31 @@ class TrainConvMnistTest {
         assertEquals("text is not an IDX file of unsigned bytes", e.getMessage());
     }
 
+    /**
+     * An EPOCHS below 1 trained nothing and exited 0, and arguments past the second were ignored: each ends in
+     * a line naming the problem and the usage line on stderr, exit code 2, before libtorch is loaded.
+     */
+    @Test
+    void badArgumentsGetTheUsageLineAndExitCode2() throws IOException, InterruptedException {
+        String[][] bad = {{"data", "0"}, {"data", "-3"}, {"data", "two"}, {"data", "2", "extra"}};
+        String[] problems = {"EPOCHS must be at least 1, got 0", "EPOCHS must be at least 1, got -3",
+            "EPOCHS must be a whole number, got 'two'", "at most DATA_DIR and EPOCHS, got 3 arguments"};
+        for (int i = 0; i < bad.length; i++) {
+            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                    .toString(), "-cp", System.getProperty("java.class.path"), TrainConvMnist.class.getName()));
+            command.addAll(List.of(bad[i]));
+            Path err = directory.resolve("err" + i + ".txt");
+            Process process = new ProcessBuilder(command).redirectError(err.toFile())
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            assertEquals(2, process.waitFor(), Files.readString(err));
+            assertEquals(List.of("train-convmnist: " + problems[i], TrainConvMnist.USAGE),
+                    Files.readAllLines(err).stream().filter(line -> !line.startsWith("Picked up")).toList());
+        }
+        assertEquals(new TrainConvMnist.Arguments(Path.of("data"), 1), TrainConvMnist.Arguments.parse("data", "1"));
+        assertEquals(new TrainConvMnist.Arguments(Path.of("/usr/share/datasets/fashion-mnist"), 2),
+                TrainConvMnist.Arguments.parse());
+    }
+
     /** One epoch on 6400 real images (50 steps of 128): far above chance (10 %) on 1000 test images. */
     @Test
     void oneEpochLearnsFashionMnist() throws IOException {
