@@ -109,14 +109,9 @@ class DataParallelTest {
     @Test
     void theTestPassUsesRank0sBatchNormStatisticsOnEveryRank() throws Exception {
         assumeDataSet();
-        Path buffers = directory.resolve("buffers.bin");
-        String master = "127.0.0.1:" + freePort();
-        Worker rank0 = Worker.start(directory, "batchnorm", 0, 2, master, 60, buffers);
-        Worker rank1 = Worker.start(directory, "batchnorm", 1, 2, master, 60, buffers);
-        assertEquals(0, rank0.finish(), rank0.log());
-        assertEquals(0, rank1.finish(), rank1.log());
-        List<float[]> first = readParameters(Path.of(buffers + ".rank0"));
-        List<float[]> second = readParameters(Path.of(buffers + ".rank1"));
+        List<List<float[]>> ranks = twoRanks("batchnorm", directory.resolve("buffers.bin"));
+        List<float[]> first = ranks.get(0);
+        List<float[]> second = ranks.get(1);
         // Running mean, running variance and batch count of each of the ResNet's BatchNorm layers.
         assertTrue(first.size() >= 3 && first.size() % 3 == 0, first.size() + " buffers");
         assertEquals(0.0, maxDifference(first, second), "the ranks' BatchNorm statistics differ");
@@ -134,14 +129,9 @@ class DataParallelTest {
      */
     @Test
     void eachRankDrawsRReLUSlopesOfItsOwn() throws Exception {
-        Path outputs = directory.resolve("rrelu.bin");
-        String master = "127.0.0.1:" + freePort();
-        Worker rank0 = Worker.start(directory, "rrelu", 0, 2, master, 60, outputs);
-        Worker rank1 = Worker.start(directory, "rrelu", 1, 2, master, 60, outputs);
-        assertEquals(0, rank0.finish(), rank0.log());
-        assertEquals(0, rank1.finish(), rank1.log());
-        List<float[]> first = readParameters(Path.of(outputs + ".rank0"));
-        List<float[]> second = readParameters(Path.of(outputs + ".rank1"));
+        List<List<float[]>> ranks = twoRanks("rrelu", directory.resolve("rrelu.bin"));
+        List<float[]> first = ranks.get(0);
+        List<float[]> second = ranks.get(1);
         // The same weights and input: the outputs differ by RReLU's slopes alone, which range over [1/8, 1/3].
         assertTrue(maxDifference(first, second) > 1e-2, "rank 1 drew rank 0's slopes: " + maxDifference(first, second));
         assertTrue(maxDifference(first, List.of(rreluOutput(OptionalLong.empty()))) < 1e-5,
@@ -620,6 +610,16 @@ class DataParallelTest {
         } finally {
             threads.shutdownNow();
         }
+    }
+
+    /** Runs {@code mode} on two ranks, each writing {@code output}.rankR, and reads what rank 0 and rank 1 wrote. */
+    private List<List<float[]>> twoRanks(String mode, Path output) throws Exception {
+        String master = "127.0.0.1:" + freePort();
+        Worker rank0 = Worker.start(directory, mode, 0, 2, master, 60, output);
+        Worker rank1 = Worker.start(directory, mode, 1, 2, master, 60, output);
+        assertEquals(0, rank0.finish(), rank0.log());
+        assertEquals(0, rank1.finish(), rank1.log());
+        return List.of(readParameters(Path.of(output + ".rank0")), readParameters(Path.of(output + ".rank1")));
     }
 
     /** A JVM running {@link DataParallelWorker}, its output in a file. */
