@@ -6,8 +6,9 @@
 # minutes, later ones update its packages and rebuild what changed. Run from anywhere:
 #   native/torch/debian-check.sh [--junit DIR] RELEASE...      e.g. trixie (libtorch 2.6), forky (2.14)
 # --junit DIR: CTest's JUnit report of each release as DIR/RELEASE.xml, its test names prefixed "RELEASE.".
-# Needs root, debootstrap and Debian's archive (ARELU_DEBIAN_MIRROR, default deb.debian.org). Exits non-zero
-# when a release cannot be set up, built or tested, naming the release and the step.
+# Needs root, debootstrap and Debian's archive (ARELU_DEBIAN_MIRROR, default deb.debian.org). Exits 1 when a
+# release fails to build or pass its tests, else 3 when one could not be set up (the archive unreachable, or a
+# testing release's libtorch-dev not installable for the moment: nothing of ours), naming release and step.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 mirror="${ARELU_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -21,7 +22,7 @@ releases=()
 while (($#)); do
   case "$1" in
     --junit) (($# >= 2)) || usage; junit="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
-    -h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0" >&2; exit 0 ;;
+    -h | --help) sed -n '2,11s/^# \{0,1\}//p' "$0" >&2; exit 0 ;;
     -*) usage ;;
     *) releases+=("$1"); shift ;;
   esac
@@ -64,11 +65,11 @@ check_release() {
     local script=()
     [[ -e "/usr/share/debootstrap/scripts/$release" ]] || script=(/usr/share/debootstrap/scripts/sid)
     debootstrap --variant=minbase "$release" "$chroot" "$mirror" "${script[@]}" >>"$log" 2>&1 ||
-      { rm -rf "$chroot"; fail "bootstrapping it"; return 1; }
+      { rm -rf "$chroot"; fail "bootstrapping it"; return 3; }
   fi
   if ! mountpoint -q "$chroot/proc"; then
     # libtorch reads the CPU's features from /proc (also in the build, whose test discovery runs the tests).
-    mount -t proc proc "$chroot/proc" || { fail "mounting /proc"; return 1; }
+    mount -t proc proc "$chroot/proc" || { fail "mounting /proc"; return 3; }
     mounted+=("$chroot/proc")
   fi
   cp /etc/resolv.conf "$chroot/etc/resolv.conf"
@@ -77,7 +78,7 @@ check_release() {
   # refused after that.
   { chroot "$chroot" apt-get -q -o Acquire::Check-Valid-Until=false update &&
     chroot "$chroot" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q cmake g++ make libtorch-dev \
-      libgtest-dev; } >>"$log" 2>&1 || { fail "installing the packages"; return 1; }
+      libgtest-dev; } >>"$log" 2>&1 || { fail "installing the packages"; return 3; }
   local version
   version="$(chroot "$chroot" dpkg-query -W -f='${Version}' libtorch-dev)"
 
@@ -104,11 +105,22 @@ check_release() {
 }
 
 failed=()
+unavailable=()
 for release in "${releases[@]}"; do
-  check_release "$release" || failed+=("$release")
+  status=0
+  check_release "$release" || status=$?
+  if ((status == 3)); then
+    unavailable+=("$release")
+  elif ((status != 0)); then
+    failed+=("$release")
+  fi
   unmount_all
 done
 if ((${#failed[@]})); then
   echo "debian-check: failed: ${failed[*]}" >&2
   exit 1
+fi
+if ((${#unavailable[@]})); then
+  echo "debian-check: could not set up: ${unavailable[*]}" >&2
+  exit 3
 fi
