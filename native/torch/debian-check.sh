@@ -45,8 +45,8 @@ unmount_all() {
 }
 trap unmount_all EXIT
 
-# One release; returns non-zero, having named the step, when one fails. (Called in a || list, where set -e
-# does not act: every step checks its own status.)
+# One release; returns 3 when its chroot could not be set up, 1 when the build or the tests fail, having named
+# the step. (Called in a || list, where set -e does not act: every step checks its own status.)
 check_release() {
   local release="$1"
   local chroot="$root/build/debian-$release"
@@ -59,6 +59,8 @@ check_release() {
   : >"$log"
   if [[ ! -x "$chroot/usr/bin/apt-get" ]]; then
     echo "debian-check: $release: debootstrap into $chroot" >&2
+    # A half-made chroot of an interrupted run may still have /proc mounted: never delete through it.
+    if mountpoint -q "$chroot/proc"; then umount "$chroot/proc" || { fail "unmounting its /proc"; return 3; }; fi
     rm -rf "$chroot"
     # debootstrap knows a release by a script of its name; a release newer than this debootstrap is
     # bootstrapped as sid is (the same layout).
@@ -67,11 +69,12 @@ check_release() {
     debootstrap --variant=minbase "$release" "$chroot" "$mirror" "${script[@]}" >>"$log" 2>&1 ||
       { rm -rf "$chroot"; fail "bootstrapping it"; return 3; }
   fi
+  # libtorch reads the CPU's features from /proc (also in the build, whose test discovery runs the tests);
+  # unmounted at the end, also when an interrupted run left it mounted.
   if ! mountpoint -q "$chroot/proc"; then
-    # libtorch reads the CPU's features from /proc (also in the build, whose test discovery runs the tests).
     mount -t proc proc "$chroot/proc" || { fail "mounting /proc"; return 3; }
-    mounted+=("$chroot/proc")
   fi
+  mounted+=("$chroot/proc")
   cp /etc/resolv.conf "$chroot/etc/resolv.conf"
   echo "debian-check: $release: installing cmake, g++, make, libtorch-dev and libgtest-dev" >&2
   # The archive of a testing release marks its index valid for a week; a mirror kept at one day would be
