@@ -37,6 +37,7 @@ if ! command -v debootstrap >/dev/null 2>&1; then
   exit 1
 fi
 
+mkdir -p "$root/build"
 mounted=()
 unmount_all() {
   local m
@@ -44,6 +45,14 @@ unmount_all() {
   mounted=()
 }
 trap unmount_all EXIT
+
+# Unmounts every mount below directory $1, the deepest first.
+unmount_under() {
+  local m
+  while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" || return 1
+  done < <(awk -v prefix="$1/" 'index($2, prefix) == 1 {print $2}' /proc/mounts | sort -r)
+}
 
 # One release; returns 3 when its chroot could not be set up, 1 when the build or the tests fail, having named
 # the step. (Called in a || list, where set -e does not act: every step checks its own status.)
@@ -57,10 +66,13 @@ check_release() {
     return 1
   }
   : >"$log"
-  if [[ ! -x "$chroot/usr/bin/apt-get" ]]; then
+  # Marked only once debootstrap finished: one interrupted in its second stage (which configures the packages
+  # its first stage unpacked, apt among them) leaves a chroot that apt refuses to work in.
+  if [[ ! -f "$chroot/.bootstrapped" ]]; then
     echo "debian-check: $release: debootstrap into $chroot" >&2
-    # A half-made chroot of an interrupted run may still have /proc mounted: never delete through it.
-    if mountpoint -q "$chroot/proc"; then umount "$chroot/proc" || { fail "unmounting its /proc"; return 3; }; fi
+    # A half-made chroot of an interrupted run may still have mounts (our /proc; debootstrap's /proc, /sys and
+    # /dev/pts): never delete through them.
+    unmount_under "$chroot" || { fail "unmounting what an interrupted run left mounted in it"; return 3; }
     rm -rf "$chroot"
     # debootstrap knows a release by a script of its name; a release newer than this debootstrap is
     # bootstrapped as sid is (the same layout).
@@ -68,6 +80,7 @@ check_release() {
     [[ -e "/usr/share/debootstrap/scripts/$release" ]] || script=(/usr/share/debootstrap/scripts/sid)
     debootstrap --variant=minbase "$release" "$chroot" "$mirror" "${script[@]}" >>"$log" 2>&1 ||
       { rm -rf "$chroot"; fail "bootstrapping it"; return 3; }
+    touch "$chroot/.bootstrapped"
   fi
   # libtorch reads the CPU's features from /proc (also in the build, whose test discovery runs the tests);
   # unmounted at the end, also when an interrupted run left it mounted.
@@ -107,17 +120,28 @@ check_release() {
   echo "debian-check: $release: passed against libtorch-dev $version" >&2
 }
 
+# One run at a time per release and clone (another would share the chroot's /proc, sources and build), its
+# mount undone before the next may start.
+check_release_locked() {
+  local lock_fd status=0
+  exec {lock_fd}>"$root/build/debian-$1.lock"
+  flock "$lock_fd"
+  check_release "$1" || status=$?
+  unmount_all
+  exec {lock_fd}>&-
+  return "$status"
+}
+
 failed=()
 unavailable=()
 for release in "${releases[@]}"; do
   status=0
-  check_release "$release" || status=$?
+  check_release_locked "$release" || status=$?
   if ((status == 3)); then
     unavailable+=("$release")
   elif ((status != 0)); then
     failed+=("$release")
   fi
-  unmount_all
 done
 if ((${#failed[@]})); then
   echo "debian-check: failed: ${failed[*]}" >&2
