@@ -99,6 +99,9 @@ public final class DataParallel implements GradientSync {
     private final int worldSize;
     private final Duration timeout;
     private long allReduceNanos;
+    /** The seed {@link #startFrom} last gave this rank's generator, if it has ({@code reseeded}). */
+    private long reseededTo;
+    private boolean reseeded;
 
     /** The group keeps the store (and with it, on rank 0, the store's server) alive as long as it lives. */
     private DataParallel(ProcessGroupGloo group, int rank, int worldSize, Duration timeout) {
@@ -608,7 +611,8 @@ public final class DataParallel implements GradientSync {
     /**
      * Copies rank 0's parameters and buffers into every rank's {@code network}, then seeds libtorch's generator
      * of every rank above 0 with {@link #rankSeed} of the seed it was last seeded with, the run's
-     * ({@code Trainer.newNetwork} seeds it to build the network).
+     * ({@code Trainer.newNetwork} seeds it to build the network). A later start without a new seeding (a second
+     * fit of the same network) leaves the rank's stream going on, as rank 0's does.
      */
     @Override
     public void startFrom(Module network) {
@@ -617,8 +621,11 @@ public final class DataParallel implements GradientSync {
         broadcastFromRank0(tensors, "the broadcast of rank 0's parameters");
         // Every rank built the network from the run's seed, so each would draw rank 0's RReLU slopes for its
         // own shard. Rank 0 keeps its stream: it draws what one process does.
-        if (rank > 0) {
-            torch.manual_seed(rankSeed(torch.getDefaultCPUGenerator().current_seed(), rank));
+        long seed = torch.getDefaultCPUGenerator().current_seed();
+        if (rank > 0 && !(reseeded && seed == reseededTo)) {
+            reseededTo = rankSeed(seed, rank);
+            reseeded = true;
+            torch.manual_seed(reseededTo);
         }
     }
 
