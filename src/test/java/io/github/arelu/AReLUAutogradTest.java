@@ -200,11 +200,15 @@ class AReLUAutogradTest {
     private static final java.util.List<Object> HOOKS = new java.util.ArrayList<>();
 
     /** x [1, 3], alpha 0.3 and beta 0.7, all requiring grad, and y through the fused node or the reference formula. */
-    private static Tensor[] xAlphaBetaY(boolean fused) {
+    private static Graph xAlphaBetaY(boolean fused) {
         Tensor x = doubles(-1.5, 0.5, 2.0).reshape(1, 3).requires_grad_(true);
         Tensor a = parameter(0.3, ScalarType.Double);
         Tensor b = parameter(0.7, ScalarType.Double);
-        return new Tensor[] {x, a, b, fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b)};
+        return new Graph(x, a, b, fused ? AReLUFunctional.arelu(x, a, b) : AReLUFunctional.areluComposed(x, a, b));
+    }
+
+    /** An input, the parameters and AReLU's output of them. */
+    private record Graph(Tensor x, Tensor a, Tensor b, Tensor y) {
     }
 
     /** The gradients scaled by {@code scale}; undefined ones stay as they are. */
@@ -230,11 +234,8 @@ class AReLUAutogradTest {
         double[][] got = new double[2][];
         for (int k = 0; k < 2; k++) {
             boolean fused = k == 0;
-            Tensor[] xaby = xAlphaBetaY(fused);
-            Tensor x = xaby[0];
-            Tensor a = xaby[1];
-            Tensor b = xaby[2];
-            Tensor y = xaby[3];
+            Graph graph = xAlphaBetaY(fused);
+            Tensor y = graph.y();
             org.bytedeco.pytorch.FunctionPreHook triple = new org.bytedeco.pytorch.FunctionPreHook() {
                 @Override
                 public TensorVector apply(TensorVector gradients) {
@@ -249,7 +250,7 @@ class AReLUAutogradTest {
                 return;
             }
             backward(y.sum(), false);
-            got[k] = concat(values(x.grad()), values(a.grad()), values(b.grad()));
+            got[k] = concat(values(graph.x().grad()), values(graph.a().grad()), values(graph.b().grad()));
         }
         assertClose(got[1], got[0], 1e-14, 1e-15, "gradients through a pre-hook on the output's node");
     }
@@ -268,11 +269,8 @@ class AReLUAutogradTest {
         double[][] got = new double[2][];
         for (int k = 0; k < 2; k++) {
             int slot = k;
-            Tensor[] xaby = xAlphaBetaY(k == 0);
-            Tensor x = xaby[0];
-            Tensor a = xaby[1];
-            Tensor b = xaby[2];
-            Tensor y = xaby[3];
+            Graph graph = xAlphaBetaY(k == 0);
+            Tensor y = graph.y();
             org.bytedeco.pytorch.FunctionPostHook scaleByUpstream = new org.bytedeco.pytorch.FunctionPostHook() {
                 @Override
                 public TensorVector apply(TensorVector gradInputs, TensorVector gradOutputs) {
@@ -284,7 +282,7 @@ class AReLUAutogradTest {
             HOOKS.add(scaleByUpstream);
             y.grad_fn().add_post_hook(scaleByUpstream);
             backward(y.mul(doubles(1.0, 2.0, -2.0).reshape(1, 3)).sum(), false);
-            got[k] = concat(values(x.grad()), values(a.grad()), values(b.grad()));
+            got[k] = concat(values(graph.x().grad()), values(graph.a().grad()), values(graph.b().grad()));
         }
         assertArrayEquals(seen[1], seen[0], "the outputs' gradient a post-hook on the output's node is handed");
         assertClose(got[1], got[0], 1e-14, 1e-15, "gradients through a post-hook on the output's node");
