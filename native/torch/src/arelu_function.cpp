@@ -440,6 +440,11 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
       // them exactly.
       return differentiable_backward(ctx, grad_outputs[0], saved, channelwise);
     }
+    // Forward-over-reverse (Hessian-vector products): an output gradient that carries a forward-mode AD tangent.
+    // The kernels would return the gradients without theirs; the reference formula's operations carry it.
+    if (grad_outputs[0]._fw_grad(/*level=*/0).defined()) {
+      return gradients_at(ctx, grad_outputs[0], saved[5], saved[3], saved[4], channelwise);
+    }
     const Tensor x = dense(saved[5]);
     const Tensor alpha = dense(saved[3]);
     const Tensor beta = dense(saved[4]);
@@ -469,6 +474,28 @@ class AReLUFunction : public torch::autograd::Function<AReLUFunction> {
   }
 
  private:
+  // The gradients at forward's values (x, alpha, beta), by libtorch's autograd of the reference formula without
+  // create_graph: recorded on detached copies whatever the grad mode, so they have no graph of their own, and their
+  // operations carry a forward-mode AD tangent of grad_output to them.
+  static variable_list gradients_at(AutogradContext* ctx, const Tensor& grad_output, const Tensor& x,
+                                    const Tensor& alpha, const Tensor& beta, bool channelwise) {
+    at::AutoGradMode recording(true);
+    Tensor leaves[3] = {x.detach(), alpha.detach(), beta.detach()};
+    std::vector<Tensor> wrt;
+    for (size_t i = 0; i < 3; ++i) {
+      if (ctx->needs_input_grad(i)) wrt.push_back(leaves[i].requires_grad_(true));
+    }
+    variable_list result(3);
+    if (wrt.empty()) return result;
+    const Tensor y = reference(leaves[0], leaves[1], leaves[2], channelwise);
+    const variable_list grads = torch::autograd::grad({y}, wrt, {grad_output}, /*retain_graph=*/false,
+                                                      /*create_graph=*/false, /*allow_unused=*/true);
+    for (size_t i = 0, k = 0; i < 3; ++i) {
+      if (ctx->needs_input_grad(i)) result[i] = grads[k++];
+    }
+    return result;
+  }
+
   // The grad is taken with respect to a node of each input's own (a view), not the input: grad sums every path
   // from y to what it is asked about, so where alpha lies upstream of x (one AReLU applied twice, x = alpha * z)
   // alpha's gradient would hold the path through x too, which the engine then adds again through x's gradient;

@@ -737,6 +737,39 @@ TEST_P(AReLULayoutTest, ForwardModeTangentsMatchReference) {
   }
 }
 
+// Forward-over-reverse (Hessian-vector products): backward with an output gradient that carries a tangent gives
+// the reference's gradients and their tangents, with and without create_graph.
+TEST_P(AReLULayoutTest, ForwardOverReverseTangentsMatchReference) {
+  const int64_t channels = channelwise() ? 3 : 1;
+  const Tensor x0 = torch::randn({4, 3, 5}, f64()) * 2;
+  const Tensor a0 = channels == 1 ? torch::full({1}, 0.3, f64()) : torch::tensor({0.3, 0.005, 0.9}, f64());
+  const Tensor b0 = channels == 1 ? torch::full({1}, 0.8, f64()) : torch::tensor({0.8, -1.0, 2.0}, f64());
+  const Tensor v = torch::randn_like(x0);
+  const Tensor tv = torch::randn_like(x0);
+  for (const bool create_graph : {false, true}) {
+    std::vector<Tensor> got[2];
+    for (int k = 0; k < 2; ++k) {
+      const uint64_t level = torch::autograd::ForwardADLevel::get_next_idx();
+      const Tensor x = x0.clone().requires_grad_(true);
+      const Tensor a = a0.clone().requires_grad_(true);
+      const Tensor b = b0.clone().requires_grad_(true);
+      const Tensor y = k == 0 ? arelu::arelu(x, a, b) : reference(x, a, b);
+      const auto grads = torch::autograd::grad({y}, {x, a, b}, {at::_make_dual(v, tv, level)},
+                                               /*retain_graph=*/create_graph, create_graph);
+      for (const Tensor& g : grads) {
+        got[k].push_back(g.detach().clone());
+        got[k].push_back(std::get<1>(at::_unpack_dual(g, level)));
+      }
+      torch::autograd::ForwardADLevel::release_idx(level);
+    }
+    for (size_t i = 0; i < got[0].size(); ++i) {
+      const std::string what = std::string(create_graph ? "create_graph, " : "") + (i % 2 ? "tangent of " : "") +
+                               "gradient " + std::to_string(i / 2);
+      ASSERT_TRUE(got[0][i].defined()) << what << " is undefined";
+      expect_close(got[0][i], got[1][i], 1e-12, 1e-12, what);
+    }
+  }
+}
 
 TEST_P(AReLUTest, DispatcherOperator) {
   const auto& op = arelu_op();

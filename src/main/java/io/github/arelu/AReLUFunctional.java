@@ -3,6 +3,7 @@ package io.github.arelu;
 import io.github.arelu.internal.AReLUArguments;
 import io.github.arelu.internal.ComposedAReLU;
 import io.github.arelu.internal.FusedKernels;
+import io.github.arelu.internal.Tangents;
 import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
@@ -22,7 +23,8 @@ import org.bytedeco.pytorch.Tensor;
  * dtype and device.
  *
  * <p>Each call takes one of the {@link AReLUPath}s: the fused kernels, recorded as one autograd node when a
- * gradient is needed, wherever they serve the input; libtorch operations of the reference formula elsewhere.
+ * gradient is needed, wherever they serve the input; libtorch operations of the reference formula elsewhere, and
+ * for arguments that carry a forward-mode AD tangent (dual tensors), whose tangent those operations carry.
  * The fused CUDA kernels are opt-in per call ({@code fusedCuda}), by default off unless the JVM runs with
  * {@code -Darelu.cuda.fused=true}: they stay so until they have been run from Java on a GPU.
  */
@@ -62,7 +64,7 @@ public final class AReLUFunctional {
      * @throws IllegalArgumentException for the arguments {@link #arelu(Tensor, Tensor, Tensor)} refuses
      */
     public static Tensor arelu(Tensor input, Tensor alpha, Tensor beta, boolean fusedCuda) {
-        FusedKernels kernels = FusedKernels.select(input, AReLUArguments.check(input, alpha, beta), fusedCuda);
+        FusedKernels kernels = kernelsFor(input, alpha, beta, fusedCuda);
         if (kernels == null) {
             return ComposedAReLU.forward(input, alpha, beta);
         }
@@ -102,7 +104,7 @@ public final class AReLUFunctional {
      *     them tells.
      */
     public static AReLUPath pathFor(Tensor input, Tensor alpha, Tensor beta, boolean fusedCuda) {
-        if (FusedKernels.select(input, AReLUArguments.check(input, alpha, beta), fusedCuda) == null) {
+        if (kernelsFor(input, alpha, beta, fusedCuda) == null) {
             return AReLUPath.COMPOSED;
         }
         return gradientNeeded(input, alpha, beta) ? AReLUPath.FUSED_AUTOGRAD : AReLUPath.FUSED_NO_GRAD;
@@ -152,6 +154,16 @@ public final class AReLUFunctional {
             alpha.detach().clamp_(new ScalarOptional(new Scalar(range[0])), new ScalarOptional(new Scalar(range[1])));
         }
         return alpha;
+    }
+
+    /**
+     * The fused kernels that serve the call, or null for the composed path. A tangent of forward-mode AD (a dual
+     * tensor) on any argument takes the composed path too: the kernels would return the output without its
+     * tangent, where libtorch's operations carry it.
+     */
+    private static FusedKernels kernelsFor(Tensor input, Tensor alpha, Tensor beta, boolean fusedCuda) {
+        FusedKernels kernels = FusedKernels.select(input, AReLUArguments.check(input, alpha, beta), fusedCuda);
+        return kernels == null || Tangents.firstWithTangent(input, alpha, beta) >= 0 ? null : kernels;
     }
 
     private static boolean gradientNeeded(Tensor input, Tensor alpha, Tensor beta) {

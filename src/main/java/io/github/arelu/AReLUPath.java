@@ -15,8 +15,8 @@ public enum AReLUPath {
 
     /**
      * The fused kernels do not serve the input (bfloat16, half, other devices, CUDA unless the call allows it,
-     * or no native library for this platform): the reference formula in libtorch operations, differentiable on
-     * every device.
+     * or no native library for this platform), or an argument carries a forward-mode AD tangent (a dual tensor):
+     * the reference formula in libtorch operations, differentiable on every device and in both modes.
      */
     COMPOSED
 }

@@ -8,6 +8,9 @@ import java.util.Arrays;
 import io.github.arelu.internal.ComposedAReLU;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.Dispatcher;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.IValueVector;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -55,6 +58,33 @@ public final class Tensors {
         p.capacity(n);
         p.get(out);
         return out;
+    }
+
+    /**
+     * {@code _make_dual(primal, tangent, 0)}: a dual tensor of forward-mode AD, inside a level opened with {@code
+     * enter_dual_level()}. bytedeco maps neither it nor {@code _fw_grad}; both are reached through the dispatcher.
+     */
+    public static Tensor makeDual(Tensor primal, Tensor tangent) {
+        return callOperator("aten::_make_dual", primal, tangent)[0];
+    }
+
+    /** The forward-AD tangent of {@code t} at level 0 ({@code _unpack_dual(t, 0).tangent}), undefined for none. */
+    public static Tensor tangentOf(Tensor t) {
+        return callOperator("aten::_unpack_dual", t)[1];
+    }
+
+    private static Tensor[] callOperator(String name, Tensor... tensors) {
+        IValueVector stack = new IValueVector();
+        for (Tensor t : tensors) {
+            stack.push_back(new IValue(t));
+        }
+        stack.push_back(new IValue(0L)); // the level
+        Dispatcher.singleton().findSchemaOrThrow(name, "").callBoxed(stack);
+        Tensor[] results = new Tensor[(int) stack.size()];
+        for (int i = 0; i < results.length; i++) {
+            results[i] = stack.get(i).toTensor();
+        }
+        return results;
     }
 
     /** {@code loss.backward()} with the given {@code retain_graph}. */

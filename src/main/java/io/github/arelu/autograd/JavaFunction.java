@@ -1,6 +1,8 @@
 package io.github.arelu.autograd;
 
+import io.github.arelu.internal.Tangents;
 import io.github.arelu.internal.TensorInfo;
+import org.bytedeco.pytorch.AutoFwGradMode;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;
@@ -46,6 +48,8 @@ import org.bytedeco.pytorch.global.torch.Layout;
  * whose message names it, and the process goes on; under {@code create_graph} backward runs with grad mode on, so
  * a backward written with differentiable operations on the saved tensors gives correct higher-order gradients.
  * Without grad mode, or when no input requires grad, {@code apply} just runs {@code forward} and records nothing.
+ * Forward-mode AD has no counterpart: an input that carries a tangent (a dual tensor) is refused, and forward runs
+ * with forward-mode AD off, as libtorch runs a C++ {@code Function}'s.
  *
  * <p>Lifetime: the node is owned by libtorch's graph like any other; the Java side of a call (this
  * function and its {@link FunctionContext}) is held by a registry until libtorch destroys the node (the
@@ -117,7 +121,8 @@ public abstract class JavaFunction {
      *
      * @param inputs the function's tensor inputs
      * @return the outputs of {@link #forward}, whose {@code grad_fn} is the recorded node when one was recorded
-     * @throws IllegalArgumentException for a null or undefined input
+     * @throws IllegalArgumentException for a null or undefined input, or one that carries a forward-mode AD
+     *     tangent
      * @throws IllegalStateException on a virtual thread where the native library is unavailable; when forward
      *     returns no outputs, an undefined or non-floating-point
      *     output, an output that is an input or shares its memory, or the same tensor twice, or saves an output
@@ -142,6 +147,10 @@ public abstract class JavaFunction {
     }
 
     private Tensor[] forwardAndRecord(Tensor[] inputs, boolean[] requiresGrad, boolean anyRequiresGrad) {
+        boolean forwardAD = Tangents.levelOpen();
+        if (forwardAD) {
+            refuseTangents(inputs);
+        }
         boolean gradMode = GradMode.is_enabled();
         FunctionContext context = new FunctionContext(name(), requiresGrad, gradMode && anyRequiresGrad);
         Tensor[] outputs;
@@ -149,7 +158,7 @@ public abstract class JavaFunction {
         try {
             GradMode.set_enabled(false);
             try {
-                outputs = forward(context, inputs);
+                outputs = forwardAD ? forwardWithoutTangents(context, inputs) : forward(context, inputs);
             } finally {
                 GradMode.set_enabled(gradMode);
             }
@@ -166,6 +175,29 @@ public abstract class JavaFunction {
             }
         }
         return outputs;
+    }
+
+    /**
+     * A tangent on an input would not reach the outputs through a backward-only function: refused, as libtorch's
+     * C++ autograd {@code Function} refuses it, rather than an output without its tangent.
+     */
+    private void refuseTangents(Tensor[] inputs) {
+        int withTangent = Tangents.firstWithTangent(inputs);
+        if (withTangent >= 0) {
+            throw new IllegalArgumentException(name() + ": input " + withTangent + " carries a forward-mode AD "
+                    + "tangent (a dual tensor), and a JavaFunction has no forward-mode derivative; compute it with "
+                    + "libtorch's operations, which carry tangents");
+        }
+    }
+
+    /**
+     * Forward with forward-mode AD off, as libtorch runs a custom function's forward: a dual tensor that forward
+     * reaches other than through its inputs (a field) would otherwise give the outputs a partial tangent.
+     */
+    private Tensor[] forwardWithoutTangents(FunctionContext context, Tensor[] inputs) {
+        try (AutoFwGradMode off = new AutoFwGradMode(false)) {
+            return forward(context, inputs);
+        }
     }
 
     /**

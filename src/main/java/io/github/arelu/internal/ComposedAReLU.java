@@ -3,6 +3,7 @@ package io.github.arelu.internal;
 import java.util.Arrays;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AutoGradMode;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -100,6 +101,37 @@ public final class ComposedAReLU {
             }
             TensorVector grads = torch.grad(new TensorVector(reference(at[0], at[1], at[2])), wrt,
                     new TensorVector(gradOutput), new BoolOptional(true), true, true);
+            for (int i = 0, k = 0; i < 3; i++) {
+                if (needed[i]) {
+                    Tensor g = grads.get(k++);
+                    result[i] = g.defined() ? Scopes.escape(scope, new Tensor(g)) : null;
+                }
+            }
+            return result;
+        }
+    }
+
+    /**
+     * The gradients of AReLU with respect to x, alpha and beta (null where {@code needed} is false) at the given
+     * values: libtorch's autograd of the reference formula without {@code create_graph}, whose operations carry a
+     * forward-mode AD tangent of {@code gradOutput} to the gradients. Records the formula on detached copies of
+     * the values, whatever the caller's grad mode; the gradients have no graph.
+     */
+    static Tensor[] gradientsAt(Tensor gradOutput, Tensor x, Tensor alpha, Tensor beta, boolean[] needed) {
+        try (PointerScope scope = new PointerScope(); AutoGradMode recording = new AutoGradMode(true)) {
+            Tensor[] leaves = {x.detach(), alpha.detach(), beta.detach()};
+            TensorVector wrt = new TensorVector();
+            for (int i = 0; i < 3; i++) {
+                if (needed[i]) {
+                    wrt.push_back(leaves[i].requires_grad_(true));
+                }
+            }
+            Tensor[] result = new Tensor[3];
+            if (wrt.size() == 0) {
+                return result;
+            }
+            TensorVector grads = torch.grad(new TensorVector(reference(leaves[0], leaves[1], leaves[2])), wrt,
+                    new TensorVector(gradOutput), new BoolOptional(false), false, true);
             for (int i = 0, k = 0; i < 3; i++) {
                 if (needed[i]) {
                     Tensor g = grads.get(k++);

@@ -76,7 +76,9 @@ public final class FusedAReLUFunction extends JavaFunction {
     /**
      * The fused backward kernel on forward's x and parameters. Under {@code create_graph}, libtorch's autograd of
      * the reference formula at forward's values, with the graph to the saved tensors as they are now, so second
-     * derivatives (meta-learning) are exact.
+     * derivatives (meta-learning) are exact. Where the output's gradient carries a forward-mode AD tangent
+     * (forward-over-reverse, for Hessian-vector products), the same formula at forward's values: its operations
+     * carry the tangent to the gradients, which the kernel would return without one.
      */
     @Override
     protected Tensor[] backward(FunctionContext ctx, Tensor... gradOutputs) {
@@ -95,6 +97,11 @@ public final class FusedAReLUFunction extends JavaFunction {
             return ComposedAReLU.differentiableBackward(gradOutputs[0], live, atForward, needed);
         }
         checkUnreplaced(x, gradOutputs[0]);
+        if (Tangents.firstWithTangent(gradOutputs[0]) >= 0) {
+            return ComposedAReLU.gradientsAt(gradOutputs[0], x,
+                    saved.length > 4 ? saved[4] : full(saved[1], scalar.alpha()),
+                    saved.length > 4 ? saved[5] : full(saved[2], scalar.beta()), needed);
+        }
         Tensor alpha = saved.length > 4 ? saved[4] : saved[1];
         Tensor beta = saved.length > 4 ? saved[5] : saved[2];
         FusedKernels.Gradients g = kernels.backward(gradOutputs[0], x, alpha, beta, null, needed[0], scalar);

@@ -1021,4 +1021,56 @@ class JavaFunctionTest {
         assertArrayEquals(new double[] {1.0, 2.0, 3.0}, seen[0], 0.0, "the outputs' gradient the post-hook saw");
         assertArrayEquals(new double[] {2.0, 4.0, 6.0}, values(x.grad()), 0.0);
     }
+
+    @Test
+    void aTangentOnAnInputIsRefusedByName() {
+        long level = torch.enter_dual_level();
+        try {
+            Tensor x = doubles(0.5, -1.5);
+            Tensor w = doubles(2.0).requires_grad_(true);
+            Tensor c = io.github.arelu.Tensors.makeDual(doubles(1.0), doubles(3.0));
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> new AffineAndSquare().apply(x, w, c));
+            assertTrue(refused.getMessage().startsWith("AffineAndSquare: input 2 carries a forward-mode AD tangent"),
+                    refused.getMessage());
+            assertEquals(0, JavaFunction.liveNodeCount(), "nothing recorded");
+
+            // Open level, no tangent: an ordinary call, recorded and differentiable.
+            Tensor[] out = new AffineAndSquare().apply(x, w, doubles(1.0));
+            assertArrayEquals(new double[] {2.0, -2.0}, values(out[0]), 0.0);
+            backward(out[0].sum(), false);
+            assertArrayEquals(new double[] {-1.0}, values(w.grad()), 0.0);
+        } finally {
+            torch.exit_dual_level(level);
+        }
+    }
+
+    @Test
+    void forwardRunsWithoutForwardModeADAsLibtorchsFunctionsDo() {
+        long level = torch.enter_dual_level();
+        try {
+            // A dual tensor reached from a field, not an input: its tangent must not give the output a partial one.
+            Tensor dualScale = io.github.arelu.Tensors.makeDual(doubles(2.0), doubles(1.0));
+            JavaFunction scaleByField = new JavaFunction() {
+                @Override
+                protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+                    return new Tensor[] {in[0].mul(dualScale)};
+                }
+
+                @Override
+                protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+                    return new Tensor[] {g[0].mul(new Scalar(2.0))};
+                }
+            };
+            Tensor y = scaleByField.apply(doubles(1.0, 3.0).requires_grad_(true))[0];
+            assertArrayEquals(new double[] {2.0, 6.0}, values(y), 0.0);
+            assertFalse(io.github.arelu.Tensors.tangentOf(y).defined(), "forward ran with forward-mode AD off");
+            assertTrue(org.bytedeco.pytorch.AutogradState.get_tls_state().get_fw_grad_mode(),
+                    "and it is on again after apply");
+            assertTrue(io.github.arelu.Tensors.tangentOf(doubles(1.0).mul(dualScale)).defined(),
+                    "outside apply the same product carries the tangent");
+        } finally {
+            torch.exit_dual_level(level);
+        }
+    }
 }
