@@ -208,6 +208,9 @@ public abstract class JavaFunction {
      * @return the function that recorded {@code output}'s node, or null
      */
     public static JavaFunction functionOf(Tensor output) {
+        if (output.is_leaf()) {
+            return null; // no grad_fn, which bytedeco would hand out leaking an empty shared_ptr's 16 bytes
+        }
         Node gradFn = output.grad_fn();
         if (gradFn == null || gradFn.isNull()) {
             return null;

@@ -85,6 +85,23 @@
  * with one JavaCPP peer per hook). With that destructor, {@code HookPeers} could go:
  * one JavaCPP peer per hook would then leave nothing behind.
  *
+ * <h2>Empty {@code shared_ptr} results, and the JavaCPP change that would make them safe</h2>
+ * JavaCPP's {@code SharedPtrAdapter} hands a function's {@code std::shared_ptr} result to Java through a copy
+ * on the heap ({@code owner = new S(sharedPtr)} in its conversion to a raw pointer), made even when the
+ * pointer is empty; the generated code frees that copy only through the Java object it makes, and makes none
+ * for an empty pointer. Every call that returns an empty {@code shared_ptr} thus leaks 16 bytes of native
+ * memory: {@code grad_fn()} of a leaf, {@code ForwardADLevel.try_get_by_idx(0)} while no forward-mode AD level
+ * is open. Measured with bytedeco 1.5.13 under tcmalloc: 15.5 MiB per million calls of either, linearly over 12
+ * million. So a node never asks for a leaf's {@code grad_fn()} (a leaf's edge comes from {@code is_leaf()} and a
+ * view), and whether a forward-mode level is open is asked of libtorch through the native library
+ * ({@code arelu_shared_ptr_is_set}). Until 2026-12-07 every call whose inputs included a leaf other than a small
+ * 1-D CPU one (an input that requires grad, CUDA parameters, channel-wise parameters shaped {@code [C, 1, 1]})
+ * left 16 bytes per such input ({@code jmh/soak --channels 4} in {@code jmh/README.md}). The fix upstream, in
+ * {@code Generator.java}: allocate the owner only for a set pointer ({@code if (ptr != NULL && (owner == NULL
+ * || owner == ptr))}), or free it where the generated code finds {@code rptr == NULL}. Minimal reproduction:
+ * {@code Tensor leaf = torch.ones(1).requires_grad_(true);} then, in a loop, {@code try (PointerScope s = new
+ * PointerScope()) { leaf.grad_fn(); }}: resident size grows by 16 bytes an iteration.
+ *
  * <h2>Limits</h2>
  * <ul>
  *   <li>{@code node.name()} of such a node is the function's {@code name()} and {@code Backward}, such as

@@ -16,6 +16,7 @@ import io.github.arelu.LibTorch;
 import io.github.arelu.autograd.JavaFunction;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -31,7 +32,12 @@ import org.bytedeco.pytorch.global.torch;
  * <pre>
  * jmh/soak                                   3 million calls in windows of 250 000, a 256 MiB heap
  * jmh/soak --calls 1000000 --window 100000   any size
+ * jmh/soak --channels 4                      channel-wise AReLU: parameters [4, 1, 1], input [1, 4, 1, size / 4]
  * </pre>
+ *
+ * <p>By default the module's scalar parameters and a 1-D input: small 1-D leaves, whose gradient edges libtorch's
+ * {@code cat} finds for the node. With {@code --channels} every input is a leaf of another shape, whose edge the
+ * library finds itself (where bytedeco's {@code grad_fn()} of a leaf used to leak 16 bytes a call).
  *
  * <p>A leak shows as resident size growing from window to window, a fixed cost that grows as time per call
  * or GC time growing. Calls for warm-up ({@code --warmup}, 250 000 by default) run before the first window.
@@ -46,40 +52,50 @@ public final class Soak {
         long window = 250_000;
         long warmup = 250_000;
         int size = 16;
+        int channels = 0;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--calls" -> calls = Long.parseLong(args[++i]);
                 case "--window" -> window = Long.parseLong(args[++i]);
                 case "--size" -> size = Integer.parseInt(args[++i]);
                 case "--warmup" -> warmup = Long.parseLong(args[++i]);
+                case "--channels" -> channels = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (options: --calls N, --window N, --warmup N, --size N)");
+                        + " (options: --calls N, --window N, --warmup N, --size N, --channels C)");
             }
         }
         if (calls <= 0 || window <= 0 || size <= 0 || warmup < 0 || calls % window != 0) {
             throw new IllegalArgumentException("--calls, --window and --size must be positive, calls a multiple of window");
         }
+        if (channels < 0 || (channels > 0 && size % channels != 0)) {
+            throw new IllegalArgumentException("--channels must be positive and divide --size");
+        }
         LibTorch.load();
         torch.set_num_threads(1);
         torch.manual_seed(0);
         try (PointerScope state = new PointerScope()) {
-            Tensor x = torch.randn(size).requires_grad_(true);
             AReLU arelu = new AReLU();
-            if (AReLUFunctional.pathFor(x, arelu.alpha(), arelu.beta()) != AReLUPath.FUSED_AUTOGRAD) {
+            Tensor x = (channels == 0 ? torch.randn(size) : torch.randn(1, channels, 1, size / channels))
+                    .requires_grad_(true);
+            Tensor alpha = channels == 0 ? arelu.alpha()
+                    : torch.full(new long[] {channels, 1, 1}, new Scalar(AReLU.DEFAULT_ALPHA)).requires_grad_(true);
+            Tensor beta = channels == 0 ? arelu.beta()
+                    : torch.full(new long[] {channels, 1, 1}, new Scalar(AReLU.DEFAULT_BETA)).requires_grad_(true);
+            if (AReLUFunctional.pathFor(x, alpha, beta) != AReLUPath.FUSED_AUTOGRAD) {
                 throw new IllegalStateException("the fused kernels did not load: the node would not be measured");
             }
             // The JIT's compilations, the heap's and the allocator's sizing settle first, outside the table.
             for (long i = 0; i < warmup; i++) {
                 try (PointerScope step = new PointerScope()) {
-                    arelu.forward(x).sum().backward();
-                    resetGradients(x, arelu);
+                    AReLUFunctional.arelu(x, alpha, beta).sum().backward();
+                    resetGradients(x, alpha, beta);
                 }
             }
             String nodes;
             try (PointerScope probe = new PointerScope()) {
-                nodes = nodeKind(arelu.forward(x).grad_fn().name().getString());
+                nodes = nodeKind(AReLUFunctional.arelu(x, alpha, beta).grad_fn().name().getString());
             }
-            printHeader(calls, window, warmup, size, nodes);
+            printHeader(calls, window, warmup, size, channels, nodes);
             long done = 0;
             long[] gcBefore = gcTotals();
             ThreadMXBean threads = ManagementFactory.getThreadMXBean();
@@ -88,8 +104,8 @@ public final class Soak {
                 long start = System.nanoTime();
                 for (long i = 0; i < window; i++) {
                     try (PointerScope step = new PointerScope()) {
-                        arelu.forward(x).sum().backward();
-                        resetGradients(x, arelu);
+                        AReLUFunctional.arelu(x, alpha, beta).sum().backward();
+                        resetGradients(x, alpha, beta);
                     }
                 }
                 long areluNanos = System.nanoTime() - start;
@@ -117,10 +133,10 @@ public final class Soak {
         }
     }
 
-    private static void resetGradients(Tensor x, AReLU arelu) {
+    private static void resetGradients(Tensor x, Tensor alpha, Tensor beta) {
         x.mutable_grad().reset();
-        arelu.alpha().mutable_grad().reset();
-        arelu.beta().mutable_grad().reset();
+        alpha.mutable_grad().reset();
+        beta.mutable_grad().reset();
     }
 
     /**
@@ -136,9 +152,13 @@ public final class Soak {
                 ? "one JavaCPP peer per hook (forced)" : "the library's shared hook objects, unless the log says otherwise");
     }
 
-    private static void printHeader(long calls, long window, long warmup, int size, String nodes) throws IOException {
-        System.out.printf(Locale.ROOT, "AReLU forward + sum().backward(), %d-element float input, %,d calls after "
-                + "%,d of warm-up, windows of %,d, one libtorch thread%n", size, calls, warmup, window);
+    private static void printHeader(long calls, long window, long warmup, int size, int channels, String nodes)
+            throws IOException {
+        System.out.printf(Locale.ROOT, "AReLU forward + sum().backward(), %d-element float input, %s, %,d calls after "
+                + "%,d of warm-up, windows of %,d, one libtorch thread%n", size, channels == 0
+                        ? "the module's scalar parameters"
+                        : "channel-wise: parameters [" + channels + ", 1, 1], input [1, " + channels + ", 1, "
+                                + size / channels + "]", calls, warmup, window);
         System.out.printf(Locale.ROOT, "host: %s, %d CPUs; allocator: %s; max heap %d MiB; %s; %s%n", Host.cpuModel(),
                 Runtime.getRuntime().availableProcessors(), Host.allocator(),
                 Runtime.getRuntime().maxMemory() >> 20, System.getProperty("java.vm.name") + " "
