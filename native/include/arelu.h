@@ -65,8 +65,9 @@ extern "C" {
    5: arelu_forward_channels_params_*, arelu_backward_channels_params_*, ARELU_ERR_NO_MEMORY added.
    6: arelu_backward_values_* added; b = 1 + sigmoid(beta) with the sigmoid in the element type.
    7: arelu_node_functions registers once per process (ARELU_ERR_ALREADY_REGISTERED after that).
-   8: arelu_call_back added. */
-#define ARELU_ABI_VERSION 8
+   8: arelu_call_back added.
+   9: arelu_shared_ptr_is_set added. */
+#define ARELU_ABI_VERSION 9
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
 #define ARELU_ALPHA_MIN 0.01
@@ -113,6 +114,15 @@ ARELU_API int arelu_node_functions(arelu_node_apply_fn apply, arelu_node_name_fn
  * autograd function's forward so, because libtorch keeps grad mode per OS thread. body must not unwind (a C++
  * exception or longjmp) through this frame. */
 ARELU_API void arelu_call_back(void (*body)(void));
+
+/* Calls get(argument), a C++ function that takes one 64-bit unsigned integer and returns a std::shared_ptr by
+ * value (such as libtorch's torch::autograd::ForwardADLevel::try_get_by_idx, whose address the caller found),
+ * releases the returned pointer, and returns 1 where it was set, 0 where it was empty, -1 where get threw
+ * (nothing propagates) or is NULL. For the question whether a forward-mode AD level is open, asked on every
+ * call of a Java autograd function: bytedeco's binding of such a function leaks 16 bytes of native memory
+ * for every empty result (JavaCPP's SharedPtrAdapter allocates a copy of the pointer that only a Java object
+ * would free, and makes none for an empty one). */
+ARELU_API int arelu_shared_ptr_is_set(void* get, uint64_t argument);
 
 /* ABI version of the loaded library; callers refuse a library whose version differs. */
 ARELU_API int arelu_abi_version(void);

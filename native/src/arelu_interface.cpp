@@ -1,6 +1,7 @@
 // The functions of the C ABI that are neither CPU nor CUDA kernels: every build of the library has them.
 #include "arelu.h"
 
+#include <memory>
 #include <string>
 
 namespace arelu::detail {
@@ -14,6 +15,19 @@ int arelu_abi_version(void) { return ARELU_ABI_VERSION; }
 
 void arelu_call_back(void (*body)(void)) {
   if (body != nullptr) body();
+}
+
+int arelu_shared_ptr_is_set(void* get, uint64_t argument) {
+  if (get == nullptr) return -1;
+  // The pointee's type is not ours to know: a shared_ptr's layout and release (through its control block's
+  // virtual functions) do not depend on it, so one to an incomplete type takes the result and releases it.
+  struct Pointee;
+  using Get = std::shared_ptr<Pointee> (*)(uint64_t);
+  try {
+    return reinterpret_cast<Get>(get)(argument) != nullptr ? 1 : 0;
+  } catch (...) {
+    return -1;
+  }
 }
 
 const char* arelu_error_string(int status) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -58,6 +59,25 @@ TEST(AreluSharedLibrary, CallBackCallsOnce) {
   EXPECT_EQ(calls_back, 1);
   arelu_call_back(nullptr);
   EXPECT_EQ(calls_back, 1);
+}
+
+namespace {
+std::shared_ptr<int> held;
+std::shared_ptr<int> held_or_empty(uint64_t index) { return index == 0 ? held : nullptr; }
+std::shared_ptr<int> throws(uint64_t) { throw std::runtime_error("no"); }
+}  // namespace
+
+// arelu_shared_ptr_is_set tells a set from an empty result and releases the reference it was handed.
+TEST(AreluSharedLibrary, SharedPtrIsSetReleasesTheResult) {
+  held = std::make_shared<int>(7);
+  std::shared_ptr<int> (*get)(uint64_t) = held_or_empty;
+  EXPECT_EQ(arelu_shared_ptr_is_set(reinterpret_cast<void*>(get), 0), 1);
+  EXPECT_EQ(held.use_count(), 1) << "the returned copy was released";
+  EXPECT_EQ(arelu_shared_ptr_is_set(reinterpret_cast<void*>(get), 1), 0);
+  std::shared_ptr<int> (*failing)(uint64_t) = throws;
+  EXPECT_EQ(arelu_shared_ptr_is_set(reinterpret_cast<void*>(failing), 0), -1);
+  EXPECT_EQ(arelu_shared_ptr_is_set(nullptr, 0), -1);
+  held.reset();
 }
 
 TEST(AreluSharedLibrary, CudaEntryPointsWithoutDevice) {

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.github.arelu.internal.HostMemory;
+import io.github.arelu.internal.LoadedLibraries;
 import io.github.arelu.internal.NativeLibrary;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
@@ -63,8 +64,6 @@ final class CarrierTable {
     /** libstdc++'s std::string: data pointer, length, then a 16-byte local buffer for short strings. */
     private static final int STRING_BYTES = 32;
     private static final int STRING_LOCAL = 16;
-    private static final int RTLD_LAZY = 1;
-    private static final int RTLD_NOLOAD = 4;
     /** arelu_node_functions' status when another copy of this library registered first (ARELU_ERR_ALREADY_REGISTERED). */
     private static final int ALREADY_REGISTERED = 7;
 
@@ -199,7 +198,7 @@ final class CarrierTable {
         try (Arena arena = Arena.ofConfined()) {
             // Which library and symbol the table belongs to: Dl_info {fname, fbase, sname, saddr}.
             MemorySegment info = arena.allocate(4 * Long.BYTES);
-            MethodHandle dladdr = libc(linker, "dladdr", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+            MethodHandle dladdr = LoadedLibraries.libc(linker, "dladdr", FunctionDescriptor.of(ValueLayout.JAVA_INT,
                     ValueLayout.ADDRESS, ValueLayout.ADDRESS));
             if ((int) dladdr.invokeExact(MemorySegment.ofAddress(carrier), info) == 0) {
                 throw new IllegalStateException("dladdr knows no library of the carrier node's virtual table");
@@ -211,23 +210,7 @@ final class CarrierTable {
                 throw new IllegalStateException("the carrier node's virtual table is " + symbol + " in " + library
                         + ", not " + TABLE_SYMBOL);
             }
-            // The library is loaded: RTLD_NOLOAD only finds it, and the handle is released right after.
-            MethodHandle dlopen = libc(linker, "dlopen", FunctionDescriptor.of(ValueLayout.ADDRESS,
-                    ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-            MethodHandle dlsym = libc(linker, "dlsym", FunctionDescriptor.of(ValueLayout.ADDRESS,
-                    ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-            MethodHandle dlclose = libc(linker, "dlclose", FunctionDescriptor.of(ValueLayout.JAVA_INT,
-                    ValueLayout.ADDRESS));
-            MemorySegment handle = (MemorySegment) dlopen.invokeExact(arena.allocateFrom(library),
-                    RTLD_LAZY | RTLD_NOLOAD);
-            if (handle.address() == 0) {
-                throw new IllegalStateException("dlopen cannot find the loaded " + library);
-            }
-            apply = ((MemorySegment) dlsym.invokeExact(handle, arena.allocateFrom(APPLY_SYMBOL))).address();
-            int closed = (int) dlclose.invokeExact(handle);
-            if (apply == 0 || closed != 0) {
-                throw new IllegalStateException(library + " does not export CatBackward0::apply");
-            }
+            apply = LoadedLibraries.address(library, APPLY_SYMBOL);
         }
         long[] table = MemorySegment.ofAddress(carrier - TABLE_PREFIX * Long.BYTES)
                 .reinterpret((long) (TABLE_PREFIX + MOST_SLOTS) * Long.BYTES).toArray(ValueLayout.JAVA_LONG);
@@ -309,12 +292,6 @@ final class CarrierTable {
             return data == string.address() + STRING_LOCAL && length == bytes.length
                     && java.util.Arrays.equals(bytes, string.asSlice(STRING_LOCAL, length).toArray(ValueLayout.JAVA_BYTE));
         }
-    }
-
-    private static MethodHandle libc(Linker linker, String name, FunctionDescriptor descriptor) {
-        MemorySegment address = linker.defaultLookup().find(name)
-                .orElseThrow(() -> new IllegalStateException(name + " is not in the C library"));
-        return linker.downcallHandle(address, descriptor);
     }
 
     private static String string(MemorySegment text) {
