@@ -2,8 +2,9 @@
 """Prints the Java and PyTorch summaries of one comparison as one Markdown table.
 
 Usage: side_by_side.py JAVA_JSON PYTORCH_JSON [TITLE]
-The files are examples/bin/compare's --json-out and train_pytorch.py's --json-out; both name the same
-fields (imagesPerSecondMean, bestMean, firstEpochMean, finalLossMean). Standard library only.
+The files are examples/bin/compare's --json-out and train_pytorch.py's --json-out: {"setup": ...,
+"activations": {NAME: ...}}, each activation with the same fields (imagesPerSecondMean, bestMean,
+firstEpochMean, finalLossMean). Standard library only.
 """
 
 import json
@@ -19,7 +20,7 @@ def main():
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__.splitlines()[2])
     with open(sys.argv[1]) as java_file, open(sys.argv[2]) as pytorch_file:
-        java, pytorch = json.load(java_file), json.load(pytorch_file)
+        java, pytorch = json.load(java_file)["activations"], json.load(pytorch_file)["activations"]
     if len(sys.argv) == 4:
         print(sys.argv[3] + "\n")
     print("| activation | Java img/s | PyTorch img/s | Java / PyTorch | Java best acc (%) | PyTorch best acc (%) "

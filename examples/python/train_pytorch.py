@@ -413,9 +413,10 @@ def main():
     for name in args.activations:
         results[name] = summarize([train_run(name, args.seed + run, args, train, test) for run in range(args.runs)])
 
-    print(f"\nData: {args.data}, {len(train[1])} training and {len(test[1])} test images. {args.net}, "
-          f"{'SGD (momentum 0.9)' if args.optimizer == 'SGD' else 'Adam'}, batch {args.batch_size}, "
-          f"{args.runs} run(s) from seed {args.seed}, lr {args.lr}, {args.epochs} epoch(s).")
+    setup = (f"Data: {args.data}, {len(train[1])} training and {len(test[1])} test images. {args.net}, "
+             f"{'SGD (momentum 0.9)' if args.optimizer == 'SGD' else 'Adam'}, batch {args.batch_size}, "
+             f"{args.runs} run(s) from seed {args.seed}, lr {args.lr}, {args.epochs} epoch(s).")
+    print("\n" + setup)
     print(f"PyTorch {torch.__version__}, Python {sys.version.split()[0]}. Threads: {torch.get_num_threads()}. "
           f"oneDNN: {'on' if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else 'off'}. "
           f"Memory allocator: {allocator()}. BLAS: {blas()}.")
@@ -424,7 +425,7 @@ def main():
         print(f"{name:<10} | {result['firstEpochMean']:17.2f} | {result['bestMean']:12.2f} | "
               f"{result['finalLossMean']:10.4f} | {result['imagesPerSecondMean']:7.0f}")
     if args.json_out:
-        args.json_out.write_text(json.dumps(results, indent=1) + "\n")
+        args.json_out.write_text(json.dumps({"setup": setup, "activations": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

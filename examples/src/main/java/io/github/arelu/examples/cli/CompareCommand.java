@@ -194,10 +194,13 @@ public final class CompareCommand implements Experiment {
         Trainer trainer = common.trainer(reporting ? progress : ProgressBar.silent(), group);
         List<ActivationResult> results = compare(selected, data[0], data[1], trainer);
         group.finish();
-        out.printf(Locale.ROOT, "%nData: %s, %d training and %d test images. %s, lr %s, %d epoch(s).%n%s%n",
+        String setup = String.format(Locale.ROOT, "Data: %s, %d training and %d test images. %s, lr %s, %d epoch(s).",
                 common.data(), data[0].count(), data[1].count(), common.describeTraining(data[0].count()),
-                learningRate, epochs, CommonOptions.describeRuntime());
+                learningRate, epochs);
+        out.printf(Locale.ROOT, "%n%s%n%s%n", setup, CommonOptions.describeRuntime());
         if (group.worldSize() > 1) {
+            setup += String.format(Locale.ROOT, " Data parallel: %d processes (gloo), each on 1/%d of every batch.",
+                    group.worldSize(), group.worldSize());
             out.printf(Locale.ROOT, "Data parallel: %d processes (gloo), each on 1/%d of every batch; images/s "
                     + "below are the group's. All-reduce: %.1f %% of rank 0's training time (waiting for the "
                     + "slowest rank included).%n", group.worldSize(), group.worldSize(),
@@ -211,7 +214,7 @@ public final class CompareCommand implements Experiment {
         Reports.printTable(results, out);
         out.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
         if (reporting) {
-            writeOutputs(results, data[0].count());
+            writeOutputs(results, setup, data[0].count());
         }
         out.flush();
         return 0;
@@ -242,9 +245,10 @@ public final class CompareCommand implements Experiment {
         return results;
     }
 
-    private void writeOutputs(List<ActivationResult> results, int trainCount) throws OutputFiles.Unwritable {
+    private void writeOutputs(List<ActivationResult> results, String setup, int trainCount)
+            throws OutputFiles.Unwritable {
         if (jsonOut != null) {
-            OutputFiles.write("--json-out", jsonOut, () -> Files.writeString(jsonOut, Reports.toJson(results)));
+            OutputFiles.write("--json-out", jsonOut, () -> Files.writeString(jsonOut, Reports.toJson(setup, results)));
         }
         if (csvOut != null) {
             OutputFiles.write("--csv-out", csvOut, () -> Files.writeString(csvOut, Reports.toCsv(results)));

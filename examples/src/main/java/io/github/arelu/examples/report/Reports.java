@@ -69,15 +69,17 @@ public final class Reports {
     }
 
     /**
-     * JSON object keyed by activation name, each with {@code firstEpochMean}, {@code firstEpochStd},
-     * {@code bestMean}, {@code bestStd}, {@code finalLossMean}, {@code imagesPerSecondMean} (training
-     * throughput), {@code accuracyPerEpochMean}, {@code accuracyPerEpochStd} and the per-run histories.
+     * {@code {"setup": ..., "activations": {NAME: {...}}}}, as the other commands' results: the setup in words (data,
+     * network, optimizer, batch, runs and their seeds, learning rate, epochs), then per activation
+     * {@code firstEpochMean}, {@code firstEpochStd}, {@code bestMean}, {@code bestStd}, {@code finalLossMean},
+     * {@code imagesPerSecondMean} (training throughput), {@code accuracyPerEpochMean}, {@code accuracyPerEpochStd}
+     * and the per-run histories.
      */
-    public static String toJson(List<ActivationResult> results) {
-        return Json.write(activationsJson(results));
+    public static String toJson(String setup, List<ActivationResult> results) {
+        return Json.document(setup, activationsJson(results));
     }
 
-    /** {@link #toJson}'s object, to nest in a larger document. */
+    /** {@link #toJson}'s activations object, to nest in a larger document. */
     static JsonObject activationsJson(List<ActivationResult> results) {
         JsonObject activations = new JsonObject();
         for (ActivationResult result : results) {

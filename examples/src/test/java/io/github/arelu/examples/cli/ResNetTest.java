@@ -117,7 +117,12 @@ class ResNetTest {
                 csv.toString(), "--parameter-plot", plot.toString());
         assertEquals(0, outcome.exitCode(), outcome.err());
 
-        JsonObject root = JsonParser.parseString(Files.readString(json)).getAsJsonObject();
+        JsonObject document = JsonParser.parseString(Files.readString(json)).getAsJsonObject();
+        String setup = document.get("setup").getAsString();
+        assertTrue(setup.startsWith("Data: " + tinyDataSet + ", 8 training and 4 test images. ResNet, SGD"), setup);
+        assertTrue(setup.contains("batch 4, 2 run(s) from seed 42;") && setup.endsWith(", lr 1.0E-4, 2 epoch(s)."),
+                setup);
+        JsonObject root = document.getAsJsonObject("activations");
         JsonArray layers = root.getAsJsonObject("AReLU-channelwise").getAsJsonArray("runs").get(1).getAsJsonObject()
                 .getAsJsonArray("parameters");
         assertEquals(13, layers.size());
