@@ -49,7 +49,8 @@ import org.bytedeco.pytorch.global.torch.Layout;
  * a backward written with differentiable operations on the saved tensors gives correct higher-order gradients.
  * Without grad mode, or when no input requires grad, {@code apply} just runs {@code forward} and records nothing.
  * Forward-mode AD has no counterpart: an input that carries a tangent (a dual tensor) is refused, and forward runs
- * with forward-mode AD off, as libtorch runs a C++ {@code Function}'s.
+ * with forward-mode AD off, as libtorch runs a C++ {@code Function}'s. (A tangent on a sparse or MKL-DNN input,
+ * which only an operation with a forward-mode formula can give it, cannot be read from Java and is not looked for.)
  *
  * <p>Lifetime: the node is owned by libtorch's graph like any other; the Java side of a call (this
  * function and its {@link FunctionContext}) is held by a registry until libtorch destroys the node (the
@@ -121,8 +122,8 @@ public abstract class JavaFunction {
      *
      * @param inputs the function's tensor inputs
      * @return the outputs of {@link #forward}, whose {@code grad_fn} is the recorded node when one was recorded
-     * @throws IllegalArgumentException for a null or undefined input, or one that carries a forward-mode AD
-     *     tangent
+     * @throws IllegalArgumentException for a null or undefined input, or a strided one that carries a forward-mode
+     *     AD tangent
      * @throws IllegalStateException on a virtual thread where the native library is unavailable; when forward
      *     returns no outputs, an undefined or non-floating-point
      *     output, an output that is an input or shares its memory, or the same tensor twice, or saves an output

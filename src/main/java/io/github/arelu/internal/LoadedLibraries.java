@@ -44,8 +44,10 @@ public final class LoadedLibraries {
                 throw new IllegalStateException("no loaded library " + library);
             }
             long address = ((MemorySegment) dlsym.invokeExact(handle, arena.allocateFrom(symbol))).address();
-            int closed = (int) dlclose.invokeExact(handle);
-            if (address == 0 || closed != 0) {
+            if ((int) dlclose.invokeExact(handle) != 0) {
+                throw new IllegalStateException("dlclose of " + library + " failed");
+            }
+            if (address == 0) {
                 throw new IllegalStateException(library + " does not export " + symbol);
             }
             return address;

@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 import io.github.arelu.LibTorch;
+import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Dispatcher;
 import org.bytedeco.pytorch.IValue;
@@ -26,7 +27,7 @@ import org.bytedeco.pytorch.Tensor;
  * (about as cheap as a JNI call): bytedeco's own binding of it leaks 16 bytes of native memory for every empty
  * result, that is, on every call of a process without forward-mode AD. Where that path is unavailable (no native
  * library, or a libtorch without the symbol; logged once) every question reads the tensors' tangents, which is
- * slower but as right.
+ * slower but as right, for strided tensors (see {@link #firstWithTangent}).
  */
 public final class Tangents {
 
@@ -43,13 +44,15 @@ public final class Tangents {
         MethodHandle isSet = null;
         MemorySegment getter = null;
         try {
-            getter = MemorySegment.ofAddress(LoadedLibraries.address("libtorch_cpu.so", TRY_GET_BY_IDX));
+            // The file JavaCPP loaded, by path: no other libtorch that a name could match.
+            String library = Loader.getLoadedLibraries().getOrDefault("torch_cpu", "libtorch_cpu.so");
+            getter = MemorySegment.ofAddress(LoadedLibraries.address(library, TRY_GET_BY_IDX));
             isSet = Linker.nativeLinker().downcallHandle(NativeLibrary.symbol("arelu_shared_ptr_is_set"),
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot ask libtorch whether a forward-mode AD level is open ({0}); "
-                    + "every fused AReLU call and JavaFunction call reads its tensors' tangents instead, which is "
-                    + "slower", e.getMessage());
+                    + "every JavaFunction call reads the tangents of its inputs instead, which is slower",
+                    e.getMessage());
         }
         IS_SET = isSet;
         LEVEL_GETTER = getter;
@@ -78,10 +81,12 @@ public final class Tangents {
     }
 
     /**
-     * The index of the first tensor that carries a tangent, or -1 when none does.
+     * The index of the first tensor that carries a tangent, or -1 when none does. Strided tensors only: reading a
+     * tangent through the dispatcher makes an alias of the tensor, which sparse and MKL-DNN tensors cannot have
+     * (nor can they be made dual; a tangent reaches one only through an operation with a forward-mode formula).
      *
      * @param tensors defined tensors
-     * @return the index of the first one with a forward-AD tangent at level 0, or -1
+     * @return the index of the first strided one with a forward-AD tangent at level 0, or -1
      */
     public static int firstWithTangent(Tensor... tensors) {
         if (!levelOpen()) {
@@ -89,6 +94,9 @@ public final class Tangents {
         }
         try (PointerScope scope = new PointerScope()) {
             for (int i = 0; i < tensors.length; i++) {
+                if (!TensorInfo.isStrided(tensors[i])) {
+                    continue;
+                }
                 IValueVector stack = new IValueVector();
                 stack.push_back(new IValue(tensors[i]));
                 stack.push_back(new IValue(LEVEL));

@@ -1035,11 +1035,14 @@ class JavaFunctionTest {
                     refused.getMessage());
             assertEquals(0, JavaFunction.liveNodeCount(), "nothing recorded");
 
-            // Open level, no tangent: an ordinary call, recorded and differentiable.
+            // Open level, no tangent: an ordinary call, recorded and differentiable; sparse inputs too.
             Tensor[] out = new AffineAndSquare().apply(x, w, doubles(1.0));
             assertArrayEquals(new double[] {2.0, -2.0}, values(out[0]), 0.0);
             backward(out[0].sum(), false);
             assertArrayEquals(new double[] {-1.0}, values(w.grad()), 0.0);
+            Tensor sparse = doubles(1.0, 2.0).to_sparse().requires_grad_(true);
+            backward(new Triple().apply(sparse)[0].to_dense().sum(), false);
+            assertArrayEquals(new double[] {3.0, 3.0}, values(sparse.grad().to_dense()), 0.0);
         } finally {
             torch.exit_dual_level(level);
         }
