@@ -91,9 +91,8 @@ public final class ComposedAReLU {
                     wrt.push_back(nodes[i]);
                 }
             }
-            Tensor[] result = new Tensor[3];
             if (wrt.size() == 0) {
-                return result;
+                return new Tensor[3];
             }
             Tensor[] at = new Tensor[3];
             for (int i = 0; i < 3; i++) {
@@ -101,13 +100,7 @@ public final class ComposedAReLU {
             }
             TensorVector grads = torch.grad(new TensorVector(reference(at[0], at[1], at[2])), wrt,
                     new TensorVector(gradOutput), new BoolOptional(true), true, true);
-            for (int i = 0, k = 0; i < 3; i++) {
-                if (needed[i]) {
-                    Tensor g = grads.get(k++);
-                    result[i] = g.defined() ? Scopes.escape(scope, new Tensor(g)) : null;
-                }
-            }
-            return result;
+            return inPlaces(grads, needed, scope);
         }
     }
 
@@ -126,20 +119,28 @@ public final class ComposedAReLU {
                     wrt.push_back(leaves[i].requires_grad_(true));
                 }
             }
-            Tensor[] result = new Tensor[3];
             if (wrt.size() == 0) {
-                return result;
+                return new Tensor[3];
             }
             TensorVector grads = torch.grad(new TensorVector(reference(leaves[0], leaves[1], leaves[2])), wrt,
                     new TensorVector(gradOutput), new BoolOptional(false), false, true);
-            for (int i = 0, k = 0; i < 3; i++) {
-                if (needed[i]) {
-                    Tensor g = grads.get(k++);
-                    result[i] = g.defined() ? Scopes.escape(scope, new Tensor(g)) : null;
-                }
-            }
-            return result;
+            return inPlaces(grads, needed, scope);
         }
+    }
+
+    /**
+     * The gradients {@code torch.grad} gave for the needed inputs, at their inputs' places (null elsewhere and for
+     * an undefined one), handed from {@code scope} to the caller's.
+     */
+    private static Tensor[] inPlaces(TensorVector grads, boolean[] needed, PointerScope scope) {
+        Tensor[] result = new Tensor[3];
+        for (int i = 0, k = 0; i < 3; i++) {
+            if (needed[i]) {
+                Tensor g = grads.get(k++);
+                result[i] = g.defined() ? Scopes.escape(scope, new Tensor(g)) : null;
+            }
+        }
+        return result;
     }
 
     /**
