@@ -92,15 +92,13 @@ public final class FusedAReLUFunction extends JavaFunction {
             checkParameterUnreplaced("alpha", saved[1], saved.length > 4 ? saved[4] : null, gradOutputs[0]);
             checkParameterUnreplaced("beta", saved[2], saved.length > 4 ? saved[5] : null, gradOutputs[0]);
             Tensor[] live = {saved[0], saved[1], saved[2]};
-            Tensor[] atForward = {x, saved.length > 4 ? saved[4] : full(saved[1], scalar.alpha()),
-                saved.length > 4 ? saved[5] : full(saved[2], scalar.beta())};
+            Tensor[] atForward = atForward(x, saved, scalar);
             return ComposedAReLU.differentiableBackward(gradOutputs[0], live, atForward, needed);
         }
         checkUnreplaced(x, gradOutputs[0]);
         if (Tangents.firstWithTangent(gradOutputs[0]) >= 0) {
-            return ComposedAReLU.gradientsAt(gradOutputs[0], x,
-                    saved.length > 4 ? saved[4] : full(saved[1], scalar.alpha()),
-                    saved.length > 4 ? saved[5] : full(saved[2], scalar.beta()), needed);
+            Tensor[] atForward = atForward(x, saved, scalar);
+            return ComposedAReLU.gradientsAt(gradOutputs[0], atForward[0], atForward[1], atForward[2], needed);
         }
         Tensor alpha = saved.length > 4 ? saved[4] : saved[1];
         Tensor beta = saved.length > 4 ? saved[5] : saved[2];
@@ -148,6 +146,15 @@ public final class FusedAReLUFunction extends JavaFunction {
     }
 
     /** A tensor of {@code like}'s shape, dtype and device holding a value forward read from it. */
+    /**
+     * x, alpha and beta as forward read them: the saved copies, or one-element parameters filled with the values
+     * forward read (shaped like the live ones).
+     */
+    private static Tensor[] atForward(Tensor x, Tensor[] saved, FusedKernels.ScalarParameters scalar) {
+        return new Tensor[] {x, saved.length > 4 ? saved[4] : full(saved[1], scalar.alpha()),
+            saved.length > 4 ? saved[5] : full(saved[2], scalar.beta())};
+    }
+
     private static Tensor full(Tensor like, double value) {
         return torch.full_like(like, new Scalar(value));
     }
