@@ -3,10 +3,13 @@ package io.github.arelu;
 import java.util.Locale;
 
 import io.github.arelu.internal.AReLUArguments;
+import io.github.arelu.internal.TensorInfo;
 
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DimnameListOptional;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -117,19 +120,59 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     }
 
     /**
-     * libtorch's {@code load} replaces the parameters with a checkpoint's tensors whatever their shapes, so a
-     * checkpoint of a scalar AReLU loaded into a channel-wise one (or of another channel count) would leave a
-     * module that no longer is what it was built as. PyTorch's {@code load_state_dict} refuses that; here the
-     * module's first use does.
+     * A parameter replaced by a tensor of another shape ({@code set_} or {@code set_data} on it; {@link
+     * #load(InputArchive)} refuses a checkpoint of another shape) would leave a module that no longer is what it was
+     * built as: the scalar form broadcasting channel-wise, or the wrong channels. Refused at the module's next use.
      */
     private void checkParameterShapes() {
         if (!heldAsBuilt()) {
             long held = alpha.numel();
             throw new IllegalStateException("AReLU was built with alpha and beta of shape [" + numParameters
                     + "] but holds alpha of shape " + AReLUArguments.shapeOf(alpha) + " and beta of shape "
-                    + AReLUArguments.shapeOf(beta) + ": a checkpoint of a differently shaped AReLU was loaded "
-                    + "into it; build the module as it was saved (" + (held == 1 ? "new AReLU()"
-                            : "AReLU.channelwise(" + held + ")") + ") before loading");
+                    + AReLUArguments.shapeOf(beta) + ": its parameters were replaced by tensors of another shape; "
+                    + "build the module with the shape it should hold (" + (held == 1 ? "new AReLU()"
+                            : "AReLU.channelwise(" + held + ")") + ")");
+        }
+    }
+
+    /**
+     * Loads alpha and beta from a checkpoint as libtorch's {@code load} does, once their dtypes and shapes are this
+     * module's. libtorch's {@code load} points a parameter at the checkpoint's memory whatever its dtype and shape: a
+     * float64 checkpoint loaded into a float32 module reads each 8-byte value as a 4-byte float (garbage values and no
+     * error; {@code Linear} and libtorch's other modules too), and one of another shape replaces the module's. Also
+     * called for an AReLU registered in a module that is loaded, where the exception stops that load.
+     *
+     * @param archive the checkpoint of this module
+     * @throws IllegalArgumentException when the checkpoint's alpha or beta has another dtype or shape than this
+     *     module's, naming both
+     */
+    @Override
+    public void load(InputArchive archive) {
+        try (PointerScope scope = new PointerScope()) {
+            checkCheckpoint(archive, "alpha", alpha);
+            checkCheckpoint(archive, "beta", beta);
+        }
+        super.load(archive);
+    }
+
+    /** Where the checkpoint has no such tensor, libtorch's load says so. */
+    private void checkCheckpoint(InputArchive archive, String name, Tensor held) {
+        IValue value = new IValue();
+        if (!archive.try_read(name, value) || !value.isTensor()) {
+            return;
+        }
+        Tensor saved = value.toTensor();
+        boolean sameDtype = TensorInfo.dtype(saved) == TensorInfo.dtype(held);
+        boolean builtShape = saved.dim() == 1 && saved.numel() == numParameters;
+        if (!sameDtype || !builtShape) {
+            throw new IllegalArgumentException("AReLU's checkpoint holds " + name + " as " + TensorInfo.dtype(saved)
+                    + " of shape " + AReLUArguments.shapeOf(saved) + ", this module's " + name + " is "
+                    + TensorInfo.dtype(held) + " of shape " + AReLUArguments.shapeOf(held) + ": "
+                    + (sameDtype ? "" : "libtorch's load would read its bytes as " + TensorInfo.dtype(held)
+                            + "; convert the module first (to(ScalarType." + TensorInfo.dtype(saved) + ", false))"
+                            + (builtShape ? "" : ", and "))
+                    + (builtShape ? "" : "build the module as it was saved (" + (saved.numel() == 1 ? "new AReLU()"
+                            : "AReLU.channelwise(" + saved.numel() + ")") + ")"));
         }
     }
 

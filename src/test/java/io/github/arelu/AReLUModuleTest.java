@@ -30,12 +30,14 @@ import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.RMSprop;
 import org.bytedeco.pytorch.RMSpropOptions;
 import org.bytedeco.pytorch.SGD;
 import org.bytedeco.pytorch.SGDOptions;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.SequentialImpl;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
@@ -288,27 +290,111 @@ class AReLUModuleTest {
         assertArrayEquals(values(saved.forward(x)), values(loaded.forward(x)), 0.0);
     }
 
+    /** A checkpoint of this module, saved to a file and opened as an archive to load from. */
+    private static InputArchive checkpoint(Module saved, Path dir, String name) {
+        Path file = dir.resolve(name);
+        OutputArchive out = new OutputArchive();
+        saved.save(out);
+        out.save_to(file.toString());
+        InputArchive in = new InputArchive();
+        in.load_from(file.toString());
+        return in;
+    }
+
     /**
-     * libtorch's load takes a checkpoint's tensors whatever their shapes: a channel-wise checkpoint loaded into
-     * a module of another channel count, or into the scalar form, is refused at the module's first use with a
-     * message naming both shapes, as PyTorch's load_state_dict refuses it; toString does not throw.
+     * libtorch's load takes a checkpoint's tensors whatever their shapes: a channel-wise checkpoint loaded into a
+     * module of another channel count, or into the scalar form, would replace its parameters. AReLU's load refuses it,
+     * naming both shapes, as PyTorch's load_state_dict refuses it, and keeps its own values.
      */
     @Test
-    void aCheckpointOfAnotherShapeIsRefusedNamingTheShapes(@TempDir Path dir) throws Exception {
-        Path file = dir.resolve("five.pt");
-        OutputArchive out = new OutputArchive();
-        AReLU.channelwise(5).save(out);
-        out.save_to(file.toString());
+    void aCheckpointOfAnotherShapeIsRefusedNamingTheShapes(@TempDir Path dir) {
+        AReLU five = AReLU.channelwise(5);
         for (AReLU target : new AReLU[] {AReLU.channelwise(3), new AReLU()}) {
-            InputArchive in = new InputArchive();
-            in.load_from(file.toString());
-            target.load(in);
+            double[] alphaBefore = values(target.alpha());
+            InputArchive in = checkpoint(five, dir, "five.pt");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> target.load(in));
+            assertTrue(e.getMessage().contains("checkpoint holds alpha as Float of shape [5], this module's alpha is "
+                    + "Float of shape [" + target.numParameters() + "]")
+                    && e.getMessage().contains("build the module as it was saved (AReLU.channelwise(5))"),
+                    e.getMessage());
+            assertArrayEquals(alphaBefore, values(target.alpha()), 0.0);
+            assertEquals(target.numParameters(), target.alpha().numel());
+        }
+    }
+
+    /**
+     * libtorch's load points a parameter at the checkpoint's memory whatever its dtype: a float64 checkpoint loaded
+     * into a float32 module read each 8-byte value as a 4-byte float (alpha 0.3, beta -1 came back as 2.0 and 0.0,
+     * silently), and a float32 one into a float64 module failed with libtorch's storage error. Refused, naming both
+     * dtypes and the conversion; after it, the checkpoint loads exactly.
+     */
+    @Test
+    void aCheckpointOfAnotherDtypeIsRefusedNamingTheDtypes(@TempDir Path dir) {
+        AReLU doubles = new AReLU(0.3, -1.0);
+        doubles.to(ScalarType.Double, false);
+        AReLU floats = new AReLU();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> floats.load(checkpoint(doubles, dir, "double.pt")));
+        assertTrue(e.getMessage().contains("checkpoint holds alpha as Double of shape [1], this module's alpha is "
+                + "Float of shape [1]") && e.getMessage().contains("to(ScalarType.Double, false)"), e.getMessage());
+        assertEquals(AReLU.DEFAULT_ALPHA, value(floats.alpha()), 1e-7);
+        assertEquals(AReLU.DEFAULT_BETA, value(floats.beta()), 1e-7);
+
+        AReLU wider = new AReLU();
+        wider.to(ScalarType.Double, false);
+        e = assertThrows(IllegalArgumentException.class, () -> wider.load(checkpoint(new AReLU(), dir, "float.pt")));
+        assertTrue(e.getMessage().contains("alpha as Float of shape [1], this module's alpha is Double"), e.getMessage());
+
+        floats.to(ScalarType.Double, false);
+        floats.load(checkpoint(doubles, dir, "double.pt"));
+        assertEquals((double) 0.3f, value(floats.alpha()), 0.0); // made in float32, then converted
+        assertEquals(-1.0, value(floats.beta()), 0.0);
+    }
+
+    /**
+     * libtorch's load of a network calls AReLU's load for its AReLU child: a checkpoint of another dtype stops the
+     * network's load there with AReLU's message (as text: it passes through libtorch), and one of the network's own
+     * dtype loads every parameter.
+     */
+    @Test
+    void aNetworksLoadChecksItsAReLU(@TempDir Path dir) {
+        Net doubles = new Net();
+        doubles.to(ScalarType.Double, false);
+        RuntimeException e = assertThrows(RuntimeException.class,
+                () -> new Net().load(checkpoint(doubles, dir, "net-double.pt")));
+        assertTrue(e.getMessage().contains("checkpoint holds alpha as Double of shape [1], this module's alpha is "
+                + "Float of shape [1]"), e.getMessage());
+
+        Net saved = new Net();
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            saved.act.alpha().fill_(new Scalar(0.25));
+            saved.act.beta().fill_(new Scalar(-0.5));
+        }
+        Net loaded = new Net();
+        loaded.load(checkpoint(saved, dir, "net.pt"));
+        assertEquals(0.25, value(loaded.act.alpha()), 0.0);
+        assertEquals(-0.5, value(loaded.act.beta()), 0.0);
+        Tensor x = torch.randn(new long[] {3, 4});
+        assertArrayEquals(values(saved.forward(x)), values(loaded.forward(x)), 0.0);
+    }
+
+    /**
+     * A parameter replaced by a tensor of another shape ({@code set_}, not a checkpoint) is refused at the module's
+     * next use, naming both shapes; toString does not throw.
+     */
+    @Test
+    void aParameterReplacedByAnotherShapeIsRefusedAtFirstUse() {
+        for (AReLU target : new AReLU[] {AReLU.channelwise(3), new AReLU()}) {
+            try (NoGradGuard noGrad = new NoGradGuard()) {
+                target.alpha().set_(torch.full(new long[] {5}, new Scalar(0.5)));
+                target.beta().set_(torch.full(new long[] {5}, new Scalar(1.0)));
+            }
             long built = target.numParameters();
             Tensor x = torch.randn(new long[] {2, 5, 4});
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> target.forward(x));
             assertTrue(e.getMessage().contains("built with alpha and beta of shape [" + built + "]")
                     && e.getMessage().contains("holds alpha of shape [5]")
-                    && e.getMessage().contains("build the module as it was saved (AReLU.channelwise(5))"),
+                    && e.getMessage().contains("build the module with the shape it should hold (AReLU.channelwise(5))"),
                     e.getMessage());
             assertThrows(IllegalStateException.class, () -> target.pathFor(x));
             assertTrue(target.toString().contains("holding alpha of shape [5]"), target.toString());
