@@ -618,6 +618,22 @@ void AReLUImpl::reset() {
 
 torch::Tensor AReLUImpl::forward(const torch::Tensor& input) { return arelu(input, alpha, beta); }
 
+void AReLUImpl::load(torch::serialize::InputArchive& archive) {
+  for (const auto& [name, held] : {std::pair<const char*, const torch::Tensor*>{"alpha", &alpha}, {"beta", &beta}}) {
+    c10::IValue value;
+    if (!archive.try_read(name, value) || !value.isTensor()) {
+      continue;  // Module::load names what is missing
+    }
+    const torch::Tensor saved = value.toTensor();
+    TORCH_CHECK(saved.scalar_type() == held->scalar_type() && saved.sizes() == held->sizes(),
+                "arelu: the checkpoint holds ", name, " as ", saved.scalar_type(), saved.sizes(), ", this module's ",
+                name, " is ", held->scalar_type(), held->sizes(), ": Module::load would read its bytes as ",
+                held->scalar_type(), " or replace its shape; convert the module first (to(", saved.scalar_type(),
+                ")) or build it as it was saved (AReLUOptions(", saved.numel(), "))");
+  }
+  torch::nn::Module::load(archive);
+}
+
 void AReLUImpl::pretty_print(std::ostream& stream) const {
   stream << "arelu::AReLU(num_parameters=" << options.num_parameters() << ", alpha=" << options.alpha()
          << ", beta=" << options.beta() << ")";

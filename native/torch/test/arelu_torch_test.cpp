@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -808,6 +809,53 @@ TEST_P(AReLUTest, ModuleParametersAndOptions) {
   std::ostringstream printed;
   printed << *channels;
   EXPECT_NE(printed.str().find("num_parameters=4"), std::string::npos) << printed.str();
+}
+
+// A floating-point argument is no channel count: AReLU(2.0) meant a value and would have built two channels.
+static_assert(std::is_constructible_v<arelu::AReLUOptions, int>);
+static_assert(std::is_constructible_v<arelu::AReLUOptions, int64_t>);
+static_assert(!std::is_constructible_v<arelu::AReLUOptions, double>);
+static_assert(!std::is_constructible_v<arelu::AReLUOptions, float>);
+static_assert(!std::is_constructible_v<arelu::AReLUImpl, double>);
+
+// Module::load points a parameter at the checkpoint's tensor whatever its dtype: a float64 checkpoint loaded into a
+// float32 module read alpha 0.3 and beta -1.25 as 2 and 0, silently; one of another shape replaced the module's.
+// AReLU's load refuses both, alone and inside a loaded network, and loads its own dtype and shape exactly.
+TEST(AReLUModule, ACheckpointOfAnotherDtypeOrShapeIsRefused) {
+  arelu::AReLU doubles(arelu::AReLUOptions().alpha(0.3).beta(-1.25));
+  doubles->to(torch::kDouble);
+  std::stringstream saved_doubles;
+  torch::save(doubles, saved_doubles);
+  arelu::AReLU floats;
+  try {
+    torch::load(floats, saved_doubles);
+    FAIL() << "a float64 checkpoint loaded into a float32 AReLU";
+  } catch (const c10::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("holds alpha as Double[1], this module's alpha is Float[1]"), std::string::npos)
+        << message;
+  }
+  EXPECT_FLOAT_EQ(floats->alpha.item<float>(), static_cast<float>(arelu::kDefaultAlpha)) << "values kept";
+
+  arelu::AReLU four(arelu::AReLUOptions(4));
+  std::stringstream saved_four;
+  torch::save(four, saved_four);
+  arelu::AReLU one;
+  EXPECT_THROW(torch::load(one, saved_four), c10::Error);
+  EXPECT_EQ(one->alpha.sizes(), torch::IntArrayRef({1}));
+
+  torch::nn::Sequential net_doubles(torch::nn::Linear(3, 2), arelu::AReLU());
+  net_doubles->to(torch::kDouble);
+  std::stringstream saved_net;
+  torch::save(net_doubles, saved_net);
+  torch::nn::Sequential net(torch::nn::Linear(3, 2), arelu::AReLU());
+  EXPECT_THROW(torch::load(net, saved_net), c10::Error);
+
+  floats->to(torch::kDouble);
+  saved_doubles.seekg(0);
+  torch::load(floats, saved_doubles);
+  EXPECT_EQ(floats->alpha.item<double>(), static_cast<double>(static_cast<float>(0.3)));
+  EXPECT_EQ(floats->beta.item<double>(), -1.25);
 }
 
 TEST_P(AReLUTest, TinyNetworkTrains) {

@@ -18,10 +18,12 @@
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
+#include <torch/serialize/input-archive.h>
 #include <torch/types.h>
 
 #include <cstdint>
 #include <ostream>
+#include <type_traits>
 
 namespace arelu {
 
@@ -47,7 +49,11 @@ bool fused_cuda_available();
 
 struct AReLUOptions {
   // 1: one alpha and one beta; C: one of each per channel of dimension 1.
-  AReLUOptions(int64_t num_parameters = 1) : num_parameters_(num_parameters) {}  // NOLINT: implicit like PReLUOptions
+  AReLUOptions(int64_t num_parameters = 1) : num_parameters_(num_parameters) {}  // NOLINT: implicit, a count
+  // AReLU(2.0), meant as a value of alpha or beta, would otherwise build two channels: set values with
+  // AReLUOptions().alpha(a).beta(b). A template, so that an int argument still takes the count without ambiguity.
+  template <typename T, typename = std::enable_if_t<std::is_floating_point_v<T>>>
+  AReLUOptions(T) = delete;
   TORCH_ARG(int64_t, num_parameters);
   TORCH_ARG(double, alpha) = kDefaultAlpha;
   TORCH_ARG(double, beta) = kDefaultBeta;
@@ -63,6 +69,12 @@ class AReLUImpl : public torch::nn::Cloneable<AReLUImpl> {
 
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
+  // Module::load points each parameter at the checkpoint's tensor whatever its dtype and shape: a float64
+  // checkpoint loaded into a float32 module reads each 8-byte value as a 4-byte float (garbage values, no error;
+  // torch::nn::Linear too). This load refuses a checkpoint whose alpha or beta differs from the module's in dtype
+  // or shape, naming both, and then loads as Module::load does. torch::load(module, path) and a loaded parent
+  // module call it.
+  void load(torch::serialize::InputArchive& archive) override;
 
   AReLUOptions options;
   torch::Tensor alpha;
