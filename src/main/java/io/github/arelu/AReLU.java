@@ -11,6 +11,7 @@ import org.bytedeco.pytorch.DimnameListOptional;
 import org.bytedeco.pytorch.IValue;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.SharedModuleVector;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -43,6 +44,9 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     public static final double DEFAULT_ALPHA = 0.90;
     /** The paper's initial beta. */
     public static final double DEFAULT_BETA = 2.0;
+
+    /** The module's name in libtorch ({@code name()}), by which {@link #projectAlphas} finds AReLU layers. */
+    private static final String NAME = "AReLU";
 
     /** The most values per parameter that {@link #toString()} shows. */
     private static final int SHOWN_CHANNELS = 8;
@@ -80,7 +84,7 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * @throws IllegalArgumentException when {@code numParameters < 1} or a value is not finite
      */
     public AReLU(long numParameters, double alpha, double beta) {
-        super("AReLU");
+        super(NAME);
         if (numParameters < 1) {
             throw new IllegalArgumentException("AReLU needs numParameters >= 1, got " + numParameters);
         }
@@ -230,6 +234,30 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     public AReLU projectAlpha() {
         AReLUFunctional.projectAlpha(alpha);
         return this;
+    }
+
+    /**
+     * {@link #projectAlpha()} for every AReLU of a network, itself included, for a network whose AReLU layers are
+     * not at hand as {@code AReLU} objects: bytedeco's {@code modules()} and {@code children()} hand out libtorch's
+     * modules as plain {@code Module} objects, so a loop that asks {@code instanceof AReLU} of them finds none and
+     * projects nothing. AReLU layers are found by the name every AReLU has, {@code "AReLU"}.
+     *
+     * @param network a module holding AReLU layers, registered with {@code register_module} at any depth
+     * @return how many AReLU layers it projected, 0 for a network without one
+     */
+    public static int projectAlphas(org.bytedeco.pytorch.Module network) {
+        int projected = 0;
+        try (PointerScope scope = new PointerScope()) {
+            SharedModuleVector modules = network.modules(true);
+            for (long i = 0; i < modules.size(); i++) {
+                org.bytedeco.pytorch.Module module = modules.get(i);
+                if (NAME.equals(module.name().getString())) {
+                    AReLUFunctional.projectAlpha(module.named_parameters(false).get("alpha"));
+                    projected++;
+                }
+            }
+        }
+        return projected;
     }
 
     /**

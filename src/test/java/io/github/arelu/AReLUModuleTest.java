@@ -267,6 +267,38 @@ class AReLUModuleTest {
         assertThrows(IllegalArgumentException.class, () -> AReLUFunctional.projectAlpha(new Tensor()));
     }
 
+    /**
+     * A network's AReLU layers come back from bytedeco's modules() as plain Modules, so {@code instanceof AReLU} finds
+     * none of them (checked here, as the reason for projectAlphas); projectAlphas finds them at any depth, projects
+     * exactly those alphas, and leaves the other parameters alone.
+     */
+    @Test
+    void projectAlphasProjectsEveryAReLUOfANetwork() {
+        Module network = new Module();
+        Net inner = network.register_module("inner", new Net());
+        AReLU channelwise = network.register_module("act", AReLU.channelwise(3));
+        LinearImpl linear = network.register_module("fc", new LinearImpl(3, 3));
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            inner.act.alpha().fill_(new Scalar(1.5));
+            channelwise.alpha().copy_(Tensor.create(-0.2f, 0.5f, 2.0f));
+            linear.weight().fill_(new Scalar(7.0));
+        }
+        boolean anyFound = false;
+        org.bytedeco.pytorch.Module[] modules = network.modules().get();
+        for (org.bytedeco.pytorch.Module m : modules) {
+            anyFound |= m instanceof AReLU;
+        }
+        assertFalse(anyFound, "bytedeco now hands out AReLU objects: projectAlphas may be unneeded");
+
+        assertEquals(2, AReLU.projectAlphas(network));
+        assertArrayEquals(new double[] {0.99}, values(inner.act.alpha()), 1e-7);
+        assertArrayEquals(new double[] {0.01, 0.5, 0.99}, values(channelwise.alpha()), 1e-7);
+        assertArrayEquals(new double[] {2.0, 2.0, 2.0}, values(channelwise.beta()), 0);
+        assertEquals(7.0, values(linear.weight())[0], 0);
+        assertEquals(1, AReLU.projectAlphas(channelwise), "a module is its own network");
+        assertEquals(0, AReLU.projectAlphas(new LinearImpl(2, 2)));
+    }
+
     @Test
     void saveLoadRoundTripRestoresParametersExactly(@TempDir Path dir) throws Exception {
         AReLU saved = AReLU.channelwise(3);

@@ -9,7 +9,6 @@ import java.util.TreeSet;
 import java.util.stream.DoubleStream;
 
 import io.github.arelu.AReLU;
-import io.github.arelu.AReLUFunctional;
 import io.github.arelu.examples.data.TensorData;
 import io.github.arelu.examples.model.ActivationSpec;
 import io.github.arelu.examples.model.MnistNetwork;
@@ -133,7 +132,7 @@ public final class Trainer {
 
     /**
      * Whether {@link #fit} projects every AReLU layer's alpha onto [0.01, 0.99] after each optimizer step
-     * ({@link AReLUFunctional#projectAlpha}), the opt-in remedy for alpha that a step carries past the clamp;
+     * ({@link AReLU#projectAlphas}), the opt-in remedy for alpha that a step carries past the clamp;
      * off (the default) trains the paper's AReLU.
      *
      * @return this trainer
@@ -340,9 +339,6 @@ public final class Trainer {
         sync.startFrom(network);
         Optimizer optimizer = optimizerKind.create(network, learningRate);
         AReLUTrajectory.Recorder parameters = new AReLUTrajectory.Recorder(network);
-        List<Tensor> projectedAlphas = alphaProjection
-                ? AReLUTrajectory.layers(network).values().stream().map(AReLUTrajectory.Parameters::alpha).toList()
-                : List.of();
         // Grown epoch by epoch rather than sized by epochs: a huge --epochs is a run stopped by hand, not a
         // request for arrays of that size up front.
         DoubleStream.Builder losses = DoubleStream.builder();
@@ -358,7 +354,7 @@ public final class Trainer {
             double communicationSeconds;
             double accuracy;
             try {
-                loss = trainEpoch(network, optimizer, projectedAlphas, train, shuffle);
+                loss = trainEpoch(network, optimizer, train, shuffle);
                 trainingTime = System.nanoTime() - trainingStart;
                 communicationSeconds = sync.communicationSeconds() - allReduceBefore;
                 accuracy = evaluate(network, test);
@@ -383,13 +379,13 @@ public final class Trainer {
     /**
      * One pass over {@code train} in a shuffled order; returns the mean training loss per image. In a
      * data-parallel group every rank draws the same order (the same seed) and trains on its shard of
-     * each batch. {@code projectedAlphas} are projected onto AReLU's clamp range after every step.
+     * each batch. With {@link #withAlphaProjection alpha projection}, every AReLU layer's alpha is projected onto
+     * its clamp range after every step.
      *
      * @throws NonFiniteResultException the moment a batch's loss is NaN or infinite (in a group, every rank
      *     sees the same summed loss, so all of them stop)
      */
-    double trainEpoch(MnistNetwork network, Optimizer optimizer, List<Tensor> projectedAlphas, TensorData train,
-            Random shuffle) {
+    double trainEpoch(MnistNetwork network, Optimizer optimizer, TensorData train, Random shuffle) {
         network.train(true);
         int count = train.count();
         double lossSum = 0;
@@ -404,7 +400,9 @@ public final class Trainer {
                     Tensor images = train.images().index_select(0, batch);
                     Tensor labels = train.labels().index_select(0, batch);
                     double loss = step(network, optimizer, images, labels, (double) shard.length() / size);
-                    projectedAlphas.forEach(AReLUFunctional::projectAlpha);
+                    if (alphaProjection) {
+                        AReLU.projectAlphas(network);
+                    }
                     if (!Double.isFinite(loss)) {
                         throw new NonFiniteResultException(String.format(java.util.Locale.ROOT,
                                 "the training loss is %s at the batch of images %d to %d of %d; training stopped, "
