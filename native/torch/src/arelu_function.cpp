@@ -15,6 +15,7 @@
 #include <torch/cuda.h>
 #include <torch/library.h>
 
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -625,11 +626,24 @@ void AReLUImpl::load(torch::serialize::InputArchive& archive) {
       continue;  // Module::load names what is missing
     }
     const torch::Tensor saved = value.toTensor();
-    TORCH_CHECK(saved.scalar_type() == held->scalar_type() && saved.sizes() == held->sizes(),
-                "arelu: the checkpoint holds ", name, " as ", saved.scalar_type(), saved.sizes(), ", this module's ",
-                name, " is ", held->scalar_type(), held->sizes(), ": Module::load would read its bytes as ",
-                held->scalar_type(), " or replace its shape; convert the module first (to(", saved.scalar_type(),
-                ")) or build it as it was saved (AReLUOptions(", saved.numel(), "))");
+    const bool same_dtype = saved.scalar_type() == held->scalar_type();
+    const bool same_shape = saved.sizes() == held->sizes();
+    std::ostringstream advice;
+    if (!same_dtype) {
+      advice << "Module::load would read its bytes as " << held->scalar_type()
+             << "; convert the module first (to(torch::k" << saved.scalar_type() << "))"
+             << (same_shape ? "" : ", and ");
+    }
+    if (!same_shape) {
+      if (saved.dim() == 1) {
+        advice << "build the module as it was saved (AReLUOptions(" << saved.numel() << "))";
+      } else {
+        advice << "an AReLU's parameters have shape {C}; reshape the checkpoint's";
+      }
+    }
+    TORCH_CHECK(same_dtype && same_shape, "arelu: the checkpoint holds ", name, " as ", saved.scalar_type(),
+                saved.sizes(), ", this module's ", name, " is ", held->scalar_type(), held->sizes(), ": ",
+                advice.str());
   }
   torch::nn::Module::load(archive);
 }

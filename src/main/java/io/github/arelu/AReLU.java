@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.IValue;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.SharedModuleVector;
+import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -144,7 +145,9 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * module's. libtorch's {@code load} points a parameter at the checkpoint's memory whatever its dtype and shape: a
      * float64 checkpoint loaded into a float32 module reads each 8-byte value as a 4-byte float (garbage values and no
      * error; {@code Linear} and libtorch's other modules too), and one of another shape replaces the module's. Also
-     * called for an AReLU registered in a module that is loaded, where the exception stops that load.
+     * called for an AReLU registered in a network that is loaded, where the exception stops that load; the modules
+     * libtorch loaded before it (in the order they were registered) have taken the checkpoint as it is, so the
+     * network is to be discarded or loaded again.
      *
      * @param archive the checkpoint of this module
      * @throws IllegalArgumentException when the checkpoint's alpha or beta has another dtype or shape than this
@@ -169,14 +172,17 @@ public class AReLU extends org.bytedeco.pytorch.Module {
         boolean sameDtype = TensorInfo.dtype(saved) == TensorInfo.dtype(held);
         boolean builtShape = saved.dim() == 1 && saved.numel() == numParameters;
         if (!sameDtype || !builtShape) {
+            String advice = sameDtype ? "" : "libtorch's load would read its bytes as " + TensorInfo.dtype(held)
+                    + "; convert the module first (to(ScalarType." + TensorInfo.dtype(saved) + ", false))";
+            if (!builtShape) {
+                advice += (sameDtype ? "" : ", and ") + (saved.dim() == 1
+                        ? "build the module as it was saved (" + (saved.numel() == 1 ? "new AReLU()"
+                                : "AReLU.channelwise(" + saved.numel() + ")") + ")"
+                        : "an AReLU's parameters have shape [C]; reshape the checkpoint's");
+            }
             throw new IllegalArgumentException("AReLU's checkpoint holds " + name + " as " + TensorInfo.dtype(saved)
                     + " of shape " + AReLUArguments.shapeOf(saved) + ", this module's " + name + " is "
-                    + TensorInfo.dtype(held) + " of shape " + AReLUArguments.shapeOf(held) + ": "
-                    + (sameDtype ? "" : "libtorch's load would read its bytes as " + TensorInfo.dtype(held)
-                            + "; convert the module first (to(ScalarType." + TensorInfo.dtype(saved) + ", false))"
-                            + (builtShape ? "" : ", and "))
-                    + (builtShape ? "" : "build the module as it was saved (" + (saved.numel() == 1 ? "new AReLU()"
-                            : "AReLU.channelwise(" + saved.numel() + ")") + ")"));
+                    + TensorInfo.dtype(held) + " of shape " + AReLUArguments.shapeOf(held) + ": " + advice);
         }
     }
 
@@ -240,7 +246,8 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * {@link #projectAlpha()} for every AReLU of a network, itself included, for a network whose AReLU layers are
      * not at hand as {@code AReLU} objects: bytedeco's {@code modules()} and {@code children()} hand out libtorch's
      * modules as plain {@code Module} objects, so a loop that asks {@code instanceof AReLU} of them finds none and
-     * projects nothing. AReLU layers are found by the name every AReLU has, {@code "AReLU"}.
+     * projects nothing. AReLU layers are found by the name every AReLU has, {@code "AReLU"}, and their parameter
+     * {@code alpha}; a module of another class with that name and parameter would be projected too.
      *
      * @param network a module holding AReLU layers, registered with {@code register_module} at any depth
      * @return how many AReLU layers it projected, 0 for a network without one
@@ -251,8 +258,9 @@ public class AReLU extends org.bytedeco.pytorch.Module {
             SharedModuleVector modules = network.modules(true);
             for (long i = 0; i < modules.size(); i++) {
                 org.bytedeco.pytorch.Module module = modules.get(i);
-                if (NAME.equals(module.name().getString())) {
-                    AReLUFunctional.projectAlpha(module.named_parameters(false).get("alpha"));
+                StringTensorDict own = module.named_parameters(false);
+                if (NAME.equals(module.name().getString()) && own.contains("alpha")) {
+                    AReLUFunctional.projectAlpha(own.get("alpha"));
                     projected++;
                 }
             }

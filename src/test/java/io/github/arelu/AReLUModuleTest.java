@@ -352,6 +352,16 @@ class AReLUModuleTest {
             assertArrayEquals(alphaBefore, values(target.alpha()), 0.0);
             assertEquals(target.numParameters(), target.alpha().numel());
         }
+        // A checkpoint whose alpha is no AReLU's [C] (here [1, 1]) gets no constructor to try: the module loaded is one.
+        AReLU reshaped = new AReLU();
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            reshaped.alpha().set_(torch.full(new long[] {1, 1}, new Scalar(0.5)));
+        }
+        AReLU scalar = new AReLU();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> scalar.load(checkpoint(reshaped, dir, "reshaped.pt")));
+        assertTrue(e.getMessage().contains("alpha as Float of shape [1, 1], this module's alpha is Float of shape [1]: "
+                + "an AReLU's parameters have shape [C]"), e.getMessage());
     }
 
     /**

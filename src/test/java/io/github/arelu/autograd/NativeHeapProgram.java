@@ -11,6 +11,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 import io.github.arelu.AReLU;
@@ -29,9 +30,9 @@ import org.bytedeco.pytorch.global.torch;
  * PerCallNativeHeapTest}): tcmalloc's {@code generic.current_allocated_bytes} counts every byte malloc'd and not
  * freed, by libtorch, JavaCPP, this library's native code and the JVM alike. Each kind runs warm-up calls (classes,
  * libtorch's lazily made objects, the JIT), then windows of calls with the count read around each; prints one line
- * {@code kind: median <bytes per call> windows <bytes per call of each window>}. The JVM's own mallocs (compiler
- * arenas made and freed) move a window by up to a few bytes a call either way; a leak moves every window by its size,
- * so the median shows it.
+ * {@code kind: median <bytes per call> windows <bytes per call of each window>}. The JVM's own mallocs and frees
+ * (compiler arenas, for one) move one window now and then by thousands of bytes a call either way, and leave the
+ * others at exactly 0; a leak moves every window by its size, so the median shows it.
  */
 public final class NativeHeapProgram {
 
@@ -69,7 +70,7 @@ public final class NativeHeapProgram {
                 }
                 double[] sorted = perCall.clone();
                 Arrays.sort(sorted);
-                System.out.printf("%s: median %.3f windows %s%n", kind.getKey(), sorted[WINDOWS / 2],
+                System.out.printf(Locale.ROOT, "%s: median %.3f windows %s%n", kind.getKey(), sorted[WINDOWS / 2],
                         Arrays.toString(perCall));
             }
         }
