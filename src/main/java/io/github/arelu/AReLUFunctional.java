@@ -3,6 +3,7 @@ package io.github.arelu;
 import io.github.arelu.internal.AReLUArguments;
 import io.github.arelu.internal.ComposedAReLU;
 import io.github.arelu.internal.FusedKernels;
+import io.github.arelu.internal.Switches;
 import io.github.arelu.internal.Tangents;
 import io.github.arelu.internal.TensorInfo;
 import org.bytedeco.javacpp.PointerScope;
@@ -31,7 +32,7 @@ import org.bytedeco.pytorch.Tensor;
 public final class AReLUFunctional {
 
     /** Whether CUDA tensors take the fused kernels when a call does not say: {@code -Darelu.cuda.fused}. */
-    static final boolean FUSED_CUDA_DEFAULT = Boolean.getBoolean("arelu.cuda.fused");
+    static final boolean FUSED_CUDA_DEFAULT = Switches.flag("arelu.cuda.fused");
 
     private AReLUFunctional() {
     }

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import io.github.arelu.internal.HostMemory;
 import io.github.arelu.internal.LoadedLibraries;
 import io.github.arelu.internal.NativeLibrary;
+import io.github.arelu.internal.Switches;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;
@@ -47,7 +48,7 @@ import org.bytedeco.pytorch.global.torch;
  */
 final class CarrierTable {
 
-    /** {@code hooks}: make nodes with hooks instead of our table. */
+    /** {@code hooks}: make nodes with hooks instead of our table; {@code table} (the default): ours where it can. */
     static final String PROPERTY = "io.github.arelu.autograd.node";
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu.autograd");
@@ -78,7 +79,7 @@ final class CarrierTable {
     static {
         String reason = null;
         long[] tables = null;
-        if ("hooks".equals(System.getProperty(PROPERTY))) {
+        if ("hooks".equals(Switches.choice(PROPERTY, "hooks", "table"))) {
             reason = "-D" + PROPERTY + "=hooks";
         } else {
             try {

@@ -14,6 +14,8 @@ import java.lang.reflect.Method;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
+import io.github.arelu.internal.Switches;
+
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
@@ -109,7 +111,7 @@ final class HookPeers {
         } catch (Throwable e) {
             reason = "checking JavaCPP's hook peers failed: " + e;
         }
-        if (Boolean.getBoolean(PER_CALL_PROPERTY)) {
+        if (Switches.flag(PER_CALL_PROPERTY)) {
             reason = "-D" + PER_CALL_PROPERTY + "=true";
         }
         UNAVAILABLE = reason;

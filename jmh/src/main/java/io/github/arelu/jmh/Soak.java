@@ -148,7 +148,9 @@ public final class Soak {
         if (nodeName.equals("AReLUBackward")) {
             return "nodes with the library's own virtual table (" + nodeName + ")";
         }
-        return "nodes with hooks (" + nodeName + "): " + (Boolean.getBoolean("io.github.arelu.autograd.perCallHooks")
+        boolean perCallHooks = Boolean.parseBoolean(System.getProperty("io.github.arelu.autograd.perCallHooks", "")
+                .trim());
+        return "nodes with hooks (" + nodeName + "): " + (perCallHooks
                 ? "one JavaCPP peer per hook (forced)" : "the library's shared hook objects, unless the log says otherwise");
     }
 
