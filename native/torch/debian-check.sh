@@ -101,13 +101,15 @@ check_release() {
   echo "debian-check: $release: building native/ against libtorch-dev $version" >&2
   rm -rf "$chroot/src" && mkdir -p "$chroot/src" && cp -a "$root/native" "$chroot/src/native" ||
     { fail "copying native/"; return 1; }
-  { chroot "$chroot" cmake -S /src/native -B /build -DCMAKE_BUILD_TYPE=Release -DARELU_REQUIRE_TORCH=ON &&
+  { chroot "$chroot" cmake -S /src/native -B /build -DCMAKE_BUILD_TYPE=Release -DARELU_REQUIRE_TORCH=ON \
+    -DARELU_REQUIRE_TESTS=ON &&
     chroot "$chroot" cmake --build /build -j "$(nproc)"; } >>"$log" 2>&1 || { fail "building"; return 1; }
 
   echo "debian-check: $release: testing against libtorch-dev $version" >&2
   rm -f "$chroot/ctest.xml"
   local status=0
-  chroot "$chroot" ctest --test-dir /build -j "$(nproc)" --output-on-failure --output-junit /ctest.xml \
+  chroot "$chroot" ctest --test-dir /build -j "$(nproc)" --no-tests=error --output-on-failure \
+    --output-junit /ctest.xml \
     >>"$log" 2>&1 || status=$?
   if [[ -n "$junit" && -f "$chroot/ctest.xml" ]]; then
     sed "s/ name=\"/ name=\"$release./g" "$chroot/ctest.xml" >"$junit/$release.xml"
