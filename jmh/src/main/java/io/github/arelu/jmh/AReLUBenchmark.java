@@ -137,6 +137,17 @@ public class AReLUBenchmark {
         }
     }
 
+    /**
+     * The activation's own backward alone, which {@link #fwdBwdModuleActivation} and {@link #fwdBwdReluActivation}
+     * both run: RatioReport takes it off both before it divides them.
+     */
+    @Benchmark
+    public void fwdBwdActivationOnly() {
+        try (PointerScope s = new PointerScope()) {
+            backward(activation);
+        }
+    }
+
     @Benchmark
     public void fwdBwdKernels() {
         try (PointerScope s = new PointerScope()) {

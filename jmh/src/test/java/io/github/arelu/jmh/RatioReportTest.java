@@ -72,19 +72,34 @@ class RatioReportTest {
                 row("fwdBwdPrelu", "avgt", "16.0", "us/op", 65536, 2),
                 row("fwdRelu", "avgt", "4.0", "us/op", 65536, 2),
                 row("fwdModule", "avgt", "9.0", "us/op", 65536, 2),
+                row("fwdBwdActivationOnly", "avgt", "6.0", "us/op", 65536, 2),
                 row("coldFwdBwdRelu", "avgt", "8.0", "us/op", 65536, 2),
-                row("coldFwdBwdModule", "avgt", "11.0", "us/op", 65536, 2)));
+                row("coldFwdBwdModule", "avgt", "11.0", "us/op", 65536, 2),
+                row("coldBaseline", "avgt", "5.0", "us/op", 65536, 2)));
         assertTrue(line(report, "AReLU module fwd+bwd / ReLU fwd+bwd, leaf")
                 .endsWith("| 2.50 (<= 2.0: missed) |"), report);
+        // (18 - 6) / (12 - 6): the activation's own backward, in both, taken off both.
         assertTrue(line(report, "AReLU module fwd+bwd / ReLU fwd+bwd, on an activation")
-                .endsWith("| 1.50 (<= 2.0: met) |"), report);
+                .endsWith("| 2.00 (<= 2.0: met) |"), report);
         assertTrue(line(report, "fused kernels").endsWith("| 1.40 |"), report);
         assertTrue(line(report, "composed").endsWith("| 5.00 |"), report);
         assertTrue(line(report, "PReLU").endsWith("| 1.60 |"), report);
         assertTrue(line(report, "AReLU module forward, no grad").endsWith("| 2.25 |"), report);
-        assertTrue(line(report, "caches cold").endsWith("| 1.38 |"), report);
+        assertTrue(line(report, "caches cold").endsWith("| 2.00 |"), report); // (11 - 5) / (8 - 5)
         assertTrue(line(report, "autograd node per call").endsWith("| 11.0 |"), report);
         assertFalse(report.contains("**"), "one set of parameters needs no label:\n" + report);
+    }
+
+    /** A ratio that takes a baseline off is not shown without it: the plain quotient would be pulled toward 1. */
+    @Test
+    void aRatioWithoutItsBaselineIsNotShown() {
+        String report = RatioReport.report(List.of(HEADER,
+                row("fwdBwdReluActivation", "avgt", "12.0", "us/op", 65536, 2),
+                row("fwdBwdModuleActivation", "avgt", "18.0", "us/op", 65536, 2),
+                row("coldFwdBwdRelu", "avgt", "8.0", "us/op", 65536, 2),
+                row("coldFwdBwdModule", "avgt", "11.0", "us/op", 65536, 2)));
+        assertTrue(line(report, "AReLU module fwd+bwd / ReLU fwd+bwd, on an activation").endsWith("| - |"), report);
+        assertTrue(line(report, "caches cold").endsWith("| - |"), report);
     }
 
     /** #19's targets: 2.0 at 64K elements, 1.3 from 1M on; a ratio on the limit meets it. */
