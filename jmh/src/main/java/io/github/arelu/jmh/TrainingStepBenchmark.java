@@ -148,13 +148,14 @@ public class TrainingStepBenchmark {
     }
 
     /**
-     * The same interleaving for the ResNet: ReLU, AReLU, channel-wise AReLU on the same batch. Warmed up for 200
+     * The same interleaving for the ResNet: ReLU, AReLU, channel-wise AReLU on the same batch. Warmed up for 300
      * s: with 13 activation layers the ResNet takes AReLU's Java path past C2's threshold in about 400 steps,
-     * and its first 100-400 steps are 1-2 % slower (jmh/README.md); 200 s are 230 rounds with libtorch's own
-     * convolutions and about 450 with oneDNN's.
+     * and its first 100-400 steps are 1-2 % slower (jmh/README.md); 300 s are about 345 rounds with libtorch's
+     * own convolutions (each round runs both AReLU networks, whose calls share that path: 690 AReLU steps) and
+     * about 670 with oneDNN's. 200 s (230 rounds) left the channel-wise network's own 400 steps short.
      */
     @Benchmark
-    @Warmup(iterations = 10, time = 20)
+    @Warmup(iterations = 10, time = 30)
     public void resnetReluAreluChannelwiseSteps(ResNetStepTimes times) {
         for (int k = 0; k < 3; k++) {
             int which = (rotation + k) % 3;
