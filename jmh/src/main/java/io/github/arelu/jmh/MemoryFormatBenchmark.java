@@ -3,6 +3,7 @@ package io.github.arelu.jmh;
 import java.util.concurrent.TimeUnit;
 
 import io.github.arelu.AReLU;
+import io.github.arelu.AReLUPath;
 import io.github.arelu.LibTorch;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
@@ -63,6 +64,12 @@ public class MemoryFormatBenchmark {
         gradOut = torch.randn(32, 32, 32, 32).contiguous(MemoryFormat.ChannelsLast);
         scalar = new AReLU();
         channelwise = AReLU.channelwise(32);
+        for (AReLU m : new AReLU[] {scalar, channelwise}) {
+            if (m.pathFor(x) != AReLUPath.FUSED_AUTOGRAD) {
+                throw new IllegalStateException("the fused kernels do not serve " + m + ": the benchmark would measure "
+                        + m.pathFor(x));
+            }
+        }
     }
 
     @TearDown(Level.Trial)
