@@ -131,12 +131,10 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      */
     private void checkParameterShapes() {
         if (!heldAsBuilt()) {
-            long held = alpha.numel();
             throw new IllegalStateException("AReLU was built with alpha and beta of shape [" + numParameters
                     + "] but holds alpha of shape " + AReLUArguments.shapeOf(alpha) + " and beta of shape "
                     + AReLUArguments.shapeOf(beta) + ": its parameters were replaced by tensors of another shape; "
-                    + "build the module with the shape it should hold (" + (held == 1 ? "new AReLU()"
-                            : "AReLU.channelwise(" + held + ")") + ")");
+                    + "build the module with the shape it should hold (" + constructorFor(alpha.numel()) + ")");
         }
     }
 
@@ -176,14 +174,18 @@ public class AReLU extends org.bytedeco.pytorch.Module {
                     + "; convert the module first (to(ScalarType." + TensorInfo.dtype(saved) + ", false))";
             if (!builtShape) {
                 advice += (sameDtype ? "" : ", and ") + (saved.dim() == 1
-                        ? "build the module as it was saved (" + (saved.numel() == 1 ? "new AReLU()"
-                                : "AReLU.channelwise(" + saved.numel() + ")") + ")"
+                        ? "build the module as it was saved (" + constructorFor(saved.numel()) + ")"
                         : "an AReLU's parameters have shape [C]; reshape the checkpoint's");
             }
             throw new IllegalArgumentException("AReLU's checkpoint holds " + name + " as " + TensorInfo.dtype(saved)
                     + " of shape " + AReLUArguments.shapeOf(saved) + ", this module's " + name + " is "
                     + TensorInfo.dtype(held) + " of shape " + AReLUArguments.shapeOf(held) + ": " + advice);
         }
+    }
+
+    /** The constructor of an AReLU whose parameters hold {@code count} values each. */
+    private static String constructorFor(long count) {
+        return count == 1 ? "new AReLU()" : "AReLU.channelwise(" + count + ")";
     }
 
     /** Whether alpha and beta still have the shape the module was built with, [numParameters]. */
