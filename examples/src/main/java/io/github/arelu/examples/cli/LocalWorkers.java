@@ -121,8 +121,26 @@ final class LocalWorkers {
             }
             System.err.println("rank " + rank + ": the --local-workers process that started this worker is gone: "
                     + "stopping");
+            deleteMarksDirectoryOfGoneStarter();
             System.exit(1);
         });
+    }
+
+    /**
+     * The starter deletes the marks' directory when it ends; killed, it leaves it in the temporary directory, so
+     * the workers it leaves delete it. Only an empty one goes: a rank still waiting keeps its mark, and the last
+     * rank to leave deletes it.
+     */
+    private static void deleteMarksDirectoryOfGoneStarter() {
+        String directory = System.getenv(WAITING_MARKS);
+        if (directory == null) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(Path.of(directory));
+        } catch (IOException e) {
+            // Not empty (another rank still waits in it) or not ours to delete: that rank tries again.
+        }
     }
 
     /** {@code PID:START} of this process, as {@link #STARTER} gives it to the workers. */

@@ -29,6 +29,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 import io.github.arelu.examples.data.MnistData;
 import io.github.arelu.examples.data.TinyDataSet;
@@ -475,14 +476,19 @@ class DataParallelTest {
         }
     }
 
-    /** A SIGKILL of the --local-workers process runs none of its hooks: the workers notice and stop by themselves. */
+    /**
+     * A SIGKILL of the --local-workers process runs none of its hooks: the workers notice and stop by themselves,
+     * and delete the directory of their marks, which the starter would have deleted.
+     */
     @Test
     void workersStopWhenTheProcessThatStartedThemIsKilled() throws Exception {
         Path data = Files.createDirectory(directory.resolve("tiny"));
         TinyDataSet.write(data, 16, 8, 10);
+        Path temporary = Files.createDirectory(directory.resolve("tmp"));
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        command.add("-Djava.io.tmpdir=" + temporary);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "compare",
                 "--data", data.toString(), "--net", "LinearMNIST", "--activations", "ReLU", "--threads", "1",
                 "--epochs", "100000", "--local-workers", "2"));
@@ -501,6 +507,9 @@ class DataParallelTest {
             starter.destroyForcibly().waitFor();
             for (ProcessHandle worker : workers) {
                 worker.onExit().get(30, TimeUnit.SECONDS);
+            }
+            try (Stream<Path> left = Files.list(temporary)) {
+                assertEquals(List.of(), left.toList(), "left in the temporary directory");
             }
         } finally {
             starter.destroyForcibly();
