@@ -145,7 +145,6 @@ public final class FusedAReLUFunction extends JavaFunction {
         }
     }
 
-    /** A tensor of {@code like}'s shape, dtype and device holding a value forward read from it. */
     /**
      * x, alpha and beta as forward read them: the saved copies, or one-element parameters filled with the values
      * forward read (shaped like the live ones).
@@ -155,6 +154,7 @@ public final class FusedAReLUFunction extends JavaFunction {
             saved.length > 4 ? saved[5] : full(saved[2], scalar.beta())};
     }
 
+    /** A tensor of {@code like}'s shape, dtype and device holding a value forward read from it. */
     private static Tensor full(Tensor like, double value) {
         return torch.full_like(like, new Scalar(value));
     }
