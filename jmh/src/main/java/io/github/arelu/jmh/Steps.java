@@ -22,7 +22,7 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * Training steps of the examples' networks with several activations, interleaved, timed one by one: the
  * fastest, the lower quartile and the median step of each, and each one's images/s against the first
- * activation's at the same quantile. The same work as {@link TrainingStepBenchmark}, whose ratio is one of
+ * activation's at the same quantile and round by round (the median of the rounds' ratios). The same work as {@link TrainingStepBenchmark}, whose ratio is one of
  * sums: a host that other processes share now and then adds slow steps to whichever network ran then, and the
  * mean carries them, while the lower quantiles of many steps do not. Each network ({@link TrainingNetwork})
  * starts from the same seeded weights and trains on one fixed random batch of 128.
@@ -158,14 +158,16 @@ public final class Steps {
     }
 
     /**
-     * Each activation's fastest, lower-quartile and median step, and its images/s against the first activation's
-     * at both quantiles.
+     * Each activation's fastest, lower-quartile and median step, its images/s against the first activation's at
+     * both quantiles, and the median of those ratios taken round by round. A round's steps run back to back, so
+     * a slow spell of the host that spans a round slows both of its steps and leaves their ratio; the quantiles
+     * of each network's own steps do not pair them.
      */
     static String quantileTable(List<String> names, double[][] ms) {
         StringBuilder out = new StringBuilder(String.format("| activation | fastest (ms) | lower quartile (ms) | "
-                + "median (ms) | images/s / %s's, lower quartile | images/s / %s's, median |%n", names.get(0),
-                names.get(0)));
-        out.append("|---|---:|---:|---:|---:|---:|").append(System.lineSeparator());
+                + "median (ms) | images/s / %s's, lower quartile | images/s / %s's, median | images/s / %s's, "
+                + "median of rounds |%n", names.get(0), names.get(0), names.get(0)));
+        out.append("|---|---:|---:|---:|---:|---:|---:|").append(System.lineSeparator());
         double[][] sorted = new double[ms.length][];
         for (int k = 0; k < ms.length; k++) {
             sorted[k] = ms[k].clone();
@@ -173,8 +175,14 @@ public final class Steps {
         }
         for (int k = 0; k < ms.length; k++) {
             double[] s = sorted[k];
-            out.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.3f | %.3f |%n", names.get(k), s[0],
-                    quartile(s), median(s), quartile(sorted[0]) / quartile(s), median(sorted[0]) / median(s)));
+            double[] rounds = new double[s.length];
+            for (int r = 0; r < rounds.length; r++) {
+                rounds[r] = ms[0][r] / ms[k][r];
+            }
+            Arrays.sort(rounds);
+            out.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.3f | %.3f | %.3f |%n", names.get(k),
+                    s[0], quartile(s), median(s), quartile(sorted[0]) / quartile(s), median(sorted[0]) / median(s),
+                    median(rounds)));
         }
         return out.toString();
     }
