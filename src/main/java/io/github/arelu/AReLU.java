@@ -37,7 +37,7 @@ import org.bytedeco.pytorch.global.torch;
  * [0.01, 0.99]. See {@link AReLUFunctional#arelu} for how the forward pass is computed.
  *
  * <p>On CUDA the module takes the fused CUDA kernels only when {@link #setFusedCuda(boolean) told to} (default:
- * {@code -Darelu.cuda.fused}, else off), and the reference formula in libtorch operations otherwise.
+ * {@code -Darelu.cuda.fused=true}, else off), and the reference formula in libtorch operations otherwise.
  */
 public class AReLU extends org.bytedeco.pytorch.Module {
 
@@ -58,7 +58,7 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     private final Tensor alpha;
     private final Tensor beta;
     private final long numParameters;
-    private boolean fusedCuda = AReLUFunctional.FUSED_CUDA_DEFAULT;
+    private boolean fusedCuda = AReLUFunctional.fusedCudaDefault();
 
     /** The paper's AReLU: one alpha (0.90) and one beta (2.0) for the whole layer. */
     public AReLU() {
@@ -225,7 +225,8 @@ public class AReLU extends org.bytedeco.pytorch.Module {
     /**
      * Whether this module's CUDA inputs take the fused CUDA kernels.
      *
-     * @return the value last given to {@link #setFusedCuda(boolean)}, at first {@code -Darelu.cuda.fused}
+     * @return the value last given to {@link #setFusedCuda(boolean)}, at first whether the JVM runs with
+     *     {@code -Darelu.cuda.fused=true}
      */
     public boolean isFusedCuda() {
         return fusedCuda;

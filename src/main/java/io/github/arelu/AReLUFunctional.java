@@ -32,9 +32,18 @@ import org.bytedeco.pytorch.Tensor;
 public final class AReLUFunctional {
 
     /** Whether CUDA tensors take the fused kernels when a call does not say: {@code -Darelu.cuda.fused}. */
-    static final boolean FUSED_CUDA_DEFAULT = Switches.flag("arelu.cuda.fused");
+    private static final Switches.Setting FUSED_CUDA = Switches.read("arelu.cuda.fused", "true", "false");
 
     private AReLUFunctional() {
+    }
+
+    /**
+     * Whether CUDA tensors take the fused kernels when a call does not say.
+     *
+     * @throws IllegalArgumentException where {@code -Darelu.cuda.fused} is neither true nor false
+     */
+    static boolean fusedCudaDefault() {
+        return FUSED_CUDA.on();
     }
 
     /**
@@ -50,7 +59,7 @@ public final class AReLUFunctional {
      *     that does not match {@code input.size(1)}
      */
     public static Tensor arelu(Tensor input, Tensor alpha, Tensor beta) {
-        return arelu(input, alpha, beta, FUSED_CUDA_DEFAULT);
+        return arelu(input, alpha, beta, fusedCudaDefault());
     }
 
     /**
@@ -86,7 +95,7 @@ public final class AReLUFunctional {
      *     with the same message (see {@link #pathFor(Tensor, Tensor, Tensor, boolean)} for other layouts)
      */
     public static AReLUPath pathFor(Tensor input, Tensor alpha, Tensor beta) {
-        return pathFor(input, alpha, beta, FUSED_CUDA_DEFAULT);
+        return pathFor(input, alpha, beta, fusedCudaDefault());
     }
 
     /**

@@ -14,7 +14,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import io.github.arelu.internal.HostMemory;
 import io.github.arelu.internal.LoadedLibraries;
 import io.github.arelu.internal.NativeLibrary;
-import io.github.arelu.internal.Switches;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Node;
 import org.bytedeco.pytorch.Tensor;
@@ -44,12 +43,9 @@ import org.bytedeco.pytorch.global.torch;
  * virtual destructor before any other virtual function; {@code apply}, declared last, ends the table, so
  * the copy ends there. {@code name()} is the next slot after the destructors, which is checked by calling it
  * on a carrier: it must give what bytedeco's {@code Node.name()} gives, in a {@code std::string} laid out as
- * libstdc++'s; otherwise nodes keep the carrier's name. {@code -D}{@value #PROPERTY}{@code =hooks} forces the hooks, for comparisons.
+ * libstdc++'s; otherwise nodes keep the carrier's name. {@code -D}{@value NodeSwitches#NODE}{@code =hooks} forces the hooks, for comparisons.
  */
 final class CarrierTable {
-
-    /** {@code hooks}: make nodes with hooks instead of our table; {@code table} (the default): ours where it can. */
-    static final String PROPERTY = "io.github.arelu.autograd.node";
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu.autograd");
     private static final String TABLE_SYMBOL = "_ZTVN5torch8autograd9generated12CatBackward0E";
@@ -79,8 +75,8 @@ final class CarrierTable {
     static {
         String reason = null;
         long[] tables = null;
-        if ("hooks".equals(Switches.choice(PROPERTY, "hooks", "table"))) {
-            reason = "-D" + PROPERTY + "=hooks";
+        if (NodeSwitches.hooksAskedFor()) {
+            reason = "-D" + NodeSwitches.NODE + "=hooks";
         } else {
             try {
                 reason = VerifiedVersions.problem();

@@ -14,7 +14,6 @@ import java.lang.reflect.Method;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
-import io.github.arelu.internal.Switches;
 
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
@@ -51,9 +50,6 @@ import org.bytedeco.javacpp.annotation.Virtual;
  * sentinel, logged once.
  */
 final class HookPeers {
-
-    /** Forces one JavaCPP peer per hook (the fallback), for comparisons. */
-    static final String PER_CALL_PROPERTY = "io.github.arelu.autograd.perCallHooks";
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu.autograd");
     /** Our hook object: the virtual-table pointer, JavaCPP's {@code obj}, the node's key (0: none). */
@@ -111,8 +107,8 @@ final class HookPeers {
         } catch (Throwable e) {
             reason = "checking JavaCPP's hook peers failed: " + e;
         }
-        if (Switches.flag(PER_CALL_PROPERTY)) {
-            reason = "-D" + PER_CALL_PROPERTY + "=true";
+        if (NodeSwitches.perCallHooksAskedFor()) {
+            reason = "-D" + NodeSwitches.PER_CALL_HOOKS + "=true";
         }
         UNAVAILABLE = reason;
         MALLOC = malloc;

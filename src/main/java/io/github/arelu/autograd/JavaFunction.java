@@ -123,7 +123,8 @@ public abstract class JavaFunction {
      * @param inputs the function's tensor inputs
      * @return the outputs of {@link #forward}, whose {@code grad_fn} is the recorded node when one was recorded
      * @throws IllegalArgumentException for a null or undefined input, or a strided one that carries a forward-mode
-     *     AD tangent
+     *     AD tangent; where an input requires grad and {@code -Dio.github.arelu.autograd.node} or {@code
+     *     -Dio.github.arelu.autograd.perCallHooks} has a value that is none of its words
      * @throws IllegalStateException on a virtual thread where the native library is unavailable; when forward
      *     returns no outputs, an undefined or non-floating-point
      *     output, an output that is an input or shares its memory, or the same tensor twice, or saves an output
@@ -138,6 +139,9 @@ public abstract class JavaFunction {
             }
             requiresGrad[i] = inputs[i].requires_grad();
             anyRequiresGrad |= requiresGrad[i];
+        }
+        if (anyRequiresGrad) {
+            NodeSwitches.check(); // before forward runs, whose call would be wasted
         }
         if (Thread.currentThread().isVirtual()) {
             // Grad mode is switched off for forward and back on after it: on one OS thread (OneCarrier).

@@ -14,6 +14,51 @@ public final class Switches {
     }
 
     /**
+     * A switch read once, for a static field: its word, or why its value is refused. A refusal thrown from a static
+     * initializer would reach the caller as an {@code ExceptionInInitializerError} once and as a {@code
+     * NoClassDefFoundError} without the reason ever after; kept here, it is thrown afresh at every use.
+     *
+     * @param word the word the switch names, or null where it is not set or refused
+     * @param problem why its value is refused, or null
+     */
+    public record Setting(String word, String problem) {
+
+        /**
+         * @return the word, or null where the switch is not set
+         * @throws IllegalArgumentException where its value is refused, naming it
+         */
+        public String get() {
+            if (problem != null) {
+                throw new IllegalArgumentException(problem);
+            }
+            return word;
+        }
+
+        /**
+         * @return whether a flag ({@link #read read} with the words {@code true} and {@code false}) is on
+         * @throws IllegalArgumentException where its value is refused, naming it
+         */
+        public boolean on() {
+            return "true".equals(get());
+        }
+    }
+
+    /**
+     * Reads a switch now and keeps what it says, a refusal included.
+     *
+     * @param property the system property
+     * @param words the values it may take, in lower case
+     * @return the word it names, or the refusal {@link #choice} would throw
+     */
+    public static Setting read(String property, String... words) {
+        try {
+            return new Setting(choice(property, words), null);
+        } catch (IllegalArgumentException e) {
+            return new Setting(null, e.getMessage());
+        }
+    }
+
+    /**
      * A switch that is on or off.
      *
      * @param property the system property

@@ -37,9 +37,9 @@ class PerCallNativeHeapTest {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString(), "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-Xbatch", "-Xmx256m", "-cp", System.getProperty("java.class.path")));
-        String node = System.getProperty(CarrierTable.PROPERTY);
+        String node = System.getProperty(NodeSwitches.NODE);
         if (node != null) {
-            command.add("-D" + CarrierTable.PROPERTY + "=" + node);
+            command.add("-D" + NodeSwitches.NODE + "=" + node);
         }
         command.add(NativeHeapProgram.class.getName());
         Path log = Files.createTempFile("native-heap", ".log");

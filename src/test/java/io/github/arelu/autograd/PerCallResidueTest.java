@@ -54,7 +54,7 @@ class PerCallResidueTest {
     @Test
     void nothingMadePerCallOutlivesTheNode() {
         // Either the table, or the hooks because the build's second run asked for them.
-        assertEquals("hooks".equals(System.getProperty(CarrierTable.PROPERTY)), !CarrierTable.available(),
+        assertEquals("hooks".equals(System.getProperty(NodeSwitches.NODE)), !CarrierTable.available(),
                 "nodes should get our virtual table unless told otherwise: " + CarrierTable.unavailableReason());
         assertTrue(HookPeers.shared(), "this platform's JavaCPP peers should pass the layout check");
         try (PointerScope scope = new PointerScope()) {
