@@ -622,9 +622,10 @@ torch::Tensor AReLUImpl::forward(const torch::Tensor& input) { return arelu(inpu
 void AReLUImpl::load(torch::serialize::InputArchive& archive) {
   for (const auto& [name, held] : {std::pair<const char*, const torch::Tensor*>{"alpha", &alpha}, {"beta", &beta}}) {
     c10::IValue value;
-    if (!archive.try_read(name, value) || !value.isTensor()) {
-      continue;  // Module::load names what is missing
-    }
+    // Refused here, not left to Module::load: it would read alpha before failing on a missing beta, and leave the
+    // module with the checkpoint's alpha and its own beta after the error.
+    TORCH_CHECK(archive.try_read(name, value) && value.isTensor(), "arelu: the checkpoint has no tensor ", name,
+                ": it is no AReLU's checkpoint, or not this module's part of a network's");
     const torch::Tensor saved = value.toTensor();
     const bool same_dtype = saved.scalar_type() == held->scalar_type();
     const bool same_shape = saved.sizes() == held->sizes();

@@ -858,6 +858,25 @@ TEST(AReLUModule, ACheckpointOfAnotherDtypeOrShapeIsRefused) {
   EXPECT_EQ(floats->beta.item<double>(), -1.25);
 }
 
+// Module::load would replace alpha before failing on a missing beta: refused first, the module left as it was.
+TEST(AReLUModule, ACheckpointWithoutBetaIsRefusedBeforeAlphaIsLoaded) {
+  torch::serialize::OutputArchive alpha_only;
+  alpha_only.write("alpha", torch::full({1}, 0.125));
+  std::stringstream saved;
+  alpha_only.save_to(saved);
+  torch::serialize::InputArchive archive;
+  archive.load_from(saved);
+  arelu::AReLU module;
+  try {
+    module->load(archive);
+    FAIL() << "a checkpoint without beta was loaded";
+  } catch (const c10::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("the checkpoint has no tensor beta"), std::string::npos) << message;
+  }
+  EXPECT_FLOAT_EQ(module->alpha.item<float>(), static_cast<float>(arelu::kDefaultAlpha)) << "alpha replaced";
+}
+
 TEST_P(AReLUTest, TinyNetworkTrains) {
   torch::nn::Sequential net(torch::nn::Linear(6, 16), arelu::AReLU(), torch::nn::Linear(16, 1));
   net->to(GetParam());

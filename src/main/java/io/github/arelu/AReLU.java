@@ -148,8 +148,8 @@ public class AReLU extends org.bytedeco.pytorch.Module {
      * network is to be discarded or loaded again.
      *
      * @param archive the checkpoint of this module
-     * @throws IllegalArgumentException when the checkpoint's alpha or beta has another dtype or shape than this
-     *     module's, naming both
+     * @throws IllegalArgumentException when the checkpoint lacks alpha or beta, or has one of another dtype or shape
+     *     than this module's, naming both; the module is then left as it was
      */
     @Override
     public void load(InputArchive archive) {
@@ -160,11 +160,16 @@ public class AReLU extends org.bytedeco.pytorch.Module {
         super.load(archive);
     }
 
-    /** Where the checkpoint has no such tensor, libtorch's load says so. */
+    /**
+     * Refuses a checkpoint whose {@code name} is missing, no tensor, or of another dtype or shape. A missing one too:
+     * libtorch's load would read alpha before it failed on a missing beta, leaving the module with the checkpoint's
+     * alpha and its own beta after the exception.
+     */
     private void checkCheckpoint(InputArchive archive, String name, Tensor held) {
         IValue value = new IValue();
         if (!archive.try_read(name, value) || !value.isTensor()) {
-            return;
+            throw new IllegalArgumentException("AReLU's checkpoint has no tensor " + name + ": it is no AReLU's "
+                    + "checkpoint, or not this module's part of a network's");
         }
         Tensor saved = value.toTensor();
         boolean sameDtype = TensorInfo.dtype(saved) == TensorInfo.dtype(held);

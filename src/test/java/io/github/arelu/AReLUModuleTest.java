@@ -394,6 +394,29 @@ class AReLUModuleTest {
     }
 
     /**
+     * libtorch's load reads alpha before it fails on a missing beta: the module kept the checkpoint's alpha and its own
+     * beta after the exception, and computed with them. Refused before anything is read, naming what is missing; a
+     * checkpoint without alpha too.
+     */
+    @Test
+    void aCheckpointWithoutBetaOrAlphaIsRefusedAndLeavesTheModuleAsItWas(@TempDir Path dir) {
+        for (String present : new String[] {"alpha", "beta"}) {
+            Path file = dir.resolve(present + "-only.pt");
+            OutputArchive out = new OutputArchive();
+            out.write(present, torch.full(new long[] {1}, new Scalar(0.125)));
+            out.save_to(file.toString());
+            InputArchive in = new InputArchive();
+            in.load_from(file.toString());
+            AReLU target = new AReLU();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> target.load(in));
+            String missing = present.equals("alpha") ? "beta" : "alpha";
+            assertTrue(e.getMessage().contains("AReLU's checkpoint has no tensor " + missing), e.getMessage());
+            assertEquals(AReLU.DEFAULT_ALPHA, value(target.alpha()), 1e-7);
+            assertEquals(AReLU.DEFAULT_BETA, value(target.beta()), 1e-7);
+        }
+    }
+
+    /**
      * libtorch's load of a network calls AReLU's load for its AReLU child: a checkpoint of another dtype stops the
      * network's load there with AReLU's message (as text: it passes through libtorch), and one of the network's own
      * dtype loads every parameter.
