@@ -338,6 +338,29 @@ class AReLUAutogradTest {
     }
 
     /**
+     * Channel-wise parameters replaced by {@code set_data} with another channel count after forward: the fused
+     * backward, which reads forward's copies, gave alpha a gradient of 3 values on an alpha of 4, for an optimizer to
+     * trip over (or broadcast); the reference's backward refuses it, and so does the fused one now.
+     */
+    @Test
+    void aChannelwiseParameterReplacedByAnotherChannelCountIsAnErrorInBackward() {
+        for (int replaced = 0; replaced < 2; replaced++) {
+            Tensor x = randomDoubles(8, 3);
+            Tensor[] p = {torch.full(new long[] {3}, new Scalar(0.3), new org.bytedeco.pytorch.DimnameListOptional(),
+                    new TensorOptions(ScalarType.Double)).requires_grad_(true),
+                torch.full(new long[] {3}, new Scalar(0.2), new org.bytedeco.pytorch.DimnameListOptional(),
+                    new TensorOptions(ScalarType.Double)).requires_grad_(true)};
+            Tensor y = AReLUFunctional.arelu(x, p[0], p[1]);
+            p[replaced].set_data(torch.full(new long[] {4}, new Scalar(0.5), new org.bytedeco.pytorch.DimnameListOptional(),
+                    new TensorOptions(ScalarType.Double)));
+            String name = replaced == 0 ? "alpha" : "beta";
+            RuntimeException e = assertThrows(RuntimeException.class, () -> backward(y.sum(), false));
+            assertTrue(e.getMessage().contains("its saved " + name + " is now") && e.getMessage().contains("set_data"),
+                    e.getMessage());
+        }
+    }
+
+    /**
      * An input that is the result of an operation, detached in place ({@code detach_()}) after forward, has lost
      * the graph it was computed from. libtorch's own nodes refuse to use such a saved tensor; the fused node did
      * not, and under create_graph its parameter gradients then lost their derivatives through x: d(dL/dbeta)/dw

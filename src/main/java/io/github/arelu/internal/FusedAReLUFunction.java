@@ -96,6 +96,8 @@ public final class FusedAReLUFunction extends JavaFunction {
             return ComposedAReLU.differentiableBackward(gradOutputs[0], live, atForward, needed);
         }
         checkUnreplaced(x, gradOutputs[0]);
+        checkParameterShape("alpha", saved[1], saved.length > 4 ? saved[4] : null);
+        checkParameterShape("beta", saved[2], saved.length > 4 ? saved[5] : null);
         if (Tangents.firstWithTangent(gradOutputs[0]) >= 0) {
             Tensor[] atForward = atForward(x, saved, scalar);
             return ComposedAReLU.gradientsAt(gradOutputs[0], atForward[0], atForward[1], atForward[2], needed);
@@ -135,14 +137,29 @@ public final class FusedAReLUFunction extends JavaFunction {
      * kept only the values), and the input's dtype and device, or the reference formula would broadcast it.
      */
     private static void checkParameterUnreplaced(String name, Tensor live, Tensor atForward, Tensor gradOutput) {
-        boolean sameShape = atForward != null ? live.is_same_size(atForward) : live.numel() == 1;
-        if (!sameShape || TensorInfo.dtype(live) != TensorInfo.dtype(gradOutput)
-                || live.is_cpu() != gradOutput.is_cpu()) {
-            throw new IllegalStateException("AReLU backward: its saved " + name + " is now " + TensorInfo.describe(live)
-                    + (atForward != null ? " where forward read " + TensorInfo.describe(atForward) : "") + ": its data "
-                    + "was replaced after forward without a version bump (set_data); keep an input as it is until its "
-                    + "backward");
+        checkParameterShape(name, live, atForward);
+        if (TensorInfo.dtype(live) != TensorInfo.dtype(gradOutput) || live.is_cpu() != gradOutput.is_cpu()) {
+            throw replaced(name, live, atForward);
         }
+    }
+
+    /**
+     * A parameter still has forward's shape. The kernels read forward's values, but the gradient goes to the live
+     * parameter: one that {@code set_data} gave another shape would take a gradient of forward's shape, which an
+     * optimizer broadcasts over it (the reference's backward refuses it). Only the shape: a JNI call or two, on
+     * every backward.
+     */
+    private static void checkParameterShape(String name, Tensor live, Tensor atForward) {
+        if (atForward != null ? !live.is_same_size(atForward) : live.numel() != 1) {
+            throw replaced(name, live, atForward);
+        }
+    }
+
+    private static IllegalStateException replaced(String name, Tensor live, Tensor atForward) {
+        return new IllegalStateException("AReLU backward: its saved " + name + " is now " + TensorInfo.describe(live)
+                + (atForward != null ? " where forward read " + TensorInfo.describe(atForward) : "") + ": its data "
+                + "was replaced after forward without a version bump (set_data); keep an input as it is until its "
+                + "backward");
     }
 
     /**
