@@ -75,12 +75,19 @@ public final class FunctionContext {
      * {@link #savedData}.
      *
      * @param tensors the tensors backward will read, in the order {@link #savedTensors()} returns them
+     * @throws IllegalStateException on a context whose graph was released or whose node was destroyed (one kept past
+     *     its call), where the tensors would be held, unread, for as long as the context lives
      */
     public void saveForBackward(Tensor... tensors) {
         if (!recording) {
             return;
         }
         synchronized (this) {
+            if (released || nodeDied) {
+                throw new IllegalStateException(functionName + ": saveForBackward on a context whose "
+                        + (released ? "graph was released" : "graph node was destroyed") + "; a FunctionContext serves "
+                        + "its call's forward and backward only");
+            }
             releaseSaved();
             for (int i = 0; i < tensors.length; i++) {
                 if (tensors[i] == null || tensors[i].isNull() || !tensors[i].defined()) {

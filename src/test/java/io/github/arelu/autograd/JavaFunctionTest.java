@@ -863,6 +863,11 @@ class JavaFunctionTest {
         assertEquals("KeepsItsContext: this call's graph node was destroyed; a FunctionContext serves its call's "
                 + "forward and backward only", gone.getMessage());
         assertThrows(IndexOutOfBoundsException.class, () -> function.kept.needsInputGrad(1));
+        // Saving on it would hold the tensor (and a pooled vector) unread for as long as the context lives.
+        IllegalStateException saving = assertThrows(IllegalStateException.class,
+                () -> function.kept.saveForBackward(doubles(1, 2)));
+        assertEquals("KeepsItsContext: saveForBackward on a context whose graph was released; a FunctionContext "
+                + "serves its call's forward and backward only", saving.getMessage());
     }
 
     /**
