@@ -4,8 +4,8 @@ package io.github.arelu;
 public enum AReLUPath {
 
     /**
-     * A gradient is needed and the fused kernels serve the input (float32 or float64 on the CPU, on CUDA when
-     * the call allows it): one fused pass forward, recorded as one autograd node whose backward is one fused
+     * A gradient is needed and the fused kernels serve the input (strided float32 or float64 on the CPU, on CUDA
+     * when the call allows it): one fused pass forward, recorded as one autograd node whose backward is one fused
      * pass.
      */
     FUSED_AUTOGRAD,
@@ -15,8 +15,9 @@ public enum AReLUPath {
 
     /**
      * The fused kernels do not serve the input (bfloat16, half, other devices, CUDA unless the call allows it,
-     * or no native library for this platform), or an argument carries a forward-mode AD tangent (a dual tensor):
-     * the reference formula in libtorch operations, differentiable on every device and in both modes.
+     * layouts other than strided (sparse, MKL-DNN, nested), or no native library for this platform), or an
+     * argument carries a forward-mode AD tangent (a dual tensor): the reference formula in libtorch operations,
+     * differentiable on every device and in both modes.
      */
     COMPOSED
 }

@@ -54,9 +54,9 @@ import org.bytedeco.pytorch.global.torch.Layout;
  *
  * <p>Lifetime: the node is owned by libtorch's graph like any other; the Java side of a call (this
  * function and its {@link FunctionContext}) is held by a registry until libtorch destroys the node (the
- * node's hook objects report it), and nothing of the call outlives the node. The saved tensors are freed
- * when libtorch would free its own saved variables, right after the node's backward unless the graph is
- * kept ({@code GradientNode}'s pre-hook). See the package documentation for the limits.
+ * node's destructor reports it, or, where nodes have hooks, the hooks that die with it), and nothing of the
+ * call outlives the node. The saved tensors are freed when libtorch would free its own saved variables, right
+ * after the node's backward unless the graph is kept. See the package documentation for the limits.
  */
 public abstract class JavaFunction {
 
@@ -65,8 +65,8 @@ public abstract class JavaFunction {
     }
 
     /**
-     * Computes the outputs. Runs with grad mode off. Must return new floating-point tensors, none of them an
-     * input or a view of one; may save tensors for backward with {@link FunctionContext#saveForBackward}.
+     * Computes the outputs. Runs with grad mode off. Must return new floating-point or complex tensors, none of
+     * them an input or a view of one; may save tensors for backward with {@link FunctionContext#saveForBackward}.
      *
      * @param ctx this call's context, for what backward needs
      * @param inputs the tensors given to {@link #apply}
@@ -126,7 +126,7 @@ public abstract class JavaFunction {
      *     AD tangent; where an input requires grad and {@code -Dio.github.arelu.autograd.node} or {@code
      *     -Dio.github.arelu.autograd.perCallHooks} has a value that is none of its words
      * @throws IllegalStateException on a virtual thread where the native library is unavailable; when forward
-     *     returns no outputs, an undefined or non-floating-point
+     *     returns no outputs, an undefined output or one neither floating-point nor complex
      *     output, an output that is an input or shares its memory, or the same tensor twice, or saves an output
      *     (or a view of one) for backward
      */
