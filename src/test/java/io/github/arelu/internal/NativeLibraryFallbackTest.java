@@ -3,12 +3,9 @@ package io.github.arelu.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,18 +19,7 @@ class NativeLibraryFallbackTest {
     @Test
     void aFileThatIsNoLibraryIsNamedWithTheLoadersReason(@TempDir Path work) throws Exception {
         Path junk = Files.writeString(work.resolve("libarelu.so"), "not a shared library\n".repeat(200));
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "-Darelu.library.path=" + junk));
-        String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
-        if (cache != null) {
-            command.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
-        }
-        command.add(FallbackProbe.class.getName());
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the child JVM did not end: " + output);
-        assertEquals(0, process.exitValue(), output);
+        String output = ChildJvm.run(FallbackProbe.class, "-Darelu.library.path=" + junk);
         List<String> lines = output.lines().toList();
         String reason = lines.stream().filter(l -> l.startsWith("reason ")).findFirst().orElse("no reason line");
         // The dynamic loader's words, not only FFM's "Cannot open library".

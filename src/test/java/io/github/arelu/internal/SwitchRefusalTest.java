@@ -1,13 +1,8 @@
 package io.github.arelu.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
@@ -40,18 +35,6 @@ class SwitchRefusalTest {
     }
 
     private static List<String> probe(String option) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                option));
-        String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
-        if (cache != null) {
-            command.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
-        }
-        command.add(SwitchProbe.class.getName());
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the child JVM did not end: " + output);
-        assertEquals(0, process.exitValue(), output);
-        return output.lines().filter(l -> l.matches("(module|functional|no grad|grad): .*")).toList();
+        return ChildJvm.run(SwitchProbe.class, option).lines().filter(l -> l.matches("(module|functional|no grad|grad): .*")).toList();
     }
 }
