@@ -358,6 +358,20 @@ class AReLUAutogradTest {
             assertTrue(e.getMessage().contains("its saved " + name + " is now") && e.getMessage().contains("set_data"),
                     e.getMessage());
         }
+        // A frozen parameter replaced so takes no gradient: no error, as in the reference, and x's gradient is
+        // forward's (the kernels read forward's copies; the reference's graph keeps forward's scales).
+        double[][] grads = new double[2][];
+        for (int k = 0; k < 2; k++) {
+            Tensor x = doubles(-1.5, 0.5, 2.0, -0.25, 1.0, -3.0).reshape(2, 3).requires_grad_(true);
+            Tensor alpha = doubles(0.3, 0.6, 0.2);
+            Tensor beta = doubles(0.2, -0.4, 1.0).requires_grad_(true);
+            Tensor y = k == 0 ? AReLUFunctional.arelu(x, alpha, beta) : AReLUFunctional.areluComposed(x, alpha, beta);
+            alpha.set_data(torch.full(new long[] {4}, new Scalar(0.5), new org.bytedeco.pytorch.DimnameListOptional(),
+                    new TensorOptions(ScalarType.Double)));
+            backward(y.sum(), false);
+            grads[k] = concat(values(x.grad()), values(beta.grad()));
+        }
+        assertClose(grads[1], grads[0], 1e-14, 1e-15, "gradients with a frozen alpha replaced after forward");
     }
 
     /**

@@ -3,8 +3,8 @@ package io.github.arelu.autograd;
 import io.github.arelu.internal.Switches;
 
 /**
- * The two {@code -D} switches of this package, read once and checked at every {@link JavaFunction#apply} that may
- * record a node: a value that is none of a switch's words is refused, by an {@code IllegalArgumentException} naming
+ * The two {@code -D} switches of this package, read once and checked at every {@link JavaFunction#apply} with an
+ * input that requires grad: a value that is none of a switch's words is refused, by an {@code IllegalArgumentException} naming
  * it, whichever kind of node this process makes (the per-call hooks switch too where nodes use our table and never
  * read it).
  */

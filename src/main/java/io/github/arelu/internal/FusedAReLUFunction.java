@@ -96,8 +96,12 @@ public final class FusedAReLUFunction extends JavaFunction {
             return ComposedAReLU.differentiableBackward(gradOutputs[0], live, atForward, needed);
         }
         checkUnreplaced(x, gradOutputs[0]);
-        checkParameterShape("alpha", saved[1], saved.length > 4 ? saved[4] : null);
-        checkParameterShape("beta", saved[2], saved.length > 4 ? saved[5] : null);
+        if (needed[1]) {
+            checkParameterShape("alpha", saved[1], saved.length > 4 ? saved[4] : null);
+        }
+        if (needed[2]) {
+            checkParameterShape("beta", saved[2], saved.length > 4 ? saved[5] : null);
+        }
         if (Tangents.firstWithTangent(gradOutputs[0]) >= 0) {
             Tensor[] atForward = atForward(x, saved, scalar);
             return ComposedAReLU.gradientsAt(gradOutputs[0], atForward[0], atForward[1], atForward[2], needed);
@@ -146,8 +150,8 @@ public final class FusedAReLUFunction extends JavaFunction {
     /**
      * A parameter still has forward's shape. The kernels read forward's values, but the gradient goes to the live
      * parameter: one that {@code set_data} gave another shape would take a gradient of forward's shape, which an
-     * optimizer broadcasts over it (the reference's backward refuses it). Only the shape: a JNI call or two, on
-     * every backward.
+     * optimizer broadcasts over it (the reference's backward refuses it). Asked only where that gradient is computed
+     * (a frozen parameter replaced so is no error in the reference either), and only the shape: a JNI call or two.
      */
     private static void checkParameterShape(String name, Tensor live, Tensor atForward) {
         if (atForward != null ? !live.is_same_size(atForward) : live.numel() != 1) {
