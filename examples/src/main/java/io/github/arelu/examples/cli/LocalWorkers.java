@@ -11,6 +11,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -38,6 +39,9 @@ final class LocalWorkers {
     static final Duration GRACE = Duration.ofSeconds(30);
     /** The environment variable that names the directory of the workers' {@link #markWaitingForGroup} files. */
     static final String WAITING_MARKS = "ARELU_LOCAL_WORKERS_WAITING";
+
+    /** How the directory of the marks is named (then a random number). */
+    private static final String MARKS_PREFIX = "arelu-local-workers";
 
     /** The environment variable naming the starting process to its workers, as {@code PID:START}. */
     static final String STARTER = "ARELU_LOCAL_WORKERS_STARTER";
@@ -121,25 +125,32 @@ final class LocalWorkers {
             }
             System.err.println("rank " + rank + ": the --local-workers process that started this worker is gone: "
                     + "stopping");
-            deleteMarksDirectoryOfGoneStarter();
+            deleteMarksDirectoryOfGoneStarter(rank);
             System.exit(1);
         });
     }
 
     /**
      * The starter deletes the marks' directory when it ends; killed, it leaves it in the temporary directory, so
-     * the workers it leaves delete it. Only an empty one goes: a rank still waiting keeps its mark, and the last
-     * rank to leave deletes it.
+     * the workers it leaves delete it: each its own mark (System.exit closes no mark of a rank still waiting for
+     * the group), then the directory if it is empty, so the last rank to leave deletes it. Only a directory named
+     * as the starter names its own, never a link or a file that the variable happens to name.
      */
-    private static void deleteMarksDirectoryOfGoneStarter() {
-        String directory = System.getenv(WAITING_MARKS);
-        if (directory == null) {
+    private static void deleteMarksDirectoryOfGoneStarter(int rank) {
+        String name = System.getenv(WAITING_MARKS);
+        if (name == null) {
+            return;
+        }
+        Path directory = Path.of(name);
+        if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS) || directory.getFileName() == null
+                || !directory.getFileName().toString().startsWith(MARKS_PREFIX)) {
             return;
         }
         try {
-            Files.deleteIfExists(Path.of(directory));
+            Files.deleteIfExists(directory.resolve(waitingMarkName(rank)));
+            Files.deleteIfExists(directory);
         } catch (IOException e) {
-            // Not empty (another rank still waits in it) or not ours to delete: that rank tries again.
+            // Not empty (another rank still waits in it): that rank deletes it.
         }
     }
 
@@ -174,7 +185,7 @@ final class LocalWorkers {
         DataParallel.Master rendezvous = master != null ? master : new DataParallel.Master("127.0.0.1", freePort());
         Path marks;
         try {
-            marks = Files.createTempDirectory("arelu-local-workers");
+            marks = Files.createTempDirectory(MARKS_PREFIX);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot make a temporary directory for the workers: " + e.getMessage(), e);
         }

@@ -517,6 +517,36 @@ class DataParallelTest {
         }
     }
 
+    /**
+     * A worker whose starter is gone while it waits for the group to form deletes its own mark and the marks'
+     * directory (System.exit closes no mark); a variable that names a file, or a directory not named as the starter
+     * names its own, is left alone.
+     */
+    @Test
+    void aWorkerOrphanedWhileWaitingForTheGroupDeletesItsMarkAndOnlyTheStartersDirectory() throws Exception {
+        Path marks = Files.createTempDirectory(directory, "arelu-local-workers");
+        Path file = Files.writeString(directory.resolve("arelu-local-workers-not-a-directory"), "kept");
+        Path other = Files.createDirectory(directory.resolve("someone-elses"));
+        for (Path named : List.of(marks, file, other)) {
+            ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java")
+                    .toString(), "-cp", System.getProperty("java.class.path"), OrphanedWorker.class.getName())
+                    .redirectErrorStream(true);
+            builder.environment().put(LocalWorkers.WAITING_MARKS, named.toString());
+            builder.environment().put(LocalWorkers.STARTER, "999999999:0"); // no such process
+            Process worker = builder.start();
+            String output = new String(worker.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(worker.waitFor(60, TimeUnit.SECONDS), output);
+            assertEquals(1, worker.exitValue(), output);
+            assertTrue(output.contains("the --local-workers process that started this worker is gone"), output);
+        }
+        assertFalse(Files.exists(marks), "the starter's directory, with the waiting rank's mark, is left");
+        assertEquals("kept", Files.readString(file));
+        try (Stream<Path> left = Files.list(other)) {
+            // The worker's mark (made by markWaitingForGroup, which trusts the variable) stays with the directory.
+            assertEquals(List.of(other.resolve("rank-0.waiting")), left.toList());
+        }
+    }
+
     /** A worker knows its starter by pid and start time: a pid reused by another process is no starter. */
     @Test
     void theStarterIsKnownByItsPidAndStartTime() throws Exception {
