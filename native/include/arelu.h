@@ -66,8 +66,9 @@ extern "C" {
    6: arelu_backward_values_* added; b = 1 + sigmoid(beta) with the sigmoid in the element type.
    7: arelu_node_functions registers once per process (ARELU_ERR_ALREADY_REGISTERED after that).
    8: arelu_call_back added.
-   9: arelu_shared_ptr_is_set added. */
-#define ARELU_ABI_VERSION 9
+   9: arelu_shared_ptr_is_set added.
+  10: arelu_shared_ptr_points_to added. */
+#define ARELU_ABI_VERSION 10
 
 /* torch.clamp bounds of alpha: a = clamp(alpha, ARELU_ALPHA_MIN, ARELU_ALPHA_MAX). */
 #define ARELU_ALPHA_MIN 0.01
@@ -123,6 +124,13 @@ ARELU_API void arelu_call_back(void (*body)(void));
  * for every empty result (JavaCPP's SharedPtrAdapter allocates a copy of the pointer that only a Java object
  * would free, and makes none for an empty one). */
 ARELU_API int arelu_shared_ptr_is_set(void* get, uint64_t argument);
+
+/* Calls get(), a C++ function without arguments that returns a std::shared_ptr by value (such as libtorch's
+ * torch::autograd::get_current_node, the node its engine evaluates on this thread), releases the returned
+ * pointer, and returns 1 where it pointed at pointee, 0 where not (or was empty), -1 where get threw (nothing
+ * propagates) or is NULL. The Java library asks it whether the engine runs a node's backward or a caller called
+ * the node directly, which frees no saved tensor. */
+ARELU_API int arelu_shared_ptr_points_to(void* get, const void* pointee);
 
 /* ABI version of the loaded library; callers refuse a library whose version differs. */
 ARELU_API int arelu_abi_version(void);

@@ -30,6 +30,18 @@ int arelu_shared_ptr_is_set(void* get, uint64_t argument) {
   }
 }
 
+int arelu_shared_ptr_points_to(void* get, const void* pointee) {
+  if (get == nullptr) return -1;
+  // As arelu_shared_ptr_is_set, for a getter without arguments.
+  struct Pointee;
+  using Get = std::shared_ptr<Pointee> (*)();
+  try {
+    return static_cast<const void*>(reinterpret_cast<Get>(get)().get()) == pointee ? 1 : 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
 const char* arelu_error_string(int status) {
   switch (status) {
     case ARELU_OK: return "ok";

@@ -80,6 +80,27 @@ TEST(AreluSharedLibrary, SharedPtrIsSetReleasesTheResult) {
   held.reset();
 }
 
+namespace {
+std::shared_ptr<int> current;
+std::shared_ptr<int> current_or_empty() { return current; }
+std::shared_ptr<int> throws_without_argument() { throw std::runtime_error("no"); }
+}  // namespace
+
+// arelu_shared_ptr_points_to compares the returned pointer with the one given and releases the reference.
+TEST(AreluSharedLibrary, SharedPtrPointsToComparesAndReleasesTheResult) {
+  std::shared_ptr<int> (*get)() = current_or_empty;
+  EXPECT_EQ(arelu_shared_ptr_points_to(reinterpret_cast<void*>(get), nullptr), 1) << "empty, asked about NULL";
+  current = std::make_shared<int>(7);
+  const int other = 7;
+  EXPECT_EQ(arelu_shared_ptr_points_to(reinterpret_cast<void*>(get), current.get()), 1);
+  EXPECT_EQ(current.use_count(), 1) << "the returned copy was released";
+  EXPECT_EQ(arelu_shared_ptr_points_to(reinterpret_cast<void*>(get), &other), 0);
+  std::shared_ptr<int> (*failing)() = throws_without_argument;
+  EXPECT_EQ(arelu_shared_ptr_points_to(reinterpret_cast<void*>(failing), current.get()), -1);
+  EXPECT_EQ(arelu_shared_ptr_points_to(nullptr, current.get()), -1);
+  current.reset();
+}
+
 TEST(AreluSharedLibrary, CudaEntryPointsWithoutDevice) {
   const int available = arelu_cuda_available();
   ASSERT_TRUE(available == 0 || available == 1);

@@ -51,6 +51,8 @@ final class CarrierTable {
     private static final String TABLE_SYMBOL = "_ZTVN5torch8autograd9generated12CatBackward0E";
     private static final String APPLY_SYMBOL =
             "_ZN5torch8autograd9generated12CatBackward05applyEOSt6vectorIN2at6TensorESaIS5_EE";
+    /** {@code torch::autograd::get_current_node()}: the node the engine evaluates on this thread, or null. */
+    private static final String CURRENT_NODE_SYMBOL = "_ZN5torch8autograd16get_current_nodeEv";
     /** Offset to top and type info precede the functions; a virtual-table pointer points past them. */
     private static final int TABLE_PREFIX = 2;
     /** More functions than {@code Node} has (13 in libtorch 2.10): where the search for apply gives up. */
@@ -69,6 +71,12 @@ final class CarrierTable {
     /** CatBackward0's virtual-table pointer and ours. */
     private static final long CARRIER_TABLE;
     private static final long OUR_TABLE;
+    /**
+     * {@code arelu_shared_ptr_points_to} and the address of {@link #CURRENT_NODE_SYMBOL}, which returns a {@code
+     * std::shared_ptr} (not for Java to take or release); null and 0 where nodes use hooks.
+     */
+    private static final MethodHandle POINTS_TO;
+    private static final MemorySegment CURRENT_NODE;
     /** Nodes with our table that libtorch has not destroyed yet. */
     private static final AtomicLong LIVE = new AtomicLong();
 
@@ -90,6 +98,10 @@ final class CarrierTable {
         UNAVAILABLE = tables == null && reason == null ? "unknown" : reason;
         CARRIER_TABLE = tables == null ? 0 : tables[0];
         OUR_TABLE = tables == null ? 0 : tables[1];
+        CURRENT_NODE = tables == null ? MemorySegment.NULL : MemorySegment.ofAddress(tables[2]);
+        POINTS_TO = tables == null ? null : Linker.nativeLinker().downcallHandle(
+                NativeLibrary.symbol("arelu_shared_ptr_points_to"), FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                        ValueLayout.ADDRESS, ValueLayout.ADDRESS));
         if (UNAVAILABLE != null && !UNAVAILABLE.startsWith("-D")) {
             LOG.log(System.Logger.Level.WARNING, "JavaFunction nodes call their backward through hooks, "
                     + "two JNI upcalls per node: " + UNAVAILABLE);
@@ -122,6 +134,25 @@ final class CarrierTable {
         }
         LIVE.incrementAndGet();
         HostMemory.ALL.set(ValueLayout.JAVA_LONG, node, OUR_TABLE);
+    }
+
+    /**
+     * Whether libtorch's engine is evaluating the node at {@code node} on this thread, rather than a caller having
+     * called it directly ({@code grad_fn().apply(...)}, possibly inside another node's backward). The engine frees a
+     * node's saved variables after its backward for the nodes of its own graph task only, and a direct call frees
+     * nothing.
+     */
+    static boolean evaluatedByEngine(long node) {
+        int answer;
+        try {
+            answer = (int) POINTS_TO.invokeExact(CURRENT_NODE, MemorySegment.ofAddress(node));
+        } catch (Throwable e) {
+            throw new IllegalStateException("arelu_shared_ptr_points_to failed", e);
+        }
+        if (answer < 0) {
+            throw new IllegalStateException("torch::autograd::get_current_node failed");
+        }
+        return answer == 1;
     }
 
     /** {@code apply}: the node's backward. Must not throw; a non-zero result makes libtorch raise the message. */
@@ -180,7 +211,10 @@ final class CarrierTable {
         }
     }
 
-    /** CatBackward0's virtual-table pointer and our copy's; throws naming what is not as expected. */
+    /**
+     * CatBackward0's virtual-table pointer, our copy's, and the address of {@link #CURRENT_NODE_SYMBOL}; throws naming
+     * what is not as expected.
+     */
     private static long[] ourTable() throws Throwable {
         Linker linker = Linker.nativeLinker();
         long carrier;
@@ -192,6 +226,7 @@ final class CarrierTable {
             nameSlotChecked = nameSlotGives(linker, carrier, node.address(), node.name().getString());
         }
         long apply;
+        long currentNode;
         try (Arena arena = Arena.ofConfined()) {
             // Which library and symbol the table belongs to: Dl_info {fname, fbase, sname, saddr}.
             MemorySegment info = arena.allocate(4 * Long.BYTES);
@@ -208,6 +243,7 @@ final class CarrierTable {
                         + ", not " + TABLE_SYMBOL);
             }
             apply = LoadedLibraries.address(library, APPLY_SYMBOL);
+            currentNode = LoadedLibraries.address(library, CURRENT_NODE_SYMBOL);
         }
         long[] table = MemorySegment.ofAddress(carrier - TABLE_PREFIX * Long.BYTES)
                 .reinterpret((long) (TABLE_PREFIX + MOST_SLOTS) * Long.BYTES).toArray(ValueLayout.JAVA_LONG);
@@ -263,7 +299,7 @@ final class CarrierTable {
         }
         MemorySegment segment = Arena.global().allocate(ValueLayout.JAVA_LONG, copy.length);
         MemorySegment.copy(copy, 0, segment, ValueLayout.JAVA_LONG, 0, copy.length);
-        return new long[] {carrier, segment.address() + TABLE_PREFIX * Long.BYTES};
+        return new long[] {carrier, segment.address() + TABLE_PREFIX * Long.BYTES, currentNode};
     }
 
     /**

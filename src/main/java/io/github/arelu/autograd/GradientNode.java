@@ -97,6 +97,12 @@ final class GradientNode {
 
     private final JavaFunction function;
     private final FunctionContext context;
+    /**
+     * Held through each backward of the node, from the saved tensors' first read to their release (see {@link
+     * #apply}). Not the context's monitor, on which its public accessors synchronize: a backward that hands work
+     * reading the context to another thread, and waits for it, would wait for ever.
+     */
+    private final Object applying = new Object();
     private final Meta[] inputs;
     private final Meta[] outputs;
     /**
@@ -287,15 +293,16 @@ final class GradientNode {
         if (record == null) {
             throw new IllegalStateException("a JavaFunction node ran without its record");
         }
-        // The context's lock, held from the saved tensors' first read to their release: libtorch's own nodes
-        // lock their mutex in apply and in release_variables alike, so that one thread's backward without
-        // retain_graph does not free what another thread's backward through the same retained graph still reads.
-        synchronized (record.context) {
-            runAndFill(record, gradientsAddress, resultsAddress);
+        // Held from the saved tensors' first read to their release: libtorch's own nodes lock their mutex in apply
+        // and in release_variables alike, so that one thread's backward without retain_graph does not free what
+        // another thread's backward through the same retained graph still reads.
+        synchronized (record.applying) {
+            runAndFill(record, nodeAddress, gradientsAddress, resultsAddress);
         }
     }
 
-    private static void runAndFill(GradientNode record, long gradientsAddress, long resultsAddress) {
+    private static void runAndFill(GradientNode record, long nodeAddress, long gradientsAddress,
+            long resultsAddress) {
         try (PointerScope scope = new PointerScope()) {
             Tensor[] gradients = record.backward(new TensorVector(at(gradientsAddress)));
             // libtorch's references first, then the saved tensors released: a gradient may be a saved tensor
@@ -309,7 +316,9 @@ final class GradientNode {
                     results.put(i, gradients[i]);
                 }
             }
-            record.releaseUnlessKept();
+            if (CarrierTable.evaluatedByEngine(nodeAddress)) {
+                record.releaseUnlessKept();
+            }
         } catch (Throwable e) {
             // The caller frees the vector as plain pointers: it must hold no tensor (none, unless a put failed).
             // Throwable: a checked exception thrown past javac (Kotlin, Lombok's @SneakyThrows) is named too.
@@ -492,8 +501,8 @@ final class GradientNode {
         public TensorVector apply(TensorVector gradients) {
             Running running = running();
             GradientNode record = running.record();
-            // The context's lock, as in GradientNode.apply.
-            synchronized (record.context) {
+            // The node's backward lock, as in GradientNode.apply.
+            synchronized (record.applying) {
                 try {
                     if (running.preHooks() > 1) {
                         // libtorch runs pre-hooks in the order they were added: one added later

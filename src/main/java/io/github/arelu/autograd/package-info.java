@@ -63,9 +63,11 @@
  * function and its {@link io.github.arelu.autograd.FunctionContext} are held by a registry until libtorch
  * destroys the node; saved tensors are freed when libtorch would free its own saved variables: right after
  * the node's backward unless the graph is kept ({@code retain_graph}, which the backward reads from
- * libtorch's current graph task),
- * or when the node is destroyed. A graph dropped without backward, a module closed, {@code System.gc()} and
- * several threads need nothing from the caller; {@link io.github.arelu.autograd.JavaFunction#liveNodeCount()}
+ * libtorch's current graph task), where the engine runs the node (a node called directly, {@code
+ * grad_fn().apply(...)}, frees nothing, as libtorch's own; with hooks such a call runs the carrier's backward, see
+ * below), or when the node is destroyed. A graph dropped without backward, a module closed, {@code System.gc()} and
+ * several threads need nothing from the caller. A backward may hand work that reads its {@link
+ * io.github.arelu.autograd.FunctionContext} to other threads and wait for it; {@link io.github.arelu.autograd.JavaFunction#liveNodeCount()}
  * shows how many nodes are alive. Nothing made for a call outlives its node.
  *
  * <h2>The JavaCPP change that would make our own hook objects unnecessary</h2>

@@ -33,7 +33,7 @@ import org.bytedeco.javacpp.Loader;
 public final class NativeLibrary {
 
     private static final System.Logger LOG = System.getLogger("io.github.arelu");
-    private static final int ABI_VERSION = 9;
+    private static final int ABI_VERSION = 10;
     /** Whether a call that asked for the CUDA kernels without getting them has been logged. */
     private static final AtomicBoolean CUDA_FALLBACK_LOGGED = new AtomicBoolean();
 

@@ -827,6 +827,92 @@ class JavaFunctionTest {
         assertEquals(true, result[2], "grad mode on after the failed forward");
     }
 
+    /** Multiplies its input by a saved weight; its backward reads the context on a helper thread and waits for it. */
+    static final class ReadsItsContextOnAnotherThread extends JavaFunction {
+        private final ExecutorService helper;
+
+        ReadsItsContextOnAnotherThread(ExecutorService helper) {
+            this.helper = helper;
+        }
+
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            ctx.saveForBackward(in[1]);
+            ctx.savedData().put("scale", 1.0);
+            return new Tensor[] {in[0].mul(in[1])};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            try {
+                Tensor dx = helper.submit(() -> {
+                    ctx.needsInputGrad(0);
+                    double scale = (Double) ctx.savedData().get("scale");
+                    return g[0].mul(ctx.savedTensors()[0]).mul(new Scalar(scale));
+                }).get(30, TimeUnit.SECONDS);
+                return new Tensor[] {dx, null};
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new IllegalStateException("the helper thread could not read the context", e);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /**
+     * A backward may hand work that reads its context to another thread, as with libtorch's C++ Function: the node held
+     * the context's own monitor, on which its accessors synchronize, through the whole backward, and such a backward
+     * hung for ever.
+     */
+    @Test
+    void aBackwardMayReadItsContextOnAnotherThread() {
+        ExecutorService helper = Executors.newSingleThreadExecutor();
+        try {
+            Tensor x = doubles(1, 3).requires_grad_(true);
+            Tensor w = doubles(2, 2);
+            backward(new ReadsItsContextOnAnotherThread(helper).apply(x, w)[0].sum(), false);
+            assertArrayEquals(new double[] {2, 2}, values(x.grad()), 0.0);
+        } finally {
+            helper.shutdownNow();
+        }
+    }
+
+    /** Passes its gradient on, after calling another graph's node directly: {@code node.apply(ones)}. */
+    static final class CallsANodeInItsBackward extends JavaFunction {
+        private final Tensor other;
+
+        CallsANodeInItsBackward(Tensor other) {
+            this.other = other;
+        }
+
+        @Override
+        protected Tensor[] forward(FunctionContext ctx, Tensor... in) {
+            return new Tensor[] {in[0].mul(new Scalar(1.0))};
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor... g) {
+            other.grad_fn().apply(new TensorVector(torch.ones_like(other)));
+            return new Tensor[] {g[0]};
+        }
+    }
+
+    /**
+     * The engine frees a node's saved tensors after its backward for the nodes of its own graph task; a node called
+     * directly frees nothing, as libtorch's own nodes. Called inside another graph's backward (which keeps no
+     * graph), the node freed them, and its own graph's backward then failed as a second one.
+     */
+    @Test
+    void aNodeCalledDirectlyInsideAnotherBackwardKeepsItsSavedTensors() {
+        Tensor a = doubles(1, 2).requires_grad_(true);
+        Tensor other = new Exp(Tensor::detach).apply(a)[0]; // its backward reads its saved output
+        Tensor x = doubles(5).requires_grad_(true);
+        backward(new CallsANodeInItsBackward(other).apply(x)[0].sum(), false);
+        assertArrayEquals(new double[] {1}, values(x.grad()), 0.0);
+        backward(other.sum(), false);
+        assertArrayEquals(new double[] {Math.exp(1), Math.exp(2)}, values(a.grad()), 1e-15);
+    }
+
     /** Keeps its last context, as a user's function should not. */
     static final class KeepsItsContext extends JavaFunction {
         FunctionContext kept;
