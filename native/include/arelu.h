@@ -127,8 +127,8 @@ ARELU_API int arelu_shared_ptr_is_set(void* get, uint64_t argument);
 
 /* Calls get(), a C++ function without arguments that returns a std::shared_ptr by value (such as libtorch's
  * torch::autograd::get_current_node, the node its engine evaluates on this thread), releases the returned
- * pointer, and returns 1 where it pointed at pointee, 0 where not (or was empty), -1 where get threw (nothing
- * propagates) or is NULL. The Java library asks it whether the engine runs a node's backward or a caller called
+ * pointer, and returns 1 where it pointed at pointee (an empty one points at NULL), 0 where not, -1 where get
+ * threw (nothing propagates) or is NULL. The Java library asks it whether the engine runs a node's backward or a caller called
  * the node directly, which frees no saved tensor. */
 ARELU_API int arelu_shared_ptr_points_to(void* get, const void* pointee);
 

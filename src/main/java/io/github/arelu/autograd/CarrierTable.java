@@ -99,9 +99,8 @@ final class CarrierTable {
         CARRIER_TABLE = tables == null ? 0 : tables[0];
         OUR_TABLE = tables == null ? 0 : tables[1];
         CURRENT_NODE = tables == null ? MemorySegment.NULL : MemorySegment.ofAddress(tables[2]);
-        POINTS_TO = tables == null ? null : Linker.nativeLinker().downcallHandle(
-                NativeLibrary.symbol("arelu_shared_ptr_points_to"), FunctionDescriptor.of(ValueLayout.JAVA_INT,
-                        ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+        POINTS_TO = tables == null ? null : Linker.nativeLinker().downcallHandle(MemorySegment.ofAddress(tables[3]),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
         if (UNAVAILABLE != null && !UNAVAILABLE.startsWith("-D")) {
             LOG.log(System.Logger.Level.WARNING, "JavaFunction nodes call their backward through hooks, "
                     + "two JNI upcalls per node: " + UNAVAILABLE);
@@ -140,7 +139,8 @@ final class CarrierTable {
      * Whether libtorch's engine is evaluating the node at {@code node} on this thread, rather than a caller having
      * called it directly ({@code grad_fn().apply(...)}, possibly inside another node's backward). The engine frees a
      * node's saved variables after its backward for the nodes of its own graph task only, and a direct call frees
-     * nothing.
+     * nothing. (A direct call made while the engine evaluates the same node, from one of its hooks, counts as the
+     * engine's.)
      */
     static boolean evaluatedByEngine(long node) {
         int answer;
@@ -212,8 +212,9 @@ final class CarrierTable {
     }
 
     /**
-     * CatBackward0's virtual-table pointer, our copy's, and the address of {@link #CURRENT_NODE_SYMBOL}; throws naming
-     * what is not as expected.
+     * CatBackward0's virtual-table pointer, our copy's, and the addresses of {@link #CURRENT_NODE_SYMBOL} (exported
+     * by the same library) and of {@code arelu_shared_ptr_points_to}, by which apply asks it; throws naming what is
+     * not as expected.
      */
     private static long[] ourTable() throws Throwable {
         Linker linker = Linker.nativeLinker();
@@ -299,7 +300,8 @@ final class CarrierTable {
         }
         MemorySegment segment = Arena.global().allocate(ValueLayout.JAVA_LONG, copy.length);
         MemorySegment.copy(copy, 0, segment, ValueLayout.JAVA_LONG, 0, copy.length);
-        return new long[] {carrier, segment.address() + TABLE_PREFIX * Long.BYTES, currentNode};
+        return new long[] {carrier, segment.address() + TABLE_PREFIX * Long.BYTES, currentNode,
+            NativeLibrary.symbol("arelu_shared_ptr_points_to").address()};
     }
 
     /**

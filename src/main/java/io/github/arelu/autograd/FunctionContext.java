@@ -178,6 +178,8 @@ public final class FunctionContext {
      * Whether the gradient of input {@code index} is wanted. During backward this follows the running
      * backward call: false for inputs that do not require grad and for inputs that {@code torch::autograd::grad}
      * was not asked about, so backward can skip them. During forward it says whether the input requires grad.
+     * Asked on another thread than the backward's, it knows no running backward (libtorch keeps it per thread, as
+     * for its own {@code AutogradContext}) and answers true for every input that requires grad.
      *
      * @param index the input's position among the arguments of {@code apply}
      * @return whether a gradient for that input is needed

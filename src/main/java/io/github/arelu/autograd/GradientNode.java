@@ -41,7 +41,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *       {@link LiveNodes}.</li>
  * </ul>
  * Either way the Java backward checks every gradient's shape, dtype and device, to name the function in the
- * error, and frees the saved tensors unless the graph is kept ({@code retain_graph}).
+ * error, and frees the saved tensors unless the graph is kept ({@code retain_graph}), where the engine runs the
+ * node: with our table, a call of the node's {@code apply} from outside its own evaluation frees nothing.
  */
 final class GradientNode {
 

@@ -67,8 +67,10 @@
  * grad_fn().apply(...)}, frees nothing, as libtorch's own; with hooks such a call runs the carrier's backward, see
  * below), or when the node is destroyed. A graph dropped without backward, a module closed, {@code System.gc()} and
  * several threads need nothing from the caller. A backward may hand work that reads its {@link
- * io.github.arelu.autograd.FunctionContext} to other threads and wait for it; {@link io.github.arelu.autograd.JavaFunction#liveNodeCount()}
- * shows how many nodes are alive. Nothing made for a call outlives its node.
+ * io.github.arelu.autograd.FunctionContext} to other threads and wait for it (there, as in libtorch, grad mode is
+ * that thread's, and {@code needsInputGrad} knows no running backward);
+ * {@link io.github.arelu.autograd.JavaFunction#liveNodeCount()} shows how many nodes are alive. Nothing made for a
+ * call outlives its node.
  *
  * <h2>The JavaCPP change that would make our own hook objects unnecessary</h2>
  * JavaCPP's generator ({@code Generator.java}) emits, for each class with {@code @Virtual} functions,
